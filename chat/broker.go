@@ -1,0 +1,221 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Lobby is the public room every user is in.
+const Lobby ConvID = "#lobby"
+
+// ConvID names a conversation: a room ("#lobby") or a direct conversation
+// between two users ("dm:<lowID>:<highID>").
+type ConvID string
+
+// MessageID orders messages; IDs grow in the order messages were accepted.
+type MessageID int64
+
+// UserID identifies an account.
+type UserID uint64
+
+// Key is the public key a session authenticated with.
+type Key struct {
+	// Fingerprint is the SHA256 fingerprint ("SHA256:...").
+	Fingerprint string
+	// Authorized is the key in authorized_keys format.
+	Authorized string
+}
+
+// Account is a logged-in user as the broker sees them.
+type Account struct {
+	ID          UserID
+	Handle      string
+	Fingerprint string
+}
+
+// Broker is the seam between the UI and the chat core: an in-process Hub by
+// default, a message bus later. Every method is safe for concurrent use.
+type Broker interface {
+	// Authenticate returns the account that owns key, or ErrUnknownKey for a
+	// key that has never logged in.
+	Authenticate(ctx context.Context, key Key) (Account, error)
+	// Register creates an account for a new key with the given handle. It
+	// fails with ErrHandleInvalid or ErrHandleTaken (wrapped, with a
+	// one-line reason in the message).
+	Register(ctx context.Context, key Key, handle string) (Account, error)
+	// Connect opens a session for acct: it subscribes to events, marks the
+	// user online and claims their offline messages.
+	Connect(ctx context.Context, acct Account) (Session, error)
+	// Online returns how many users are online.
+	Online() int
+}
+
+// Session is one connected terminal of a user. Its owner (the UI's pump)
+// reads Events and calls Close exactly once when the terminal goes away.
+type Session interface {
+	// Events delivers live events. It is closed when the broker drops the
+	// session (shutdown, slow consumer); read Err for the reason.
+	Events() <-chan Event
+	// Err tells why Events was closed, or nil while it is open.
+	Err() error
+	// Snapshot is the state at connect time.
+	Snapshot() Snapshot
+	// Send posts text to conv; the returned message is committed to the
+	// store. Text is sanitised and length-checked first.
+	Send(ctx context.Context, conv ConvID, text string) (Message, error)
+	// Exec runs a /command line (with its leading slash); conv is the
+	// conversation in front, where commands like /me act.
+	Exec(ctx context.Context, conv ConvID, line string) (Reply, error)
+	// History returns up to n messages of conv older than before (0: the
+	// newest), oldest first.
+	History(ctx context.Context, conv ConvID, before MessageID, n int) ([]Message, error)
+	// MarkRead records that conv was read up to upTo.
+	MarkRead(ctx context.Context, conv ConvID, upTo MessageID) error
+	// DismissOffline marks the offline batch of the snapshot delivered.
+	DismissOffline(ctx context.Context) error
+	// Close ends the session (idempotent).
+	Close()
+}
+
+// MsgKind says how a message is shown.
+type MsgKind int
+
+// Message kinds.
+const (
+	KindText   MsgKind = iota // "alice: hello"
+	KindAction                // "* alice waves"
+)
+
+// Message is a committed chat message.
+type Message struct {
+	ID         MessageID
+	Conv       ConvID
+	From       UserID
+	FromHandle string
+	Kind       MsgKind
+	Body       string
+	At         time.Time
+}
+
+// ConvKind tells rooms from direct conversations.
+type ConvKind int
+
+// Conversation kinds.
+const (
+	KindRoom ConvKind = iota
+	KindDirect
+)
+
+// Conversation is a conversation as one user sees it.
+type Conversation struct {
+	ID   ConvID
+	Kind ConvKind
+	// Name is "#lobby" for a room, the peer's handle for a direct one.
+	Name string
+	// Peer is the other user of a direct conversation.
+	Peer UserID
+	// Unread counts messages newer than the user's read marker.
+	Unread int
+}
+
+// Status is a user's presence.
+type Status int
+
+// Presence states.
+const (
+	Offline Status = iota
+	Online
+	Away
+)
+
+// String names the status.
+func (s Status) String() string {
+	switch s {
+	case Online:
+		return "online"
+	case Away:
+		return "away"
+	default:
+		return "offline"
+	}
+}
+
+// Presence is a user's state as others see it.
+type Presence struct {
+	User     UserID
+	Handle   string
+	Status   Status
+	Reason   string    // away reason
+	LastSeen time.Time // for offline users
+}
+
+// Contact is one entry of a user's contact list.
+type Contact struct {
+	Presence
+	Blocked bool
+}
+
+// OfflineGroup is the messages one sender left while the user was away.
+type OfflineGroup struct {
+	From       UserID
+	FromHandle string
+	Conv       ConvID
+	// Count is how many messages this sender left (may exceed len(Messages)).
+	Count    int
+	Messages []Message // oldest first
+}
+
+// Snapshot is a session's starting state.
+type Snapshot struct {
+	Me            Account
+	Online        []Presence     // users online now, by handle
+	Contacts      []Contact      // the user's contacts, by handle
+	Conversations []Conversation // lobby first, then direct ones
+	Offline       []OfflineGroup // "while you were away", by sender
+}
+
+// Reply is the result of a /command.
+type Reply struct {
+	// Lines are shown to the user as system output (may be empty).
+	Lines []string
+	// Open asks the UI to switch to this conversation (may be empty).
+	Open *Conversation
+	// Quit asks the UI to end the session.
+	Quit bool
+}
+
+// Event is something the broker tells a session. The concrete types are
+// the *Event structs of this package.
+type Event interface{ isEvent() }
+
+// MessageEvent is a new message in a conversation the user can see.
+type MessageEvent struct {
+	Message      Message
+	Conversation Conversation // as the receiving user sees it
+}
+
+// PresenceEvent is a change of a user's presence or handle. Joined and
+// Left mark the first session opening and the last one closing.
+type PresenceEvent struct {
+	Presence
+	Joined, Left bool
+	OldHandle    string // set when the user renamed
+}
+
+// ContactsEvent carries the user's whole contact list after it changed.
+type ContactsEvent struct{ Contacts []Contact }
+
+// NoticeEvent is a line of system text for one conversation.
+type NoticeEvent struct {
+	Conv ConvID
+	Text string
+}
+
+// ShutdownEvent tells the session the server is going down.
+type ShutdownEvent struct{ Reason string }
+
+func (MessageEvent) isEvent()  {}
+func (PresenceEvent) isEvent() {}
+func (ContactsEvent) isEvent() {}
+func (NoticeEvent) isEvent()   {}
+func (ShutdownEvent) isEvent() {}

@@ -1,0 +1,324 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"sshchat/model"
+)
+
+// command is one /command: its usage, help line and handler.
+type command struct {
+	name  string
+	args  string
+	help  string
+	run   func(ctx context.Context, s *session, conv ConvID, arg string) (Reply, error)
+	alias []string
+}
+
+// commands returns the command table, in /help order.
+func commands() []command {
+	return []command{
+		{name: "help", help: "list commands", run: cmdHelp},
+		{name: "msg", args: "HANDLE [TEXT]", help: "open a direct conversation, optionally sending TEXT", run: cmdMsg, alias: []string{"query", "dm"}},
+		{name: "me", args: "ACTION", help: "send an action (\"* you ACTION\")", run: cmdMe},
+		{name: "who", help: "list the people online", run: cmdWho},
+		{name: "whois", args: "HANDLE", help: "show a user's handle, keys, presence and dates", run: cmdWhois},
+		{name: "nick", args: "HANDLE", help: "change your handle", run: cmdNick},
+		{name: "add", args: "HANDLE", help: "add a contact", run: cmdAdd},
+		{name: "remove", args: "HANDLE", help: "remove a contact", run: cmdRemove},
+		{name: "block", args: "HANDLE", help: "stop receiving anything from a user", run: cmdBlock},
+		{name: "unblock", args: "HANDLE", help: "undo /block", run: cmdUnblock},
+		{name: "away", args: "[REASON]", help: "mark yourself away", run: cmdAway},
+		{name: "back", help: "mark yourself back", run: cmdBack},
+		{name: "quit", help: "leave the chat", run: cmdQuit, alias: []string{"exit"}},
+	}
+}
+
+// ParseCommand splits "/name args" into a lower-case name and its trimmed
+// argument string. ok is false when line is not a command.
+func ParseCommand(line string) (name, arg string, ok bool) {
+	line = strings.TrimSpace(line)
+	if !strings.HasPrefix(line, "/") || len(line) < 2 {
+		return "", "", false
+	}
+	name, arg, _ = strings.Cut(line[1:], " ")
+	return strings.ToLower(name), strings.TrimSpace(arg), true
+}
+
+// Exec runs a /command.
+func (s *session) Exec(ctx context.Context, conv ConvID, line string) (Reply, error) {
+	if s.isClosed() {
+		return Reply{}, ErrClosed
+	}
+	name, arg, ok := ParseCommand(line)
+	if !ok {
+		return Reply{}, fmt.Errorf("%w: commands start with /, try /help", ErrUnknownCommand)
+	}
+	for _, c := range commands() {
+		if c.name == name || contains(c.alias, name) {
+			return c.run(ctx, s, conv, arg)
+		}
+	}
+	return Reply{}, fmt.Errorf("%w: /%s (try /help)", ErrUnknownCommand, SanitizeText(clipRunes(name, 32)))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func clipRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+func usage(name string) error {
+	for _, c := range commands() {
+		if c.name == name {
+			return fmt.Errorf("%w: /%s %s", ErrUsage, c.name, c.args)
+		}
+	}
+	return ErrUsage
+}
+
+func cmdHelp(context.Context, *session, ConvID, string) (Reply, error) {
+	lines := []string{"Commands:"}
+	for _, c := range commands() {
+		u := "/" + c.name
+		if c.args != "" {
+			u += " " + c.args
+		}
+		lines = append(lines, fmt.Sprintf("  %-22s %s", u, c.help))
+	}
+	lines = append(lines, "Keys: Tab/Ctrl+N/Ctrl+P switch conversation, PgUp/PgDn scroll, Ctrl+C quit")
+	return Reply{Lines: lines}, nil
+}
+
+// lookup resolves a handle argument to a user.
+func (s *session) lookup(ctx context.Context, arg string) (model.User, error) {
+	key := HandleKey(arg)
+	if key == "" {
+		return model.User{}, fmt.Errorf("%w: %q", ErrNoSuchUser, SanitizeText(clipRunes(arg, 32)))
+	}
+	u, err := s.hub.store.UserByHandle(ctx, key)
+	if errors.Is(err, model.ErrNotFound) {
+		return model.User{}, fmt.Errorf("%w: %q", ErrNoSuchUser, SanitizeText(clipRunes(arg, 32)))
+	}
+	if err != nil {
+		return model.User{}, fmt.Errorf("look up user: %w", err)
+	}
+	return u, nil
+}
+
+func cmdMsg(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+	who, text, _ := strings.Cut(arg, " ")
+	if who == "" {
+		return Reply{}, usage("msg")
+	}
+	u, err := s.lookup(ctx, strings.TrimPrefix(who, "@"))
+	if err != nil {
+		return Reply{}, err
+	}
+	if UserID(u.ID) == s.user {
+		return Reply{}, fmt.Errorf("%w: you cannot message yourself", ErrNotAllowed)
+	}
+	conv := Conversation{ID: DirectConv(s.user, UserID(u.ID)), Kind: KindDirect, Name: u.Handle, Peer: UserID(u.ID)}
+	rep := Reply{Open: &conv}
+	if strings.TrimSpace(text) == "" {
+		return rep, nil
+	}
+	if _, err := s.Send(ctx, conv.ID, text); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+func cmdMe(ctx context.Context, s *session, conv ConvID, arg string) (Reply, error) {
+	if arg == "" {
+		return Reply{}, usage("me")
+	}
+	if conv == "" {
+		conv = Lobby
+	}
+	_, err := s.send(ctx, conv, arg, KindAction)
+	return Reply{}, err
+}
+
+func cmdWho(_ context.Context, s *session, _ ConvID, _ string) (Reply, error) {
+	h := s.hub
+	h.mu.Lock()
+	var names []string
+	for _, u := range h.users {
+		n := u.handle
+		if u.status == Away {
+			n += " (away)"
+		}
+		names = append(names, n)
+	}
+	h.mu.Unlock()
+	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
+	return Reply{Lines: []string{fmt.Sprintf("%d online: %s", len(names), strings.Join(names, ", "))}}, nil
+}
+
+func cmdWhois(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+	if arg == "" {
+		return Reply{}, usage("whois")
+	}
+	u, err := s.lookup(ctx, strings.TrimPrefix(arg, "@"))
+	if err != nil {
+		return Reply{}, err
+	}
+	keys, err := s.hub.store.KeysOf(ctx, u.ID)
+	if err != nil {
+		return Reply{}, fmt.Errorf("whois: %w", err)
+	}
+	h := s.hub
+	h.mu.Lock()
+	p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: u.LastSeen}
+	if o, ok := h.users[UserID(u.ID)]; ok {
+		p = o.presence()
+	}
+	h.mu.Unlock()
+	lines := []string{"handle:    " + p.Handle}
+	for _, k := range keys {
+		lines = append(lines, "key:       "+k.Fingerprint)
+	}
+	status := p.Status.String()
+	if p.Status == Away && p.Reason != "" {
+		status += ": " + p.Reason
+	}
+	lines = append(lines, "presence:  "+status)
+	if p.Status == Offline && !p.LastSeen.IsZero() {
+		lines = append(lines, "last seen: "+p.LastSeen.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	lines = append(lines, "joined:    "+u.CreatedAt.UTC().Format("2006-01-02 15:04 MST"))
+	return Reply{Lines: lines}, nil
+}
+
+func cmdNick(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+	if arg == "" {
+		return Reply{}, usage("nick")
+	}
+	display, key, err := NormalizeHandle(arg)
+	if err != nil {
+		return Reply{}, err
+	}
+	h := s.hub
+	if other, err := h.store.UserByHandle(ctx, key); err == nil && UserID(other.ID) != s.user {
+		return Reply{}, fmt.Errorf("%w: %q is taken, pick another", ErrHandleTaken, display)
+	}
+	if err := h.store.RenameUser(ctx, uint64(s.user), display, key); err != nil {
+		if errors.Is(err, model.ErrConflict) {
+			return Reply{}, fmt.Errorf("%w: %q is taken, pick another", ErrHandleTaken, display)
+		}
+		return Reply{}, fmt.Errorf("rename: %w", err)
+	}
+	h.mu.Lock()
+	if u, ok := h.users[s.user]; ok {
+		old := u.handle
+		u.handle = display
+		h.broadcastLocked(PresenceEvent{Presence: u.presence(), OldHandle: old})
+	}
+	h.mu.Unlock()
+	return Reply{Lines: []string{"you are now known as " + display}}, nil
+}
+
+// contactChange runs a contact-list mutation and tells all the user's
+// sessions the new list.
+func contactChange(ctx context.Context, s *session, arg, name string, do func(ctx context.Context, owner, other uint64) error, done string) (Reply, error) {
+	if arg == "" {
+		return Reply{}, usage(name)
+	}
+	u, err := s.lookup(ctx, strings.TrimPrefix(arg, "@"))
+	if err != nil {
+		return Reply{}, err
+	}
+	if UserID(u.ID) == s.user {
+		return Reply{}, fmt.Errorf("%w: that is you", ErrNotAllowed)
+	}
+	if err := do(ctx, uint64(s.user), u.ID); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return Reply{}, fmt.Errorf("%w: %s is not on your list", ErrUsage, u.Handle)
+		}
+		return Reply{}, fmt.Errorf("/%s: %w", name, err)
+	}
+	if err := s.hub.refreshUser(ctx, s.user); err != nil {
+		return Reply{}, err
+	}
+	return Reply{Lines: []string{fmt.Sprintf(done, u.Handle)}}, nil
+}
+
+// refreshUser reloads a user's blocks and pushes their contact list to all
+// their sessions.
+func (h *Hub) refreshUser(ctx context.Context, id UserID) error {
+	blocked, contacts, err := h.contacts(ctx, id)
+	if err != nil {
+		return fmt.Errorf("load contacts: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if u, ok := h.users[id]; ok {
+		u.blocked = make(map[UserID]bool, len(blocked))
+		for _, b := range blocked {
+			u.blocked[UserID(b)] = true
+		}
+	}
+	h.toUserLocked(id, ContactsEvent{Contacts: contacts})
+	return nil
+}
+
+func cmdAdd(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+	return contactChange(ctx, s, arg, "add", s.hub.store.AddContact, "%s added to your contacts")
+}
+
+func cmdRemove(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+	return contactChange(ctx, s, arg, "remove", s.hub.store.RemoveContact, "%s removed from your contacts")
+}
+
+func cmdBlock(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+	return contactChange(ctx, s, arg, "block", s.hub.store.Block, "%s is blocked: you will not see their messages")
+}
+
+func cmdUnblock(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+	return contactChange(ctx, s, arg, "unblock", s.hub.store.Unblock, "%s is unblocked")
+}
+
+// setStatus changes the user's presence and tells everyone.
+func (s *session) setStatus(st Status, reason string) {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if u, ok := h.users[s.user]; ok {
+		u.status, u.reason = st, reason
+		h.broadcastLocked(PresenceEvent{Presence: u.presence()})
+	}
+}
+
+func cmdAway(_ context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+	reason := SanitizeText(clipRunes(arg, 100))
+	s.setStatus(Away, reason)
+	if reason == "" {
+		return Reply{Lines: []string{"you are away"}}, nil
+	}
+	return Reply{Lines: []string{"you are away: " + reason}}, nil
+}
+
+func cmdBack(_ context.Context, s *session, _ ConvID, _ string) (Reply, error) {
+	s.setStatus(Online, "")
+	return Reply{Lines: []string{"welcome back"}}, nil
+}
+
+func cmdQuit(context.Context, *session, ConvID, string) (Reply, error) {
+	return Reply{Quit: true}, nil
+}

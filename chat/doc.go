@@ -1,0 +1,32 @@
+// Package chat is sshchat's broker: accounts, presence, routing, fan-out
+// and offline queueing. It knows nothing of terminals or SSH; the ui package
+// drives it through the Broker and Session interfaces, and it persists
+// through model.Store.
+//
+// Invariants of the Hub:
+//
+//   - Persist, then publish. A message is fanned out and Send returns only
+//     after the transaction storing it has committed.
+//   - One order. A single sequencer goroutine applies sends, logins and
+//     logouts in order; consecutive sends are committed together (group
+//     commit) and published in commit order, so every session sees the
+//     same order as the stored history.
+//   - The hub never blocks on a session. Fan-out is a non-blocking send into
+//     each session's bounded queue (Options.QueueLen). Slow-consumer
+//     policy: a session whose queue is full is dropped — its Events channel
+//     closes and Err returns ErrSlowConsumer; the UI ends that SSH session
+//     and the user reconnects and re-reads history. Nothing is lost: every
+//     message is in the store before it is queued.
+//   - Privacy is a routing decision made here: a direct message is queued
+//     only for the sessions of its two parties, history of a direct
+//     conversation is served only to its parties, and messages from a user
+//     someone has blocked are never queued for, stored for, or served to
+//     the blocker.
+//   - Presence counts sessions: a user is online from their first session's
+//     login to their last session's logout.
+//
+// Lock order: Hub.mu, then session.mu; never the reverse. Hub.submitMu is
+// read-held only while queueing an op and never while holding Hub.mu. No
+// lock is held across store I/O except inside the sequencer, which holds
+// none while committing.
+package chat

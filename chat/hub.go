@@ -1,0 +1,439 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sshchat/model"
+)
+
+// Logger is the logging the hub needs; *charm.land/log.Logger satisfies it.
+type Logger interface {
+	Info(msg any, keyvals ...any)
+	Warn(msg any, keyvals ...any)
+	Error(msg any, keyvals ...any)
+}
+
+// Options tune a Hub. Zero values take the defaults.
+type Options struct {
+	// QueueLen bounds each session's event queue (default 256). A session
+	// whose queue is full when an event arrives is dropped.
+	QueueLen int
+	// OfflineLimit caps how many offline messages a login loads for the
+	// dialog (default 200); counts always cover all of them.
+	OfflineLimit int
+	// MaxBatch caps how many messages one group commit writes (default 256).
+	MaxBatch int
+	// RateBurst and RatePerSecond limit how fast one user may send
+	// (defaults 10 and 5).
+	RateBurst     int
+	RatePerSecond float64
+	// Now is the clock (default time.Now); tests may replace it.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.QueueLen <= 0 {
+		o.QueueLen = 256
+	}
+	if o.OfflineLimit <= 0 {
+		o.OfflineLimit = 200
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.RateBurst <= 0 {
+		o.RateBurst = 10
+	}
+	if o.RatePerSecond <= 0 {
+		o.RatePerSecond = 5
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Hub is the in-process Broker: presence, routing, fan-out and offline
+// queueing over a model.Store. See doc.go for its invariants.
+type Hub struct {
+	store model.Store
+	log   Logger
+	opts  Options
+	boot  string // distinguishes this process's offline claims
+
+	ops  chan op       // to the sequencer
+	stop chan struct{} // closed by Close: the sequencer drains and exits
+	done chan struct{} // closed when the sequencer has exited
+
+	nextSession atomic.Uint64
+
+	submitMu sync.RWMutex // write-held only by Close to stop submissions
+	stopped  bool         // guarded by submitMu
+
+	mu      sync.Mutex // guards the fields below; never held across I/O
+	closing bool
+	users   map[UserID]*userState
+}
+
+var _ Broker = (*Hub)(nil)
+
+// userState is an online user.
+type userState struct {
+	id       UserID
+	handle   string
+	status   Status
+	reason   string
+	sessions map[*session]struct{}
+	blocked  map[UserID]bool // users this user has blocked
+	limiter  bucket
+}
+
+// NewHub starts a hub over store. Close stops it.
+func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
+	opts.defaults()
+	if err := store.ReleaseAllClaims(context.Background()); err != nil {
+		return nil, fmt.Errorf("release offline claims: %w", err)
+	}
+	h := &Hub{
+		store: store,
+		log:   logger,
+		opts:  opts,
+		boot:  strconv.FormatInt(opts.Now().UnixNano(), 36),
+		ops:   make(chan op, 1024),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		users: make(map[UserID]*userState),
+	}
+	go h.sequence()
+	return h, nil
+}
+
+// Online returns how many users are online.
+func (h *Hub) Online() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.users)
+}
+
+// Authenticate returns the account owning key.
+func (h *Hub) Authenticate(ctx context.Context, key Key) (Account, error) {
+	u, err := h.store.UserByFingerprint(ctx, key.Fingerprint)
+	if errors.Is(err, model.ErrNotFound) {
+		return Account{}, ErrUnknownKey
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return Account{ID: UserID(u.ID), Handle: u.Handle, Fingerprint: key.Fingerprint}, nil
+}
+
+// Register creates an account for a new key.
+func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, error) {
+	display, hkey, err := NormalizeHandle(handle)
+	if err != nil {
+		return Account{}, err
+	}
+	if _, err := h.store.UserByHandle(ctx, hkey); err == nil {
+		return Account{}, fmt.Errorf("%w: %q is taken, pick another", ErrHandleTaken, display)
+	}
+	u := model.User{Handle: display, HandleKey: hkey, LastSeen: h.opts.Now()}
+	k := model.Key{Fingerprint: key.Fingerprint, PublicKey: key.Authorized}
+	if err := h.store.CreateUser(ctx, &u, &k); err != nil {
+		if errors.Is(err, model.ErrConflict) {
+			// The key may have registered from another session meanwhile.
+			if acct, aerr := h.Authenticate(ctx, key); aerr == nil {
+				return acct, nil
+			}
+			return Account{}, fmt.Errorf("%w: %q is taken, pick another", ErrHandleTaken, display)
+		}
+		return Account{}, fmt.Errorf("register: %w", err)
+	}
+	h.log.Info("registered", "user", u.ID, "handle", display, "fingerprint", key.Fingerprint)
+	return Account{ID: UserID(u.ID), Handle: display, Fingerprint: key.Fingerprint}, nil
+}
+
+// Connect opens a session for acct.
+func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
+	blocked, err := h.store.BlockedBy(ctx, uint64(acct.ID))
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	u, err := h.store.UserByID(ctx, uint64(acct.ID))
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	sid := h.nextSession.Add(1)
+	s := &session{
+		hub:   h,
+		id:    sid,
+		user:  acct.ID,
+		q:     make(chan Event, h.opts.QueueLen),
+		claim: h.boot + "/" + strconv.FormatUint(sid, 36),
+	}
+	bset := make(map[UserID]bool, len(blocked))
+	for _, b := range blocked {
+		bset[UserID(b)] = true
+	}
+	res := make(chan joinResult, 1)
+	if err := h.submit(ctx, &joinOp{s: s, handle: u.Handle, blocked: bset, res: res}); err != nil {
+		return nil, err
+	}
+	var jr joinResult
+	select {
+	case jr = <-res:
+	case <-ctx.Done():
+		// The sequencer will still register the session; undo it.
+		go func() {
+			r := <-res
+			if r.err == nil {
+				s.Close()
+			}
+		}()
+		return nil, fmt.Errorf("connect: %w", ctx.Err())
+	}
+	if jr.err != nil {
+		return nil, fmt.Errorf("connect: %w", jr.err)
+	}
+	snap, err := h.snapshot(ctx, acct.ID, jr.batch)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	s.snap = snap
+	return s, nil
+}
+
+// Close tells every session the server is shutting down, after committing
+// and publishing every message accepted before it. It is idempotent.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	h.mu.Unlock()
+	h.submitMu.Lock()
+	if !h.stopped {
+		h.stopped = true
+		close(h.stop)
+	}
+	h.submitMu.Unlock()
+	select {
+	case <-h.done:
+	case <-ctx.Done():
+		return fmt.Errorf("close hub: %w", ctx.Err())
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.opts.Now()
+	for id, u := range h.users {
+		for s := range u.sessions {
+			s.push(ShutdownEvent{Reason: "server shutting down"})
+			s.drop(ErrShutdown)
+		}
+		if err := h.store.TouchLastSeen(ctx, uint64(id), now); err != nil {
+			h.log.Error("touch last seen", "err", err)
+		}
+	}
+	return nil
+}
+
+// snapshot builds a session's starting state.
+func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch) (Snapshot, error) {
+	u, err := h.store.UserByID(ctx, uint64(me))
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap := Snapshot{Me: Account{ID: me, Handle: u.Handle}}
+	hidden, contacts, err := h.contacts(ctx, me)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap.Contacts = contacts
+
+	h.mu.Lock()
+	for _, o := range h.users {
+		snap.Online = append(snap.Online, o.presence())
+	}
+	h.mu.Unlock()
+	sort.Slice(snap.Online, func(i, j int) bool {
+		return strings.ToLower(snap.Online[i].Handle) < strings.ToLower(snap.Online[j].Handle)
+	})
+
+	convs, err := h.store.Conversations(ctx, uint64(me))
+	if err != nil {
+		return Snapshot{}, err
+	}
+	ids := []string{string(Lobby)}
+	for _, c := range convs {
+		ids = append(ids, c.Conv)
+	}
+	unread, err := h.store.Unread(ctx, uint64(me), ids, hidden)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap.Conversations = append(snap.Conversations, Conversation{ID: Lobby, Kind: KindRoom, Name: string(Lobby), Unread: unread[string(Lobby)]})
+	for _, c := range convs {
+		name := h.handleOf(ctx, UserID(c.PeerID))
+		snap.Conversations = append(snap.Conversations, Conversation{
+			ID: ConvID(c.Conv), Kind: KindDirect, Name: name, Peer: UserID(c.PeerID), Unread: unread[c.Conv],
+		})
+	}
+
+	groups := map[UserID]*OfflineGroup{}
+	var order []UserID
+	for _, m := range batch.Messages {
+		from := UserID(m.SenderID)
+		g, ok := groups[from]
+		if !ok {
+			g = &OfflineGroup{From: from, FromHandle: h.handleOf(ctx, from), Conv: ConvID(m.Conv), Count: batch.Counts[m.SenderID]}
+			groups[from] = g
+			order = append(order, from)
+		}
+		g.Messages = append(g.Messages, toMessage(m))
+	}
+	// Senders whose messages were all beyond the display limit still count.
+	for id, n := range batch.Counts {
+		if _, ok := groups[UserID(id)]; !ok {
+			groups[UserID(id)] = &OfflineGroup{From: UserID(id), FromHandle: h.handleOf(ctx, UserID(id)), Conv: DirectConv(me, UserID(id)), Count: n}
+			order = append(order, UserID(id))
+		}
+	}
+	for _, id := range order {
+		snap.Offline = append(snap.Offline, *groups[id])
+	}
+	return snap, nil
+}
+
+// contacts returns the user's blocked IDs and contact list with presence.
+func (h *Hub) contacts(ctx context.Context, me UserID) ([]uint64, []Contact, error) {
+	blocked, err := h.store.BlockedBy(ctx, uint64(me))
+	if err != nil {
+		return nil, nil, err
+	}
+	bset := map[uint64]bool{}
+	for _, b := range blocked {
+		bset[b] = true
+	}
+	users, err := h.store.ContactsOf(ctx, uint64(me))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Contact, 0, len(users))
+	h.mu.Lock()
+	for _, u := range users {
+		p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: u.LastSeen}
+		if o, ok := h.users[UserID(u.ID)]; ok {
+			p = o.presence()
+		}
+		out = append(out, Contact{Presence: p, Blocked: bset[u.ID]})
+	}
+	h.mu.Unlock()
+	return blocked, out, nil
+}
+
+// handleOf returns a user's current handle ("?" when unknown).
+func (h *Hub) handleOf(ctx context.Context, id UserID) string {
+	h.mu.Lock()
+	if u, ok := h.users[id]; ok {
+		h.mu.Unlock()
+		return u.handle
+	}
+	h.mu.Unlock()
+	u, err := h.store.UserByID(ctx, uint64(id))
+	if err != nil {
+		return "?"
+	}
+	return u.Handle
+}
+
+// presence is the user's public state; h.mu must be held.
+func (u *userState) presence() Presence {
+	return Presence{User: u.id, Handle: u.handle, Status: u.status, Reason: u.reason}
+}
+
+// broadcastLocked queues ev for every session; h.mu must be held.
+func (h *Hub) broadcastLocked(ev Event) {
+	for _, u := range h.users {
+		for s := range u.sessions {
+			s.push(ev)
+		}
+	}
+}
+
+// toUserLocked queues ev for every session of one user; h.mu must be held.
+func (h *Hub) toUserLocked(id UserID, ev Event) {
+	if u, ok := h.users[id]; ok {
+		for s := range u.sessions {
+			s.push(ev)
+		}
+	}
+}
+
+// DirectConv is the conversation ID of the direct conversation of a and b.
+func DirectConv(a, b UserID) ConvID {
+	if a > b {
+		a, b = b, a
+	}
+	return ConvID("dm:" + strconv.FormatUint(uint64(a), 10) + ":" + strconv.FormatUint(uint64(b), 10))
+}
+
+// directPeer returns the other party of a direct conversation me takes part
+// in, or false when conv is not a direct conversation of me.
+func directPeer(conv ConvID, me UserID) (UserID, bool) {
+	rest, ok := strings.CutPrefix(string(conv), "dm:")
+	if !ok {
+		return 0, false
+	}
+	as, bs, ok := strings.Cut(rest, ":")
+	if !ok {
+		return 0, false
+	}
+	a, err1 := strconv.ParseUint(as, 10, 64)
+	b, err2 := strconv.ParseUint(bs, 10, 64)
+	if err1 != nil || err2 != nil || a >= b || DirectConv(UserID(a), UserID(b)) != conv {
+		return 0, false
+	}
+	switch me {
+	case UserID(a):
+		return UserID(b), true
+	case UserID(b):
+		return UserID(a), true
+	}
+	return 0, false
+}
+
+func toMessage(m model.Message) Message {
+	return Message{
+		ID: MessageID(m.ID), Conv: ConvID(m.Conv), From: UserID(m.SenderID), FromHandle: m.SenderHandle,
+		Kind: MsgKind(m.Kind), Body: m.Body, At: m.CreatedAt,
+	}
+}
+
+// bucket is a token bucket; its user's h.mu guards it.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take spends one token if one is available.
+func (b *bucket) take(now time.Time, burst int, perSec float64) bool {
+	if b.last.IsZero() {
+		b.tokens = float64(burst)
+	} else {
+		b.tokens += now.Sub(b.last).Seconds() * perSec
+		if b.tokens > float64(burst) {
+			b.tokens = float64(burst)
+		}
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

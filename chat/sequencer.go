@@ -1,0 +1,269 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"sshchat/model"
+)
+
+// op is a state change the sequencer applies in order: sends, joins and
+// leaves. Running them on one goroutine gives every conversation one order
+// (the commit order, which is also the ID order and the history order) and
+// makes the online/offline decision for a direct message consistent with
+// logins: a message is either committed before a login (and is in the
+// login's offline batch) or routed live after it.
+type op interface{ isOp() }
+
+// sendOp persists one message and publishes it.
+type sendOp struct {
+	from     *session
+	msg      model.Message
+	peer     UserID // direct conversations: the recipient
+	peerGone bool   // recipient blocked the sender: store, never deliver
+	res      chan sendResult
+}
+
+type sendResult struct {
+	msg     Message
+	offline bool
+	err     error
+}
+
+// joinOp registers a session and claims its user's offline messages.
+type joinOp struct {
+	s       *session
+	handle  string
+	blocked map[UserID]bool
+	res     chan joinResult
+}
+
+type joinResult struct {
+	batch model.OfflineBatch
+	err   error
+}
+
+// leaveOp unregisters a session.
+type leaveOp struct{ s *session }
+
+func (*sendOp) isOp()  {}
+func (*joinOp) isOp()  {}
+func (*leaveOp) isOp() {}
+
+// submit queues o for the sequencer, or fails when the hub is closing.
+func (h *Hub) submit(ctx context.Context, o op) error {
+	h.submitMu.RLock()
+	defer h.submitMu.RUnlock()
+	if h.stopped {
+		return ErrClosed
+	}
+	select {
+	case h.ops <- o:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sequence is the hub's single writer. It batches consecutive sends into
+// one transaction (group commit) and exits once stop is closed and the ops
+// already queued have been applied.
+func (h *Hub) sequence() {
+	defer close(h.done)
+	batch := make([]op, 0, h.opts.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case o := <-h.ops:
+			batch = append(batch, o)
+		case <-h.stop:
+			// Apply whatever was accepted before the stop, then exit.
+			for {
+				select {
+				case o := <-h.ops:
+					h.apply([]op{o})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < h.opts.MaxBatch {
+			select {
+			case o := <-h.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		h.apply(batch)
+	}
+}
+
+// apply runs a batch in order, committing runs of sends together.
+func (h *Hub) apply(batch []op) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("sequencer panic", "panic", r)
+			for _, o := range batch {
+				h.fail(o, fmt.Errorf("internal error"))
+			}
+		}
+	}()
+	start := 0
+	for i, o := range batch {
+		if _, ok := o.(*sendOp); ok {
+			continue
+		}
+		h.flushSends(batch[start:i])
+		start = i + 1
+		switch o := o.(type) {
+		case *joinOp:
+			h.join(o)
+		case *leaveOp:
+			h.leave(o.s)
+		}
+	}
+	h.flushSends(batch[start:])
+}
+
+// fail answers an op that could not be applied.
+func (h *Hub) fail(o op, err error) {
+	switch o := o.(type) {
+	case *sendOp:
+		select {
+		case o.res <- sendResult{err: err}:
+		default:
+		}
+	case *joinOp:
+		select {
+		case o.res <- joinResult{err: err}:
+		default:
+		}
+	}
+}
+
+// flushSends commits a run of sends in one transaction, then publishes each
+// message in commit order and answers its sender.
+func (h *Hub) flushSends(ops []op) {
+	if len(ops) == 0 {
+		return
+	}
+	sends := make([]*sendOp, len(ops))
+	msgs := make([]*model.Message, len(ops))
+	h.mu.Lock()
+	for i, o := range ops {
+		s := o.(*sendOp)
+		sends[i] = s
+		if s.peer != 0 && !s.peerGone {
+			if _, online := h.users[s.peer]; !online {
+				s.msg.OfflineFor = uint64(s.peer)
+			}
+		}
+		msgs[i] = &s.msg
+	}
+	h.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := h.store.AppendMessages(ctx, msgs)
+	cancel()
+	if err != nil {
+		h.log.Error("append messages", "err", err, "count", len(msgs))
+		for _, s := range sends {
+			s.res <- sendResult{err: fmt.Errorf("message not saved: %w", err)}
+		}
+		return
+	}
+
+	h.mu.Lock()
+	for _, s := range sends {
+		m := toMessage(s.msg)
+		if s.peer == 0 {
+			ev := MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
+			for _, u := range h.users {
+				if u.blocked[m.From] {
+					continue
+				}
+				for sess := range u.sessions {
+					sess.push(ev)
+				}
+			}
+		} else {
+			sender := m.FromHandle
+			peerHandle := ""
+			if p, ok := h.users[s.peer]; ok {
+				peerHandle = p.handle
+			}
+			if peerHandle == "" {
+				peerHandle = s.from.peerName(s.peer)
+			}
+			h.toUserLocked(m.From, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: peerHandle, Peer: s.peer}})
+			if !s.peerGone && s.msg.OfflineFor == 0 {
+				h.toUserLocked(s.peer, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: sender, Peer: m.From}})
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range sends {
+		s.res <- sendResult{msg: toMessage(s.msg), offline: s.msg.OfflineFor != 0}
+	}
+}
+
+// join registers a session and claims the user's offline messages.
+func (h *Hub) join(o *joinOp) {
+	s := o.s
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	batch, err := h.store.ClaimOffline(ctx, uint64(s.user), s.claim, h.opts.OfflineLimit)
+	if err != nil {
+		o.res <- joinResult{err: fmt.Errorf("claim offline messages: %w", err)}
+		return
+	}
+	s.claimed = batch.Total > 0
+	h.mu.Lock()
+	u, ok := h.users[s.user]
+	if !ok {
+		u = &userState{id: s.user, handle: o.handle, status: Online, sessions: map[*session]struct{}{}, blocked: o.blocked}
+		h.users[s.user] = u
+	}
+	u.sessions[s] = struct{}{}
+	if !ok {
+		h.broadcastLocked(PresenceEvent{Presence: u.presence(), Joined: true})
+	}
+	h.mu.Unlock()
+	o.res <- joinResult{batch: batch}
+}
+
+// leave unregisters a session; the last one takes its user offline.
+func (h *Hub) leave(s *session) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if s.claimed && !s.dismissed.Load() {
+		if err := h.store.ReleaseOffline(ctx, uint64(s.user), s.claim); err != nil {
+			h.log.Error("release offline claim", "err", err)
+		}
+	}
+	h.mu.Lock()
+	u, ok := h.users[s.user]
+	if !ok {
+		h.mu.Unlock()
+		return
+	}
+	delete(u.sessions, s)
+	last := len(u.sessions) == 0
+	if last {
+		delete(h.users, s.user)
+		p := u.presence()
+		p.Status = Offline
+		p.Reason = ""
+		p.LastSeen = h.opts.Now()
+		h.broadcastLocked(PresenceEvent{Presence: p, Left: true})
+	}
+	h.mu.Unlock()
+	if last {
+		if err := h.store.TouchLastSeen(ctx, uint64(s.user), h.opts.Now()); err != nil {
+			h.log.Error("touch last seen", "err", err)
+		}
+	}
+}

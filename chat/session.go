@@ -1,0 +1,233 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"sshchat/model"
+)
+
+// session is one connected terminal; it implements Session.
+type session struct {
+	hub   *Hub
+	id    uint64
+	user  UserID
+	claim string // offline-claim token of this session
+	snap  Snapshot
+	q     chan Event
+
+	claimed   bool        // set by the sequencer before Connect returns
+	dismissed atomic.Bool // the offline batch was acknowledged
+
+	mu      sync.Mutex // guards the fields below
+	dropped bool       // q is closed
+	err     error
+	closed  bool
+}
+
+var _ Session = (*session)(nil)
+
+// Events delivers live events until the session is dropped.
+func (s *session) Events() <-chan Event { return s.q }
+
+// Err tells why Events was closed.
+func (s *session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Snapshot is the state at connect time.
+func (s *session) Snapshot() Snapshot { return s.snap }
+
+// push queues ev without blocking. A full queue drops the session: the slow
+// consumer policy (see doc.go). The caller holds the hub mutex.
+func (s *session) push(ev Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped {
+		return
+	}
+	select {
+	case s.q <- ev:
+	default:
+		s.dropped = true
+		s.err = ErrSlowConsumer
+		close(s.q)
+		s.hub.log.Warn("dropping slow session", "user", s.user, "session", s.id)
+	}
+}
+
+// drop closes the event queue with err (idempotent).
+func (s *session) drop(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped {
+		return
+	}
+	s.dropped = true
+	s.err = err
+	close(s.q)
+}
+
+// Close ends the session: it leaves the hub and stops events.
+func (s *session) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if err := s.hub.submit(context.Background(), &leaveOp{s: s}); err != nil {
+		// The hub is shutting down; nothing more to unregister.
+		s.hub.log.Warn("session leave after shutdown", "user", s.user)
+	}
+	s.drop(ErrClosed)
+}
+
+// isClosed reports whether Close was called.
+func (s *session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Send posts text to conv.
+func (s *session) Send(ctx context.Context, conv ConvID, text string) (Message, error) {
+	return s.send(ctx, conv, text, KindText)
+}
+
+// send validates, rate-limits and sequences one message.
+func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKind) (Message, error) {
+	if s.isClosed() {
+		return Message{}, ErrClosed
+	}
+	body, err := CheckMessage(text)
+	if err != nil {
+		return Message{}, err
+	}
+	h := s.hub
+	var peer UserID
+	if conv != Lobby {
+		p, ok := directPeer(conv, s.user)
+		if !ok {
+			return Message{}, fmt.Errorf("%w: no such conversation", ErrNotAllowed)
+		}
+		peer = p
+	}
+	h.mu.Lock()
+	u, ok := h.users[s.user]
+	if !ok {
+		h.mu.Unlock()
+		return Message{}, ErrClosed
+	}
+	allowed := u.limiter.take(h.opts.Now(), h.opts.RateBurst, h.opts.RatePerSecond)
+	handle := u.handle
+	h.mu.Unlock()
+	if !allowed {
+		return Message{}, fmt.Errorf("%w: at most %g messages per second", ErrRateLimited, h.opts.RatePerSecond)
+	}
+	gone := false
+	if peer != 0 {
+		blocked, err := h.store.IsBlocked(ctx, uint64(peer), uint64(s.user))
+		if err != nil {
+			return Message{}, fmt.Errorf("send: %w", err)
+		}
+		gone = blocked
+	}
+	o := &sendOp{
+		from: s,
+		msg: model.Message{
+			Conv: string(conv), SenderID: uint64(s.user), SenderHandle: handle,
+			Kind: int(kind), Body: body, CreatedAt: h.opts.Now(),
+		},
+		peer:     peer,
+		peerGone: gone,
+		res:      make(chan sendResult, 1),
+	}
+	if err := h.submit(ctx, o); err != nil {
+		return Message{}, fmt.Errorf("send: %w", err)
+	}
+	// Once queued the message will be committed; wait for the outcome even
+	// if ctx ends, so that an acknowledged message is never reported lost.
+	r := <-o.res
+	if r.err != nil {
+		return Message{}, r.err
+	}
+	if r.offline {
+		s.notice(conv, h.handleOf(ctx, peer)+" is offline; your message will be delivered when they log in")
+	}
+	return r.msg, nil
+}
+
+// notice queues a system line for this session only.
+func (s *session) notice(conv ConvID, text string) {
+	s.push(NoticeEvent{Conv: conv, Text: text})
+}
+
+// peerName returns the handle of a direct-conversation peer who is offline.
+func (s *session) peerName(peer UserID) string {
+	for _, c := range s.snap.Conversations {
+		if c.Peer == peer {
+			return c.Name
+		}
+	}
+	u, err := s.hub.store.UserByID(context.Background(), uint64(peer))
+	if err != nil {
+		return "?"
+	}
+	return u.Handle
+}
+
+// History returns older messages of a conversation the user may read.
+func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n int) ([]Message, error) {
+	if conv != Lobby {
+		if _, ok := directPeer(conv, s.user); !ok {
+			return nil, fmt.Errorf("%w: no such conversation", ErrNotAllowed)
+		}
+	}
+	if n <= 0 || n > 500 {
+		n = 500
+	}
+	hidden, err := s.hub.store.BlockedBy(ctx, uint64(s.user))
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	rows, err := s.hub.store.History(ctx, string(conv), int64(before), n, hidden)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	out := make([]Message, len(rows))
+	for i, m := range rows {
+		out[i] = toMessage(m)
+	}
+	return out, nil
+}
+
+// MarkRead records that conv was read up to upTo.
+func (s *session) MarkRead(ctx context.Context, conv ConvID, upTo MessageID) error {
+	if conv != Lobby {
+		if _, ok := directPeer(conv, s.user); !ok {
+			return fmt.Errorf("%w: no such conversation", ErrNotAllowed)
+		}
+	}
+	if err := s.hub.store.MarkRead(ctx, uint64(s.user), string(conv), int64(upTo)); err != nil {
+		return fmt.Errorf("mark read: %w", err)
+	}
+	return nil
+}
+
+// DismissOffline acknowledges the offline batch of the snapshot.
+func (s *session) DismissOffline(ctx context.Context) error {
+	if !s.claimed || s.dismissed.Load() {
+		return nil
+	}
+	if err := s.hub.store.AckOffline(ctx, uint64(s.user), s.claim); err != nil {
+		return fmt.Errorf("dismiss offline messages: %w", err)
+	}
+	s.dismissed.Store(true)
+	return nil
+}

@@ -1,0 +1,202 @@
+// Command sshchat is a multi-user chat server reached with plain ssh: the
+// public key is the login and every session gets a full-screen chat.
+//
+// main.go holds configuration; server.go wires the store, the broker and the
+// SSH server; authkeys.go is the authorized-keys allowlist.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"charm.land/log/v2"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "sshchat:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// Config is the server's configuration, from flags and SSHCHAT_* variables.
+type Config struct {
+	Addr           string
+	DataDir        string
+	DBPath         string
+	HostKey        string
+	Name           string
+	MOTDFile       string
+	MOTD           string // the MOTD file's text, read at start
+	AuthorizedKeys string
+	LogLevel       string
+	Admins         string
+	MaxSessions    int
+	ShutdownWait   time.Duration
+}
+
+// envPrefix is the prefix of every configuration variable.
+const envPrefix = "SSHCHAT_"
+
+// parseConfig reads flags (which win) and environment variables, then checks
+// every value, so that bad configuration fails before anything listens.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("sshchat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(envPrefix + name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.Addr, "addr", env("ADDR", ":2222"), "listen address `host:port` ($SSHCHAT_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "data `directory` holding the database ($SSHCHAT_DATA_DIR)")
+	fs.StringVar(&c.DBPath, "db", env("DB", ""), "database `file` (default DATA_DIR/sshchat.db) ($SSHCHAT_DB)")
+	fs.StringVar(&c.HostKey, "host-key", env("HOST_KEY", filepath.Join(".ssh", "id_ed25519")), "host key `file`, an ed25519 key is created if missing ($SSHCHAT_HOST_KEY)")
+	fs.StringVar(&c.Name, "name", env("NAME", "sshchat"), "server `name` shown in the welcome ($SSHCHAT_NAME)")
+	fs.StringVar(&c.MOTDFile, "motd", env("MOTD", ""), "message-of-the-day `file` shown at login ($SSHCHAT_MOTD)")
+	fs.StringVar(&c.AuthorizedKeys, "authorized-keys", env("AUTHORIZED_KEYS", ""), "authorized_keys `file`; only its keys may log in; re-read on change; unset = open to any key ($SSHCHAT_AUTHORIZED_KEYS)")
+	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "log `level`: debug, info, warn, error ($SSHCHAT_LOG_LEVEL)")
+	maxSessions := env("MAX_SESSIONS", "5000")
+	fs.Func("max-sessions", "maximum concurrent SSH sessions, `n` (default 5000) ($SSHCHAT_MAX_SESSIONS)", func(v string) error { maxSessions = v; return nil })
+	wait := env("SHUTDOWN_TIMEOUT", "10s")
+	fs.Func("shutdown-timeout", "how long shutdown waits for sessions to end, a `duration` (default 10s) ($SSHCHAT_SHUTDOWN_TIMEOUT)", func(v string) error { wait = v; return nil })
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	n, err := strconv.Atoi(maxSessions)
+	if err != nil || n < 1 {
+		return c, fmt.Errorf("invalid max sessions %q: want a positive number", maxSessions)
+	}
+	c.MaxSessions = n
+	if c.ShutdownWait, err = time.ParseDuration(wait); err != nil || c.ShutdownWait < 0 {
+		return c, fmt.Errorf("invalid shutdown timeout %q: want a duration like 10s", wait)
+	}
+	if err := checkAddr(c.Addr); err != nil {
+		return c, err
+	}
+	if _, err := log.ParseLevel(c.LogLevel); err != nil {
+		return c, fmt.Errorf("invalid log level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if err := checkDataDir(c.DataDir); err != nil {
+		return c, err
+	}
+	if c.DBPath == "" {
+		c.DBPath = filepath.Join(c.DataDir, "sshchat.db")
+	}
+	if c.MOTDFile != "" {
+		b, err := os.ReadFile(c.MOTDFile)
+		if err != nil {
+			return c, fmt.Errorf("read motd: %w", err)
+		}
+		c.MOTD = strings.TrimRight(string(b), "\n")
+	}
+	if err := checkHostKeyDir(c.HostKey); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// checkAddr validates a listen address.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("invalid listen address %q: want host:port, e.g. :2222", addr)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("invalid listen address %q: bad port", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		return fmt.Errorf("invalid listen address %q: bad host", addr)
+	}
+	return nil
+}
+
+// checkDataDir creates the data directory if needed and proves it writable.
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// checkHostKeyDir makes sure the host key exists or can be created.
+func checkHostKeyDir(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		if _, err := os.ReadFile(path); err != nil {
+			return fmt.Errorf("host key: %w", err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("host key directory: %w", err)
+	}
+	return nil
+}
+
+// newLogger builds the structured stderr logger.
+func newLogger(w io.Writer, level string) *log.Logger {
+	l := log.NewWithOptions(w, log.Options{ReportTimestamp: true, TimeFormat: time.RFC3339, Formatter: log.LogfmtFormatter})
+	lv, _ := log.ParseLevel(level)
+	l.SetLevel(lv)
+	return l
+}
+
+// run is main without the process: it serves until ctx ends, then shuts
+// down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	srv, err := newServer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		srv.closeStore()
+		return fmt.Errorf("listen: %w", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "reason", "signal")
+	case err := <-errc:
+		srv.shutdown(cfg.ShutdownWait)
+		return fmt.Errorf("serve: %w", err)
+	}
+	return srv.shutdown(cfg.ShutdownWait)
+}

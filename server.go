@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"charm.land/log/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2"
+	gossh "golang.org/x/crypto/ssh"
+
+	"sshchat/chat"
+	"sshchat/model"
+	"sshchat/ui"
+)
+
+// server is one running sshchat: store, hub and SSH server.
+type server struct {
+	cfg    Config
+	log    *log.Logger
+	store  *model.DB
+	hub    *chat.Hub
+	ssh    *ssh.Server
+	authz  *allowlist
+	active atomic.Int64 // open interactive sessions
+}
+
+// rejectedKey is the context key under which the public-key handler
+// remembers the last refused fingerprint, for the keyboard-interactive
+// explanation. It is never used for identity.
+type rejectedKey struct{}
+
+// newServer opens the store and builds the hub and the SSH server.
+func newServer(cfg Config, logger *log.Logger) (*server, error) {
+	pemBytes, err := loadOrCreateHostKey(cfg.HostKey)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := gossh.ParsePrivateKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse host key %s: %w", cfg.HostKey, err)
+	}
+	store, err := model.Open(cfg.DBPath)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	s := &server{cfg: cfg, log: logger, store: store, hub: hub}
+	if cfg.AuthorizedKeys != "" {
+		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
+		s.authz.refresh()
+	}
+	uiMW := ui.Middleware(hub, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui")})
+	s.ssh, err = wish.NewServer(
+		wish.WithHostKeyPEM(pemBytes),
+		wish.WithVersion("SSH-2.0-sshchat"),
+		wish.WithPublicKeyAuth(s.publicKeyAuth),
+		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
+		wish.WithMiddleware(s.noTerminal, uiMW, s.limitSessions, s.logSessions),
+	)
+	if err != nil {
+		hub.Close(context.Background())
+		store.Close()
+		return nil, fmt.Errorf("build ssh server: %w", err)
+	}
+	s.ssh.HandshakeTimeout = 30 * time.Second
+	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
+	logger.Info("database", "path", cfg.DBPath)
+	if s.authz == nil {
+		logger.Warn("no authorized-keys file: any SSH key may join (open server)")
+	}
+	return s, nil
+}
+
+// Serve accepts SSH connections on l until shutdown.
+func (s *server) Serve(l net.Listener) error {
+	s.log.Info("listening", "addr", l.Addr().String(), "name", s.cfg.Name)
+	err := s.ssh.Serve(l)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// shutdown tells every session, commits what is in flight, waits up to wait
+// for sessions to end, then closes the database.
+func (s *server) shutdown(wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var errs []error
+	if err := s.hub.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.ssh.Shutdown(ctx); err != nil {
+		s.log.Warn("sessions still open at shutdown; closing them", "err", err)
+		s.ssh.Close()
+	}
+	if err := s.closeStore(); err != nil {
+		errs = append(errs, err)
+	}
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// closeStore closes the database.
+func (s *server) closeStore() error {
+	if err := s.store.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
+}
+
+// publicKeyAuth accepts any key on an open server, and only listed keys
+// when an authorized-keys file is configured.
+func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
+	if s.authz == nil || s.authz.allowed(key) {
+		return true
+	}
+	fp := gossh.FingerprintSHA256(key)
+	ctx.SetValue(rejectedKey{}, fp)
+	s.log.Info("refused key", "fingerprint", fp, "user", ctx.User(), "remote", ctx.RemoteAddr().String())
+	return false
+}
+
+// explainRefusal is the keyboard-interactive method: it never accepts, and
+// tells a client that offered no acceptable key why, in one line.
+func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
+	msg := "sshchat: a public key is required to log in; create one with: ssh-keygen -t ed25519"
+	if fp, ok := ctx.Value(rejectedKey{}).(string); ok {
+		msg = "sshchat: key " + fp + " is not authorized on this server; send this fingerprint to the operator"
+	}
+	_, _ = challenge("", msg, nil, nil)
+	return false
+}
+
+// noTerminal ends sessions without a PTY with a one-line explanation.
+func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		port := "2222"
+		if _, p, err := net.SplitHostPort(s.cfg.Addr); err == nil && p != "0" {
+			port = p
+		}
+		wish.Fatalln(sess, "sshchat: this is an interactive chat; connect with a terminal: ssh -t -p "+port+" you@host")
+	}
+}
+
+// limitSessions refuses sessions beyond Config.MaxSessions.
+func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		n := s.active.Add(1)
+		defer s.active.Add(-1)
+		if n > int64(s.cfg.MaxSessions) {
+			s.log.Warn("session limit reached", "max", s.cfg.MaxSessions)
+			wish.Fatalln(sess, "sshchat: the server is full, try again later")
+			return
+		}
+		next(sess)
+	}
+}
+
+// logSessions logs each session's start and end.
+func (s *server) logSessions(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		start := time.Now()
+		fp := ""
+		if k := sess.PublicKey(); k != nil {
+			fp = gossh.FingerprintSHA256(k)
+		}
+		_, _, pty := sess.Pty()
+		s.log.Debug("session start", "user", sess.User(), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty)
+		next(sess)
+		s.log.Debug("session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// loadOrCreateHostKey reads the host key, creating an ed25519 key (0600, in
+// a 0700 directory) when the file does not exist.
+func loadOrCreateHostKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read host key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create host key directory: %w", err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate host key: %w", err)
+	}
+	block, err := gossh.MarshalPrivateKey(priv, "sshchat host key")
+	if err != nil {
+		return nil, fmt.Errorf("encode host key: %w", err)
+	}
+	b = pem.EncodeToMemory(block)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("write host key: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write host key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write host key: %w", err)
+	}
+	return b, nil
+}
