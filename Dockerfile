@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Build stage: cgo is needed for SQLite (mattn/go-sqlite3).
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+ENV CGO_ENABLED=1
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN go build -trimpath -ldflags="-s -w" -o /out/sshchat .
+
+# Runtime stage: a slim glibc image (the binary links libc dynamically).
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 sshchat \
+    && useradd --system --uid 10001 --gid sshchat --home-dir /data --shell /usr/sbin/nologin sshchat \
+    && mkdir -p /data && chown sshchat:sshchat /data && chmod 0700 /data
+COPY --from=build /out/sshchat /usr/local/bin/sshchat
+
+# Configuration is by environment; every flag has a SSHCHAT_* variable.
+# The host key is generated on first start into the volume, never baked in.
+ENV SSHCHAT_ADDR=:2222 \
+    SSHCHAT_DATA_DIR=/data \
+    SSHCHAT_HOST_KEY=/data/.ssh/id_ed25519
+VOLUME ["/data"]
+EXPOSE 2222
+USER sshchat:sshchat
+WORKDIR /data
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/sshchat"]
