@@ -1,0 +1,1222 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/log/v2"
+
+	"sshchat/chat"
+)
+
+// Window size limits: sizes from the client are clamped to these before
+// anything (renderer included) allocates for them.
+const (
+	minWidth, maxWidth   = 20, 500
+	minHeight, maxHeight = 5, 200
+	// sidebarMinWidth is the terminal width below which the sidebar hides.
+	sidebarMinWidth = 60
+	// maxOutbox bounds the messages and commands waiting to be sent.
+	maxOutbox = 16
+	// markReadDelay debounces read markers for the conversation in front.
+	markReadDelay = 3 * time.Second
+	// quitDelay is how long a final notice stays on screen.
+	quitDelay = 1500 * time.Millisecond
+)
+
+// clampSize bounds a client's window size; a zero or negative size (some
+// clients send 0×0 before they know better) becomes 80×24.
+func clampSize(w, h int) (int, int) {
+	if w <= 0 {
+		w = 80
+	}
+	if h <= 0 {
+		h = 24
+	}
+	return clampInt(w, minWidth, maxWidth), clampInt(h, minHeight, maxHeight)
+}
+
+// Messages the App receives: results of its Cmds and the pump's batches.
+type (
+	// eventsMsg is a batch of broker events, drained by the pump in one go.
+	eventsMsg []chat.Event
+	// sessionEndedMsg says the broker closed the session's event stream.
+	sessionEndedMsg struct{ err error }
+	registeredMsg   struct {
+		acct chat.Account
+		err  error
+	}
+	connectedMsg struct {
+		sess chat.Session
+		snap chat.Snapshot
+		err  error
+	}
+	historyMsg struct {
+		conv   chat.ConvID
+		before chat.MessageID
+		reload bool
+		msgs   []chat.Message
+		err    error
+	}
+	sentMsg struct {
+		item outItem
+		msg  chat.Message
+		err  error
+	}
+	execMsg struct {
+		item  outItem
+		reply chat.Reply
+		err   error
+	}
+	dismissedMsg struct{ err error }
+	markedMsg    struct{ err error }
+	markTickMsg  struct{}
+	quitNowMsg   struct{}
+)
+
+// outItem is a line the user entered, waiting its turn: sends and commands
+// go out one at a time so they reach the broker in the order typed.
+type outItem struct {
+	exec bool
+	conv chat.ConvID
+	text string
+}
+
+type phase uint8
+
+const (
+	phaseLogin phase = iota
+	phaseConnecting
+	phaseChat
+	phaseEnding
+)
+
+type focusArea uint8
+
+const (
+	focusInput focusArea = iota
+	focusSidebar
+)
+
+// appConfig is everything an App needs from outside; session.go fills it
+// from the SSH session, tests from fakes.
+type appConfig struct {
+	broker     chat.Broker
+	theme      Theme
+	serverName string
+	motd       string
+	logger     *log.Logger
+	// ctx bounds every broker call; it ends with the SSH session.
+	ctx context.Context
+	// key and wanted are for Register from the login screen.
+	key    chat.Key
+	wanted string
+	// acct is set when the account is known before the program starts.
+	acct *chat.Account
+	// loginReason, when set, starts the App on the login screen.
+	loginReason string
+	// connect opens the chat session (defaults to broker.Connect).
+	connect func(context.Context, chat.Account) (chat.Session, error)
+	// attach is called (in a Cmd) once the App holds the session; session.go
+	// starts the pump there, so events reach the App only after it.
+	attach    func(chat.Session)
+	loc       *time.Location
+	now       func() time.Time
+	pageSize  int
+	maxWindow int
+	// updateHook, if set, sees every message first (tests inject panics).
+	updateHook func(tea.Msg)
+}
+
+func (c *appConfig) defaults() {
+	if c.logger == nil {
+		c.logger = log.New(io.Discard)
+	}
+	if c.ctx == nil {
+		c.ctx = context.Background()
+	}
+	if c.connect == nil && c.broker != nil {
+		c.connect = c.broker.Connect
+	}
+	if c.loc == nil {
+		c.loc = time.Local
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.pageSize <= 0 {
+		c.pageSize = 100
+	}
+	if c.maxWindow <= 0 {
+		c.maxWindow = 1000
+	}
+	if c.theme.Dark == nil || c.theme.Light == nil {
+		c.theme = NewTheme()
+	}
+	if c.serverName == "" {
+		c.serverName = "sshchat"
+	}
+}
+
+// App is the root Bubble Tea model of one SSH session: login screen, then
+// sidebar + conversation + input + status line, and the offline dialog.
+// Update never does I/O: broker calls run in tea.Cmds and come back as
+// messages; broker events arrive in batches from the session's pump.
+//
+// App uses pointer receivers: it is large, it is only ever touched by its
+// program's event loop, and View fills render caches.
+type App struct {
+	cfg  appConfig
+	st   *Styles
+	keys keyMap
+	rc   renderCtx
+	w, h int
+
+	phase phase
+	login *Login
+	sess  chat.Session
+	me    chat.Account
+
+	convs   map[chat.ConvID]*Conversation
+	order   []*Conversation
+	current chat.ConvID
+
+	sidebar   Sidebar
+	composer  Composer
+	dialog    *OfflineDialog
+	dismissed bool // DismissOffline has been issued
+	focus     focusArea
+
+	online   onlineSet
+	contacts []chat.Contact
+
+	status    string
+	statusErr bool
+
+	outbox   []outItem
+	inflight bool
+
+	markPending bool
+	exitReason  string
+
+	sideDirty bool   // sidebar data changed since its last rebuild
+	mainDirty bool   // the area above the input must be redrawn
+	mainCache string // that area, joined
+}
+
+func newApp(cfg appConfig) *App {
+	cfg.defaults()
+	a := &App{
+		cfg:       cfg,
+		st:        cfg.theme.Dark,
+		keys:      newKeyMap(),
+		convs:     make(map[chat.ConvID]*Conversation),
+		mainDirty: true,
+		sideDirty: true,
+	}
+	a.w, a.h = 80, 24
+	a.rc = renderCtx{st: a.st, loc: cfg.loc}
+	a.composer = newComposer(a.st, defaultLimit)
+	switch {
+	case cfg.loginReason != "" || cfg.acct == nil:
+		a.phase = phaseLogin
+		a.login = newLogin(a.st, cfg.wanted, cfg.loginReason)
+	default:
+		a.phase = phaseConnecting
+		a.me = *cfg.acct
+	}
+	a.layout()
+	return a
+}
+
+// Init asks for the client's background colour and, when the account is
+// known, connects.
+func (a *App) Init() tea.Cmd {
+	cmds := []tea.Cmd{tea.RequestBackgroundColor}
+	if a.phase == phaseConnecting {
+		cmds = append(cmds, a.connectCmd(a.me))
+	}
+	return tea.Batch(cmds...)
+}
+
+// ExitReason is the last thing the session should print after the UI is
+// gone (a shutdown or disconnect notice), or "".
+func (a *App) ExitReason() string { return a.exitReason }
+
+// Update handles one message.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if a.cfg.updateHook != nil {
+		a.cfg.updateHook(msg)
+	}
+	wasDirty := a.mainDirty
+	a.mainDirty = true
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		w, h := clampSize(msg.Width, msg.Height)
+		if w != a.w || h != a.h {
+			a.w, a.h = w, h
+			a.layout()
+		}
+		return a, nil
+	case tea.BackgroundColorMsg:
+		a.setStyles(msg.IsDark())
+		return a, nil
+	case tea.KeyPressMsg:
+		return a.handleKey(msg, wasDirty)
+	case tea.PasteMsg:
+		return a.handlePaste(msg, wasDirty)
+	case eventsMsg:
+		return a, a.applyEvents(msg)
+	case sessionEndedMsg:
+		text := "disconnected"
+		if msg.err != nil {
+			text = "disconnected: " + userText(msg.err)
+		}
+		return a, a.end(text)
+	case registeredMsg:
+		return a, a.registered(msg)
+	case connectedMsg:
+		return a, a.connected(msg)
+	case historyMsg:
+		return a, a.historyLoaded(msg)
+	case sentMsg:
+		return a, a.sent(msg)
+	case execMsg:
+		return a, a.executed(msg)
+	case dismissedMsg:
+		if msg.err != nil {
+			a.setError(userText(msg.err))
+		}
+		return a, nil
+	case markedMsg:
+		return a, nil
+	case markTickMsg:
+		a.markPending = false
+		if c := a.convs[a.current]; c != nil {
+			return a, a.markRead(c)
+		}
+		return a, nil
+	case quitNowMsg:
+		return a, tea.Quit
+	}
+	a.mainDirty = wasDirty
+	return a, nil
+}
+
+// setStyles switches between the dark and light style sets and drops every
+// render cache.
+func (a *App) setStyles(isDark bool) {
+	st := a.cfg.theme.Light
+	if isDark {
+		st = a.cfg.theme.Dark
+	}
+	if st == a.st {
+		return
+	}
+	a.st = st
+	a.rc.st = st
+	a.composer.SetStyles(st)
+	if a.login != nil {
+		a.login.input.SetStyles(st.Input)
+	}
+	for _, c := range a.order {
+		for i := range c.entries {
+			c.entries[i].lines = nil
+		}
+	}
+	a.sideDirty = true
+}
+
+// Layout geometry.
+
+func (a *App) sidebarShown() bool { return a.w >= sidebarMinWidth }
+
+func (a *App) sidebarWidth() int {
+	if !a.sidebarShown() {
+		return a.w // shown full width while focused
+	}
+	return clampInt(a.w/5, 20, 30)
+}
+
+// mainRows is the height of the area above the input line.
+func (a *App) mainRows() int { return a.h - 2 }
+
+// convWidth is the width of the conversation pane.
+func (a *App) convWidth() int {
+	if !a.sidebarShown() {
+		return a.w
+	}
+	return a.w - a.sidebarWidth() - 1
+}
+
+// convRows is the number of message lines (the pane minus its header).
+func (a *App) convRows() int { return a.mainRows() - 1 }
+
+func (a *App) layout() {
+	a.sidebar.SetSize(a.sidebarWidth(), a.mainRows())
+	a.composer.SetWidth(a.w)
+	a.sideDirty = true
+	a.mainDirty = true
+}
+
+// Keys.
+
+func (a *App) handleKey(k tea.KeyPressMsg, wasDirty bool) (tea.Model, tea.Cmd) {
+	if key.Matches(k, a.keys.Quit) {
+		return a, tea.Quit
+	}
+	switch a.phase {
+	case phaseLogin:
+		return a, a.loginKey(k)
+	case phaseChat:
+	default:
+		return a, nil
+	}
+	if a.dialog != nil {
+		return a, a.dialogKey(k)
+	}
+	switch {
+	case key.Matches(k, a.keys.NextConv):
+		return a, a.cycle(1)
+	case key.Matches(k, a.keys.PrevConv):
+		return a, a.cycle(-1)
+	case key.Matches(k, a.keys.PageUp):
+		return a, a.pageUp()
+	case key.Matches(k, a.keys.PageDown):
+		return a, a.pageDown()
+	}
+	if a.focus == focusSidebar {
+		return a, a.sidebarKey(k)
+	}
+	switch {
+	case key.Matches(k, a.keys.Sidebar):
+		a.setFocus(focusSidebar)
+		return a, nil
+	case key.Matches(k, a.keys.Enter):
+		return a, a.submit()
+	}
+	// Plain typing only changes the input line: keep the cached main area.
+	a.mainDirty = wasDirty
+	return a, a.composer.Update(k)
+}
+
+func (a *App) setFocus(f focusArea) {
+	a.focus = f
+	a.sidebar.SetFocused(f == focusSidebar)
+	if f == focusSidebar {
+		a.composer.Blur()
+	} else {
+		a.composer.Focus()
+	}
+}
+
+func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
+	a.ensureSidebar()
+	switch {
+	case key.Matches(k, a.keys.Sidebar):
+		a.setFocus(focusInput)
+	case key.Matches(k, a.keys.Up):
+		a.sidebar.move(-1)
+	case key.Matches(k, a.keys.Down):
+		a.sidebar.move(1)
+	case key.Matches(k, a.keys.Enter):
+		it, ok := a.sidebar.selected()
+		if !ok {
+			return nil
+		}
+		a.setFocus(focusInput)
+		switch it.kind {
+		case itemConv:
+			return a.switchTo(it.conv)
+		case itemContact, itemPerson:
+			// Opening a DM goes through the broker: it knows (or creates)
+			// the conversation and answers with Reply.Open, sending nothing.
+			return a.enqueue(outItem{exec: true, conv: a.current, text: "/msg " + it.handle})
+		}
+	default:
+		if k.Text != "" {
+			// Typing while the sidebar has focus goes back to the input.
+			a.setFocus(focusInput)
+			return a.composer.Update(k)
+		}
+	}
+	return nil
+}
+
+func (a *App) dialogKey(k tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(k, a.keys.Up):
+		a.dialog.move(-1)
+	case key.Matches(k, a.keys.Down):
+		a.dialog.move(1)
+	case key.Matches(k, a.keys.Back):
+		return a.dismissDialog()
+	case key.Matches(k, a.keys.Enter):
+		g := a.dialog.selected()
+		cmd := a.dismissDialog()
+		c := a.ensureConv(chat.Conversation{ID: g.Conv, Kind: convKindOf(g.Conv), Name: nameOf(g), Peer: g.From})
+		return tea.Batch(cmd, a.switchTo(c.info.ID))
+	}
+	return nil
+}
+
+func convKindOf(id chat.ConvID) chat.ConvKind {
+	if strings.HasPrefix(string(id), "#") {
+		return chat.KindRoom
+	}
+	return chat.KindDirect
+}
+
+func nameOf(g chat.OfflineGroup) string {
+	if convKindOf(g.Conv) == chat.KindRoom {
+		return string(g.Conv)
+	}
+	return g.FromHandle
+}
+
+// dismissDialog closes the offline dialog and, once, tells the broker.
+func (a *App) dismissDialog() tea.Cmd {
+	a.dialog = nil
+	if a.dismissed || a.sess == nil {
+		return nil
+	}
+	a.dismissed = true
+	sess, ctx, lg := a.sess, a.cfg.ctx, a.cfg.logger
+	return func() tea.Msg {
+		err := sess.DismissOffline(ctx)
+		logUnexpected(lg, "dismiss offline", err)
+		return dismissedMsg{err: err}
+	}
+}
+
+func (a *App) handlePaste(p tea.PasteMsg, wasDirty bool) (tea.Model, tea.Cmd) {
+	switch {
+	case a.phase == phaseLogin:
+		a.mainDirty = wasDirty
+		return a, a.login.Update(p)
+	case a.phase != phaseChat || a.dialog != nil:
+		return a, nil
+	}
+	if !a.composer.Fits(p.Content) {
+		a.setError(fmt.Sprintf("paste too long: messages are limited to %d characters", defaultLimit))
+		return a, nil
+	}
+	if a.focus == focusSidebar {
+		a.setFocus(focusInput)
+	} else {
+		a.mainDirty = wasDirty
+	}
+	return a, a.composer.Update(p)
+}
+
+// Login.
+
+func (a *App) loginKey(k tea.KeyPressMsg) tea.Cmd {
+	l := a.login
+	if !key.Matches(k, a.keys.Enter) {
+		return l.Update(k)
+	}
+	handle := l.Value()
+	if handle == "" || l.busy {
+		return nil
+	}
+	l.busy, l.err = true, ""
+	b, ctx, ck, lg := a.cfg.broker, a.cfg.ctx, a.cfg.key, a.cfg.logger
+	return func() tea.Msg {
+		acct, err := b.Register(ctx, ck, handle)
+		logUnexpected(lg, "register", err)
+		return registeredMsg{acct: acct, err: err}
+	}
+}
+
+func (a *App) registered(msg registeredMsg) tea.Cmd {
+	if a.login == nil {
+		return nil
+	}
+	a.login.busy = false
+	if msg.err != nil {
+		a.login.err = userText(msg.err)
+		return nil
+	}
+	a.login = nil
+	a.phase = phaseConnecting
+	a.me = msg.acct
+	return a.connectCmd(msg.acct)
+}
+
+func (a *App) connectCmd(acct chat.Account) tea.Cmd {
+	connect, ctx, lg := a.cfg.connect, a.cfg.ctx, a.cfg.logger
+	return func() tea.Msg {
+		sess, err := connect(ctx, acct)
+		if err != nil {
+			logUnexpected(lg, "connect", err)
+			return connectedMsg{err: err}
+		}
+		return connectedMsg{sess: sess, snap: sess.Snapshot()}
+	}
+}
+
+// connected sets up the chat screen from the session's snapshot.
+func (a *App) connected(msg connectedMsg) tea.Cmd {
+	if msg.err != nil {
+		return a.end("could not join: " + userText(msg.err))
+	}
+	a.sess = msg.sess
+	a.phase = phaseChat
+	snap := msg.snap
+	if snap.Me.ID != 0 || snap.Me.Handle != "" {
+		a.me = snap.Me
+	}
+	a.rc.me = a.me.ID
+	a.ensureConv(chat.Conversation{ID: chat.Lobby, Kind: chat.KindRoom, Name: string(chat.Lobby)})
+	for _, c := range snap.Conversations {
+		a.ensureConv(c).info.Unread = c.Unread
+	}
+	a.current = chat.Lobby
+	if lobby := a.convs[chat.Lobby]; lobby != nil {
+		lobby.info.Unread = 0
+	}
+	for _, p := range snap.Online {
+		a.online.set(p)
+	}
+	a.contacts = snap.Contacts
+	lobby := a.convs[chat.Lobby]
+	n := len(snap.Online)
+	welcome := fmt.Sprintf("Welcome to %s, %s! %d %s online.", a.cfg.serverName, a.me.Handle,
+		n, plural(n, "person is", "people are"))
+	lobby.addSystem(welcome, entSystem)
+	if motd := strings.TrimSpace(a.cfg.motd); motd != "" {
+		lobby.addSystem(motd, entSystem)
+	}
+	lobby.addSystem("Type a message and press Enter; /help lists the commands.", entSystem)
+	if len(snap.Offline) > 0 {
+		a.dialog = newOfflineDialog(snap.Offline)
+	}
+	a.sideDirty = true
+	cmds := []tea.Cmd{a.loadLatest(lobby)}
+	if attach := a.cfg.attach; attach != nil {
+		sess := a.sess
+		cmds = append(cmds, func() tea.Msg { attach(sess); return nil })
+	}
+	return tea.Batch(cmds...)
+}
+
+// end shows a final notice and quits shortly after.
+func (a *App) end(text string) tea.Cmd {
+	if a.phase == phaseEnding && a.exitReason != "" {
+		return nil
+	}
+	a.phase = phaseEnding
+	a.exitReason = text
+	a.setError(text)
+	if c := a.convs[a.current]; c != nil {
+		c.addSystem(text, entError)
+		c.offset = 0
+	}
+	return tea.Tick(quitDelay, func(time.Time) tea.Msg { return quitNowMsg{} })
+}
+
+// Conversations.
+
+// ensureConv returns the conversation, creating its sidebar entry if new.
+func (a *App) ensureConv(info chat.Conversation) *Conversation {
+	if c, ok := a.convs[info.ID]; ok {
+		if info.Name != "" && info.Name != c.info.Name {
+			c.info.Name = info.Name
+			a.sideDirty = true
+		}
+		return c
+	}
+	if info.Name == "" {
+		info.Name = string(info.ID)
+	}
+	c := newConversation(info)
+	a.convs[info.ID] = c
+	a.order = append(a.order, c)
+	a.sideDirty = true
+	return c
+}
+
+// switchTo brings a conversation to the front, marks it read and loads its
+// newest page the first time.
+func (a *App) switchTo(id chat.ConvID) tea.Cmd {
+	c := a.convs[id]
+	if c == nil {
+		return nil
+	}
+	var cmds []tea.Cmd
+	if prev := a.convs[a.current]; prev != nil && prev != c {
+		cmds = append(cmds, a.markRead(prev))
+	}
+	a.current = id
+	a.status, a.statusErr = "", false
+	if c.info.Unread != 0 {
+		c.info.Unread = 0
+	}
+	a.sideDirty = true
+	if !c.loaded {
+		cmds = append(cmds, a.loadLatest(c))
+	} else {
+		cmds = append(cmds, a.markRead(c))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (a *App) cycle(delta int) tea.Cmd {
+	if len(a.order) == 0 {
+		return nil
+	}
+	i := 0
+	for j, c := range a.order {
+		if c.info.ID == a.current {
+			i = j
+		}
+	}
+	i = (i + delta + len(a.order)) % len(a.order)
+	return a.switchTo(a.order[i].info.ID)
+}
+
+// markRead tells the broker c was read up to its newest loaded message.
+func (a *App) markRead(c *Conversation) tea.Cmd {
+	newest := c.newestID()
+	if newest == 0 || newest <= c.readUpTo || a.sess == nil {
+		return nil
+	}
+	c.readUpTo = newest
+	sess, ctx, id, lg := a.sess, a.cfg.ctx, c.info.ID, a.cfg.logger
+	return func() tea.Msg {
+		err := sess.MarkRead(ctx, id, newest)
+		logUnexpected(lg, "mark read", err)
+		return markedMsg{err: err}
+	}
+}
+
+// scheduleMarkRead debounces read markers for the conversation in front.
+func (a *App) scheduleMarkRead() tea.Cmd {
+	if a.markPending {
+		return nil
+	}
+	a.markPending = true
+	return tea.Tick(markReadDelay, func(time.Time) tea.Msg { return markTickMsg{} })
+}
+
+// History.
+
+func (a *App) loadLatest(c *Conversation) tea.Cmd { return a.loadHistory(c, 0, false) }
+
+func (a *App) loadHistory(c *Conversation, before chat.MessageID, reload bool) tea.Cmd {
+	if a.sess == nil || c.loading {
+		return nil
+	}
+	c.loading = true
+	sess, ctx, id, n, lg := a.sess, a.cfg.ctx, c.info.ID, a.cfg.pageSize, a.cfg.logger
+	return func() tea.Msg {
+		msgs, err := sess.History(ctx, id, before, n)
+		logUnexpected(lg, "history", err)
+		return historyMsg{conv: id, before: before, reload: reload, msgs: msgs, err: err}
+	}
+}
+
+func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
+	c := a.convs[msg.conv]
+	if c == nil {
+		return nil
+	}
+	c.loading = false
+	if msg.err != nil {
+		a.setError("history: " + userText(msg.err))
+		return nil
+	}
+	full := len(msg.msgs) >= a.cfg.pageSize
+	switch {
+	case msg.reload:
+		c.resetToLatest(msg.msgs)
+		c.hasOlder = full
+	case msg.before == 0:
+		c.mergeHistory(msg.msgs)
+		c.loaded = true
+		if !full && c.oldestID() <= oldestOf(msg.msgs) {
+			c.hasOlder = false
+		}
+		c.trimOld(a.cfg.maxWindow)
+	default:
+		c.mergeHistory(msg.msgs)
+		c.hasOlder = full
+		c.trimNew(a.cfg.maxWindow, &a.rc, a.convWidth())
+	}
+	if c.info.ID == a.current {
+		return a.markRead(c)
+	}
+	return nil
+}
+
+func oldestOf(msgs []chat.Message) chat.MessageID {
+	if len(msgs) == 0 {
+		return 1<<62 - 1
+	}
+	return msgs[0].ID
+}
+
+func (a *App) pageUp() tea.Cmd {
+	c := a.convs[a.current]
+	if c == nil {
+		return nil
+	}
+	rows, w := a.convRows(), a.convWidth()
+	total := c.totalLines(&a.rc, w)
+	c.offset += max(1, rows-1)
+	if c.offset < total-rows {
+		return nil
+	}
+	c.offset = max(0, total-rows)
+	if !c.hasOlder || !c.loaded || c.loading {
+		return nil
+	}
+	before := c.oldestID()
+	if before == 0 {
+		c.hasOlder = false
+		return nil
+	}
+	return a.loadHistory(c, before, false)
+}
+
+func (a *App) pageDown() tea.Cmd {
+	c := a.convs[a.current]
+	if c == nil {
+		return nil
+	}
+	c.offset -= max(1, a.convRows()-1)
+	if c.offset > 0 {
+		return nil
+	}
+	c.offset, c.newBelow = 0, 0
+	if c.hasNewer {
+		return a.loadHistory(c, 0, true)
+	}
+	return nil
+}
+
+// Sending.
+
+func (a *App) submit() tea.Cmd {
+	text := strings.TrimSpace(a.composer.Value())
+	if text == "" {
+		return nil
+	}
+	it := outItem{conv: a.current, text: text}
+	switch {
+	case strings.HasPrefix(text, "//"):
+		it.text = text[1:] // "//text" sends "/text"
+	case strings.HasPrefix(text, "/"):
+		it.exec = true
+	}
+	if len(a.outbox) >= maxOutbox {
+		a.setError("slow down: too many messages waiting to be sent")
+		return nil
+	}
+	a.composer.Reset()
+	a.status, a.statusErr = "", false
+	return a.enqueue(it)
+}
+
+func (a *App) enqueue(it outItem) tea.Cmd {
+	a.outbox = append(a.outbox, it)
+	return a.flushOutbox()
+}
+
+// flushOutbox starts the next queued send or command unless one is in
+// flight.
+func (a *App) flushOutbox() tea.Cmd {
+	if a.inflight || len(a.outbox) == 0 || a.sess == nil {
+		return nil
+	}
+	it := a.outbox[0]
+	a.outbox = a.outbox[1:]
+	a.inflight = true
+	sess, ctx, lg := a.sess, a.cfg.ctx, a.cfg.logger
+	if it.exec {
+		return func() tea.Msg {
+			r, err := sess.Exec(ctx, it.conv, it.text)
+			logUnexpected(lg, "exec", err)
+			return execMsg{item: it, reply: r, err: err}
+		}
+	}
+	return func() tea.Msg {
+		m, err := sess.Send(ctx, it.conv, it.text)
+		logUnexpected(lg, "send", err)
+		return sentMsg{item: it, msg: m, err: err}
+	}
+}
+
+func (a *App) sent(msg sentMsg) tea.Cmd {
+	a.inflight = false
+	next := a.flushOutbox()
+	if msg.err != nil {
+		a.setError(userText(msg.err))
+		if a.composer.Value() == "" {
+			a.composer.SetValue(msg.item.text)
+		}
+		return next
+	}
+	m := msg.msg
+	if m.Conv == "" {
+		m.Conv = msg.item.conv
+	}
+	c := a.convs[m.Conv]
+	if c == nil {
+		return next
+	}
+	if c.hasNewer {
+		return tea.Batch(next, a.loadHistory(c, 0, true))
+	}
+	a.appendMessage(c, m)
+	return next
+}
+
+func (a *App) executed(msg execMsg) tea.Cmd {
+	a.inflight = false
+	cmds := []tea.Cmd{a.flushOutbox()}
+	r := msg.reply
+	// A reply may open a conversation even when the command then failed
+	// ("/msg bob hi" opens the DM, then the send is refused).
+	if r.Open != nil && r.Open.ID != "" {
+		a.ensureConv(*r.Open)
+		cmds = append(cmds, a.switchTo(r.Open.ID))
+	}
+	if msg.err != nil {
+		a.setError(userText(msg.err))
+		return tea.Batch(cmds...)
+	}
+	if len(r.Lines) > 0 {
+		if c := a.convs[a.current]; c != nil {
+			c.addSystem(strings.Join(r.Lines, "\n"), entSystem)
+			c.offset = 0
+			c.trimOld(a.cfg.maxWindow)
+		}
+	}
+	if r.Quit {
+		cmds = append(cmds, tea.Quit)
+	}
+	return tea.Batch(cmds...)
+}
+
+// appendMessage adds m to c (if new) and keeps the view still when the user
+// has scrolled up. It reports whether m was new.
+func (a *App) appendMessage(c *Conversation, m chat.Message) bool {
+	e, added := c.addMessage(m)
+	if !added {
+		return false
+	}
+	if c.info.ID == a.current && c.offset > 0 {
+		c.offset += len(e.render(&a.rc, a.convWidth()))
+		c.newBelow++
+	}
+	c.trimOld(a.cfg.maxWindow)
+	return true
+}
+
+// Events.
+
+func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
+	if a.phase != phaseChat {
+		return nil
+	}
+	var cmds []tea.Cmd
+	bell := false
+	for _, ev := range evs {
+		switch ev := ev.(type) {
+		case chat.MessageEvent:
+			ring, cmd := a.onMessage(ev)
+			bell = bell || ring
+			cmds = append(cmds, cmd)
+		case *chat.MessageEvent:
+			ring, cmd := a.onMessage(*ev)
+			bell = bell || ring
+			cmds = append(cmds, cmd)
+		case chat.PresenceEvent:
+			a.onPresence(ev)
+		case *chat.PresenceEvent:
+			a.onPresence(*ev)
+		case chat.ContactsEvent:
+			a.contacts = ev.Contacts
+			a.sideDirty = true
+		case *chat.ContactsEvent:
+			a.contacts = ev.Contacts
+			a.sideDirty = true
+		case chat.NoticeEvent:
+			a.onNotice(ev)
+		case *chat.NoticeEvent:
+			a.onNotice(*ev)
+		case chat.ShutdownEvent:
+			return a.onShutdown(ev)
+		case *chat.ShutdownEvent:
+			return a.onShutdown(*ev)
+		}
+	}
+	if bell {
+		// BEL goes to the terminal as a raw write, never inside the view.
+		cmds = append(cmds, tea.Raw("\a"))
+	}
+	return tea.Batch(cmds...)
+}
+
+// onMessage files a live message; it reports whether it deserves the bell.
+func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
+	m := ev.Message
+	info := ev.Conversation
+	if info.ID == "" {
+		info.ID = m.Conv
+	}
+	if m.Conv == "" {
+		m.Conv = info.ID
+	}
+	c, known := a.convs[m.Conv]
+	if !known {
+		info.Unread = 0
+		c = a.ensureConv(info)
+	}
+	fromMe := m.From == a.me.ID
+	if !c.hasNewer && !a.appendMessage(c, m) {
+		return false, nil // already shown (our own Send's result, or history)
+	}
+	if fromMe {
+		return false, nil
+	}
+	if c.info.ID == a.current {
+		return false, a.scheduleMarkRead()
+	}
+	c.info.Unread++
+	a.sideDirty = true
+	return c.info.Kind == chat.KindDirect || mentions(m.Body, a.me.Handle), nil
+}
+
+func (a *App) onPresence(ev chat.PresenceEvent) {
+	p := ev.Presence
+	lobby := a.convs[chat.Lobby]
+	if ev.OldHandle != "" && ev.OldHandle != p.Handle {
+		if lobby != nil {
+			lobby.addSystem(fmt.Sprintf("%s is now known as %s", ev.OldHandle, p.Handle), entSystem)
+		}
+		for _, c := range a.order {
+			if c.info.Kind == chat.KindDirect && c.info.Peer == p.User {
+				c.info.Name = p.Handle
+			}
+		}
+		if p.User == a.me.ID {
+			a.me.Handle = p.Handle
+		}
+	}
+	if lobby != nil && p.User != a.me.ID {
+		switch {
+		case ev.Joined:
+			lobby.addSystem(p.Handle+" joined", entSystem)
+		case ev.Left:
+			lobby.addSystem(p.Handle+" left", entSystem)
+		}
+		lobby.trimOld(a.cfg.maxWindow)
+	}
+	a.online.set(p)
+	for i := range a.contacts {
+		if a.contacts[i].User == p.User {
+			a.contacts[i].Presence = p
+		}
+	}
+	a.sideDirty = true
+}
+
+func (a *App) onNotice(ev chat.NoticeEvent) {
+	c := a.convs[ev.Conv]
+	if c == nil {
+		c = a.convs[a.current]
+	}
+	if c == nil {
+		return
+	}
+	c.addSystem(ev.Text, entSystem)
+	c.trimOld(a.cfg.maxWindow)
+}
+
+func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {
+	text := "server shutting down"
+	if r := strings.TrimSpace(ev.Reason); r != "" && r != text {
+		text += ": " + r
+	}
+	return a.end(text)
+}
+
+func (a *App) setError(text string) {
+	a.status, a.statusErr = text, true
+}
+
+// ensureSidebar rebuilds the sidebar rows if their data changed.
+func (a *App) ensureSidebar() {
+	if !a.sideDirty {
+		return
+	}
+	a.sidebar.rebuild(a.st, sidebarData{
+		convs:    a.order,
+		current:  a.current,
+		contacts: a.contacts,
+		online:   &a.online,
+		me:       a.me.ID,
+		now:      a.cfg.now(),
+	})
+	a.sideDirty = false
+}
+
+// View draws the screen.
+func (a *App) View() tea.View {
+	var v tea.View
+	v.AltScreen = true
+	switch a.phase {
+	case phaseLogin:
+		lines, row := a.login.View(a.st, a.cfg.serverName, a.w)
+		for len(lines) < a.h-1 {
+			lines = append(lines, "")
+		}
+		lines = append(lines[:a.h-1], a.statusLine())
+		v.SetContent(strings.Join(lines, "\n"))
+		if c := a.login.Cursor(); c != nil && row < a.h-1 {
+			c.Y += row
+			c.X++
+			v.Cursor = c
+		}
+		return v
+	case phaseConnecting:
+		v.SetContent(" " + a.st.System.Render("joining "+safeLine(a.cfg.serverName)+"…"))
+		return v
+	}
+	if a.mainDirty || a.sideDirty || a.mainCache == "" {
+		a.mainCache = a.mainView()
+		a.mainDirty = false
+	}
+	var b strings.Builder
+	b.Grow(len(a.mainCache) + 2*a.w + 64)
+	b.WriteString(a.mainCache)
+	b.WriteByte('\n')
+	b.WriteString(fit(a.composer.View(), a.w))
+	b.WriteByte('\n')
+	b.WriteString(a.statusLine())
+	v.SetContent(b.String())
+	if a.focus == focusInput && a.dialog == nil && a.phase == phaseChat {
+		if c := a.composer.Cursor(); c != nil {
+			c.Y = a.h - 2
+			c.X = min(c.X, a.w-1)
+			v.Cursor = c
+		}
+	}
+	return v
+}
+
+// mainView draws everything above the input line: sidebar, conversation
+// pane or the offline dialog.
+func (a *App) mainView() string {
+	rows := a.mainRows()
+	var lines []string
+	switch {
+	case a.dialog != nil:
+		lines = a.dialog.View(&a.rc, a.w, rows)
+	case a.focus == focusSidebar && !a.sidebarShown():
+		a.ensureSidebar()
+		lines = a.sidebar.View(a.st)
+	default:
+		lines = a.conversationPane(a.convWidth(), rows)
+		if a.sidebarShown() {
+			a.ensureSidebar()
+			side := a.sidebar.View(a.st)
+			sep := a.st.Separator.Render("│")
+			for i := range lines {
+				if i < len(side) {
+					lines[i] = side[i] + sep + lines[i]
+				}
+			}
+		}
+	}
+	for len(lines) < rows {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines[:rows], "\n")
+}
+
+// conversationPane is the header plus the visible messages, rows lines of
+// at most w cells.
+func (a *App) conversationPane(w, rows int) []string {
+	c := a.convs[a.current]
+	if c == nil {
+		return make([]string, rows)
+	}
+	out := make([]string, 0, rows)
+	out = append(out, fit(a.header(c), w))
+	out = append(out, c.visible(&a.rc, w, rows-1)...)
+	return out
+}
+
+func (a *App) header(c *Conversation) string {
+	st := a.st
+	title := st.Header.Render(" " + safeLine(c.info.Name))
+	var extra []string
+	if c.info.ID == chat.Lobby {
+		n := len(a.online.people)
+		extra = append(extra, fmt.Sprintf("%d online", n))
+	} else if c.info.Kind == chat.KindDirect {
+		extra = append(extra, a.peerStatus(c.info.Peer))
+	}
+	if c.loading {
+		extra = append(extra, "loading…")
+	}
+	if c.offset > 0 {
+		if c.newBelow > 0 {
+			extra = append(extra, fmt.Sprintf("↓ %d new (pgdn)", c.newBelow))
+		} else {
+			extra = append(extra, "scrolled (pgdn)")
+		}
+	}
+	if len(extra) == 0 {
+		return title
+	}
+	return title + st.HeaderDim.Render(" · "+strings.Join(extra, " · "))
+}
+
+func (a *App) peerStatus(id chat.UserID) string {
+	if key, ok := a.online.index[id]; ok {
+		if i, found := a.online.find(key, id); found {
+			return a.online.people[i].Status.String()
+		}
+	}
+	return chat.Offline.String()
+}
+
+// statusLine is one line: the last error (red) or status, else key hints.
+func (a *App) statusLine() string {
+	if a.status != "" {
+		st := a.st.Help
+		if a.statusErr {
+			st = a.st.Error
+		}
+		return st.Render(fit(" "+safeLine(a.status), a.w))
+	}
+	var hints []string
+	switch {
+	case a.phase == phaseLogin:
+		hints = a.keys.helpLogin()
+	case a.dialog != nil:
+		hints = a.keys.helpDialog()
+	case a.focus == focusSidebar:
+		hints = a.keys.helpSidebar()
+	default:
+		hints = a.keys.helpChat()
+	}
+	return a.st.Help.Render(fit(" "+strings.Join(hints, " · "), a.w))
+}
+
+// logUnexpected logs broker errors that are not ordinary user errors.
+func logUnexpected(lg *log.Logger, op string, err error) {
+	if err != nil && !isKnownChatError(err) {
+		lg.Warn("broker call failed", "op", op, "err", err)
+	}
+}

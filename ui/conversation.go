@@ -1,0 +1,346 @@
+package ui
+
+import (
+	"cmp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+
+	"sshchat/chat"
+)
+
+// renderCtx is what rendering a message depends on besides the width.
+type renderCtx struct {
+	st  *Styles
+	me  chat.UserID
+	loc *time.Location
+}
+
+// entryKind tells message entries from system lines.
+type entryKind uint8
+
+const (
+	entMessage entryKind = iota
+	entSystem
+	entError
+)
+
+// entry is one item of a conversation: a message or a (possibly multi-line)
+// system text. Entries are ordered by key: 2*ID for a message, 2*anchor+1
+// for a system text, where anchor is the newest message ID before it. Keys
+// never decrease along the slice, so lookups by message ID are binary
+// searches and merged history lands around system lines correctly.
+type entry struct {
+	key   int64
+	kind  entryKind
+	msg   chat.Message
+	text  string
+	lines []string // rendered lines, valid while width matches
+	width int
+}
+
+func msgKey(id chat.MessageID) int64 { return 2 * int64(id) }
+
+// render returns the entry's lines at width w, from the cache when it can.
+func (e *entry) render(rc *renderCtx, w int) []string {
+	if e.lines != nil && e.width == w {
+		return e.lines
+	}
+	if e.kind == entMessage {
+		e.lines = renderMessage(rc, &e.msg, w)
+	} else {
+		style := rc.st.System
+		if e.kind == entError {
+			style = rc.st.Error
+		}
+		e.lines = e.lines[:0]
+		for _, raw := range strings.Split(e.text, "\n") {
+			for _, l := range wrapText(safeLine(raw), w) {
+				if l != "" {
+					l = style.Render(l)
+				}
+				e.lines = append(e.lines, l)
+			}
+		}
+	}
+	e.width = w
+	return e.lines
+}
+
+// stampWidth is the width of "HH:MM ".
+const stampWidth = 6
+
+// renderMessage draws one message at width w: "HH:MM alice: text" with the
+// text wrapped under itself, "* alice waves" for actions, the user's own
+// messages in their own style and other handles in their hashed colour.
+func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
+	st := rc.st
+	handle := safeLine(m.FromHandle)
+	body := safeLine(m.Body)
+	self := m.From == rc.me
+	hs, bs := st.HandleStyle(handle), st.Body
+	if self {
+		hs, bs = st.Self, st.SelfBody
+	}
+	plain := handle + ": " + body
+	if m.Kind == chat.KindAction {
+		plain = "* " + handle + " " + body
+		bs = st.Action
+	}
+	stamp, indent, bw := "", "", w
+	if w >= stampWidth+10 {
+		stamp = st.Time.Render(m.At.In(rc.loc).Format("15:04")) + " "
+		indent = strings.Repeat(" ", stampWidth)
+		bw = w - stampWidth
+	}
+	wrapped := wrapText(plain, bw)
+	out := make([]string, len(wrapped))
+	for i, l := range wrapped {
+		var s string
+		lead := indent
+		if i == 0 {
+			lead = stamp
+			s = styleFirstLine(l, handle, m.Kind == chat.KindAction, hs, bs)
+		} else if l != "" {
+			s = bs.Render(l)
+		}
+		out[i] = lead + s
+	}
+	return out
+}
+
+// styleFirstLine colours the handle at the start of a message's first line
+// and the rest in the body style.
+func styleFirstLine(l, handle string, action bool, hs, bs lipgloss.Style) string {
+	lead := ""
+	if action && strings.HasPrefix(l, "* ") {
+		lead, l = bs.Render("* "), l[2:]
+	}
+	if !strings.HasPrefix(l, handle) {
+		return lead + bs.Render(l)
+	}
+	rest := l[len(handle):]
+	if rest == "" {
+		return lead + hs.Render(handle)
+	}
+	return lead + hs.Render(handle) + bs.Render(rest)
+}
+
+// Conversation is one conversation as the user sees it: a window of its
+// messages (at most maxWindow entries; older ones are fetched again from
+// the broker when scrolled to), its scroll position and its unread count.
+// Rendered lines are cached per entry and only the visible page is joined
+// in View.
+type Conversation struct {
+	info     chat.Conversation
+	entries  []entry
+	loaded   bool // the newest page has been merged (or is being fetched)
+	loading  bool // a History call is in flight
+	hasOlder bool // older messages exist before the window
+	hasNewer bool // the window was cut at the new end: live messages are not appended
+	offset   int  // lines scrolled up from the bottom; 0 follows new messages
+	newBelow int  // messages that arrived while scrolled up
+	readUpTo chat.MessageID
+}
+
+func newConversation(info chat.Conversation) *Conversation {
+	return &Conversation{info: info, hasOlder: true}
+}
+
+// lastAnchor is the newest message ID at the end of the window.
+func (c *Conversation) lastAnchor() int64 {
+	if len(c.entries) == 0 {
+		return 0
+	}
+	return c.entries[len(c.entries)-1].key / 2
+}
+
+// newestID returns the newest message ID in the window (0 if none).
+func (c *Conversation) newestID() chat.MessageID {
+	for i := len(c.entries) - 1; i >= 0; i-- {
+		if c.entries[i].kind == entMessage {
+			return c.entries[i].msg.ID
+		}
+	}
+	return 0
+}
+
+// oldestID returns the oldest message ID in the window (0 if none).
+func (c *Conversation) oldestID() chat.MessageID {
+	for i := range c.entries {
+		if c.entries[i].kind == entMessage {
+			return c.entries[i].msg.ID
+		}
+	}
+	return 0
+}
+
+// contains reports whether message id is in the window.
+func (c *Conversation) contains(id chat.MessageID) bool {
+	k := msgKey(id)
+	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].key >= k })
+	return i < len(c.entries) && c.entries[i].key == k
+}
+
+// addSystem appends a system text (kind entSystem or entError).
+func (c *Conversation) addSystem(text string, kind entryKind) *entry {
+	c.entries = append(c.entries, entry{key: 2*c.lastAnchor() + 1, kind: kind, text: text})
+	return &c.entries[len(c.entries)-1]
+}
+
+// addMessage inserts m in ID order unless it is already there. It reports
+// whether m was added.
+func (c *Conversation) addMessage(m chat.Message) (*entry, bool) {
+	k := msgKey(m.ID)
+	n := len(c.entries)
+	if n == 0 || k > c.entries[n-1].key {
+		c.entries = append(c.entries, entry{key: k, msg: m})
+		return &c.entries[n], true
+	}
+	if c.contains(m.ID) {
+		return nil, false
+	}
+	i := sort.Search(n, func(i int) bool { return c.entries[i].key > k })
+	c.entries = slices.Insert(c.entries, i, entry{key: k, msg: m})
+	return &c.entries[i], true
+}
+
+// mergeHistory merges a page from History (oldest first) into the window,
+// skipping messages already there. On the first page, system lines written
+// before history arrived (the welcome) move after the history, so they
+// stay the newest thing on screen. It returns how many messages were new.
+func (c *Conversation) mergeHistory(page []chat.Message) int {
+	fresh := make([]chat.Message, 0, len(page))
+	for _, m := range page {
+		if !c.contains(m.ID) {
+			fresh = append(fresh, m)
+		}
+	}
+	if len(fresh) == 0 {
+		return 0
+	}
+	if !slices.IsSortedFunc(fresh, byID) {
+		slices.SortFunc(fresh, byID)
+		fresh = slices.CompactFunc(fresh, func(a, b chat.Message) bool { return a.ID == b.ID })
+	}
+	var leading []entry
+	if !c.loaded {
+		i := 0
+		for i < len(c.entries) && c.entries[i].kind != entMessage {
+			i++
+		}
+		leading = slices.Clone(c.entries[:i])
+		c.entries = c.entries[i:]
+	}
+	merged := make([]entry, 0, len(c.entries)+len(fresh)+len(leading))
+	j := 0
+	for _, m := range fresh {
+		k := msgKey(m.ID)
+		for j < len(c.entries) && c.entries[j].key < k {
+			merged = append(merged, c.entries[j])
+			j++
+		}
+		merged = append(merged, entry{key: k, msg: m})
+	}
+	merged = append(merged, c.entries[j:]...)
+	c.entries = merged
+	if len(leading) > 0 {
+		top := msgKey(fresh[len(fresh)-1].ID)
+		at := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].key > top })
+		for i := range leading {
+			leading[i].key = top + 1
+		}
+		c.entries = slices.Insert(c.entries, at, leading...)
+	}
+	return len(fresh)
+}
+
+// trimOld drops the oldest entries when the window is over max (with some
+// slack, so trimming is amortised rather than a copy per message).
+func (c *Conversation) trimOld(limit int) {
+	if len(c.entries) <= limit+limit/10 {
+		return
+	}
+	drop := len(c.entries) - limit
+	clear(c.entries[:drop])
+	c.entries = c.entries[drop:]
+	c.hasOlder = true
+}
+
+// trimNew drops the newest entries when an older page pushed the window
+// over max; the conversation is then detached from the live end until the
+// user scrolls back down (and the newest page is fetched again).
+func (c *Conversation) trimNew(limit int, rc *renderCtx, w int) {
+	if len(c.entries) <= limit {
+		return
+	}
+	removed := 0
+	for i := limit; i < len(c.entries); i++ {
+		removed += len(c.entries[i].render(rc, w))
+	}
+	clear(c.entries[limit:])
+	c.entries = c.entries[:limit]
+	c.hasNewer = true
+	c.offset = max(0, c.offset-removed)
+}
+
+// resetToLatest replaces the window with the newest page (after being
+// detached).
+func (c *Conversation) resetToLatest(page []chat.Message) {
+	c.entries = nil
+	c.hasNewer = false
+	c.offset = 0
+	c.newBelow = 0
+	c.loaded = false
+	c.mergeHistory(page)
+	c.loaded = true
+}
+
+// totalLines is the number of rendered lines of the whole window.
+func (c *Conversation) totalLines(rc *renderCtx, w int) int {
+	n := 0
+	for i := range c.entries {
+		n += len(c.entries[i].render(rc, w))
+	}
+	return n
+}
+
+// visible returns the lines on screen for a pane of rows lines at width w,
+// bottom-aligned, at the current scroll offset. Only the entries that are
+// on screen (or between the screen and the bottom) are rendered.
+func (c *Conversation) visible(rc *renderCtx, w, rows int) []string {
+	if rows <= 0 {
+		return nil
+	}
+	need := c.offset + rows
+	count, start := 0, len(c.entries)
+	for start > 0 && count < need {
+		start--
+		count += len(c.entries[start].render(rc, w))
+	}
+	offset := c.offset
+	if count < need { // reached the top
+		offset = max(0, min(offset, count-rows))
+	}
+	end := count - offset
+	first := max(0, end-rows)
+	out := make([]string, 0, rows)
+	for range rows - (end - first) {
+		out = append(out, "") // bottom-align short conversations
+	}
+	line := 0
+	for i := start; i < len(c.entries) && line < end; i++ {
+		for _, l := range c.entries[i].lines {
+			if line >= first && line < end {
+				out = append(out, l)
+			}
+			line++
+		}
+	}
+	return out
+}
+
+func byID(a, b chat.Message) int { return cmp.Compare(a.ID, b.ID) }

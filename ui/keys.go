@@ -1,0 +1,59 @@
+package ui
+
+import "charm.land/bubbles/v2/key"
+
+// keyMap is the one source of key bindings: Update matches against it and
+// the status line's hints are built from its help texts.
+type keyMap struct {
+	Quit     key.Binding
+	Enter    key.Binding
+	NextConv key.Binding
+	PrevConv key.Binding
+	Sidebar  key.Binding // focus the sidebar (Esc or Ctrl+S)
+	Back     key.Binding // leave the sidebar / dismiss a dialog
+	Up       key.Binding
+	Down     key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+}
+
+func newKeyMap() keyMap {
+	return keyMap{
+		Quit:     key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("^C", "quit")),
+		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "send")),
+		NextConv: key.NewBinding(key.WithKeys("tab", "ctrl+n"), key.WithHelp("tab/^N/^P", "switch")),
+		PrevConv: key.NewBinding(key.WithKeys("shift+tab", "ctrl+p"), key.WithHelp("shift+tab", "previous")),
+		Sidebar:  key.NewBinding(key.WithKeys("esc", "ctrl+s"), key.WithHelp("esc/^S", "contacts")),
+		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Up:       key.NewBinding(key.WithKeys("up"), key.WithHelp("↑/↓", "select")),
+		Down:     key.NewBinding(key.WithKeys("down"), key.WithHelp("↑/↓", "select")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup/pgdn", "scroll")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgup/pgdn", "scroll")),
+	}
+}
+
+// hint renders "key desc" for the status line.
+func hint(b key.Binding) string {
+	h := b.Help()
+	return h.Key + " " + h.Desc
+}
+
+// helpChat is the status line while typing.
+func (k keyMap) helpChat() []string {
+	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Sidebar), hint(k.PageUp), "/help commands", hint(k.Quit)}
+}
+
+// helpSidebar is the status line while the sidebar has focus.
+func (k keyMap) helpSidebar() []string {
+	return []string{"↑/↓ select", "enter open", "esc back", hint(k.NextConv), hint(k.Quit)}
+}
+
+// helpDialog is the status line while the offline dialog is open.
+func (k keyMap) helpDialog() []string {
+	return []string{"↑/↓ pick", "enter open conversation", "esc dismiss", hint(k.Quit)}
+}
+
+// helpLogin is the status line of the login screen.
+func (k keyMap) helpLogin() []string {
+	return []string{"enter choose handle", hint(k.Quit)}
+}

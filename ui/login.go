@@ -1,0 +1,79 @@
+package ui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"sshchat/chat"
+)
+
+// Login is the small screen shown when a new key's SSH user name cannot be
+// its handle (taken or invalid): it says why and asks for a handle.
+type Login struct {
+	input  textinput.Model
+	reason string // why the SSH user name was refused
+	err    string // why the last attempt failed
+	busy   bool   // a Register call is in flight
+}
+
+func newLogin(st *Styles, wanted, reason string) *Login {
+	in := textinput.New()
+	in.Prompt = "handle: "
+	in.CharLimit = chat.MaxHandleLen
+	in.SetStyles(st.Input)
+	in.SetVirtualCursor(false)
+	in.Focus()
+	l := &Login{input: in}
+	if wanted != "" {
+		l.reason = "The handle " + quote(wanted) + " can't be used: " + reason
+	} else {
+		l.reason = reason
+	}
+	return l
+}
+
+func quote(s string) string { return "\"" + safeLine(s) + "\"" }
+
+// Update passes input to the handle field.
+func (l *Login) Update(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	l.input, cmd = l.input.Update(msg)
+	return cmd
+}
+
+// Value is the handle typed so far, without surrounding blanks.
+func (l *Login) Value() string { return strings.TrimSpace(l.input.Value()) }
+
+// View renders the screen as lines no wider than w; cursorRow is the row of
+// the input line.
+func (l *Login) View(st *Styles, serverName string, w int) (lines []string, cursorRow int) {
+	add := func(s string) {
+		for _, part := range wrapText(s, max(1, w-2)) {
+			lines = append(lines, fit(" "+part, w))
+		}
+	}
+	lines = append(lines, "")
+	add(st.Header.Render("Welcome to " + safeLine(serverName)))
+	lines = append(lines, "")
+	for _, part := range wrapText(safeLine(l.reason), max(1, w-2)) {
+		lines = append(lines, " "+st.System.Render(part))
+	}
+	lines = append(lines, " Choose a handle (letters, digits, _ . -):", "")
+	cursorRow = len(lines)
+	l.input.SetWidth(max(1, w-len(l.input.Prompt)-3))
+	lines = append(lines, fit(" "+l.input.View(), w))
+	switch {
+	case l.busy:
+		lines = append(lines, " "+st.System.Render("checking…"))
+	case l.err != "":
+		for _, part := range wrapText(l.err, max(1, w-2)) {
+			lines = append(lines, " "+st.Error.Render(part))
+		}
+	}
+	return lines, cursorRow
+}
+
+// Cursor is the real cursor for the handle field, relative to its line.
+func (l *Login) Cursor() *tea.Cursor { return l.input.Cursor() }

@@ -1,0 +1,97 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+
+	"sshchat/chat"
+)
+
+// offlinePerGroup is how many messages of a group the dialog shows.
+const offlinePerGroup = 3
+
+// OfflineDialog is the "While you were away" overlay: the messages that
+// arrived while the user was offline, grouped by sender.
+type OfflineDialog struct {
+	groups []chat.OfflineGroup
+	sel    int
+}
+
+func newOfflineDialog(groups []chat.OfflineGroup) *OfflineDialog {
+	return &OfflineDialog{groups: groups}
+}
+
+// move moves the cursor by delta groups.
+func (d *OfflineDialog) move(delta int) {
+	d.sel = clampInt(d.sel+delta, 0, len(d.groups)-1)
+}
+
+// selected returns the group under the cursor.
+func (d *OfflineDialog) selected() chat.OfflineGroup { return d.groups[d.sel] }
+
+// View renders the dialog as at most h lines of at most w cells.
+func (d *OfflineDialog) View(rc *renderCtx, w, h int) []string {
+	st := rc.st
+	boxW := min(w, 72)
+	inner := max(1, boxW-4) // border + one blank each side
+	total := 0
+	for _, g := range d.groups {
+		total += max(g.Count, len(g.Messages))
+	}
+	// Build the body with each group's first line index, then scroll so
+	// the picked group is on screen.
+	var body []string
+	starts := make([]int, len(d.groups))
+	for i, g := range d.groups {
+		starts[i] = len(body)
+		n := max(g.Count, len(g.Messages))
+		head := fmt.Sprintf("%s — %d %s", safeLine(g.FromHandle), n, plural(n, "message", "messages"))
+		if i == d.sel {
+			head = st.DialogSelected.Render(pad("› "+head, inner))
+		} else {
+			head = "  " + st.HandleStyle(g.FromHandle).Render(fit(head, inner-2))
+		}
+		body = append(body, head)
+		msgs := g.Messages
+		if len(msgs) > offlinePerGroup {
+			body = append(body, st.System.Render(fit(fmt.Sprintf("    … %d earlier", n-offlinePerGroup), inner)))
+			msgs = msgs[len(msgs)-offlinePerGroup:]
+		}
+		for _, m := range msgs {
+			line := "    " + st.Time.Render(m.At.In(rc.loc).Format("15:04")) + " " + safeLine(m.Body)
+			body = append(body, fit(line, inner))
+		}
+	}
+	avail := max(1, h-4-2) // border, title, hint
+	top := 0
+	if len(body) > avail {
+		end := len(body)
+		if d.sel+1 < len(starts) {
+			end = starts[d.sel+1]
+		}
+		top = clampInt(end-avail, 0, starts[d.sel])
+		body = body[top:min(len(body), top+avail)]
+	}
+	title := st.DialogTitle.Render("While you were away") + st.System.Render(
+		fmt.Sprintf("  %d %s from %d %s", total, plural(total, "message", "messages"),
+			len(d.groups), plural(len(d.groups), "person", "people")))
+	content := []string{fit(title, inner), ""}
+	content = append(content, body...)
+	content = append(content, "", st.System.Render(fit("↑/↓ pick · enter open · esc dismiss", inner)))
+	box := lipgloss.NewStyle().
+		Border(lipgloss.RoundedBorder()).
+		Padding(0, 1).
+		Width(boxW).
+		Render(strings.Join(content, "\n"))
+	lines := strings.Split(box, "\n")
+	left := strings.Repeat(" ", max(0, (w-boxW)/2))
+	for i := range lines {
+		lines[i] = fit(left+lines[i], w)
+	}
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	return lines
+}

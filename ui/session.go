@@ -1,0 +1,393 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/log/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2"
+	bm "charm.land/wish/v2/bubbletea"
+	gossh "golang.org/x/crypto/ssh"
+
+	"sshchat/chat"
+)
+
+// Options configures the chat UI served to each SSH session.
+type Options struct {
+	// ServerName is shown in the welcome line and the login screen.
+	ServerName string
+	// MOTD is the message of the day, shown on entry (may be multi-line).
+	MOTD string
+	// Logger receives per-session log lines (never message bodies). Nil
+	// discards them.
+	Logger *log.Logger
+	// FPS caps how often a session's screen is written (default 30; Bubble
+	// Tea caps it at 120). Lower costs less CPU with many sessions.
+	FPS int
+	// HistoryPage is how many messages one History call fetches (default
+	// 100).
+	HistoryPage int
+	// MaxWindow is how many entries each conversation keeps in memory
+	// (default 1000); older ones are fetched again when scrolled to.
+	MaxWindow int
+
+	// updateHook is a test seam: it sees every message before App.Update.
+	updateHook func(tea.Msg)
+}
+
+// maxBatch bounds how many events the pump hands to one Update.
+const maxBatch = 256
+
+// Middleware serves the chat UI to every SSH session that has a PTY.
+// Sessions without a PTY go to next (main installs the handler for
+// non-interactive commands after this one); sessions with a PTY end here.
+//
+// It runs the Bubble Tea program itself rather than through wish's
+// bubbletea middleware, because it needs control that middleware does not
+// give:
+//   - the initial window size is clamped before the renderer allocates for
+//     it (the middleware's MakeOptions passes the client's raw pty-req size);
+//   - window changes are coalesced: a reader goroutine keeps only the
+//     latest size and a forwarder sends it when the program is ready, so a
+//     storm of window-change requests neither blocks the SSH request loop
+//     nor queues thousands of resizes (the middleware sends each one);
+//   - the closed window channel is handled (the middleware's loop reads
+//     zero sizes from it);
+//   - the chat session is closed exactly once after the program ends, and
+//     the final reason ("server shutting down", "too slow") is printed to
+//     the terminal after the alternate screen is gone.
+func Middleware(b chat.Broker, opts Options) wish.Middleware {
+	if opts.Logger == nil {
+		opts.Logger = log.New(io.Discard)
+	}
+	if opts.FPS <= 0 {
+		opts.FPS = 30
+	}
+	theme := NewTheme() // built once, shared read-only by every session
+	return func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			if _, _, ok := s.Pty(); !ok {
+				next(s)
+				return
+			}
+			serve(s, b, opts, theme)
+		}
+	}
+}
+
+// identify derives the chat key from the key that signed the handshake.
+func identify(s ssh.Session) (chat.Key, bool) {
+	pk := s.PublicKey()
+	if pk == nil {
+		return chat.Key{}, false
+	}
+	return chat.Key{
+		Fingerprint: gossh.FingerprintSHA256(pk),
+		Authorized:  strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pk))),
+	}, true
+}
+
+// serve runs one interactive session to its end.
+func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
+	key, ok := identify(s)
+	if !ok {
+		wish.Fatalln(s, "sshchat: a public key is required; connect with an SSH key (ssh -i ~/.ssh/id_ed25519 ...)")
+		return
+	}
+	lg := opts.Logger.With("fp", key.Fingerprint, "remote", s.RemoteAddr().String())
+
+	ctx, cancel := context.WithCancel(s.Context())
+	defer cancel()
+
+	cfg := appConfig{
+		broker:     b,
+		theme:      theme,
+		serverName: opts.ServerName,
+		motd:       opts.MOTD,
+		logger:     lg,
+		ctx:        ctx,
+		key:        key,
+		wanted:     s.User(),
+		loc:        clientLocation(s.Environ()),
+		pageSize:   opts.HistoryPage,
+		maxWindow:  opts.MaxWindow,
+		updateHook: opts.updateHook,
+	}
+	acct, err := b.Authenticate(ctx, key)
+	if errors.Is(err, chat.ErrUnknownKey) {
+		acct, err = b.Register(ctx, key, s.User())
+		if errors.Is(err, chat.ErrHandleInvalid) || errors.Is(err, chat.ErrHandleTaken) {
+			cfg.loginReason, err = userText(err), nil
+		}
+	}
+	if err != nil {
+		lg.Info("login refused", "err", err)
+		wish.Fatalln(s, "sshchat: "+userText(err))
+		return
+	}
+	if cfg.loginReason == "" {
+		cfg.acct = &acct
+		lg = lg.With("user", acct.Handle)
+		cfg.logger = lg
+	}
+
+	// The chat session is created in a Cmd; holder makes sure it is closed
+	// exactly once, whichever of "program ended" and "connect returned"
+	// comes last, and owns the session's goroutines.
+	var h holder
+	defer func() {
+		cancel()
+		h.close()
+		h.wg.Wait()
+	}()
+
+	var p *tea.Program
+	cfg.connect = func(ctx context.Context, acct chat.Account) (chat.Session, error) {
+		sess, err := b.Connect(ctx, acct)
+		if err != nil {
+			return nil, fmt.Errorf("connect: %w", err)
+		}
+		if !h.set(sess) {
+			return nil, fmt.Errorf("connect: %w", context.Canceled)
+		}
+		return sess, nil
+	}
+	cfg.attach = func(sess chat.Session) {
+		h.start(func() { pump(ctx, sess, p, lg) })
+	}
+
+	app := newApp(cfg)
+	pty, winch, _ := s.Pty()
+	w, hgt := clampSize(pty.Window.Width, pty.Window.Height)
+	p = tea.NewProgram(app, programOptions(s, ctx, w, hgt, opts.FPS)...)
+
+	latest := newSizeSlot()
+	h.start(func() { readWindowChanges(ctx, winch, latest, lg) })
+	h.start(func() { forwardWindowChanges(ctx, latest, p, lg) })
+
+	final, err := p.Run()
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrProgramPanic) {
+		lg.Error("session UI ended with error", "err", err)
+	}
+	p.Kill() // idempotent; restores the terminal after a panic
+	cancel()
+	h.close()
+	if fa, ok := final.(*App); ok && fa.ExitReason() != "" {
+		_, _ = fmt.Fprintln(s, "sshchat: "+fa.ExitReason())
+	}
+}
+
+// programOptions are the Bubble Tea options for one session. wish's
+// MakeOptions picks input, output, environment and colour profile for the
+// emulated or allocated PTY; the options after it override its window size
+// (clamped) and its filter (ours keeps its ctrl+z handling and clamps every
+// WindowSizeMsg before the event loop resizes the renderer with it).
+func programOptions(s ssh.Session, ctx context.Context, w, h, fps int) []tea.ProgramOption {
+	return append(bm.MakeOptions(s),
+		tea.WithContext(ctx),       // Run and Send end with the connection
+		tea.WithoutSignalHandler(), // main owns SIGINT/SIGTERM
+		tea.WithWindowSize(w, h),
+		tea.WithFilter(filter),
+		tea.WithFPS(fps),
+	)
+}
+
+// filter runs on every message before Bubble Tea's event loop looks at it.
+// The event loop resizes the renderer with a WindowSizeMsg before Update
+// sees it, so clamping has to happen here.
+func filter(_ tea.Model, msg tea.Msg) tea.Msg {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		msg.Width, msg.Height = clampSize(msg.Width, msg.Height)
+		return msg
+	case tea.SuspendMsg:
+		return tea.ResumeMsg{} // there is no job control over SSH
+	}
+	return msg
+}
+
+// clientLocation is the client's TZ if it sent one we know, else the
+// server's zone.
+func clientLocation(env []string) *time.Location {
+	for _, kv := range env {
+		if tz, ok := strings.CutPrefix(kv, "TZ="); ok && tz != "" {
+			if loc, err := time.LoadLocation(tz); err == nil {
+				return loc
+			}
+		}
+	}
+	return time.Local
+}
+
+// sender is the part of *tea.Program the pump uses.
+type sender interface {
+	Send(tea.Msg)
+	Quit()
+}
+
+// pump is the only goroutine that feeds broker events into the program.
+// Each round it takes everything already queued (up to maxBatch) and sends
+// it as one message, so a busy room costs one Update and one View per
+// batch rather than per event. p.Send may block while this session's
+// program is busy or stalled; that stalls only this pump, while the broker's
+// bounded queue decides what happens to a session that falls behind. It
+// ends when ctx ends or when the broker closes the stream.
+func pump(ctx context.Context, sess chat.Session, p sender, lg *log.Logger) {
+	defer func() {
+		if r := recover(); r != nil {
+			lg.Error("pump panic", "panic", r, "stack", string(debug.Stack()))
+			p.Quit()
+		}
+	}()
+	events := sess.Events()
+	for {
+		var first chat.Event
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return
+		case first, ok = <-events:
+		}
+		if !ok {
+			p.Send(sessionEndedMsg{err: sess.Err()})
+			return
+		}
+		batch := eventsMsg{first}
+		closed := false
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case ev, more := <-events:
+				if !more {
+					closed = true
+					break drain
+				}
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		p.Send(batch)
+		if closed {
+			p.Send(sessionEndedMsg{err: sess.Err()})
+			return
+		}
+	}
+}
+
+// sizeSlot holds the newest window size and a doorbell for the forwarder.
+type sizeSlot struct {
+	mu     sync.Mutex
+	w, h   int
+	notify chan struct{}
+}
+
+func newSizeSlot() *sizeSlot { return &sizeSlot{notify: make(chan struct{}, 1)} }
+
+func (s *sizeSlot) put(w, h int) {
+	s.mu.Lock()
+	s.w, s.h = w, h
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default: // a send is already pending; it will read the newest size
+	}
+}
+
+func (s *sizeSlot) get() (int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w, s.h
+}
+
+// readWindowChanges drains the session's window channel into the slot,
+// never waiting on the program, so the SSH request loop is never held up.
+func readWindowChanges(ctx context.Context, winch <-chan ssh.Window, slot *sizeSlot, lg *log.Logger) {
+	defer func() {
+		if r := recover(); r != nil {
+			lg.Error("window reader panic", "panic", r)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case win, ok := <-winch:
+			if !ok {
+				return
+			}
+			slot.put(win.Width, win.Height)
+		}
+	}
+}
+
+// forwardWindowChanges sends the newest size to the program, one at a
+// time: any number of window changes while a send is pending collapse into
+// one.
+func forwardWindowChanges(ctx context.Context, slot *sizeSlot, p sender, lg *log.Logger) {
+	defer func() {
+		if r := recover(); r != nil {
+			lg.Error("window forwarder panic", "panic", r)
+			p.Quit()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-slot.notify:
+			w, h := clampSize(slot.get())
+			p.Send(tea.WindowSizeMsg{Width: w, Height: h})
+		}
+	}
+}
+
+// holder owns a session's chat.Session and goroutines: set hands the
+// session over when Connect returns, close closes it once when the SSH
+// session ends (a session that arrives after close is closed at once), and
+// start runs a goroutine unless close has already happened, so wg.Wait after
+// close cannot race with a late start.
+type holder struct {
+	mu     sync.Mutex
+	sess   chat.Session
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func (h *holder) start(fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.wg.Go(fn)
+	}
+}
+
+func (h *holder) set(s chat.Session) bool {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		s.Close()
+		return false
+	}
+	h.sess = s
+	h.mu.Unlock()
+	return true
+}
+
+func (h *holder) close() {
+	h.mu.Lock()
+	s := h.sess
+	h.sess, h.closed = nil, true
+	h.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
+}

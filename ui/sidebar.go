@@ -1,0 +1,292 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"sshchat/chat"
+)
+
+// person is an online user, kept sorted by key (the lowercased handle).
+type person struct {
+	key string
+	chat.Presence
+}
+
+// onlineSet is the people online, sorted by handle. Inserts are a binary
+// search plus a copy of small structs, so thousands of presence changes stay
+// cheap.
+type onlineSet struct {
+	people []person
+	index  map[chat.UserID]string // user → key, to find a renamed user
+}
+
+func (o *onlineSet) find(key string, id chat.UserID) (int, bool) {
+	i := sort.Search(len(o.people), func(i int) bool {
+		p := &o.people[i]
+		return p.key > key || p.key == key && p.User >= id
+	})
+	return i, i < len(o.people) && o.people[i].User == id && o.people[i].key == key
+}
+
+func (o *onlineSet) remove(id chat.UserID) {
+	key, ok := o.index[id]
+	if !ok {
+		return
+	}
+	if i, found := o.find(key, id); found {
+		o.people = append(o.people[:i], o.people[i+1:]...)
+	}
+	delete(o.index, id)
+}
+
+// set records p: online and away users are kept, offline ones removed.
+func (o *onlineSet) set(p chat.Presence) {
+	if o.index == nil {
+		o.index = make(map[chat.UserID]string)
+	}
+	o.remove(p.User)
+	if p.Status == chat.Offline {
+		return
+	}
+	key := strings.ToLower(p.Handle)
+	i, _ := o.find(key, p.User)
+	o.people = append(o.people, person{})
+	copy(o.people[i+1:], o.people[i:])
+	o.people[i] = person{key: key, Presence: p}
+	o.index[p.User] = key
+}
+
+// itemKind says what a sidebar row does when picked.
+type itemKind uint8
+
+const (
+	itemTitle   itemKind = iota // section title, not selectable
+	itemConv                    // a conversation: switch to it
+	itemContact                 // a contact: open a DM
+	itemPerson                  // someone online: open a DM
+	itemText                    // "… N more", yourself: not selectable
+)
+
+// sideItem is one sidebar row.
+type sideItem struct {
+	kind   itemKind
+	conv   chat.ConvID
+	handle string
+	text   string // styled, without selection highlight
+}
+
+func (it sideItem) selectable() bool {
+	return it.kind == itemConv || it.kind == itemContact || it.kind == itemPerson
+}
+
+// sidebarData is what the sidebar shows; the App owns it.
+type sidebarData struct {
+	convs    []*Conversation
+	current  chat.ConvID
+	contacts []chat.Contact
+	online   *onlineSet
+	me       chat.UserID
+	now      time.Time
+}
+
+// Sidebar lists the conversations (lobby first, unread counts), the
+// contacts with presence and the people online. Its rows are rebuilt only
+// when the App marks its data changed, not on every keystroke; with focus
+// it has a cursor for picking a conversation or a person.
+type Sidebar struct {
+	items   []sideItem
+	sel     int // index into items; always a selectable row when any exists
+	width   int
+	height  int
+	focused bool
+	lines   []string // cached View lines
+	dirty   bool
+}
+
+// SetSize sets the sidebar's width and height in cells.
+func (s *Sidebar) SetSize(w, h int) {
+	if w != s.width || h != s.height {
+		s.width, s.height = w, h
+		s.dirty = true
+	}
+}
+
+// rebuild recomputes the rows from d. The online list is cut to what can be
+// on screen.
+func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
+	var prev sideItem
+	if s.sel >= 0 && s.sel < len(s.items) {
+		prev = s.items[s.sel]
+	}
+	items := s.items[:0]
+	items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render("Conversations")})
+	for _, c := range d.convs {
+		mark, style := "  ", st.SideItem
+		if c.info.ID == d.current {
+			mark, style = "› ", st.SideCurrent
+		}
+		text := mark + style.Render(safeLine(c.info.Name))
+		if c.info.Unread > 0 {
+			text += " " + st.Unread.Render(fmt.Sprintf("(%d)", c.info.Unread))
+		}
+		items = append(items, sideItem{kind: itemConv, conv: c.info.ID, handle: c.info.Name, text: text})
+	}
+	if len(d.contacts) > 0 {
+		items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render("Contacts")})
+		for _, c := range d.contacts {
+			items = append(items, sideItem{kind: itemContact, handle: c.Handle, text: contactLine(st, c, d.now)})
+		}
+	}
+	n := 0
+	if d.online != nil {
+		n = len(d.online.people)
+	}
+	items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render(fmt.Sprintf("Online (%d)", n))})
+	room := max(1, s.height-len(items))
+	for i := 0; i < n; i++ {
+		if i == room-1 && n > room {
+			items = append(items, sideItem{kind: itemText, text: st.Offline.Render(fmt.Sprintf("  … %d more", n-i))})
+			break
+		}
+		p := d.online.people[i]
+		name := safeLine(p.Handle)
+		style := st.Online
+		if p.Status == chat.Away {
+			style, name = st.Away, name+" (away)"
+		}
+		kind := itemPerson
+		if p.User == d.me {
+			kind, name = itemText, name+" (you)"
+		}
+		items = append(items, sideItem{kind: kind, handle: p.Handle, text: "  " + style.Render(name)})
+	}
+	s.items = items
+	// Keep the cursor on the same row if it still exists.
+	s.sel = -1
+	for i, it := range items {
+		if it.selectable() && it.kind == prev.kind && it.conv == prev.conv && it.handle == prev.handle {
+			s.sel = i
+			break
+		}
+	}
+	if s.sel < 0 {
+		s.sel = s.firstSelectable()
+	}
+	s.dirty = true
+}
+
+func contactLine(st *Styles, c chat.Contact, now time.Time) string {
+	name := safeLine(c.Handle)
+	switch {
+	case c.Blocked:
+		return st.Offline.Render("⊘ " + name + " (blocked)")
+	case c.Status == chat.Online:
+		return st.Online.Render("● " + name)
+	case c.Status == chat.Away:
+		return st.Away.Render("◌ " + name + " (away)")
+	default:
+		s := "○ " + name
+		if !c.LastSeen.IsZero() {
+			s += " " + ago(now, c.LastSeen)
+		}
+		return st.Offline.Render(s)
+	}
+}
+
+// ago renders a last-seen time compactly ("5m ago", "3h ago", "2d ago").
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d/time.Hour))
+	default:
+		return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
+	}
+}
+
+func (s *Sidebar) firstSelectable() int {
+	for i, it := range s.items {
+		if it.selectable() {
+			return i
+		}
+	}
+	return -1
+}
+
+// move moves the cursor by delta selectable rows.
+func (s *Sidebar) move(delta int) {
+	if s.sel < 0 {
+		return
+	}
+	i := s.sel
+	for delta != 0 {
+		step := 1
+		if delta < 0 {
+			step = -1
+		}
+		j := i + step
+		for j >= 0 && j < len(s.items) && !s.items[j].selectable() {
+			j += step
+		}
+		if j < 0 || j >= len(s.items) {
+			break
+		}
+		i = j
+		delta -= step
+	}
+	if i != s.sel {
+		s.sel = i
+		s.dirty = true
+	}
+}
+
+// selected returns the row under the cursor.
+func (s *Sidebar) selected() (sideItem, bool) {
+	if s.sel < 0 || s.sel >= len(s.items) {
+		return sideItem{}, false
+	}
+	return s.items[s.sel], true
+}
+
+// SetFocused gives or takes the keyboard focus (the cursor shows only with
+// focus).
+func (s *Sidebar) SetFocused(f bool) {
+	if f != s.focused {
+		s.focused = f
+		s.dirty = true
+	}
+}
+
+// View returns exactly height lines, each exactly width cells wide.
+func (s *Sidebar) View(st *Styles) []string {
+	if !s.dirty && len(s.lines) == s.height {
+		return s.lines
+	}
+	top := 0
+	if s.focused && s.sel >= s.height {
+		top = s.sel - s.height + 1
+	}
+	lines := s.lines[:0]
+	for i := top; i < len(s.items) && len(lines) < s.height; i++ {
+		text := " " + s.items[i].text
+		if s.focused && i == s.sel {
+			text = " " + st.SideSelected.Render(pad(strings.TrimLeft(ansi.Strip(s.items[i].text), " "), s.width-2))
+		}
+		lines = append(lines, pad(text, s.width))
+	}
+	for len(lines) < s.height {
+		lines = append(lines, strings.Repeat(" ", s.width))
+	}
+	s.lines = lines
+	s.dirty = false
+	return lines
+}

@@ -1,0 +1,173 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"sshchat/chat"
+)
+
+// safeLine is the UI's last line of defence for text it did not write
+// (command output, notices, error reasons, MOTD). The broker sanitises user
+// text at ingress; this drops anything that could still steer the terminal
+// (C0/C1 controls, ESC, DEL, bidi and other format characters) and turns
+// tabs into spaces. Unlike chat.SanitizeText it keeps leading blanks, so
+// indented command output stays indented. Clean input is returned as is.
+func safeLine(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteByte(' ')
+		case r == utf8.RuneError, r < 0x20, r >= 0x7f && r < 0xa0:
+			// controls and invalid bytes: dropped
+		case unicode.Is(unicode.Cf, r):
+			// bidi overrides/isolates, zero-width and other format characters
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// userText turns an error into the one line a person sees. Errors of the
+// chat package carry a one-line reason that is safe to show; anything else
+// (a store or network failure) is shown generically and logged by the Cmd
+// that got it.
+func userText(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, known := range []error{
+		chat.ErrUnknownKey, chat.ErrHandleInvalid, chat.ErrHandleTaken, chat.ErrTooLong,
+		chat.ErrEmpty, chat.ErrNoSuchUser, chat.ErrUsage, chat.ErrUnknownCommand,
+		chat.ErrNotAllowed, chat.ErrClosed, chat.ErrSlowConsumer, chat.ErrRateLimited,
+	} {
+		if errors.Is(err, known) {
+			line, _, _ := strings.Cut(err.Error(), "\n")
+			return safeLine(line)
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "the session is closing"
+	}
+	return "internal error; please try again"
+}
+
+// isKnownChatError reports whether err is one of the chat package's user
+// errors (so it need not be logged as unexpected).
+func isKnownChatError(err error) bool {
+	return userText(err) != "internal error; please try again"
+}
+
+// mentions reports whether body addresses handle as "@handle" (letter case
+// ignored, word boundaries respected: "@alice," and "@alice." mention alice,
+// "@alicex" does not).
+func mentions(body, handle string) bool {
+	if handle == "" {
+		return false
+	}
+	lb := strings.ToLower(body)
+	needle := "@" + strings.ToLower(handle)
+	for from := 0; from < len(lb); {
+		i := strings.Index(lb[from:], needle)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(needle)
+		before := i == 0 || !handleByte(lb[i-1])
+		after := end == len(lb) || (!wordByte(lb[end]) &&
+			!((lb[end] == '.' || lb[end] == '-') && end+1 < len(lb) && handleByte(lb[end+1])))
+		if before && after {
+			return true
+		}
+		from = i + 1
+	}
+	return false
+}
+
+// wordByte is a byte that continues a handle word (lowercased input).
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// handleByte is any byte of the handle alphabet (lowercased input).
+func handleByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// wrapText wraps plain (unstyled) text to lines of at most width cells,
+// breaking words only when a word is longer than a line.
+func wrapText(s string, width int) []string {
+	if width < 1 {
+		width = 1
+	}
+	if ansi.StringWidth(s) <= width {
+		return []string{s}
+	}
+	lines := strings.Split(ansi.Wrap(s, width, ""), "\n")
+	for i, l := range lines {
+		// Wrap may leave a trailing blank at a break; it is invisible but
+		// would count against the width.
+		lines[i] = strings.TrimRight(l, " ")
+		if ansi.StringWidth(lines[i]) > width {
+			lines[i] = ansi.Truncate(lines[i], width, "")
+		}
+	}
+	return lines
+}
+
+// fit truncates a (possibly styled) line to width cells.
+func fit(s string, width int) string {
+	if width <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) <= width {
+		return s
+	}
+	return ansi.Truncate(s, width, "…")
+}
+
+// pad fills a (possibly styled) line with blanks to exactly width cells,
+// truncating it first if it is wider.
+func pad(s string, width int) string {
+	s = fit(s, width)
+	if n := width - ansi.StringWidth(s); n > 0 {
+		return s + strings.Repeat(" ", n)
+	}
+	return s
+}
+
+func clampInt(v, lo, hi int) int {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
