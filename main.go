@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -32,6 +32,11 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 // Config is the server's configuration, from flags and SSHCHAT_* variables.
@@ -47,6 +52,8 @@ type Config struct {
 	LogLevel       string
 	Admins         string
 	MaxSessions    int
+	MsgRate        float64 // messages per second per user
+	MsgBurst       int
 	ShutdownWait   time.Duration
 }
 
@@ -75,6 +82,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "log `level`: debug, info, warn, error ($SSHCHAT_LOG_LEVEL)")
 	maxSessions := env("MAX_SESSIONS", "5000")
 	fs.Func("max-sessions", "maximum concurrent SSH sessions, `n` (default 5000) ($SSHCHAT_MAX_SESSIONS)", func(v string) error { maxSessions = v; return nil })
+	rate := env("MSG_RATE", "5")
+	fs.Func("msg-rate", "messages per second one user may send, sustained, a `rate` (default 5) ($SSHCHAT_MSG_RATE)", func(v string) error { rate = v; return nil })
+	burst := env("MSG_BURST", "10")
+	fs.Func("msg-burst", "messages one user may send in a burst, `n` (default 10) ($SSHCHAT_MSG_BURST)", func(v string) error { burst = v; return nil })
 	wait := env("SHUTDOWN_TIMEOUT", "10s")
 	fs.Func("shutdown-timeout", "how long shutdown waits for sessions to end, a `duration` (default 10s) ($SSHCHAT_SHUTDOWN_TIMEOUT)", func(v string) error { wait = v; return nil })
 	fs.Usage = func() {
@@ -92,6 +103,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return c, fmt.Errorf("invalid max sessions %q: want a positive number", maxSessions)
 	}
 	c.MaxSessions = n
+	if c.MsgRate, err = strconv.ParseFloat(rate, 64); err != nil || c.MsgRate <= 0 {
+		return c, fmt.Errorf("invalid message rate %q: want a positive number", rate)
+	}
+	if c.MsgBurst, err = strconv.Atoi(burst); err != nil || c.MsgBurst < 1 {
+		return c, fmt.Errorf("invalid message burst %q: want a positive number", burst)
+	}
 	if c.ShutdownWait, err = time.ParseDuration(wait); err != nil || c.ShutdownWait < 0 {
 		return c, fmt.Errorf("invalid shutdown timeout %q: want a duration like 10s", wait)
 	}

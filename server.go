@@ -53,7 +53,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{})
+	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate})
 	if err != nil {
 		store.Close()
 		return nil, err

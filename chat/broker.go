@@ -56,6 +56,9 @@ type Session interface {
 	// Events delivers live events. It is closed when the broker drops the
 	// session (shutdown, slow consumer); read Err for the reason.
 	Events() <-chan Event
+	// Done is closed together with Events, so that a goroutine other than
+	// the events reader can notice the session was dropped.
+	Done() <-chan struct{}
 	// Err tells why Events was closed, or nil while it is open.
 	Err() error
 	// Snapshot is the state at connect time.

@@ -175,6 +175,7 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 		id:    sid,
 		user:  acct.ID,
 		q:     make(chan Event, h.opts.QueueLen),
+		done:  make(chan struct{}),
 		claim: h.boot + "/" + strconv.FormatUint(sid, 36),
 	}
 	bset := make(map[UserID]bool, len(blocked))

@@ -17,6 +17,7 @@ type session struct {
 	claim string // offline-claim token of this session
 	snap  Snapshot
 	q     chan Event
+	done  chan struct{} // closed with q
 
 	claimed   bool        // set by the sequencer before Connect returns
 	dismissed atomic.Bool // the offline batch was acknowledged
@@ -31,6 +32,9 @@ var _ Session = (*session)(nil)
 
 // Events delivers live events until the session is dropped.
 func (s *session) Events() <-chan Event { return s.q }
+
+// Done is closed when Events is.
+func (s *session) Done() <-chan struct{} { return s.done }
 
 // Err tells why Events was closed.
 func (s *session) Err() error {
@@ -56,7 +60,10 @@ func (s *session) push(ev Event) {
 		s.dropped = true
 		s.err = ErrSlowConsumer
 		close(s.q)
+		close(s.done)
 		s.hub.log.Warn("dropping slow session", "user", s.user, "session", s.id)
+		// Unregister it; the caller holds the hub mutex, so not inline.
+		go s.Close()
 	}
 }
 
@@ -70,6 +77,7 @@ func (s *session) drop(err error) {
 	s.dropped = true
 	s.err = err
 	close(s.q)
+	close(s.done)
 }
 
 // Close ends the session: it leaves the hub and stops events.
