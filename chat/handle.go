@@ -1,0 +1,114 @@
+package chat
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxHandleLen is the most characters a handle may have.
+const MaxHandleLen = 24
+
+// maxHandleInput bounds the bytes NormalizeHandle normalises. It is far
+// above anything that can normalise to MaxHandleLen ASCII characters.
+const maxHandleInput = 16 * MaxHandleLen
+
+// handleRule is the one-line rule shown when a handle is refused.
+const handleRule = "handles are 1-24 letters, digits, '_', '-' or '.'"
+
+// reservedHandles are keys nobody may take, so that no user can pass for
+// the server itself.
+var reservedHandles = [...]string{
+	"server", "system", "admin", "root", "sshchat", "lobby", "everyone", "here",
+}
+
+// NormalizeHandle validates a requested handle and returns the form to
+// display and the key that must be unique among accounts.
+//
+// Rules, applied in order:
+//   - ASCII spaces around the input are trimmed; the result is NFKC
+//     normalised (and trimmed again), so compatibility forms of ASCII —
+//     fullwidth "ａｌｉｃｅ", the Kelvin sign, ligatures, NBSP around the
+//     name — turn into plain ASCII and collide with the real handle instead
+//     of impersonating it.
+//   - The result must be 1 to MaxHandleLen characters from A–Z, a–z, 0–9,
+//     '_', '-' and '.', start with a letter or digit and not end with '.' or
+//     '-' (so "@alice." in a sentence still means alice). Anything else —
+//     Cyrillic or other lookalike letters, combining marks, zero-width,
+//     bidi and other format characters, controls, inner spaces — is refused.
+//   - The key is the lowercased display form; the reserved keys (server,
+//     system, admin, root, sshchat, lobby, everyone, here) are refused.
+//
+// Errors wrap ErrHandleInvalid with a one-line reason that is safe to print.
+func NormalizeHandle(s string) (display string, key string, err error) {
+	t := strings.Trim(s, " ")
+	if len(t) > maxHandleInput { // bound the work done on hostile input
+		return "", "", tooLongHandle(utf8.RuneCountInString(t))
+	}
+	t = strings.Trim(norm.NFKC.String(t), " ")
+	if t == "" {
+		return "", "", fmt.Errorf("%w: %s", ErrHandleInvalid, handleRule)
+	}
+	if n := utf8.RuneCountInString(t); n > MaxHandleLen {
+		return "", "", tooLongHandle(n)
+	}
+	for _, r := range t {
+		if !handleRune(r) {
+			return "", "", fmt.Errorf("%w: %s not allowed; %s", ErrHandleInvalid, describeRune(r), handleRule)
+		}
+	}
+	if !alnum(t[0]) {
+		return "", "", fmt.Errorf("%w: handles must start with a letter or digit", ErrHandleInvalid)
+	}
+	if c := t[len(t)-1]; c == '.' || c == '-' {
+		return "", "", fmt.Errorf("%w: handles must not end with '.' or '-'", ErrHandleInvalid)
+	}
+	key = strings.ToLower(t)
+	for _, r := range reservedHandles {
+		if key == r {
+			return "", "", fmt.Errorf("%w: %q is reserved for the system", ErrHandleInvalid, key)
+		}
+	}
+	return t, key, nil
+}
+
+// HandleKey returns the uniqueness key of a handle, for looking users up by
+// a handle someone typed (as in "/whois Alice"). It applies the rules of
+// NormalizeHandle, so "ALICE" and fullwidth "ａｌｉｃｅ" both give "alice". It
+// returns "" when s is not a valid handle (reserved names included), which
+// callers treat as "no such user".
+func HandleKey(s string) string {
+	_, key, err := NormalizeHandle(s)
+	if err != nil {
+		return ""
+	}
+	return key
+}
+
+func tooLongHandle(n int) error {
+	return fmt.Errorf("%w: %d characters is too long; %s", ErrHandleInvalid, n, handleRule)
+}
+
+// handleRune reports whether r is in the handle alphabet.
+func handleRune(r rune) bool {
+	return r < utf8.RuneSelf && (alnum(byte(r)) || r == '_' || r == '-' || r == '.')
+}
+
+// alnum reports whether c is an ASCII letter or digit.
+func alnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// describeRune names r for an error message without echoing anything a
+// terminal could act on: printable ASCII quoted, the rest as U+XXXX.
+func describeRune(r rune) string {
+	if r > ' ' && r < 0x7f {
+		return fmt.Sprintf("%q is", r)
+	}
+	if r == ' ' {
+		return "a space is"
+	}
+	return fmt.Sprintf("%U is", r)
+}

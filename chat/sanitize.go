@@ -1,0 +1,265 @@
+package chat
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxMessageLen is the most runes a message may have after SanitizeText.
+const MaxMessageLen = 2000
+
+// maxMarkRun caps how many combining marks (Mn, Me) may follow each other in
+// sanitised text. Real orthographies stack a handful; "Zalgo" text stacks
+// thousands on one cell, which costs width computation and terminal memory
+// (RELIABILITY.md B4). Counted on the output, so the cap is idempotent.
+const maxMarkRun = 16
+
+// SanitizeText neutralises user text before it reaches anyone's terminal.
+//
+// It removes:
+//   - escape sequences introduced by ESC or by a C1 introducer (U+0090,
+//     U+0098, U+009B, U+009D–U+009F): CSI with its parameters, OSC, DCS,
+//     SOS, PM and APC strings (ended by BEL, ST, CAN, SUB or a new ESC) and
+//     two-byte ESC sequences (ESC 7, ESC c, ESC ( B, ...). A sequence left
+//     unterminated at the end of the input swallows the rest of the input,
+//     as a terminal would.
+//   - every other C0 control, DEL and C1 control. Tab, LF, VT, FF, CR, NEL
+//     (U+0085) and the Unicode line/paragraph separators become a space,
+//     because a message is one line.
+//   - bytes that are not valid UTF-8, one at a time, as a UTF-8 terminal
+//     would: a raw 0x9B byte is dropped but does not start a CSI, so
+//     "\x9b2J" leaves "2J".
+//   - format characters (category Cf: bidi marks, embeddings, overrides and
+//     isolates, zero-width space/joiners, word joiner, BOM, soft hyphen, tag
+//     characters, ...), the remaining default-ignorable code points (CGJ,
+//     Hangul fillers, ...) except variation selectors, and noncharacters.
+//   - combining marks beyond maxMarkRun in a row.
+//
+// Other text, including emoji, CJK, combining accents and variation
+// selectors, is kept as is. Surrounding white space is trimmed; nothing else
+// is collapsed. The result is valid UTF-8 and SanitizeText is idempotent. It
+// runs in linear time and does not allocate when the input is already clean.
+func SanitizeText(s string) string {
+	var out strings.Builder
+	dirty := false // until the first change, the output is s[:i] verbatim
+	marks := 0     // combining marks at the end of the output
+	for i := 0; i < len(s); {
+		if printableASCII(s[i]) { // the hot path: copy a run at once
+			j := i + 1
+			for j < len(s) && printableASCII(s[j]) {
+				j++
+			}
+			if dirty {
+				out.WriteString(s[i:j])
+			}
+			marks, i = 0, j
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		keep, space, mark, next := true, false, false, i+size
+		switch {
+		case r == utf8.RuneError && size == 1:
+			keep = false
+		case r == 0x1b:
+			keep, next = false, skipEscape(s, next)
+		case r == 0x9b:
+			keep, next = false, skipCSI(s, next)
+		case r == 0x90 || r == 0x98 || r == 0x9d || r == 0x9e || r == 0x9f:
+			keep, next = false, skipString(s, next)
+		case r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r' ||
+			r == 0x85 || r == 0x2028 || r == 0x2029:
+			keep, space = false, true
+		case r < 0xa0: // other C0 and C1 controls, DEL
+			keep = false
+		case r < 0x300: // Latin-1 and Latin Extended: no marks, one Cf
+			keep = r != 0xad
+		case plain(r):
+		case invisible(r):
+			keep = false
+		default:
+			mark = isMark(r)
+			keep = !mark || marks < maxMarkRun
+		}
+		if keep {
+			if dirty {
+				out.WriteString(s[i:next])
+			}
+			if mark {
+				marks++
+			} else {
+				marks = 0
+			}
+		} else {
+			if !dirty {
+				dirty = true
+				out.Grow(len(s))
+				out.WriteString(s[:i])
+			}
+			if space {
+				out.WriteByte(' ')
+				marks = 0
+			}
+		}
+		i = next
+	}
+	if !dirty {
+		return strings.TrimSpace(s)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// CheckMessage sanitises a message for sending. It fails with ErrEmpty when
+// nothing visible is left and with ErrTooLong when the sanitised text has
+// more than MaxMessageLen runes.
+func CheckMessage(s string) (string, error) {
+	t := SanitizeText(s)
+	if !hasVisible(t) {
+		return "", fmt.Errorf("%w: nothing visible to send", ErrEmpty)
+	}
+	if n := utf8.RuneCountInString(t); n > MaxMessageLen {
+		return "", fmt.Errorf("%w (%d characters, limit %d)", ErrTooLong, n, MaxMessageLen)
+	}
+	return t, nil
+}
+
+// hasVisible reports whether sanitised text has a rune other than white
+// space and combining marks.
+func hasVisible(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !isMark(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainRanges are sorted blocks of common scripts and symbols that hold no
+// format character, default-ignorable, noncharacter or combining mark, so
+// SanitizeText keeps their runes without table lookups.
+// TestPlainRangesArePlain checks this against the unicode package.
+var plainRanges = [...]struct{ lo, hi rune }{
+	{0x0370, 0x0482},   // Greek, Cyrillic
+	{0x048a, 0x0590},   // Cyrillic, Armenian
+	{0x2010, 0x2027},   // dashes, quotes
+	{0x2030, 0x205e},   // punctuation
+	{0x2070, 0x20cf},   // super- and subscripts, currency
+	{0x2100, 0x2bff},   // letterlike, arrows, maths, box drawing, shapes, dingbats
+	{0x3000, 0x3029},   // CJK punctuation
+	{0x3030, 0x3098},   // hiragana
+	{0x309b, 0x3163},   // katakana, bopomofo, Hangul jamo
+	{0x3165, 0x9fff},   // CJK
+	{0xac00, 0xd7a3},   // Hangul syllables
+	{0xff01, 0xff9f},   // fullwidth and halfwidth forms
+	{0x1f000, 0x1faff}, // emoji and other pictographs
+}
+
+// plain reports whether r lies in plainRanges.
+func plain(r rune) bool {
+	for _, p := range plainRanges {
+		if r < p.lo {
+			return false
+		}
+		if r <= p.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// printableASCII reports whether c is a printable ASCII byte (space to ~).
+func printableASCII(c byte) bool {
+	return c >= 0x20 && c < 0x7f
+}
+
+// isMark reports whether r is a non-spacing or enclosing combining mark.
+func isMark(r rune) bool {
+	return r >= 0x300 && unicode.In(r, unicode.Mn, unicode.Me)
+}
+
+// invisible reports whether a rune at or above U+00A0 is a format character,
+// another default-ignorable code point (variation selectors excepted) or a
+// noncharacter.
+func invisible(r rune) bool {
+	switch {
+	case r == 0xad, r == 0x34f, r == 0x61c, r == 0x115f, r == 0x1160,
+		r == 0x17b4, r == 0x17b5, r == 0x180e, r == 0x3164, r == 0xfeff, r == 0xffa0:
+		return true
+	case r >= 0x200b && r <= 0x200f, // zero width, LRM, RLM
+		r >= 0x202a && r <= 0x202e, // bidi embeddings and overrides
+		r >= 0x2060 && r <= 0x206f, // word joiner, invisible operators, isolates
+		r >= 0xfff0 && r <= 0xfffb, // unassigned ignorables, interlinear annotation
+		r >= 0x1bca0 && r <= 0x1bca3,
+		r >= 0x1d173 && r <= 0x1d17a:
+		return true
+	case r >= 0xe0000 && r <= 0xe0fff: // tags and reserved ignorables
+		return r < 0xe0100 || r > 0xe01ef // keep variation selectors 17-256
+	case r >= 0xfdd0 && r <= 0xfdef, r&0xfffe == 0xfffe: // noncharacters
+		return true
+	}
+	return unicode.Is(unicode.Cf, r)
+}
+
+// skipEscape returns the index just past the escape sequence whose ESC ends
+// at s[i]. A lone ESC (followed by a control, a non-ASCII rune or nothing)
+// is skipped on its own.
+func skipEscape(s string, i int) int {
+	if i >= len(s) {
+		return i
+	}
+	switch c := s[i]; {
+	case c == '[':
+		return skipCSI(s, i+1)
+	case c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_':
+		return skipString(s, i+1)
+	case c >= 0x20 && c <= 0x2f: // intermediates, then one final byte
+		for i < len(s) && s[i] >= 0x20 && s[i] <= 0x2f {
+			i++
+		}
+		if i < len(s) && s[i] >= 0x30 && s[i] <= 0x7e {
+			i++
+		}
+		return i
+	case c >= 0x30 && c <= 0x7e:
+		return i + 1
+	}
+	return i
+}
+
+// skipCSI returns the index just past the CSI whose introducer ends at s[i]:
+// parameter and intermediate bytes (0x20–0x3F), then a final byte
+// (0x40–0x7E). Any other byte ends the sequence and is not consumed.
+func skipCSI(s string, i int) int {
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x20 && c <= 0x3f:
+		case c >= 0x40 && c <= 0x7e:
+			return i + 1
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString returns the index just past the control string (OSC, DCS, SOS,
+// PM, APC) whose introducer ends at s[i]. It ends at BEL, CAN, SUB, ST
+// (U+009C or ESC \) — all consumed — or before any other ESC, which starts a
+// new sequence. Unterminated, it runs to the end of s.
+func skipString(s string, i int) int {
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch r {
+		case 0x07, 0x18, 0x1a, 0x9c:
+			return i + size
+		case 0x1b:
+			if i+1 < len(s) && s[i+1] == '\\' {
+				return i + 2
+			}
+			return i
+		}
+		i += size
+	}
+	return i
+}
