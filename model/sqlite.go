@@ -1,0 +1,240 @@
+package model
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// DB is the SQLite implementation of Store.
+//
+// All writes go through one connection (SQLite has one writer at a time; a
+// single pooled connection makes writers queue in Go instead of failing with
+// "database is locked"), and every write transaction starts with BEGIN
+// IMMEDIATE. Reads use a separate pool of query-only connections, which WAL
+// lets run concurrently with the writer.
+type DB struct {
+	w   *gorm.DB // writer: one connection
+	r   *gorm.DB // readers: query_only pool
+	wdb *sql.DB
+	rdb *sql.DB
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*DB)(nil)
+
+// busyTimeoutMS is how long a connection waits for a lock held by another
+// connection (a checkpoint, another process) before failing.
+const busyTimeoutMS = 5000
+
+// Open opens (creating if needed) the SQLite database at path with WAL,
+// synchronous=FULL, foreign keys and BEGIN IMMEDIATE transactions, and
+// migrates its schema. The parent directory is created with mode 0700.
+func Open(path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+
+	w, wdb, err := openGorm(dsn(abs, url.Values{
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"FULL"},
+		"_foreign_keys": {"1"},
+		"_busy_timeout": {fmt.Sprint(busyTimeoutMS)},
+		"_txlock":       {"immediate"},
+		"_cache_size":   {"-16384"}, // KiB: index pages of a large messages table
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+
+	if err := migrate(w); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open store: migrate: %w", err)
+	}
+
+	// Readers: no _journal_mode (the database is already WAL, and setting it
+	// needs a write lock), query_only so a bug cannot write outside the
+	// writer's transactions.
+	r, rdb, err := openGorm(dsn(abs, url.Values{
+		"_foreign_keys": {"1"},
+		"_busy_timeout": {fmt.Sprint(busyTimeoutMS)},
+		"_query_only":   {"1"},
+		"_cache_size":   {"-8192"},
+	}))
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("open store: readers: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+
+	return &DB{w: w, r: r, wdb: wdb, rdb: rdb}, nil
+}
+
+// dsn builds a mattn/go-sqlite3 URI for the absolute path abs. The path is
+// escaped so that '?', '#' or '%' in a directory name cannot be read as
+// parameters.
+func dsn(abs string, params url.Values) string {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: params.Encode()}
+	return u.String()
+}
+
+func openGorm(dsn string) (*gorm.DB, *sql.DB, error) {
+	g, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+		Logger:                 logger.Discard, // message bodies are private: never log SQL
+		TranslateError:         true,
+		SkipDefaultTransaction: true, // our writes open their own transactions
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := g.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, s, nil
+}
+
+// migrate creates or updates the schema. It is a no-op on an up-to-date
+// database (no table is rebuilt).
+func migrate(g *gorm.DB) error {
+	// Indexes GORM tags cannot express: store.go's Message is shared, and
+	// the second one is partial.
+	extraIndexes := []string{
+		// Unread counts read (conv, id, sender_id) from the index only.
+		`CREATE INDEX IF NOT EXISTS idx_messages_conv_id_sender ON messages(conv, id, sender_id)`,
+		// ReleaseAllClaims finds held, undelivered deliveries without a scan.
+		`CREATE INDEX IF NOT EXISTS idx_deliveries_held ON deliveries(claim) WHERE delivered_at IS NULL AND claim <> ''`,
+	}
+	if err := g.AutoMigrate(
+		&User{}, &Key{}, &Message{},
+		&Contact{}, &Block{}, &Delivery{}, &ReadMarker{}, &DirectConv{},
+	); err != nil {
+		return err
+	}
+	for _, q := range extraIndexes {
+		if err := g.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the reader pool and then the writer connection; the writer
+// is the last connection, so SQLite checkpoints the WAL. Calling Close more
+// than once returns the first result.
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() {
+		d.closed.Store(true)
+		rerr := d.rdb.Close()
+		werr := d.wdb.Close()
+		if err := errors.Join(rerr, werr); err != nil {
+			d.closeErr = fmt.Errorf("close store: %w", err)
+		}
+	})
+	return d.closeErr
+}
+
+// Pragmas reports the journal mode, synchronous level (2 = FULL) and
+// foreign-key setting of the writer connection, so tests can assert that the
+// durability settings are in force.
+func (d *DB) Pragmas(ctx context.Context) (journalMode string, synchronous int, foreignKeys int, err error) {
+	const op = "pragmas"
+	if err := d.check(op); err != nil {
+		return "", 0, 0, err
+	}
+	conn, err := d.wdb.Conn(ctx)
+	if err != nil {
+		return "", 0, 0, d.wrap(op, err)
+	}
+	defer conn.Close()
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journalMode); err != nil {
+		return "", 0, 0, d.wrap(op, err)
+	}
+	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&synchronous); err != nil {
+		return "", 0, 0, d.wrap(op, err)
+	}
+	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&foreignKeys); err != nil {
+		return "", 0, 0, d.wrap(op, err)
+	}
+	return journalMode, synchronous, foreignKeys, nil
+}
+
+// check returns ErrClosed, wrapped with op, once Close has been called.
+func (d *DB) check(op string) error {
+	if d.closed.Load() {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	return nil
+}
+
+// wrap translates a database error into the package's sentinels and wraps it
+// with op.
+func (d *DB) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se sqlite3.Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound), errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%s: %w", op, ErrConflict)
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	case errors.As(err, &se):
+		switch se.ExtendedCode {
+		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
+			return fmt.Errorf("%s: %w", op, ErrConflict)
+		case sqlite3.ErrConstraintForeignKey:
+			return fmt.Errorf("%s: %w", op, ErrNotFound)
+		}
+	}
+	if d.closed.Load() {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// writeTx runs fn in one BEGIN IMMEDIATE transaction on the writer
+// connection and commits it.
+func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

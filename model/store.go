@@ -1,0 +1,172 @@
+// Package model holds sshchat's persistent data: the GORM models and the Store
+// seam behind which SQLite (the default) or another database keeps them.
+//
+// model imports no other sshchat package. Every method is safe for
+// concurrent use and returns only after its transaction has committed.
+package model
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned (wrapped) by Store implementations.
+var (
+	// ErrNotFound means the requested row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique constraint (handle, fingerprint) was violated.
+	ErrConflict = errors.New("already exists")
+	// ErrClosed means the store has been closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// Store is the persistence seam used by the chat broker. It is composed of
+// small per-aggregate interfaces.
+type Store interface {
+	Users
+	Messages
+	Contacts
+	Deliveries
+	// Close flushes and closes the database.
+	Close() error
+}
+
+// Users manages accounts and the keys that log into them.
+type Users interface {
+	// UserByFingerprint returns the account owning the key with the given
+	// SHA256 fingerprint, or ErrNotFound.
+	UserByFingerprint(ctx context.Context, fingerprint string) (User, error)
+	// UserByHandle looks a user up by normalised handle key, or ErrNotFound.
+	UserByHandle(ctx context.Context, handleKey string) (User, error)
+	// UserByID returns one user, or ErrNotFound.
+	UserByID(ctx context.Context, id uint64) (User, error)
+	// CreateUser creates the user and its first key in one transaction.
+	// It returns ErrConflict when the handle key or fingerprint is taken.
+	CreateUser(ctx context.Context, u *User, k *Key) error
+	// RenameUser changes a user's handle; ErrConflict when it is taken.
+	RenameUser(ctx context.Context, id uint64, handle, handleKey string) error
+	// KeysOf lists a user's keys.
+	KeysOf(ctx context.Context, id uint64) ([]Key, error)
+	// TouchLastSeen records when a user was last online.
+	TouchLastSeen(ctx context.Context, id uint64, at time.Time) error
+}
+
+// Messages stores conversation history.
+type Messages interface {
+	// AppendMessages persists the messages in one transaction, in order,
+	// assigning each its ID (IDs grow in slice order). For every message with
+	// OfflineFor set, a pending Delivery row is written in the same
+	// transaction. It returns only after commit.
+	AppendMessages(ctx context.Context, msgs []*Message) error
+	// History returns up to limit messages of conv with ID < before (before
+	// <= 0 means from the newest), oldest first. Messages sent by a user in
+	// hidden are left out (blocked senders).
+	History(ctx context.Context, conv string, before int64, limit int, hidden []uint64) ([]Message, error)
+	// Conversations lists the direct-message conversations user takes part
+	// in, each with its newest message ID.
+	Conversations(ctx context.Context, userID uint64) ([]ConvSummary, error)
+	// MarkRead records that user has read conv up to message ID upTo. The
+	// marker never moves backwards.
+	MarkRead(ctx context.Context, userID uint64, conv string, upTo int64) error
+	// Unread counts, per conversation in convs, messages newer than the
+	// user's read marker that were not sent by the user nor by a user in
+	// hidden.
+	Unread(ctx context.Context, userID uint64, convs []string, hidden []uint64) (map[string]int, error)
+}
+
+// Contacts stores contact lists and blocks.
+type Contacts interface {
+	// AddContact adds contact to owner's list (idempotent).
+	AddContact(ctx context.Context, owner, contact uint64) error
+	// RemoveContact removes contact from owner's list; ErrNotFound if absent.
+	RemoveContact(ctx context.Context, owner, contact uint64) error
+	// ContactsOf lists owner's contacts with their user rows, by handle.
+	ContactsOf(ctx context.Context, owner uint64) ([]User, error)
+	// Block makes owner stop receiving anything from blocked (idempotent).
+	Block(ctx context.Context, owner, blocked uint64) error
+	// Unblock removes a block; ErrNotFound if absent.
+	Unblock(ctx context.Context, owner, blocked uint64) error
+	// BlockedBy lists the user IDs owner has blocked.
+	BlockedBy(ctx context.Context, owner uint64) ([]uint64, error)
+	// IsBlocked reports whether owner has blocked other.
+	IsBlocked(ctx context.Context, owner, other uint64) (bool, error)
+}
+
+// Deliveries tracks messages waiting for an offline recipient.
+//
+// A pending delivery is claimed by exactly one session (ClaimOffline), then
+// either acknowledged (AckOffline, it is never offered again) or released
+// (ReleaseOffline, offered again at the next login). ReleaseAllClaims runs at
+// start-up so that claims of a crashed process are offered again.
+type Deliveries interface {
+	// ClaimOffline atomically claims every pending, unclaimed delivery of
+	// recipient for claim and returns the claimed messages, oldest first,
+	// with the total count per sender. At most limit messages are returned
+	// (the newest ones); the counts cover all claimed messages.
+	ClaimOffline(ctx context.Context, recipient uint64, claim string, limit int) (OfflineBatch, error)
+	// AckOffline marks every delivery held by claim as delivered.
+	AckOffline(ctx context.Context, recipient uint64, claim string) error
+	// ReleaseOffline returns claim's undelivered deliveries to pending.
+	ReleaseOffline(ctx context.Context, recipient uint64, claim string) error
+	// ReleaseAllClaims returns every claimed but undelivered delivery to
+	// pending.
+	ReleaseAllClaims(ctx context.Context) error
+}
+
+// User is an account. Its identity is its keys; Handle is its display name.
+type User struct {
+	ID        uint64 `gorm:"primaryKey"`
+	Handle    string `gorm:"size:64;not null"`
+	HandleKey string `gorm:"size:128;not null;uniqueIndex"` // normalised, case-folded handle
+	CreatedAt time.Time
+	LastSeen  time.Time
+}
+
+// Key is an SSH public key that logs into a User.
+type Key struct {
+	ID          uint64 `gorm:"primaryKey"`
+	Fingerprint string `gorm:"size:128;not null;uniqueIndex"` // SHA256:...
+	UserID      uint64 `gorm:"not null;index"`
+	PublicKey   string `gorm:"not null"` // authorized_keys format
+	CreatedAt   time.Time
+}
+
+// Message kinds.
+const (
+	KindText   = 0 // an ordinary message
+	KindAction = 1 // a /me action
+)
+
+// Message is one stored chat message. Conv names the conversation: a room
+// ("#lobby") or a direct conversation ("dm:<lowID>:<highID>").
+type Message struct {
+	ID           int64  `gorm:"primaryKey;autoIncrement"`
+	Conv         string `gorm:"size:64;not null;index:idx_conv_id,priority:1"`
+	SenderID     uint64 `gorm:"not null;index"`
+	SenderHandle string `gorm:"size:64;not null"` // handle at send time
+	Kind         int    `gorm:"not null;default:0"`
+	Body         string `gorm:"not null"`
+	CreatedAt    time.Time
+
+	// OfflineFor, when non-zero on AppendMessages, records a pending
+	// delivery for that recipient. It is not a column.
+	OfflineFor uint64 `gorm:"-"`
+}
+
+// ConvSummary is a direct conversation a user takes part in.
+type ConvSummary struct {
+	Conv   string
+	PeerID uint64
+	LastID int64
+}
+
+// OfflineBatch is what a login claimed from the offline queue.
+type OfflineBatch struct {
+	// Messages are the claimed messages kept for display, oldest first.
+	Messages []Message
+	// Counts maps sender ID to the number of claimed messages from it.
+	Counts map[uint64]int
+	// Total is the number of claimed messages.
+	Total int
+}
