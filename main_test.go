@@ -1,0 +1,443 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"sshchat/model"
+)
+
+func TestLobbyMessageReachesEveryone(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	alice := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	alice.WaitFor("#lobby", "alice")
+	bob := dial(t, ts.addr, "bob", newKey(t), 80, 24)
+	bob.WaitFor("#lobby", "testchat")
+	alice.WaitFor("bob joined")
+
+	alice.Line("hello from alice")
+	bob.WaitFor("alice", "hello from alice")
+	alice.WaitFor("hello from alice")
+	bob.Line("hi alice")
+	alice.WaitFor("hi alice")
+
+	bob.Line("/quit")
+	if err := bob.WaitClosed(); err != nil {
+		t.Logf("bob exit: %v", err)
+	}
+	alice.WaitFor("bob left")
+}
+
+func TestHistorySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	ts := startServer(t, cfg)
+	aliceKey := newKey(t)
+	alice := dial(t, ts.addr, "alice", aliceKey, 80, 24)
+	alice.WaitFor("#lobby")
+	for i := 1; i <= 3; i++ {
+		alice.Line(fmt.Sprintf("persisted message %d", i))
+		alice.WaitFor(fmt.Sprintf("persisted message %d", i))
+	}
+	// A third user joining later sees the history.
+	carol := dial(t, ts.addr, "carol", newKey(t), 80, 24)
+	carol.WaitFor("persisted message 1", "persisted message 3")
+	carol.Close()
+	alice.Close()
+
+	if err := ts.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	ts2 := startServer(t, cfg)
+	again := dial(t, ts2.addr, "whatever", aliceKey, 80, 24)
+	again.WaitFor("persisted message 1", "persisted message 3", "alice")
+}
+
+func TestDatabaseIsDurable(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	jm, sync, fk, err := ts.srv.store.Pragmas(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jm != "wal" || sync != 2 || fk != 1 {
+		t.Fatalf("journal_mode=%s synchronous=%d foreign_keys=%d; want wal, 2 (FULL), 1", jm, sync, fk)
+	}
+}
+
+func TestHandleClaimConflictAndLookalikes(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	aliceKey := newKey(t)
+	alice := dial(t, ts.addr, "alice", aliceKey, 80, 24)
+	alice.WaitFor("#lobby")
+
+	// Another key asking for alice, in any case, gets the login screen.
+	for _, name := range []string{"alice", "ALICE"} {
+		imp := dial(t, ts.addr, name, newKey(t), 80, 24)
+		imp.WaitFor("taken")
+		imp.Close()
+	}
+	// Lookalikes are refused as invalid.
+	for _, name := range []string{"\u0430lice", "ａｌｉｃｅ", "alice\u200b", "\u202eecila"} {
+		imp := dial(t, ts.addr, name, newKey(t), 80, 24)
+		imp.WaitFor("handle")
+		if strings.Contains(imp.Screen(), "#lobby") {
+			t.Fatalf("%q got into the lobby:\n%s", name, imp.Screen())
+		}
+		imp.Close()
+	}
+
+	// The login screen accepts a free handle.
+	dave := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	dave.WaitFor("taken")
+	dave.Line("dave")
+	dave.WaitFor("#lobby", "dave")
+
+	// A returning key keeps its handle whatever user name it types.
+	back := dial(t, ts.addr, "mallory", aliceKey, 80, 24)
+	back.WaitFor("#lobby")
+	back.Line("/nick")
+	back.Line("/whois alice")
+	back.WaitFor(gossh.FingerprintSHA256(aliceKey.PublicKey()))
+}
+
+func TestClientWithoutKeyIsToldWhy(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	var said []string
+	cfg := &gossh.ClientConfig{
+		User: "nokey",
+		Auth: []gossh.AuthMethod{
+			gossh.KeyboardInteractive(func(name, instruction string, qs []string, echos []bool) ([]string, error) {
+				said = append(said, instruction)
+				return make([]string, len(qs)), nil
+			}),
+			gossh.Password("hunter2"),
+		},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+		Timeout:         5 * time.Second,
+	}
+	_, err := gossh.Dial("tcp", ts.addr, cfg)
+	if err == nil {
+		t.Fatal("a client without a key got in")
+	}
+	if len(said) != 1 || !strings.Contains(said[0], "public key is required") {
+		t.Fatalf("told %q; want one line saying a public key is required", said)
+	}
+}
+
+func TestAllowlistAdmitsOnlyListedKeysAndReloads(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	in, out := newKey(t), newKey(t)
+	write := func(content string) {
+		t.Helper()
+		tmp := keysFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, keysFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	authorized := func(k gossh.Signer) string { return string(gossh.MarshalAuthorizedKey(k.PublicKey())) }
+	write("# operators\nthis line is garbage\n" + authorized(in))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+
+	dial(t, ts.addr, "inside", in, 80, 24).WaitFor("#lobby")
+
+	var told string
+	refused := &gossh.ClientConfig{
+		User: "outside",
+		Auth: []gossh.AuthMethod{gossh.PublicKeys(out), gossh.KeyboardInteractive(func(_, instr string, qs []string, _ []bool) ([]string, error) {
+			told = instr
+			return make([]string, len(qs)), nil
+		})},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+		Timeout:         5 * time.Second,
+	}
+	if _, err := gossh.Dial("tcp", ts.addr, refused); err == nil {
+		t.Fatal("unlisted key got in")
+	}
+	fp := gossh.FingerprintSHA256(out.PublicKey())
+	if !strings.Contains(told, "not authorized") || !strings.Contains(told, fp) {
+		t.Fatalf("refusal said %q; want 'not authorized' and %s", told, fp)
+	}
+
+	// Adding the key to the file lets it in without a restart.
+	write(authorized(in) + authorized(out))
+	dial(t, ts.addr, "outside", out, 80, 24).WaitFor("#lobby")
+
+	// An emptied file fails closed.
+	write("")
+	if _, err := dialErr(t, ts.addr, "inside", in, 80, 24); err == nil {
+		t.Fatal("empty allowlist let a key in")
+	}
+	if !strings.Contains(ts.logs.String(), "nobody can log in") {
+		t.Fatalf("log does not say the allowlist locks everyone out:\n%s", ts.logs.String())
+	}
+	// A missing file fails closed too.
+	os.Remove(keysFile)
+	if _, err := dialErr(t, ts.addr, "inside", in, 80, 24); err == nil {
+		t.Fatal("missing allowlist let a key in")
+	}
+}
+
+func TestSessionWithoutPTYGetsOneLine(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	conn, err := gossh.Dial("tcp", ts.addr, &gossh.ClientConfig{
+		User: "script", Auth: []gossh.AuthMethod{gossh.PublicKeys(newKey(t))},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.CombinedOutput("who")
+	var exit *gossh.ExitError
+	if !errors.As(err, &exit) || exit.ExitStatus() == 0 {
+		t.Fatalf("exit: %v; want a non-zero exit status", err)
+	}
+	if got := strings.TrimSpace(string(out)); !strings.Contains(got, "ssh -t -p") || strings.Count(got, "\n") > 0 {
+		t.Fatalf("said %q; want one line explaining how to connect", got)
+	}
+}
+
+// The attacker pastes terminal control sequences; the victim's terminal
+// must receive none of them.
+func TestEscapeInjectionReachesNobodyRaw(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	mallory := dial(t, ts.addr, "mallory", newKey(t), 80, 24)
+	mallory.WaitFor("#lobby")
+	victim := dial(t, ts.addr, "victim", newKey(t), 80, 24)
+	victim.WaitFor("#lobby")
+	payloads := []string{
+		"\x1b]52;c;cm0gLXJmIH4=\x07", // clipboard write
+		"\x1b]0;PWNED-TITLE\x07",     // window title
+		"\x1b]2;PWNED-TITLE2\x1b\\",  // title with ST
+		"\x1b[13;37HPWNED-MOVE",      // cursor move
+		"\x1b[2J",                    // clear screen
+		"\xc2\x9b2J",                 // 8-bit CSI (U+009B)
+		"over\rPWNED-CR",             // carriage return overwrite
+		"\u202eDENWP-BIDI",           // bidi override
+	}
+	for i, p := range payloads {
+		// Bracketed paste delivers the bytes to the input verbatim.
+		mallory.Type("\x1b[200~marker" + fmt.Sprint(i) + " " + p + "\x1b[201~\r")
+		victim.WaitFor(fmt.Sprintf("marker%d", i))
+	}
+	raw := victim.Raw()
+	for _, bad := range []string{"\x1b]52", "PWNED-TITLE", "\x1b[13;37H", "\u009b", "\u202e", "over\rPWNED"} {
+		if strings.Contains(raw, bad) {
+			t.Errorf("victim's terminal received %q", bad)
+		}
+	}
+	// Handles cannot carry them either.
+	evil := dial(t, ts.addr, "\x1b]0;PWNED\x07", newKey(t), 80, 24)
+	evil.WaitFor("handle")
+	if strings.Contains(victim.Raw(), "\x1b]0;PWNED") {
+		t.Error("handle escape reached the victim")
+	}
+}
+
+// A client that never reads its output must not slow the others down.
+func TestSlowConsumerDoesNotBlockOthers(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	stuck := dialNoRead(t, ts.addr, "stuck", newKey(t), 250, 80)
+	_ = stuck
+	alice := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	alice.WaitFor("#lobby")
+	bob := dial(t, ts.addr, "bob", newKey(t), 80, 24)
+	bob.WaitFor("#lobby")
+	eventually(t, "stuck to be online", func() bool { return ts.srv.hub.Online() == 3 })
+
+	// Enough traffic to fill the stuck client's SSH window (2 MiB) and then
+	// its event queue.
+	pad := strings.Repeat("x", 300)
+	var worst time.Duration
+	for i := 0; i < 800; i++ {
+		start := time.Now()
+		msg := fmt.Sprintf("flood-%03d %s", i, pad)
+		if i%2 == 0 {
+			alice.Line(msg)
+		} else {
+			bob.Line(msg)
+		}
+		if i%50 == 49 {
+			bob.WaitFor(fmt.Sprintf("flood-%03d", i))
+			if d := time.Since(start); d > worst {
+				worst = d
+			}
+		}
+	}
+	t.Logf("worst observed delivery while a client was stuck: %v", worst)
+	// The stuck session is eventually dropped rather than buffered forever.
+	if !strings.Contains(ts.logs.String(), "dropping slow session") {
+		t.Logf("server log:\n%s", ts.logs.String())
+	}
+	eventually(t, "the stuck session to be dropped", func() bool { return ts.srv.hub.Online() == 2 })
+}
+
+// dialNoRead opens a PTY session and never reads its output, so the SSH
+// window is never replenished.
+func dialNoRead(t *testing.T, addr, user string, key gossh.Signer, w, h int) *gossh.Session {
+	t.Helper()
+	conn, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
+		User: user, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm-256color", h, w, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	return sess
+}
+
+func TestResizeStormAndGiantWindows(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	giant := dial(t, ts.addr, "giant", newKey(t), 65535, 65535)
+	eventually(t, "the giant session to join", func() bool { return ts.srv.hub.Online() == 1 })
+	giant.WaitRaw("lobby")
+	storm := dial(t, ts.addr, "storm", newKey(t), 80, 24)
+	storm.WaitFor("#lobby")
+	for i := 0; i < 5000; i++ {
+		w, h := 20+i%300, 5+i%100
+		if err := storm.sess.WindowChange(h, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := storm.sess.WindowChange(65535, 65535); err != nil {
+		t.Fatal(err)
+	}
+	storm.Resize(80, 24)
+	other := dial(t, ts.addr, "other", newKey(t), 80, 24)
+	other.WaitFor("#lobby")
+	other.Line("still responsive")
+	storm.WaitFor("still responsive")
+
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 200<<20 {
+		t.Fatalf("heap grew by %d MiB after giant windows", grew>>20)
+	}
+}
+
+func TestGracefulShutdownTellsSessionsAndLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	ts := startServer(t, cfg)
+	alice := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	alice.WaitFor("#lobby")
+	for i := 0; i < 20; i++ {
+		alice.Line(fmt.Sprintf("before-shutdown-%02d", i))
+		time.Sleep(30 * time.Millisecond)
+	}
+	alice.WaitFor("before-shutdown-19")
+	if err := ts.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	alice.WaitRaw("server shutting down")
+	alice.WaitClosed()
+
+	db, err := model.Open(cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	msgs, err := db.History(context.Background(), "#lobby", 0, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 20 {
+		t.Fatalf("%d messages stored; want all 20 acknowledged ones", len(msgs))
+	}
+}
+
+func TestBadConfigurationFailsBeforeListening(t *testing.T) {
+	dir := t.TempDir()
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o500)
+	cases := map[string][]string{
+		"address":  {"--addr", "nonsense"},
+		"port":     {"--addr", ":99999"},
+		"motd":     {"--motd", filepath.Join(dir, "missing.txt")},
+		"data dir": {"--data-dir", filepath.Join(ro, "sub")},
+		"level":    {"--log-level", "loud"},
+	}
+	if os.Geteuid() == 0 {
+		delete(cases, "data dir") // root writes anywhere
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			var stderr syncBuffer
+			err := run(context.Background(), append([]string{"--host-key", filepath.Join(dir, "k")}, args...), func(string) string { return "" }, &stderr)
+			if err == nil {
+				t.Fatal("bad configuration accepted")
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestEnvironmentConfiguresAndFlagsWin(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{
+		"SSHCHAT_ADDR": "127.0.0.1:2299", "SSHCHAT_DATA_DIR": filepath.Join(dir, "envdata"),
+		"SSHCHAT_NAME": "from-env", "SSHCHAT_HOST_KEY": filepath.Join(dir, "k"),
+	}
+	cfg, err := parseConfig([]string{"--name", "from-flag"}, func(k string) string { return env[k] }, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:2299" || cfg.Name != "from-flag" || cfg.DBPath != filepath.Join(dir, "envdata", "sshchat.db") {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
+func TestHostKeyCreatedPrivate(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	startServer(t, cfg)
+	fi, err := os.Stat(cfg.HostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("host key mode %v; want 0600", fi.Mode().Perm())
+	}
+	di, _ := os.Stat(filepath.Dir(cfg.HostKey))
+	if di.Mode().Perm() != 0o700 {
+		t.Fatalf("host key dir mode %v; want 0700", di.Mode().Perm())
+	}
+}
