@@ -104,18 +104,18 @@ func newKey(t testing.TB) gossh.Signer {
 // client is an interactive SSH session with a PTY whose output feeds a
 // terminal emulator, as a person's terminal would.
 type client struct {
-	t      *testing.T
-	name   string
-	conn   *gossh.Client
-	sess   *gossh.Session
-	stdin  io.WriteCloser
-	mu     sync.Mutex
-	term   *vt.Emulator
-	raw    bytes.Buffer
+	t     *testing.T
+	name  string
+	conn  *gossh.Client
+	sess  *gossh.Session
+	stdin io.WriteCloser
+	mu    sync.Mutex
+	term  *vt.Emulator
+	raw   bytes.Buffer
 	// termBroken is set when the emulator failed; guarded by mu.
 	termBroken bool
-	closed chan struct{}
-	exit   error
+	closed     chan struct{}
+	exit       error
 }
 
 // dial connects as user with key and opens a shell with a w×h PTY.
