@@ -1,0 +1,194 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// report is the result of a run. It is printed as a human summary and as one
+// JSON line. Durations are in milliseconds (_ms) or seconds (_s), sizes in
+// KiB or bytes as named.
+type report struct {
+	Addr     string `json:"addr"`
+	Mode     string `json:"mode"` // "send", "idle" or "connect"
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Sessions int    `json:"sessions"`
+
+	Connected    int            `json:"connected"`
+	Failed       int            `json:"failed"`
+	Dropped      int            `json:"dropped"`
+	Failures     map[string]int `json:"failures,omitempty"`
+	ConnectWallS float64        `json:"connect_wall_s"`
+	ConnectP50Ms float64        `json:"connect_p50_ms"`
+	ConnectP99Ms float64        `json:"connect_p99_ms"`
+	ConnectMaxMs float64        `json:"connect_max_ms"`
+
+	Senders       int     `json:"senders"`
+	Rate          float64 `json:"rate"`
+	DurationS     float64 `json:"duration_s"`
+	IdleS         float64 `json:"idle_s,omitempty"`
+	WindowS       float64 `json:"window_s"`
+	Receivers     int     `json:"receivers"`
+	Sent          int64   `json:"messages_sent"`
+	Expected      int64   `json:"expected_deliveries"`
+	Delivered     int64   `json:"deliveries"`
+	DeliveryRatio float64 `json:"delivery_ratio"`
+	Unknown       int64   `json:"unknown_tokens"`
+	Foreign       int64   `json:"foreign_tokens"`
+	RunID         int     `json:"run_id"`
+	LatencyP50Ms  float64 `json:"latency_p50_ms"`
+	LatencyP90Ms  float64 `json:"latency_p90_ms"`
+	LatencyP99Ms  float64 `json:"latency_p99_ms"`
+	LatencyMaxMs  float64 `json:"latency_max_ms"`
+
+	BytesReceived              int64   `json:"bytes_received"`
+	BytesPerSessionPerDelivery float64 `json:"bytes_per_session_per_delivery"`
+	BytesPerSessionPerS        float64 `json:"bytes_per_session_per_s"`
+
+	ServerPID                   int     `json:"server_pid,omitempty"`
+	ServerRSSBeforeKiB          int64   `json:"server_rss_before_kib,omitempty"`
+	ServerRSSConnectedKiB       int64   `json:"server_rss_connected_kib,omitempty"`
+	ServerRSSAfterKiB           int64   `json:"server_rss_after_kib,omitempty"`
+	ServerRSSPerSessionKiB      float64 `json:"server_rss_per_session_kib,omitempty"`
+	ServerRSSPerSessionAfterKiB float64 `json:"server_rss_per_session_after_kib,omitempty"`
+	ServerCPUConnectS           float64 `json:"server_cpu_connect_s,omitempty"`
+	ServerCPURunS               float64 `json:"server_cpu_run_s,omitempty"`
+	ServerCorePct               float64 `json:"server_core_pct,omitempty"`
+	ServerCPUPerDeliveryMs      float64 `json:"server_cpu_per_delivery_ms,omitempty"`
+
+	ToolCPURunS          float64  `json:"tool_cpu_run_s"`
+	ToolCorePct          float64  `json:"tool_core_pct"`
+	ToolCPUPerDeliveryUs float64  `json:"tool_cpu_per_delivery_us"`
+	ToolRSSKiB           int64    `json:"tool_rss_kib"`
+	ToolEmulatorTuned    bool     `json:"tool_emulator_tuned"`
+	OK                   bool     `json:"ok"`
+	Problems             []string `json:"problems,omitempty"`
+	Error                string   `json:"error,omitempty"`
+}
+
+// newReport returns an empty report for cfg.
+func newReport(cfg *config) *report {
+	mode := "connect"
+	switch {
+	case cfg.idle > 0:
+		mode = "idle"
+	case cfg.senders > 0:
+		mode = "send"
+	}
+	return &report{
+		Addr:      cfg.dialAddr,
+		Mode:      mode,
+		Width:     cfg.width,
+		Height:    cfg.height,
+		Sessions:  cfg.n,
+		Rate:      cfg.rate,
+		DurationS: cfg.duration.Seconds(),
+		IdleS:     cfg.idle.Seconds(),
+		ServerPID: cfg.pid,
+		RunID:     cfg.runID,
+		Failures:  map[string]int{},
+	}
+}
+
+// finish computes derived figures and decides whether the run passed.
+func (r *report) finish(cfg *config) {
+	if r.Mode != "send" {
+		r.Rate, r.DurationS = 0, 0
+	}
+	if r.Expected > 0 {
+		r.DeliveryRatio = round3(float64(r.Delivered) / float64(r.Expected))
+	}
+	if r.Connected > 0 && r.ServerPID != 0 {
+		if r.ServerRSSConnectedKiB > 0 {
+			r.ServerRSSPerSessionKiB = round3(float64(r.ServerRSSConnectedKiB-r.ServerRSSBeforeKiB) / float64(r.Connected))
+		}
+		if r.ServerRSSAfterKiB > 0 {
+			r.ServerRSSPerSessionAfterKiB = round3(float64(r.ServerRSSAfterKiB-r.ServerRSSBeforeKiB) / float64(r.Connected))
+		}
+	}
+	if r.Delivered > 0 {
+		if r.ServerPID != 0 {
+			r.ServerCPUPerDeliveryMs = round3(r.ServerCPURunS * 1000 / float64(r.Delivered))
+		}
+		r.ToolCPUPerDeliveryUs = round3(r.ToolCPURunS * 1e6 / float64(r.Delivered))
+	}
+	if len(r.Failures) == 0 {
+		r.Failures = nil
+	}
+	if r.Failed > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d of %d sessions failed to connect", r.Failed, r.Sessions))
+	}
+	if r.Dropped > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d sessions dropped during the run", r.Dropped))
+	}
+	if r.Mode == "send" {
+		switch {
+		case r.Sent == 0:
+			r.Problems = append(r.Problems, "no message was sent")
+		case r.Receivers < 2:
+			r.Problems = append(r.Problems, "fewer than 2 sessions connected: nobody to deliver to")
+		case r.Delivered < r.Expected:
+			r.Problems = append(r.Problems, fmt.Sprintf("delivery ratio %.4f < 1 (%d of %d)", float64(r.Delivered)/float64(r.Expected), r.Delivered, r.Expected))
+		}
+	}
+	r.OK = r.Error == "" && (len(r.Problems) == 0 || cfg.allowLoss)
+}
+
+// writeSummary prints the human-readable summary.
+func (r *report) writeSummary(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("sshchat load test: %s, %d sessions, PTY %dx%d, mode %s", r.Addr, r.Sessions, r.Width, r.Height, r.Mode)
+	p("  sessions    connected %d, failed %d, dropped %d (connect wall %.1fs)", r.Connected, r.Failed, r.Dropped, r.ConnectWallS)
+	for _, k := range slices.Sorted(maps.Keys(r.Failures)) {
+		p("              %5d × %s", r.Failures[k], k)
+	}
+	p("  connect     p50 %.1f ms, p99 %.1f ms, max %.1f ms (dial + handshake + first ready screen)", r.ConnectP50Ms, r.ConnectP99Ms, r.ConnectMaxMs)
+	if r.Mode == "send" {
+		p("  messages    %d senders × %g msg/s × %gs: sent %d", r.Senders, r.Rate, r.DurationS, r.Sent)
+		p("  deliveries  %d of %d expected (ratio %.4f; %d receivers, sender's own session excluded)", r.Delivered, r.Expected, r.DeliveryRatio, r.Receivers)
+		p("  latency     p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms", r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs)
+		p("  bandwidth   %.1f bytes per session per delivered message", r.BytesPerSessionPerDelivery)
+	}
+	if r.Mode == "idle" {
+		p("  idle        %gs held; %.1f bytes per session per s received", r.IdleS, r.BytesPerSessionPerS)
+	}
+	if r.Unknown > 0 {
+		p("  warning     %d well-formed tokens that were never sent", r.Unknown)
+	}
+	if r.ServerPID != 0 {
+		p("  server RSS  before %d KiB, connected %d KiB, after %d KiB: %.1f KiB/session connected, %.1f KiB/session after",
+			r.ServerRSSBeforeKiB, r.ServerRSSConnectedKiB, r.ServerRSSAfterKiB, r.ServerRSSPerSessionKiB, r.ServerRSSPerSessionAfterKiB)
+		line := fmt.Sprintf("  server CPU  connect %.2fs; window %.2fs: %.2fs = %.1f%% of one core", r.ServerCPUConnectS, r.WindowS, r.ServerCPURunS, r.ServerCorePct)
+		if r.ServerCPUPerDeliveryMs > 0 {
+			line += fmt.Sprintf(", %.3f ms per delivery", r.ServerCPUPerDeliveryMs)
+		}
+		p("%s", line)
+	}
+	p("  tool        CPU %.2fs in window = %.1f%% of one core (%.1f µs per delivery); RSS %d MiB", r.ToolCPURunS, r.ToolCorePct, r.ToolCPUPerDeliveryUs, r.ToolRSSKiB>>10)
+	for _, pr := range r.Problems {
+		p("  PROBLEM     %s", pr)
+	}
+	if r.Error != "" {
+		p("  ERROR       %s", r.Error)
+	}
+	verdict := "PASS"
+	if !r.OK {
+		verdict = "FAIL"
+	}
+	p("  result      %s", verdict)
+}
+
+// writeJSON prints the report as one JSON line.
+func (r *report) writeJSON(w io.Writer) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", strings.TrimSpace(string(b)))
+	return err
+}

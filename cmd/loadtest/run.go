@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// carriageReturn is the Enter key.
+var carriageReturn = []byte{'\r'}
+
+// runner holds the state of one run.
+type runner struct {
+	cfg      *config
+	log      io.Writer
+	tr       *tracker
+	sessions []*session
+	rep      *report
+}
+
+// logf prints a progress line to the log writer (stderr), if any.
+func (r *runner) logf(format string, args ...any) {
+	if r.log != nil {
+		fmt.Fprintf(r.log, "loadtest: "+format+"\n", args...)
+	}
+}
+
+// sample reads the server's /proc figures, if a pid was given.
+func (r *runner) sample() (procSample, bool) {
+	if r.cfg.pid == 0 {
+		return procSample{}, false
+	}
+	s, err := sampleProc(r.cfg.pid)
+	if err != nil {
+		r.rep.Problems = append(r.rep.Problems, fmt.Sprintf("reading /proc/%d: %v", r.cfg.pid, err))
+		return procSample{}, false
+	}
+	return s, true
+}
+
+// run performs a whole load test and returns its report. Progress goes to
+// log (may be nil). It always returns within cfg.deadline (plus a few
+// seconds to tear down).
+func run(ctx context.Context, cfg *config, log io.Writer) *report {
+	ctx, cancel := context.WithTimeout(ctx, cfg.deadline)
+	defer cancel()
+	r := &runner{
+		cfg: cfg,
+		log: log,
+		tr:  newTracker(cfg.runID, max(cfg.senders, 1), cfg.perSender()),
+		rep: newReport(cfg),
+	}
+	r.exec(ctx)
+	r.rep.finish(cfg)
+	return r.rep
+}
+
+// exec runs the phases; on a fatal problem it sets rep.Error and returns,
+// and the deferred teardown still collects what was measured.
+func (r *runner) exec(ctx context.Context) {
+	cfg, rep := r.cfg, r.rep
+	before, havePID := r.sample()
+	if cfg.pid != 0 && !havePID {
+		rep.Error = fmt.Sprintf("cannot read server process %d", cfg.pid)
+		return
+	}
+	rep.ServerRSSBeforeKiB = before.rssKiB
+	defer r.teardown()
+
+	if !r.connectAll(ctx) {
+		return
+	}
+	if !sleepCtx(ctx, cfg.settle) {
+		rep.Error = "run deadline exceeded while settling"
+		return
+	}
+
+	connected, _ := r.sample()
+	rep.ServerRSSConnectedKiB = connected.rssKiB
+	rep.ServerCPUConnectS = round3((connected.cpu - before.cpu).Seconds())
+	ready := r.readySessions()
+	rep.ToolEmulatorTuned = ready[0].scr.tuned
+	for _, s := range ready {
+		s.bytesStart = s.bytes.Load()
+	}
+	toolStart := selfCPU()
+	winStart := time.Now()
+
+	switch {
+	case cfg.idle > 0:
+		r.logf("holding %d sessions idle for %v", len(ready), cfg.idle)
+		if !sleepCtx(ctx, cfg.idle) {
+			rep.Error = "run deadline exceeded while idle"
+		}
+	case cfg.senders > 0:
+		r.send(ctx, ready)
+	}
+
+	winEnd := time.Now()
+	after, _ := r.sample()
+	rep.ServerRSSAfterKiB = after.rssKiB
+	rep.WindowS = round3(winEnd.Sub(winStart).Seconds())
+	if havePID {
+		cpu := after.cpu - connected.cpu
+		rep.ServerCPURunS = round3(cpu.Seconds())
+		rep.ServerCorePct = round3(100 * cpu.Seconds() / winEnd.Sub(winStart).Seconds())
+	}
+	tool := selfCPU() - toolStart
+	if self, err := sampleProc(os.Getpid()); err == nil {
+		rep.ToolRSSKiB = self.rssKiB
+	}
+	rep.ToolCPURunS = round3(tool.Seconds())
+	rep.ToolCorePct = round3(100 * tool.Seconds() / winEnd.Sub(winStart).Seconds())
+	for _, s := range ready {
+		if s.finished() {
+			rep.Dropped++
+			rep.Failures[failureKey(&connectError{"dropped", errOrEOF(s.readErr)})]++
+		}
+	}
+}
+
+// errOrEOF returns err, or io.EOF if err is nil.
+func errOrEOF(err error) error {
+	if err == nil {
+		return io.EOF
+	}
+	return err
+}
+
+// connectAll opens every session, at most cfg.concurrency at a time. It
+// reports false if the run cannot continue.
+func (r *runner) connectAll(ctx context.Context) bool {
+	cfg, rep := r.cfg, r.rep
+	r.sessions = make([]*session, cfg.n)
+	signers := make([]ssh.Signer, cfg.n)
+	for i := range r.sessions {
+		r.sessions[i] = newSession(i, cfg.userName(i), r.tr)
+		sg, err := deriveSigner(cfg.seed, r.sessions[i].user)
+		if err != nil {
+			rep.Error = "deriving keys: " + err.Error()
+			return false
+		}
+		signers[i] = sg
+	}
+
+	r.logf("connecting %d sessions to %s (%d at a time)", cfg.n, cfg.dialAddr, cfg.concurrency)
+	start := time.Now()
+	var nReady, nFailed atomic.Int64
+	sem := make(chan struct{}, cfg.concurrency)
+	var wg sync.WaitGroup
+	for i, s := range r.sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				s.failure = failureKey(&connectError{"dial", ctx.Err()})
+				nFailed.Add(1)
+				return
+			}
+			d, err := s.connect(ctx, cfg, signers[i])
+			<-sem
+			if err != nil {
+				s.failure = failureKey(err)
+				nFailed.Add(1)
+				return
+			}
+			s.ready, s.connectTime = true, d
+			nReady.Add(1)
+		}()
+	}
+	stop := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				r.logf("connect: %d ready, %d failed of %d (%.1fs)", nReady.Load(), nFailed.Load(), cfg.n, time.Since(start).Seconds())
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-progressDone
+	rep.ConnectWallS = round3(time.Since(start).Seconds())
+
+	var times []time.Duration
+	for _, s := range r.sessions {
+		if s.ready {
+			times = append(times, s.connectTime)
+		} else {
+			rep.Failures[s.failure]++
+		}
+	}
+	rep.Connected = len(times)
+	rep.Failed = cfg.n - len(times)
+	d := summarize(times)
+	rep.ConnectP50Ms, rep.ConnectP99Ms, rep.ConnectMaxMs = ms(d.P50), ms(d.P99), ms(d.Max)
+	r.logf("connect: %d ready, %d failed of %d in %.1fs", rep.Connected, rep.Failed, cfg.n, rep.ConnectWallS)
+	switch {
+	case ctx.Err() != nil:
+		rep.Error = "run deadline exceeded while connecting"
+		return false
+	case rep.Connected == 0:
+		rep.Error = "no session connected"
+		return false
+	}
+	return true
+}
+
+// readySessions returns the sessions that reached the ready screen.
+func (r *runner) readySessions() []*session {
+	var out []*session
+	for _, s := range r.sessions {
+		if s.ready {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// send runs the senders for cfg.duration, then waits up to cfg.drain for the
+// outstanding deliveries.
+func (r *runner) send(ctx context.Context, ready []*session) {
+	cfg, rep, tr := r.cfg, r.rep, r.tr
+	senders := ready[:min(cfg.senders, len(ready))]
+	for i, s := range senders {
+		s.sender.Store(int32(i))
+	}
+	rep.Senders = len(senders)
+	rep.Receivers = len(ready)
+	interval := time.Duration(float64(time.Second) / cfg.rate)
+	r.logf("sending: %d senders × %g msg/s for %v to %d sessions", len(senders), cfg.rate, cfg.duration, len(ready))
+
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i, s := range senders {
+		// Stagger the senders evenly over one interval.
+		offset := interval * time.Duration(i) / time.Duration(len(senders))
+		wg.Go(func() { sent.Add(sendLoop(ctx, s, i, tr, start, offset, interval, cfg.duration)) })
+	}
+	wg.Wait()
+	rep.Sent = sent.Load()
+	// Each message is expected on every ready session except its sender's.
+	rep.Expected = rep.Sent * int64(len(ready)-1)
+
+	drainEnd := time.Now().Add(cfg.drain)
+	for tr.delivered.Load() < rep.Expected && time.Now().Before(drainEnd) {
+		if !sleepCtx(ctx, 5*time.Millisecond) {
+			rep.Error = "run deadline exceeded while draining"
+			break
+		}
+	}
+}
+
+// sendLoop types messages into s at the given interval, starting at
+// start+offset and stopping at start+dur. It returns the number of messages
+// sent (typed and submitted with Enter). The send time recorded for a
+// message is the moment just before its Enter key is written.
+func sendLoop(ctx context.Context, s *session, sender int, tr *tracker, start time.Time, offset, interval, dur time.Duration) int64 {
+	var n int64
+	buf := make([]byte, 0, tokenLen+2)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for seq := 0; seq < tr.perSender; seq++ {
+		at := offset + time.Duration(seq)*interval
+		if at >= dur {
+			break
+		}
+		if wait := time.Until(start.Add(at)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return n
+			}
+		}
+		buf = append(buf[:0], ' ')
+		buf = appendToken(buf, tokenID{Run: tr.run, Sender: sender, Seq: seq})
+		buf = append(buf, ' ')
+		if s.write(buf) != nil {
+			return n
+		}
+		tr.markSent(sender, seq)
+		if s.write(carriageReturn) != nil {
+			return n
+		}
+		n++
+	}
+	return n
+}
+
+// teardown closes every session, waits (bounded) for the readers and
+// collects latencies and byte counts.
+func (r *runner) teardown() {
+	rep := r.rep
+	for _, s := range r.sessions {
+		if s != nil {
+			s.close()
+		}
+	}
+	wait := time.NewTimer(5 * time.Second)
+	defer wait.Stop()
+	var lat []time.Duration
+	var rxBytes, rxDeliveries int64
+	var allBytes, allDeliveries int64
+	stuck := 0
+	for _, s := range r.sessions {
+		if s == nil || !s.started {
+			continue
+		}
+		select {
+		case <-s.done:
+		case <-wait.C:
+			wait.Reset(0)
+		}
+		if !s.finished() {
+			stuck++
+			continue
+		}
+		lat = append(lat, s.lat...)
+		if !s.ready {
+			continue
+		}
+		b := s.bytes.Load() - s.bytesStart
+		allBytes += b
+		allDeliveries += int64(len(s.lat))
+		if s.sender.Load() < 0 {
+			rxBytes += b
+			rxDeliveries += int64(len(s.lat))
+		}
+	}
+	if r.cfg.dumpScreen && r.log != nil {
+		for i := len(r.sessions) - 1; i >= 0; i-- {
+			if s := r.sessions[i]; s != nil && s.ready && s.finished() {
+				fmt.Fprintf(r.log, "loadtest: final screen of %s:\n%s\n", s.user, s.scr)
+				break
+			}
+		}
+	}
+	if stuck > 0 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d session readers did not stop", stuck))
+	}
+	rep.Delivered = int64(len(lat))
+	rep.Unknown = r.tr.unknown.Load()
+	rep.Foreign = r.tr.foreign.Load()
+	d := summarize(lat)
+	rep.LatencyP50Ms, rep.LatencyP90Ms, rep.LatencyP99Ms, rep.LatencyMaxMs = ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max)
+	rep.BytesReceived = allBytes
+	// Bytes per delivered message are measured on pure receivers (sessions
+	// that do not type), so that the echo of typing does not count.
+	if rxDeliveries == 0 {
+		rxBytes, rxDeliveries = allBytes, allDeliveries
+	}
+	if rxDeliveries > 0 {
+		rep.BytesPerSessionPerDelivery = round3(float64(rxBytes) / float64(rxDeliveries))
+	}
+	if n := int64(rep.Connected); n > 0 && rep.WindowS > 0 {
+		rep.BytesPerSessionPerS = round3(float64(allBytes) / float64(n) / rep.WindowS)
+	}
+}
+
+// sleepCtx sleeps for d, reporting false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// readBufSize is the size of each session's read buffer. Chat frames are a
+// few hundred bytes; a larger buffer only costs memory at 2,000 sessions.
+const readBufSize = 8 << 10
+
+// tracker is the state shared by all sessions of a run: when each message
+// was sent, and global counters. Send times are stored as nanoseconds since
+// base (monotonic clock) plus one, so that zero means "not sent".
+type tracker struct {
+	base      time.Time
+	run       int
+	senders   int
+	perSender int
+	sent      []atomic.Int64
+	delivered atomic.Int64
+	// unknown counts well-formed tokens of this run that no sender had sent
+	// (yet): a nonzero value means corrupted screens or a token collision.
+	unknown atomic.Int64
+	// foreign counts sightings of tokens of other runs (stored history).
+	foreign atomic.Int64
+}
+
+// newTracker returns a tracker for run id run, senders senders and up to
+// perSender messages each.
+func newTracker(run, senders, perSender int) *tracker {
+	return &tracker{
+		base:      time.Now(),
+		run:       run,
+		senders:   senders,
+		perSender: perSender,
+		sent:      make([]atomic.Int64, senders*perSender),
+	}
+}
+
+// index maps a token of this run to its slot, reporting false if it is out
+// of range.
+func (t *tracker) index(id tokenID) (int, bool) {
+	if id.Sender >= t.senders || id.Seq >= t.perSender {
+		return 0, false
+	}
+	return id.Sender*t.perSender + id.Seq, true
+}
+
+// markSent records now as the send time of message (sender, seq).
+func (t *tracker) markSent(sender, seq int) {
+	t.sent[sender*t.perSender+seq].Store(int64(time.Since(t.base)) + 1)
+}
+
+// sentAt returns the send time of slot i as an offset from base.
+func (t *tracker) sentAt(i int) (time.Duration, bool) {
+	v := t.sent[i].Load()
+	return time.Duration(v - 1), v != 0
+}
+
+// bitset is a growable set of small non-negative integers.
+type bitset []uint64
+
+// testAndSet sets bit i and reports whether it was already set.
+func (b *bitset) testAndSet(i int) bool {
+	w := i / 64
+	if w >= len(*b) {
+		*b = append(*b, make([]uint64, w-len(*b)+1)...)
+	}
+	m := uint64(1) << (i % 64)
+	was := (*b)[w]&m != 0
+	(*b)[w] |= m
+	return was
+}
+
+// session is one SSH connection with a PTY and its emulated screen.
+//
+// Goroutines: the reader (readLoop) owns scr, seen and lat until done is
+// closed; the reply goroutine forwards the emulator's answers to terminal
+// queries to the server; a sender goroutine may type into stdin. Writes to
+// stdin are serialised by inMu.
+type session struct {
+	idx  int
+	user string
+
+	client *ssh.Client
+	ss     *ssh.Session
+	stdin  io.WriteCloser
+	stdout io.Reader
+	inMu   sync.Mutex
+
+	scr *screen
+	tr  *tracker
+	// sender is this session's sender index, or -1. Own tokens are ignored
+	// (they also appear in the session's own input line while typing).
+	sender atomic.Int32
+
+	readyCh chan struct{}
+	readyAt time.Time // set before readyCh is closed
+	done    chan struct{}
+	readErr error // set before done is closed
+	bytes   atomic.Int64
+
+	// Results, owned by the reader until done is closed.
+	seen bitset
+	lat  []time.Duration
+	now  time.Time // time the current chunk was read
+	// started is set when the reader goroutine has been started (so done
+	// will be closed).
+	started bool
+	// Set by the orchestrator after connect.
+	connectTime time.Duration
+	ready       bool
+	failure     string
+	// Set by the orchestrator around the measurement window.
+	bytesStart int64
+}
+
+// newSession prepares (does not connect) session idx.
+func newSession(idx int, user string, tr *tracker) *session {
+	s := &session{idx: idx, user: user, tr: tr, readyCh: make(chan struct{}), done: make(chan struct{})}
+	s.sender.Store(-1)
+	return s
+}
+
+// deriveSigner returns the ed25519 key of user, derived from seed so that it
+// is the same on every run (the server can keep the handle registered).
+func deriveSigner(seed, user string) (ssh.Signer, error) {
+	h := sha256.Sum256([]byte("sshchat-loadtest\x00" + seed + "\x00" + user))
+	return ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(h[:]))
+}
+
+// connectError is a connection failure tagged with the stage it happened in.
+type connectError struct {
+	stage string
+	err   error
+}
+
+func (e *connectError) Error() string { return e.stage + ": " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// failureKey reduces an error to a short, run-independent reason used to
+// count failures by kind.
+func failureKey(err error) string {
+	var ce *connectError
+	stage := "error"
+	if errors.As(err, &ce) {
+		stage = ce.stage
+		err = ce.err
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		msg = "run deadline"
+	case strings.Contains(msg, "connection refused"):
+		msg = "connection refused"
+	case strings.Contains(msg, "connection reset"):
+		msg = "connection reset"
+	case strings.Contains(msg, "too many open files"):
+		msg = "too many open files"
+	case strings.Contains(msg, "i/o timeout"):
+		msg = "i/o timeout"
+	case strings.Contains(msg, "unable to authenticate"):
+		msg = "authentication failed"
+	}
+	if len(msg) > 80 {
+		msg = msg[:80]
+	}
+	return stage + ": " + msg
+}
+
+// connect dials, authenticates, opens a PTY session with a shell and waits
+// until the ready pattern is on screen. It returns the time from dial to
+// ready. On error everything is closed.
+func (s *session) connect(ctx context.Context, cfg *config, signer ssh.Signer) (d time.Duration, err error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", cfg.dialAddr)
+	if err != nil {
+		return 0, &connectError{"dial", err}
+	}
+	dl, _ := ctx.Deadline()
+	_ = conn.SetDeadline(dl)
+	cc, chans, reqs, err := ssh.NewClientConn(conn, cfg.dialAddr, &ssh.ClientConfig{
+		User: s.user,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		// Only loopback addresses are ever dialled (see resolveLoopback).
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		Timeout:         cfg.timeout,
+	})
+	if err != nil {
+		conn.Close()
+		return 0, &connectError{"handshake", err}
+	}
+	s.client = ssh.NewClient(cc, chans, reqs)
+	if s.ss, err = s.client.NewSession(); err != nil {
+		return 0, &connectError{"session", err}
+	}
+	if s.stdin, err = s.ss.StdinPipe(); err != nil {
+		return 0, &connectError{"session", err}
+	}
+	if s.stdout, err = s.ss.StdoutPipe(); err != nil {
+		return 0, &connectError{"session", err}
+	}
+	modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
+	if err = s.ss.RequestPty(cfg.term, cfg.height, cfg.width, modes); err != nil {
+		return 0, &connectError{"pty", err}
+	}
+	if err = s.ss.Shell(); err != nil {
+		return 0, &connectError{"shell", err}
+	}
+	_ = conn.SetDeadline(time.Time{})
+
+	s.scr = newScreen(cfg.width, cfg.height, cfg.readyRe)
+	s.started = true
+	go s.replyLoop()
+	go s.readLoop()
+
+	select {
+	case <-s.readyCh:
+		return s.readyAt.Sub(start), nil
+	case <-s.done:
+		return 0, &connectError{"ready", fmt.Errorf("closed before ready: %v", s.readErr)}
+	case <-ctx.Done():
+		if ctx.Err() == context.DeadlineExceeded && time.Since(start) >= cfg.timeout {
+			return 0, &connectError{"ready", errors.New("timeout waiting for ready pattern")}
+		}
+		return 0, &connectError{"ready", ctx.Err()}
+	}
+}
+
+// readLoop reads the session's output until the connection ends, feeding it
+// to the emulator and recording tokens at first sight.
+func (s *session) readLoop() {
+	defer close(s.done)
+	defer s.scr.closeReplies()
+	buf := make([]byte, readBufSize)
+	onToken := func(id tokenID) { s.onToken(id) }
+	for {
+		n, err := s.stdout.Read(buf)
+		if n > 0 {
+			s.now = time.Now()
+			s.bytes.Add(int64(n))
+			if s.scr.feed(buf[:n], onToken) {
+				s.readyAt = s.now
+				close(s.readyCh)
+			}
+		}
+		if err != nil {
+			s.readErr = err
+			return
+		}
+	}
+}
+
+// onToken records a token seen on screen at s.now.
+func (s *session) onToken(id tokenID) {
+	if id.Run != s.tr.run {
+		s.tr.foreign.Add(1)
+		return
+	}
+	if id.Sender == int(s.sender.Load()) {
+		return
+	}
+	i, ok := s.tr.index(id)
+	if !ok {
+		s.tr.unknown.Add(1)
+		return
+	}
+	at, ok := s.tr.sentAt(i)
+	if !ok {
+		// Well-formed and in range but not sent (yet): never count it.
+		s.tr.unknown.Add(1)
+		return
+	}
+	if s.seen.testAndSet(i) {
+		return
+	}
+	s.lat = append(s.lat, s.now.Sub(s.tr.base)-at)
+	s.tr.delivered.Add(1)
+}
+
+// replyLoop forwards the emulator's answers to terminal queries to the
+// server, as a real terminal would. It keeps draining after a write error so
+// that the emulator never blocks.
+func (s *session) replyLoop() {
+	buf := make([]byte, 256)
+	r := s.scr.replies()
+	failed := false
+	for {
+		n, err := r.Read(buf)
+		if n > 0 && !failed {
+			failed = s.write(buf[:n]) != nil
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// write sends p to the server as keyboard input.
+func (s *session) write(p []byte) error {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	_, err := s.stdin.Write(p)
+	return err
+}
+
+// close tears the connection down; the reader then exits.
+func (s *session) close() {
+	if s.client != nil {
+		_ = s.client.Close()
+	}
+}
+
+// finished reports whether the reader has exited.
+func (s *session) finished() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
