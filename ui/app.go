@@ -129,6 +129,9 @@ type appConfig struct {
 	now       func() time.Time
 	pageSize  int
 	maxWindow int
+	// markDelay debounces read markers; quitDelay keeps a final notice on
+	// screen before quitting.
+	markDelay, quitDelay time.Duration
 	// updateHook, if set, sees every message first (tests inject panics).
 	updateHook func(tea.Msg)
 }
@@ -154,6 +157,12 @@ func (c *appConfig) defaults() {
 	}
 	if c.maxWindow <= 0 {
 		c.maxWindow = 1000
+	}
+	if c.markDelay <= 0 {
+		c.markDelay = markReadDelay
+	}
+	if c.quitDelay <= 0 {
+		c.quitDelay = quitDelay
 	}
 	if c.theme.Dark == nil || c.theme.Light == nil {
 		c.theme = NewTheme()
@@ -353,6 +362,10 @@ func (a *App) convWidth() int {
 	}
 	return a.w - a.sidebarWidth() - 1
 }
+
+// textWidth is the width messages are rendered at: the pane minus a
+// one-column left margin.
+func (a *App) textWidth() int { return max(1, a.convWidth()-1) }
 
 // convRows is the number of message lines (the pane minus its header).
 func (a *App) convRows() int { return a.mainRows() - 1 }
@@ -618,7 +631,7 @@ func (a *App) end(text string) tea.Cmd {
 		c.addSystem(text, entError)
 		c.offset = 0
 	}
-	return tea.Tick(quitDelay, func(time.Time) tea.Msg { return quitNowMsg{} })
+	return tea.Tick(a.cfg.quitDelay, func(time.Time) tea.Msg { return quitNowMsg{} })
 }
 
 // Conversations.
@@ -702,7 +715,7 @@ func (a *App) scheduleMarkRead() tea.Cmd {
 		return nil
 	}
 	a.markPending = true
-	return tea.Tick(markReadDelay, func(time.Time) tea.Msg { return markTickMsg{} })
+	return tea.Tick(a.cfg.markDelay, func(time.Time) tea.Msg { return markTickMsg{} })
 }
 
 // History.
@@ -747,7 +760,7 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 	default:
 		c.mergeHistory(msg.msgs)
 		c.hasOlder = full
-		c.trimNew(a.cfg.maxWindow, &a.rc, a.convWidth())
+		c.trimNew(a.cfg.maxWindow, &a.rc, a.textWidth())
 	}
 	if c.info.ID == a.current {
 		return a.markRead(c)
@@ -767,7 +780,7 @@ func (a *App) pageUp() tea.Cmd {
 	if c == nil {
 		return nil
 	}
-	rows, w := a.convRows(), a.convWidth()
+	rows, w := a.convRows(), a.textWidth()
 	total := c.totalLines(&a.rc, w)
 	c.offset += max(1, rows-1)
 	if c.offset < total-rows {
@@ -913,7 +926,7 @@ func (a *App) appendMessage(c *Conversation, m chat.Message) bool {
 		return false
 	}
 	if c.info.ID == a.current && c.offset > 0 {
-		c.offset += len(e.render(&a.rc, a.convWidth()))
+		c.offset += len(e.render(&a.rc, a.textWidth()))
 		c.newBelow++
 	}
 	c.trimOld(a.cfg.maxWindow)
@@ -1152,7 +1165,12 @@ func (a *App) conversationPane(w, rows int) []string {
 	}
 	out := make([]string, 0, rows)
 	out = append(out, fit(a.header(c), w))
-	out = append(out, c.visible(&a.rc, w, rows-1)...)
+	for _, l := range c.visible(&a.rc, a.textWidth(), rows-1) {
+		if l != "" {
+			l = " " + l
+		}
+		out = append(out, l)
+	}
 	return out
 }
 

@@ -21,13 +21,13 @@ func newKeyMap() keyMap {
 	return keyMap{
 		Quit:     key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("^C", "quit")),
 		Enter:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "send")),
-		NextConv: key.NewBinding(key.WithKeys("tab", "ctrl+n"), key.WithHelp("tab/^N/^P", "switch")),
+		NextConv: key.NewBinding(key.WithKeys("tab", "ctrl+n"), key.WithHelp("tab", "switch")),
 		PrevConv: key.NewBinding(key.WithKeys("shift+tab", "ctrl+p"), key.WithHelp("shift+tab", "previous")),
-		Sidebar:  key.NewBinding(key.WithKeys("esc", "ctrl+s"), key.WithHelp("esc/^S", "contacts")),
+		Sidebar:  key.NewBinding(key.WithKeys("esc", "ctrl+s"), key.WithHelp("esc", "contacts")),
 		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 		Up:       key.NewBinding(key.WithKeys("up"), key.WithHelp("↑/↓", "select")),
 		Down:     key.NewBinding(key.WithKeys("down"), key.WithHelp("↑/↓", "select")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup/pgdn", "scroll")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup/dn", "scroll")),
 		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgup/pgdn", "scroll")),
 	}
 }
@@ -40,7 +40,7 @@ func hint(b key.Binding) string {
 
 // helpChat is the status line while typing.
 func (k keyMap) helpChat() []string {
-	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Sidebar), hint(k.PageUp), "/help commands", hint(k.Quit)}
+	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Sidebar), hint(k.PageUp), "/help", hint(k.Quit)}
 }
 
 // helpSidebar is the status line while the sidebar has focus.

@@ -60,7 +60,7 @@ func (l *Login) View(st *Styles, serverName string, w int) (lines []string, curs
 	for _, part := range wrapText(safeLine(l.reason), max(1, w-2)) {
 		lines = append(lines, " "+st.System.Render(part))
 	}
-	lines = append(lines, " Choose a handle (letters, digits, _ . -):", "")
+	lines = append(lines, "", " Choose a handle (letters, digits, _ . -):", "")
 	cursorRow = len(lines)
 	l.input.SetWidth(max(1, w-len(l.input.Prompt)-3))
 	lines = append(lines, fit(" "+l.input.View(), w))

@@ -170,7 +170,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	p = tea.NewProgram(app, programOptions(s, ctx, w, hgt, opts.FPS)...)
 
 	latest := newSizeSlot()
-	h.start(func() { readWindowChanges(ctx, winch, latest, lg) })
+	h.start(func() { readWindowChanges(ctx, winch, latest, lg, cancel) })
 	h.start(func() { forwardWindowChanges(ctx, latest, p, lg) })
 
 	final, err := p.Run()
@@ -180,7 +180,10 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	p.Kill() // idempotent; restores the terminal after a panic
 	cancel()
 	h.close()
-	if fa, ok := final.(*App); ok && fa.ExitReason() != "" {
+	switch fa, ok := final.(*App); {
+	case errors.Is(err, tea.ErrProgramPanic):
+		_, _ = fmt.Fprintln(s, "sshchat: internal error; this session ended (others are unaffected)")
+	case ok && fa.ExitReason() != "":
 		_, _ = fmt.Fprintln(s, "sshchat: "+fa.ExitReason())
 	}
 }
@@ -310,7 +313,11 @@ func (s *sizeSlot) get() (int, int) {
 
 // readWindowChanges drains the session's window channel into the slot,
 // never waiting on the program, so the SSH request loop is never held up.
-func readWindowChanges(ctx context.Context, winch <-chan ssh.Window, slot *sizeSlot, lg *log.Logger) {
+// charm.land/ssh closes the channel when the client closes the session
+// channel; the session context only ends with the whole connection (which
+// a multiplexing client such as OpenSSH's ControlMaster keeps open), so a
+// closed channel calls gone to end the program.
+func readWindowChanges(ctx context.Context, winch <-chan ssh.Window, slot *sizeSlot, lg *log.Logger, gone func()) {
 	defer func() {
 		if r := recover(); r != nil {
 			lg.Error("window reader panic", "panic", r)
@@ -322,6 +329,7 @@ func readWindowChanges(ctx context.Context, winch <-chan ssh.Window, slot *sizeS
 			return
 		case win, ok := <-winch:
 			if !ok {
+				gone()
 				return
 			}
 			slot.put(win.Width, win.Height)

@@ -1,0 +1,909 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"sshchat/chat"
+)
+
+// harness drives an App the way Bubble Tea would, synchronously: every
+// returned Cmd is run and its message fed back to Update, in order. Timers
+// are configured to a millisecond so debounces and delayed quits resolve.
+type harness struct {
+	t    *testing.T
+	app  *App
+	b    *fakeBroker
+	sess *fakeSession
+	raw  []string // tea.Raw writes (the bell)
+	quit bool
+}
+
+type harnessOpt func(*appConfig)
+
+func newHarness(t *testing.T, b *fakeBroker, opts ...harnessOpt) *harness {
+	t.Helper()
+	if b == nil {
+		b = newFakeBroker()
+	}
+	acct, err := b.Register(context.Background(), chat.Key{Fingerprint: "SHA256:alice"}, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := appConfig{
+		broker:     b,
+		serverName: "testchat",
+		motd:       "be nice\nno spam",
+		acct:       &acct,
+		loc:        time.UTC,
+		now:        func() time.Time { return time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC) },
+		markDelay:  time.Millisecond,
+		quitDelay:  time.Millisecond,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := &harness{t: t, app: newApp(cfg), b: b}
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.run(h.app.Init())
+	if h.app.phase == phaseChat {
+		h.sess = b.sessionOf("alice")
+	}
+	return h
+}
+
+// send feeds one message and runs what it returns.
+func (h *harness) send(msg tea.Msg) {
+	h.t.Helper()
+	_, cmd := h.app.Update(msg)
+	h.run(cmd)
+}
+
+// run executes cmd and everything it leads to.
+func (h *harness) run(cmd tea.Cmd) {
+	queue := []tea.Cmd{cmd}
+	for len(queue) > 0 {
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		switch msg := c().(type) {
+		case nil:
+		case tea.BatchMsg:
+			queue = append(queue, msg...)
+		case tea.QuitMsg:
+			h.quit = true
+		case tea.RawMsg:
+			h.raw = append(h.raw, fmt.Sprint(msg.Msg))
+		default:
+			_, next := h.app.Update(msg)
+			queue = append(queue, next)
+		}
+	}
+}
+
+func (h *harness) typeText(s string) {
+	for _, r := range s {
+		h.send(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+}
+
+func (h *harness) press(code rune, mod ...tea.KeyMod) {
+	k := tea.KeyPressMsg{Code: code}
+	for _, m := range mod {
+		k.Mod |= m
+	}
+	h.send(k)
+}
+
+func (h *harness) events(evs ...chat.Event) { h.send(eventsMsg(evs)) }
+
+// screen is the plain text of the view.
+func (h *harness) screen() string { return ansi.Strip(h.app.View().Content) }
+
+func (h *harness) bells() int {
+	n := 0
+	for _, r := range h.raw {
+		n += strings.Count(r, "\a")
+	}
+	return n
+}
+
+func msgAt(id int, conv chat.ConvID, from chat.UserID, handle, body string) chat.Message {
+	return chat.Message{
+		ID: chat.MessageID(id), Conv: conv, From: from, FromHandle: handle, Body: body,
+		At: time.Date(2026, 1, 2, 9, 30, 0, 0, time.UTC),
+	}
+}
+
+const bobID chat.UserID = 99
+
+var dmBob = chat.Conversation{ID: "dm:1:99", Kind: chat.KindDirect, Name: "bob", Peer: bobID}
+
+func TestWelcomeShowsServerHandleOnlineCountAndMOTD(t *testing.T) {
+	h := newHarness(t, nil)
+	s := h.screen()
+	for _, want := range []string{"Welcome to testchat, alice!", "1 person is online", "be nice", "no spam", "#lobby"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("screen lacks %q:\n%s", want, s)
+		}
+	}
+	if !h.app.View().AltScreen {
+		t.Error("view does not use the alt screen")
+	}
+	_, _, hist, _, _ := h.sess.calls()
+	if len(hist) != 1 || hist[0].conv != chat.Lobby || hist[0].before != 0 {
+		t.Errorf("history calls on entry = %+v, want one newest page of #lobby", hist)
+	}
+}
+
+func TestWelcomeStaysBelowLobbyHistory(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.historyFn = func(chat.ConvID, chat.MessageID, int) ([]chat.Message, error) {
+			return []chat.Message{msgAt(1, chat.Lobby, bobID, "bob", "old news")}, nil
+		}
+	}
+	h := newHarness(t, b)
+	s := h.screen()
+	if i, j := strings.Index(s, "old news"), strings.Index(s, "Welcome to"); i < 0 || j < 0 || i > j {
+		t.Fatalf("history should come before the welcome:\n%s", s)
+	}
+}
+
+func TestTypingAndEnterCallsSendAndShowsTheMessage(t *testing.T) {
+	h := newHarness(t, nil)
+	h.typeText("hello there")
+	h.press(tea.KeyEnter)
+	sends, _, _, _, _ := h.sess.calls()
+	if len(sends) != 1 || sends[0] != (sendCall{chat.Lobby, "hello there"}) {
+		t.Fatalf("sends = %+v", sends)
+	}
+	if got := h.app.composer.Value(); got != "" {
+		t.Errorf("input not cleared: %q", got)
+	}
+	if !strings.Contains(h.screen(), "alice: hello there") {
+		t.Errorf("sent message not on screen:\n%s", h.screen())
+	}
+}
+
+func TestSendFailureShowsErrorAndGivesTextBack(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.sendFn = func(chat.ConvID, string) (chat.Message, error) {
+			return chat.Message{}, fmt.Errorf("%w: wait a moment", chat.ErrRateLimited)
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("spam")
+	h.press(tea.KeyEnter)
+	lines := strings.Split(h.screen(), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "slow down: wait a moment") {
+		t.Errorf("status line = %q", last)
+	}
+	if h.app.composer.Value() != "spam" {
+		t.Errorf("failed text not given back: %q", h.app.composer.Value())
+	}
+}
+
+func TestSlashCommandGoesToExecAndRepliesShowAsSystemLines(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			return chat.Reply{Lines: []string{"online: alice, bob", "  2 people"}}, nil
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("/who")
+	h.press(tea.KeyEnter)
+	sends, execs, _, _, _ := h.sess.calls()
+	if len(sends) != 0 || len(execs) != 1 || execs[0] != (sendCall{chat.Lobby, "/who"}) {
+		t.Fatalf("sends=%+v execs=%+v", sends, execs)
+	}
+	s := h.screen()
+	if !strings.Contains(s, "online: alice, bob") || !strings.Contains(s, "│   2 people") {
+		t.Errorf("reply lines missing:\n%s", s)
+	}
+}
+
+func TestDoubleSlashSendsALiteralSlash(t *testing.T) {
+	h := newHarness(t, nil)
+	h.typeText("//shrug")
+	h.press(tea.KeyEnter)
+	sends, execs, _, _, _ := h.sess.calls()
+	if len(execs) != 0 || len(sends) != 1 || sends[0].text != "/shrug" {
+		t.Fatalf("sends=%+v execs=%+v", sends, execs)
+	}
+}
+
+func TestCommandErrorIsOneRedStatusLine(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			return chat.Reply{}, fmt.Errorf("%w: nobody is called zed\nsecond line", chat.ErrNoSuchUser)
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("/whois zed")
+	h.press(tea.KeyEnter)
+	view := h.app.View().Content
+	lines := strings.Split(view, "\n")
+	if len(lines) != 24 {
+		t.Fatalf("view has %d lines", len(lines))
+	}
+	last := lines[len(lines)-1]
+	if plain := ansi.Strip(last); !strings.Contains(plain, "no such user: nobody is called zed") || strings.Contains(plain, "second") {
+		t.Errorf("status line = %q", plain)
+	}
+	if last == ansi.Strip(last) {
+		t.Error("error line is not styled")
+	}
+}
+
+func TestUnknownErrorIsNotShownRaw(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			return chat.Reply{}, fmt.Errorf("sqlite: disk I/O error at /var/lib/secret.db")
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("/who")
+	h.press(tea.KeyEnter)
+	if s := h.screen(); strings.Contains(s, "sqlite") || !strings.Contains(s, "internal error") {
+		t.Errorf("raw error leaked or missing:\n%s", s)
+	}
+}
+
+func TestReplyOpenSwitchesToTheConversation(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			c := dmBob
+			return chat.Reply{Open: &c, Lines: []string{"bob is offline; the message will be delivered when they log in"}}, nil
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("/msg bob hi")
+	h.press(tea.KeyEnter)
+	if h.app.current != dmBob.ID {
+		t.Fatalf("current = %q", h.app.current)
+	}
+	s := h.screen()
+	if !strings.Contains(s, "bob is offline") || !strings.Contains(s, "› bob") {
+		t.Errorf("DM not in front or sidebar entry missing:\n%s", s)
+	}
+	_, _, hist, _, _ := h.sess.calls()
+	if last := hist[len(hist)-1]; last.conv != dmBob.ID || last.before != 0 {
+		t.Errorf("history of the opened DM not loaded: %+v", hist)
+	}
+}
+
+func TestReplyQuitQuits(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) { return chat.Reply{Quit: true}, nil }
+	}
+	h := newHarness(t, b)
+	h.typeText("/quit")
+	h.press(tea.KeyEnter)
+	if !h.quit {
+		t.Fatal("did not quit")
+	}
+}
+
+func TestCtrlCQuits(t *testing.T) {
+	h := newHarness(t, nil)
+	h.press('c', tea.ModCtrl)
+	if !h.quit {
+		t.Fatal("ctrl+c did not quit")
+	}
+}
+
+func TestLinesAreSentOneAtATimeInOrder(t *testing.T) {
+	h := newHarness(t, nil)
+	h.typeText("one")
+	_, first := h.app.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	h.typeText("two")
+	_, second := h.app.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if second != nil {
+		t.Fatal("second line went out while the first was in flight")
+	}
+	h.run(first)
+	sends, _, _, _, _ := h.sess.calls()
+	if len(sends) != 2 || sends[0].text != "one" || sends[1].text != "two" {
+		t.Fatalf("sends = %+v", sends)
+	}
+}
+
+func TestSentMessageAndItsEventAppearOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	// Send's result first, then the event with the same ID.
+	h.typeText("only once")
+	h.press(tea.KeyEnter)
+	h.run(func() tea.Msg { return nil })
+	ev := <-h.sess.events // the fake broker published it to us too
+	h.events(ev)
+	if n := strings.Count(h.screen(), "only once"); n != 1 {
+		t.Fatalf("message shown %d times:\n%s", n, h.screen())
+	}
+	// The event first, then Send's result.
+	m := msgAt(500, chat.Lobby, h.app.me.ID, "alice", "twice?")
+	h.events(chat.MessageEvent{Message: m, Conversation: chat.Conversation{ID: chat.Lobby}})
+	h.send(sentMsg{item: outItem{conv: chat.Lobby, text: "twice?"}, msg: m})
+	if n := strings.Count(h.screen(), "twice?"); n != 1 {
+		t.Fatalf("message shown %d times:\n%s", n, h.screen())
+	}
+}
+
+func TestUnreadCountsBellAndMarkRead(t *testing.T) {
+	h := newHarness(t, nil)
+	// A DM while the lobby is in front: new sidebar entry, unread, bell.
+	h.events(chat.MessageEvent{Message: msgAt(10, dmBob.ID, bobID, "bob", "psst"), Conversation: dmBob})
+	if c := h.app.convs[dmBob.ID]; c == nil || c.info.Unread != 1 {
+		t.Fatalf("dm conversation = %+v", c)
+	}
+	if !strings.Contains(h.screen(), "bob (1)") {
+		t.Errorf("unread count not in sidebar:\n%s", h.screen())
+	}
+	if h.bells() != 1 {
+		t.Fatalf("bells = %d, want 1", h.bells())
+	}
+	if strings.Contains(h.app.View().Content, "\a") {
+		t.Fatal("BEL inside the view content")
+	}
+	// Two more DMs in one batch: one bell for the batch.
+	h.events(
+		chat.MessageEvent{Message: msgAt(11, dmBob.ID, bobID, "bob", "hello?"), Conversation: dmBob},
+		chat.MessageEvent{Message: msgAt(12, dmBob.ID, bobID, "bob", "anyone?"), Conversation: dmBob},
+	)
+	if h.bells() != 2 || h.app.convs[dmBob.ID].info.Unread != 3 {
+		t.Fatalf("bells=%d unread=%d", h.bells(), h.app.convs[dmBob.ID].info.Unread)
+	}
+	// A lobby message in front: no unread, no bell, read marker debounced.
+	h.events(chat.MessageEvent{Message: msgAt(13, chat.Lobby, bobID, "bob", "hi all"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if h.bells() != 2 || h.app.convs[chat.Lobby].info.Unread != 0 {
+		t.Fatalf("front message rang or counted: bells=%d", h.bells())
+	}
+	_, _, _, marks, _ := h.sess.calls()
+	if len(marks) == 0 || marks[len(marks)-1] != (markCall{chat.Lobby, 13}) {
+		t.Errorf("lobby not marked read: %+v", marks)
+	}
+	// Switch to the DM: unread cleared, marked read up to the newest.
+	h.press(tea.KeyTab)
+	if h.app.current != dmBob.ID || h.app.convs[dmBob.ID].info.Unread != 0 {
+		t.Fatalf("current=%q unread=%d", h.app.current, h.app.convs[dmBob.ID].info.Unread)
+	}
+	_, _, _, marks, _ = h.sess.calls()
+	if marks[len(marks)-1] != (markCall{dmBob.ID, 12}) {
+		t.Errorf("marks = %+v", marks)
+	}
+	// Lobby now in the back: a plain message counts without a bell, a
+	// mention of @alice rings.
+	h.events(chat.MessageEvent{Message: msgAt(14, chat.Lobby, bobID, "bob", "lunch?"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if h.bells() != 2 || h.app.convs[chat.Lobby].info.Unread != 1 {
+		t.Fatalf("plain lobby message: bells=%d unread=%d", h.bells(), h.app.convs[chat.Lobby].info.Unread)
+	}
+	h.events(chat.MessageEvent{Message: msgAt(15, chat.Lobby, bobID, "bob", "@Alice, lunch?"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if h.bells() != 3 {
+		t.Fatalf("mention did not ring: bells=%d", h.bells())
+	}
+	// Our own message from another session does not count or ring.
+	h.events(chat.MessageEvent{Message: msgAt(16, chat.Lobby, h.app.me.ID, "alice", "yes"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if h.bells() != 3 || h.app.convs[chat.Lobby].info.Unread != 2 {
+		t.Fatalf("own message: bells=%d unread=%d", h.bells(), h.app.convs[chat.Lobby].info.Unread)
+	}
+}
+
+func TestMentionMatchesWholeHandlesOnly(t *testing.T) {
+	for body, want := range map[string]bool{
+		"@alice":          true,
+		"hi @ALICE!":      true,
+		"@alice.":         true,
+		"ping @alice, ok": true,
+		"@alicex":         false,
+		"@alice.bob":      false,
+		"bob@alice":       false,
+		"alice":           false,
+		"@alice_":         false,
+	} {
+		if got := mentions(body, "alice"); got != want {
+			t.Errorf("mentions(%q) = %v, want %v", body, got, want)
+		}
+	}
+}
+
+func TestOfflineDialogDismissCallsBrokerOnce(t *testing.T) {
+	b := newFakeBroker()
+	groups := []chat.OfflineGroup{
+		{From: bobID, FromHandle: "bob", Conv: dmBob.ID, Count: 5, Messages: []chat.Message{
+			msgAt(1, dmBob.ID, bobID, "bob", "m1"), msgAt(2, dmBob.ID, bobID, "bob", "m2"),
+			msgAt(3, dmBob.ID, bobID, "bob", "m3"), msgAt(4, dmBob.ID, bobID, "bob", "m4"),
+			msgAt(5, dmBob.ID, bobID, "bob", "m5"),
+		}},
+		{From: 7, FromHandle: "carol", Conv: "dm:1:7", Count: 1, Messages: []chat.Message{msgAt(6, "dm:1:7", 7, "carol", "yo")}},
+	}
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: online, Offline: groups}
+	}
+	h := newHarness(t, b)
+	s := h.screen()
+	for _, want := range []string{"While you were away", "bob — 5 messages", "carol — 1 message", "m5", "… 2 earlier"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("dialog lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "m1") {
+		t.Errorf("dialog shows more than the last few of a group:\n%s", s)
+	}
+	h.press(tea.KeyEscape)
+	if h.app.dialog != nil {
+		t.Fatal("esc did not dismiss")
+	}
+	h.press(tea.KeyEscape) // now focuses the sidebar; must not dismiss again
+	_, _, _, _, dismissed := h.sess.calls()
+	if dismissed != 1 {
+		t.Fatalf("DismissOffline called %d times", dismissed)
+	}
+}
+
+func TestOfflineDialogEnterOpensTheSendersConversation(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: online, Offline: []chat.OfflineGroup{
+			{From: 7, FromHandle: "carol", Conv: "dm:1:7", Count: 1, Messages: []chat.Message{msgAt(6, "dm:1:7", 7, "carol", "yo")}},
+			{From: bobID, FromHandle: "bob", Conv: dmBob.ID, Count: 1, Messages: []chat.Message{msgAt(7, dmBob.ID, bobID, "bob", "hey")}},
+		}}
+	}
+	h := newHarness(t, b)
+	h.press(tea.KeyDown)
+	h.press(tea.KeyEnter)
+	if h.app.dialog != nil || h.app.current != dmBob.ID {
+		t.Fatalf("dialog=%v current=%q", h.app.dialog != nil, h.app.current)
+	}
+	if c := h.app.convs[dmBob.ID]; c.info.Name != "bob" || c.info.Kind != chat.KindDirect {
+		t.Errorf("conversation = %+v", c.info)
+	}
+	_, _, _, _, dismissed := h.sess.calls()
+	if dismissed != 1 {
+		t.Fatalf("DismissOffline called %d times", dismissed)
+	}
+}
+
+// pageOf returns messages [from, to] of conv, oldest first.
+func pageOf(conv chat.ConvID, from, to int) []chat.Message {
+	var out []chat.Message
+	for id := from; id <= to; id++ {
+		out = append(out, msgAt(id, conv, bobID, "bob", fmt.Sprintf("message number %d", id)))
+	}
+	return out
+}
+
+func TestPageUpAtTopLoadsOlderPageAndKeepsPosition(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+			if before == 0 {
+				return pageOf(conv, 301-n, 300), nil
+			}
+			lo := max(1, int(before)-n)
+			return pageOf(conv, lo, int(before)-1), nil
+		}
+	}
+	h := newHarness(t, b, func(c *appConfig) { c.pageSize = 50 })
+	c := h.app.convs[chat.Lobby]
+	if c.oldestID() != 251 || c.newestID() != 300 {
+		t.Fatalf("window %d..%d", c.oldestID(), c.newestID())
+	}
+	for range 20 {
+		h.press(tea.KeyPgUp)
+		_, _, hist, _, _ := h.sess.calls()
+		if len(hist) > 1 {
+			break
+		}
+	}
+	_, _, hist, _, _ := h.sess.calls()
+	if len(hist) != 2 || hist[1].before != 251 || hist[1].n != 50 {
+		t.Fatalf("history calls = %+v, want an older page before 251", hist)
+	}
+	if c.oldestID() != 201 {
+		t.Fatalf("oldest after loading = %d", c.oldestID())
+	}
+	// The screen did not jump: the same lines are visible as at the top of
+	// the window before the older page arrived.
+	s := h.screen()
+	if !strings.Contains(s, "message number 251") || strings.Contains(s, "message number 230") {
+		t.Errorf("scroll position not kept:\n%s", s)
+	}
+	// Scrolling on shows the older page.
+	h.press(tea.KeyPgUp)
+	if !strings.Contains(h.screen(), "message number 24") {
+		t.Errorf("older page not reachable:\n%s", h.screen())
+	}
+}
+
+func TestConversationWindowIsBoundedAndRefetchesNewest(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+			if before == 0 {
+				return pageOf(conv, 1001-n, 1000), nil
+			}
+			return pageOf(conv, max(1, int(before)-n), int(before)-1), nil
+		}
+	}
+	h := newHarness(t, b, func(c *appConfig) { c.pageSize = 40; c.maxWindow = 100 })
+	c := h.app.convs[chat.Lobby]
+	for i := 0; i < 400 && c.oldestID() > 700; i++ {
+		h.press(tea.KeyPgUp)
+	}
+	if len(c.entries) > 100 {
+		t.Fatalf("window holds %d entries, limit 100", len(c.entries))
+	}
+	if !c.hasNewer {
+		t.Fatal("window not detached after dropping the newest entries")
+	}
+	// Live messages are counted on the way but not appended while detached.
+	for i := 0; i < 400 && (c.offset > 0 || c.hasNewer); i++ {
+		h.press(tea.KeyPgDown)
+	}
+	if c.hasNewer || c.newestID() != 1000 {
+		t.Fatalf("newest page not fetched again: hasNewer=%v newest=%d", c.hasNewer, c.newestID())
+	}
+	// Live growth trims the oldest.
+	for id := 1001; id < 1300; id++ {
+		h.events(chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", "live"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	if n := len(c.entries); n > 110 {
+		t.Fatalf("window holds %d entries after live growth", n)
+	}
+}
+
+func TestPasteOverTheLimitIsRejected(t *testing.T) {
+	h := newHarness(t, nil)
+	h.typeText("ab")
+	h.send(tea.PasteMsg{Content: strings.Repeat("x", chat.MaxMessageLen)})
+	if h.app.composer.Value() != "ab" {
+		t.Fatalf("oversized paste inserted: %d chars", len(h.app.composer.Value()))
+	}
+	if !strings.Contains(h.screen(), "paste too long") {
+		t.Errorf("no one-line reason:\n%s", h.screen())
+	}
+	h.send(tea.PasteMsg{Content: "cd"})
+	if h.app.composer.Value() != "abcd" {
+		t.Errorf("small paste = %q", h.app.composer.Value())
+	}
+	if h.app.composer.input.CharLimit != chat.MaxMessageLen {
+		t.Errorf("CharLimit = %d", h.app.composer.input.CharLimit)
+	}
+}
+
+func TestWindowSizeIsClamped(t *testing.T) {
+	for _, tc := range []struct{ w, h, ww, wh int }{
+		{65535, 65535, maxWidth, maxHeight},
+		{0, 0, 80, 24},
+		{3, 2, minWidth, minHeight},
+		{120, 40, 120, 40},
+	} {
+		got := filter(nil, tea.WindowSizeMsg{Width: tc.w, Height: tc.h}).(tea.WindowSizeMsg)
+		if got.Width != tc.ww || got.Height != tc.wh {
+			t.Errorf("filter(%dx%d) = %dx%d, want %dx%d", tc.w, tc.h, got.Width, got.Height, tc.ww, tc.wh)
+		}
+	}
+	if _, ok := filter(nil, tea.SuspendMsg{}).(tea.ResumeMsg); !ok {
+		t.Error("ctrl+z is not turned into a resume")
+	}
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 65535, Height: 65535})
+	if h.app.w != maxWidth || h.app.h != maxHeight {
+		t.Fatalf("app size %dx%d", h.app.w, h.app.h)
+	}
+	if n := len(strings.Split(h.app.View().Content, "\n")); n != maxHeight {
+		t.Fatalf("view has %d lines", n)
+	}
+}
+
+func TestSidebarCollapsesBelowSixtyColumns(t *testing.T) {
+	h := newHarness(t, nil)
+	if !strings.Contains(h.screen(), "Conversations") {
+		t.Fatalf("sidebar missing at 80 columns:\n%s", h.screen())
+	}
+	h.send(tea.WindowSizeMsg{Width: 59, Height: 24})
+	if s := h.screen(); strings.Contains(s, "Conversations") || !strings.Contains(s, "Welcome") {
+		t.Fatalf("sidebar not collapsed at 59 columns:\n%s", s)
+	}
+	// Focusing it shows it in place of the conversation.
+	h.press(tea.KeyEscape)
+	if s := h.screen(); !strings.Contains(s, "Conversations") {
+		t.Fatalf("focused sidebar not shown when collapsed:\n%s", s)
+	}
+}
+
+func TestSidebarEnterOnAContactOpensADM(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: online, Contacts: []chat.Contact{
+			{Presence: chat.Presence{User: bobID, Handle: "bob", Status: chat.Online}},
+		}}
+	}
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(_ chat.ConvID, line string) (chat.Reply, error) {
+			if line != "/msg bob" {
+				return chat.Reply{}, fmt.Errorf("%w: %s", chat.ErrUsage, line)
+			}
+			c := dmBob
+			return chat.Reply{Open: &c}, nil
+		}
+	}
+	h := newHarness(t, b)
+	h.press('s', tea.ModCtrl)
+	if h.app.focus != focusSidebar || !strings.Contains(h.screen(), "enter open") {
+		t.Fatalf("sidebar not focused / help not shown:\n%s", h.screen())
+	}
+	h.press(tea.KeyDown) // #lobby → bob
+	h.press(tea.KeyEnter)
+	_, execs, _, _, _ := h.sess.calls()
+	if len(execs) != 1 || execs[0].text != "/msg bob" {
+		t.Fatalf("execs = %+v", execs)
+	}
+	if h.app.current != dmBob.ID || h.app.focus != focusInput {
+		t.Fatalf("current=%q focus=%v", h.app.current, h.app.focus)
+	}
+	sends, _, _, _, _ := h.sess.calls()
+	if len(sends) != 0 {
+		t.Fatalf("opening a DM sent something: %+v", sends)
+	}
+}
+
+func TestPresenceEventsUpdateSidebarAndLobby(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: online, Contacts: []chat.Contact{
+			{Presence: chat.Presence{User: bobID, Handle: "bob", Status: chat.Offline, LastSeen: time.Date(2026, 1, 2, 13, 0, 0, 0, time.UTC)}},
+			{Presence: chat.Presence{User: 7, Handle: "carol", Status: chat.Online}},
+		}}
+	}
+	h := newHarness(t, b)
+	if s := h.screen(); !strings.Contains(s, "○ bob 3h ago") || !strings.Contains(s, "● carol") {
+		t.Fatalf("contacts:\n%s", s)
+	}
+	h.events(chat.PresenceEvent{Presence: chat.Presence{User: bobID, Handle: "bob", Status: chat.Online}, Joined: true})
+	h.events(chat.PresenceEvent{Presence: chat.Presence{User: 7, Handle: "carol", Status: chat.Away}})
+	s := h.screen()
+	for _, want := range []string{"bob joined", "● bob", "◌ carol (away)", "Online (3)", "3 online"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("lacks %q:\n%s", want, s)
+		}
+	}
+	h.events(chat.PresenceEvent{Presence: chat.Presence{User: bobID, Handle: "robert", Status: chat.Online}, OldHandle: "bob"})
+	h.events(chat.PresenceEvent{Presence: chat.Presence{User: 7, Handle: "carol", Status: chat.Offline}, Left: true})
+	s = h.screen()
+	for _, want := range []string{"bob is now known as robert", "carol left", "Online (2)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("lacks %q:\n%s", want, s)
+		}
+	}
+	h.events(chat.ContactsEvent{Contacts: []chat.Contact{{Presence: chat.Presence{User: 8, Handle: "dave", Status: chat.Online}}}})
+	if s := h.screen(); !strings.Contains(s, "● dave") || strings.Contains(s, "● robert") {
+		t.Errorf("contacts not replaced:\n%s", s)
+	}
+}
+
+func TestNoticeEventShowsInItsConversation(t *testing.T) {
+	h := newHarness(t, nil)
+	h.events(chat.NoticeEvent{Conv: chat.Lobby, Text: "topic changed"})
+	if !strings.Contains(h.screen(), "topic changed") {
+		t.Fatalf("notice missing:\n%s", h.screen())
+	}
+}
+
+func TestShutdownEventShowsReasonAndQuits(t *testing.T) {
+	h := newHarness(t, nil)
+	h.events(chat.ShutdownEvent{Reason: "maintenance"})
+	if !h.quit {
+		t.Fatal("did not quit after shutdown")
+	}
+	if !strings.Contains(h.screen(), "server shutting down: maintenance") {
+		t.Errorf("no shutdown notice:\n%s", h.screen())
+	}
+	if h.app.ExitReason() == "" {
+		t.Error("no exit reason for the terminal")
+	}
+}
+
+func TestDroppedSessionShowsWhyAndQuits(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(sessionEndedMsg{err: chat.ErrSlowConsumer})
+	if !h.quit || !strings.Contains(h.screen(), "too many undelivered events") {
+		t.Fatalf("quit=%v\n%s", h.quit, h.screen())
+	}
+}
+
+func TestOwnMessagesLookDifferentFromOthers(t *testing.T) {
+	rc := &renderCtx{st: NewStyles(true), me: 1, loc: time.UTC}
+	own := renderMessage(rc, &chat.Message{From: 1, FromHandle: "alice", Body: "same words"}, 60)
+	other := renderMessage(rc, &chat.Message{From: 2, FromHandle: "alice", Body: "same words"}, 60)
+	if ansi.Strip(own[0]) != ansi.Strip(other[0]) {
+		t.Fatalf("text differs: %q vs %q", ansi.Strip(own[0]), ansi.Strip(other[0]))
+	}
+	if own[0] == other[0] {
+		t.Fatal("own message styled like someone else's")
+	}
+	act := renderMessage(rc, &chat.Message{From: 2, FromHandle: "bob", Body: "waves", Kind: chat.KindAction}, 60)
+	if got := ansi.Strip(act[0]); got != "00:00 * bob waves" {
+		t.Fatalf("action = %q", got)
+	}
+}
+
+func TestHandleColoursAreStable(t *testing.T) {
+	st := NewStyles(true)
+	if st.HandleStyle("Bob").Render("x") != st.HandleStyle("bob").Render("x") {
+		t.Fatal("colour depends on letter case")
+	}
+	seen := map[string]bool{}
+	for _, h := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace"} {
+		seen[st.HandleStyle(h).Render("x")] = true
+	}
+	if len(seen) < 3 {
+		t.Fatalf("only %d colours for 7 handles", len(seen))
+	}
+}
+
+func TestLongMessagesWrapUnderThemselves(t *testing.T) {
+	rc := &renderCtx{st: NewStyles(true), me: 1, loc: time.UTC}
+	long := strings.Repeat("word ", 40) + strings.Repeat("x", 90)
+	lines := renderMessage(rc, &chat.Message{From: 2, FromHandle: "bob", Body: long}, 40)
+	if len(lines) < 6 {
+		t.Fatalf("not wrapped: %d lines", len(lines))
+	}
+	for i, l := range lines {
+		if w := lipgloss.Width(l); w > 40 {
+			t.Errorf("line %d is %d wide: %q", i, w, ansi.Strip(l))
+		}
+		if i > 0 && !strings.HasPrefix(l, "      ") {
+			t.Errorf("continuation line %d not indented: %q", i, ansi.Strip(l))
+		}
+	}
+}
+
+// fillScreen gives the App everything a busy screen has.
+func fillScreen(h *harness) {
+	var contacts []chat.Contact
+	for i := range 30 {
+		contacts = append(contacts, chat.Contact{Presence: chat.Presence{
+			User: chat.UserID(1000 + i), Handle: fmt.Sprintf("contact-with-long-name-%d", i), Status: chat.Status(i % 3),
+			LastSeen: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		}})
+	}
+	h.events(chat.ContactsEvent{Contacts: contacts})
+	for i := range 60 {
+		h.events(chat.PresenceEvent{Presence: chat.Presence{User: chat.UserID(2000 + i), Handle: fmt.Sprintf("user%02d", i), Status: chat.Online}, Joined: true})
+	}
+	body := "wide 字符 and emoji 🎉 " + strings.Repeat("lorem ipsum dolor sit amet ", 12) + strings.Repeat("y", 300)
+	for i := range 40 {
+		h.events(chat.MessageEvent{Message: msgAt(100+i, chat.Lobby, chat.UserID(2000+i%5), fmt.Sprintf("user%02d", i%5), body), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.events(chat.MessageEvent{Message: msgAt(200, dmBob.ID, bobID, "a-rather-long-handle-xx", body), Conversation: chat.Conversation{ID: dmBob.ID, Kind: chat.KindDirect, Name: "a-rather-long-handle-xx", Peer: bobID}})
+	h.typeText(strings.Repeat("typed text ", 30))
+}
+
+func TestRendersWithinTheTerminalAtCommonSizes(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {200, 50}, {59, 24}, {20, 5}, {500, 200}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			h := newHarness(t, nil)
+			fillScreen(h)
+			h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+			check := func(what string) {
+				t.Helper()
+				lines := strings.Split(h.app.View().Content, "\n")
+				if len(lines) != size[1] {
+					t.Errorf("%s: %d lines, want %d", what, len(lines), size[1])
+				}
+				for i, l := range lines {
+					if w := lipgloss.Width(l); w > size[0] {
+						t.Errorf("%s: line %d is %d wide (max %d): %q", what, i, w, size[0], ansi.Strip(l))
+					}
+				}
+			}
+			check("chat")
+			h.press(tea.KeyEscape)
+			check("sidebar focused")
+			h.press(tea.KeyEscape)
+			h.press(tea.KeyPgUp)
+			check("scrolled")
+			h.press(tea.KeyTab)
+			check("dm")
+			h.events(chat.ShutdownEvent{})
+			check("ending")
+		})
+	}
+}
+
+func TestOfflineDialogFitsSmallScreens(t *testing.T) {
+	b := newFakeBroker()
+	var groups []chat.OfflineGroup
+	for i := range 12 {
+		groups = append(groups, chat.OfflineGroup{From: chat.UserID(10 + i), FromHandle: fmt.Sprintf("sender%d", i), Conv: chat.ConvID(fmt.Sprintf("dm:1:%d", 10+i)), Count: 4,
+			Messages: pageOf(chat.ConvID(fmt.Sprintf("dm:1:%d", 10+i)), 1, 4)})
+	}
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: online, Offline: groups}
+	}
+	h := newHarness(t, b)
+	for _, size := range [][2]int{{80, 24}, {20, 5}, {200, 50}} {
+		h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		for range 11 {
+			h.press(tea.KeyDown)
+			lines := strings.Split(h.app.View().Content, "\n")
+			if len(lines) != size[1] {
+				t.Fatalf("%v: %d lines", size, len(lines))
+			}
+			for i, l := range lines {
+				if w := lipgloss.Width(l); w > size[0] {
+					t.Fatalf("%v: line %d is %d wide: %q", size, i, w, ansi.Strip(l))
+				}
+			}
+		}
+		if size[1] >= 24 && !strings.Contains(h.screen(), "sender11") {
+			t.Errorf("%v: the picked group is not on screen:\n%s", size, h.screen())
+		}
+		for range 11 {
+			h.press(tea.KeyUp)
+		}
+	}
+}
+
+func TestLoginScreenAsksForAHandleWhenTheUserNameIsTaken(t *testing.T) {
+	b := newFakeBroker()
+	if _, err := b.Register(context.Background(), chat.Key{Fingerprint: "SHA256:other"}, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Register(context.Background(), chat.Key{Fingerprint: "SHA256:new"}, "bob")
+	h := &harness{t: t, b: b}
+	h.app = newApp(appConfig{
+		broker: b, serverName: "testchat", key: chat.Key{Fingerprint: "SHA256:new"},
+		wanted: "bob", loginReason: userText(err), loc: time.UTC, quitDelay: time.Millisecond, markDelay: time.Millisecond,
+	})
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.run(h.app.Init())
+	s := h.screen()
+	if !strings.Contains(s, `The handle "bob" can't be used: handle taken: bob is already in use`) || !strings.Contains(s, "Choose a handle") {
+		t.Fatalf("login screen:\n%s", s)
+	}
+	h.typeText("bob")
+	h.press(tea.KeyEnter)
+	if s := h.screen(); !strings.Contains(s, "handle taken") || h.app.phase != phaseLogin {
+		t.Fatalf("second failure not shown inline:\n%s", s)
+	}
+	h.app.login.input.Reset()
+	h.typeText("bobby")
+	h.press(tea.KeyEnter)
+	if h.app.phase != phaseChat || h.app.me.Handle != "bobby" {
+		t.Fatalf("phase=%v me=%+v", h.app.phase, h.app.me)
+	}
+	if !strings.Contains(h.screen(), "Welcome to testchat, bobby!") {
+		t.Errorf("no welcome after login:\n%s", h.screen())
+	}
+}
+
+func TestTypingDoesNotRedrawTheMainArea(t *testing.T) {
+	h := newHarness(t, nil)
+	fillScreen(h)
+	h.app.View()
+	before := h.app.mainCache
+	h.app.mainCache = "sentinel"
+	h.typeText("abc")
+	h.app.View()
+	if h.app.mainCache != "sentinel" {
+		t.Fatal("a keystroke re-rendered the sidebar and conversation")
+	}
+	h.app.mainCache = before
+}

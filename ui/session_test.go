@@ -1,0 +1,540 @@
+package ui
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/log/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2"
+	"charm.land/wish/v2/testsession"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/vt"
+	gossh "golang.org/x/crypto/ssh"
+
+	"sshchat/chat"
+)
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startServer serves Middleware(b, opts) on a loopback port. Sessions
+// without a PTY reach a handler that prints "no-pty handler".
+func startServer(t *testing.T, b chat.Broker, opts Options) string {
+	t.Helper()
+	noPTY := func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) { wish.Fatalln(s, "no-pty handler") }
+	}
+	srv, err := wish.NewServer(
+		wish.WithHostKeyPath(filepath.Join(t.TempDir(), "host_ed25519")),
+		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
+		wish.WithKeyboardInteractiveAuth(func(ssh.Context, gossh.KeyboardInteractiveChallenge) bool { return true }),
+		wish.WithMiddleware(noPTY, Middleware(b, opts)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testsession.Listen(t, srv)
+}
+
+func newSigner(t *testing.T) gossh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// term is an SSH client with a PTY whose output feeds a terminal emulator,
+// so tests read the screen a person would see.
+type term struct {
+	t     *testing.T
+	sess  *gossh.Session
+	emu   *vt.SafeEmulator
+	inMu  sync.Mutex
+	in    io.WriteCloser
+	done  chan error // Wait's result
+	outMu sync.Mutex
+	raw   strings.Builder // everything received, for post-exit checks
+}
+
+type termOpt struct {
+	user       string
+	cols, rows int
+	auth       []gossh.AuthMethod
+}
+
+func dial(t *testing.T, addr string, o termOpt) *term {
+	t.Helper()
+	if o.cols == 0 {
+		o.cols, o.rows = 80, 24
+	}
+	if o.auth == nil {
+		o.auth = []gossh.AuthMethod{gossh.PublicKeys(newSigner(t))}
+	}
+	sess, err := testsession.NewClientSession(t, addr, &gossh.ClientConfig{User: o.user, Auth: o.auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := &term{t: t, sess: sess, emu: vt.NewSafeEmulator(min(o.cols, 200), min(o.rows, 60)), done: make(chan error, 1)}
+	tm.in, err = sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Stderr = writerFunc(tm.record)
+	if err := sess.RequestPty("xterm-256color", o.rows, o.cols, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // screen output → emulator
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := out.Read(buf)
+			if n > 0 {
+				tm.record(buf[:n])
+				_, _ = tm.emu.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // emulator's answers to terminal queries → server, like a real terminal
+		buf := make([]byte, 1024)
+		for {
+			n, err := tm.emu.Read(buf)
+			if n > 0 {
+				tm.write(string(buf[:n]))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { tm.done <- sess.Wait() }()
+	t.Cleanup(func() {
+		// End the answer copier through the emulator's pipe; Emulator.Close
+		// itself races with a blocked Read.
+		if c, ok := tm.emu.InputPipe().(io.Closer); ok {
+			_ = c.Close()
+		}
+	})
+	return tm
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func (tm *term) record(p []byte) (int, error) {
+	tm.outMu.Lock()
+	defer tm.outMu.Unlock()
+	tm.raw.Write(p)
+	return len(p), nil
+}
+
+func (tm *term) output() string {
+	tm.outMu.Lock()
+	defer tm.outMu.Unlock()
+	return ansi.Strip(tm.raw.String())
+}
+
+func (tm *term) write(s string) {
+	tm.inMu.Lock()
+	defer tm.inMu.Unlock()
+	_, _ = io.WriteString(tm.in, s)
+}
+
+func (tm *term) screen() string { return ansi.Strip(tm.emu.Render()) }
+
+func (tm *term) waitScreen(want string) {
+	tm.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(tm.screen(), want) {
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("timed out waiting for %q on screen:\n%s", want, tm.screen())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ended reports whether the SSH session has ended.
+func (tm *term) ended() bool {
+	select {
+	case err := <-tm.done:
+		tm.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
+func TestOverSSHWelcomeAndSentMessageAppear(t *testing.T) {
+	b := newFakeBroker()
+	addr := startServer(t, b, Options{ServerName: "testchat", MOTD: "hello from the motd"})
+	alice := dial(t, addr, termOpt{user: "alice"})
+	alice.waitScreen("Welcome to testchat, alice!")
+	alice.waitScreen("hello from the motd")
+	alice.write("hello over ssh\r")
+	alice.waitScreen("alice: hello over ssh")
+	bob := dial(t, addr, termOpt{user: "bob"})
+	bob.waitScreen("Welcome to testchat, bob! 2 people are online.")
+	bob.write("hi alice\r")
+	alice.waitScreen("bob: hi alice")
+}
+
+func TestOverSSHLoginScreenWhenTheUserNameIsRefused(t *testing.T) {
+	b := newFakeBroker()
+	b.register = func(handle string) error {
+		if handle == "root" {
+			return fmt.Errorf("%w: %q is reserved for the system", chat.ErrHandleInvalid, handle)
+		}
+		return nil
+	}
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	tm := dial(t, addr, termOpt{user: "root"})
+	tm.waitScreen(`"root" can't be used: invalid handle: "root" is reserved`)
+	tm.write("root\r")
+	tm.waitScreen("invalid handle")
+	tm.write("\x15rooty\r") // ctrl+u clears the field
+	tm.waitScreen("Welcome to testchat, rooty!")
+}
+
+func TestOverSSHWithoutPublicKeyIsRefused(t *testing.T) {
+	addr := startServer(t, newFakeBroker(), Options{})
+	kbd := gossh.KeyboardInteractive(func(string, string, []string, []bool) ([]string, error) { return nil, nil })
+	sess, err := testsession.NewClientSession(t, addr, &gossh.ClientConfig{User: "x", Auth: []gossh.AuthMethod{kbd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 24, 80, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.CombinedOutput("")
+	var exit *gossh.ExitError
+	if !errors.As(err, &exit) || exit.ExitStatus() != 1 {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(string(out), "a public key is required") {
+		t.Fatalf("output = %q", out)
+	}
+}
+
+func TestOverSSHWithoutPTYGoesToTheNextHandler(t *testing.T) {
+	addr := startServer(t, newFakeBroker(), Options{})
+	sess, err := testsession.NewClientSession(t, addr, &gossh.ClientConfig{User: "x", Auth: []gossh.AuthMethod{gossh.PublicKeys(newSigner(t))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := sess.CombinedOutput("who")
+	if !strings.Contains(string(out), "no-pty handler") {
+		t.Fatalf("output = %q", out)
+	}
+}
+
+func TestOverSSHHugeWindowSizesAreClampedBeforeTheRenderer(t *testing.T) {
+	var maxW, maxH, lastW, lastH, sizes atomic.Int64
+	hook := func(msg tea.Msg) {
+		if ws, ok := msg.(tea.WindowSizeMsg); ok {
+			sizes.Add(1)
+			lastW.Store(int64(ws.Width))
+			lastH.Store(int64(ws.Height))
+			if int64(ws.Width) > maxW.Load() {
+				maxW.Store(int64(ws.Width))
+			}
+			if int64(ws.Height) > maxH.Load() {
+				maxH.Store(int64(ws.Height))
+			}
+		}
+	}
+	addr := startServer(t, newFakeBroker(), Options{ServerName: "testchat", updateHook: hook})
+	// The pty-req itself is 65535×65535: the initial size must be clamped
+	// too, not only later window changes.
+	tm := dial(t, addr, termOpt{user: "alice", cols: 65535, rows: 65535})
+	eventually(t, "first frame", func() bool { return strings.Contains(tm.output(), "Welcome") })
+	if err := tm.sess.WindowChange(65535, 65535); err != nil {
+		t.Fatal(err)
+	}
+	if err := tm.sess.WindowChange(1<<31-1, 1<<31-1); err != nil {
+		t.Fatal(err)
+	}
+	// A storm of window changes, then a real size.
+	for i := range 3000 {
+		if err := tm.sess.WindowChange(10+i%50, 20+i%100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tm.sess.WindowChange(24, 80); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the final 80x24 size", func() bool { return lastW.Load() == 80 && lastH.Load() == 24 })
+	if maxW.Load() > maxWidth || maxH.Load() > maxHeight {
+		t.Fatalf("the program saw %dx%d", maxW.Load(), maxH.Load())
+	}
+	t.Logf("%d WindowSizeMsgs reached the program for 3004 window changes", sizes.Load())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapAlloc > 512<<20 {
+		t.Fatalf("heap is %d MiB after huge window sizes", ms.HeapAlloc>>20)
+	}
+	// The session still works.
+	tm.write("still here\r")
+	tm.waitScreen("alice: still here")
+}
+
+func TestOverSSHPanicInUpdateEndsOnlyThatSession(t *testing.T) {
+	hook := func(msg tea.Msg) {
+		if p, ok := msg.(tea.PasteMsg); ok && p.Content == "boom" {
+			panic("test panic in Update")
+		}
+	}
+	b := newFakeBroker()
+	addr := startServer(t, b, Options{ServerName: "testchat", updateHook: hook})
+	alice := dial(t, addr, termOpt{user: "alice"})
+	alice.waitScreen("Welcome to testchat, alice!")
+	bob := dial(t, addr, termOpt{user: "bob"})
+	bob.waitScreen("Welcome to testchat, bob!")
+
+	bob.write("\x1b[200~boom\x1b[201~") // a bracketed paste of "boom"
+	eventually(t, "bob's session to end", bob.ended)
+	eventually(t, "bob's chat session to be closed", func() bool { return b.sessionOf("bob").closed.Load() == 1 })
+
+	alice.write("alice survives\r")
+	alice.waitScreen("alice: alice survives")
+	carol := dial(t, addr, termOpt{user: "carol"})
+	carol.waitScreen("Welcome to testchat, carol!")
+	if alice.ended() {
+		t.Fatal("alice's session ended too")
+	}
+	if n := b.sessionOf("bob").closed.Load(); n != 1 {
+		t.Fatalf("bob's session closed %d times", n)
+	}
+}
+
+func TestOverSSHPanicInACmdEndsOnlyThatSession(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		if s.acct.Handle == "bob" {
+			s.sendFn = func(chat.ConvID, string) (chat.Message, error) { panic("test panic in Send") }
+		}
+	}
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	alice := dial(t, addr, termOpt{user: "alice"})
+	alice.waitScreen("Welcome to testchat, alice!")
+	bob := dial(t, addr, termOpt{user: "bob"})
+	bob.waitScreen("Welcome to testchat, bob!")
+	bob.write("crash\r")
+	eventually(t, "bob's session to end", bob.ended)
+	alice.write("still fine\r")
+	alice.waitScreen("alice: still fine")
+}
+
+func TestOverSSHChatSessionClosedOnceWhenTheClientLeaves(t *testing.T) {
+	b := newFakeBroker()
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	key := []gossh.AuthMethod{gossh.PublicKeys(newSigner(t))}
+	tm := dial(t, addr, termOpt{user: "alice", auth: key})
+	tm.waitScreen("Welcome to testchat, alice!")
+	tm.write("\x03") // ctrl+c
+	eventually(t, "the session to end", tm.ended)
+	eventually(t, "Close", func() bool { return b.sessionOf("alice").closed.Load() >= 1 })
+
+	// Hang up without quitting: the connection drop ends the program.
+	tm2 := dial(t, addr, termOpt{user: "alice", auth: key})
+	tm2.waitScreen("Welcome to testchat, alice!")
+	second := b.sessionOf("alice")
+	_ = tm2.sess.Close()
+	eventually(t, "Close after hang-up", func() bool { return second.closed.Load() >= 1 })
+	for _, s := range b.allSessions() {
+		if n := s.closed.Load(); n != 1 {
+			t.Errorf("session of %s closed %d times", s.acct.Handle, n)
+		}
+	}
+}
+
+func TestOverSSHShutdownShowsReasonAfterTheUI(t *testing.T) {
+	b := newFakeBroker()
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	tm := dial(t, addr, termOpt{user: "alice"})
+	tm.waitScreen("Welcome to testchat, alice!")
+	b.sessionOf("alice").drop(fmt.Errorf("%w: server shutting down", chat.ErrClosed))
+	eventually(t, "the session to end", tm.ended)
+	if out := tm.output(); !strings.Contains(out, "sshchat: disconnected: closed: server shutting down") {
+		t.Fatalf("no final line; output tail: %q", out[max(0, len(out)-300):])
+	}
+}
+
+// recSender records what the pump and the resize forwarder send.
+type recSender struct {
+	mu    sync.Mutex
+	msgs  []tea.Msg
+	gate  chan struct{} // if set, Send waits for it to close
+	quits int
+	panic bool
+}
+
+func (r *recSender) Send(m tea.Msg) {
+	if r.panic {
+		panic("test panic in Send")
+	}
+	if r.gate != nil {
+		<-r.gate
+	}
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+}
+
+func (r *recSender) Quit() {
+	r.mu.Lock()
+	r.quits++
+	r.mu.Unlock()
+}
+
+func (r *recSender) sent() []tea.Msg {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]tea.Msg(nil), r.msgs...)
+}
+
+func TestPumpCoalescesQueuedEventsIntoBatches(t *testing.T) {
+	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1})
+	for i := range 300 {
+		s.push(chat.NoticeEvent{Text: fmt.Sprint(i)})
+	}
+	r := &recSender{}
+	done := make(chan struct{})
+	go func() { defer close(done); pump(context.Background(), s, r, discardLogger()) }()
+	eventually(t, "all events", func() bool {
+		n := 0
+		for _, m := range r.sent() {
+			if b, ok := m.(eventsMsg); ok {
+				n += len(b)
+			}
+		}
+		return n == 300
+	})
+	if n := len(r.sent()); n > 2 {
+		t.Fatalf("300 queued events took %d sends", n)
+	}
+	s.drop(chat.ErrSlowConsumer)
+	<-done
+	msgs := r.sent()
+	end, ok := msgs[len(msgs)-1].(sessionEndedMsg)
+	if !ok || !errors.Is(end.err, chat.ErrSlowConsumer) {
+		t.Fatalf("last message = %#v", msgs[len(msgs)-1])
+	}
+}
+
+func TestPumpEndsWithItsContextAndSurvivesPanics(t *testing.T) {
+	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); pump(ctx, s, &recSender{}, discardLogger()) }()
+	cancel()
+	<-done
+
+	r := &recSender{panic: true}
+	s.push(chat.NoticeEvent{Text: "x"})
+	pump(context.Background(), s, r, discardLogger()) // must return, not crash
+	if r.quits != 1 {
+		t.Fatalf("quits = %d", r.quits)
+	}
+}
+
+func TestResizeStormIsCoalescedAndNeverBlocksTheRequestLoop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	winch := make(chan ssh.Window, 1) // like charm.land/ssh's
+	slot := newSizeSlot()
+	r := &recSender{gate: make(chan struct{})} // the program is busy
+	var wg sync.WaitGroup
+	gone := make(chan struct{})
+	wg.Go(func() { readWindowChanges(ctx, winch, slot, discardLogger(), func() { close(gone) }) })
+	wg.Go(func() { forwardWindowChanges(ctx, slot, r, discardLogger()) })
+	// The SSH request loop: 10,000 window changes while the program is
+	// stuck must all be accepted.
+	for i := range 10000 {
+		winch <- ssh.Window{Width: 100 + i%300, Height: 30 + i%100}
+	}
+	winch <- ssh.Window{Width: 65535, Height: 65535}
+	close(r.gate) // the program catches up
+	eventually(t, "the newest size", func() bool {
+		msgs := r.sent()
+		return len(msgs) > 0 && msgs[len(msgs)-1] == tea.WindowSizeMsg{Width: maxWidth, Height: maxHeight}
+	})
+	if n := len(r.sent()); n > 5 {
+		t.Fatalf("10,001 window changes became %d sends", n)
+	}
+	close(winch) // the client closed the session channel
+	<-gone
+	cancel()
+	wg.Wait()
+}
+
+func TestHolderClosesTheChatSessionExactlyOnce(t *testing.T) {
+	b := newFakeBroker()
+	var h holder
+	s := newFakeSession(b, chat.Account{ID: 1})
+	if !h.set(s) {
+		t.Fatal("set refused before close")
+	}
+	h.close()
+	h.close()
+	if n := s.closed.Load(); n != 1 {
+		t.Fatalf("closed %d times", n)
+	}
+	late := newFakeSession(b, chat.Account{ID: 2})
+	if h.set(late) || late.closed.Load() != 1 {
+		t.Fatal("a session connected after the end was not closed at once")
+	}
+	ran := false
+	h.start(func() { ran = true })
+	h.wg.Wait()
+	if ran {
+		t.Fatal("a goroutine started after close")
+	}
+}
+
+func TestClientTimezoneIsUsedForTimestamps(t *testing.T) {
+	if loc := clientLocation([]string{"TERM=xterm", "TZ=Asia/Tokyo"}); loc.String() != "Asia/Tokyo" {
+		t.Fatalf("loc = %v", loc)
+	}
+	if loc := clientLocation([]string{"TZ=../../etc/passwd"}); loc != time.Local {
+		t.Fatalf("bad TZ accepted: %v", loc)
+	}
+}
+
+func discardLogger() *log.Logger { return log.New(io.Discard) }
