@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -263,22 +264,25 @@ func TestSlowConsumerDoesNotBlockOthers(t *testing.T) {
 	eventually(t, "stuck to be online", func() bool { return ts.srv.hub.Online() == 3 })
 
 	// Enough traffic to fill the stuck client's SSH window (2 MiB) and then
-	// its event queue.
-	pad := strings.Repeat("x", 300)
+	// its event queue: long pasted messages.
 	var worst time.Duration
-	for i := 0; i < 800; i++ {
+	for i := 0; i < 2000; i++ {
 		start := time.Now()
-		msg := fmt.Sprintf("flood-%03d %s", i, pad)
-		if i%2 == 0 {
-			alice.Line(msg)
-		} else {
-			bob.Line(msg)
+		// Text that does not compress into repeat sequences.
+		pad := strings.Repeat(fmt.Sprintf("%x ", sha256.Sum256([]byte(fmt.Sprint(i)))), 25)
+		msg := fmt.Sprintf("\x1b[200~%s flood-%04d\x1b[201~\r", pad[:1400], i)
+		alice.Type(msg)
+		if i%4 == 3 { // stay within the UI's small outbox of unsent lines
+			alice.WaitFor(fmt.Sprintf("flood-%04d", i))
 		}
-		if i%50 == 49 {
-			bob.WaitFor(fmt.Sprintf("flood-%03d", i))
+		if i%100 == 99 {
+			bob.WaitFor(fmt.Sprintf("flood-%04d", i))
 			if d := time.Since(start); d > worst {
 				worst = d
 			}
+		}
+		if ts.srv.hub.Online() == 2 {
+			break // dropped already
 		}
 	}
 	t.Logf("worst observed delivery while a client was stuck: %v", worst)
