@@ -216,6 +216,9 @@ type App struct {
 	sideDirty bool   // sidebar data changed since its last rebuild
 	mainDirty bool   // the area above the input must be redrawn
 	mainCache string // that area, joined
+
+	statusKey   statusKey
+	statusCache string
 }
 
 func newApp(cfg appConfig) *App {
@@ -1112,7 +1115,7 @@ func (a *App) View() tea.View {
 	b.Grow(len(a.mainCache) + 2*a.w + 64)
 	b.WriteString(a.mainCache)
 	b.WriteByte('\n')
-	b.WriteString(fit(a.composer.View(), a.w))
+	b.WriteString(a.composer.View())
 	b.WriteByte('\n')
 	b.WriteString(a.statusLine())
 	v.SetContent(b.String())
@@ -1127,10 +1130,10 @@ func (a *App) View() tea.View {
 }
 
 // mainView draws everything above the input line: sidebar, conversation
-// pane or the offline dialog.
+// pane or the offline dialog, as one string of mainRows lines.
 func (a *App) mainView() string {
 	rows := a.mainRows()
-	var lines []string
+	var lines, side []string
 	switch {
 	case a.dialog != nil:
 		lines = a.dialog.View(&a.rc, a.w, rows)
@@ -1141,19 +1144,35 @@ func (a *App) mainView() string {
 		lines = a.conversationPane(a.convWidth(), rows)
 		if a.sidebarShown() {
 			a.ensureSidebar()
-			side := a.sidebar.View(a.st)
-			sep := a.st.Separator.Render("│")
-			for i := range lines {
-				if i < len(side) {
-					lines[i] = side[i] + sep + lines[i]
-				}
-			}
+			side = a.sidebar.View(a.st)
 		}
 	}
-	for len(lines) < rows {
-		lines = append(lines, "")
+	sep := a.st.pSeparator.s("│")
+	size := 0
+	for i := range rows {
+		if i < len(side) {
+			size += len(side[i]) + len(sep)
+		}
+		if i < len(lines) {
+			size += len(lines[i])
+		}
+		size++
 	}
-	return strings.Join(lines[:rows], "\n")
+	var b strings.Builder
+	b.Grow(size)
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if i < len(side) {
+			b.WriteString(side[i])
+			b.WriteString(sep)
+		}
+		if i < len(lines) {
+			b.WriteString(lines[i])
+		}
+	}
+	return b.String()
 }
 
 // conversationPane is the header plus the visible messages, rows lines of
@@ -1163,24 +1182,24 @@ func (a *App) conversationPane(w, rows int) []string {
 	if c == nil {
 		return make([]string, rows)
 	}
-	out := make([]string, 0, rows)
-	out = append(out, fit(a.header(c), w))
-	for _, l := range c.visible(&a.rc, a.textWidth(), rows-1) {
-		if l != "" {
-			l = " " + l
+	out := c.visible(&a.rc, a.textWidth(), rows-1)
+	out = append(out, "")
+	copy(out[1:], out)
+	out[0] = fit(a.header(c), w)
+	for i := 1; i < len(out); i++ {
+		if out[i] != "" {
+			out[i] = " " + out[i] // left margin
 		}
-		out = append(out, l)
 	}
 	return out
 }
 
 func (a *App) header(c *Conversation) string {
 	st := a.st
-	title := st.Header.Render(" " + safeLine(c.info.Name))
+	title := st.pHeader.s(" " + safeLine(c.info.Name))
 	var extra []string
 	if c.info.ID == chat.Lobby {
-		n := len(a.online.people)
-		extra = append(extra, fmt.Sprintf("%d online", n))
+		extra = append(extra, fmt.Sprintf("%d online", len(a.online.people)))
 	} else if c.info.Kind == chat.KindDirect {
 		extra = append(extra, a.peerStatus(c.info.Peer))
 	}
@@ -1197,7 +1216,7 @@ func (a *App) header(c *Conversation) string {
 	if len(extra) == 0 {
 		return title
 	}
-	return title + st.HeaderDim.Render(" · "+strings.Join(extra, " · "))
+	return title + st.pHeaderDim.s(" · "+strings.Join(extra, " · "))
 }
 
 func (a *App) peerStatus(id chat.UserID) string {
@@ -1210,26 +1229,46 @@ func (a *App) peerStatus(id chat.UserID) string {
 }
 
 // statusLine is one line: the last error (red) or status, else key hints.
+// It is cached: most frames (a message arriving) do not change it.
 func (a *App) statusLine() string {
+	key := statusKey{a.status, a.statusErr, a.w, a.phase, a.dialog != nil, a.focus, a.st}
+	if key == a.statusKey && a.statusCache != "" {
+		return a.statusCache
+	}
+	var line string
 	if a.status != "" {
-		st := a.st.Help
+		p := a.st.pHelp
 		if a.statusErr {
-			st = a.st.Error
+			p = a.st.pError
 		}
-		return st.Render(fit(" "+safeLine(a.status), a.w))
+		line = p.s(fit(" "+safeLine(a.status), a.w))
+	} else {
+		var hints []string
+		switch {
+		case a.phase == phaseLogin:
+			hints = a.keys.helpLogin()
+		case a.dialog != nil:
+			hints = a.keys.helpDialog()
+		case a.focus == focusSidebar:
+			hints = a.keys.helpSidebar()
+		default:
+			hints = a.keys.helpChat()
+		}
+		line = a.st.pHelp.s(fit(" "+strings.Join(hints, " · "), a.w))
 	}
-	var hints []string
-	switch {
-	case a.phase == phaseLogin:
-		hints = a.keys.helpLogin()
-	case a.dialog != nil:
-		hints = a.keys.helpDialog()
-	case a.focus == focusSidebar:
-		hints = a.keys.helpSidebar()
-	default:
-		hints = a.keys.helpChat()
-	}
-	return a.st.Help.Render(fit(" "+strings.Join(hints, " · "), a.w))
+	a.statusKey, a.statusCache = key, line
+	return line
+}
+
+// statusKey is what the status line depends on.
+type statusKey struct {
+	text   string
+	err    bool
+	w      int
+	phase  phase
+	dialog bool
+	focus  focusArea
+	st     *Styles
 }
 
 // logUnexpected logs broker errors that are not ordinary user errors.

@@ -16,6 +16,9 @@ import (
 type Composer struct {
 	input textinput.Model
 	limit int
+	width int
+	view  string // cached View; "" after any change
+	cur   *tea.Cursor
 }
 
 func newComposer(st *Styles, limit int) Composer {
@@ -30,11 +33,13 @@ func newComposer(st *Styles, limit int) Composer {
 }
 
 // SetStyles switches the composer to a new style set.
-func (c *Composer) SetStyles(st *Styles) { c.input.SetStyles(st.Input) }
+func (c *Composer) SetStyles(st *Styles) { c.input.SetStyles(st.Input); c.view = "" }
 
 // SetWidth sets the width of the whole line, prompt included.
 func (c *Composer) SetWidth(w int) {
+	c.width = w
 	c.input.SetWidth(max(1, w-len(c.input.Prompt)-1))
+	c.view = ""
 }
 
 // Fits reports whether pasting text keeps the input within the limit.
@@ -46,6 +51,7 @@ func (c *Composer) Fits(text string) bool {
 func (c *Composer) Update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	c.input, cmd = c.input.Update(msg)
+	c.view = ""
 	return cmd
 }
 
@@ -56,22 +62,38 @@ func (c *Composer) Value() string { return c.input.Value() }
 func (c *Composer) SetValue(s string) {
 	c.input.SetValue(s)
 	c.input.CursorEnd()
+	c.view = ""
 }
 
 // Reset empties the input.
-func (c *Composer) Reset() { c.input.Reset() }
+func (c *Composer) Reset() { c.input.Reset(); c.view = "" }
 
-// Focus and Blur move the keyboard focus to and from the input.
-func (c *Composer) Focus() { c.input.Focus() }
+// Focus moves the keyboard focus to the input.
+func (c *Composer) Focus() { c.input.Focus(); c.view = "" }
 
 // Blur takes the keyboard focus away from the input.
-func (c *Composer) Blur() { c.input.Blur() }
+func (c *Composer) Blur() { c.input.Blur(); c.view = "" }
 
-// View renders the input line.
-func (c *Composer) View() string { return c.input.View() }
+// View renders the input line, at most the width set by SetWidth; it is
+// cached between changes, so frames caused by incoming messages reuse it.
+func (c *Composer) View() string {
+	if c.view == "" {
+		c.view = fit(c.input.View(), c.width)
+		c.cur = c.input.Cursor()
+	}
+	return c.view
+}
 
 // Cursor is the real cursor's position within the line (nil when blurred).
-func (c *Composer) Cursor() *tea.Cursor { return c.input.Cursor() }
+// The returned cursor is a copy the caller may move.
+func (c *Composer) Cursor() *tea.Cursor {
+	c.View() // refreshes the cached cursor
+	if c.cur == nil {
+		return nil
+	}
+	cur := *c.cur
+	return &cur
+}
 
 // defaultLimit is the composer's character limit.
 const defaultLimit = chat.MaxMessageLen

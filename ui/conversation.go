@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/lipgloss/v2"
-
 	"sshchat/chat"
 )
 
@@ -52,17 +50,14 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 	if e.kind == entMessage {
 		e.lines = renderMessage(rc, &e.msg, w)
 	} else {
-		style := rc.st.System
+		p := rc.st.pSystem
 		if e.kind == entError {
-			style = rc.st.Error
+			p = rc.st.pError
 		}
 		e.lines = e.lines[:0]
 		for _, raw := range strings.Split(e.text, "\n") {
 			for _, l := range wrapText(safeLine(raw), w) {
-				if l != "" {
-					l = style.Render(l)
-				}
-				e.lines = append(e.lines, l)
+				e.lines = append(e.lines, p.s(l))
 			}
 		}
 	}
@@ -80,53 +75,45 @@ func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
 	st := rc.st
 	handle := safeLine(m.FromHandle)
 	body := safeLine(m.Body)
-	self := m.From == rc.me
-	hs, bs := st.HandleStyle(handle), st.Body
-	if self {
-		hs, bs = st.Self, st.SelfBody
+	hp, bp := st.handlePaint(handle), st.pBody
+	if m.From == rc.me {
+		hp, bp = st.pSelf, st.pSelfBody
 	}
+	action := m.Kind == chat.KindAction
 	plain := handle + ": " + body
-	if m.Kind == chat.KindAction {
+	if action {
 		plain = "* " + handle + " " + body
-		bs = st.Action
+		bp = st.pAction
 	}
 	stamp, indent, bw := "", "", w
 	if w >= stampWidth+10 {
-		stamp = st.Time.Render(m.At.In(rc.loc).Format("15:04")) + " "
+		stamp = st.pTime.s(m.At.In(rc.loc).Format("15:04")) + " "
 		indent = strings.Repeat(" ", stampWidth)
 		bw = w - stampWidth
 	}
 	wrapped := wrapText(plain, bw)
 	out := make([]string, len(wrapped))
 	for i, l := range wrapped {
-		var s string
-		lead := indent
 		if i == 0 {
-			lead = stamp
-			s = styleFirstLine(l, handle, m.Kind == chat.KindAction, hs, bs)
-		} else if l != "" {
-			s = bs.Render(l)
+			out[i] = stamp + styleFirstLine(l, handle, action, hp, bp)
+		} else {
+			out[i] = indent + bp.s(l)
 		}
-		out[i] = lead + s
 	}
 	return out
 }
 
 // styleFirstLine colours the handle at the start of a message's first line
 // and the rest in the body style.
-func styleFirstLine(l, handle string, action bool, hs, bs lipgloss.Style) string {
+func styleFirstLine(l, handle string, action bool, hp, bp paint) string {
 	lead := ""
 	if action && strings.HasPrefix(l, "* ") {
-		lead, l = bs.Render("* "), l[2:]
+		lead, l = bp.s("* "), l[2:]
 	}
 	if !strings.HasPrefix(l, handle) {
-		return lead + bs.Render(l)
+		return lead + bp.s(l)
 	}
-	rest := l[len(handle):]
-	if rest == "" {
-		return lead + hs.Render(handle)
-	}
-	return lead + hs.Render(handle) + bs.Render(rest)
+	return lead + hp.s(handle) + bp.s(l[len(handle):])
 }
 
 // Conversation is one conversation as the user sees it: a window of its

@@ -23,7 +23,7 @@ type fakeBroker struct {
 	history  map[chat.ConvID][]chat.Message
 
 	// Hooks, all optional.
-	register  func(handle string) error                             // refuse a handle
+	register  func(handle string) error                                   // refuse a handle
 	snapshot  func(me chat.Account, online []chat.Presence) chat.Snapshot // override the snapshot
 	onConnect func(*fakeSession)
 }

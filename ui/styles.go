@@ -41,6 +41,35 @@ type Styles struct {
 
 	// Handles are the per-handle colours; HandleStyle picks one by hash.
 	Handles []lipgloss.Style
+
+	// Precomputed escape sequences of the styles drawn per message and per
+	// frame: wrapping text in them costs a concatenation instead of a
+	// lipgloss Render.
+	pTime, pBody, pSelfBody, pSelf, pAction, pSystem, pError, pHelp paint
+	pHeader, pHeaderDim, pSeparator                                 paint
+	pHandles                                                        []paint
+}
+
+// paint is a style reduced to the escape sequences around its text. It is
+// only valid for styles without width, padding, margins or borders.
+type paint struct{ open, close string }
+
+func paintOf(st lipgloss.Style) paint {
+	const mark = "\uE000" // a private-use rune no style touches
+	r := st.Render(mark)
+	i := strings.Index(r, mark)
+	if i < 0 {
+		return paint{}
+	}
+	return paint{open: r[:i], close: r[i+len(mark):]}
+}
+
+// s wraps text in the paint.
+func (p paint) s(text string) string {
+	if text == "" || p.open == "" {
+		return text
+	}
+	return p.open + text + p.close
 }
 
 // NewStyles builds the styles for a dark (isDark) or light terminal
@@ -80,8 +109,13 @@ func NewStyles(isDark bool) *Styles {
 	in.Cursor.Blink = false
 	s.Input = in
 	for _, col := range handlePalette(isDark) {
-		s.Handles = append(s.Handles, lipgloss.NewStyle().Bold(true).Foreground(c(col)))
+		hs := lipgloss.NewStyle().Bold(true).Foreground(c(col))
+		s.Handles = append(s.Handles, hs)
+		s.pHandles = append(s.pHandles, paintOf(hs))
 	}
+	s.pTime, s.pBody, s.pSelfBody, s.pSelf = paintOf(s.Time), paintOf(s.Body), paintOf(s.SelfBody), paintOf(s.Self)
+	s.pAction, s.pSystem, s.pError, s.pHelp = paintOf(s.Action), paintOf(s.System), paintOf(s.Error), paintOf(s.Help)
+	s.pHeader, s.pHeaderDim, s.pSeparator = paintOf(s.Header), paintOf(s.HeaderDim), paintOf(s.Separator)
 	return s
 }
 
@@ -99,9 +133,21 @@ func (s *Styles) HandleStyle(handle string) lipgloss.Style {
 	if len(s.Handles) == 0 {
 		return lipgloss.NewStyle().Bold(true)
 	}
+	return s.Handles[handleHash(handle)%uint32(len(s.Handles))]
+}
+
+// handlePaint is HandleStyle as a paint.
+func (s *Styles) handlePaint(handle string) paint {
+	if len(s.pHandles) == 0 {
+		return paint{}
+	}
+	return s.pHandles[handleHash(handle)%uint32(len(s.pHandles))]
+}
+
+func handleHash(handle string) uint32 {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(strings.ToLower(handle)))
-	return s.Handles[h.Sum32()%uint32(len(s.Handles))]
+	return h.Sum32()
 }
 
 // Theme is the pair of style sets a session picks from once the client's

@@ -1,0 +1,54 @@
+package ui
+
+import (
+	"fmt"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"sshchat/chat"
+)
+
+// BenchmarkDeliverMessageInFront is the per-session cost of one lobby
+// message in the conversation in front: Update plus View, as the event loop
+// runs them (the renderer's diff is Bubble Tea's and is paced by FPS).
+func BenchmarkDeliverMessageInFront(b *testing.B) {
+	for _, size := range [][2]int{{80, 24}, {200, 50}} {
+		b.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(b *testing.B) {
+			h := newHarness(&testing.T{}, nil)
+			h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+			for i := range 1000 {
+				h.events(chat.MessageEvent{Message: msgAt(i+1, chat.Lobby, bobID, "bob", "warming up the window with a message"), Conversation: chat.Conversation{ID: chat.Lobby}})
+			}
+			for i := range 50 {
+				h.events(chat.PresenceEvent{Presence: chat.Presence{User: chat.UserID(5000 + i), Handle: fmt.Sprintf("user%d", i), Status: chat.Online}})
+			}
+			h.app.View()
+			body := "a typical chat line, about sixty characters long, give or take"
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				ev := chat.MessageEvent{Message: msgAt(2000+i, chat.Lobby, bobID, "bob", body), Conversation: chat.Conversation{ID: chat.Lobby}}
+				_, _ = h.app.Update(eventsMsg{ev})
+				_ = h.app.View()
+			}
+		})
+	}
+}
+
+// BenchmarkKeystroke is the cost of typing one character.
+func BenchmarkKeystroke(b *testing.B) {
+	h := newHarness(&testing.T{}, nil)
+	fillScreen(h)
+	h.app.composer.Reset()
+	h.app.View()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%100 == 0 {
+			h.app.composer.Reset()
+		}
+		_, _ = h.app.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
+		_ = h.app.View()
+	}
+}
