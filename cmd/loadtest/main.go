@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 )
@@ -42,11 +41,6 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	want := uint64(2*cfg.n + 256)
 	if got, err := raiseNoFile(want); err != nil || got < want {
 		fmt.Fprintf(stderr, "loadtest: warning: RLIMIT_NOFILE is %d, want %d (%v)\n", got, want, err)
-	}
-	// The live heap is dominated by long-lived screen buffers; collecting
-	// less often keeps the tool's CPU for the server under test.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
 	}
 
 	if cfg.cpuProfile != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 )
@@ -38,13 +39,17 @@ type report struct {
 	Expected      int64   `json:"expected_deliveries"`
 	Delivered     int64   `json:"deliveries"`
 	DeliveryRatio float64 `json:"delivery_ratio"`
-	Unknown       int64   `json:"unknown_tokens"`
-	Foreign       int64   `json:"foreign_tokens"`
-	RunID         int     `json:"run_id"`
-	LatencyP50Ms  float64 `json:"latency_p50_ms"`
-	LatencyP90Ms  float64 `json:"latency_p90_ms"`
-	LatencyP99Ms  float64 `json:"latency_p99_ms"`
-	LatencyMaxMs  float64 `json:"latency_max_ms"`
+	// Missing deliveries, split: skipped = a later message of the same
+	// sender was seen on that session; late = nothing later was seen.
+	MissingSkipped int64   `json:"missing_skipped"`
+	MissingLate    int64   `json:"missing_late"`
+	Unknown        int64   `json:"unknown_tokens"`
+	Foreign        int64   `json:"foreign_tokens"`
+	RunID          int     `json:"run_id"`
+	LatencyP50Ms   float64 `json:"latency_p50_ms"`
+	LatencyP90Ms   float64 `json:"latency_p90_ms"`
+	LatencyP99Ms   float64 `json:"latency_p99_ms"`
+	LatencyMaxMs   float64 `json:"latency_max_ms"`
 
 	BytesReceived              int64   `json:"bytes_received"`
 	BytesPerSessionPerDelivery float64 `json:"bytes_per_session_per_delivery"`
@@ -101,7 +106,8 @@ func (r *report) finish(cfg *config) {
 		r.Rate, r.DurationS = 0, 0
 	}
 	if r.Expected > 0 {
-		r.DeliveryRatio = round3(float64(r.Delivered) / float64(r.Expected))
+		// Rounded down, so that a ratio below 1 never prints as 1.
+		r.DeliveryRatio = math.Floor(float64(r.Delivered)/float64(r.Expected)*1e6) / 1e6
 	}
 	if r.Connected > 0 && r.ServerPID != 0 {
 		if r.ServerRSSConnectedKiB > 0 {
@@ -133,7 +139,7 @@ func (r *report) finish(cfg *config) {
 		case r.Receivers < 2:
 			r.Problems = append(r.Problems, "fewer than 2 sessions connected: nobody to deliver to")
 		case r.Delivered < r.Expected:
-			r.Problems = append(r.Problems, fmt.Sprintf("delivery ratio %.4f < 1 (%d of %d)", float64(r.Delivered)/float64(r.Expected), r.Delivered, r.Expected))
+			r.Problems = append(r.Problems, fmt.Sprintf("delivery ratio %.6g < 1 (%d of %d)", r.DeliveryRatio, r.Delivered, r.Expected))
 		}
 	}
 	r.OK = r.Error == "" && (len(r.Problems) == 0 || cfg.allowLoss)
@@ -150,7 +156,10 @@ func (r *report) writeSummary(w io.Writer) {
 	p("  connect     p50 %.1f ms, p99 %.1f ms, max %.1f ms (dial + handshake + first ready screen)", r.ConnectP50Ms, r.ConnectP99Ms, r.ConnectMaxMs)
 	if r.Mode == "send" {
 		p("  messages    %d senders × %g msg/s × %gs: sent %d", r.Senders, r.Rate, r.DurationS, r.Sent)
-		p("  deliveries  %d of %d expected (ratio %.4f; %d receivers, sender's own session excluded)", r.Delivered, r.Expected, r.DeliveryRatio, r.Receivers)
+		p("  deliveries  %d of %d expected (ratio %.6g; %d receivers, sender's own session excluded)", r.Delivered, r.Expected, r.DeliveryRatio, r.Receivers)
+		if r.MissingSkipped+r.MissingLate > 0 {
+			p("  missing     %d skipped (a later message of the same sender was on screen), %d late (nothing later seen)", r.MissingSkipped, r.MissingLate)
+		}
 		p("  latency     p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms", r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs)
 		p("  bandwidth   %.1f bytes per session per delivered message", r.BytesPerSessionPerDelivery)
 	}

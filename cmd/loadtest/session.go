@@ -84,6 +84,12 @@ func (b *bitset) testAndSet(i int) bool {
 	return was
 }
 
+// has reports whether bit i is set.
+func (b bitset) has(i int) bool {
+	w := i / 64
+	return w < len(b) && b[w]&(uint64(1)<<(i%64)) != 0
+}
+
 // session is one SSH connection with a PTY and its emulated screen.
 //
 // Goroutines: the reader (readLoop) owns scr, seen and lat until done is
@@ -297,6 +303,39 @@ func (s *session) onToken(id tokenID) {
 	}
 	s.lat = append(s.lat, s.now.Sub(s.tr.base)-at)
 	s.tr.delivered.Add(1)
+}
+
+// missing counts the messages of this run that s never saw (its own
+// excluded), split into skipped ones (a later message of the same sender was
+// seen, so this one was overtaken or never drawn, e.g. scrolled away between
+// two frames) and late ones (nothing later from that sender was seen either:
+// possibly still in flight when the run ended). Only valid after done.
+func (s *session) missing() (skipped, late int64) {
+	own := int(s.sender.Load())
+	for snd := 0; snd < s.tr.senders; snd++ {
+		if snd == own {
+			continue
+		}
+		base := snd * s.tr.perSender
+		last := -1
+		for q := s.tr.perSender - 1; q >= 0; q-- {
+			if s.seen.has(base + q) {
+				last = q
+				break
+			}
+		}
+		for q := 0; q < s.tr.perSender; q++ {
+			if _, sent := s.tr.sentAt(base + q); !sent || s.seen.has(base+q) {
+				continue
+			}
+			if q < last {
+				skipped++
+			} else {
+				late++
+			}
+		}
+	}
+	return skipped, late
 }
 
 // replyLoop forwards the emulator's answers to terminal queries to the

@@ -33,24 +33,25 @@ const (
 	maxSeq = 36 * 36 * 36
 )
 
-// checkWeights are coprime with 36, so any single-digit change of the body
-// changes the check digit.
-var checkWeights = [bodyDigits]int{1, 5, 7, 11, 13, 17, 19, 23}
+// checkWeight is the weight of body digit i in the check digit. The weights
+// are coprime with 36, so any single-digit change of the body changes the
+// check digit.
+func checkWeight(i int) int {
+	return [bodyDigits]int{1, 5, 7, 11, 13, 17, 19, 23}[i]
+}
 
 const base36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-// b36val maps a byte to its base-36 value, or -1 if the byte is not a lower
-// case base-36 digit. It is a constant lookup table (never written).
-var b36val = func() [256]int8 {
-	var t [256]int8
-	for i := range t {
-		t[i] = -1
+// b36val returns the value of a lower-case base-36 digit, or -1.
+func b36val(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 10
 	}
-	for i := 0; i < len(base36); i++ {
-		t[base36[i]] = int8(i)
-	}
-	return t
-}()
+	return -1
+}
 
 // tokenID identifies a message: the run, which sender sent it and its
 // sequence number.
@@ -74,7 +75,7 @@ func appendToken(dst []byte, id tokenID) []byte {
 	sum := 0
 	for i, v := range d {
 		dst = append(dst, base36[v])
-		sum += checkWeights[i] * v
+		sum += checkWeight(i) * v
 	}
 	return append(dst, base36[sum%36])
 }
@@ -93,15 +94,15 @@ func parseToken(b []byte) (tokenID, bool) {
 	var d [bodyDigits]int
 	sum := 0
 	for i := range d {
-		v := b36val[b[1+i]]
+		v := b36val(b[1+i])
 		if v < 0 {
 			return tokenID{}, false
 		}
-		d[i] = int(v)
-		sum += checkWeights[i] * int(v)
+		d[i] = v
+		sum += checkWeight(i) * v
 	}
-	c := b36val[b[tokenLen-1]]
-	if c < 0 || int(c) != sum%36 {
+	c := b36val(b[tokenLen-1])
+	if c < 0 || c != sum%36 {
 		return tokenID{}, false
 	}
 	return tokenID{
