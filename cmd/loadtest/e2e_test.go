@@ -387,8 +387,8 @@ func TestEndToEndSplitTokens(t *testing.T) {
 	if rep.Expected != 20*5 || rep.Delivered != rep.Expected || rep.DeliveryRatio != 1 {
 		t.Fatalf("expected %d delivered %d ratio %v", rep.Expected, rep.Delivered, rep.DeliveryRatio)
 	}
-	if rep.Unknown != 0 || rep.MissingSkipped != 0 || rep.MissingLate != 0 {
-		t.Fatalf("unknown %d, missing %d+%d", rep.Unknown, rep.MissingSkipped, rep.MissingLate)
+	if rep.Unknown != 0 || rep.MissingSkipped != 0 || rep.MissingLate != 0 || rep.ScannerMisses != 0 {
+		t.Fatalf("unknown %d, missing %d+%d, scanner misses %d", rep.Unknown, rep.MissingSkipped, rep.MissingLate, rep.ScannerMisses)
 	}
 	if f.whole.Load() != 0 {
 		t.Fatalf("%d frames carried a whole token: the test does not test splitting", f.whole.Load())

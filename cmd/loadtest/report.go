@@ -41,15 +41,18 @@ type report struct {
 	DeliveryRatio float64 `json:"delivery_ratio"`
 	// Missing deliveries, split: skipped = a later message of the same
 	// sender was seen on that session; late = nothing later was seen.
-	MissingSkipped int64   `json:"missing_skipped"`
-	MissingLate    int64   `json:"missing_late"`
-	Unknown        int64   `json:"unknown_tokens"`
-	Foreign        int64   `json:"foreign_tokens"`
-	RunID          int     `json:"run_id"`
-	LatencyP50Ms   float64 `json:"latency_p50_ms"`
-	LatencyP90Ms   float64 `json:"latency_p90_ms"`
-	LatencyP99Ms   float64 `json:"latency_p99_ms"`
-	LatencyMaxMs   float64 `json:"latency_max_ms"`
+	MissingSkipped int64 `json:"missing_skipped"`
+	MissingLate    int64 `json:"missing_late"`
+	// ScannerMisses counts tokens found on the final screens by a full scan
+	// that the incremental scan had not recorded (a tool bug if nonzero).
+	ScannerMisses int64   `json:"scanner_misses"`
+	Unknown       int64   `json:"unknown_tokens"`
+	Foreign       int64   `json:"foreign_tokens"`
+	RunID         int     `json:"run_id"`
+	LatencyP50Ms  float64 `json:"latency_p50_ms"`
+	LatencyP90Ms  float64 `json:"latency_p90_ms"`
+	LatencyP99Ms  float64 `json:"latency_p99_ms"`
+	LatencyMaxMs  float64 `json:"latency_max_ms"`
 
 	BytesReceived              int64   `json:"bytes_received"`
 	BytesPerSessionPerDelivery float64 `json:"bytes_per_session_per_delivery"`
@@ -129,6 +132,9 @@ func (r *report) finish(cfg *config) {
 	if r.Failed > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d of %d sessions failed to connect", r.Failed, r.Sessions))
 	}
+	if r.ScannerMisses > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("self-check: %d tokens on the final screens were missed by the incremental scan", r.ScannerMisses))
+	}
 	if r.Dropped > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d sessions dropped during the run", r.Dropped))
 	}
@@ -178,7 +184,11 @@ func (r *report) writeSummary(w io.Writer) {
 		}
 		p("%s", line)
 	}
-	p("  tool        CPU %.2fs in window = %.1f%% of one core (%.1f µs per delivery); RSS %d MiB", r.ToolCPURunS, r.ToolCorePct, r.ToolCPUPerDeliveryUs, r.ToolRSSKiB>>10)
+	tool := fmt.Sprintf("  tool        CPU %.2fs in window = %.1f%% of one core", r.ToolCPURunS, r.ToolCorePct)
+	if r.Delivered > 0 {
+		tool += fmt.Sprintf(" (%.1f µs per delivery)", r.ToolCPUPerDeliveryUs)
+	}
+	p("%s; RSS %d MiB", tool, r.ToolRSSKiB>>10)
 	for _, pr := range r.Problems {
 		p("  PROBLEM     %s", pr)
 	}

@@ -347,6 +347,7 @@ func (r *runner) teardown() {
 			sk, lt := s.missing()
 			rep.MissingSkipped += sk
 			rep.MissingLate += lt
+			rep.ScannerMisses += s.scannerMisses()
 		}
 		b := s.bytes.Load() - s.bytesStart
 		allBytes += b

@@ -183,3 +183,25 @@ func TestTuneEmulator(t *testing.T) {
 		t.Fatal("tuneEmulator could not reach vt internals (vt version changed?)")
 	}
 }
+
+// The end-of-run self-check finds tokens the incremental scan did not
+// record, and only those.
+func TestScannerMissesSelfCheck(t *testing.T) {
+	tr := newTracker(7, 2, 10)
+	s := newSession(0, "load0001", tr)
+	s.scr, _ = testScreen(t)
+	for q := range 4 {
+		tr.markSent(1, q)
+	}
+	s.now = time.Now()
+	// Seen normally: tokens 0 and 1.
+	s.scr.feed([]byte(cup(2, 1)+"a: "+makeToken(tokenID{7, 1, 0})+" "+makeToken(tokenID{7, 1, 1})), s.onToken)
+	if len(s.lat) != 2 {
+		t.Fatalf("recorded %d", len(s.lat))
+	}
+	// Drawn behind the scanner's back: token 2 (sent) and 3 of another run.
+	_, _ = s.scr.emu.Write([]byte(cup(3, 1) + "b: " + makeToken(tokenID{7, 1, 2}) + " " + makeToken(tokenID{8, 1, 3})))
+	if got := s.scannerMisses(); got != 1 {
+		t.Fatalf("scannerMisses = %d, want 1", got)
+	}
+}

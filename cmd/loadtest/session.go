@@ -338,6 +338,27 @@ func (s *session) missing() (skipped, late int64) {
 	return skipped, late
 }
 
+// scannerMisses scans the whole final screen and counts tokens of this run
+// that are on it but were never recorded: a self-check of the incremental
+// scan (always 0 unless the touched-row tracking missed a change). Only
+// valid after done.
+func (s *session) scannerMisses() int64 {
+	var n int64
+	own := int(s.sender.Load())
+	s.scr.scanAll = true
+	s.scr.scan(func(id tokenID) {
+		if id.Run != s.tr.run || id.Sender == own {
+			return
+		}
+		if i, ok := s.tr.index(id); ok && !s.seen.has(i) {
+			if _, sent := s.tr.sentAt(i); sent {
+				n++
+			}
+		}
+	})
+	return n
+}
+
 // replyLoop forwards the emulator's answers to terminal queries to the
 // server, as a real terminal would. It keeps draining after a write error so
 // that the emulator never blocks.
