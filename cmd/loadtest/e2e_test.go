@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -477,5 +478,21 @@ func TestConnectionRefused(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"dial: connection refused":2`) {
 		t.Fatalf("output: %s", out.String())
+	}
+}
+
+// TestEndToEndDeadline: the run stops by itself at -deadline, reports what
+// it measured and fails.
+func TestEndToEndDeadline(t *testing.T) {
+	f := startFakeChat(t, nil)
+	cfg := testConfig(t, f.addr(), "-n", "3", "-senders", "1", "-rate", "5", "-duration", "1m",
+		"-settle", "0s", "-timeout", "15s", "-deadline", "1500ms")
+	start := time.Now()
+	rep := run(context.Background(), cfg, nil)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("run took %v with a 1.5 s deadline", took)
+	}
+	if rep.OK || !strings.Contains(rep.Error, "deadline") {
+		t.Fatalf("report: %+v", rep)
 	}
 }

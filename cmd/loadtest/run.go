@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -83,7 +84,7 @@ func (r *runner) exec(ctx context.Context) {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	if !sleepCtx(ctx, cfg.settle) {
-		rep.Error = "run deadline exceeded while settling"
+		rep.Error = stopReason(ctx, "settling")
 		return
 	}
 
@@ -102,7 +103,7 @@ func (r *runner) exec(ctx context.Context) {
 	case cfg.idle > 0:
 		r.logf("holding %d sessions idle for %v", len(ready), cfg.idle)
 		if !sleepCtx(ctx, cfg.idle) {
-			rep.Error = "run deadline exceeded while idle"
+			rep.Error = stopReason(ctx, "idle")
 		}
 	case cfg.senders > 0:
 		r.send(ctx, ready)
@@ -217,7 +218,7 @@ func (r *runner) connectAll(ctx context.Context) bool {
 	r.logf("connect: %d ready, %d failed of %d in %.1fs", rep.Connected, rep.Failed, cfg.n, rep.ConnectWallS)
 	switch {
 	case ctx.Err() != nil:
-		rep.Error = "run deadline exceeded while connecting"
+		rep.Error = stopReason(ctx, "connecting")
 		return false
 	case rep.Connected == 0:
 		rep.Error = "no session connected"
@@ -262,11 +263,15 @@ func (r *runner) send(ctx context.Context, ready []*session) {
 	rep.Sent = sent.Load()
 	// Each message is expected on every ready session except its sender's.
 	rep.Expected = rep.Sent * int64(len(ready)-1)
+	if ctx.Err() != nil {
+		rep.Error = stopReason(ctx, "sending")
+		return
+	}
 
 	drainEnd := time.Now().Add(cfg.drain)
 	for tr.delivered.Load() < rep.Expected && time.Now().Before(drainEnd) {
 		if !sleepCtx(ctx, 5*time.Millisecond) {
-			rep.Error = "run deadline exceeded while draining"
+			rep.Error = stopReason(ctx, "draining")
 			break
 		}
 	}
@@ -385,6 +390,14 @@ func (r *runner) teardown() {
 	if n := int64(rep.Connected); n > 0 && rep.WindowS > 0 {
 		rep.BytesPerSessionPerS = round3(float64(allBytes) / float64(n) / rep.WindowS)
 	}
+}
+
+// stopReason describes why ctx ended during phase.
+func stopReason(ctx context.Context, phase string) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "run deadline (-deadline) exceeded while " + phase
+	}
+	return "interrupted while " + phase
 }
 
 // sleepCtx sleeps for d, reporting false if ctx ended first.
