@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -25,6 +26,10 @@ const (
 	maxOutbox = 16
 	// markReadDelay debounces read markers for the conversation in front.
 	markReadDelay = 3 * time.Second
+	// renderKeep is how many entries from the end keep their rendered
+	// lines while the conversation follows new messages (more than the
+	// tallest screen).
+	renderKeep = 300
 	// quitDelay is how long a final notice stays on screen.
 	quitDelay = 1500 * time.Millisecond
 )
@@ -286,7 +291,10 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.applyEvents(msg)
 	case sessionEndedMsg:
 		text := "disconnected"
-		if msg.err != nil {
+		switch {
+		case errors.Is(msg.err, chat.ErrShutdown):
+			text = "server shutting down"
+		case msg.err != nil:
 			text = "disconnected: " + userText(msg.err)
 		}
 		return a, a.end(text)
@@ -931,6 +939,11 @@ func (a *App) appendMessage(c *Conversation, m chat.Message) bool {
 	if c.info.ID == a.current && c.offset > 0 {
 		c.offset += len(e.render(&a.rc, a.textWidth()))
 		c.newBelow++
+	} else if n := len(c.entries) - renderKeep; n >= 0 {
+		// Following the newest messages: drop the rendered lines of an
+		// entry that scrolled far out of view, so render caches stay
+		// bounded while the messages themselves stay in the window.
+		c.entries[n].lines = nil
 	}
 	c.trimOld(a.cfg.maxWindow)
 	return true
@@ -1252,7 +1265,7 @@ func (a *App) statusLine() string {
 		case a.focus == focusSidebar:
 			hints = a.keys.helpSidebar()
 		default:
-			hints = a.keys.helpChat()
+			hints = a.keys.helpChat(a.w >= 100)
 		}
 		line = a.st.pHelp.s(fit(" "+strings.Join(hints, " · "), a.w))
 	}

@@ -907,3 +907,20 @@ func TestTypingDoesNotRedrawTheMainArea(t *testing.T) {
 	}
 	h.app.mainCache = before
 }
+
+func TestRenderCachesStayBoundedWhileFollowing(t *testing.T) {
+	h := newHarness(t, nil)
+	for id := 1; id <= 1000; id++ {
+		h.events(chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", "x"), Conversation: chat.Conversation{ID: chat.Lobby}})
+		h.app.View()
+	}
+	rendered := 0
+	for _, e := range h.app.convs[chat.Lobby].entries {
+		if e.lines != nil {
+			rendered++
+		}
+	}
+	if rendered > renderKeep+1 {
+		t.Fatalf("%d entries keep rendered lines", rendered)
+	}
+}

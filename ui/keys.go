@@ -38,8 +38,11 @@ func hint(b key.Binding) string {
 	return h.Key + " " + h.Desc
 }
 
-// helpChat is the status line while typing.
-func (k keyMap) helpChat() []string {
+// helpChat is the status line while typing; wide terminals get every key.
+func (k keyMap) helpChat(wide bool) []string {
+	if wide {
+		return []string{hint(k.Enter), "tab/^N/^P switch", "esc/^S contacts", hint(k.PageUp), "/help commands", hint(k.Quit)}
+	}
 	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Sidebar), hint(k.PageUp), "/help", hint(k.Quit)}
 }
 

@@ -389,9 +389,13 @@ func TestOverSSHShutdownShowsReasonAfterTheUI(t *testing.T) {
 	addr := startServer(t, b, Options{ServerName: "testchat"})
 	tm := dial(t, addr, termOpt{user: "alice"})
 	tm.waitScreen("Welcome to testchat, alice!")
-	b.sessionOf("alice").drop(fmt.Errorf("%w: server shutting down", chat.ErrClosed))
+	// What the hub does on shutdown: tell, then drop.
+	s := b.sessionOf("alice")
+	s.push(chat.ShutdownEvent{Reason: "server shutting down"})
+	s.drop(chat.ErrShutdown)
+	tm.waitScreen("server shutting down")
 	eventually(t, "the session to end", tm.ended)
-	if out := tm.output(); !strings.Contains(out, "sshchat: disconnected: closed: server shutting down") {
+	if out := tm.output(); !strings.Contains(out, "sshchat: server shutting down") {
 		t.Fatalf("no final line; output tail: %q", out[max(0, len(out)-300):])
 	}
 }
@@ -538,3 +542,24 @@ func TestClientTimezoneIsUsedForTimestamps(t *testing.T) {
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard) }
+
+func TestOverSSHDirectMessageRingsTheBellOnce(t *testing.T) {
+	b := newFakeBroker()
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	tm := dial(t, addr, termOpt{user: "alice"})
+	tm.waitScreen("Welcome to testchat, alice!")
+	bells := func() int {
+		tm.outMu.Lock()
+		defer tm.outMu.Unlock()
+		return strings.Count(ansi.Strip(tm.raw.String()), "\a")
+	}
+	before := bells()
+	s := b.sessionOf("alice")
+	dm := chat.Conversation{ID: "dm:1:99", Kind: chat.KindDirect, Name: "bob", Peer: 99}
+	s.push(chat.MessageEvent{Message: msgAt(1, dm.ID, 99, "bob", "psst"), Conversation: dm})
+	tm.waitScreen("bob (1)")
+	eventually(t, "the bell", func() bool { return bells() == before+1 })
+	if strings.Contains(tm.screen(), "\a") {
+		t.Fatal("BEL drawn on screen")
+	}
+}

@@ -57,7 +57,7 @@ func userText(err error) string {
 	for _, known := range []error{
 		chat.ErrUnknownKey, chat.ErrHandleInvalid, chat.ErrHandleTaken, chat.ErrTooLong,
 		chat.ErrEmpty, chat.ErrNoSuchUser, chat.ErrUsage, chat.ErrUnknownCommand,
-		chat.ErrNotAllowed, chat.ErrClosed, chat.ErrSlowConsumer, chat.ErrRateLimited,
+		chat.ErrNotAllowed, chat.ErrClosed, chat.ErrSlowConsumer, chat.ErrRateLimited, chat.ErrShutdown,
 	} {
 		if errors.Is(err, known) {
 			line, _, _ := strings.Cut(err.Error(), "\n")
