@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,10 @@ type server struct {
 	ssh    *ssh.Server
 	authz  *allowlist
 	active atomic.Int64 // open interactive sessions
+
+	mu        sync.Mutex // guards the fields below
+	listeners []net.Listener
+	stopping  bool
 }
 
 // rejectedKey is the context key under which the public-key handler
@@ -87,6 +92,14 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 
 // Serve accepts SSH connections on l until shutdown.
 func (s *server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
 	s.log.Info("listening", "addr", l.Addr().String(), "name", s.cfg.Name)
 	err := s.ssh.Serve(l)
 	if errors.Is(err, ssh.ErrServerClosed) {
@@ -100,6 +113,14 @@ func (s *server) Serve(l net.Listener) error {
 func (s *server) shutdown(wait time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
+	// Stop accepting first, even if Serve has not registered with the SSH
+	// server yet.
+	s.mu.Lock()
+	s.stopping = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
 		errs = append(errs, err)
