@@ -233,7 +233,10 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 // Close ends the connection.
 func (c *client) Close() {
 	c.conn.Close()
-	c.term.Close()
+	// Ends the reply forwarder; vt's own Close is not safe alongside Read.
+	if pw, ok := c.term.InputPipe().(io.Closer); ok {
+		pw.Close()
+	}
 }
 
 // Type sends keystrokes.
