@@ -129,6 +129,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		}
 	}
 	if err != nil {
+		logUnexpected(lg, "login", err)
 		lg.Info("login refused", "err", err)
 		wish.Fatalln(s, "sshchat: "+userText(err))
 		return
@@ -167,7 +168,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	app := newApp(cfg)
 	pty, winch, _ := s.Pty()
 	w, hgt := clampSize(pty.Window.Width, pty.Window.Height)
-	p = tea.NewProgram(app, programOptions(s, ctx, w, hgt, opts.FPS)...)
+	p = tea.NewProgram(app, programOptions(ctx, s, w, hgt, opts.FPS)...)
 
 	latest := newSizeSlot()
 	h.start(func() { readWindowChanges(ctx, winch, latest, lg, cancel) })
@@ -193,7 +194,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 // emulated or allocated PTY; the options after it override its window size
 // (clamped) and its filter (ours keeps its ctrl+z handling and clamps every
 // WindowSizeMsg before the event loop resizes the renderer with it).
-func programOptions(s ssh.Session, ctx context.Context, w, h, fps int) []tea.ProgramOption {
+func programOptions(ctx context.Context, s ssh.Session, w, h, fps int) []tea.ProgramOption {
 	return append(bm.MakeOptions(s),
 		tea.WithContext(ctx),       // Run and Send end with the connection
 		tea.WithoutSignalHandler(), // main owns SIGINT/SIGTERM
