@@ -55,6 +55,7 @@ type Config struct {
 	MsgRate        float64 // messages per second per user
 	MsgBurst       int
 	ShutdownWait   time.Duration
+	DebugAddr      string // pprof listener, loopback only; empty = off
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -79,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&c.Name, "name", env("NAME", "sshchat"), "server `name` shown in the welcome ($SSHCHAT_NAME)")
 	fs.StringVar(&c.MOTDFile, "motd", env("MOTD", ""), "message-of-the-day `file` shown at login ($SSHCHAT_MOTD)")
 	fs.StringVar(&c.AuthorizedKeys, "authorized-keys", env("AUTHORIZED_KEYS", ""), "authorized_keys `file`; only its keys may log in; re-read on change; unset = open to any key ($SSHCHAT_AUTHORIZED_KEYS)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("DEBUG_ADDR", ""), "serve Go pprof profiles on this loopback `host:port` (off when empty) ($SSHCHAT_DEBUG_ADDR)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "log `level`: debug, info, warn, error ($SSHCHAT_LOG_LEVEL)")
 	maxSessions := env("MAX_SESSIONS", "5000")
 	fs.Func("max-sessions", "maximum concurrent SSH sessions, `n` (default 5000) ($SSHCHAT_MAX_SESSIONS)", func(v string) error { maxSessions = v; return nil })
@@ -114,6 +116,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if err := checkAddr(c.Addr); err != nil {
 		return c, err
+	}
+	if c.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return c, fmt.Errorf("invalid debug address %q: want a loopback host:port like 127.0.0.1:6060", c.DebugAddr)
+		}
 	}
 	if _, err := log.ParseLevel(c.LogLevel); err != nil {
 		return c, fmt.Errorf("invalid log level %q: want debug, info, warn or error", c.LogLevel)
@@ -205,6 +213,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		srv.closeStore()
 		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, logger)
+		if err != nil {
+			l.Close()
+			srv.closeStore()
+			return err
+		}
+		defer stopDebug()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
