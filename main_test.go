@@ -445,3 +445,42 @@ func TestHostKeyCreatedPrivate(t *testing.T) {
 		t.Fatalf("host key dir mode %v; want 0700", di.Mode().Perm())
 	}
 }
+
+func TestSessionsPerConnectionAreCapped(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	conn, err := gossh.Dial("tcp", ts.addr, &gossh.ClientConfig{
+		User: "multi", Auth: []gossh.AuthMethod{gossh.PublicKeys(newKey(t))},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Interactive sessions hold their slot while open.
+	var sessions []*gossh.Session
+	for i := 0; i < maxSessionsPerConn; i++ {
+		s, err := conn.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RequestPty("xterm", 24, 80, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.StdoutPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, s)
+	}
+	eventually(t, "all sessions to start", func() bool { return ts.srv.active.Load() == maxSessionsPerConn })
+	extra, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := extra.CombinedOutput("")
+	if err == nil || !strings.Contains(string(out), "sessions per connection") {
+		t.Fatalf("11th session: %q %v; want it refused", out, err)
+	}
+}

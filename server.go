@@ -32,7 +32,8 @@ type server struct {
 	hub    *chat.Hub
 	ssh    *ssh.Server
 	authz  *allowlist
-	active atomic.Int64 // open interactive sessions
+	active atomic.Int64 // open sessions
+	conns  atomic.Int64 // open TCP connections
 
 	mu        sync.Mutex // guards the fields below
 	listeners []net.Listener
@@ -81,7 +82,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		store.Close()
 		return nil, fmt.Errorf("build ssh server: %w", err)
 	}
+	// A client has 30 s to authenticate (OpenSSH allows 120 s).
 	s.ssh.HandshakeTimeout = 30 * time.Second
+	s.ssh.ConnCallback = s.admitConn
 	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
 	logger.Info("database", "path", cfg.DBPath)
 	if s.authz == nil {
@@ -178,7 +181,44 @@ func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// limitSessions refuses sessions beyond Config.MaxSessions.
+// maxSessionsPerConn caps sessions multiplexed on one SSH connection, as
+// OpenSSH's MaxSessions does.
+const maxSessionsPerConn = 10
+
+// connState is per-connection bookkeeping kept in the connection context.
+type connState struct{ sessions atomic.Int64 }
+
+type connStateKey struct{}
+
+// admitConn caps open TCP connections (sessions plus connections still
+// authenticating) so that a flood of connections cannot exhaust the
+// process; it refuses by closing at once.
+func (s *server) admitConn(ctx ssh.Context, c net.Conn) net.Conn {
+	limit := int64(s.cfg.MaxSessions) + 256
+	if n := s.conns.Add(1); n > limit {
+		s.conns.Add(-1)
+		s.log.Warn("connection limit reached; refusing", "remote", c.RemoteAddr().String(), "limit", limit)
+		return nil
+	}
+	ctx.SetValue(connStateKey{}, &connState{})
+	return &countedConn{Conn: c, n: &s.conns}
+}
+
+// countedConn decrements the open-connection count once, when closed.
+type countedConn struct {
+	net.Conn
+	n    *atomic.Int64
+	once sync.Once
+}
+
+// Close closes the connection and releases its slot.
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.n.Add(-1) })
+	return c.Conn.Close()
+}
+
+// limitSessions refuses sessions beyond Config.MaxSessions, and beyond
+// maxSessionsPerConn on one connection.
 func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		n := s.active.Add(1)
@@ -187,6 +227,13 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			s.log.Warn("session limit reached", "max", s.cfg.MaxSessions)
 			wish.Fatalln(sess, "sshchat: the server is full, try again later")
 			return
+		}
+		if st, ok := sess.Context().Value(connStateKey{}).(*connState); ok {
+			defer st.sessions.Add(-1)
+			if st.sessions.Add(1) > maxSessionsPerConn {
+				wish.Fatalln(sess, fmt.Sprintf("sshchat: at most %d sessions per connection", maxSessionsPerConn))
+				return
+			}
 		}
 		next(sess)
 	}
