@@ -484,3 +484,38 @@ func TestSessionsPerConnectionAreCapped(t *testing.T) {
 		t.Fatalf("11th session: %q %v; want it refused", out, err)
 	}
 }
+
+// The Docker image configures the server only through SSHCHAT_* variables,
+// with the host key inside the data volume; run must create both there and
+// return nil (exit code 0) when its context ends, as on SIGTERM.
+func TestContainerStyleEnvironmentRunsAndStopsCleanly(t *testing.T) {
+	vol := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{
+		"SSHCHAT_ADDR":     "127.0.0.1:0",
+		"SSHCHAT_DATA_DIR": vol,
+		"SSHCHAT_HOST_KEY": filepath.Join(vol, ".ssh", "id_ed25519"),
+		"SSHCHAT_NAME":     "container",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
+	eventually(t, "the server to listen", func() bool { return strings.Contains(logs.String(), "listening") })
+	for _, f := range []string{filepath.Join(vol, "sshchat.db"), filepath.Join(vol, ".ssh", "id_ed25519")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("%s not created: %v", f, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "fingerprint=SHA256:") {
+		t.Fatalf("host key fingerprint not logged:\n%s", logs.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v on shutdown; want nil (exit 0)", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
