@@ -129,12 +129,17 @@ func dial(t *testing.T, addr, user string, key gossh.Signer, w, h int) *client {
 }
 
 func dialErr(t *testing.T, addr, user string, key gossh.Signer, w, h int) (*client, error) {
-	cfg := &gossh.ClientConfig{
+	return dialConfig(t, addr, &gossh.ClientConfig{
 		User:            user,
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(key)},
 		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
 		Timeout:         10 * time.Second,
-	}
+	}, w, h)
+}
+
+// dialConfig opens a PTY shell with any client configuration.
+func dialConfig(t *testing.T, addr string, cfg *gossh.ClientConfig, w, h int) (*client, error) {
+	user := cfg.User
 	conn, err := gossh.Dial("tcp", addr, cfg)
 	if err != nil {
 		return nil, err

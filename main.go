@@ -55,7 +55,8 @@ type Config struct {
 	MsgRate        float64 // messages per second per user
 	MsgBurst       int
 	ShutdownWait   time.Duration
-	DebugAddr      string // pprof listener, loopback only; empty = off
+	LoginTimeout   time.Duration // to finish the SSH handshake and authentication
+	DebugAddr      string        // pprof listener, loopback only; empty = off
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -88,6 +89,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.Func("msg-rate", "messages per second one user may send, sustained, a `rate` (default 5) ($SSHCHAT_MSG_RATE)", func(v string) error { rate = v; return nil })
 	burst := env("MSG_BURST", "10")
 	fs.Func("msg-burst", "messages one user may send in a burst, `n` (default 10) ($SSHCHAT_MSG_BURST)", func(v string) error { burst = v; return nil })
+	grace := env("LOGIN_TIMEOUT", "30s")
+	fs.Func("login-timeout", "time a client has to complete the handshake and authenticate, a `duration` (default 30s) ($SSHCHAT_LOGIN_TIMEOUT)", func(v string) error { grace = v; return nil })
 	wait := env("SHUTDOWN_TIMEOUT", "10s")
 	fs.Func("shutdown-timeout", "how long shutdown waits for sessions to end, a `duration` (default 10s) ($SSHCHAT_SHUTDOWN_TIMEOUT)", func(v string) error { wait = v; return nil })
 	fs.Usage = func() {
@@ -113,6 +116,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.ShutdownWait, err = time.ParseDuration(wait); err != nil || c.ShutdownWait < 0 {
 		return c, fmt.Errorf("invalid shutdown timeout %q: want a duration like 10s", wait)
+	}
+	if c.LoginTimeout, err = time.ParseDuration(grace); err != nil || c.LoginTimeout <= 0 {
+		return c, fmt.Errorf("invalid login timeout %q: want a positive duration like 30s", grace)
 	}
 	if err := checkAddr(c.Addr); err != nil {
 		return c, err

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -518,4 +520,76 @@ func TestContainerStyleEnvironmentRunsAndStopsCleanly(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("server did not stop")
 	}
+}
+
+// A client that connects and trickles bytes without ever authenticating is
+// cut off at the login timeout.
+func TestSlowLoginIsDisconnected(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--login-timeout", "1s"))
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	go func() {
+		for _, b := range []byte("SSH-2.0-slowloris\r\n") {
+			if _, err := c.Write([]byte{b}); err != nil {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			break
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("slow client held its connection for %v", d)
+	}
+}
+
+// The identity is the key that signed, never another key the client
+// offered first (CVE-2024-45337 pattern).
+func TestIdentityIsTheKeyThatSigned(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	victimKey := newKey(t)
+	victim := dial(t, ts.addr, "victim", victimKey, 80, 24)
+	victim.WaitFor("#lobby")
+	victim.Close()
+
+	own := newKey(t)
+	attacker, err := dialConfig(t, ts.addr, &gossh.ClientConfig{
+		User:            "victim",
+		Auth:            []gossh.AuthMethod{gossh.PublicKeys(forgedSigner{victimKey.PublicKey()}, own)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+		Timeout:         5 * time.Second,
+	}, 80, 24)
+	if err != nil {
+		// x/crypto's server drops a connection whose signature does not
+		// verify: the forged key never authenticates anyone.
+		t.Logf("forged signature refused: %v", err)
+		return
+	}
+	// Had it gone on to authenticate with its own key, the session is that
+	// key's: a new key asking for "victim" is sent to the login screen.
+	attacker.WaitFor("taken")
+	attacker.Line("attacker")
+	attacker.WaitFor("#lobby", "attacker (you)")
+	attacker.Line("/whois attacker")
+	attacker.WaitFor(gossh.FingerprintSHA256(own.PublicKey()))
+	if strings.Contains(attacker.Screen(), "victim (you)") {
+		t.Fatal("the attacker was logged in as the victim")
+	}
+}
+
+// forgedSigner offers someone else's public key with a garbage signature.
+type forgedSigner struct{ pub gossh.PublicKey }
+
+func (f forgedSigner) PublicKey() gossh.PublicKey { return f.pub }
+func (f forgedSigner) Sign(io.Reader, []byte) (*gossh.Signature, error) {
+	return &gossh.Signature{Format: f.pub.Type(), Blob: make([]byte, 64)}, nil
 }

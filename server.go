@@ -82,8 +82,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		store.Close()
 		return nil, fmt.Errorf("build ssh server: %w", err)
 	}
-	// A client has 30 s to authenticate (OpenSSH allows 120 s).
-	s.ssh.HandshakeTimeout = 30 * time.Second
+	// Like OpenSSH's LoginGraceTime: a client that has not authenticated in
+	// time is disconnected, however slowly it trickles bytes.
+	s.ssh.HandshakeTimeout = cfg.LoginTimeout
 	s.ssh.ConnCallback = s.admitConn
 	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
 	logger.Info("database", "path", cfg.DBPath)
