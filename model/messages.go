@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,10 +61,15 @@ func historySQL(nHidden int) string {
 // unreadSQL returns the per-conversation unread count query for nHidden
 // hidden senders (args: conv, user, conv, user, hidden...).
 func unreadSQL(nHidden int) string {
-	return `SELECT count(*) FROM messages WHERE conv = ?
+	return `SELECT count(*) FROM (SELECT 1 FROM messages WHERE conv = ?
 		AND id > coalesce((SELECT last_read_id FROM read_markers WHERE user_id = ? AND conv = ?), 0)
-		AND sender_id <> ?` + notInSenders("sender_id", nHidden)
+		AND sender_id <> ?` + notInSenders("sender_id", nHidden) + ` LIMIT ` + strconv.Itoa(UnreadCap) + `)`
 }
+
+// UnreadCap is the largest count Unread reports: counting stops there, so
+// a login costs the same whether a busy room has a thousand or a million
+// messages unread.
+const UnreadCap = 999
 
 // uniqueIDs returns ids sorted and without duplicates, as query arguments.
 func uniqueIDs(ids []uint64) []any {

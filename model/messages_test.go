@@ -328,3 +328,23 @@ func TestHistoryHonoursContext(t *testing.T) {
 		t.Fatalf("AppendMessages(cancelled) = %v", err)
 	}
 }
+
+func TestUnreadStopsAtCap(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	reader, writer := mustUser(t, d, "reader"), mustUser(t, d, "writer")
+	msgs := make([]*Message, UnreadCap+50)
+	for i := range msgs {
+		msgs[i] = &Message{Conv: "#lobby", SenderID: writer.ID, SenderHandle: "writer", Body: "x"}
+	}
+	if err := d.AppendMessages(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Unread(ctx, reader.ID, []string{"#lobby"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["#lobby"] != UnreadCap {
+		t.Fatalf("unread %d; want the cap %d", got["#lobby"], UnreadCap)
+	}
+}

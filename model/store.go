@@ -71,7 +71,7 @@ type Messages interface {
 	MarkRead(ctx context.Context, userID uint64, conv string, upTo int64) error
 	// Unread counts, per conversation in convs, messages newer than the
 	// user's read marker that were not sent by the user nor by a user in
-	// hidden.
+	// hidden. Counts stop at UnreadCap.
 	Unread(ctx context.Context, userID uint64, convs []string, hidden []uint64) (map[string]int, error)
 }
 
