@@ -43,3 +43,9 @@ require (
 	gorm.io/driver/sqlite v1.6.0 // indirect
 	gorm.io/gorm v1.31.2 // indirect
 )
+
+// Documented forks (see third_party/*/PATCHES.md): renderer and input cost
+// per SSH session.
+replace charm.land/bubbletea/v2 => ./third_party/bubbletea
+
+replace github.com/charmbracelet/ultraviolet => ./third_party/ultraviolet

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,7 +44,7 @@ type Options struct {
 	updateHook func(tea.Msg)
 }
 
-// maxBatch bounds how many events the pump hands to one Update.
+// maxBatch bounds how many events the feeder hands to one Update.
 const maxBatch = 256
 
 // Middleware serves the chat UI to every SSH session that has a PTY.
@@ -56,9 +57,10 @@ const maxBatch = 256
 //   - the initial window size is clamped before the renderer allocates for
 //     it (the middleware's MakeOptions passes the client's raw pty-req size);
 //   - window changes are coalesced: a reader goroutine keeps only the
-//     latest size and a forwarder sends it when the program is ready, so a
-//     storm of window-change requests neither blocks the SSH request loop
-//     nor queues thousands of resizes (the middleware sends each one);
+//     latest size and the feeder (which also feeds the broker's events)
+//     sends it when the program is ready, so a storm of window-change
+//     requests neither blocks the SSH request loop nor queues thousands of
+//     resizes (the middleware sends each one);
 //   - the closed window channel is handled (the middleware's loop reads
 //     zero sizes from it);
 //   - the chat session is closed exactly once after the program ends, and
@@ -161,8 +163,12 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		}
 		return sess, nil
 	}
+	attached := make(chan chat.Session, 1)
 	cfg.attach = func(sess chat.Session) {
-		h.start(func() { pump(ctx, sess, p, lg) })
+		select {
+		case attached <- sess:
+		default: // attached once already
+		}
 	}
 
 	app := newApp(cfg)
@@ -172,7 +178,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 
 	latest := newSizeSlot()
 	h.start(func() { readWindowChanges(ctx, winch, latest, lg, cancel) })
-	h.start(func() { forwardWindowChanges(ctx, latest, p, lg) })
+	h.start(func() { feed(ctx, latest, attached, p, lg) })
 
 	final, err := p.Run()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrProgramPanic) {
@@ -201,6 +207,7 @@ func programOptions(ctx context.Context, s ssh.Session, w, h, fps int) []tea.Pro
 		tea.WithWindowSize(w, h),
 		tea.WithFilter(filter),
 		tea.WithFPS(fps),
+		tea.WithLineRenderer(), // line diff + scroll regions: a few KB per session (third_party/bubbletea/PATCHES.md)
 	)
 }
 
@@ -231,63 +238,149 @@ func clientLocation(env []string) *time.Location {
 	return time.Local
 }
 
-// sender is the part of *tea.Program the pump uses.
+// sender is the part of *tea.Program the feeder uses.
 type sender interface {
 	Send(tea.Msg)
 	Quit()
 }
 
-// pump is the only goroutine that feeds broker events into the program.
-// Each round it takes everything already queued (up to maxBatch) and sends
-// it as one message, so a busy room costs one Update and one View per
-// batch rather than per event. p.Send may block while this session's
-// program is busy or stalled; that stalls only this pump, while the broker's
-// bounded queue decides what happens to a session that falls behind. It
-// ends when ctx ends or when the broker closes the stream.
-func pump(ctx context.Context, sess chat.Session, p sender, lg *log.Logger) {
+// presenceEvery is the least time between two presence-only batches the
+// feeder hands to a program. The first presence change after a quiet
+// second goes through at once (a contact coming online shows live); the
+// ones that follow within the second wait and go together, so a connect
+// storm of N logins costs each session about one screen update per second
+// instead of N, and the lobby gets one summary line instead of N.
+const presenceEvery = time.Second
+
+// feed is a session's one goroutine between the outside world and its
+// program (besides readWindowChanges, which must never wait on the
+// program). It sends the newest window size whenever the slot rings, and
+// once a chat session arrives on attached it feeds the session's events:
+//
+//   - Each round takes everything already queued (up to maxBatch) and sends
+//     it as one message, so a busy room costs one Update and one View per
+//     batch rather than per event.
+//   - Presence-only batches are throttled to one per presenceEvery (see
+//     there); any other event sends the held-back presence first, so the
+//     program sees events in the broker's order.
+//   - p.Send may block while this session's program is busy or stalled;
+//     that stalls only this goroutine, while the broker's bounded queue
+//     decides what happens to a session that falls behind. Held-back
+//     presence is bounded by maxBatch too.
+//
+// When the broker closes the stream it sends sessionEndedMsg and keeps
+// forwarding window sizes; it ends when ctx ends.
+func feed(ctx context.Context, slot *sizeSlot, attached <-chan chat.Session, p sender, lg *log.Logger) {
 	defer func() {
 		if r := recover(); r != nil {
-			lg.Error("pump panic", "panic", r, "stack", string(debug.Stack()))
+			lg.Error("feeder panic", "panic", r, "stack", string(debug.Stack()))
 			p.Quit()
 		}
 	}()
-	events := sess.Events()
+	var (
+		sess     chat.Session
+		events   <-chan chat.Event
+		held     eventsMsg // presence-only events waiting for the throttle
+		last     time.Time // when presence was last sent
+		timer    = time.NewTimer(time.Hour)
+		timerC   <-chan time.Time // non-nil while the timer is armed
+		doorbell = slot.notify
+	)
+	timer.Stop()
+	defer timer.Stop()
+	flush := func(batch eventsMsg) {
+		if len(batch) == 0 {
+			return
+		}
+		p.Send(batch)
+	}
 	for {
-		var first chat.Event
-		var ok bool
 		select {
 		case <-ctx.Done():
 			return
-		case first, ok = <-events:
-		}
-		if !ok {
-			p.Send(sessionEndedMsg{err: sess.Err()})
-			return
-		}
-		batch := eventsMsg{first}
-		closed := false
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case ev, more := <-events:
-				if !more {
-					closed = true
+		case <-doorbell:
+			w, h := clampSize(slot.get())
+			p.Send(tea.WindowSizeMsg{Width: w, Height: h})
+		case s := <-attached:
+			sess, events, attached = s, s.Events(), nil
+		case <-timerC:
+			timerC = nil
+			last = time.Now()
+			flush(held)
+			held = nil
+		case first, ok := <-events:
+			if !ok {
+				flush(held)
+				held, events = nil, nil
+				timerC = nil
+				p.Send(sessionEndedMsg{err: sess.Err()})
+				continue
+			}
+			batch := append(held, first)
+			held = nil
+			closed := false
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case ev, more := <-events:
+					if !more {
+						closed = true
+						break drain
+					}
+					batch = append(batch, ev)
+				default:
 					break drain
 				}
-				batch = append(batch, ev)
-			default:
-				break drain
 			}
-		}
-		p.Send(batch)
-		if closed {
-			p.Send(sessionEndedMsg{err: sess.Err()})
-			return
+			now := time.Now()
+			if !closed && presenceOnly(batch) && len(batch) < maxBatch && now.Sub(last) < presenceEvery {
+				held = batch
+				if timerC == nil {
+					timer.Reset(presenceEvery - now.Sub(last))
+					timerC = timer.C
+				}
+				continue
+			}
+			if timerC != nil {
+				timer.Stop()
+				timerC = nil
+			}
+			if hasPresence(batch) {
+				last = now
+			}
+			flush(batch)
+			if closed {
+				events = nil
+				p.Send(sessionEndedMsg{err: sess.Err()})
+			}
 		}
 	}
 }
 
-// sizeSlot holds the newest window size and a doorbell for the forwarder.
+// presenceOnly reports whether every event of b is a presence change.
+func presenceOnly(b eventsMsg) bool {
+	for _, ev := range b {
+		if !isPresence(ev) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasPresence reports whether b holds a presence change.
+func hasPresence(b eventsMsg) bool {
+	return slices.ContainsFunc(b, isPresence)
+}
+
+func isPresence(ev chat.Event) bool {
+	switch ev.(type) {
+	case chat.PresenceEvent, *chat.PresenceEvent:
+		return true
+	}
+	return false
+}
+
+// sizeSlot holds the newest window size and a doorbelll for the feeder.
 type sizeSlot struct {
 	mu     sync.Mutex
 	w, h   int
@@ -334,27 +427,6 @@ func readWindowChanges(ctx context.Context, winch <-chan ssh.Window, slot *sizeS
 				return
 			}
 			slot.put(win.Width, win.Height)
-		}
-	}
-}
-
-// forwardWindowChanges sends the newest size to the program, one at a
-// time: any number of window changes while a send is pending collapse into
-// one.
-func forwardWindowChanges(ctx context.Context, slot *sizeSlot, p sender, lg *log.Logger) {
-	defer func() {
-		if r := recover(); r != nil {
-			lg.Error("window forwarder panic", "panic", r)
-			p.Quit()
-		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-slot.notify:
-			w, h := clampSize(slot.get())
-			p.Send(tea.WindowSizeMsg{Width: w, Height: h})
 		}
 	}
 }
