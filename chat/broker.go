@@ -171,7 +171,7 @@ type OfflineGroup struct {
 // Snapshot is a session's starting state.
 type Snapshot struct {
 	Me            Account
-	Online        []Presence     // users online now, by handle
+	Online        *Roster        // users online now, by handle (shared, read-only)
 	Contacts      []Contact      // the user's contacts, by handle
 	Conversations []Conversation // lobby first, then direct ones
 	Offline       []OfflineGroup // "while you were away", by sender
@@ -203,6 +203,10 @@ type PresenceEvent struct {
 	Presence
 	Joined, Left bool
 	OldHandle    string // set when the user renamed
+	// Online is the roster right after this change, shared by every
+	// session (never modify it). A broker that does not track one leaves it
+	// nil and the receiver applies Presence to its own roster with With.
+	Online *Roster
 }
 
 // ContactsEvent carries the user's whole contact list after it changed.

@@ -228,7 +228,7 @@ func cmdNick(ctx context.Context, s *session, _ ConvID, arg string) (Reply, erro
 	if u, ok := h.users[s.user]; ok {
 		old := u.handle
 		u.handle = display
-		h.broadcastLocked(PresenceEvent{Presence: u.presence(), OldHandle: old})
+		h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), OldHandle: old})
 	}
 	h.mu.Unlock()
 	return Reply{Lines: []string{"you are now known as " + display}}, nil
@@ -301,7 +301,7 @@ func (s *session) setStatus(st Status, reason string) {
 	defer h.mu.Unlock()
 	if u, ok := h.users[s.user]; ok {
 		u.status, u.reason = st, reason
-		h.broadcastLocked(PresenceEvent{Presence: u.presence()})
+		h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
 	}
 }
 

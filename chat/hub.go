@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +79,9 @@ type Hub struct {
 	mu      sync.Mutex // guards the fields below; never held across I/O
 	closing bool
 	users   map[UserID]*userState
+	// roster is who is online, shared read-only with every session (in
+	// snapshots and presence events); setPresenceLocked replaces it.
+	roster *Roster
 }
 
 var _ Broker = (*Hub)(nil)
@@ -257,13 +259,8 @@ func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch)
 	snap.Contacts = contacts
 
 	h.mu.Lock()
-	for _, o := range h.users {
-		snap.Online = append(snap.Online, o.presence())
-	}
+	snap.Online = h.roster // shared, not copied
 	h.mu.Unlock()
-	sort.Slice(snap.Online, func(i, j int) bool {
-		return strings.ToLower(snap.Online[i].Handle) < strings.ToLower(snap.Online[j].Handle)
-	})
 
 	convs, err := h.store.Conversations(ctx, uint64(me))
 	if err != nil {
@@ -355,6 +352,14 @@ func (h *Hub) handleOf(ctx context.Context, id UserID) string {
 // presence is the user's public state; h.mu must be held.
 func (u *userState) presence() Presence {
 	return Presence{User: u.id, Handle: u.handle, Status: u.status, Reason: u.reason}
+}
+
+// publishPresenceLocked applies ev's presence to the shared roster and
+// queues ev, carrying the new roster, for every session; h.mu must be held.
+func (h *Hub) publishPresenceLocked(ev PresenceEvent) {
+	h.roster = h.roster.With(ev.Presence)
+	ev.Online = h.roster
+	h.broadcastLocked(ev)
 }
 
 // broadcastLocked queues ev for every session; h.mu must be held.

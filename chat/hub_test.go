@@ -278,10 +278,17 @@ func TestPresenceFollowsSessions(t *testing.T) {
 	next[PresenceEvent](t, watcher) // its own arrival
 	b := account(t, h, "bob")
 	s1 := connect(t, h, b)
-	if ev := next[PresenceEvent](t, watcher); !ev.Joined || ev.Handle != "bob" {
+	ev := next[PresenceEvent](t, watcher)
+	if !ev.Joined || ev.Handle != "bob" {
 		t.Fatalf("got %+v", ev)
 	}
+	if p, ok := ev.Online.Lookup(b.ID); !ok || ev.Online.Len() != 2 || p.Status != Online {
+		t.Fatalf("roster with the join: %d members, bob %+v %v", ev.Online.Len(), p, ok)
+	}
 	s2 := connect(t, h, b)
+	if snap := s2.Snapshot().Online; snap.Len() != 2 || snap.At(0).Handle != "bob" {
+		t.Fatalf("snapshot roster: %d members", snap.Len())
+	}
 	s1.Close()
 	if _, err := watcher.Exec(context.Background(), Lobby, "/who"); err != nil {
 		t.Fatal(err)
@@ -293,8 +300,8 @@ func TestPresenceFollowsSessions(t *testing.T) {
 		}
 	}
 	s2.Close()
-	if ev := next[PresenceEvent](t, watcher); !ev.Left || ev.Status != Offline {
-		t.Fatalf("got %+v", ev)
+	if ev := next[PresenceEvent](t, watcher); !ev.Left || ev.Status != Offline || ev.Online.Len() != 1 {
+		t.Fatalf("got %+v (roster of %d)", ev, ev.Online.Len())
 	}
 }
 

@@ -229,7 +229,7 @@ func (h *Hub) join(o *joinOp) {
 	}
 	u.sessions[s] = struct{}{}
 	if !ok {
-		h.broadcastLocked(PresenceEvent{Presence: u.presence(), Joined: true})
+		h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
 	}
 	h.mu.Unlock()
 	o.res <- joinResult{batch: batch}
@@ -258,7 +258,7 @@ func (h *Hub) leave(s *session) {
 		p.Status = Offline
 		p.Reason = ""
 		p.LastSeen = h.opts.Now()
-		h.broadcastLocked(PresenceEvent{Presence: p, Left: true})
+		h.publishPresenceLocked(PresenceEvent{Presence: p, Left: true})
 	}
 	h.mu.Unlock()
 	if last {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,9 +47,9 @@ func clampSize(w, h int) (int, int) {
 	return clampInt(w, minWidth, maxWidth), clampInt(h, minHeight, maxHeight)
 }
 
-// Messages the App receives: results of its Cmds and the pump's batches.
+// Messages the App receives: results of its Cmds and the feeder's batches.
 type (
-	// eventsMsg is a batch of broker events, drained by the pump in one go.
+	// eventsMsg is a batch of broker events, drained by the feeder in one go.
 	eventsMsg []chat.Event
 	// sessionEndedMsg says the broker closed the session's event stream.
 	sessionEndedMsg struct{ err error }
@@ -128,7 +129,7 @@ type appConfig struct {
 	// connect opens the chat session (defaults to broker.Connect).
 	connect func(context.Context, chat.Account) (chat.Session, error)
 	// attach is called (in a Cmd) once the App holds the session; session.go
-	// starts the pump there, so events reach the App only after it.
+	// starts feeding events there, so events reach the App only after it.
 	attach    func(chat.Session)
 	loc       *time.Location
 	now       func() time.Time
@@ -180,7 +181,7 @@ func (c *appConfig) defaults() {
 // App is the root Bubble Tea model of one SSH session: login screen, then
 // sidebar + conversation + input + status line, and the offline dialog.
 // Update never does I/O: broker calls run in tea.Cmds and come back as
-// messages; broker events arrive in batches from the session's pump.
+// messages; broker events arrive in batches from the session's feeder.
 //
 // App uses pointer receivers: it is large, it is only ever touched by its
 // program's event loop, and View fills render caches.
@@ -206,8 +207,8 @@ type App struct {
 	dismissed bool // DismissOffline has been issued
 	focus     focusArea
 
-	online   onlineSet
-	contacts []chat.Contact
+	online   *chat.Roster   // shared with every session: replaced, never modified
+	contacts []chat.Contact // may be shared with the user's other sessions: copy before writing
 
 	status    string
 	statusErr bool
@@ -605,12 +606,10 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 	if lobby := a.convs[chat.Lobby]; lobby != nil {
 		lobby.info.Unread = 0
 	}
-	for _, p := range snap.Online {
-		a.online.set(p)
-	}
+	a.online = snap.Online
 	a.contacts = snap.Contacts
 	lobby := a.convs[chat.Lobby]
-	n := len(snap.Online)
+	n := snap.Online.Len()
 	welcome := fmt.Sprintf("Welcome to %s, %s! %d %s online.", a.cfg.serverName, a.me.Handle,
 		n, plural(n, "person is", "people are"))
 	lobby.addSystem(welcome, entSystem)
@@ -957,20 +956,24 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	bell := false
+	var comings presenceNotes
+	defer comings.flush(a)
 	for _, ev := range evs {
 		switch ev := ev.(type) {
 		case chat.MessageEvent:
+			comings.flush(a)
 			ring, cmd := a.onMessage(ev)
 			bell = bell || ring
 			cmds = append(cmds, cmd)
 		case *chat.MessageEvent:
+			comings.flush(a)
 			ring, cmd := a.onMessage(*ev)
 			bell = bell || ring
 			cmds = append(cmds, cmd)
 		case chat.PresenceEvent:
-			a.onPresence(ev)
+			a.onPresence(ev, &comings)
 		case *chat.PresenceEvent:
-			a.onPresence(*ev)
+			a.onPresence(*ev, &comings)
 		case chat.ContactsEvent:
 			a.contacts = ev.Contacts
 			a.sideDirty = true
@@ -978,8 +981,10 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 			a.contacts = ev.Contacts
 			a.sideDirty = true
 		case chat.NoticeEvent:
+			comings.flush(a)
 			a.onNotice(ev)
 		case *chat.NoticeEvent:
+			comings.flush(a)
 			a.onNotice(*ev)
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
@@ -1024,11 +1029,15 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 	return c.info.Kind == chat.KindDirect || mentions(m.Body, a.me.Handle), nil
 }
 
-func (a *App) onPresence(ev chat.PresenceEvent) {
+// onPresence applies one presence change. Join and leave notices are not
+// added here but collected in notes, so that a batch of them (a busy lobby,
+// a connect storm) becomes one summary line.
+func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 	p := ev.Presence
 	lobby := a.convs[chat.Lobby]
 	if ev.OldHandle != "" && ev.OldHandle != p.Handle {
 		if lobby != nil {
+			notes.flush(a)
 			lobby.addSystem(fmt.Sprintf("%s is now known as %s", ev.OldHandle, p.Handle), entSystem)
 		}
 		for _, c := range a.order {
@@ -1040,22 +1049,99 @@ func (a *App) onPresence(ev chat.PresenceEvent) {
 			a.me.Handle = p.Handle
 		}
 	}
-	if lobby != nil && p.User != a.me.ID {
+	if p.User != a.me.ID {
 		switch {
 		case ev.Joined:
-			lobby.addSystem(p.Handle+" joined", entSystem)
+			notes.add(p.User, p.Handle, true)
 		case ev.Left:
-			lobby.addSystem(p.Handle+" left", entSystem)
+			notes.add(p.User, p.Handle, false)
 		}
-		lobby.trimOld(a.cfg.maxWindow)
 	}
-	a.online.set(p)
+	if ev.Online != nil {
+		a.online = ev.Online
+	} else {
+		a.online = a.online.With(p)
+	}
+	copied := false
 	for i := range a.contacts {
 		if a.contacts[i].User == p.User {
+			if !copied {
+				// The slice came from the broker and may be shared with
+				// this user's other sessions.
+				a.contacts = slices.Clone(a.contacts)
+				copied = true
+			}
 			a.contacts[i].Presence = p
 		}
 	}
 	a.sideDirty = true
+}
+
+// presenceNotes collects the joins and leaves of one batch of events for
+// the lobby: one join is "bob joined", as before; a burst becomes one line
+// such as "alice, bob, carol and 12 others joined", so a connect storm
+// neither floods the lobby nor costs every session a line per login.
+type presenceNotes struct {
+	joined, left []presenceNote
+}
+
+type presenceNote struct {
+	user   chat.UserID
+	handle string
+}
+
+// maxNamed is how many handles a summary line names.
+const maxNamed = 3
+
+// add records a join or leave. A leave cancels a join of the same batch
+// (and a join a leave): whoever came and went within one batch is not
+// mentioned at all.
+func (n *presenceNotes) add(id chat.UserID, handle string, joined bool) {
+	this, other := &n.left, &n.joined
+	if joined {
+		this, other = &n.joined, &n.left
+	}
+	if i := slices.IndexFunc(*other, func(x presenceNote) bool { return x.user == id }); i >= 0 {
+		*other = slices.Delete(*other, i, i+1)
+		return
+	}
+	*this = append(*this, presenceNote{id, handle})
+}
+
+// flush adds the collected lines to the lobby and resets n.
+func (n *presenceNotes) flush(a *App) {
+	if len(n.joined) == 0 && len(n.left) == 0 {
+		return
+	}
+	if lobby := a.convs[chat.Lobby]; lobby != nil {
+		if len(n.joined) > 0 {
+			lobby.addSystem(summarise(n.joined)+" joined", entSystem)
+		}
+		if len(n.left) > 0 {
+			lobby.addSystem(summarise(n.left)+" left", entSystem)
+		}
+		lobby.trimOld(a.cfg.maxWindow)
+	}
+	n.joined, n.left = n.joined[:0], n.left[:0]
+}
+
+// summarise names up to maxNamed people: "bob", "alice and bob",
+// "alice, bob and carol", "alice, bob, carol and 4 others".
+func summarise(ps []presenceNote) string {
+	names := make([]string, 0, maxNamed)
+	for _, p := range ps[:min(len(ps), maxNamed)] {
+		names = append(names, p.handle)
+	}
+	rest := len(ps) - len(names)
+	switch {
+	case rest == 1:
+		return strings.Join(names, ", ") + " and 1 other"
+	case rest > 1:
+		return strings.Join(names, ", ") + fmt.Sprintf(" and %d others", rest)
+	case len(names) == 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func (a *App) onNotice(ev chat.NoticeEvent) {
@@ -1091,7 +1177,7 @@ func (a *App) ensureSidebar() {
 		convs:    a.order,
 		current:  a.current,
 		contacts: a.contacts,
-		online:   &a.online,
+		online:   a.online,
 		me:       a.me.ID,
 		now:      a.cfg.now(),
 	})
@@ -1212,7 +1298,7 @@ func (a *App) header(c *Conversation) string {
 	title := st.pHeader.s(" " + safeLine(c.info.Name))
 	var extra []string
 	if c.info.ID == chat.Lobby {
-		extra = append(extra, fmt.Sprintf("%d online", len(a.online.people)))
+		extra = append(extra, fmt.Sprintf("%d online", a.online.Len()))
 	} else if c.info.Kind == chat.KindDirect {
 		extra = append(extra, a.peerStatus(c.info.Peer))
 	}
@@ -1233,10 +1319,8 @@ func (a *App) header(c *Conversation) string {
 }
 
 func (a *App) peerStatus(id chat.UserID) string {
-	if key, ok := a.online.index[id]; ok {
-		if i, found := a.online.find(key, id); found {
-			return a.online.people[i].Status.String()
-		}
+	if p, ok := a.online.Lookup(id); ok {
+		return p.Status.String()
 	}
 	return chat.Offline.String()
 }

@@ -432,7 +432,7 @@ func TestOfflineDialogDismissCallsBrokerOnce(t *testing.T) {
 		{From: 7, FromHandle: "carol", Conv: "dm:1:7", Count: 1, Messages: []chat.Message{msgAt(6, "dm:1:7", 7, "carol", "yo")}},
 	}
 	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
-		return chat.Snapshot{Me: me, Online: online, Offline: groups}
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Offline: groups}
 	}
 	h := newHarness(t, b)
 	s := h.screen()
@@ -458,7 +458,7 @@ func TestOfflineDialogDismissCallsBrokerOnce(t *testing.T) {
 func TestOfflineDialogEnterOpensTheSendersConversation(t *testing.T) {
 	b := newFakeBroker()
 	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
-		return chat.Snapshot{Me: me, Online: online, Offline: []chat.OfflineGroup{
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Offline: []chat.OfflineGroup{
 			{From: 7, FromHandle: "carol", Conv: "dm:1:7", Count: 1, Messages: []chat.Message{msgAt(6, "dm:1:7", 7, "carol", "yo")}},
 			{From: bobID, FromHandle: "bob", Conv: dmBob.ID, Count: 1, Messages: []chat.Message{msgAt(7, dmBob.ID, bobID, "bob", "hey")}},
 		}}
@@ -630,7 +630,7 @@ func TestSidebarCollapsesBelowSixtyColumns(t *testing.T) {
 func TestSidebarEnterOnAContactOpensADM(t *testing.T) {
 	b := newFakeBroker()
 	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
-		return chat.Snapshot{Me: me, Online: online, Contacts: []chat.Contact{
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Contacts: []chat.Contact{
 			{Presence: chat.Presence{User: bobID, Handle: "bob", Status: chat.Online}},
 		}}
 	}
@@ -666,7 +666,7 @@ func TestSidebarEnterOnAContactOpensADM(t *testing.T) {
 func TestPresenceEventsUpdateSidebarAndLobby(t *testing.T) {
 	b := newFakeBroker()
 	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
-		return chat.Snapshot{Me: me, Online: online, Contacts: []chat.Contact{
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Contacts: []chat.Contact{
 			{Presence: chat.Presence{User: bobID, Handle: "bob", Status: chat.Offline, LastSeen: time.Date(2026, 1, 2, 13, 0, 0, 0, time.UTC)}},
 			{Presence: chat.Presence{User: 7, Handle: "carol", Status: chat.Online}},
 		}}
@@ -835,7 +835,7 @@ func TestOfflineDialogFitsSmallScreens(t *testing.T) {
 			Messages: pageOf(chat.ConvID(fmt.Sprintf("dm:1:%d", 10+i)), 1, 4)})
 	}
 	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
-		return chat.Snapshot{Me: me, Online: online, Offline: groups}
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Offline: groups}
 	}
 	h := newHarness(t, b)
 	for _, size := range [][2]int{{80, 24}, {20, 5}, {200, 50}} {
@@ -922,5 +922,54 @@ func TestRenderCachesStayBoundedWhileFollowing(t *testing.T) {
 	}
 	if rendered > renderKeep+1 {
 		t.Fatalf("%d entries keep rendered lines", rendered)
+	}
+}
+
+func TestABurstOfJoinsAndLeavesIsOneSummaryLine(t *testing.T) {
+	h := newHarness(t, newFakeBroker())
+	var evs []chat.Event
+	for i := range 6 {
+		evs = append(evs, chat.PresenceEvent{Presence: chat.Presence{User: chat.UserID(300 + i), Handle: fmt.Sprintf("p%d", i), Status: chat.Online}, Joined: true})
+	}
+	// p5 came and went within the burst: not mentioned.
+	evs = append(evs, chat.PresenceEvent{Presence: chat.Presence{User: 305, Handle: "p5", Status: chat.Offline}, Left: true})
+	h.events(evs...)
+	s := h.screen()
+	if !strings.Contains(s, "p0, p1, p2 and 2 others joined") || strings.Contains(s, "p5") {
+		t.Fatalf("summary:\n%s", s)
+	}
+	if !strings.Contains(s, "Online (6)") { // five plus me
+		t.Errorf("roster:\n%s", s)
+	}
+	h.events(
+		chat.PresenceEvent{Presence: chat.Presence{User: 300, Handle: "p0", Status: chat.Offline}, Left: true},
+		chat.PresenceEvent{Presence: chat.Presence{User: 301, Handle: "p1", Status: chat.Offline}, Left: true},
+	)
+	if s := h.screen(); !strings.Contains(s, "p0 and p1 left") || !strings.Contains(s, "Online (4)") {
+		t.Fatalf("leaves:\n%s", s)
+	}
+}
+
+func TestSummariseNamesAFewAndCountsTheRest(t *testing.T) {
+	ps := func(names ...string) []presenceNote {
+		var out []presenceNote
+		for i, n := range names {
+			out = append(out, presenceNote{chat.UserID(i + 1), n})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		in   []presenceNote
+		want string
+	}{
+		{ps("a"), "a"},
+		{ps("a", "b"), "a and b"},
+		{ps("a", "b", "c"), "a, b and c"},
+		{ps("a", "b", "c", "d"), "a, b, c and 1 other"},
+		{ps("a", "b", "c", "d", "e"), "a, b, c and 2 others"},
+	} {
+		if got := summarise(tc.in); got != tc.want {
+			t.Errorf("summarise(%v) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -4,8 +4,10 @@
 // Middleware (session.go, the only file that knows SSH) identifies the user
 // from the public key that signed the handshake, logs them in or shows a
 // login screen, runs the program with clamped window sizes and coalesced
-// resizes, and owns the session's pump: the one goroutine that hands broker
-// events to the program, in batches. App (app.go) is the root model; it
+// resizes, and owns the session's feeder: the one goroutine that hands
+// window sizes and broker events to the program, events in batches and
+// presence changes at most about once a second. Who is online is a
+// chat.Roster shared by every session, never copied per session. App (app.go) is the root model; it
 // does no I/O in Update — broker calls run in tea.Cmds and come back as
 // messages — and it keeps View cheap by caching rendered message lines, the
 // sidebar and the status and input lines. The package imports chat, never

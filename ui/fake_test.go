@@ -79,7 +79,7 @@ func (b *fakeBroker) Connect(_ context.Context, acct chat.Account) (chat.Session
 	b.mu.Unlock()
 	s.snap = chat.Snapshot{
 		Me:            acct,
-		Online:        online,
+		Online:        chat.NewRoster(online),
 		Conversations: []chat.Conversation{{ID: chat.Lobby, Kind: chat.KindRoom, Name: "#lobby"}},
 	}
 	if b.snapshot != nil {

@@ -400,7 +400,7 @@ func TestOverSSHShutdownShowsReasonAfterTheUI(t *testing.T) {
 	}
 }
 
-// recSender records what the pump and the resize forwarder send.
+// recSender records what the feeder sends.
 type recSender struct {
 	mu    sync.Mutex
 	msgs  []tea.Msg
@@ -433,14 +433,23 @@ func (r *recSender) sent() []tea.Msg {
 	return append([]tea.Msg(nil), r.msgs...)
 }
 
-func TestPumpCoalescesQueuedEventsIntoBatches(t *testing.T) {
+// attachedNow is a feeder's attach channel with s already on it.
+func attachedNow(s chat.Session) <-chan chat.Session {
+	ch := make(chan chat.Session, 1)
+	ch <- s
+	return ch
+}
+
+func TestFeederCoalescesQueuedEventsIntoBatches(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1})
 	for i := range 300 {
 		s.push(chat.NoticeEvent{Text: fmt.Sprint(i)})
 	}
 	r := &recSender{}
 	done := make(chan struct{})
-	go func() { defer close(done); pump(context.Background(), s, r, discardLogger()) }()
+	go func() { defer close(done); feed(ctx, newSizeSlot(), attachedNow(s), r, discardLogger()) }()
 	eventually(t, "all events", func() bool {
 		n := 0
 		for _, m := range r.sent() {
@@ -454,25 +463,69 @@ func TestPumpCoalescesQueuedEventsIntoBatches(t *testing.T) {
 		t.Fatalf("300 queued events took %d sends", n)
 	}
 	s.drop(chat.ErrSlowConsumer)
+	eventually(t, "the end", func() bool {
+		msgs := r.sent()
+		end, ok := msgs[len(msgs)-1].(sessionEndedMsg)
+		return ok && errors.Is(end.err, chat.ErrSlowConsumer)
+	})
+	cancel()
 	<-done
-	msgs := r.sent()
-	end, ok := msgs[len(msgs)-1].(sessionEndedMsg)
-	if !ok || !errors.Is(end.err, chat.ErrSlowConsumer) {
-		t.Fatalf("last message = %#v", msgs[len(msgs)-1])
-	}
 }
 
-func TestPumpEndsWithItsContextAndSurvivesPanics(t *testing.T) {
+func TestFeederThrottlesPresenceButNotMessages(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1})
+	r := &recSender{}
+	done := make(chan struct{})
+	go func() { defer close(done); feed(ctx, newSizeSlot(), attachedNow(s), r, discardLogger()) }()
+	presence := func(i int) chat.Event {
+		return chat.PresenceEvent{Presence: chat.Presence{User: chat.UserID(100 + i), Handle: fmt.Sprint("u", i), Status: chat.Online}, Joined: true}
+	}
+	// The first change after a quiet spell goes through at once.
+	s.push(presence(0))
+	eventually(t, "the first join", func() bool { return len(r.sent()) == 1 })
+	// The next ones within presenceEvery are held back and go together.
+	start := time.Now()
+	for i := 1; i <= 20; i++ {
+		s.push(presence(i))
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(r.sent()); n != 1 {
+		t.Fatalf("held-back presence was sent early: %d sends", n)
+	}
+	eventually(t, "the held-back joins", func() bool { return len(r.sent()) == 2 })
+	if d := time.Since(start); d > 3*presenceEvery {
+		t.Errorf("held back for %v", d)
+	}
+	if b := r.sent()[1].(eventsMsg); len(b) != 20 {
+		t.Fatalf("second batch has %d events", len(b))
+	}
+	// A message is never held, and it takes held-back presence along, in
+	// order.
+	s.push(presence(21))
+	s.push(chat.NoticeEvent{Text: "hello"})
+	eventually(t, "the message", func() bool { return len(r.sent()) == 3 })
+	b := r.sent()[2].(eventsMsg)
+	if len(b) != 2 || !isPresence(b[0]) {
+		t.Fatalf("batch = %#v", b)
+	}
+	cancel()
+	<-done
+}
+
+func TestFeederEndsWithItsContextAndSurvivesPanics(t *testing.T) {
 	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); pump(ctx, s, &recSender{}, discardLogger()) }()
+	go func() { defer close(done); feed(ctx, newSizeSlot(), attachedNow(s), &recSender{}, discardLogger()) }()
 	cancel()
 	<-done
 
 	r := &recSender{panic: true}
 	s.push(chat.NoticeEvent{Text: "x"})
-	pump(context.Background(), s, r, discardLogger()) // must return, not crash
+	feed(context.Background(), newSizeSlot(), attachedNow(s), r, discardLogger()) // must return, not crash
 	if r.quits != 1 {
 		t.Fatalf("quits = %d", r.quits)
 	}
@@ -487,7 +540,7 @@ func TestResizeStormIsCoalescedAndNeverBlocksTheRequestLoop(t *testing.T) {
 	var wg sync.WaitGroup
 	gone := make(chan struct{})
 	wg.Go(func() { readWindowChanges(ctx, winch, slot, discardLogger(), func() { close(gone) }) })
-	wg.Go(func() { forwardWindowChanges(ctx, slot, r, discardLogger()) })
+	wg.Go(func() { feed(ctx, slot, nil, r, discardLogger()) })
 	// The SSH request loop: 10,000 window changes while the program is
 	// stuck must all be accepted.
 	for i := range 10000 {

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -10,56 +9,6 @@ import (
 
 	"sshchat/chat"
 )
-
-// person is an online user, kept sorted by key (the lowercased handle).
-type person struct {
-	key string
-	chat.Presence
-}
-
-// onlineSet is the people online, sorted by handle. Inserts are a binary
-// search plus a copy of small structs, so thousands of presence changes stay
-// cheap.
-type onlineSet struct {
-	people []person
-	index  map[chat.UserID]string // user → key, to find a renamed user
-}
-
-func (o *onlineSet) find(key string, id chat.UserID) (int, bool) {
-	i := sort.Search(len(o.people), func(i int) bool {
-		p := &o.people[i]
-		return p.key > key || p.key == key && p.User >= id
-	})
-	return i, i < len(o.people) && o.people[i].User == id && o.people[i].key == key
-}
-
-func (o *onlineSet) remove(id chat.UserID) {
-	key, ok := o.index[id]
-	if !ok {
-		return
-	}
-	if i, found := o.find(key, id); found {
-		o.people = append(o.people[:i], o.people[i+1:]...)
-	}
-	delete(o.index, id)
-}
-
-// set records p: online and away users are kept, offline ones removed.
-func (o *onlineSet) set(p chat.Presence) {
-	if o.index == nil {
-		o.index = make(map[chat.UserID]string)
-	}
-	o.remove(p.User)
-	if p.Status == chat.Offline {
-		return
-	}
-	key := strings.ToLower(p.Handle)
-	i, _ := o.find(key, p.User)
-	o.people = append(o.people, person{})
-	copy(o.people[i+1:], o.people[i:])
-	o.people[i] = person{key: key, Presence: p}
-	o.index[p.User] = key
-}
 
 // itemKind says what a sidebar row does when picked.
 type itemKind uint8
@@ -89,7 +38,7 @@ type sidebarData struct {
 	convs    []*Conversation
 	current  chat.ConvID
 	contacts []chat.Contact
-	online   *onlineSet
+	online   *chat.Roster // shared with every session: read, never copied
 	me       chat.UserID
 	now      time.Time
 }
@@ -117,7 +66,7 @@ func (s *Sidebar) SetSize(w, h int) {
 }
 
 // rebuild recomputes the rows from d. The online list is cut to what can be
-// on screen.
+// on screen: only the visible members of the shared roster are read.
 func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 	var prev sideItem
 	if s.sel >= 0 && s.sel < len(s.items) {
@@ -142,10 +91,7 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 			items = append(items, sideItem{kind: itemContact, handle: c.Handle, text: contactLine(st, c, d.now)})
 		}
 	}
-	n := 0
-	if d.online != nil {
-		n = len(d.online.people)
-	}
+	n := d.online.Len()
 	items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render(fmt.Sprintf("Online (%d)", n))})
 	room := max(1, s.height-len(items))
 	for i := 0; i < n; i++ {
@@ -153,7 +99,7 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 			items = append(items, sideItem{kind: itemText, text: st.Offline.Render(fmt.Sprintf("  … %d more", n-i))})
 			break
 		}
-		p := d.online.people[i]
+		p := d.online.At(i)
 		name := safeLine(p.Handle)
 		style := st.Online
 		if p.Status == chat.Away {
