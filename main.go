@@ -67,38 +67,45 @@ const envPrefix = "SSHCHAT_"
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("sshchat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are returned as one line; --help prints usage
 	env := func(name, def string) string {
 		if v := getenv(envPrefix + name); v != "" {
 			return v
 		}
 		return def
 	}
-	fs.StringVar(&c.Addr, "addr", env("ADDR", ":2222"), "listen address `host:port` ($SSHCHAT_ADDR)")
-	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "data `directory` holding the database ($SSHCHAT_DATA_DIR)")
-	fs.StringVar(&c.DBPath, "db", env("DB", ""), "database `file` (default DATA_DIR/sshchat.db) ($SSHCHAT_DB)")
-	fs.StringVar(&c.HostKey, "host-key", env("HOST_KEY", filepath.Join(".ssh", "id_ed25519")), "host key `file`, an ed25519 key is created if missing ($SSHCHAT_HOST_KEY)")
-	fs.StringVar(&c.Name, "name", env("NAME", "sshchat"), "server `name` shown in the welcome ($SSHCHAT_NAME)")
-	fs.StringVar(&c.MOTDFile, "motd", env("MOTD", ""), "message-of-the-day `file` shown at login ($SSHCHAT_MOTD)")
-	fs.StringVar(&c.AuthorizedKeys, "authorized-keys", env("AUTHORIZED_KEYS", ""), "authorized_keys `file`; only its keys may log in; re-read on change; unset = open to any key ($SSHCHAT_AUTHORIZED_KEYS)")
-	fs.StringVar(&c.DebugAddr, "debug-addr", env("DEBUG_ADDR", ""), "serve Go pprof profiles on this loopback `host:port` (off when empty) ($SSHCHAT_DEBUG_ADDR)")
-	fs.StringVar(&c.LogLevel, "log-level", env("LOG_LEVEL", "info"), "log `level`: debug, info, warn, error ($SSHCHAT_LOG_LEVEL)")
-	maxSessions := env("MAX_SESSIONS", "5000")
-	fs.Func("max-sessions", "maximum concurrent SSH sessions, `n` (default 5000) ($SSHCHAT_MAX_SESSIONS)", func(v string) error { maxSessions = v; return nil })
-	rate := env("MSG_RATE", "5")
-	fs.Func("msg-rate", "messages per second one user may send, sustained, a `rate` (default 5) ($SSHCHAT_MSG_RATE)", func(v string) error { rate = v; return nil })
-	burst := env("MSG_BURST", "10")
-	fs.Func("msg-burst", "messages one user may send in a burst, `n` (default 10) ($SSHCHAT_MSG_BURST)", func(v string) error { burst = v; return nil })
-	grace := env("LOGIN_TIMEOUT", "30s")
-	fs.Func("login-timeout", "time a client has to complete the handshake and authenticate, a `duration` (default 30s) ($SSHCHAT_LOGIN_TIMEOUT)", func(v string) error { grace = v; return nil })
-	wait := env("SHUTDOWN_TIMEOUT", "10s")
-	fs.Func("shutdown-timeout", "how long shutdown waits for sessions to end, a `duration` (default 10s) ($SSHCHAT_SHUTDOWN_TIMEOUT)", func(v string) error { wait = v; return nil })
-	fs.Usage = func() {
+	// Every flag is a string with its variable's value as default, so the
+	// help shows one format: "usage [$VAR] (default ...)".
+	str := func(p *string, name, envName, def, usage string) {
+		fs.StringVar(p, name, env(envName, def), usage+" [$"+envPrefix+envName+"]")
+	}
+	var maxSessions, rate, burst, grace, wait string
+	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
+	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
+	str(&c.DBPath, "db", "DB", "", "database `file` (empty: DATA_DIR/sshchat.db)")
+	str(&c.HostKey, "host-key", "HOST_KEY", filepath.Join(".ssh", "id_ed25519"), "host key `file`; an ed25519 key is created if missing")
+	str(&c.Name, "name", "NAME", "sshchat", "server `name` shown in the welcome")
+	str(&c.MOTDFile, "motd", "MOTD", "", "message-of-the-day `file` shown at login")
+	str(&c.AuthorizedKeys, "authorized-keys", "AUTHORIZED_KEYS", "", "authorized_keys `file`: only its keys may log in, re-read on change (empty: any key)")
+	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "log `level`: debug, info, warn or error")
+	str(&maxSessions, "max-sessions", "MAX_SESSIONS", "5000", "maximum concurrent SSH `sessions`")
+	str(&rate, "msg-rate", "MSG_RATE", "5", "`messages` per second one user may send, sustained")
+	str(&burst, "msg-burst", "MSG_BURST", "10", "`messages` one user may send in a burst")
+	str(&grace, "login-timeout", "LOGIN_TIMEOUT", "30s", "`time` a client has to complete the handshake and authenticate")
+	str(&wait, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "10s", "`time` shutdown waits for sessions to end")
+	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
+	usage := func() {
 		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
 	}
+	fs.Usage = func() {} // the flag package's own calls; we print on --help only
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return c, err
+		}
+		return c, fmt.Errorf("%w (see --help)", err)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))

@@ -154,7 +154,8 @@ func TestAllowlistAdmitsOnlyListedKeysAndReloads(t *testing.T) {
 	write("# operators\nthis line is garbage\n" + authorized(in))
 	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
 
-	dial(t, ts.addr, "inside", in, 80, 24).WaitFor("#lobby")
+	inside := dial(t, ts.addr, "inside", in, 80, 24)
+	inside.WaitFor("#lobby")
 
 	var told string
 	refused := &gossh.ClientConfig{
@@ -177,6 +178,13 @@ func TestAllowlistAdmitsOnlyListedKeysAndReloads(t *testing.T) {
 	// Adding the key to the file lets it in without a restart.
 	write(authorized(in) + authorized(out))
 	dial(t, ts.addr, "outside", out, 80, 24).WaitFor("#lobby")
+
+	// Removing a key ends its open sessions, with a reason.
+	write(authorized(out))
+	inside.WaitClosed()
+	if !strings.Contains(inside.Raw(), "no longer authorized") {
+		t.Fatalf("revoked session was not told why: %q", inside.Raw())
+	}
 
 	// An emptied file fails closed.
 	write("")
@@ -398,6 +406,7 @@ func TestBadConfigurationFailsBeforeListening(t *testing.T) {
 		"motd":     {"--motd", filepath.Join(dir, "missing.txt")},
 		"data dir": {"--data-dir", filepath.Join(ro, "sub")},
 		"level":    {"--log-level", "loud"},
+		"flag":     {"--bogus"},
 	}
 	if os.Geteuid() == 0 {
 		delete(cases, "data dir") // root writes anywhere
@@ -411,6 +420,9 @@ func TestBadConfigurationFailsBeforeListening(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error is not one line: %q", err)
+			}
+			if stderr.String() != "" {
+				t.Fatalf("printed more than the error:\n%s", stderr.String())
 			}
 		})
 	}

@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,12 +40,32 @@ type server struct {
 	mu        sync.Mutex // guards the fields below
 	listeners []net.Listener
 	stopping  bool
+	sessions  map[ssh.Session]struct{} // open sessions, for revocation
+
+	stopWatch chan struct{} // closed at shutdown; ends the allowlist watcher
+	watchDone chan struct{}
 }
 
-// rejectedKey is the context key under which the public-key handler
-// remembers the last refused fingerprint, for the keyboard-interactive
-// explanation. It is never used for identity.
-type rejectedKey struct{}
+// refusals is per-connection state of the public-key handler: the refused
+// fingerprints, for the keyboard-interactive explanation, and whether it
+// was given. It is never used for identity.
+type refusals struct {
+	mu        sync.Mutex
+	keys      []string
+	explained bool
+}
+
+type refusalsKey struct{}
+
+// refusalsOf returns the connection's refusal record, creating it.
+func refusalsOf(ctx ssh.Context) *refusals {
+	if r, ok := ctx.Value(refusalsKey{}).(*refusals); ok {
+		return r
+	}
+	r := &refusals{}
+	ctx.SetValue(refusalsKey{}, r)
+	return r
+}
 
 // newServer opens the store and builds the hub and the SSH server.
 func newServer(cfg Config, logger *log.Logger) (*server, error) {
@@ -64,10 +86,14 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		store.Close()
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: logger, store: store, hub: hub}
+	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]struct{}{},
+		stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
+		go s.watchAllowlist(2 * time.Second)
+	} else {
+		close(s.watchDone)
 	}
 	uiMW := ui.Middleware(hub, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui")})
 	s.ssh, err = wish.NewServer(
@@ -120,11 +146,16 @@ func (s *server) shutdown(wait time.Duration) error {
 	// Stop accepting first, even if Serve has not registered with the SSH
 	// server yet.
 	s.mu.Lock()
+	first := !s.stopping
 	s.stopping = true
 	for _, l := range s.listeners {
 		l.Close()
 	}
 	s.mu.Unlock()
+	if first {
+		close(s.stopWatch)
+	}
+	<-s.watchDone
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
 		errs = append(errs, err)
@@ -155,17 +186,35 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 		return true
 	}
 	fp := gossh.FingerprintSHA256(key)
-	ctx.SetValue(rejectedKey{}, fp)
+	r := refusalsOf(ctx)
+	r.mu.Lock()
+	if !slices.Contains(r.keys, fp) {
+		r.keys = append(r.keys, fp)
+	}
+	r.mu.Unlock()
 	s.log.Info("refused key", "fingerprint", fp, "user", ctx.User(), "remote", ctx.RemoteAddr().String())
 	return false
 }
 
 // explainRefusal is the keyboard-interactive method: it never accepts, and
 // tells a client that offered no acceptable key why, in one line.
+// OpenSSH retries keyboard-interactive, so the line is sent only once per
+// connection.
 func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
+	r := refusalsOf(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.explained {
+		return false
+	}
+	r.explained = true
 	msg := "sshchat: a public key is required to log in; create one with: ssh-keygen -t ed25519"
-	if fp, ok := ctx.Value(rejectedKey{}).(string); ok {
-		msg = "sshchat: key " + fp + " is not authorized on this server; send this fingerprint to the operator"
+	switch len(r.keys) {
+	case 0:
+	case 1:
+		msg = "sshchat: key " + r.keys[0] + " is not authorized on this server; send this fingerprint to the operator"
+	default:
+		msg = "sshchat: keys " + strings.Join(r.keys, ", ") + " are not authorized on this server; send a fingerprint to the operator"
 	}
 	_, _ = challenge("", msg, nil, nil)
 	return false
@@ -229,6 +278,14 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			wish.Fatalln(sess, "sshchat: the server is full, try again later")
 			return
 		}
+		s.mu.Lock()
+		s.sessions[sess] = struct{}{}
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.sessions, sess)
+			s.mu.Unlock()
+		}()
 		if st, ok := sess.Context().Value(connStateKey{}).(*connState); ok {
 			defer st.sessions.Add(-1)
 			if st.sessions.Add(1) > maxSessionsPerConn {
@@ -237,6 +294,39 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			}
 		}
 		next(sess)
+	}
+}
+
+// watchAllowlist re-reads the authorized-keys file every interval and ends
+// the open sessions of keys that are no longer listed.
+func (s *server) watchAllowlist(interval time.Duration) {
+	defer close(s.watchDone)
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("allowlist watcher panic", "panic", r)
+		}
+	}()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopWatch:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		var revoked []ssh.Session
+		for sess := range s.sessions {
+			if k := sess.PublicKey(); k != nil && !s.authz.allowed(k) {
+				revoked = append(revoked, sess)
+			}
+		}
+		s.mu.Unlock()
+		for _, sess := range revoked {
+			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(sess.PublicKey()))
+			_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: your key is no longer authorized on this server")
+			_ = sess.Close()
+		}
 	}
 }
 
@@ -249,9 +339,9 @@ func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 			fp = gossh.FingerprintSHA256(k)
 		}
 		_, _, pty := sess.Pty()
-		s.log.Debug("session start", "user", sess.User(), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty)
+		s.log.Info("session start", "user", sess.User(), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty)
 		next(sess)
-		s.log.Debug("session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
+		s.log.Info("session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
 	}
 }
 

@@ -57,6 +57,13 @@ func Open(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	// Create the file private (SQLite would use 0644); its -wal and -shm
+	// files inherit its mode.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	} else {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 
 	w, wdb, err := openGorm(dsn(abs, url.Values{
 		"_journal_mode": {"WAL"},

@@ -358,3 +358,19 @@ func TestConcurrentUseNeverLocked(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	d, path := openTest(t)
+	if err := d.AppendMessages(context.Background(), []*Message{{Conv: "#lobby", SenderID: mustUser(t, d, "a").ID, SenderHandle: "a", Body: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Fatalf("%s has mode %v; want no group/other access", p, fi.Mode().Perm())
+		}
+	}
+}
