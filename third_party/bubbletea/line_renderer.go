@@ -53,16 +53,16 @@ type lineRenderer struct {
 	pending bytes.Buffer // sequences queued outside a frame (writeString, mode changes)
 	buf     bytes.Buffer // the frame being built
 	seg     bytes.Buffer // a line segment before colour downsampling
-	cw      colorprofile.Writer
+
+	// sgrCache maps an SGR sequence to its conversion to profile.
+	sgrCache map[string]string
+	spans    []span // reused by writeLine
 }
 
 var _ renderer = (*lineRenderer)(nil)
 
 func newLineRenderer(w io.Writer, width, height int) *lineRenderer {
-	r := &lineRenderer{w: w, width: width, height: height, profile: colorprofile.TrueColor}
-	r.cw.Forward = &r.buf
-	r.cw.Profile = r.profile
-	return r
+	return &lineRenderer{w: w, width: width, height: height, profile: colorprofile.TrueColor}
 }
 
 func (r *lineRenderer) setNoInput(v bool) { r.noInput = v }
@@ -210,8 +210,10 @@ func (r *lineRenderer) resize(w, h int) {
 
 func (r *lineRenderer) setColorProfile(p colorprofile.Profile) {
 	r.mu.Lock()
+	if p != r.profile {
+		r.sgrCache = nil
+	}
 	r.profile = p
-	r.cw.Profile = p
 	r.mu.Unlock()
 }
 
@@ -556,7 +558,6 @@ func (r *lineRenderer) drawInline(b *bytes.Buffer, lines []string) {
 			continue
 		}
 		r.moveInline(b, y)
-		b.WriteByte('\r')
 		r.writeLine(b, y, o, l, y < len(old))
 	}
 	if len(lines) < len(old) {
@@ -587,51 +588,210 @@ func (r *lineRenderer) moveInline(b *bytes.Buffer, y int) {
 	r.frameH = max(r.frameH, y+1)
 }
 
+// span is a part of a line to write: l[start:end], from column col.
+type span struct{ start, end, col int }
+
+// minGap is the number of equal cells worth skipping inside a changed
+// part: moving the cursor and restating the style cost about that much.
+const minGap = 8
+
 // writeLine writes line l at row y, where the screen shows old. When diff
-// is true the screen row really shows old, and only the part of l that
-// differs from it is written when that can be done exactly. Between
+// is true the screen row really shows old, and only the parts of l that
+// differ from it are written when that can be done exactly. Between
 // segments the terminal's SGR state is the default one: every segment
 // that sets attributes ends with a reset.
 func (r *lineRenderer) writeLine(b *bytes.Buffer, y int, old, l string, diff bool) {
-	start, col, end := 0, 0, len(l)
+	r.spans = r.spans[:0]
 	eraseRest := true
-	w := lineWidth(l, r.method)
-	if w > r.width {
+	w := styledWidth(l, r.method)
+	switch {
+	case w > r.width:
 		// Too wide: the terminal would wrap it. Write it cut to the row.
 		l = ansi.Truncate(l, r.width, "")
 		w = r.width
-		end = len(l)
-	} else if diff && old != "" {
-		start, col, end, eraseRest = lineDiff(old, l, r.method)
-		if !eraseRest && start == end {
-			return
+		r.spans = append(r.spans, span{0, len(l), 0})
+	case diff && old != "":
+		start, col, end, erase := lineDiff(old, l, r.method)
+		eraseRest = erase
+		if !erase {
+			r.spans = splitSpan(r.spans, old, l, r.method, start, col, end)
+		} else {
+			r.spans = append(r.spans, span{start, end, col})
 		}
+	default:
+		// The row is blank (or unknown and about to be erased): skip
+		// leading blanks.
+		n := 0
+		if diff {
+			for n < len(l) && l[n] == ' ' {
+				n++
+			}
+		}
+		r.spans = append(r.spans, span{n, len(l), n})
 	}
-	if r.view.AltScreen {
-		b.WriteString(ansi.CursorPosition(col+1, y+1))
-	} else if col > 0 {
-		b.WriteString(ansi.CursorForward(col))
-	}
-	// The segment starts with the SGR state in force at start.
-	r.seg.Reset()
-	if start > 0 {
-		writeActiveSGR(&r.seg, l[:start])
-	}
-	r.seg.WriteString(l[start:end])
-	hasEsc := bytes.IndexByte(r.seg.Bytes(), ansi.ESC) >= 0
-	if hasEsc {
-		r.seg.WriteString(ansi.ResetStyle)
-	}
-	if r.profile == colorprofile.TrueColor || !hasEsc {
-		b.Write(r.seg.Bytes())
-	} else {
-		_, _ = r.cw.Write(r.seg.Bytes())
+	for k, sp := range r.spans {
+		last := k == len(r.spans)-1
+		if sp.start == sp.end && !(last && eraseRest) {
+			continue
+		}
+		if r.view.AltScreen {
+			b.WriteString(ansi.CursorPosition(sp.col+1, y+1))
+		} else {
+			b.WriteByte('\r')
+			if sp.col > 0 {
+				b.WriteString(ansi.CursorForward(sp.col))
+			}
+		}
+		// The segment starts with the SGR state in force at its start.
+		r.seg.Reset()
+		if sp.start > 0 {
+			writeActiveSGR(&r.seg, l[:sp.start])
+		}
+		r.seg.WriteString(l[sp.start:sp.end])
+		hasEsc := bytes.IndexByte(r.seg.Bytes(), ansi.ESC) >= 0
+		if hasEsc {
+			r.seg.WriteString(ansi.ResetStyle)
+		}
+		if r.profile == colorprofile.TrueColor || !hasEsc {
+			b.Write(r.seg.Bytes())
+		} else {
+			r.downsample(b, r.seg.Bytes())
+		}
 	}
 	// A line that fills the row leaves the cursor on the last column
 	// (pending wrap), where erasing would erase its last cell.
 	if eraseRest && w < r.width {
 		b.WriteString(ansi.EraseLineRight)
 	}
+}
+
+// splitSpan splits the changed part l[start:end] (at column col; old shows
+// cells of the same width there) into the runs of cells that differ,
+// leaving out runs of at least minGap equal cells. Cells are compared by
+// their bytes and the SGR state in force.
+func splitSpan(spans []span, old, l string, m ansi.Method, start, col, end int) []span {
+	oend := len(old) - (len(l) - end)
+	sn := lineScan{s: l[:end], m: m, i: start, col: col}
+	so := lineScan{s: old[:oend], m: m, i: start, col: col}
+	// Both lines share l[:start], so they share its SGR state.
+	pre := lineScan{s: l[:start], m: m, sgr: fnvOffset}
+	for pre.next() {
+	}
+	sn.sgr, so.sgr = pre.sgr, pre.sgr
+	cur := span{start: start, end: -1, col: col} // the open run; end < 0 while open
+	eq, eqStart := 0, 0                          // equal cells since eqStart
+	for {
+		sn.skipEsc()
+		so.skipEsc()
+		if sn.bad || so.bad {
+			return append(spans, span{start, end, col})
+		}
+		if sn.i >= len(sn.s) || so.i >= len(so.s) {
+			break
+		}
+		ni, nc, oi, oc := sn.i, sn.col, so.i, so.col
+		switch {
+		case nc == oc && sn.sgr == so.sgr:
+			sn.next()
+			so.next()
+			if l[ni:sn.i] == old[oi:so.i] {
+				// Equal cells: same bytes, column and style.
+				if eq == 0 {
+					eqStart = ni
+				}
+				eq += sn.col - nc
+				if eq >= minGap && cur.end < 0 {
+					cur.end = eqStart // close the run before the gap
+				}
+				continue
+			}
+		case nc == oc:
+			sn.next()
+			so.next()
+		case nc < oc:
+			sn.next()
+		default:
+			so.next()
+		}
+		// A differing cell. After a gap of equal cells, start a new run
+		// only if that costs fewer bytes than rewriting the gap: a cursor
+		// move and the style in force here against the gap's bytes.
+		eq = 0
+		if cur.end >= 0 {
+			if splitCost(l[:ni]) < ni-cur.end {
+				spans = append(spans, cur)
+				cur = span{start: ni, end: -1, col: nc}
+			} else {
+				cur.end = -1 // merge the gap into the open run
+			}
+		}
+	}
+	if cur.end < 0 {
+		cur.end = end
+	}
+	if cur.end > cur.start || len(spans) == 0 {
+		spans = append(spans, cur)
+	}
+	return spans
+}
+
+// maxSGRCache bounds [lineRenderer.sgrCache]; a UI uses a few dozen
+// distinct styles, so the cache is cleared (rarely) when it fills up.
+const maxSGRCache = 128
+
+// downsample writes seg to b with every SGR sequence converted to the
+// session's colour profile. Conversions are cached per renderer: the
+// colour matching behind them (colorprofile) costs far more than the rest
+// of a frame, and a UI repeats the same few styles on every line.
+func (r *lineRenderer) downsample(b *bytes.Buffer, seg []byte) {
+	for len(seg) > 0 {
+		i := bytes.IndexByte(seg, ansi.ESC)
+		if i < 0 {
+			b.Write(seg)
+			return
+		}
+		b.Write(seg[:i])
+		seg = seg[i:]
+		j := 1
+		if len(seg) > 1 && seg[1] == '[' {
+			j = 2
+			for j < len(seg) && (seg[j] < 0x40 || seg[j] > 0x7e) {
+				j++
+			}
+			j = min(j+1, len(seg))
+		}
+		sq := seg[:j]
+		seg = seg[j:]
+		if sq[len(sq)-1] != 'm' || len(sq) < 3 {
+			b.Write(sq)
+			continue
+		}
+		conv, ok := r.sgrCache[string(sq)]
+		if !ok {
+			var out bytes.Buffer
+			cw := colorprofile.Writer{Forward: &out, Profile: r.profile}
+			_, _ = cw.Write(sq)
+			conv = out.String()
+			if r.sgrCache == nil || len(r.sgrCache) >= maxSGRCache {
+				r.sgrCache = make(map[string]string)
+			}
+			r.sgrCache[string(sq)] = conv
+		}
+		b.WriteString(conv)
+	}
+}
+
+// styledWidth is the display width of a styled line. It walks the line
+// with [lineScan], which counts ASCII without the grapheme machinery and
+// measures only the non-ASCII runs.
+func styledWidth(s string, m ansi.Method) int {
+	sc := lineScan{s: s, m: m}
+	for sc.next() {
+		if sc.bad {
+			return lineWidth(s, m)
+		}
+	}
+	return sc.col
 }
 
 // lineWidth is the display width of a styled line.
@@ -661,6 +821,13 @@ const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
 )
+
+// skipEsc advances over escape sequences (zero width) at the scan point.
+func (sc *lineScan) skipEsc() {
+	for sc.i < len(sc.s) && sc.s[sc.i] == ansi.ESC && !sc.bad {
+		sc.next()
+	}
+}
 
 // next advances over one token (an ASCII character, a run of non-ASCII
 // text, or an escape sequence). It returns false at the end of the line.
@@ -742,7 +909,7 @@ func lineDiff(old, l string, m ansi.Method) (start, col, end int, eraseRest bool
 		q++
 	}
 	if q == 0 {
-		return start, col, len(l), true
+		return start, col, len(l), !sameWidth(old, l, m)
 	}
 	// Scan both remainders; the suffix may start at a cut point of both
 	// lines where the column and the SGR state agree: the cells from there
@@ -767,7 +934,32 @@ func lineDiff(old, l string, m ansi.Method) (start, col, end int, eraseRest bool
 		}
 		sn.next()
 	}
-	return start, col, len(l), true
+	return start, col, len(l), !sameWidth(old, l, m)
+}
+
+// sameWidth reports whether two lines are as wide as each other and
+// without sequences other than SGR, so that the cells after the shorter
+// one's end are blank in both.
+func sameWidth(a, b string, m ansi.Method) bool {
+	sa, sb := lineScan{s: a, m: m}, lineScan{s: b, m: m}
+	for sa.next() {
+	}
+	for sb.next() {
+	}
+	return !sa.bad && !sb.bad && sa.col == sb.col
+}
+
+// splitCost estimates the bytes a new segment starting after prefix costs:
+// a cursor position, the SGR state in force restated, and the reset that
+// ends the previous segment.
+func splitCost(prefix string) int {
+	var b bytes.Buffer
+	writeActiveSGR(&b, prefix)
+	n := 8 + b.Len()
+	if strings.IndexByte(prefix, ansi.ESC) >= 0 {
+		n += len(ansi.ResetStyle)
+	}
+	return n
 }
 
 // writeActiveSGR writes the SGR sequences of s that are in force at its

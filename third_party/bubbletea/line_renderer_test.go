@@ -79,8 +79,9 @@ func (lt *lineTerm) sameScreen(content string) {
 				continue
 			}
 			if a.Content != b.Content || !a.Style.Equal(&b.Style) {
-				lt.t.Fatalf("cell %d,%d: got %q %+v, want %q %+v\ngot screen:\n%s\nwant screen:\n%s",
+				lt.t.Errorf("cell %d,%d: got %q %+v, want %q %+v\ngot screen:\n%s\nwant screen:\n%s",
 					x, y, a.Content, a.Style, b.Content, b.Style, lt.emu.String(), ref.String())
+				return
 			}
 		}
 	}
@@ -121,23 +122,47 @@ func TestLineRendererFrames(t *testing.T) {
 // TestLineRendererRandomEdits applies random edits to styled lines and
 // checks every frame against a full repaint.
 func TestLineRendererRandomEdits(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
+	for seed := range int64(8) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomEdits(t, seed) })
+	}
+}
+
+func randomEdits(t *testing.T, seed int64) {
+	rng := rand.New(rand.NewSource(seed))
 	words := []string{"a", "bb", "ccc", "界", "é", red + "r" + rst, bold + "B", rst, bg + " " + rst, "  ", "xyz"}
 	line := func() string {
 		var sb strings.Builder
-		for range rng.Intn(8) {
+		for range rng.Intn(14) {
 			sb.WriteString(words[rng.Intn(len(words))])
 		}
 		return sb.String()
 	}
-	const w, h = 16, 6
+	const w, h = 40, 6
 	lt := newLineTerm(t, w, h)
 	lines := make([]string, h)
 	for i := range lines {
 		lines[i] = line()
 	}
 	for i := range 500 {
-		switch rng.Intn(4) {
+		switch rng.Intn(5) {
+		case 4: // replace single ASCII cells, keeping the width
+			y := rng.Intn(h)
+			b := []byte(lines[y])
+			var text []int // printable ASCII letters, never inside a sequence
+			for sc := (lineScan{s: lines[y], m: ansi.GraphemeWidth}); ; {
+				if k := sc.i; k < len(b) && b[k] >= 'a' && b[k] <= 'z' {
+					text = append(text, k)
+				}
+				if !sc.next() {
+					break
+				}
+			}
+			for range 1 + rng.Intn(3) {
+				if len(text) > 0 {
+					b[text[rng.Intn(len(text))]] = 'a' + byte(rng.Intn(26))
+				}
+			}
+			lines[y] = string(b)
 		case 0: // scroll up by 1..2 and append
 			k := 1 + rng.Intn(2)
 			lines = append(lines[k:], make([]string, k)...)
@@ -157,14 +182,22 @@ func TestLineRendererRandomEdits(t *testing.T) {
 			lines[rng.Intn(h)] = line()
 		}
 		content := strings.Join(lines, "\n")
-		lt.frame(alt(content))
+		prev := append([]string(nil), lt.r.lines...)
+		out := lt.frame(alt(content))
 		lt.sameScreen(content)
+		if t.Failed() {
+			for y := range lines {
+				if y < len(prev) && prev[y] != lines[y] {
+					t.Logf("row %d: %q -> %q", y, prev[y], lines[y])
+				}
+			}
+			t.Logf("out %q", out)
+		}
 		if t.Failed() {
 			t.Fatalf("frame %d", i)
 		}
 	}
 }
-
 
 func TestLineRendererScrollsChat(t *testing.T) {
 	const w, h = 30, 10
@@ -275,7 +308,7 @@ func TestLineDiffSegments(t *testing.T) {
 		{"hello", "hello!", "!", 5, true},
 		{red + "abc" + rst, red + "abd" + rst, "d", 2, false},
 		{red + "abc" + rst, "\x1b[38;2;0;0;255mabc" + rst, "\x1b[38;2;0;0;255mabc" + rst, 0, false},
-		{"界a", "界b", "b", 2, true},
+		{"界a", "界b", "b", 2, false},
 		{"ab", "a", "", 1, true},
 	} {
 		start, col, end, erase := lineDiff(c.old, c.new, ansi.GraphemeWidth)
@@ -283,5 +316,15 @@ func TestLineDiffSegments(t *testing.T) {
 			t.Errorf("lineDiff(%q, %q) = %q col %d erase %v, want %q col %d erase %v",
 				c.old, c.new, got, col, erase, c.seg, c.col, c.erase)
 		}
+	}
+}
+
+func TestLineRendererSkipsEqualCells(t *testing.T) {
+	lt := newLineTerm(t, 40, 2)
+	lt.frame(alt("aaaa " + bold + "1234567890" + rst + " bbbb"))
+	out := lt.frame(alt("cccc " + bold + "1234567890" + rst + " dddd"))
+	lt.sameScreen("cccc " + bold + "1234567890" + rst + " dddd")
+	if strings.Contains(out, "123") {
+		t.Fatalf("equal cells rewritten: %q", out)
 	}
 }
