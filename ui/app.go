@@ -82,6 +82,7 @@ type (
 	dismissedMsg struct{ err error }
 	markedMsg    struct{ err error }
 	markTickMsg  struct{}
+	notesTickMsg struct{}
 	quitNowMsg   struct{}
 )
 
@@ -136,8 +137,9 @@ type appConfig struct {
 	pageSize  int
 	maxWindow int
 	// markDelay debounces read markers; quitDelay keeps a final notice on
-	// screen before quitting.
-	markDelay, quitDelay time.Duration
+	// screen before quitting; noticeEvery rate-limits join/leave lines in a
+	// big lobby.
+	markDelay, quitDelay, noticeEvery time.Duration
 	// updateHook, if set, sees every message first (tests inject panics).
 	updateHook func(tea.Msg)
 }
@@ -169,6 +171,9 @@ func (c *appConfig) defaults() {
 	}
 	if c.quitDelay <= 0 {
 		c.quitDelay = quitDelay
+	}
+	if c.noticeEvery <= 0 {
+		c.noticeEvery = noticeEvery
 	}
 	if c.theme.Dark == nil || c.theme.Light == nil {
 		c.theme = NewTheme()
@@ -217,7 +222,11 @@ type App struct {
 	inflight bool
 
 	markPending bool
-	exitReason  string
+
+	notes      presenceNotes // joins and leaves not yet shown in the lobby
+	notesAt    time.Time     // when the last join/leave line was added
+	notesTick  bool          // a notesTickMsg is scheduled
+	exitReason string
 
 	sideDirty bool   // sidebar data changed since its last rebuild
 	mainDirty bool   // the area above the input must be redrawn
@@ -324,6 +333,11 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case quitNowMsg:
 		return a, tea.Quit
+	case notesTickMsg:
+		a.notesTick = false
+		a.notesAt = time.Time{}
+		a.flushNotes()
+		return a, nil
 	}
 	a.mainDirty = wasDirty
 	return a, nil
@@ -956,24 +970,22 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	bell := false
-	var comings presenceNotes
-	defer comings.flush(a)
 	for _, ev := range evs {
 		switch ev := ev.(type) {
 		case chat.MessageEvent:
-			comings.flush(a)
+			a.flushNotes()
 			ring, cmd := a.onMessage(ev)
 			bell = bell || ring
 			cmds = append(cmds, cmd)
 		case *chat.MessageEvent:
-			comings.flush(a)
+			a.flushNotes()
 			ring, cmd := a.onMessage(*ev)
 			bell = bell || ring
 			cmds = append(cmds, cmd)
 		case chat.PresenceEvent:
-			a.onPresence(ev, &comings)
+			a.onPresence(ev, &a.notes)
 		case *chat.PresenceEvent:
-			a.onPresence(*ev, &comings)
+			a.onPresence(*ev, &a.notes)
 		case chat.ContactsEvent:
 			a.contacts = ev.Contacts
 			a.sideDirty = true
@@ -981,16 +993,20 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 			a.contacts = ev.Contacts
 			a.sideDirty = true
 		case chat.NoticeEvent:
-			comings.flush(a)
+			a.flushNotes()
 			a.onNotice(ev)
 		case *chat.NoticeEvent:
-			comings.flush(a)
+			a.flushNotes()
 			a.onNotice(*ev)
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
 		case *chat.ShutdownEvent:
 			return a.onShutdown(*ev)
 		}
+	}
+	if !a.flushNotes() && !a.notesTick && !a.notes.empty() {
+		a.notesTick = true
+		cmds = append(cmds, tea.Tick(a.cfg.noticeEvery, func(time.Time) tea.Msg { return notesTickMsg{} }))
 	}
 	if bell {
 		// BEL goes to the terminal as a raw write, never inside the view.
@@ -1092,6 +1108,34 @@ type presenceNote struct {
 
 // maxNamed is how many handles a summary line names.
 const maxNamed = 3
+
+// In a lobby of more than quietLobby people, join and leave lines are
+// added at most once per noticeEvery, each summarising everyone who came
+// or went since the last one; in a smaller lobby every batch gets its line
+// at once. (IRC servers hide joins in big channels; we keep them, but
+// rate-limited, because a line per login is noise there and, in a connect
+// storm, a repaint of every screen per login.)
+const (
+	quietLobby  = 30
+	noticeEvery = 10 * time.Second
+)
+
+// flushNotes adds the pending join/leave lines to the lobby if the rate
+// limit allows; it reports whether nothing is left pending.
+func (a *App) flushNotes() bool {
+	if a.notes.empty() {
+		return true
+	}
+	now := a.cfg.now()
+	if a.online.Len() > quietLobby && now.Sub(a.notesAt) < a.cfg.noticeEvery {
+		return false
+	}
+	a.notes.flush(a)
+	a.notesAt = now
+	return true
+}
+
+func (n *presenceNotes) empty() bool { return len(n.joined) == 0 && len(n.left) == 0 }
 
 // add records a join or leave. A leave cancels a join of the same batch
 // (and a join a leave): whoever came and went within one batch is not

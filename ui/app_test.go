@@ -38,14 +38,15 @@ func newHarness(t *testing.T, b *fakeBroker, opts ...harnessOpt) *harness {
 		t.Fatal(err)
 	}
 	cfg := appConfig{
-		broker:     b,
-		serverName: "testchat",
-		motd:       "be nice\nno spam",
-		acct:       &acct,
-		loc:        time.UTC,
-		now:        func() time.Time { return time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC) },
-		markDelay:  time.Millisecond,
-		quitDelay:  time.Millisecond,
+		broker:      b,
+		serverName:  "testchat",
+		motd:        "be nice\nno spam",
+		acct:        &acct,
+		loc:         time.UTC,
+		now:         func() time.Time { return time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC) },
+		markDelay:   time.Millisecond,
+		quitDelay:   time.Millisecond,
+		noticeEvery: 20 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -971,5 +972,39 @@ func TestSummariseNamesAFewAndCountsTheRest(t *testing.T) {
 		if got := summarise(tc.in); got != tc.want {
 			t.Errorf("summarise(%v) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestJoinLinesInABigLobbyAreRateLimitedSummaries(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		for i := range quietLobby + 5 {
+			online = append(online, chat.Presence{User: chat.UserID(500 + i), Handle: fmt.Sprintf("q%02d", i), Status: chat.Online})
+		}
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online)}
+	}
+	h := newHarness(t, b)
+	join := func(id int, name string) chat.Event {
+		return chat.PresenceEvent{Presence: chat.Presence{User: chat.UserID(id), Handle: name, Status: chat.Online}, Joined: true}
+	}
+	// The first line after a quiet spell shows at once.
+	_, cmd := h.app.Update(eventsMsg{join(900, "first")})
+	if s := h.screen(); !strings.Contains(s, "first joined") {
+		t.Fatalf("first join:\n%s", s)
+	}
+	h.run(cmd)
+	// The next ones wait for the rate limit, then come as one line; the
+	// counts are live all along.
+	_, cmd = h.app.Update(eventsMsg{join(901, "second")})
+	_, cmd2 := h.app.Update(eventsMsg{join(902, "third")})
+	if s := h.screen(); strings.Contains(s, "second") || !strings.Contains(s, "Online (39)") {
+		t.Fatalf("held back:\n%s", s)
+	}
+	if cmd == nil || cmd2 != nil {
+		t.Fatalf("want exactly one scheduled summary: %v %v", cmd != nil, cmd2 != nil)
+	}
+	h.run(cmd)
+	if s := h.screen(); !strings.Contains(s, "second and third joined") {
+		t.Fatalf("summary:\n%s", s)
 	}
 }
