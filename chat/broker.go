@@ -72,7 +72,8 @@ type Session interface {
 	// History returns up to n messages of conv older than before (0: the
 	// newest), oldest first.
 	History(ctx context.Context, conv ConvID, before MessageID, n int) ([]Message, error)
-	// MarkRead records that conv was read up to upTo.
+	// MarkRead records that conv was read up to upTo and tells the user's
+	// other sessions (a ReadEvent).
 	MarkRead(ctx context.Context, conv ConvID, upTo MessageID) error
 	// DismissOffline marks the offline batch of the snapshot delivered.
 	DismissOffline(ctx context.Context) error
@@ -218,6 +219,13 @@ type NoticeEvent struct {
 	Text string
 }
 
+// ReadEvent tells a user's other sessions that one of their sessions read
+// Conv up to UpTo, so that they clear (or reduce) its unread count.
+type ReadEvent struct {
+	Conv ConvID
+	UpTo MessageID
+}
+
 // ShutdownEvent tells the session the server is going down.
 type ShutdownEvent struct{ Reason string }
 
@@ -225,4 +233,5 @@ func (MessageEvent) isEvent()  {}
 func (PresenceEvent) isEvent() {}
 func (ContactsEvent) isEvent() {}
 func (NoticeEvent) isEvent()   {}
+func (ReadEvent) isEvent()     {}
 func (ShutdownEvent) isEvent() {}

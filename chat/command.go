@@ -56,14 +56,14 @@ func (s *session) Exec(ctx context.Context, conv ConvID, line string) (Reply, er
 	}
 	name, arg, ok := ParseCommand(line)
 	if !ok {
-		return Reply{}, fmt.Errorf("%w: commands start with /, try /help", ErrUnknownCommand)
+		return Reply{}, fmt.Errorf("%w: type a command after /, e.g. /help", ErrUnknownCommand)
 	}
 	for _, c := range commands() {
 		if c.name == name || contains(c.alias, name) {
 			return c.run(ctx, s, conv, arg)
 		}
 	}
-	return Reply{}, fmt.Errorf("%w: /%s (try /help)", ErrUnknownCommand, SanitizeText(clipRunes(name, 32)))
+	return Reply{}, fmt.Errorf("%w: /%s is not a command; /help lists them", ErrUnknownCommand, SanitizeText(clipRunes(name, 32)))
 }
 
 func contains(list []string, s string) bool {
@@ -101,7 +101,7 @@ func cmdHelp(context.Context, *session, ConvID, string) (Reply, error) {
 		}
 		lines = append(lines, fmt.Sprintf("  %-22s %s", u, c.help))
 	}
-	lines = append(lines, "Keys: Tab/Ctrl+N/Ctrl+P switch conversation, PgUp/PgDn scroll, Ctrl+C quit")
+	lines = append(lines, "Keys: Tab/Ctrl+N/Ctrl+P switch conversation, Esc/Ctrl+S contacts and people, PgUp/PgDn scroll, Ctrl+C quit")
 	return Reply{Lines: lines}, nil
 }
 
@@ -215,30 +215,51 @@ func cmdNick(ctx context.Context, s *session, _ ConvID, arg string) (Reply, erro
 		return Reply{}, err
 	}
 	h := s.hub
+	if h.handleOf(ctx, s.user) == display {
+		return Reply{Lines: []string{"you are already " + display}}, nil
+	}
 	if other, err := h.store.UserByHandle(ctx, key); err == nil && UserID(other.ID) != s.user {
-		return Reply{}, fmt.Errorf("%w: %q is taken, pick another", ErrHandleTaken, display)
+		return Reply{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
 	}
 	if err := h.store.RenameUser(ctx, uint64(s.user), display, key); err != nil {
 		if errors.Is(err, model.ErrConflict) {
-			return Reply{}, fmt.Errorf("%w: %q is taken, pick another", ErrHandleTaken, display)
+			return Reply{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
 		}
 		return Reply{}, fmt.Errorf("rename: %w", err)
 	}
+	// Everyone gets the presence change ("alice is now known as X"); every
+	// session of the user itself gets this line instead, at once (presence
+	// is throttled in the UI, notices are not).
+	old := ""
 	h.mu.Lock()
 	if u, ok := h.users[s.user]; ok {
-		old := u.handle
+		old = u.handle
 		u.handle = display
 		h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), OldHandle: old})
+		h.toUserLocked(s.user, NoticeEvent{Text: "you are now known as " + display})
 	}
 	h.mu.Unlock()
-	return Reply{Lines: []string{"you are now known as " + display}}, nil
+	h.log.Info("renamed", "user", s.user, "old", old, "new", display)
+	return Reply{}, nil
+}
+
+// listChange is one contact-list command: how to tell whether the other
+// user is already on the list, how to change it, and what to say.
+type listChange struct {
+	name   string // command name, for usage
+	listed func(ctx context.Context, owner, other uint64) (bool, error)
+	do     func(ctx context.Context, owner, other uint64) error
+	add    bool   // the command puts the user on the list
+	state  string // "%s is already in your contacts" / "%s is not in your contacts"
+	done   string // "%s added to your contacts"
 }
 
 // contactChange runs a contact-list mutation and tells all the user's
-// sessions the new list.
-func contactChange(ctx context.Context, s *session, arg, name string, do func(ctx context.Context, owner, other uint64) error, done string) (Reply, error) {
+// sessions the new list. Adding someone already listed fails with
+// ErrAlreadyListed, removing someone not listed with ErrNotListed.
+func contactChange(ctx context.Context, s *session, arg string, c listChange) (Reply, error) {
 	if arg == "" {
-		return Reply{}, usage(name)
+		return Reply{}, usage(c.name)
 	}
 	u, err := s.lookup(ctx, strings.TrimPrefix(arg, "@"))
 	if err != nil {
@@ -247,16 +268,40 @@ func contactChange(ctx context.Context, s *session, arg, name string, do func(ct
 	if UserID(u.ID) == s.user {
 		return Reply{}, fmt.Errorf("%w: that is you", ErrNotAllowed)
 	}
-	if err := do(ctx, uint64(s.user), u.ID); err != nil {
+	listed, err := c.listed(ctx, uint64(s.user), u.ID)
+	if err != nil {
+		return Reply{}, fmt.Errorf("/%s: %w", c.name, err)
+	}
+	switch {
+	case c.add && listed:
+		return Reply{}, fmt.Errorf("%w: "+c.state, ErrAlreadyListed, u.Handle)
+	case !c.add && !listed:
+		return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
+	}
+	if err := c.do(ctx, uint64(s.user), u.ID); err != nil {
 		if errors.Is(err, model.ErrNotFound) {
-			return Reply{}, fmt.Errorf("%w: %s is not on your list", ErrUsage, u.Handle)
+			return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
 		}
-		return Reply{}, fmt.Errorf("/%s: %w", name, err)
+		return Reply{}, fmt.Errorf("/%s: %w", c.name, err)
 	}
 	if err := s.hub.refreshUser(ctx, s.user); err != nil {
 		return Reply{}, err
 	}
-	return Reply{Lines: []string{fmt.Sprintf(done, u.Handle)}}, nil
+	return Reply{Lines: []string{fmt.Sprintf(c.done, u.Handle)}}, nil
+}
+
+// isContact reports whether other is on owner's contact list.
+func (h *Hub) isContact(ctx context.Context, owner, other uint64) (bool, error) {
+	users, err := h.store.ContactsOf(ctx, owner)
+	if err != nil {
+		return false, err
+	}
+	for _, u := range users {
+		if u.ID == other {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // refreshUser reloads a user's blocks and pushes their contact list to all
@@ -279,19 +324,27 @@ func (h *Hub) refreshUser(ctx context.Context, id UserID) error {
 }
 
 func cmdAdd(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
-	return contactChange(ctx, s, arg, "add", s.hub.store.AddContact, "%s added to your contacts")
+	h := s.hub
+	return contactChange(ctx, s, arg, listChange{name: "add", listed: h.isContact, do: h.store.AddContact, add: true,
+		state: "%s is already in your contacts", done: "%s added to your contacts"})
 }
 
 func cmdRemove(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
-	return contactChange(ctx, s, arg, "remove", s.hub.store.RemoveContact, "%s removed from your contacts")
+	h := s.hub
+	return contactChange(ctx, s, arg, listChange{name: "remove", listed: h.isContact, do: h.store.RemoveContact,
+		state: "%s is not in your contacts", done: "%s removed from your contacts"})
 }
 
 func cmdBlock(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
-	return contactChange(ctx, s, arg, "block", s.hub.store.Block, "%s is blocked: you will not see their messages")
+	h := s.hub
+	return contactChange(ctx, s, arg, listChange{name: "block", listed: h.store.IsBlocked, do: h.store.Block, add: true,
+		state: "%s is already blocked", done: "%s is blocked: you will not see their messages"})
 }
 
 func cmdUnblock(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
-	return contactChange(ctx, s, arg, "unblock", s.hub.store.Unblock, "%s is unblocked")
+	h := s.hub
+	return contactChange(ctx, s, arg, listChange{name: "unblock", listed: h.store.IsBlocked, do: h.store.Unblock,
+		state: "%s is not blocked", done: "%s is unblocked"})
 }
 
 // setStatus changes the user's presence and tells everyone.

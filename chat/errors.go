@@ -31,4 +31,21 @@ var (
 	ErrSlowConsumer = errors.New("session too slow: too many undelivered events")
 	// ErrRateLimited means a user is sending too fast.
 	ErrRateLimited = errors.New("slow down")
+	// ErrNotListed means a user is not on the list a command changes (not
+	// a contact for /remove, not blocked for /unblock).
+	ErrNotListed = errors.New("not listed")
+	// ErrAlreadyListed means a user is already on the list a command
+	// changes (a contact for /add, blocked for /block).
+	ErrAlreadyListed = errors.New("already listed")
 )
+
+// UserErrors returns every sentinel above. Each is a user error: an error
+// wrapping one carries a one-line reason that is safe to show a person.
+// Keep it in step with the var block (TestUserErrorsListsEverySentinel).
+func UserErrors() []error {
+	return []error{
+		ErrUnknownKey, ErrHandleInvalid, ErrHandleTaken, ErrTooLong, ErrEmpty,
+		ErrNoSuchUser, ErrUsage, ErrUnknownCommand, ErrNotAllowed, ErrClosed,
+		ErrShutdown, ErrSlowConsumer, ErrRateLimited, ErrNotListed, ErrAlreadyListed,
+	}
+}

@@ -3,6 +3,7 @@ package chat
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -16,7 +17,7 @@ const MaxHandleLen = 24
 const maxHandleInput = 16 * MaxHandleLen
 
 // handleRule is the one-line rule shown when a handle is refused.
-const handleRule = "handles are 1-24 letters, digits, '_', '-' or '.'"
+const handleRule = "handles are 1-24 ASCII letters, digits, _ - ."
 
 // reservedHandles are keys nobody may take, so that no user can pass for
 // the server itself.
@@ -102,13 +103,25 @@ func alnum(c byte) bool {
 }
 
 // describeRune names r for an error message without echoing anything a
-// terminal could act on: printable ASCII quoted, the rest as U+XXXX.
+// terminal could act on: printable ASCII quoted; a visible letter, digit,
+// punctuation or symbol quoted with its code point ("'é' (U+00E9)"), so
+// people see which character is wrong; the rest (controls, marks, format
+// characters, spaces) only as U+XXXX.
 func describeRune(r rune) string {
-	if r > ' ' && r < 0x7f {
-		return fmt.Sprintf("%q is", r)
-	}
-	if r == ' ' {
+	switch {
+	case r == ' ':
 		return "a space is"
+	case r > ' ' && r < 0x7f:
+		return fmt.Sprintf("%q is", r)
+	case visibleRune(r):
+		return fmt.Sprintf("'%c' (%U) is", r, r)
 	}
 	return fmt.Sprintf("%U is", r)
+}
+
+// visibleRune reports whether r is a letter, digit, punctuation or symbol
+// that shows as itself: not a control, mark, space or format character.
+func visibleRune(r rune) bool {
+	return r >= 0xa0 && utf8.ValidRune(r) && !invisible(r) &&
+		unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S)
 }

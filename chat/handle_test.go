@@ -141,7 +141,9 @@ func TestHandleEnforcesShape(t *testing.T) {
 		{"_alice", "start with a letter or digit"},
 		{"alice.", "must not end with '.' or '-'"},
 		{"alice-", "must not end with '.' or '-'"},
-		{"al\u0430ce", "U+0430 is not allowed"},
+		{"al\u0430ce", "'\u0430' (U+0430) is not allowed; handles are 1-24 ASCII letters"},
+		{"caf\u00e9", "'\u00e9' (U+00E9) is not allowed"},
+		{"a\u200bb", "U+200B is not allowed"},
 		{"ali ce", "a space is not allowed"},
 		{"ali@ce", "'@' is not allowed"},
 		{"ali\x1bce", "U+001B is not allowed"},
@@ -222,14 +224,19 @@ func FuzzNormalizeHandle(f *testing.F) {
 	})
 }
 
-// checkHandleError asserts a refusal is one printable ASCII line that does
-// not echo the input back.
+// checkHandleError asserts a refusal is one printable line that does not
+// echo the input back: printable ASCII, plus at most the one visible
+// character it names.
 func checkHandleError(t *testing.T, in string, err error) {
 	t.Helper()
 	msg := err.Error()
-	for i := 0; i < len(msg); i++ {
-		if c := msg[i]; c < 0x20 || c >= 0x7f {
-			t.Fatalf("NormalizeHandle(%+q): reason %q has byte %#x", in, msg, c)
+	other := 0
+	for _, r := range msg {
+		if r >= 0x20 && r < 0x7f {
+			continue
+		}
+		if other++; other > 1 || !visibleRune(r) {
+			t.Fatalf("NormalizeHandle(%+q): reason %q has %U", in, msg, r)
 		}
 	}
 	if len(msg) > 200 {

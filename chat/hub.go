@@ -15,6 +15,7 @@ import (
 
 // Logger is the logging the hub needs; *charm.land/log.Logger satisfies it.
 type Logger interface {
+	Debug(msg any, keyvals ...any)
 	Info(msg any, keyvals ...any)
 	Warn(msg any, keyvals ...any)
 	Error(msg any, keyvals ...any)
@@ -143,7 +144,7 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 		return Account{}, err
 	}
 	if _, err := h.store.UserByHandle(ctx, hkey); err == nil {
-		return Account{}, fmt.Errorf("%w: %q is taken, pick another", ErrHandleTaken, display)
+		return Account{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
 	}
 	u := model.User{Handle: display, HandleKey: hkey, LastSeen: h.opts.Now()}
 	k := model.Key{Fingerprint: key.Fingerprint, PublicKey: key.Authorized}
@@ -153,7 +154,7 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 			if acct, aerr := h.Authenticate(ctx, key); aerr == nil {
 				return acct, nil
 			}
-			return Account{}, fmt.Errorf("%w: %q is taken, pick another", ErrHandleTaken, display)
+			return Account{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
 		}
 		return Account{}, fmt.Errorf("register: %w", err)
 	}

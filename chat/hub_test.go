@@ -15,6 +15,7 @@ import (
 
 type nopLogger struct{}
 
+func (nopLogger) Debug(any, ...any) {}
 func (nopLogger) Info(any, ...any)  {}
 func (nopLogger) Warn(any, ...any)  {}
 func (nopLogger) Error(any, ...any) {}
@@ -454,5 +455,227 @@ func TestShutdownCommitsInFlightAndTellsSessions(t *testing.T) {
 	}
 	if !sawShutdown || !errors.Is(s.Err(), ErrShutdown) {
 		t.Fatalf("shutdown not told: saw=%v err=%v", sawShutdown, s.Err())
+	}
+}
+
+// recLogger records the messages logged at each level.
+type recLogger struct {
+	mu    sync.Mutex
+	lines []string // "LEVEL msg k=v ..."
+}
+
+func (l *recLogger) add(level string, msg any, kv ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimSpace(fmt.Sprintln(append([]any{level, msg}, kv...)...)))
+}
+func (l *recLogger) Debug(msg any, kv ...any) { l.add("DEBUG", msg, kv...) }
+func (l *recLogger) Info(msg any, kv ...any)  { l.add("INFO", msg, kv...) }
+func (l *recLogger) Warn(msg any, kv ...any)  { l.add("WARN", msg, kv...) }
+func (l *recLogger) Error(msg any, kv ...any) { l.add("ERROR", msg, kv...) }
+
+func (l *recLogger) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+func TestMarkReadTellsTheUsersOtherSessions(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	a := account(t, h, "alice")
+	one, two := connect(t, h, a), connect(t, h, a)
+	bob := connect(t, h, account(t, h, "bob"))
+	ctx := context.Background()
+	m, err := bob.Send(ctx, Lobby, "hi alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next[MessageEvent](t, two)
+	drain(one)
+	drain(bob)
+	if err := one.MarkRead(ctx, Lobby, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	ev := next[ReadEvent](t, two)
+	if ev.Conv != Lobby || ev.UpTo != m.ID {
+		t.Fatalf("ReadEvent %+v; want %s up to %d", ev, Lobby, m.ID)
+	}
+	for _, ev := range drain(one) {
+		if _, ok := ev.(ReadEvent); ok {
+			t.Fatal("the reading session was told about its own read")
+		}
+	}
+	for _, ev := range drain(bob) {
+		if _, ok := ev.(ReadEvent); ok {
+			t.Fatal("another user was told about alice's read")
+		}
+	}
+	// A new session starts with the count already cleared.
+	three := connect(t, h, a)
+	if n := three.Snapshot().Conversations[0].Unread; n != 0 {
+		t.Fatalf("unread after read elsewhere = %d", n)
+	}
+}
+
+func TestContactCommandsSayWhyNothingChanged(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	account(t, h, "bob")
+	account(t, h, "carol")
+	s := connect(t, h, account(t, h, "alice"))
+	ctx := context.Background()
+	steps := []struct {
+		line, want string
+		err        error
+	}{
+		{"/remove carol", "carol is not in your contacts", ErrNotListed},
+		{"/unblock bob", "bob is not blocked", ErrNotListed},
+		{"/add bob", "bob added to your contacts", nil},
+		{"/add bob", "bob is already in your contacts", ErrAlreadyListed},
+		{"/block bob", "bob is blocked", nil},
+		{"/block bob", "bob is already blocked", ErrAlreadyListed},
+		{"/unblock bob", "bob is unblocked", nil},
+		{"/remove bob", "bob removed from your contacts", nil},
+		{"/remove bob", "bob is not in your contacts", ErrNotListed},
+	}
+	for _, st := range steps {
+		rep, err := s.Exec(ctx, Lobby, st.line)
+		got := strings.Join(rep.Lines, "\n")
+		if err != nil {
+			got = err.Error()
+		}
+		if !errors.Is(err, st.err) || (st.err == nil && err != nil) || !strings.Contains(got, st.want) {
+			t.Errorf("%s: %q, %v; want %q (%v)", st.line, got, err, st.want, st.err)
+		}
+		if errors.Is(err, ErrUsage) {
+			t.Errorf("%s: a usage error for a correct command: %v", st.line, err)
+		}
+	}
+}
+
+func TestSlashAloneAndUnknownCommandsSaySomethingSensible(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	s := connect(t, h, account(t, h, "alice"))
+	for line, want := range map[string]string{
+		"/":     "type a command after /, e.g. /help",
+		"/frob": "/frob is not a command",
+	} {
+		_, err := s.Exec(context.Background(), Lobby, line)
+		if !errors.Is(err, ErrUnknownCommand) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want %q", line, err, want)
+		}
+	}
+}
+
+func TestRenameTellsTheUsersSessionsOnceAndIsLogged(t *testing.T) {
+	lg := &recLogger{}
+	db, err := model.Open(filepath.Join(t.TempDir(), "chat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHub(db, lg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a := account(t, h, "alice")
+	one, two := connect(t, h, a), connect(t, h, a)
+	w := connect(t, h, account(t, h, "watcher"))
+	ctx := context.Background()
+	drain(one)
+	drain(two)
+	drain(w)
+	rep, err := one.Exec(ctx, Lobby, "/nick Alicia")
+	if err != nil || len(rep.Lines) != 0 {
+		t.Fatalf("/nick: %+v %v; want no reply lines (the notice tells every session)", rep, err)
+	}
+	for _, s := range []Session{one, two} {
+		if n := next[NoticeEvent](t, s); n.Text != "you are now known as Alicia" {
+			t.Fatalf("own session notice %q", n.Text)
+		}
+	}
+	for _, ev := range drain(w) {
+		if n, ok := ev.(NoticeEvent); ok {
+			t.Fatalf("someone else got the rename notice %q", n.Text)
+		}
+	}
+	rep, err = two.Exec(ctx, Lobby, "/nick Alicia")
+	if err != nil || strings.Join(rep.Lines, "") != "you are already Alicia" {
+		t.Fatalf("/nick to the same handle: %+v %v", rep, err)
+	}
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	one.Close()
+	two.Close()
+	w.Close()
+	logs := lg.text()
+	if !strings.Contains(logs, "INFO renamed") || !strings.Contains(logs, "old alice") || !strings.Contains(logs, "new Alicia") {
+		t.Errorf("rename not logged at info:\n%s", logs)
+	}
+	if strings.Contains(logs, "WARN") {
+		t.Errorf("a clean shutdown logged warnings:\n%s", logs)
+	}
+}
+
+func TestOfflineNoticeOncePerPresenceChange(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	a, b := account(t, h, "alice"), account(t, h, "bob")
+	alice := connect(t, h, a)
+	ctx := context.Background()
+	conv := DirectConv(a.ID, b.ID)
+	notices := func() int {
+		n := 0
+		for _, ev := range drain(alice) {
+			if ne, ok := ev.(NoticeEvent); ok && strings.Contains(ne.Text, "bob is offline") {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 3 {
+		if _, err := alice.Send(ctx, conv, fmt.Sprint("m", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := notices(); n != 1 {
+		t.Fatalf("%d offline notices for 3 messages; want 1", n)
+	}
+	bob, err := h.Connect(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.Close()
+	eventually(t, func() bool { return h.Online() == 1 })
+	if _, err := alice.Send(ctx, conv, "after bob left again"); err != nil {
+		t.Fatal(err)
+	}
+	if n := notices(); n != 1 {
+		t.Fatalf("%d offline notices after bob came and went; want 1", n)
+	}
+}
+
+func TestSendingToSomeoneYouBlockedIsRefused(t *testing.T) {
+	h, db := newTestHub(t, Options{})
+	b, c := account(t, h, "bob"), account(t, h, "carol")
+	carol := connect(t, h, c)
+	ctx := context.Background()
+	if _, err := carol.Exec(ctx, Lobby, "/block bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := carol.Send(ctx, DirectConv(b.ID, c.ID), "hi")
+	if !errors.Is(err, ErrNotAllowed) || !strings.Contains(err.Error(), "you blocked bob; /unblock bob to write to them") {
+		t.Fatalf("send to blocked: %v", err)
+	}
+	if _, err := carol.Exec(ctx, Lobby, "/msg bob hi"); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("/msg to blocked: %v", err)
+	}
+	if hist, _ := db.History(ctx, string(DirectConv(b.ID, c.ID)), 0, 10, nil); len(hist) != 0 {
+		t.Fatalf("refused message stored: %+v", hist)
+	}
+	if _, err := carol.Exec(ctx, Lobby, "/unblock bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.Send(ctx, DirectConv(b.ID, c.ID), "hi"); err != nil {
+		t.Fatalf("send after unblock: %v", err)
 	}
 }

@@ -35,6 +35,11 @@ const maxMarkRun = 16
 //     isolates, zero-width space/joiners, word joiner, BOM, soft hyphen, tag
 //     characters, ...), the remaining default-ignorable code points (CGJ,
 //     Hangul fillers, ...) except variation selectors, and noncharacters.
+//     The one exception is a zero-width joiner (U+200D) that joins two
+//     emoji, as in 👨‍👩‍👧: it is kept when the kept text before it ends with an
+//     Extended_Pictographic rune (optionally followed by variation
+//     selectors or skin-tone modifiers) and the next rune of the input is
+//     Extended_Pictographic.
 //   - combining marks beyond maxMarkRun in a row.
 //
 // Other text, including emoji, CJK, combining accents and variation
@@ -45,6 +50,7 @@ func SanitizeText(s string) string {
 	var out strings.Builder
 	dirty := false // until the first change, the output is s[:i] verbatim
 	marks := 0     // combining marks at the end of the output
+	emoji := false // the output ends with an emoji a ZWJ may follow
 	for i := 0; i < len(s); {
 		if printableASCII(s[i]) { // the hot path: copy a run at once
 			j := i + 1
@@ -54,11 +60,12 @@ func SanitizeText(s string) string {
 			if dirty {
 				out.WriteString(s[i:j])
 			}
-			marks, i = 0, j
+			marks, emoji, i = 0, false, j
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		keep, space, mark, next := true, false, false, i+size
+		pict, ext := false, false // r is Extended_Pictographic / an emoji extender
 		switch {
 		case r == utf8.RuneError && size == 1:
 			keep = false
@@ -75,12 +82,20 @@ func SanitizeText(s string) string {
 			keep = false
 		case r < 0x300: // Latin-1 and Latin Extended: no marks, one Cf
 			keep = r != 0xad
+			pict = r == 0xa9 || r == 0xae
+		case r == zwj:
+			nr, _ := utf8.DecodeRuneInString(s[next:])
+			keep = emoji && next < len(s) && Pictographic(nr)
 		case plain(r):
+			pict = Pictographic(r)
+			ext = emojiExtender(r)
 		case invisible(r):
 			keep = false
 		default:
 			mark = isMark(r)
 			keep = !mark || marks < maxMarkRun
+			pict = Pictographic(r)
+			ext = emojiExtender(r)
 		}
 		if keep {
 			if dirty {
@@ -91,6 +106,7 @@ func SanitizeText(s string) string {
 			} else {
 				marks = 0
 			}
+			emoji = pict || (emoji && ext)
 		} else {
 			if !dirty {
 				dirty = true
@@ -99,7 +115,7 @@ func SanitizeText(s string) string {
 			}
 			if space {
 				out.WriteByte(' ')
-				marks = 0
+				marks, emoji = 0, false
 			}
 		}
 		i = next
@@ -133,6 +149,56 @@ func hasVisible(s string) bool {
 		}
 	}
 	return false
+}
+
+// zwj is the zero-width joiner.
+const zwj = 0x200d
+
+// emojiExtender reports whether r may sit between an emoji and a ZWJ that
+// joins it to the next: a variation selector (U+FE0E, U+FE0F) or a
+// skin-tone modifier (U+1F3FB–U+1F3FF).
+func emojiExtender(r rune) bool {
+	return r == 0xfe0e || r == 0xfe0f || r >= 0x1f3fb && r <= 0x1f3ff
+}
+
+// Pictographic reports whether r has the Unicode Extended_Pictographic
+// property (emoji and pictographs; Unicode 15).
+func Pictographic(r rune) bool {
+	if r < 0xa9 || r > 0x1fffd {
+		return false
+	}
+	lo, hi := 0, len(pictographic)
+	for lo < hi {
+		m := (lo + hi) / 2
+		switch p := pictographic[m]; {
+		case r < p.lo:
+			hi = m
+		case r > p.hi:
+			lo = m + 1
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// pictographic are the Extended_Pictographic ranges, sorted (from the
+// Unicode 15 emoji-data.txt).
+var pictographic = [...]struct{ lo, hi rune }{
+	{0xa9, 0xa9}, {0xae, 0xae}, {0x203c, 0x203c}, {0x2049, 0x2049}, {0x2122, 0x2122}, {0x2139, 0x2139},
+	{0x2194, 0x2199}, {0x21a9, 0x21aa}, {0x231a, 0x231b}, {0x2328, 0x2328}, {0x2388, 0x2388}, {0x23cf, 0x23cf},
+	{0x23e9, 0x23f3}, {0x23f8, 0x23fa}, {0x24c2, 0x24c2}, {0x25aa, 0x25ab}, {0x25b6, 0x25b6}, {0x25c0, 0x25c0},
+	{0x25fb, 0x25fe}, {0x2600, 0x2605}, {0x2607, 0x2612}, {0x2614, 0x2685}, {0x2690, 0x2705}, {0x2708, 0x2712},
+	{0x2714, 0x2714}, {0x2716, 0x2716}, {0x271d, 0x271d}, {0x2721, 0x2721}, {0x2728, 0x2728}, {0x2733, 0x2734},
+	{0x2744, 0x2744}, {0x2747, 0x2747}, {0x274c, 0x274c}, {0x274e, 0x274e}, {0x2753, 0x2755}, {0x2757, 0x2757},
+	{0x2763, 0x2767}, {0x2795, 0x2797}, {0x27a1, 0x27a1}, {0x27b0, 0x27b0}, {0x27bf, 0x27bf}, {0x2934, 0x2935},
+	{0x2b05, 0x2b07}, {0x2b1b, 0x2b1c}, {0x2b50, 0x2b50}, {0x2b55, 0x2b55}, {0x3030, 0x3030}, {0x303d, 0x303d},
+	{0x3297, 0x3297}, {0x3299, 0x3299}, {0x1f000, 0x1f0ff}, {0x1f10d, 0x1f10f}, {0x1f12f, 0x1f12f},
+	{0x1f16c, 0x1f171}, {0x1f17e, 0x1f17f}, {0x1f18e, 0x1f18e}, {0x1f191, 0x1f19a}, {0x1f1ad, 0x1f1e5},
+	{0x1f201, 0x1f20f}, {0x1f21a, 0x1f21a}, {0x1f22f, 0x1f22f}, {0x1f232, 0x1f23a}, {0x1f23c, 0x1f23f},
+	{0x1f249, 0x1f3fa}, {0x1f400, 0x1f53d}, {0x1f546, 0x1f64f}, {0x1f680, 0x1f6ff}, {0x1f774, 0x1f77f},
+	{0x1f7d5, 0x1f7ff}, {0x1f80c, 0x1f80f}, {0x1f848, 0x1f84f}, {0x1f85a, 0x1f85f}, {0x1f888, 0x1f88f},
+	{0x1f8ae, 0x1f8ff}, {0x1f90c, 0x1f93a}, {0x1f93c, 0x1f945}, {0x1f947, 0x1faff}, {0x1fc00, 0x1fffd},
 }
 
 // plainRanges are sorted blocks of common scripts and symbols that hold no

@@ -141,6 +141,26 @@ func TestSanitizeRemovesBidiAndInvisible(t *testing.T) {
 	})
 }
 
+func TestSanitizeKeepsZWJOnlyBetweenEmoji(t *testing.T) {
+	runSanitizeCases(t, []sanitizeCase{
+		{"family", "👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"},
+		{"skin tone before the joiner", "👩🏽\u200d💻", "👩🏽\u200d💻"},
+		{"variation selector", "❤\ufe0f\u200d🔥", "❤\ufe0f\u200d🔥"},
+		{"rainbow flag", "🏳\ufe0f\u200d🌈", "🏳\ufe0f\u200d🌈"},
+		{"between letters", "a\u200db", "ab"},
+		{"emoji then letter", "👨\u200db", "👨b"},
+		{"letter then emoji", "a\u200d👩", "a👩"},
+		{"leading", "\u200d👩", "👩"},
+		{"trailing", "👩\u200d", "👩"},
+		{"doubled", "👨\u200d\u200d👩", "👨\u200d👩"},
+		{"removed text after", "👨\u200d\u200b👩", "👨👩"},
+		{"escape before", "👨\x1b[31m\u200d👩", "👨\u200d👩"},
+		{"escape after", "👨\u200d\x1b[0m👩", "👨👩"},
+		{"space between", "👨 \u200d👩", "👨 👩"},
+		{"newline between", "👨\n\u200d👩", "👨 👩"},
+	})
+}
+
 func TestSanitizeKeepsText(t *testing.T) {
 	keep := []string{
 		"hello, world!",
@@ -336,7 +356,18 @@ func checkSanitized(t *testing.T, in, out string) {
 		t.Fatalf("SanitizeText(%+q) = %+q: not trimmed", in, out)
 	}
 	marks := 0
-	for _, r := range out {
+	emoji := false // out so far ends with an emoji (plus extenders)
+	for i, r := range out {
+		if r == zwj {
+			// A ZWJ is allowed only between two emoji.
+			nr, _ := utf8.DecodeRuneInString(out[i+utf8.RuneLen(r):])
+			if !emoji || !Pictographic(nr) {
+				t.Fatalf("SanitizeText(%+q) = %+q: ZWJ not between emoji at %d", in, out, i)
+			}
+			emoji, marks = false, 0
+			continue
+		}
+		emoji = Pictographic(r) || (emoji && emojiExtender(r))
 		switch {
 		case r < 0x20, r >= 0x7f && r <= 0x9f:
 			t.Fatalf("SanitizeText(%+q) = %+q: control %U", in, out, r)

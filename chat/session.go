@@ -26,6 +26,9 @@ type session struct {
 	dropped bool       // q is closed
 	err     error
 	closed  bool
+	// noticed holds the offline peers this session was already told about
+	// ("bob is offline; ..."); a presence event of the peer clears it.
+	noticed map[UserID]bool
 }
 
 var _ Session = (*session)(nil)
@@ -53,6 +56,9 @@ func (s *session) push(ev Event) {
 	defer s.mu.Unlock()
 	if s.dropped {
 		return
+	}
+	if p, ok := ev.(PresenceEvent); ok && len(s.noticed) > 0 {
+		delete(s.noticed, p.User)
 	}
 	select {
 	case s.q <- ev:
@@ -90,8 +96,9 @@ func (s *session) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	if err := s.hub.submit(context.Background(), &leaveOp{s: s}); err != nil {
-		// The hub is shutting down; nothing more to unregister.
-		s.hub.log.Warn("session leave after shutdown", "user", s.user)
+		// The hub is shutting down (Close unregisters everyone); this is
+		// the normal end of every session on a clean shutdown.
+		s.hub.log.Debug("session leave after shutdown", "user", s.user)
 	}
 	s.drop(ErrClosed)
 }
@@ -132,6 +139,11 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 		h.mu.Unlock()
 		return Message{}, ErrClosed
 	}
+	if peer != 0 && u.blocked[peer] {
+		h.mu.Unlock()
+		name := h.handleOf(ctx, peer)
+		return Message{}, fmt.Errorf("%w: you blocked %s; /unblock %s to write to them", ErrNotAllowed, name, name)
+	}
 	allowed := u.limiter.take(h.opts.Now(), h.opts.RateBurst, h.opts.RatePerSecond)
 	handle := u.handle
 	h.mu.Unlock()
@@ -165,10 +177,26 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 	if r.err != nil {
 		return Message{}, r.err
 	}
-	if r.offline {
+	if r.offline && s.firstOfflineNotice(peer) {
 		s.notice(conv, h.handleOf(ctx, peer)+" is offline; your message will be delivered when they log in")
 	}
 	return r.msg, nil
+}
+
+// firstOfflineNotice reports whether the session has not yet been told that
+// peer is offline since the peer's presence last changed, and records that
+// it now has.
+func (s *session) firstOfflineNotice(peer UserID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noticed[peer] {
+		return false
+	}
+	if s.noticed == nil {
+		s.noticed = make(map[UserID]bool)
+	}
+	s.noticed[peer] = true
+	return true
 }
 
 // notice queues a system line for this session only.
@@ -222,9 +250,21 @@ func (s *session) MarkRead(ctx context.Context, conv ConvID, upTo MessageID) err
 			return fmt.Errorf("%w: no such conversation", ErrNotAllowed)
 		}
 	}
-	if err := s.hub.store.MarkRead(ctx, uint64(s.user), string(conv), int64(upTo)); err != nil {
+	h := s.hub
+	if err := h.store.MarkRead(ctx, uint64(s.user), string(conv), int64(upTo)); err != nil {
 		return fmt.Errorf("mark read: %w", err)
 	}
+	// Persisted; now tell the user's other sessions, so that their unread
+	// counts follow.
+	h.mu.Lock()
+	if u, ok := h.users[s.user]; ok {
+		for o := range u.sessions {
+			if o != s {
+				o.push(ReadEvent{Conv: conv, UpTo: upTo})
+			}
+		}
+	}
+	h.mu.Unlock()
 	return nil
 }
 

@@ -252,7 +252,7 @@ func newApp(cfg appConfig) *App {
 	switch {
 	case cfg.loginReason != "" || cfg.acct == nil:
 		a.phase = phaseLogin
-		a.login = newLogin(a.st, cfg.wanted, cfg.loginReason)
+		a.login = newLogin(a.st, cfg.loginReason)
 	default:
 		a.phase = phaseConnecting
 		a.me = *cfg.acct
@@ -1052,7 +1052,9 @@ func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 	p := ev.Presence
 	lobby := a.convs[chat.Lobby]
 	if ev.OldHandle != "" && ev.OldHandle != p.Handle {
-		if lobby != nil {
+		// The user's own sessions are told "you are now known as …" by a
+		// notice from the broker instead.
+		if lobby != nil && p.User != a.me.ID {
 			notes.flush(a)
 			lobby.addSystem(fmt.Sprintf("%s is now known as %s", ev.OldHandle, p.Handle), entSystem)
 		}

@@ -871,17 +871,17 @@ func TestLoginScreenAsksForAHandleWhenTheUserNameIsTaken(t *testing.T) {
 	h := &harness{t: t, b: b}
 	h.app = newApp(appConfig{
 		broker: b, serverName: "testchat", key: chat.Key{Fingerprint: "SHA256:new"},
-		wanted: "bob", loginReason: userText(err), loc: time.UTC, quitDelay: time.Millisecond, markDelay: time.Millisecond,
+		wanted: "bob", loginReason: loginText("bob", err), loc: time.UTC, quitDelay: time.Millisecond, markDelay: time.Millisecond,
 	})
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	h.run(h.app.Init())
 	s := h.screen()
-	if !strings.Contains(s, `The handle "bob" can't be used: handle taken: bob is already in use`) || !strings.Contains(s, "Choose a handle") {
+	if !strings.Contains(s, `The handle "bob" is already taken.`) || strings.Count(s, "taken") != 1 || !strings.Contains(s, "Choose a handle") {
 		t.Fatalf("login screen:\n%s", s)
 	}
 	h.typeText("bob")
 	h.press(tea.KeyEnter)
-	if s := h.screen(); !strings.Contains(s, "handle taken") || h.app.phase != phaseLogin {
+	if s := h.screen(); !strings.Contains(s, "bob is already in use") || h.app.phase != phaseLogin {
 		t.Fatalf("second failure not shown inline:\n%s", s)
 	}
 	h.app.login.input.Reset()
@@ -1006,5 +1006,25 @@ func TestJoinLinesInABigLobbyAreRateLimitedSummaries(t *testing.T) {
 	h.run(cmd)
 	if s := h.screen(); !strings.Contains(s, "second and third joined") {
 		t.Fatalf("summary:\n%s", s)
+	}
+}
+
+func TestOwnRenameShowsOnlyTheSecondPersonLine(t *testing.T) {
+	h := newHarness(t, nil)
+	me := h.app.me
+	h.events(
+		chat.PresenceEvent{Presence: chat.Presence{User: me.ID, Handle: "Alice_2", Status: chat.Online}, OldHandle: "alice"},
+		chat.NoticeEvent{Text: "you are now known as Alice_2"},
+		chat.PresenceEvent{Presence: chat.Presence{User: bobID, Handle: "robert", Status: chat.Online}, OldHandle: "bob"},
+	)
+	s := h.screen()
+	if !strings.Contains(s, "you are now known as Alice_2") || strings.Contains(s, "alice is now known as") {
+		t.Fatalf("own rename:\n%s", s)
+	}
+	if !strings.Contains(s, "bob is now known as robert") {
+		t.Fatalf("someone else's rename:\n%s", s)
+	}
+	if h.app.me.Handle != "Alice_2" {
+		t.Fatalf("me = %+v", h.app.me)
 	}
 }

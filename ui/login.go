@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"strings"
 
 	"charm.land/bubbles/v2/textinput"
@@ -18,20 +19,27 @@ type Login struct {
 	busy   bool   // a Register call is in flight
 }
 
-func newLogin(st *Styles, wanted, reason string) *Login {
+func newLogin(st *Styles, reason string) *Login {
 	in := textinput.New()
 	in.Prompt = "handle: "
 	in.CharLimit = chat.MaxHandleLen
 	in.SetStyles(st.Input)
 	in.SetVirtualCursor(false)
 	in.Focus()
-	l := &Login{input: in}
-	if wanted != "" {
-		l.reason = "The handle " + quote(wanted) + " can't be used: " + reason
-	} else {
-		l.reason = reason
+	return &Login{input: in, reason: reason}
+}
+
+// loginText is the one sentence that says why the SSH user name wanted
+// could not become the new account's handle (err from Register).
+func loginText(wanted string, err error) string {
+	switch {
+	case errors.Is(err, chat.ErrHandleTaken) && wanted != "":
+		return "The handle " + quote(wanted) + " is already taken."
+	case errors.Is(err, chat.ErrHandleInvalid):
+		reason := strings.TrimPrefix(userText(err), chat.ErrHandleInvalid.Error()+": ")
+		return "Your SSH user name can't be a handle: " + reason + "."
 	}
-	return l
+	return userText(err)
 }
 
 func quote(s string) string { return "\"" + safeLine(s) + "\"" }
@@ -60,7 +68,7 @@ func (l *Login) View(st *Styles, serverName string, w int) (lines []string, curs
 	for _, part := range wrapText(safeLine(l.reason), max(1, w-2)) {
 		lines = append(lines, " "+st.System.Render(part))
 	}
-	lines = append(lines, "", " Choose a handle (letters, digits, _ . -):", "")
+	lines = append(lines, "", " Choose a handle (1-24 ASCII letters, digits, _ - .):", "")
 	cursorRow = len(lines)
 	l.input.SetWidth(max(1, w-len(l.input.Prompt)-3))
 	lines = append(lines, fit(" "+l.input.View(), w))

@@ -127,7 +127,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	if errors.Is(err, chat.ErrUnknownKey) {
 		acct, err = b.Register(ctx, key, s.User())
 		if errors.Is(err, chat.ErrHandleInvalid) || errors.Is(err, chat.ErrHandleTaken) {
-			cfg.loginReason, err = userText(err), nil
+			cfg.loginReason, err = loginText(s.User(), err), nil
 		}
 	}
 	if err != nil {

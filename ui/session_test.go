@@ -225,7 +225,7 @@ func TestOverSSHLoginScreenWhenTheUserNameIsRefused(t *testing.T) {
 	}
 	addr := startServer(t, b, Options{ServerName: "testchat"})
 	tm := dial(t, addr, termOpt{user: "root"})
-	tm.waitScreen(`"root" can't be used: invalid handle: "root" is reserved`)
+	tm.waitScreen(`Your SSH user name can't be a handle: "root" is reserved`)
 	tm.write("root\r")
 	tm.waitScreen("invalid handle")
 	tm.write("\x15rooty\r") // ctrl+u clears the field

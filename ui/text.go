@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -47,33 +48,45 @@ func safeLine(s string) string {
 }
 
 // userText turns an error into the one line a person sees. Errors of the
-// chat package carry a one-line reason that is safe to show; anything else
-// (a store or network failure) is shown generically and logged by the Cmd
-// that got it.
+// chat package (chat.UserErrors) carry a one-line reason that is safe to
+// show; for those whose reason is a sentence of its own (bareErrors) the
+// sentinel's prefix is dropped ("you cannot message yourself", not "not
+// allowed: you cannot message yourself"). Anything else (a store or network
+// failure) is shown generically and logged by the Cmd that got it.
 func userText(err error) string {
 	if err == nil {
 		return ""
 	}
-	for _, known := range []error{
-		chat.ErrUnknownKey, chat.ErrHandleInvalid, chat.ErrHandleTaken, chat.ErrTooLong,
-		chat.ErrEmpty, chat.ErrNoSuchUser, chat.ErrUsage, chat.ErrUnknownCommand,
-		chat.ErrNotAllowed, chat.ErrClosed, chat.ErrSlowConsumer, chat.ErrRateLimited, chat.ErrShutdown,
-	} {
+	for _, known := range knownErrors {
 		if errors.Is(err, known) {
 			line, _, _ := strings.Cut(err.Error(), "\n")
+			if slices.Contains(bareErrors, known) {
+				line = strings.TrimPrefix(line, known.Error()+": ")
+			}
 			return safeLine(line)
 		}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "the session is closing"
 	}
-	return "internal error; please try again"
+	return internalError
 }
+
+// internalError is what a person sees of an unexpected error.
+const internalError = "internal error; please try again"
+
+var (
+	// knownErrors are the chat errors whose reasons are shown.
+	knownErrors = chat.UserErrors()
+	// bareErrors are shown without their sentinel's prefix.
+	bareErrors = []error{chat.ErrHandleTaken, chat.ErrNotAllowed, chat.ErrNotListed,
+		chat.ErrAlreadyListed, chat.ErrUnknownCommand}
+)
 
 // isKnownChatError reports whether err is one of the chat package's user
 // errors (so it need not be logged as unexpected).
 func isKnownChatError(err error) bool {
-	return userText(err) != "internal error; please try again"
+	return userText(err) != internalError
 }
 
 // mentions reports whether body addresses handle as "@handle" (letter case
