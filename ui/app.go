@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/log/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"sshchat/chat"
 )
@@ -33,6 +34,11 @@ const (
 	renderKeep = 300
 	// quitDelay is how long a final notice stays on screen.
 	quitDelay = 1500 * time.Millisecond
+	// retryDelay is how long a line refused with chat.ErrRateLimited waits
+	// at the head of the outbox before it is tried again.
+	retryDelay = 250 * time.Millisecond
+	// statusTTL is how long an error stays in the status line.
+	statusTTL = 5 * time.Second
 )
 
 // clampSize bounds a client's window size; a zero or negative size (some
@@ -84,14 +90,19 @@ type (
 	markTickMsg  struct{}
 	notesTickMsg struct{}
 	quitNowMsg   struct{}
+	// retryMsg says the rate-limit pause of the outbox is over.
+	retryMsg struct{}
+	// statusExpiredMsg says the error of generation gen may have expired.
+	statusExpiredMsg struct{ gen int }
 )
 
 // outItem is a line the user entered, waiting its turn: sends and commands
 // go out one at a time so they reach the broker in the order typed.
 type outItem struct {
-	exec bool
-	conv chat.ConvID
-	text string
+	exec  bool
+	conv  chat.ConvID
+	text  string
+	typed string // the line as typed, given back to the input if it fails
 }
 
 type phase uint8
@@ -138,8 +149,9 @@ type appConfig struct {
 	maxWindow int
 	// markDelay debounces read markers; quitDelay keeps a final notice on
 	// screen before quitting; noticeEvery rate-limits join/leave lines in a
-	// big lobby.
-	markDelay, quitDelay, noticeEvery time.Duration
+	// big lobby; retryDelay spaces the retries of a rate-limited line;
+	// statusTTL is how long an error stays in the status line.
+	markDelay, quitDelay, noticeEvery, retryDelay, statusTTL time.Duration
 	// updateHook, if set, sees every message first (tests inject panics).
 	updateHook func(tea.Msg)
 }
@@ -174,6 +186,12 @@ func (c *appConfig) defaults() {
 	}
 	if c.noticeEvery <= 0 {
 		c.noticeEvery = noticeEvery
+	}
+	if c.retryDelay <= 0 {
+		c.retryDelay = retryDelay
+	}
+	if c.statusTTL <= 0 {
+		c.statusTTL = statusTTL
 	}
 	if c.theme.Dark == nil || c.theme.Light == nil {
 		c.theme = NewTheme()
@@ -215,11 +233,19 @@ type App struct {
 	online   *chat.Roster   // shared with every session: replaced, never modified
 	contacts []chat.Contact // may be shared with the user's other sessions: copy before writing
 
-	status    string
-	statusErr bool
+	status      string
+	statusErr   bool
+	statusUntil time.Time // when an error may be cleared by statusExpiredMsg
+	statusGen   int       // counts errors set, so only the last one's timer clears
+	statusTimer bool      // Update must schedule a statusExpiredMsg
+	slowShown   bool      // the status is the outbox's "slow down"
 
-	outbox   []outItem
-	inflight bool
+	// outbox holds the lines entered and not yet accepted, oldest first;
+	// its head is in flight (inflight) or waiting for a rate-limit retry
+	// (retryWait), and leaves only when the broker has answered for good.
+	outbox    []outItem
+	inflight  bool
+	retryWait bool
 
 	markPending bool
 
@@ -280,6 +306,17 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if a.cfg.updateHook != nil {
 		a.cfg.updateHook(msg)
 	}
+	m, cmd := a.update(msg)
+	if a.statusTimer {
+		a.statusTimer = false
+		gen := a.statusGen
+		cmd = tea.Batch(cmd, tea.Tick(a.cfg.statusTTL, func(time.Time) tea.Msg { return statusExpiredMsg{gen} }))
+	}
+	return m, cmd
+}
+
+// update is Update without the status timer.
+func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	wasDirty := a.mainDirty
 	a.mainDirty = true
 	switch msg := msg.(type) {
@@ -333,6 +370,14 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case quitNowMsg:
 		return a, tea.Quit
+	case retryMsg:
+		a.retryWait = false
+		return a, a.flushOutbox()
+	case statusExpiredMsg:
+		if msg.gen == a.statusGen && a.statusErr && a.phase == phaseChat && !a.cfg.now().Before(a.statusUntil) {
+			a.clearStatus()
+		}
+		return a, nil
 	case notesTickMsg:
 		a.notesTick = false
 		a.notesAt = time.Time{}
@@ -379,7 +424,16 @@ func (a *App) sidebarWidth() int {
 }
 
 // mainRows is the height of the area above the input line.
-func (a *App) mainRows() int { return a.h - 2 }
+func (a *App) mainRows() int { return a.h - 1 - a.statusRows() }
+
+// statusRows is the height of the status line: an error too long for one
+// line gets two in the chat screen (when the terminal is tall enough).
+func (a *App) statusRows() int {
+	if a.statusErr && a.phase == phaseChat && a.h >= 10 && ansi.StringWidth(safeLine(a.status))+1 > a.w {
+		return 2
+	}
+	return 1
+}
 
 // convWidth is the width of the conversation pane.
 func (a *App) convWidth() int {
@@ -441,10 +495,23 @@ func (a *App) handleKey(k tea.KeyPressMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 	}
 	// Plain typing only changes the input line: keep the cached main area.
 	a.mainDirty = wasDirty
-	return a, a.composer.Update(k)
+	return a, a.edit(k)
+}
+
+// edit passes a key or paste to the input; an edit clears the status line.
+func (a *App) edit(msg tea.Msg) tea.Cmd {
+	before := a.composer.Value()
+	cmd := a.composer.Update(msg)
+	if a.status != "" && a.composer.Value() != before {
+		a.clearStatus()
+	}
+	return cmd
 }
 
 func (a *App) setFocus(f focusArea) {
+	if f != a.focus && a.status != "" {
+		a.clearStatus() // the new mode shows its own hints
+	}
 	a.focus = f
 	a.sidebar.SetFocused(f == focusSidebar)
 	if f == focusSidebar {
@@ -481,7 +548,7 @@ func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 		if k.Text != "" {
 			// Typing while the sidebar has focus goes back to the input.
 			a.setFocus(focusInput)
-			return a.composer.Update(k)
+			return a.edit(k)
 		}
 	}
 	return nil
@@ -550,7 +617,7 @@ func (a *App) handlePaste(p tea.PasteMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 	} else {
 		a.mainDirty = wasDirty
 	}
-	return a, a.composer.Update(p)
+	return a, a.edit(p)
 }
 
 // Login.
@@ -691,7 +758,7 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 		cmds = append(cmds, a.markRead(prev))
 	}
 	a.current = id
-	a.status, a.statusErr = "", false
+	a.clearStatus()
 	if c.info.Unread != 0 {
 		c.info.Unread = 0
 	}
@@ -841,23 +908,27 @@ func (a *App) pageDown() tea.Cmd {
 // Sending.
 
 func (a *App) submit() tea.Cmd {
-	text := strings.TrimSpace(a.composer.Value())
-	if text == "" {
+	typed := strings.TrimSpace(a.composer.Value())
+	if typed == "" {
 		return nil
 	}
-	it := outItem{conv: a.current, text: text}
+	it := outItem{conv: a.current, text: typed, typed: typed}
 	switch {
-	case strings.HasPrefix(text, "//"):
-		it.text = text[1:] // "//text" sends "/text"
-	case strings.HasPrefix(text, "/"):
+	case strings.HasPrefix(typed, "//"):
+		it.text = typed[1:] // "//text" sends "/text"
+	case strings.HasPrefix(typed, "/"):
 		it.exec = true
 	}
 	if len(a.outbox) >= maxOutbox {
-		a.setError("slow down: too many messages waiting to be sent")
+		// Refused as a whole: the line stays in the input, unsent and
+		// unmerged, until the outbox drains.
+		a.setError(fmt.Sprintf("slow down: %d lines are waiting to be sent; this one was not sent", len(a.outbox)))
 		return nil
 	}
 	a.composer.Reset()
-	a.status, a.statusErr = "", false
+	if !a.slowShown {
+		a.clearStatus()
+	}
 	return a.enqueue(it)
 }
 
@@ -866,14 +937,14 @@ func (a *App) enqueue(it outItem) tea.Cmd {
 	return a.flushOutbox()
 }
 
-// flushOutbox starts the next queued send or command unless one is in
-// flight.
+// flushOutbox starts the line at the head of the outbox unless one is in
+// flight or waiting for its retry. The line stays at the head until the
+// broker has answered for good (see finishHead).
 func (a *App) flushOutbox() tea.Cmd {
-	if a.inflight || len(a.outbox) == 0 || a.sess == nil {
+	if a.inflight || a.retryWait || len(a.outbox) == 0 || a.sess == nil {
 		return nil
 	}
 	it := a.outbox[0]
-	a.outbox = a.outbox[1:]
 	a.inflight = true
 	sess, ctx, lg := a.sess, a.cfg.ctx, a.cfg.logger
 	if it.exec {
@@ -890,14 +961,42 @@ func (a *App) flushOutbox() tea.Cmd {
 	}
 }
 
-func (a *App) sent(msg sentMsg) tea.Cmd {
+// finishHead ends the head's call. A line refused for sending too fast
+// stays at the head and is retried after retryDelay (retry is that Cmd,
+// non-nil); any other outcome removes it, and the next line starts (next).
+func (a *App) finishHead(err error) (next, retry tea.Cmd) {
 	a.inflight = false
-	next := a.flushOutbox()
+	if errors.Is(err, chat.ErrRateLimited) && len(a.outbox) > 0 {
+		a.retryWait = true
+		a.setError(fmt.Sprintf("slow down: %d %s waiting to be sent", len(a.outbox), plural(len(a.outbox), "line", "lines")))
+		a.slowShown = true
+		return nil, tea.Tick(a.cfg.retryDelay, func(time.Time) tea.Msg { return retryMsg{} })
+	}
+	if len(a.outbox) > 0 {
+		a.outbox = a.outbox[1:]
+	}
+	if a.slowShown && (err == nil || len(a.outbox) == 0) {
+		a.clearStatus()
+	}
+	return a.flushOutbox(), nil
+}
+
+// failed shows why a line was not accepted. The line goes back to the
+// input only when the input is empty, so it never merges with new typing.
+func (a *App) failed(it outItem, err error) {
+	a.setError(userText(err))
+	if a.composer.Value() == "" && it.typed != "" {
+		a.composer.SetValue(it.typed)
+	}
+}
+
+func (a *App) sent(msg sentMsg) tea.Cmd {
+	next, retry := a.finishHead(msg.err)
+	if retry != nil {
+		return retry
+	}
 	if msg.err != nil {
-		a.setError(userText(msg.err))
-		if a.composer.Value() == "" {
-			a.composer.SetValue(msg.item.text)
-		}
+		a.failed(msg.item, msg.err)
 		return next
 	}
 	m := msg.msg
@@ -916,8 +1015,11 @@ func (a *App) sent(msg sentMsg) tea.Cmd {
 }
 
 func (a *App) executed(msg execMsg) tea.Cmd {
-	a.inflight = false
-	cmds := []tea.Cmd{a.flushOutbox()}
+	next, retry := a.finishHead(msg.err)
+	if retry != nil {
+		return retry
+	}
+	cmds := []tea.Cmd{next}
 	r := msg.reply
 	// A reply may open a conversation even when the command then failed
 	// ("/msg bob hi" opens the DM, then the send is refused).
@@ -998,6 +1100,10 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 		case *chat.NoticeEvent:
 			a.flushNotes()
 			a.onNotice(*ev)
+		case chat.ReadEvent:
+			a.onRead(ev)
+		case *chat.ReadEvent:
+			a.onRead(*ev)
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
 		case *chat.ShutdownEvent:
@@ -1043,6 +1149,37 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 	c.info.Unread++
 	a.sideDirty = true
 	return c.info.Kind == chat.KindDirect || mentions(m.Body, a.me.Handle), nil
+}
+
+// onRead applies a read marker set by another session of the user: the
+// conversation's unread count drops to the messages after UpTo that this
+// session has (none, usually), and this session will not mark it again.
+func (a *App) onRead(ev chat.ReadEvent) {
+	c := a.convs[ev.Conv]
+	if c == nil {
+		return
+	}
+	c.readUpTo = max(c.readUpTo, ev.UpTo)
+	if c.info.Unread == 0 {
+		return
+	}
+	n := 0
+	for i := len(c.entries) - 1; i >= 0 && n < c.info.Unread; i-- {
+		e := &c.entries[i]
+		if e.kind != entMessage {
+			continue
+		}
+		if e.msg.ID <= ev.UpTo {
+			break
+		}
+		if e.msg.From != a.me.ID {
+			n++
+		}
+	}
+	if n < c.info.Unread {
+		c.info.Unread = n
+		a.sideDirty = true
+	}
 }
 
 // onPresence applies one presence change. Join and leave notices are not
@@ -1210,8 +1347,26 @@ func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {
 	return a.end(text)
 }
 
+// setError shows text in the status line as an error until the next edit
+// of the input, a mode change or statusTTL, whichever comes first.
 func (a *App) setError(text string) {
-	a.status, a.statusErr = text, true
+	rows := a.statusRows()
+	a.status, a.statusErr, a.slowShown = text, true, false
+	a.statusUntil = a.cfg.now().Add(a.cfg.statusTTL)
+	a.statusGen++
+	a.statusTimer = true
+	if a.statusRows() != rows {
+		a.layout()
+	}
+}
+
+// clearStatus empties the status line (the key hints come back).
+func (a *App) clearStatus() {
+	rows := a.statusRows()
+	a.status, a.statusErr, a.slowShown = "", false, false
+	if a.statusRows() != rows {
+		a.layout()
+	}
 }
 
 // ensureSidebar rebuilds the sidebar rows if their data changed.
@@ -1266,7 +1421,7 @@ func (a *App) View() tea.View {
 	v.SetContent(b.String())
 	if a.focus == focusInput && a.dialog == nil && a.phase == phaseChat {
 		if c := a.composer.Cursor(); c != nil {
-			c.Y = a.h - 2
+			c.Y = a.mainRows()
 			c.X = min(c.X, a.w-1)
 			v.Cursor = c
 		}
@@ -1374,7 +1529,7 @@ func (a *App) peerStatus(id chat.UserID) string {
 // statusLine is one line: the last error (red) or status, else key hints.
 // It is cached: most frames (a message arriving) do not change it.
 func (a *App) statusLine() string {
-	key := statusKey{a.status, a.statusErr, a.w, a.phase, a.dialog != nil, a.focus, a.st}
+	key := statusKey{a.status, a.statusErr, a.w, a.h, a.phase, a.dialog != nil, a.focus, a.st}
 	if key == a.statusKey && a.statusCache != "" {
 		return a.statusCache
 	}
@@ -1384,7 +1539,14 @@ func (a *App) statusLine() string {
 		if a.statusErr {
 			p = a.st.pError
 		}
-		line = p.s(fit(" "+safeLine(a.status), a.w))
+		text := " " + safeLine(a.status)
+		if a.statusRows() == 2 {
+			parts := wrapText(text, a.w)
+			rest := strings.Join(parts[1:], " ")
+			line = p.s(parts[0]) + "\n" + p.s(fit(" "+rest, a.w))
+		} else {
+			line = p.s(fit(text, a.w))
+		}
 	} else {
 		var hints []string
 		switch {
@@ -1407,7 +1569,7 @@ func (a *App) statusLine() string {
 type statusKey struct {
 	text   string
 	err    bool
-	w      int
+	w, h   int
 	phase  phase
 	dialog bool
 	focus  focusArea

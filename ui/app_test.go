@@ -47,6 +47,8 @@ func newHarness(t *testing.T, b *fakeBroker, opts ...harnessOpt) *harness {
 		markDelay:   time.Millisecond,
 		quitDelay:   time.Millisecond,
 		noticeEvery: 20 * time.Millisecond,
+		retryDelay:  time.Millisecond,
+		statusTTL:   time.Millisecond, // with the fixed clock, errors never expire
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -180,14 +182,14 @@ func TestSendFailureShowsErrorAndGivesTextBack(t *testing.T) {
 	b := newFakeBroker()
 	b.onConnect = func(s *fakeSession) {
 		s.sendFn = func(chat.ConvID, string) (chat.Message, error) {
-			return chat.Message{}, fmt.Errorf("%w: wait a moment", chat.ErrRateLimited)
+			return chat.Message{}, fmt.Errorf("%w (2100 characters, limit 2000)", chat.ErrTooLong)
 		}
 	}
 	h := newHarness(t, b)
 	h.typeText("spam")
 	h.press(tea.KeyEnter)
 	lines := strings.Split(h.screen(), "\n")
-	if last := lines[len(lines)-1]; !strings.Contains(last, "slow down: wait a moment") {
+	if last := lines[len(lines)-1]; !strings.Contains(last, "message too long (2100 characters, limit 2000)") {
 		t.Errorf("status line = %q", last)
 	}
 	if h.app.composer.Value() != "spam" {
@@ -872,6 +874,7 @@ func TestLoginScreenAsksForAHandleWhenTheUserNameIsTaken(t *testing.T) {
 	h.app = newApp(appConfig{
 		broker: b, serverName: "testchat", key: chat.Key{Fingerprint: "SHA256:new"},
 		wanted: "bob", loginReason: loginText("bob", err), loc: time.UTC, quitDelay: time.Millisecond, markDelay: time.Millisecond,
+		statusTTL: time.Millisecond,
 	})
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	h.run(h.app.Init())
@@ -1026,5 +1029,252 @@ func TestOwnRenameShowsOnlyTheSecondPersonLine(t *testing.T) {
 	}
 	if h.app.me.Handle != "Alice_2" {
 		t.Fatalf("me = %+v", h.app.me)
+	}
+}
+
+func TestReadInAnotherSessionClearsTheUnreadCount(t *testing.T) {
+	h := newHarness(t, nil)
+	h.events(
+		chat.MessageEvent{Message: msgAt(5, dmBob.ID, bobID, "bob", "one"), Conversation: dmBob},
+		chat.MessageEvent{Message: msgAt(6, dmBob.ID, bobID, "bob", "two"), Conversation: dmBob},
+	)
+	if s := h.screen(); !strings.Contains(s, "bob (2)") {
+		t.Fatalf("no unread count:\n%s", s)
+	}
+	h.events(chat.ReadEvent{Conv: dmBob.ID, UpTo: 5})
+	if s := h.screen(); !strings.Contains(s, "bob (1)") {
+		t.Fatalf("read up to 5 of 6 should leave 1:\n%s", s)
+	}
+	h.events(chat.ReadEvent{Conv: dmBob.ID, UpTo: 6})
+	if s := h.screen(); strings.Contains(s, "bob (") {
+		t.Fatalf("read elsewhere did not clear the count:\n%s", s)
+	}
+	// This session does not mark it read again.
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab})
+	_, _, _, marks, _ := h.sess.calls()
+	for _, m := range marks {
+		if m.conv == dmBob.ID {
+			t.Fatalf("marked again: %+v", marks)
+		}
+	}
+}
+
+func TestFakeMarkReadTellsTheUsersOtherSessions(t *testing.T) {
+	b := newFakeBroker()
+	acct := chat.Account{ID: 7, Handle: "alice"}
+	one, _ := b.Connect(context.Background(), acct)
+	two, _ := b.Connect(context.Background(), acct)
+	if err := one.MarkRead(context.Background(), chat.Lobby, 3); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-two.Events():
+		if ev != (chat.ReadEvent{Conv: chat.Lobby, UpTo: 3}) {
+			t.Fatalf("got %#v", ev)
+		}
+	default:
+		t.Fatal("no ReadEvent")
+	}
+	select {
+	case ev := <-one.Events():
+		t.Fatalf("the reading session got %#v", ev)
+	default:
+	}
+}
+
+// rateLimitedSends makes the session refuse sends after a burst of n, then
+// accept every other attempt, recording the accepted texts.
+func rateLimitedSends(s *fakeSession, n int, accepted *[]string) {
+	tokens, attempts := n, 0
+	var id chat.MessageID
+	s.sendFn = func(conv chat.ConvID, text string) (chat.Message, error) {
+		attempts++
+		if tokens == 0 && attempts%2 == 0 {
+			tokens = 1
+		}
+		if tokens == 0 {
+			return chat.Message{}, fmt.Errorf("%w: at most 5 messages per second", chat.ErrRateLimited)
+		}
+		tokens--
+		id++
+		*accepted = append(*accepted, text)
+		return chat.Message{ID: id, Conv: conv, From: s.acct.ID, FromHandle: s.acct.Handle, Body: text}, nil
+	}
+}
+
+func TestEveryLineTypedFasterThanTheRateLimitIsSentOnceInOrder(t *testing.T) {
+	var accepted []string
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) { rateLimitedSends(s, 10, &accepted) }
+	h := newHarness(t, b)
+	var want []string
+	for i := 1; i <= 25; i++ {
+		line := fmt.Sprintf("q%d", i)
+		want = append(want, line)
+		h.typeText(line)
+		h.press(tea.KeyEnter)
+	}
+	if strings.Join(accepted, ",") != strings.Join(want, ",") {
+		t.Fatalf("accepted %v; want %v", accepted, want)
+	}
+	if v := h.app.composer.Value(); v != "" || len(h.app.outbox) != 0 {
+		t.Fatalf("input %q, outbox %v; want both empty", v, h.app.outbox)
+	}
+	if s := h.screen(); strings.Contains(s, "slow down") || strings.Contains(s, "q24q25") {
+		t.Fatalf("screen after the queue drained:\n%s", s)
+	}
+}
+
+func TestRateLimitedLineWaitsAtTheHeadAndTypingGoesOn(t *testing.T) {
+	var accepted []string
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) { rateLimitedSends(s, 0, &accepted) }
+	h := newHarness(t, b)
+	h.typeText("q1")
+	_, first := h.app.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	h.typeText("q2")
+	h.app.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	// The first attempt is refused: q1 stays at the head, a retry is due.
+	_, retry := h.app.Update(first())
+	if s := h.screen(); !strings.Contains(s, "slow down: 2 lines waiting to be sent") {
+		t.Fatalf("no slow down status:\n%s", s)
+	}
+	if v := h.app.composer.Value(); v != "" {
+		t.Fatalf("refused line put back into the input: %q", v)
+	}
+	h.typeText("q3")
+	h.press(tea.KeyEnter)
+	if v := h.app.composer.Value(); v != "" || len(h.app.outbox) != 3 {
+		t.Fatalf("input %q, outbox %v", v, h.app.outbox)
+	}
+	h.run(retry)
+	if strings.Join(accepted, ",") != "q1,q2,q3" {
+		t.Fatalf("accepted %v", accepted)
+	}
+	if s := h.screen(); strings.Contains(s, "slow down") {
+		t.Fatalf("slow down still shown after the queue drained:\n%s", s)
+	}
+}
+
+func TestFullOutboxRefusesTheLineWithoutMerging(t *testing.T) {
+	h := newHarness(t, nil)
+	var first tea.Cmd
+	for i := range maxOutbox {
+		h.typeText(fmt.Sprint("m", i))
+		_, cmd := h.app.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+		if i == 0 {
+			first = cmd
+		}
+	}
+	h.typeText("late")
+	h.app.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if v := h.app.composer.Value(); v != "late" {
+		t.Fatalf("refused line: input %q; want it kept as typed", v)
+	}
+	if s := h.screen(); !strings.Contains(s, "this one was not sent") {
+		t.Fatalf("refusal not shown:\n%s", s)
+	}
+	h.run(first)
+	sends, _, _, _, _ := h.sess.calls()
+	if len(sends) != maxOutbox || sends[0].text != "m0" || sends[maxOutbox-1].text != fmt.Sprint("m", maxOutbox-1) {
+		t.Fatalf("sends = %+v", sends)
+	}
+	if v := h.app.composer.Value(); v != "late" {
+		t.Fatalf("input %q after the outbox drained", v)
+	}
+}
+
+func TestPermanentFailureGoesBackOnlyIntoAnEmptyInput(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.sendFn = func(chat.ConvID, string) (chat.Message, error) {
+			return chat.Message{}, fmt.Errorf("%w: nothing visible to send", chat.ErrEmpty)
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("bad")
+	_, cmd := h.app.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	h.typeText("new")
+	h.run(func() tea.Msg { return cmd() })
+	if v := h.app.composer.Value(); v != "new" {
+		t.Fatalf("input %q; want the new typing untouched", v)
+	}
+	if s := h.screen(); !strings.Contains(s, "empty message: nothing visible to send") {
+		t.Fatalf("error not shown:\n%s", s)
+	}
+}
+
+func TestStatusErrorClearsOnEditModeChangeAndAfterAWhile(t *testing.T) {
+	now := time.Date(2026, 1, 2, 16, 0, 0, 0, time.UTC)
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			return chat.Reply{}, fmt.Errorf("%w: /frob is not a command; /help lists them", chat.ErrUnknownCommand)
+		}
+	}
+	h := newHarness(t, b, func(c *appConfig) { c.now = func() time.Time { return now } })
+	fail := func() {
+		t.Helper()
+		h.typeText("/frob")
+		h.press(tea.KeyEnter)
+		if !strings.Contains(h.screen(), "/frob is not a command") {
+			t.Fatalf("no error:\n%s", h.screen())
+		}
+	}
+	fail()
+	h.typeText("x")
+	if s := h.screen(); strings.Contains(s, "not a command") {
+		t.Fatalf("error kept after an edit:\n%s", s)
+	}
+	h.press(tea.KeyBackspace)
+
+	fail()
+	h.press(tea.KeyEscape)
+	if s := h.screen(); strings.Contains(s, "not a command") || !strings.Contains(s, "enter open") {
+		t.Fatalf("sidebar focus did not show its hints:\n%s", s)
+	}
+	h.press(tea.KeyEscape)
+
+	fail()
+	h.send(statusExpiredMsg{gen: h.app.statusGen})
+	if !strings.Contains(h.screen(), "not a command") {
+		t.Fatal("error cleared before its time")
+	}
+	now = now.Add(statusTTL)
+	h.send(statusExpiredMsg{gen: h.app.statusGen - 1})
+	if !strings.Contains(h.screen(), "not a command") {
+		t.Fatal("an older error's timer cleared the newer error")
+	}
+	h.send(statusExpiredMsg{gen: h.app.statusGen})
+	if s := h.screen(); strings.Contains(s, "not a command") {
+		t.Fatalf("error still shown after %v:\n%s", statusTTL, s)
+	}
+}
+
+func TestLongErrorsWrapToTwoStatusLines(t *testing.T) {
+	b := newFakeBroker()
+	long := "invalid handle: 'é' (U+00E9) is not allowed; handles are 1-24 ASCII letters, digits, _ - . and the end"
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			return chat.Reply{}, fmt.Errorf("%w: %s", chat.ErrHandleInvalid, long[len("invalid handle: "):])
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("/nick café")
+	h.press(tea.KeyEnter)
+	lines := strings.Split(h.screen(), "\n")
+	if len(lines) != 24 {
+		t.Fatalf("%d lines on a 24-line screen", len(lines))
+	}
+	got := strings.TrimSpace(lines[22]) + " " + strings.TrimSpace(lines[23])
+	if got != long {
+		t.Fatalf("status lines = %q; want %q", lines[22:], long)
+	}
+	if !strings.HasPrefix(lines[21], ">") {
+		t.Fatalf("input line not above the status: %q", lines[21])
+	}
+	h.typeText("x")
+	if lines := strings.Split(h.screen(), "\n"); len(lines) != 24 || !strings.HasPrefix(lines[22], ">") {
+		t.Fatalf("layout not restored after the error cleared:\n%s", h.screen())
 	}
 }

@@ -237,10 +237,17 @@ func (s *fakeSession) History(_ context.Context, conv chat.ConvID, before chat.M
 	return nil, nil
 }
 
+// MarkRead records the call and, like the hub, tells the user's other
+// sessions with a ReadEvent.
 func (s *fakeSession) MarkRead(_ context.Context, conv chat.ConvID, upTo chat.MessageID) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.marks = append(s.marks, markCall{conv, upTo})
+	s.mu.Unlock()
+	for _, o := range s.b.allSessions() {
+		if o != s && o.acct.ID == s.acct.ID {
+			o.push(chat.ReadEvent{Conv: conv, UpTo: upTo})
+		}
+	}
 	return nil
 }
 
