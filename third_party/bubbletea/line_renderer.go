@@ -603,7 +603,7 @@ const minGap = 8
 func (r *lineRenderer) writeLine(b *bytes.Buffer, y int, old, l string, diff bool) {
 	r.spans = r.spans[:0]
 	eraseRest := true
-	w := styledWidth(l, r.method)
+	w, plain := scanWidth(l, r.method)
 	switch {
 	case w > r.width:
 		// Too wide: the terminal would wrap it. Write it cut to the row.
@@ -611,10 +611,14 @@ func (r *lineRenderer) writeLine(b *bytes.Buffer, y int, old, l string, diff boo
 		w = r.width
 		r.spans = append(r.spans, span{0, len(l), 0})
 	case diff && old != "":
-		start, col, end, erase := lineDiff(old, l, r.method)
+		nw := -1 // l's width, if it has no sequences but SGR
+		if plain {
+			nw = w
+		}
+		start, col, end, erase, sgr := lineDiffW(old, l, r.method, nw)
 		eraseRest = erase
 		if !erase {
-			r.spans = splitSpan(r.spans, old, l, r.method, start, col, end)
+			r.spans = splitSpan(r.spans, old, l, r.method, start, col, end, sgr)
 		} else {
 			r.spans = append(r.spans, span{start, end, col})
 		}
@@ -669,15 +673,12 @@ func (r *lineRenderer) writeLine(b *bytes.Buffer, y int, old, l string, diff boo
 // cells of the same width there) into the runs of cells that differ,
 // leaving out runs of at least minGap equal cells. Cells are compared by
 // their bytes and the SGR state in force.
-func splitSpan(spans []span, old, l string, m ansi.Method, start, col, end int) []span {
+func splitSpan(spans []span, old, l string, m ansi.Method, start, col, end int, sgr uint64) []span {
 	oend := len(old) - (len(l) - end)
 	sn := lineScan{s: l[:end], m: m, i: start, col: col}
 	so := lineScan{s: old[:oend], m: m, i: start, col: col}
 	// Both lines share l[:start], so they share its SGR state.
-	pre := lineScan{s: l[:start], m: m, sgr: fnvOffset}
-	for pre.next() {
-	}
-	sn.sgr, so.sgr = pre.sgr, pre.sgr
+	sn.sgr, so.sgr = sgr, sgr
 	cur := span{start: start, end: -1, col: col} // the open run; end < 0 while open
 	eq, eqStart := 0, 0                          // equal cells since eqStart
 	for {
@@ -785,13 +786,20 @@ func (r *lineRenderer) downsample(b *bytes.Buffer, seg []byte) {
 // with [lineScan], which counts ASCII without the grapheme machinery and
 // measures only the non-ASCII runs.
 func styledWidth(s string, m ansi.Method) int {
+	w, _ := scanWidth(s, m)
+	return w
+}
+
+// scanWidth is [styledWidth] that also reports whether s holds no escape
+// sequence but SGR (plain), the lines [lineDiff] can compare cell by cell.
+func scanWidth(s string, m ansi.Method) (w int, plain bool) {
 	sc := lineScan{s: s, m: m}
 	for sc.next() {
 		if sc.bad {
-			return lineWidth(s, m)
+			return lineWidth(s, m), false
 		}
 	}
-	return sc.col
+	return sc.col, true
 }
 
 // lineWidth is the display width of a styled line.
@@ -884,6 +892,13 @@ func (sc *lineScan) next() bool {
 // followed by erase-to-end-of-line); otherwise the cells after the segment
 // already show l[end:].
 func lineDiff(old, l string, m ansi.Method) (start, col, end int, eraseRest bool) {
+	start, col, end, eraseRest, _ = lineDiffW(old, l, m, -1)
+	return start, col, end, eraseRest
+}
+
+// lineDiffW is [lineDiff] given l's width from [scanWidth] (-1 if l is not
+// plain, or unknown), and also returns the hash of the SGR state at start.
+func lineDiffW(old, l string, m ansi.Method, lw int) (start, col, end int, eraseRest bool, sgrAt uint64) {
 	n := min(len(old), len(l))
 	p := 0
 	for p < n && old[p] == l[p] {
@@ -909,7 +924,7 @@ func lineDiff(old, l string, m ansi.Method) (start, col, end int, eraseRest bool
 		q++
 	}
 	if q == 0 {
-		return start, col, len(l), !sameWidth(old, l, m)
+		return start, col, len(l), !sameWidth(old, l, m, lw), sgr
 	}
 	// Scan both remainders; the suffix may start at a cut point of both
 	// lines where the column and the SGR state agree: the cells from there
@@ -927,26 +942,35 @@ func lineDiff(old, l string, m ansi.Method) (start, col, end int, eraseRest bool
 			continue
 		}
 		if dn <= q && sn.col == so.col && sn.sgr == so.sgr && (dn == 0 || l[sn.i] < 0x80) {
-			return start, col, sn.i, false
+			return start, col, sn.i, false, sgr
 		}
 		if dn == 0 {
 			break
 		}
 		sn.next()
 	}
-	return start, col, len(l), !sameWidth(old, l, m)
+	return start, col, len(l), !sameWidth(old, l, m, lw), sgr
 }
 
 // sameWidth reports whether two lines are as wide as each other and
 // without sequences other than SGR, so that the cells after the shorter
 // one's end are blank in both.
-func sameWidth(a, b string, m ansi.Method) bool {
-	sa, sb := lineScan{s: a, m: m}, lineScan{s: b, m: m}
+// bw is b's width if known (from [scanWidth] of a plain line), else -1.
+func sameWidth(a, b string, m ansi.Method, bw int) bool {
+	if bw < 0 {
+		w, plain := scanWidth(b, m)
+		if !plain {
+			return false
+		}
+		bw = w
+	}
+	sa := lineScan{s: a, m: m}
 	for sa.next() {
+		if sa.bad || sa.col > bw {
+			return false
+		}
 	}
-	for sb.next() {
-	}
-	return !sa.bad && !sb.bad && sa.col == sb.col
+	return sa.col == bw
 }
 
 // splitCost estimates the bytes a new segment starting after prefix costs:
