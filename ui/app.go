@@ -230,8 +230,9 @@ type App struct {
 	dismissed bool // DismissOffline has been issued
 	focus     focusArea
 
-	online   *chat.Roster   // shared with every session: replaced, never modified
-	contacts []chat.Contact // may be shared with the user's other sessions: copy before writing
+	online   *chat.Roster              // shared with every session: replaced, never modified
+	lastSeen map[chat.UserID]time.Time // when people seen leaving left
+	contacts []chat.Contact            // may be shared with the user's other sessions: copy before writing
 
 	status      string
 	statusErr   bool
@@ -511,6 +512,9 @@ func (a *App) edit(msg tea.Msg) tea.Cmd {
 func (a *App) setFocus(f focusArea) {
 	if f != a.focus && a.status != "" {
 		a.clearStatus() // the new mode shows its own hints
+	}
+	if f != a.focus {
+		a.sideDirty = true // the online list is cut only without focus
 	}
 	a.focus = f
 	a.sidebar.SetFocused(f == focusSidebar)
@@ -1212,6 +1216,12 @@ func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 			notes.add(p.User, p.Handle, false)
 		}
 	}
+	if p.Status == chat.Offline && !p.LastSeen.IsZero() {
+		if a.lastSeen == nil {
+			a.lastSeen = make(map[chat.UserID]time.Time)
+		}
+		a.lastSeen[p.User] = p.LastSeen
+	}
 	if ev.Online != nil {
 		a.online = ev.Online
 	} else {
@@ -1381,6 +1391,7 @@ func (a *App) ensureSidebar() {
 		online:   a.online,
 		me:       a.me.ID,
 		now:      a.cfg.now(),
+		focused:  a.focus == focusSidebar,
 	})
 	a.sideDirty = false
 }
@@ -1519,11 +1530,31 @@ func (a *App) header(c *Conversation) string {
 	return title + st.pHeaderDim.s(" · "+strings.Join(extra, " · "))
 }
 
+// peerStatus describes the peer of a direct conversation for its header:
+// "blocked" when the user blocked them, their presence, and for an offline
+// peer when they were last seen (if known).
 func (a *App) peerStatus(id chat.UserID) string {
-	if p, ok := a.online.Lookup(id); ok {
-		return p.Status.String()
+	var contact *chat.Contact
+	for i := range a.contacts {
+		if a.contacts[i].User == id {
+			contact = &a.contacts[i]
+		}
 	}
-	return chat.Offline.String()
+	prefix := ""
+	if contact != nil && contact.Blocked {
+		prefix = "blocked · "
+	}
+	if p, ok := a.online.Lookup(id); ok {
+		return prefix + p.Status.String()
+	}
+	seen := a.lastSeen[id]
+	if contact != nil && contact.LastSeen.After(seen) {
+		seen = contact.LastSeen
+	}
+	if seen.IsZero() {
+		return prefix + chat.Offline.String()
+	}
+	return prefix + "offline, last seen " + ago(a.cfg.now(), seen)
 }
 
 // statusLine is one line: the last error (red) or status, else key hints.

@@ -1278,3 +1278,118 @@ func TestLongErrorsWrapToTwoStatusLines(t *testing.T) {
 		t.Fatalf("layout not restored after the error cleared:\n%s", h.screen())
 	}
 }
+
+func TestSidebarCutsLongNamesNeverCountsOrMarks(t *testing.T) {
+	b := newFakeBroker()
+	long := "frank_the_very_long_name"
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		online = append(online,
+			chat.Presence{User: 50, Handle: "zed_the_very_long_name_x", Status: chat.Away})
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Contacts: []chat.Contact{
+			{Presence: chat.Presence{User: 51, Handle: "carol_the_very_long_name", Status: chat.Away}},
+			{Presence: chat.Presence{User: 52, Handle: "dave_the_very_long_names"}, Blocked: true},
+		}}
+	}
+	h := newHarness(t, b)
+	dm := chat.Conversation{ID: "dm:1:60", Kind: chat.KindDirect, Name: long, Peer: 60}
+	h.events(chat.MessageEvent{Message: msgAt(5, dm.ID, 60, long, "hi"), Conversation: dm})
+	s := h.screen()
+	for _, want := range []string{"frank_the_v… (1)", "◌ carol_th… (away)", "⊘ dave_… (blocked)", "zed_the_… (away)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("sidebar lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestSidebarSelectionReachesEveryoneOnline(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		for i := range 40 {
+			online = append(online, chat.Presence{User: chat.UserID(100 + i), Handle: fmt.Sprintf("user%02d", i), Status: chat.Online})
+		}
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online)}
+	}
+	h := newHarness(t, b)
+	if s := h.screen(); !strings.Contains(s, "more") || strings.Contains(s, "user39") {
+		t.Fatalf("unfocused list not cut:\n%s", s)
+	}
+	h.press(tea.KeyEscape)
+	for range 45 {
+		h.press(tea.KeyDown)
+	}
+	it, ok := h.app.sidebar.selected()
+	if !ok || it.handle != "user39" {
+		t.Fatalf("selection stopped at %+v", it)
+	}
+	if s := h.screen(); !strings.Contains(s, "user39") {
+		t.Fatalf("selected row not scrolled into view:\n%s", s)
+	}
+}
+
+func TestSystemLinesWrapWithAHangingIndent(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			return chat.Reply{Lines: []string{
+				"Commands:",
+				"  /msg HANDLE [TEXT]     open a direct conversation, optionally sending TEXT to them right away",
+				"Keys: Tab/Ctrl+N/Ctrl+P switch conversation, Esc/Ctrl+S contacts and people, PgUp/PgDn scroll",
+			}}, nil
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("/help")
+	h.press(tea.KeyEnter)
+	lines := strings.Split(h.screen(), "\n")
+	find := func(sub string) int {
+		for i, l := range lines {
+			if strings.Contains(l, sub) {
+				return i
+			}
+		}
+		t.Fatalf("no line with %q:\n%s", sub, h.screen())
+		return -1
+	}
+	column := func(l, sub string) int { return ansi.StringWidth(l[:strings.Index(l, sub)]) }
+	text := func(l string) string { _, pane, _ := strings.Cut(l, "│"); return strings.TrimSpace(pane) }
+	i := find("/msg HANDLE [TEXT]")
+	col := column(lines[i], "open a direct")
+	next := lines[i+1]
+	if text(next) == "" || column(next, text(next)) != col {
+		t.Fatalf("continuation not under the description (column %d):\n%s\n%s", col, lines[i], next)
+	}
+	k := find("Keys:")
+	kcol := column(lines[k], "Keys:")
+	if cont := lines[k+1]; column(cont, text(cont)) != kcol+2 {
+		t.Fatalf("Keys continuation not indented:\n%s\n%s", lines[k], cont)
+	}
+}
+
+func TestDirectHeaderShowsBlockedAndLastSeen(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Conversations: []chat.Conversation{dmBob},
+			Contacts: []chat.Contact{{Presence: chat.Presence{User: bobID, Handle: "bob", LastSeen: time.Date(2026, 1, 2, 15, 55, 0, 0, time.UTC)}}}}
+	}
+	h := newHarness(t, b)
+	h.press(tea.KeyTab)
+	if s := h.screen(); !strings.Contains(s, "bob · offline, last seen 5m ago") {
+		t.Fatalf("header:\n%s", s)
+	}
+	h.events(chat.ContactsEvent{Contacts: []chat.Contact{{Presence: chat.Presence{User: bobID, Handle: "bob"}, Blocked: true}}})
+	if s := h.screen(); !strings.Contains(s, "bob · blocked · offline") {
+		t.Fatalf("header after block:\n%s", s)
+	}
+}
+
+func TestFamilyEmojiKeepsItsJoiners(t *testing.T) {
+	family := "👨\u200d👩\u200d👧"
+	if got := safeLine("a " + family + " b\u200dc"); got != "a "+family+" bc" {
+		t.Fatalf("safeLine = %+q", got)
+	}
+	h := newHarness(t, nil)
+	h.events(chat.MessageEvent{Message: msgAt(5, chat.Lobby, bobID, "bob", "family "+family), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if s := h.screen(); !strings.Contains(s, "family "+family) {
+		t.Fatalf("screen:\n%s", s)
+	}
+}

@@ -56,7 +56,7 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 		}
 		e.lines = e.lines[:0]
 		for _, raw := range strings.Split(e.text, "\n") {
-			for _, l := range wrapText(safeLine(raw), w) {
+			for _, l := range wrapHanging(safeLine(raw), w) {
 				e.lines = append(e.lines, p.s(l))
 			}
 		}

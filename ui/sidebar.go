@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"sshchat/chat"
@@ -41,6 +42,9 @@ type sidebarData struct {
 	online   *chat.Roster // shared with every session: read, never copied
 	me       chat.UserID
 	now      time.Time
+	// focused lists everyone online (the list scrolls to the cursor);
+	// without focus the list is cut to the screen with "… N more".
+	focused bool
 }
 
 // Sidebar lists the conversations (lobby first, unread counts), the
@@ -79,36 +83,40 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 		if c.info.ID == d.current {
 			mark, style = "› ", st.SideCurrent
 		}
-		text := mark + style.Render(safeLine(c.info.Name))
+		count := ""
 		if c.info.Unread > 0 {
-			text += " " + st.Unread.Render(fmt.Sprintf("(%d)", c.info.Unread))
+			count = fmt.Sprintf(" (%d)", c.info.Unread)
+		}
+		text := mark + style.Render(s.cut(safeLine(c.info.Name), 2+len(count)))
+		if count != "" {
+			text += " " + st.Unread.Render(count[1:])
 		}
 		items = append(items, sideItem{kind: itemConv, conv: c.info.ID, handle: c.info.Name, text: text})
 	}
 	if len(d.contacts) > 0 {
 		items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render("Contacts")})
 		for _, c := range d.contacts {
-			items = append(items, sideItem{kind: itemContact, handle: c.Handle, text: contactLine(st, c, d.now)})
+			items = append(items, sideItem{kind: itemContact, handle: c.Handle, text: s.contactLine(st, c, d.now)})
 		}
 	}
 	n := d.online.Len()
 	items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render(fmt.Sprintf("Online (%d)", n))})
 	room := max(1, s.height-len(items))
 	for i := 0; i < n; i++ {
-		if i == room-1 && n > room {
+		if i == room-1 && n > room && !d.focused {
 			items = append(items, sideItem{kind: itemText, text: st.Offline.Render(fmt.Sprintf("  … %d more", n-i))})
 			break
 		}
 		p := d.online.At(i)
-		name := safeLine(p.Handle)
-		style := st.Online
+		style, mark := st.Online, ""
 		if p.Status == chat.Away {
-			style, name = st.Away, name+" (away)"
+			style, mark = st.Away, " (away)"
 		}
 		kind := itemPerson
 		if p.User == d.me {
-			kind, name = itemText, name+" (you)"
+			kind, mark = itemText, mark+" (you)"
 		}
+		name := s.cut(safeLine(p.Handle), 2+len(mark)) + mark
 		items = append(items, sideItem{kind: kind, handle: p.Handle, text: "  " + style.Render(name)})
 	}
 	s.items = items
@@ -126,21 +134,34 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 	s.dirty = true
 }
 
-func contactLine(st *Styles, c chat.Contact, now time.Time) string {
+// cut shortens a name so that it fits a row beside fixed cells of marks
+// and counts, which are never cut.
+func (s *Sidebar) cut(name string, fixed int) string {
+	if s.width <= 0 {
+		return name
+	}
+	// One column of margin, one more so the highlighted row fits too.
+	return fit(name, max(1, s.width-2-fixed))
+}
+
+func (s *Sidebar) contactLine(st *Styles, c chat.Contact, now time.Time) string {
 	name := safeLine(c.Handle)
+	line := func(style lipgloss.Style, mark, suffix string) string {
+		return style.Render(mark + s.cut(name, ansi.StringWidth(mark+suffix)) + suffix)
+	}
 	switch {
 	case c.Blocked:
-		return st.Offline.Render("⊘ " + name + " (blocked)")
+		return line(st.Offline, "⊘ ", " (blocked)")
 	case c.Status == chat.Online:
-		return st.Online.Render("● " + name)
+		return line(st.Online, "● ", "")
 	case c.Status == chat.Away:
-		return st.Away.Render("◌ " + name + " (away)")
+		return line(st.Away, "◌ ", " (away)")
 	default:
-		s := "○ " + name
+		suffix := ""
 		if !c.LastSeen.IsZero() {
-			s += " " + ago(now, c.LastSeen)
+			suffix = " " + ago(now, c.LastSeen)
 		}
-		return st.Offline.Render(s)
+		return line(st.Offline, "○ ", suffix)
 	}
 }
 

@@ -32,16 +32,27 @@ func safeLine(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	for _, r := range s {
+	emoji := false // the output ends with an emoji a ZWJ may join
+	for i, r := range s {
 		switch {
 		case r == '\t':
 			b.WriteByte(' ')
+			emoji = false
 		case r == utf8.RuneError, r < 0x20, r >= 0x7f && r < 0xa0:
 			// controls and invalid bytes: dropped
+		case r == 0x200d:
+			// A zero-width joiner stays only between emoji (👨‍👩‍👧), as
+			// chat.SanitizeText keeps it.
+			next, _ := utf8.DecodeRuneInString(s[i+3:])
+			if emoji && chat.Pictographic(next) {
+				b.WriteRune(r)
+			}
+			emoji = false
 		case unicode.Is(unicode.Cf, r):
 			// bidi overrides/isolates, zero-width and other format characters
 		default:
 			b.WriteRune(r)
+			emoji = chat.Pictographic(r) || emoji && (r == 0xfe0e || r == 0xfe0f || r >= 0x1f3fb && r <= 0x1f3ff)
 		}
 	}
 	return b.String()
@@ -145,6 +156,40 @@ func wrapText(s string, width int) []string {
 		}
 	}
 	return lines
+}
+
+// wrapHanging wraps a plain line of system text like wrapText, indenting
+// the continuation lines (a hanging indent) so they do not run under the
+// start of the line: under the value of a "label:   value" or
+// "  /cmd ARGS   description" line (the column after its first run of two
+// or more blanks, when that is in the left half), else two columns in from
+// the line's own indent.
+func wrapHanging(s string, width int) []string {
+	lines := wrapText(s, width)
+	if len(lines) < 2 || !strings.HasPrefix(s, lines[0]) {
+		return lines
+	}
+	lead := len(s) - len(strings.TrimLeft(s, " "))
+	hang := lead + 2
+	if i := strings.Index(s[lead:], "  "); i > 0 {
+		col := lead + i
+		for col < len(s) && s[col] == ' ' {
+			col++
+		}
+		if w := ansi.StringWidth(s[:col]); w <= width/2 {
+			hang = w
+		}
+	}
+	if hang >= width/2 {
+		hang = min(2, width/2)
+	}
+	rest := strings.TrimLeft(s[len(lines[0]):], " ")
+	out := []string{lines[0]}
+	pad := strings.Repeat(" ", hang)
+	for _, l := range wrapText(rest, width-hang) {
+		out = append(out, pad+l)
+	}
+	return out
 }
 
 // fit truncates a (possibly styled) line to width cells.
