@@ -137,3 +137,22 @@ func pendingDeliveries(t *testing.T, path string) int {
 	}
 	return n
 }
+
+func TestReadingInOneSessionClearsTheUnreadCountInTheOther(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	ts := startServer(t, cfg)
+	bobKey := newKey(t)
+	alice := dial(t, ts.addr, "alice", newKey(t), 100, 30)
+	alice.WaitFor("#lobby")
+	bob1 := dial(t, ts.addr, "bob", bobKey, 100, 30)
+	bob1.WaitFor("#lobby")
+	bob2 := dial(t, ts.addr, "bob", bobKey, 100, 30)
+	bob2.WaitFor("#lobby")
+
+	alice.Line("/msg bob read-me")
+	bob1.WaitFor("alice (1)")
+	bob2.WaitFor("alice (1)")
+	bob1.Type("\t") // open the DM: bob1 reads it
+	bob1.WaitFor("read-me")
+	bob2.WaitGone("alice (1)")
+}

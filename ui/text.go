@@ -184,6 +184,13 @@ func wrapHanging(s string, width int) []string {
 		hang = min(2, width/2)
 	}
 	rest := strings.TrimLeft(s[len(lines[0]):], " ")
+	// Never break a word (a key fingerprint, say) that would fit unindented:
+	// indent less instead.
+	for _, word := range strings.Fields(rest) {
+		if ww := ansi.StringWidth(word); ww > width-hang && ww <= width {
+			hang = width - ww
+		}
+	}
 	out := []string{lines[0]}
 	pad := strings.Repeat(" ", hang)
 	for _, l := range wrapText(rest, width-hang) {

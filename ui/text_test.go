@@ -52,3 +52,16 @@ func TestLoginReasonIsOneSentence(t *testing.T) {
 		}
 	}
 }
+
+func TestHangingIndentNeverBreaksAWordThatFitsALine(t *testing.T) {
+	fp := "SHA256:Q1X8xqFUASUW41XTzHOHo6TnPMiQTezFl1XVexVnJlo"
+	got := wrapHanging("key:       "+fp, 58)
+	if len(got) != 2 || strings.TrimSpace(got[1]) != fp {
+		t.Fatalf("wrapHanging = %q", got)
+	}
+	for _, l := range got {
+		if w := len(l); w > 58 {
+			t.Fatalf("line %q is %d wide", l, w)
+		}
+	}
+}
