@@ -22,8 +22,12 @@ import (
 const (
 	minWidth, maxWidth   = 20, 500
 	minHeight, maxHeight = 5, 200
-	// sidebarMinWidth is the terminal width below which the sidebar hides.
-	sidebarMinWidth = 60
+	// sidebarMinWidth is the terminal width below which the sidebar hides
+	// (Esc or Ctrl+S shows it full width). Below it the chat rows span the
+	// whole width, so the renderer can scroll them with a scroll region and
+	// write only the new line: at 80×24 that is ≈ 110 bytes per lobby
+	// message instead of ≈ 900 with the sidebar (docs/performance.md).
+	sidebarMinWidth = 100
 	// maxOutbox bounds the messages and commands waiting to be sent.
 	maxOutbox = 16
 	// markReadDelay debounces read markers for the conversation in front.
@@ -1513,6 +1517,18 @@ func (a *App) header(c *Conversation) string {
 		extra = append(extra, fmt.Sprintf("%d online", a.online.Len()))
 	} else if c.info.Kind == chat.KindDirect {
 		extra = append(extra, a.peerStatus(c.info.Peer))
+	}
+	if !a.sidebarShown() {
+		// The sidebar is hidden: say what it would show.
+		unread := 0
+		for id, other := range a.convs {
+			if id != c.info.ID {
+				unread += other.info.Unread
+			}
+		}
+		if unread > 0 {
+			extra = append(extra, fmt.Sprintf("%d unread elsewhere (esc)", unread))
+		}
 	}
 	if c.loading {
 		extra = append(extra, "loading…")

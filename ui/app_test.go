@@ -54,7 +54,7 @@ func newHarness(t *testing.T, b *fakeBroker, opts ...harnessOpt) *harness {
 		o(&cfg)
 	}
 	h := &harness{t: t, app: newApp(cfg), b: b}
-	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.send(tea.WindowSizeMsg{Width: sidebarMinWidth, Height: 30})
 	h.run(h.app.Init())
 	if h.app.phase == phaseChat {
 		h.sess = b.sessionOf("alice")
@@ -239,7 +239,7 @@ func TestCommandErrorIsOneRedStatusLine(t *testing.T) {
 	h.press(tea.KeyEnter)
 	view := h.app.View().Content
 	lines := strings.Split(view, "\n")
-	if len(lines) != 24 {
+	if len(lines) != 30 {
 		t.Fatalf("view has %d lines", len(lines))
 	}
 	last := lines[len(lines)-1]
@@ -614,14 +614,14 @@ func TestWindowSizeIsClamped(t *testing.T) {
 	}
 }
 
-func TestSidebarCollapsesBelowSixtyColumns(t *testing.T) {
+func TestSidebarCollapsesBelowMinWidth(t *testing.T) {
 	h := newHarness(t, nil)
 	if !strings.Contains(h.screen(), "Conversations") {
-		t.Fatalf("sidebar missing at 80 columns:\n%s", h.screen())
+		t.Fatalf("sidebar missing at %d columns:\n%s", sidebarMinWidth, h.screen())
 	}
-	h.send(tea.WindowSizeMsg{Width: 59, Height: 24})
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	if s := h.screen(); strings.Contains(s, "Conversations") || !strings.Contains(s, "Welcome") {
-		t.Fatalf("sidebar not collapsed at 59 columns:\n%s", s)
+		t.Fatalf("sidebar not collapsed at 80 columns:\n%s", s)
 	}
 	// Focusing it shows it in place of the conversation.
 	h.press(tea.KeyEscape)
@@ -876,7 +876,7 @@ func TestLoginScreenAsksForAHandleWhenTheUserNameIsTaken(t *testing.T) {
 		wanted: "bob", loginReason: loginText("bob", err), loc: time.UTC, quitDelay: time.Millisecond, markDelay: time.Millisecond,
 		statusTTL: time.Millisecond,
 	})
-	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.send(tea.WindowSizeMsg{Width: sidebarMinWidth, Height: 30})
 	h.run(h.app.Init())
 	s := h.screen()
 	if !strings.Contains(s, `The handle "bob" is already taken.`) || strings.Count(s, "taken") != 1 || !strings.Contains(s, "Choose a handle") {
@@ -1260,6 +1260,7 @@ func TestLongErrorsWrapToTwoStatusLines(t *testing.T) {
 		}
 	}
 	h := newHarness(t, b)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	h.typeText("/nick café")
 	h.press(tea.KeyEnter)
 	lines := strings.Split(h.screen(), "\n")
@@ -1391,5 +1392,20 @@ func TestFamilyEmojiKeepsItsJoiners(t *testing.T) {
 	h.events(chat.MessageEvent{Message: msgAt(5, chat.Lobby, bobID, "bob", "family "+family), Conversation: chat.Conversation{ID: chat.Lobby}})
 	if s := h.screen(); !strings.Contains(s, "family "+family) {
 		t.Fatalf("screen:\n%s", s)
+	}
+}
+
+// With the sidebar hidden (narrow terminals), the header says that other
+// conversations have unread messages, so a DM is not missed.
+func TestNarrowHeaderTellsUnreadElsewhere(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.events(chat.MessageEvent{Message: msgAt(5, dmBob.ID, bobID, "bob", "psst"), Conversation: dmBob})
+	if s := h.screen(); !strings.Contains(s, "1 unread elsewhere (esc)") {
+		t.Fatalf("no unread hint in the header:\n%s", s)
+	}
+	h.send(tea.WindowSizeMsg{Width: sidebarMinWidth, Height: 30})
+	if s := h.screen(); strings.Contains(s, "unread elsewhere") || !strings.Contains(s, "bob (1)") {
+		t.Fatalf("wide layout should show the count in the sidebar instead:\n%s", s)
 	}
 }

@@ -93,7 +93,7 @@ type termOpt struct {
 func dial(t *testing.T, addr string, o termOpt) *term {
 	t.Helper()
 	if o.cols == 0 {
-		o.cols, o.rows = 80, 24
+		o.cols, o.rows = sidebarMinWidth, 30
 	}
 	if o.auth == nil {
 		o.auth = []gossh.AuthMethod{gossh.PublicKeys(newSigner(t))}
