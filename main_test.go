@@ -266,7 +266,6 @@ func TestEscapeInjectionReachesNobodyRaw(t *testing.T) {
 func TestSlowConsumerDoesNotBlockOthers(t *testing.T) {
 	ts := startServer(t, testConfig(t, t.TempDir()))
 	stuck := dialNoRead(t, ts.addr, "stuck", newKey(t), 250, 80)
-	_ = stuck
 	alice := dial(t, ts.addr, "alice", newKey(t), 80, 24)
 	alice.WaitFor("#lobby")
 	bob := dial(t, ts.addr, "bob", newKey(t), 80, 24)
@@ -301,6 +300,14 @@ func TestSlowConsumerDoesNotBlockOthers(t *testing.T) {
 		t.Logf("server log:\n%s", ts.logs.String())
 	}
 	eventually(t, "the stuck session to be dropped", func() bool { return ts.srv.hub.Online() == 2 })
+	// And its SSH session is hung up, freeing what it held.
+	ended := make(chan struct{})
+	go func() { stuck.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the stuck client's session was never closed")
+	}
 }
 
 // dialNoRead opens a PTY session and never reads its output, so the SSH

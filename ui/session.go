@@ -167,6 +167,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	cfg.attach = func(sess chat.Session) {
 		select {
 		case attached <- sess:
+			h.start(func() { hangUpWhenDropped(ctx, sess, s, dropGrace, lg) })
 		default: // attached once already
 		}
 	}
@@ -236,6 +237,34 @@ func clientLocation(env []string) *time.Location {
 		}
 	}
 	return time.Local
+}
+
+// dropGrace is how long a session the broker dropped as a slow consumer
+// gets to end on its own before the SSH channel is closed under it.
+const dropGrace = 5 * time.Second
+
+// hangUpWhenDropped enforces the broker's slow-consumer policy on the SSH
+// side. A client that stops reading stalls its program in a write to the
+// channel, so the program never sees that the broker dropped it; once the
+// grace has passed without the session ending (ctx), closing the channel
+// fails the stalled write and frees the session's goroutines and buffers.
+func hangUpWhenDropped(ctx context.Context, sess chat.Session, ch io.Closer, grace time.Duration, lg *log.Logger) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-sess.Done():
+	}
+	if !errors.Is(sess.Err(), chat.ErrSlowConsumer) {
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		lg.Warn("closing the channel of a session that stopped reading")
+		_ = ch.Close()
+	}
 }
 
 // sender is the part of *tea.Program the feeder uses.

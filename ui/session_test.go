@@ -616,3 +616,45 @@ func TestOverSSHDirectMessageRingsTheBellOnce(t *testing.T) {
 		t.Fatal("BEL drawn on screen")
 	}
 }
+
+// closerFunc counts Close calls.
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
+
+// A session the broker dropped as a slow consumer has its SSH channel
+// closed after the grace, unless it ends by itself; other drops are left
+// to the program.
+func TestDroppedSlowSessionIsHungUp(t *testing.T) {
+	for _, tc := range []struct {
+		err     error
+		hangsUp bool
+	}{{chat.ErrSlowConsumer, true}, {chat.ErrShutdown, false}} {
+		s := newFakeSession(newFakeBroker(), chat.Account{ID: 1, Handle: "a"})
+		var closed atomic.Int32
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			hangUpWhenDropped(context.Background(), s, closerFunc(func() { closed.Add(1) }), 10*time.Millisecond, log.New(io.Discard))
+		}()
+		s.drop(tc.err)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("watchdog did not return")
+		}
+		if got := closed.Load() == 1; got != tc.hangsUp {
+			t.Fatalf("%v: hung up = %v, want %v", tc.err, got, tc.hangsUp)
+		}
+	}
+	// A session that ends within the grace is left alone.
+	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1, Handle: "a"})
+	ctx, cancel := context.WithCancel(context.Background())
+	var closed atomic.Int32
+	s.drop(chat.ErrSlowConsumer)
+	go cancel()
+	hangUpWhenDropped(ctx, s, closerFunc(func() { closed.Add(1) }), time.Minute, log.New(io.Discard))
+	if closed.Load() != 0 {
+		t.Fatal("hung up a session that ended by itself")
+	}
+}
