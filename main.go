@@ -54,6 +54,7 @@ type Config struct {
 	MaxSessions    int
 	MsgRate        float64 // messages per second per user
 	MsgBurst       int
+	FPS            int // maximum screen writes per second per session
 	ShutdownWait   time.Duration
 	LoginTimeout   time.Duration // to finish the SSH handshake and authentication
 	DebugAddr      string        // pprof listener, loopback only; empty = off
@@ -79,7 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str := func(p *string, name, envName, def, usage string) {
 		fs.StringVar(p, name, env(envName, def), usage+" [$"+envPrefix+envName+"]")
 	}
-	var maxSessions, rate, burst, grace, wait string
+	var maxSessions, rate, burst, grace, wait, fps string
 	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
 	str(&c.DBPath, "db", "DB", "", "database `file` (empty: DATA_DIR/sshchat.db)")
@@ -91,6 +92,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&maxSessions, "max-sessions", "MAX_SESSIONS", "5000", "maximum concurrent SSH `sessions`")
 	str(&rate, "msg-rate", "MSG_RATE", "5", "`messages` per second one user may send, sustained")
 	str(&burst, "msg-burst", "MSG_BURST", "10", "`messages` one user may send in a burst")
+	str(&fps, "fps", "FPS", "30", "maximum screen `updates` per second per session (bursts are merged)")
 	str(&grace, "login-timeout", "LOGIN_TIMEOUT", "30s", "`time` a client has to complete the handshake and authenticate")
 	str(&wait, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "10s", "`time` shutdown waits for sessions to end")
 	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
@@ -123,6 +125,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.ShutdownWait, err = time.ParseDuration(wait); err != nil || c.ShutdownWait < 0 {
 		return c, fmt.Errorf("invalid shutdown timeout %q: want a duration like 10s", wait)
+	}
+	if c.FPS, err = strconv.Atoi(fps); err != nil || c.FPS < 1 || c.FPS > 120 {
+		return c, fmt.Errorf("invalid fps %q: want 1 to 120", fps)
 	}
 	if c.LoginTimeout, err = time.ParseDuration(grace); err != nil || c.LoginTimeout <= 0 {
 		return c, fmt.Errorf("invalid login timeout %q: want a positive duration like 30s", grace)

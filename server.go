@@ -95,7 +95,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	} else {
 		close(s.watchDone)
 	}
-	uiMW := ui.Middleware(hub, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui")})
+	uiMW := ui.Middleware(hub, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui"), FPS: cfg.FPS})
 	s.ssh, err = wish.NewServer(
 		wish.WithHostKeyPEM(pemBytes),
 		wish.WithVersion("SSH-2.0-sshchat"),
