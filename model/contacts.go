@@ -20,11 +20,15 @@ const (
 // AddContact adds contact to owner's list (idempotent); ErrNotFound when
 // either user does not exist.
 func (d *DB) AddContact(ctx context.Context, owner, contact uint64) error {
-	const op = "add contact"
+	return d.insertPair(ctx, "add contact", qAddContact, owner, contact)
+}
+
+// insertPair runs an idempotent insert of an (owner, other) row.
+func (d *DB) insertPair(ctx context.Context, op, query string, owner, other uint64) error {
 	if err := d.check(op); err != nil {
 		return err
 	}
-	if _, err := d.wdb.ExecContext(ctx, qAddContact, owner, contact, time.Now().UTC()); err != nil {
+	if _, err := d.wdb.ExecContext(ctx, query, owner, other, time.Now().UTC()); err != nil {
 		return d.wrap(op, err)
 	}
 	return nil
@@ -63,14 +67,7 @@ func (d *DB) ContactsOf(ctx context.Context, owner uint64) ([]User, error) {
 // Block makes owner stop receiving anything from blocked (idempotent);
 // ErrNotFound when either user does not exist.
 func (d *DB) Block(ctx context.Context, owner, blocked uint64) error {
-	const op = "block"
-	if err := d.check(op); err != nil {
-		return err
-	}
-	if _, err := d.wdb.ExecContext(ctx, qBlock, owner, blocked, time.Now().UTC()); err != nil {
-		return d.wrap(op, err)
-	}
-	return nil
+	return d.insertPair(ctx, "block", qBlock, owner, blocked)
 }
 
 // Unblock removes a block; ErrNotFound if absent.
