@@ -290,7 +290,7 @@ func (c *client) WaitGone(s string) {
 
 func (c *client) waitUntil(ok func(string) bool, what string) {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitTimeout)
 	for {
 		s := c.Screen()
 		if ok(s) {
@@ -306,7 +306,7 @@ func (c *client) waitUntil(ok func(string) bool, what string) {
 // WaitRaw polls until the raw stream (stdout and stderr) contains s.
 func (c *client) WaitRaw(s string) {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitTimeout)
 	for !strings.Contains(c.Raw(), s) {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("%s: timed out waiting for %q in output:\n%q", c.name, s, c.Raw())
@@ -321,16 +321,22 @@ func (c *client) WaitClosed() error {
 	select {
 	case <-c.closed:
 		return c.exit
-	case <-time.After(10 * time.Second):
+	case <-time.After(waitTimeout):
 		c.t.Fatalf("%s: session did not end; screen:\n%s", c.name, c.Screen())
 		return nil
 	}
 }
 
-// eventually polls cond for up to 10 s.
+// waitTimeout bounds every wait of the end-to-end tests. Waits poll and
+// return as soon as their condition holds; the bound only matters when a
+// test fails, and is generous because CI runs packages in parallel on two
+// cores.
+const waitTimeout = 30 * time.Second
+
+// eventually polls cond until it holds or waitTimeout passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

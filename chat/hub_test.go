@@ -64,7 +64,7 @@ func connect(t *testing.T, h *Hub, a Account) Session {
 // next returns the next event of type T, skipping others.
 func next[T Event](t *testing.T, s Session) T {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(20 * time.Second)
 	for {
 		select {
 		case ev, ok := <-s.Events():
@@ -308,7 +308,7 @@ func TestPresenceFollowsSessions(t *testing.T) {
 
 func eventually(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not met")

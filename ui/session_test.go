@@ -30,7 +30,7 @@ import (
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -181,7 +181,7 @@ func (tm *term) screen() string { return ansi.Strip(tm.emu.Render()) }
 
 func (tm *term) waitScreen(want string) {
 	tm.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(tm.screen(), want) {
 		if time.Now().After(deadline) {
 			tm.t.Fatalf("timed out waiting for %q on screen:\n%s", want, tm.screen())
