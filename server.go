@@ -91,9 +91,6 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
-		go s.watchAllowlist(2 * time.Second)
-	} else {
-		close(s.watchDone)
 	}
 	uiMW := ui.Middleware(hub, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui"), FPS: cfg.FPS})
 	s.ssh, err = wish.NewServer(
@@ -116,6 +113,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	logger.Info("database", "path", cfg.DBPath)
 	if s.authz == nil {
 		logger.Warn("no authorized-keys file: any SSH key may join (open server)")
+		close(s.watchDone)
+	} else {
+		go s.watchAllowlist(2 * time.Second)
 	}
 	return s, nil
 }
