@@ -41,6 +41,7 @@ type server struct {
 	listeners []net.Listener
 	stopping  bool
 	sessions  map[ssh.Session]struct{} // open sessions, for revocation
+	serving   sync.WaitGroup           // running Serve calls; Add under mu
 
 	stopWatch chan struct{} // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
@@ -129,10 +130,15 @@ func (s *server) Serve(l net.Listener) error {
 		return nil
 	}
 	s.listeners = append(s.listeners, l)
+	s.serving.Add(1) // under mu, before stopping is set: never concurrent with Wait
 	s.mu.Unlock()
+	defer s.serving.Done()
 	s.log.Info("listening", "addr", l.Addr().String(), "name", s.cfg.Name)
 	err := s.ssh.Serve(l)
-	if errors.Is(err, ssh.ErrServerClosed) {
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	if errors.Is(err, ssh.ErrServerClosed) || stopping {
 		return nil
 	}
 	return err
@@ -155,6 +161,10 @@ func (s *server) shutdown(wait time.Duration) error {
 	if first {
 		close(s.stopWatch)
 	}
+	// Wait for Serve to return (its listener is closed) before the SSH
+	// server's Shutdown: charm.land/ssh's Serve adds to a WaitGroup that
+	// Shutdown waits on, and the two must not run at the same time.
+	s.serving.Wait()
 	<-s.watchDone
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
