@@ -232,13 +232,17 @@ func (h *Hub) Close(ctx context.Context) error {
 		return fmt.Errorf("close hub: %w", ctx.Err())
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	now := h.opts.Now()
+	var online []UserID
 	for id, u := range h.users {
 		for s := range u.sessions {
 			s.push(ShutdownEvent{Reason: "server shutting down"})
 			s.drop(ErrShutdown)
 		}
+		online = append(online, id)
+	}
+	h.mu.Unlock()
+	for _, id := range online { // store writes outside the hub mutex
 		if err := h.store.TouchLastSeen(ctx, uint64(id), now); err != nil {
 			h.log.Error("touch last seen", "err", err)
 		}
@@ -283,10 +287,19 @@ func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch)
 		})
 	}
 
+	// Messages from someone blocked after they were queued are not shown
+	// (they stay in the claim and are acknowledged with the rest).
+	blocked := make(map[UserID]bool, len(hidden))
+	for _, id := range hidden {
+		blocked[UserID(id)] = true
+	}
 	groups := map[UserID]*OfflineGroup{}
 	var order []UserID
 	for _, m := range batch.Messages {
 		from := UserID(m.SenderID)
+		if blocked[from] {
+			continue
+		}
 		g, ok := groups[from]
 		if !ok {
 			g = &OfflineGroup{From: from, FromHandle: h.handleOf(ctx, from), Conv: ConvID(m.Conv), Count: batch.Counts[m.SenderID]}
@@ -297,7 +310,7 @@ func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch)
 	}
 	// Senders whose messages were all beyond the display limit still count.
 	for id, n := range batch.Counts {
-		if _, ok := groups[UserID(id)]; !ok {
+		if _, ok := groups[UserID(id)]; !ok && !blocked[UserID(id)] {
 			groups[UserID(id)] = &OfflineGroup{From: UserID(id), FromHandle: h.handleOf(ctx, UserID(id)), Conv: DirectConv(me, UserID(id)), Count: n}
 			order = append(order, UserID(id))
 		}

@@ -18,11 +18,12 @@ type op interface{ isOp() }
 
 // sendOp persists one message and publishes it.
 type sendOp struct {
-	from     *session
-	msg      model.Message
-	peer     UserID // direct conversations: the recipient
-	peerGone bool   // recipient blocked the sender: store, never deliver
-	res      chan sendResult
+	from       *session
+	msg        model.Message
+	peer       UserID // direct conversations: the recipient
+	peerHandle string // the recipient's handle, looked up before queueing
+	peerGone   bool   // recipient blocked the sender: store, never deliver
+	res        chan sendResult
 }
 
 type sendResult struct {
@@ -157,8 +158,12 @@ func (h *Hub) flushSends(ops []op) {
 		s := o.(*sendOp)
 		sends[i] = s
 		if s.peer != 0 && !s.peerGone {
-			if _, online := h.users[s.peer]; !online {
+			if p, online := h.users[s.peer]; !online {
 				s.msg.OfflineFor = uint64(s.peer)
+			} else if p.blocked[UserID(s.msg.SenderID)] {
+				// Blocked since send checked the store: the in-memory
+				// block list is current.
+				s.peerGone = true
 			}
 		}
 		msgs[i] = &s.msg
@@ -191,12 +196,9 @@ func (h *Hub) flushSends(ops []op) {
 			}
 		} else {
 			sender := m.FromHandle
-			peerHandle := ""
+			peerHandle := s.peerHandle
 			if p, ok := h.users[s.peer]; ok {
 				peerHandle = p.handle
-			}
-			if peerHandle == "" {
-				peerHandle = s.from.peerName(s.peer)
 			}
 			h.toUserLocked(m.From, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: peerHandle, Peer: s.peer}})
 			if !s.peerGone && s.msg.OfflineFor == 0 {
@@ -239,10 +241,8 @@ func (h *Hub) join(o *joinOp) {
 func (h *Hub) leave(s *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if s.claimed && !s.dismissed.Load() {
-		if err := h.store.ReleaseOffline(ctx, uint64(s.user), s.claim); err != nil {
-			h.log.Error("release offline claim", "err", err)
-		}
+	if err := s.releaseClaim(ctx); err != nil {
+		h.log.Error("release offline claim", "err", err)
 	}
 	h.mu.Lock()
 	u, ok := h.users[s.user]

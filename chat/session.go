@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"sshchat/model"
 )
@@ -21,6 +22,8 @@ type session struct {
 
 	claimed   bool        // set by the sequencer before Connect returns
 	dismissed atomic.Bool // the offline batch was acknowledged
+	claimMu   sync.Mutex  // settles the claim: acknowledge or release
+	released  bool        // guarded by claimMu: the claim was given back
 
 	mu      sync.Mutex // guards the fields below
 	dropped bool       // q is closed
@@ -150,13 +153,15 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 	if !allowed {
 		return Message{}, fmt.Errorf("%w: at most %g messages per second", ErrRateLimited, h.opts.RatePerSecond)
 	}
-	gone := false
+	gone, peerHandle := false, ""
 	if peer != 0 {
 		blocked, err := h.store.IsBlocked(ctx, uint64(peer), uint64(s.user))
 		if err != nil {
 			return Message{}, fmt.Errorf("send: %w", err)
 		}
 		gone = blocked
+		// Looked up here, not under the hub mutex in the sequencer.
+		peerHandle = h.handleOf(ctx, peer)
 	}
 	o := &sendOp{
 		from: s,
@@ -164,9 +169,10 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 			Conv: string(conv), SenderID: uint64(s.user), SenderHandle: handle,
 			Kind: int(kind), Body: body, CreatedAt: h.opts.Now(),
 		},
-		peer:     peer,
-		peerGone: gone,
-		res:      make(chan sendResult, 1),
+		peer:       peer,
+		peerHandle: peerHandle,
+		peerGone:   gone,
+		res:        make(chan sendResult, 1),
 	}
 	if err := h.submit(ctx, o); err != nil {
 		return Message{}, fmt.Errorf("send: %w", err)
@@ -202,20 +208,6 @@ func (s *session) firstOfflineNotice(peer UserID) bool {
 // notice queues a system line for this session only.
 func (s *session) notice(conv ConvID, text string) {
 	s.push(NoticeEvent{Conv: conv, Text: text})
-}
-
-// peerName returns the handle of a direct-conversation peer who is offline.
-func (s *session) peerName(peer UserID) string {
-	for _, c := range s.snap.Conversations {
-		if c.Peer == peer {
-			return c.Name
-		}
-	}
-	u, err := s.hub.store.UserByID(context.Background(), uint64(peer))
-	if err != nil {
-		return "?"
-	}
-	return u.Handle
 }
 
 // History returns older messages of a conversation the user may read.
@@ -269,13 +261,39 @@ func (s *session) MarkRead(ctx context.Context, conv ConvID, upTo MessageID) err
 }
 
 // DismissOffline acknowledges the offline batch of the snapshot.
+//
+// It settles the claim under claimMu, the same lock the hub's leave takes to
+// release an undismissed claim, so a dismissal racing the session's end is
+// either acknowledged (and never offered again) or released (and offered
+// at the next login), never reported done while released. The store write
+// does not depend on the caller's context ending (the UI's ends when the
+// user quits right after dismissing).
 func (s *session) DismissOffline(ctx context.Context) error {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
 	if !s.claimed || s.dismissed.Load() {
 		return nil
 	}
-	if err := s.hub.store.AckOffline(ctx, uint64(s.user), s.claim); err != nil {
+	if s.released {
+		return fmt.Errorf("dismiss offline messages: %w", ErrClosed)
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.hub.store.AckOffline(wctx, uint64(s.user), s.claim); err != nil {
 		return fmt.Errorf("dismiss offline messages: %w", err)
 	}
 	s.dismissed.Store(true)
 	return nil
+}
+
+// releaseClaim returns an undismissed offline batch to the queue when the
+// session ends (see DismissOffline).
+func (s *session) releaseClaim(ctx context.Context) error {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if !s.claimed || s.dismissed.Load() || s.released {
+		return nil
+	}
+	s.released = true
+	return s.hub.store.ReleaseOffline(ctx, uint64(s.user), s.claim)
 }
