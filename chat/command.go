@@ -306,7 +306,13 @@ func (h *Hub) isContact(ctx context.Context, owner, other uint64) (bool, error) 
 
 // refreshUser reloads a user's blocks and pushes their contact list to all
 // their sessions.
+//
+// Refreshes are serialised (refreshMu, held across the store read but never
+// with the hub mutex around it), so two concurrent /block commands of one
+// user cannot install an older list over a newer one.
 func (h *Hub) refreshUser(ctx context.Context, id UserID) error {
+	h.refreshMu.Lock()
+	defer h.refreshMu.Unlock()
 	blocked, contacts, err := h.contacts(ctx, id)
 	if err != nil {
 		return fmt.Errorf("load contacts: %w", err)

@@ -25,7 +25,8 @@
 //   - Presence counts sessions: a user is online from their first session's
 //     login to their last session's logout.
 //
-// Lock order: Hub.mu, then session.mu; never the reverse. Hub.submitMu is
+// Lock order: Hub.refreshMu, then Hub.mu, then session.mu; never the
+// reverse. session.claimMu is taken alone (around store I/O). Hub.submitMu is
 // read-held only while queueing an op and never while holding Hub.mu. No
 // lock is held across store I/O except inside the sequencer, which holds
 // none while committing.

@@ -129,6 +129,14 @@ func (h *Hub) apply(batch []op) {
 	h.flushSends(batch[start:])
 }
 
+// locked runs f with the hub mutex held, releasing it even if f panics (the
+// sequencer recovers panics and must not leave the hub locked).
+func (h *Hub) locked(f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f()
+}
+
 // fail answers an op that could not be applied.
 func (h *Hub) fail(o op, err error) {
 	switch o := o.(type) {
@@ -153,22 +161,22 @@ func (h *Hub) flushSends(ops []op) {
 	}
 	sends := make([]*sendOp, len(ops))
 	msgs := make([]*model.Message, len(ops))
-	h.mu.Lock()
-	for i, o := range ops {
-		s := o.(*sendOp)
-		sends[i] = s
-		if s.peer != 0 && !s.peerGone {
-			if p, online := h.users[s.peer]; !online {
-				s.msg.OfflineFor = uint64(s.peer)
-			} else if p.blocked[UserID(s.msg.SenderID)] {
-				// Blocked since send checked the store: the in-memory
-				// block list is current.
-				s.peerGone = true
+	h.locked(func() {
+		for i, o := range ops {
+			s := o.(*sendOp)
+			sends[i] = s
+			if s.peer != 0 && !s.peerGone {
+				if p, online := h.users[s.peer]; !online {
+					s.msg.OfflineFor = uint64(s.peer)
+				} else if p.blocked[UserID(s.msg.SenderID)] {
+					// Blocked since send checked the store: the in-memory
+					// block list is current.
+					s.peerGone = true
+				}
 			}
+			msgs[i] = &s.msg
 		}
-		msgs[i] = &s.msg
-	}
-	h.mu.Unlock()
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err := h.store.AppendMessages(ctx, msgs)
@@ -181,32 +189,32 @@ func (h *Hub) flushSends(ops []op) {
 		return
 	}
 
-	h.mu.Lock()
-	for _, s := range sends {
-		m := toMessage(s.msg)
-		if s.peer == 0 {
-			ev := MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
-			for _, u := range h.users {
-				if u.blocked[m.From] {
-					continue
+	h.locked(func() {
+		for _, s := range sends {
+			m := toMessage(s.msg)
+			if s.peer == 0 {
+				ev := MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
+				for _, u := range h.users {
+					if u.blocked[m.From] {
+						continue
+					}
+					for sess := range u.sessions {
+						sess.push(ev)
+					}
 				}
-				for sess := range u.sessions {
-					sess.push(ev)
+			} else {
+				sender := m.FromHandle
+				peerHandle := s.peerHandle
+				if p, ok := h.users[s.peer]; ok {
+					peerHandle = p.handle
 				}
-			}
-		} else {
-			sender := m.FromHandle
-			peerHandle := s.peerHandle
-			if p, ok := h.users[s.peer]; ok {
-				peerHandle = p.handle
-			}
-			h.toUserLocked(m.From, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: peerHandle, Peer: s.peer}})
-			if !s.peerGone && s.msg.OfflineFor == 0 {
-				h.toUserLocked(s.peer, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: sender, Peer: m.From}})
+				h.toUserLocked(m.From, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: peerHandle, Peer: s.peer}})
+				if !s.peerGone && s.msg.OfflineFor == 0 {
+					h.toUserLocked(s.peer, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: sender, Peer: m.From}})
+				}
 			}
 		}
-	}
-	h.mu.Unlock()
+	})
 	for _, s := range sends {
 		s.res <- sendResult{msg: toMessage(s.msg), offline: s.msg.OfflineFor != 0}
 	}
@@ -223,17 +231,17 @@ func (h *Hub) join(o *joinOp) {
 		return
 	}
 	s.claimed = batch.Total > 0
-	h.mu.Lock()
-	u, ok := h.users[s.user]
-	if !ok {
-		u = &userState{id: s.user, handle: o.handle, status: Online, sessions: map[*session]struct{}{}, blocked: o.blocked}
-		h.users[s.user] = u
-	}
-	u.sessions[s] = struct{}{}
-	if !ok {
-		h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
-	}
-	h.mu.Unlock()
+	h.locked(func() {
+		u, ok := h.users[s.user]
+		if !ok {
+			u = &userState{id: s.user, handle: o.handle, status: Online, sessions: map[*session]struct{}{}, blocked: o.blocked}
+			h.users[s.user] = u
+		}
+		u.sessions[s] = struct{}{}
+		if !ok {
+			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
+		}
+	})
 	o.res <- joinResult{batch: batch}
 }
 
@@ -244,23 +252,23 @@ func (h *Hub) leave(s *session) {
 	if err := s.releaseClaim(ctx); err != nil {
 		h.log.Error("release offline claim", "err", err)
 	}
-	h.mu.Lock()
-	u, ok := h.users[s.user]
-	if !ok {
-		h.mu.Unlock()
-		return
-	}
-	delete(u.sessions, s)
-	last := len(u.sessions) == 0
-	if last {
-		delete(h.users, s.user)
-		p := u.presence()
-		p.Status = Offline
-		p.Reason = ""
-		p.LastSeen = h.opts.Now()
-		h.publishPresenceLocked(PresenceEvent{Presence: p, Left: true})
-	}
-	h.mu.Unlock()
+	last := false
+	h.locked(func() {
+		u, ok := h.users[s.user]
+		if !ok {
+			return
+		}
+		delete(u.sessions, s)
+		last = len(u.sessions) == 0
+		if last {
+			delete(h.users, s.user)
+			p := u.presence()
+			p.Status = Offline
+			p.Reason = ""
+			p.LastSeen = h.opts.Now()
+			h.publishPresenceLocked(PresenceEvent{Presence: p, Left: true})
+		}
+	})
 	if last {
 		if err := h.store.TouchLastSeen(ctx, uint64(s.user), h.opts.Now()); err != nil {
 			h.log.Error("touch last seen", "err", err)
