@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,41 +28,15 @@ func seed(b *testing.B, db *model.DB, conv string, from uint64, offlineFor uint6
 	}
 }
 
-func benchHub(b *testing.B) (*Hub, *model.DB) {
-	b.Helper()
-	db, err := model.Open(filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := NewHub(db, nopLogger{}, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		h.Close(context.Background())
-		db.Close()
-	})
-	return h, db
-}
-
-func benchAccount(b *testing.B, h *Hub, handle string) Account {
-	b.Helper()
-	a, err := h.Register(context.Background(), Key{Fingerprint: "SHA256:" + handle, Authorized: "x"}, handle)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return a
-}
-
 // BenchmarkLoginWith10kOfflineMessages measures Connect (claim, snapshot,
 // grouped dialog data) for a user with 10,000 queued messages from 20
 // senders. Each iteration releases the claim so the next login sees the
 // same queue.
 func BenchmarkLoginWith10kOfflineMessages(b *testing.B) {
-	h, db := benchHub(b)
-	bob := benchAccount(b, h, "bob")
+	h, db := newTestHub(b, Options{})
+	bob := account(b, h, "bob")
 	for s := 0; s < 20; s++ {
-		from := benchAccount(b, h, fmt.Sprintf("sender%d", s))
+		from := account(b, h, fmt.Sprintf("sender%d", s))
 		seed(b, db, string(DirectConv(from.ID, bob.ID)), uint64(from.ID), uint64(bob.ID), 500)
 	}
 	ctx := context.Background()
@@ -93,8 +66,8 @@ func BenchmarkLoginWith10kOfflineMessages(b *testing.B) {
 // conversation holding -chat.dmsize messages, through the session (privacy
 // check, block list, query).
 func BenchmarkOpenDirectConversation(b *testing.B) {
-	h, db := benchHub(b)
-	a, c := benchAccount(b, h, "alice"), benchAccount(b, h, "bob")
+	h, db := newTestHub(b, Options{})
+	a, c := account(b, h, "alice"), account(b, h, "bob")
 	conv := DirectConv(a.ID, c.ID)
 	seed(b, db, string(conv), uint64(a.ID), 0, *benchDMSize)
 	s, err := h.Connect(context.Background(), c)
@@ -114,11 +87,11 @@ func BenchmarkOpenDirectConversation(b *testing.B) {
 // BenchmarkLobbySendGroupCommit measures persisted lobby messages per
 // second with many concurrent senders (group commit, synchronous=FULL).
 func BenchmarkLobbySendGroupCommit(b *testing.B) {
-	h, _ := benchHub(b)
+	h, _ := newTestHub(b, Options{})
 	h.opts.RateBurst, h.opts.RatePerSecond = 1<<30, 1<<30
 	var sessions []Session
 	for i := 0; i < 64; i++ {
-		s, err := h.Connect(context.Background(), benchAccount(b, h, fmt.Sprintf("u%d", i)))
+		s, err := h.Connect(context.Background(), account(b, h, fmt.Sprintf("u%d", i)))
 		if err != nil {
 			b.Fatal(err)
 		}

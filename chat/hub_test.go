@@ -21,7 +21,7 @@ func (nopLogger) Warn(any, ...any)  {}
 func (nopLogger) Error(any, ...any) {}
 
 // newTestHub opens a hub over a real SQLite file in a temp dir.
-func newTestHub(t *testing.T, opts Options) (*Hub, *model.DB) {
+func newTestHub(t testing.TB, opts Options) (*Hub, *model.DB) {
 	t.Helper()
 	db, err := model.Open(filepath.Join(t.TempDir(), "chat.db"))
 	if err != nil {
@@ -42,7 +42,7 @@ func newTestHub(t *testing.T, opts Options) (*Hub, *model.DB) {
 }
 
 // account registers a user with a fresh fingerprint.
-func account(t *testing.T, h *Hub, handle string) Account {
+func account(t testing.TB, h *Hub, handle string) Account {
 	t.Helper()
 	a, err := h.Register(context.Background(), Key{Fingerprint: "SHA256:" + handle, Authorized: "ssh-ed25519 AAAA " + handle}, handle)
 	if err != nil {
