@@ -29,12 +29,15 @@ type report struct {
 	ConnectP99Ms float64        `json:"connect_p99_ms"`
 	ConnectMaxMs float64        `json:"connect_max_ms"`
 
-	Senders       int     `json:"senders"`
-	Rate          float64 `json:"rate"`
-	DurationS     float64 `json:"duration_s"`
-	IdleS         float64 `json:"idle_s,omitempty"`
-	WindowS       float64 `json:"window_s"`
-	Receivers     int     `json:"receivers"`
+	Senders   int     `json:"senders"`
+	Rate      float64 `json:"rate"`
+	DurationS float64 `json:"duration_s"`
+	IdleS     float64 `json:"idle_s,omitempty"`
+	WindowS   float64 `json:"window_s"`
+	Receivers int     `json:"receivers"`
+	// Observers are the ready sessions that parsed their screens; expected
+	// deliveries, the ratio and latencies are over them only.
+	Observers     int     `json:"observers"`
 	Sent          int64   `json:"messages_sent"`
 	Expected      int64   `json:"expected_deliveries"`
 	Delivered     int64   `json:"deliveries"`
@@ -144,6 +147,8 @@ func (r *report) finish(cfg *config) {
 			r.Problems = append(r.Problems, "no message was sent")
 		case r.Receivers < 2:
 			r.Problems = append(r.Problems, "fewer than 2 sessions connected: nobody to deliver to")
+		case r.Expected == 0:
+			r.Problems = append(r.Problems, "no observer receives messages (every observer is the only sender)")
 		case r.Delivered < r.Expected:
 			r.Problems = append(r.Problems, fmt.Sprintf("delivery ratio %.6g < 1 (%d of %d)", r.DeliveryRatio, r.Delivered, r.Expected))
 		}
@@ -162,7 +167,7 @@ func (r *report) writeSummary(w io.Writer) {
 	p("  connect     p50 %.1f ms, p99 %.1f ms, max %.1f ms (dial + handshake + first ready screen)", r.ConnectP50Ms, r.ConnectP99Ms, r.ConnectMaxMs)
 	if r.Mode == "send" {
 		p("  messages    %d senders × %g msg/s × %gs: sent %d", r.Senders, r.Rate, r.DurationS, r.Sent)
-		p("  deliveries  %d of %d expected (ratio %.6g; %d receivers, sender's own session excluded)", r.Delivered, r.Expected, r.DeliveryRatio, r.Receivers)
+		p("  deliveries  %d of %d expected (ratio %.6g over %d observers of %d sessions, sender's own session excluded)", r.Delivered, r.Expected, r.DeliveryRatio, r.Observers, r.Receivers)
 		if r.MissingSkipped+r.MissingLate > 0 {
 			p("  missing     %d skipped (a later message of the same sender was on screen), %d late (nothing later seen)", r.MissingSkipped, r.MissingLate)
 		}
