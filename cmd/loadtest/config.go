@@ -43,6 +43,7 @@ type config struct {
 	dumpScreen  bool
 	runID       int
 	cpuProfile  string
+	floor       bool // run the workload against a floor server first
 }
 
 // defaultObservers is the default of -observers: every session observes in
@@ -106,6 +107,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.quiet, "q", false, "no progress messages on stderr")
 	fs.IntVar(&c.runID, "run-id", 0, "run id embedded in every token (0: random), so tokens of earlier runs in the history never count")
 	fs.BoolVar(&c.dumpScreen, "dump-screen", false, "print the last session's final screen to stderr (diagnostics)")
+	fs.BoolVar(&c.floor, "floor", false, "first run the same workload against a minimal line-broadcast SSH server started by the tool (the floor), then against -addr; the report carries both and their ratios")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

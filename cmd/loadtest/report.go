@@ -72,14 +72,20 @@ type report struct {
 	ServerCorePct               float64 `json:"server_core_pct,omitempty"`
 	ServerCPUPerDeliveryMs      float64 `json:"server_cpu_per_delivery_ms,omitempty"`
 
-	ToolCPURunS          float64  `json:"tool_cpu_run_s"`
-	ToolCorePct          float64  `json:"tool_core_pct"`
-	ToolCPUPerDeliveryUs float64  `json:"tool_cpu_per_delivery_us"`
-	ToolRSSKiB           int64    `json:"tool_rss_kib"`
-	ToolEmulatorTuned    bool     `json:"tool_emulator_tuned"`
-	OK                   bool     `json:"ok"`
-	Problems             []string `json:"problems,omitempty"`
-	Error                string   `json:"error,omitempty"`
+	ToolCPURunS          float64 `json:"tool_cpu_run_s"`
+	ToolCorePct          float64 `json:"tool_core_pct"`
+	ToolCPUPerDeliveryUs float64 `json:"tool_cpu_per_delivery_us"`
+	ToolRSSKiB           int64   `json:"tool_rss_kib"`
+	ToolEmulatorTuned    bool    `json:"tool_emulator_tuned"`
+	// Floor is the same workload against the tool's line-broadcast server,
+	// run first in the same invocation (-floor); VsFloor divides this run's
+	// figures by the floor's.
+	Floor   *report      `json:"floor,omitempty"`
+	VsFloor *floorRatios `json:"vs_floor,omitempty"`
+
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems,omitempty"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // newReport returns an empty report for cfg.
@@ -156,9 +162,55 @@ func (r *report) finish(cfg *config) {
 	r.OK = r.Error == "" && (len(r.Problems) == 0 || cfg.allowLoss)
 }
 
+// floorRatios are a run's figures divided by its floor's (0 when either is
+// missing).
+type floorRatios struct {
+	P50                float64 `json:"latency_p50"`
+	P99                float64 `json:"latency_p99"`
+	CPUPerDelivery     float64 `json:"server_cpu_per_delivery"`
+	BytesPerDelivery   float64 `json:"bytes_per_session_per_delivery"`
+	RSSPerSession      float64 `json:"server_rss_per_session"`
+	RSSPerSessionAfter float64 `json:"server_rss_per_session_after"`
+}
+
+// ratio returns a/b rounded, or 0 if either is not positive.
+func ratio(a, b float64) float64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	return round3(a / b)
+}
+
+// attachFloor records the floor run fl and the ratios to it. A floor run
+// that failed makes this one fail: its comparisons would mean nothing.
+func (r *report) attachFloor(fl *report) {
+	r.Floor = fl
+	r.VsFloor = &floorRatios{
+		P50:                ratio(r.LatencyP50Ms, fl.LatencyP50Ms),
+		P99:                ratio(r.LatencyP99Ms, fl.LatencyP99Ms),
+		CPUPerDelivery:     ratio(r.ServerCPUPerDeliveryMs, fl.ServerCPUPerDeliveryMs),
+		BytesPerDelivery:   ratio(r.BytesPerSessionPerDelivery, fl.BytesPerSessionPerDelivery),
+		RSSPerSession:      ratio(r.ServerRSSPerSessionKiB, fl.ServerRSSPerSessionKiB),
+		RSSPerSessionAfter: ratio(r.ServerRSSPerSessionAfterKiB, fl.ServerRSSPerSessionAfterKiB),
+	}
+	if !fl.OK {
+		why := fl.Error
+		if why == "" {
+			why = strings.Join(fl.Problems, "; ")
+		}
+		r.Problems = append(r.Problems, "floor run failed: "+why)
+		r.OK = false
+	}
+}
+
 // writeSummary prints the human-readable summary.
 func (r *report) writeSummary(w io.Writer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	if r.Floor != nil {
+		p("floor (minimal line broadcast over x/crypto/ssh, pid %d, run first):", r.Floor.ServerPID)
+		r.Floor.writeSummary(w)
+		p("")
+	}
 	p("sshchat load test: %s, %d sessions, PTY %dx%d, mode %s", r.Addr, r.Sessions, r.Width, r.Height, r.Mode)
 	p("  sessions    connected %d, failed %d, dropped %d (connect wall %.1fs)", r.Connected, r.Failed, r.Dropped, r.ConnectWallS)
 	for _, k := range slices.Sorted(maps.Keys(r.Failures)) {
@@ -189,11 +241,20 @@ func (r *report) writeSummary(w io.Writer) {
 		}
 		p("%s", line)
 	}
-	tool := fmt.Sprintf("  tool        CPU %.2fs in window = %.1f%% of one core", r.ToolCPURunS, r.ToolCorePct)
+	// The tool shares the machine with the server: its share of the CPU in
+	// the same window is printed in the same form, right below.
+	tool := fmt.Sprintf("  tool CPU    (this process) window %.2fs: %.2fs = %.1f%% of one core", r.WindowS, r.ToolCPURunS, r.ToolCorePct)
 	if r.Delivered > 0 {
-		tool += fmt.Sprintf(" (%.1f µs per delivery)", r.ToolCPUPerDeliveryUs)
+		tool += fmt.Sprintf(", %.1f µs per delivery", r.ToolCPUPerDeliveryUs)
 	}
 	p("%s; RSS %d MiB", tool, r.ToolRSSKiB>>10)
+	if r.ServerPID != 0 {
+		p("  CPU share   server %.1f%% + tool %.1f%% of one core during the window", r.ServerCorePct, r.ToolCorePct)
+	}
+	if v := r.VsFloor; v != nil {
+		p("  vs floor    p50 ×%.2f, p99 ×%.2f, server CPU per delivery ×%.2f, bytes per delivery ×%.2f, RSS per session ×%.2f (×0: not measured)",
+			v.P50, v.P99, v.CPUPerDelivery, v.BytesPerDelivery, v.RSSPerSession)
+	}
 	for _, pr := range r.Problems {
 		p("  PROBLEM     %s", pr)
 	}

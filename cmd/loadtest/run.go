@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,40 @@ func (r *runner) sample() (procSample, bool) {
 		return procSample{}, false
 	}
 	return s, true
+}
+
+// runAll runs the workload against the floor first if cfg.floor is set,
+// then against the target, and returns the target's report with the
+// floor's attached.
+func runAll(ctx context.Context, cfg *config, log io.Writer) *report {
+	if !cfg.floor {
+		return run(ctx, cfg, log)
+	}
+	fl, err := startFloor(log)
+	if err != nil {
+		rep := newReport(cfg)
+		rep.Error = err.Error()
+		rep.finish(cfg)
+		return rep
+	}
+	fcfg := *cfg
+	fcfg.addr, fcfg.dialAddr, fcfg.pid = fl.addr, fl.addr, fl.pid
+	fcfg.ready, fcfg.readyRe = floorReady, regexp.MustCompile(regexp.QuoteMeta(floorReady))
+	fcfg.floor = false
+	if log != nil {
+		fmt.Fprintf(log, "loadtest: floor: line-broadcast server pid %d on %s\n", fl.pid, fl.addr)
+	}
+	frep := run(ctx, &fcfg, log)
+	fl.stop()
+	if ctx.Err() != nil {
+		return frep
+	}
+	if log != nil {
+		fmt.Fprintf(log, "loadtest: floor done (p99 %.1f ms); now the target %s\n", frep.LatencyP99Ms, cfg.dialAddr)
+	}
+	rep := run(ctx, cfg, log)
+	rep.attachFloor(frep)
+	return rep
 }
 
 // run performs a whole load test and returns its report. Progress goes to
