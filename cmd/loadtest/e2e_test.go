@@ -529,6 +529,11 @@ func TestEndToEndObserversSample(t *testing.T) {
 	if rep.Sent != 10 || rep.Expected != 3*rep.Sent-perSender || rep.Delivered != rep.Expected || rep.DeliveryRatio != 1 {
 		t.Fatalf("sent %d expected %d delivered %d ratio %v", rep.Sent, rep.Expected, rep.Delivered, rep.DeliveryRatio)
 	}
+	// The server owes every ready session (observing or not) every message
+	// but its own: that is what server CPU per delivery divides by.
+	if rep.ExpectedAll != 8*rep.Sent-rep.Sent || rep.DeliveredAll != rep.ExpectedAll {
+		t.Fatalf("expected all %d, delivered all %d", rep.ExpectedAll, rep.DeliveredAll)
+	}
 	if rep.BytesPerSessionPerDelivery <= 0 {
 		t.Fatalf("bytes per delivery %v", rep.BytesPerSessionPerDelivery)
 	}

@@ -37,10 +37,16 @@ type report struct {
 	Receivers int     `json:"receivers"`
 	// Observers are the ready sessions that parsed their screens; expected
 	// deliveries, the ratio and latencies are over them only.
-	Observers     int     `json:"observers"`
-	Sent          int64   `json:"messages_sent"`
-	Expected      int64   `json:"expected_deliveries"`
-	Delivered     int64   `json:"deliveries"`
+	Observers int   `json:"observers"`
+	Sent      int64 `json:"messages_sent"`
+	Expected  int64 `json:"expected_deliveries"`
+	Delivered int64 `json:"deliveries"`
+	// ExpectedAll counts the deliveries the server owes all ready sessions
+	// (observers or not); DeliveredAll estimates how many it made, from the
+	// observers' ratio (exact when every session observes). Server CPU per
+	// delivery divides by DeliveredAll.
+	ExpectedAll   int64   `json:"expected_deliveries_all"`
+	DeliveredAll  int64   `json:"deliveries_all_est"`
 	DeliveryRatio float64 `json:"delivery_ratio"`
 	// Missing deliveries, split: skipped = a later message of the same
 	// sender was seen on that session; late = nothing later was seen.
@@ -129,9 +135,12 @@ func (r *report) finish(cfg *config) {
 			r.ServerRSSPerSessionAfterKiB = round3(float64(r.ServerRSSAfterKiB-r.ServerRSSBeforeKiB) / float64(r.Connected))
 		}
 	}
+	if r.Expected > 0 {
+		r.DeliveredAll = int64(math.Round(float64(r.ExpectedAll) * float64(r.Delivered) / float64(r.Expected)))
+	}
 	if r.Delivered > 0 {
-		if r.ServerPID != 0 {
-			r.ServerCPUPerDeliveryMs = round3(r.ServerCPURunS * 1000 / float64(r.Delivered))
+		if r.ServerPID != 0 && r.DeliveredAll > 0 {
+			r.ServerCPUPerDeliveryMs = round3(r.ServerCPURunS * 1000 / float64(r.DeliveredAll))
 		}
 		r.ToolCPUPerDeliveryUs = round3(r.ToolCPURunS * 1e6 / float64(r.Delivered))
 	}
@@ -237,7 +246,7 @@ func (r *report) writeSummary(w io.Writer) {
 			r.ServerRSSBeforeKiB, r.ServerRSSConnectedKiB, r.ServerRSSAfterKiB, r.ServerRSSPerSessionKiB, r.ServerRSSPerSessionAfterKiB)
 		line := fmt.Sprintf("  server CPU  connect %.2fs; window %.2fs: %.2fs = %.1f%% of one core", r.ServerCPUConnectS, r.WindowS, r.ServerCPURunS, r.ServerCorePct)
 		if r.ServerCPUPerDeliveryMs > 0 {
-			line += fmt.Sprintf(", %.3f ms per delivery", r.ServerCPUPerDeliveryMs)
+			line += fmt.Sprintf(", %.3f ms per delivery (of ≈ %d to all sessions)", r.ServerCPUPerDeliveryMs, r.DeliveredAll)
 		}
 		p("%s", line)
 	}
@@ -245,7 +254,7 @@ func (r *report) writeSummary(w io.Writer) {
 	// the same window is printed in the same form, right below.
 	tool := fmt.Sprintf("  tool CPU    (this process) window %.2fs: %.2fs = %.1f%% of one core", r.WindowS, r.ToolCPURunS, r.ToolCorePct)
 	if r.Delivered > 0 {
-		tool += fmt.Sprintf(", %.1f µs per delivery", r.ToolCPUPerDeliveryUs)
+		tool += fmt.Sprintf(", %.1f µs per observed delivery", r.ToolCPUPerDeliveryUs)
 	}
 	p("%s; RSS %d MiB", tool, r.ToolRSSKiB>>10)
 	if r.ServerPID != 0 {

@@ -302,13 +302,15 @@ func (r *runner) send(ctx context.Context, ready []*session) {
 		wg.Go(func() { sentBy[i] = sendLoop(ctx, s, i, tr, start, offset, interval, cfg.duration) })
 	}
 	wg.Wait()
-	var observers []int32
+	var observers, all []int32
 	for _, s := range ready {
+		all = append(all, s.sender.Load())
 		if s.observe {
 			observers = append(observers, s.sender.Load())
 		}
 	}
 	rep.Sent, rep.Expected = expectedDeliveries(sentBy, observers)
+	_, rep.ExpectedAll = expectedDeliveries(sentBy, all)
 	if ctx.Err() != nil {
 		rep.Error = stopReason(ctx, "sending")
 		return

@@ -100,3 +100,15 @@ func TestExpectedDeliveriesOverObservers(t *testing.T) {
 		t.Fatalf("expected %d without observers", exp)
 	}
 }
+
+// TestServerCPUPerDeliveryCountsAllSessions: with a sample of observers the
+// server's CPU is divided by the deliveries it made to all sessions
+// (estimated from the observers' ratio), not by the sampled ones.
+func TestServerCPUPerDeliveryCountsAllSessions(t *testing.T) {
+	r := &report{Mode: "send", ServerPID: 1, Connected: 1000, Receivers: 1000, Sent: 10,
+		Expected: 1000, Delivered: 900, ExpectedAll: 10000, ServerCPURunS: 0.9, ToolCPURunS: 0.09}
+	r.finish(&config{})
+	if r.DeliveredAll != 9000 || r.ServerCPUPerDeliveryMs != 0.1 || r.ToolCPUPerDeliveryUs != 100 {
+		t.Fatalf("delivered all %d, server %v ms, tool %v µs per delivery", r.DeliveredAll, r.ServerCPUPerDeliveryMs, r.ToolCPUPerDeliveryUs)
+	}
+}
