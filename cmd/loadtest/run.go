@@ -68,7 +68,11 @@ func runAll(ctx context.Context, cfg *config, log io.Writer) *report {
 	frep := run(ctx, &fcfg, log)
 	fl.stop()
 	if ctx.Err() != nil {
-		return frep
+		rep := newReport(cfg)
+		rep.Error = stopReason(ctx, "measuring the floor")
+		rep.finish(cfg)
+		rep.attachFloor(frep)
+		return rep
 	}
 	if log != nil {
 		fmt.Fprintf(log, "loadtest: floor done (p99 %.1f ms); now the target %s\n", frep.LatencyP99Ms, cfg.dialAddr)
