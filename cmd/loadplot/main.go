@@ -193,7 +193,7 @@ func chart(title, unit string, lines []line, file string) error {
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
-	drawn := 0
+	drawn, top := 0, 0.0
 	for _, l := range lines {
 		if len(l.xys) == 0 {
 			continue
@@ -210,10 +210,15 @@ func chart(title, unit string, lines []line, file string) error {
 		p.Add(ln, pts)
 		p.Legend.Add(l.name, ln, pts)
 		drawn++
+		for _, xy := range l.xys {
+			top = max(top, xy.Y)
+		}
 	}
 	if drawn == 0 {
 		return fmt.Errorf("%s: nothing measured to draw", file)
 	}
+	// Headroom above the highest point keeps the legend off the lines.
+	p.Y.Max = top * 1.4
 	if err := p.Save(16*vg.Centimeter, 10*vg.Centimeter, file); err != nil {
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
