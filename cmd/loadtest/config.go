@@ -20,6 +20,7 @@ type config struct {
 	dialAddr    string // resolved loopback ip:port
 	n           int
 	senders     int
+	observers   int // sessions that parse their screens; capped at n
 	rate        float64
 	duration    time.Duration
 	width       int
@@ -42,6 +43,22 @@ type config struct {
 	dumpScreen  bool
 	runID       int
 	cpuProfile  string
+	floor       bool // run the workload against a floor server first
+}
+
+// defaultObservers is the default of -observers: every session observes in
+// small runs; large runs sample, since emulating every terminal would cost
+// the tool as much CPU as the server it measures on a small machine.
+const defaultObservers = 100
+
+// observerSet returns which of n sessions (in join order) observe: k of
+// them, spread evenly, the first one included.
+func observerSet(n, k int) []bool {
+	obs := make([]bool, n)
+	for j := range min(k, n) {
+		obs[j*n/min(k, n)] = true
+	}
+	return obs
 }
 
 // perSender is the number of token slots each sender needs.
@@ -69,6 +86,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:2222", "server address (loopback only)")
 	fs.IntVar(&c.n, "n", 20, "number of sessions")
 	fs.IntVar(&c.senders, "senders", 5, "number of sessions that send messages (the first ones connected; at most -n)")
+	fs.IntVar(&c.observers, "observers", defaultObservers, "sessions that parse their screens and count deliveries, spread evenly over the join order (at most -n); the others read and discard")
 	fs.Float64Var(&c.rate, "rate", 2, "messages per second per sender")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long the senders send")
 	fs.IntVar(&c.width, "width", 80, "PTY width")
@@ -89,6 +107,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.quiet, "q", false, "no progress messages on stderr")
 	fs.IntVar(&c.runID, "run-id", 0, "run id embedded in every token (0: random), so tokens of earlier runs in the history never count")
 	fs.BoolVar(&c.dumpScreen, "dump-screen", false, "print the last session's final screen to stderr (diagnostics)")
+	fs.BoolVar(&c.floor, "floor", false, "first run the same workload against a minimal line-broadcast SSH server started by the tool (the floor), then against -addr; the report carries both and their ratios")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -120,6 +139,10 @@ func (c *config) validate() error {
 		return errors.New("-n must be at least 1")
 	case c.senders < 0:
 		return errors.New("-senders must not be negative")
+	case c.observers < 0:
+		return errors.New("-observers must not be negative")
+	case c.senders > 0 && c.idle == 0 && c.observers < 1:
+		return errors.New("-observers must be at least 1 when sending")
 	case c.senders > maxSenders:
 		return fmt.Errorf("-senders must be at most %d", maxSenders)
 	case c.senders > 0 && c.idle == 0 && !(c.rate > 0 && c.rate <= 1000):
@@ -136,6 +159,7 @@ func (c *config) validate() error {
 		return errors.New("-pid must not be negative")
 	}
 	c.senders = min(c.senders, c.n)
+	c.observers = min(c.observers, c.n)
 	if c.senders > 0 && c.perSender() > maxSeq {
 		return fmt.Errorf("-rate × -duration must be below %d messages per sender", maxSeq-1)
 	}

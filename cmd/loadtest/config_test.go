@@ -52,6 +52,8 @@ func TestConfigValidation(t *testing.T) {
 		{"-connect-concurrency", "0"},
 		{"-rate", "1000", "-duration", "1h"},
 		{"extra"},
+		{"-observers", "-1"},
+		{"-observers", "0"},
 	}
 	for _, args := range bad {
 		if _, err := parseConfig(args, &bytes.Buffer{}); err == nil {
@@ -61,6 +63,17 @@ func TestConfigValidation(t *testing.T) {
 	c, err := parseConfig([]string{"-n", "3", "-senders", "5"}, &bytes.Buffer{})
 	if err != nil || c.senders != 3 {
 		t.Fatalf("senders not capped at -n: %v %v", c, err)
+	}
+	c, err = parseConfig([]string{"-n", "20"}, &bytes.Buffer{})
+	if err != nil || c.observers != 20 {
+		t.Fatalf("observers not capped at -n: %+v %v", c, err)
+	}
+	c, err = parseConfig([]string{"-n", "1000", "-observers", "50"}, &bytes.Buffer{})
+	if err != nil || c.observers != 50 {
+		t.Fatalf("-observers 50: %+v %v", c, err)
+	}
+	if c, err = parseConfig([]string{"-idle", "1s", "-observers", "0"}, &bytes.Buffer{}); err != nil || c.observers != 0 {
+		t.Fatalf("-observers 0 when idle: %+v %v", c, err)
 	}
 	c, err = parseConfig([]string{"-idle", "10s"}, &bytes.Buffer{})
 	if err != nil || c.senders != 0 || c.deadline < 10*time.Second {

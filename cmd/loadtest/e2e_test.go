@@ -496,3 +496,45 @@ func TestEndToEndDeadline(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 }
+
+// TestEndToEndObserversSample: with -observers 3 of 8 sessions only the
+// sampled sessions (0, 2 and 5 in join order) parse their screens; the
+// expected deliveries and the ratio are over them, and bytes per delivery
+// still come from observers that do not send.
+func TestEndToEndObserversSample(t *testing.T) {
+	f := startFakeChat(t, nil)
+	cfg := testConfig(t, f.addr(), "-n", "8", "-observers", "3", "-senders", "2", "-rate", "10", "-duration", "500ms",
+		"-settle", "50ms", "-drain", "10s", "-timeout", "15s")
+	r := &runner{cfg: cfg, tr: newTracker(cfg.runID, cfg.senders, cfg.perSender()), rep: newReport(cfg)}
+	r.exec(context.Background())
+	r.rep.finish(cfg)
+	rep := r.rep
+	if !rep.OK || rep.Observers != 3 || rep.Receivers != 8 {
+		t.Fatalf("report: %+v", rep)
+	}
+	var obs []int
+	for _, s := range r.sessions {
+		if s.observe {
+			obs = append(obs, s.idx)
+		} else if s.scr != nil {
+			t.Errorf("non-observer %s still emulates its screen", s.user)
+		}
+	}
+	if fmt.Sprint(obs) != "[0 2 5]" {
+		t.Fatalf("observers %v", obs)
+	}
+	// Sender 0 observes (and does not count its own messages), sender 1
+	// does not observe.
+	perSender := rep.Sent / 2
+	if rep.Sent != 10 || rep.Expected != 3*rep.Sent-perSender || rep.Delivered != rep.Expected || rep.DeliveryRatio != 1 {
+		t.Fatalf("sent %d expected %d delivered %d ratio %v", rep.Sent, rep.Expected, rep.Delivered, rep.DeliveryRatio)
+	}
+	// The server owes every ready session (observing or not) every message
+	// but its own: that is what server CPU per delivery divides by.
+	if rep.ExpectedAll != 8*rep.Sent-rep.Sent || rep.DeliveredAll != rep.ExpectedAll {
+		t.Fatalf("expected all %d, delivered all %d", rep.ExpectedAll, rep.DeliveredAll)
+	}
+	if rep.BytesPerSessionPerDelivery <= 0 {
+		t.Fatalf("bytes per delivery %v", rep.BytesPerSessionPerDelivery)
+	}
+}

@@ -24,6 +24,9 @@ func main() {
 // realMain runs the tool and returns the exit status: 0 pass, 1 fail (lost
 // deliveries, failed or dropped sessions, fatal error), 2 bad usage.
 func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == serveFloorFlag {
+		return serveFloorMain(args[1:], os.Stdin, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,7 +62,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep := run(ctx, cfg, logw)
+	rep := runAll(ctx, cfg, logw)
 	if !cfg.jsonOnly {
 		rep.writeSummary(stdout)
 	}

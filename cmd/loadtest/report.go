@@ -29,15 +29,24 @@ type report struct {
 	ConnectP99Ms float64        `json:"connect_p99_ms"`
 	ConnectMaxMs float64        `json:"connect_max_ms"`
 
-	Senders       int     `json:"senders"`
-	Rate          float64 `json:"rate"`
-	DurationS     float64 `json:"duration_s"`
-	IdleS         float64 `json:"idle_s,omitempty"`
-	WindowS       float64 `json:"window_s"`
-	Receivers     int     `json:"receivers"`
-	Sent          int64   `json:"messages_sent"`
-	Expected      int64   `json:"expected_deliveries"`
-	Delivered     int64   `json:"deliveries"`
+	Senders   int     `json:"senders"`
+	Rate      float64 `json:"rate"`
+	DurationS float64 `json:"duration_s"`
+	IdleS     float64 `json:"idle_s,omitempty"`
+	WindowS   float64 `json:"window_s"`
+	Receivers int     `json:"receivers"`
+	// Observers are the ready sessions that parsed their screens; expected
+	// deliveries, the ratio and latencies are over them only.
+	Observers int   `json:"observers"`
+	Sent      int64 `json:"messages_sent"`
+	Expected  int64 `json:"expected_deliveries"`
+	Delivered int64 `json:"deliveries"`
+	// ExpectedAll counts the deliveries the server owes all ready sessions
+	// (observers or not); DeliveredAll estimates how many it made, from the
+	// observers' ratio (exact when every session observes). Server CPU per
+	// delivery divides by DeliveredAll.
+	ExpectedAll   int64   `json:"expected_deliveries_all"`
+	DeliveredAll  int64   `json:"deliveries_all_est"`
 	DeliveryRatio float64 `json:"delivery_ratio"`
 	// Missing deliveries, split: skipped = a later message of the same
 	// sender was seen on that session; late = nothing later was seen.
@@ -69,14 +78,20 @@ type report struct {
 	ServerCorePct               float64 `json:"server_core_pct,omitempty"`
 	ServerCPUPerDeliveryMs      float64 `json:"server_cpu_per_delivery_ms,omitempty"`
 
-	ToolCPURunS          float64  `json:"tool_cpu_run_s"`
-	ToolCorePct          float64  `json:"tool_core_pct"`
-	ToolCPUPerDeliveryUs float64  `json:"tool_cpu_per_delivery_us"`
-	ToolRSSKiB           int64    `json:"tool_rss_kib"`
-	ToolEmulatorTuned    bool     `json:"tool_emulator_tuned"`
-	OK                   bool     `json:"ok"`
-	Problems             []string `json:"problems,omitempty"`
-	Error                string   `json:"error,omitempty"`
+	ToolCPURunS          float64 `json:"tool_cpu_run_s"`
+	ToolCorePct          float64 `json:"tool_core_pct"`
+	ToolCPUPerDeliveryUs float64 `json:"tool_cpu_per_delivery_us"`
+	ToolRSSKiB           int64   `json:"tool_rss_kib"`
+	ToolEmulatorTuned    bool    `json:"tool_emulator_tuned"`
+	// Floor is the same workload against the tool's line-broadcast server,
+	// run first in the same invocation (-floor); VsFloor divides this run's
+	// figures by the floor's.
+	Floor   *report      `json:"floor,omitempty"`
+	VsFloor *floorRatios `json:"vs_floor,omitempty"`
+
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems,omitempty"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // newReport returns an empty report for cfg.
@@ -120,9 +135,12 @@ func (r *report) finish(cfg *config) {
 			r.ServerRSSPerSessionAfterKiB = round3(float64(r.ServerRSSAfterKiB-r.ServerRSSBeforeKiB) / float64(r.Connected))
 		}
 	}
+	if r.Expected > 0 {
+		r.DeliveredAll = int64(math.Round(float64(r.ExpectedAll) * float64(r.Delivered) / float64(r.Expected)))
+	}
 	if r.Delivered > 0 {
-		if r.ServerPID != 0 {
-			r.ServerCPUPerDeliveryMs = round3(r.ServerCPURunS * 1000 / float64(r.Delivered))
+		if r.ServerPID != 0 && r.DeliveredAll > 0 {
+			r.ServerCPUPerDeliveryMs = round3(r.ServerCPURunS * 1000 / float64(r.DeliveredAll))
 		}
 		r.ToolCPUPerDeliveryUs = round3(r.ToolCPURunS * 1e6 / float64(r.Delivered))
 	}
@@ -144,6 +162,8 @@ func (r *report) finish(cfg *config) {
 			r.Problems = append(r.Problems, "no message was sent")
 		case r.Receivers < 2:
 			r.Problems = append(r.Problems, "fewer than 2 sessions connected: nobody to deliver to")
+		case r.Expected == 0:
+			r.Problems = append(r.Problems, "no observer receives messages (every observer is the only sender)")
 		case r.Delivered < r.Expected:
 			r.Problems = append(r.Problems, fmt.Sprintf("delivery ratio %.6g < 1 (%d of %d)", r.DeliveryRatio, r.Delivered, r.Expected))
 		}
@@ -151,9 +171,55 @@ func (r *report) finish(cfg *config) {
 	r.OK = r.Error == "" && (len(r.Problems) == 0 || cfg.allowLoss)
 }
 
+// floorRatios are a run's figures divided by its floor's (0 when either is
+// missing).
+type floorRatios struct {
+	P50                float64 `json:"latency_p50"`
+	P99                float64 `json:"latency_p99"`
+	CPUPerDelivery     float64 `json:"server_cpu_per_delivery"`
+	BytesPerDelivery   float64 `json:"bytes_per_session_per_delivery"`
+	RSSPerSession      float64 `json:"server_rss_per_session"`
+	RSSPerSessionAfter float64 `json:"server_rss_per_session_after"`
+}
+
+// ratio returns a/b rounded, or 0 if either is not positive.
+func ratio(a, b float64) float64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	return round3(a / b)
+}
+
+// attachFloor records the floor run fl and the ratios to it. A floor run
+// that failed makes this one fail: its comparisons would mean nothing.
+func (r *report) attachFloor(fl *report) {
+	r.Floor = fl
+	r.VsFloor = &floorRatios{
+		P50:                ratio(r.LatencyP50Ms, fl.LatencyP50Ms),
+		P99:                ratio(r.LatencyP99Ms, fl.LatencyP99Ms),
+		CPUPerDelivery:     ratio(r.ServerCPUPerDeliveryMs, fl.ServerCPUPerDeliveryMs),
+		BytesPerDelivery:   ratio(r.BytesPerSessionPerDelivery, fl.BytesPerSessionPerDelivery),
+		RSSPerSession:      ratio(r.ServerRSSPerSessionKiB, fl.ServerRSSPerSessionKiB),
+		RSSPerSessionAfter: ratio(r.ServerRSSPerSessionAfterKiB, fl.ServerRSSPerSessionAfterKiB),
+	}
+	if !fl.OK {
+		why := fl.Error
+		if why == "" {
+			why = strings.Join(fl.Problems, "; ")
+		}
+		r.Problems = append(r.Problems, "floor run failed: "+why)
+		r.OK = false
+	}
+}
+
 // writeSummary prints the human-readable summary.
 func (r *report) writeSummary(w io.Writer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	if r.Floor != nil {
+		p("floor (minimal line broadcast over x/crypto/ssh, pid %d, run first):", r.Floor.ServerPID)
+		r.Floor.writeSummary(w)
+		p("")
+	}
 	p("sshchat load test: %s, %d sessions, PTY %dx%d, mode %s", r.Addr, r.Sessions, r.Width, r.Height, r.Mode)
 	p("  sessions    connected %d, failed %d, dropped %d (connect wall %.1fs)", r.Connected, r.Failed, r.Dropped, r.ConnectWallS)
 	for _, k := range slices.Sorted(maps.Keys(r.Failures)) {
@@ -162,7 +228,7 @@ func (r *report) writeSummary(w io.Writer) {
 	p("  connect     p50 %.1f ms, p99 %.1f ms, max %.1f ms (dial + handshake + first ready screen)", r.ConnectP50Ms, r.ConnectP99Ms, r.ConnectMaxMs)
 	if r.Mode == "send" {
 		p("  messages    %d senders × %g msg/s × %gs: sent %d", r.Senders, r.Rate, r.DurationS, r.Sent)
-		p("  deliveries  %d of %d expected (ratio %.6g; %d receivers, sender's own session excluded)", r.Delivered, r.Expected, r.DeliveryRatio, r.Receivers)
+		p("  deliveries  %d of %d expected (ratio %.6g over %d observers of %d sessions, sender's own session excluded)", r.Delivered, r.Expected, r.DeliveryRatio, r.Observers, r.Receivers)
 		if r.MissingSkipped+r.MissingLate > 0 {
 			p("  missing     %d skipped (a later message of the same sender was on screen), %d late (nothing later seen)", r.MissingSkipped, r.MissingLate)
 		}
@@ -180,15 +246,24 @@ func (r *report) writeSummary(w io.Writer) {
 			r.ServerRSSBeforeKiB, r.ServerRSSConnectedKiB, r.ServerRSSAfterKiB, r.ServerRSSPerSessionKiB, r.ServerRSSPerSessionAfterKiB)
 		line := fmt.Sprintf("  server CPU  connect %.2fs; window %.2fs: %.2fs = %.1f%% of one core", r.ServerCPUConnectS, r.WindowS, r.ServerCPURunS, r.ServerCorePct)
 		if r.ServerCPUPerDeliveryMs > 0 {
-			line += fmt.Sprintf(", %.3f ms per delivery", r.ServerCPUPerDeliveryMs)
+			line += fmt.Sprintf(", %.3f ms per delivery (of ≈ %d to all sessions)", r.ServerCPUPerDeliveryMs, r.DeliveredAll)
 		}
 		p("%s", line)
 	}
-	tool := fmt.Sprintf("  tool        CPU %.2fs in window = %.1f%% of one core", r.ToolCPURunS, r.ToolCorePct)
+	// The tool shares the machine with the server: its share of the CPU in
+	// the same window is printed in the same form, right below.
+	tool := fmt.Sprintf("  tool CPU    (this process) window %.2fs: %.2fs = %.1f%% of one core", r.WindowS, r.ToolCPURunS, r.ToolCorePct)
 	if r.Delivered > 0 {
-		tool += fmt.Sprintf(" (%.1f µs per delivery)", r.ToolCPUPerDeliveryUs)
+		tool += fmt.Sprintf(", %.1f µs per observed delivery", r.ToolCPUPerDeliveryUs)
 	}
 	p("%s; RSS %d MiB", tool, r.ToolRSSKiB>>10)
+	if r.ServerPID != 0 {
+		p("  CPU share   server %.1f%% + tool %.1f%% of one core during the window", r.ServerCorePct, r.ToolCorePct)
+	}
+	if v := r.VsFloor; v != nil {
+		p("  vs floor    p50 ×%.2f, p99 ×%.2f, server CPU per delivery ×%.2f, bytes per delivery ×%.2f, RSS per session ×%.2f (×0: not measured)",
+			v.P50, v.P99, v.CPUPerDelivery, v.BytesPerDelivery, v.RSSPerSession)
+	}
 	for _, pr := range r.Problems {
 		p("  PROBLEM     %s", pr)
 	}

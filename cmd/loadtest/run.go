@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,44 @@ func (r *runner) sample() (procSample, bool) {
 		return procSample{}, false
 	}
 	return s, true
+}
+
+// runAll runs the workload against the floor first if cfg.floor is set,
+// then against the target, and returns the target's report with the
+// floor's attached.
+func runAll(ctx context.Context, cfg *config, log io.Writer) *report {
+	if !cfg.floor {
+		return run(ctx, cfg, log)
+	}
+	fl, err := startFloor(log)
+	if err != nil {
+		rep := newReport(cfg)
+		rep.Error = err.Error()
+		rep.finish(cfg)
+		return rep
+	}
+	fcfg := *cfg
+	fcfg.addr, fcfg.dialAddr, fcfg.pid = fl.addr, fl.addr, fl.pid
+	fcfg.ready, fcfg.readyRe = floorReady, regexp.MustCompile(regexp.QuoteMeta(floorReady))
+	fcfg.floor = false
+	if log != nil {
+		fmt.Fprintf(log, "loadtest: floor: line-broadcast server pid %d on %s\n", fl.pid, fl.addr)
+	}
+	frep := run(ctx, &fcfg, log)
+	fl.stop()
+	if ctx.Err() != nil {
+		rep := newReport(cfg)
+		rep.Error = stopReason(ctx, "measuring the floor")
+		rep.finish(cfg)
+		rep.attachFloor(frep)
+		return rep
+	}
+	if log != nil {
+		fmt.Fprintf(log, "loadtest: floor done (p99 %.1f ms); now the target %s\n", frep.LatencyP99Ms, cfg.dialAddr)
+	}
+	rep := run(ctx, cfg, log)
+	rep.attachFloor(frep)
+	return rep
 }
 
 // run performs a whole load test and returns its report. Progress goes to
@@ -92,7 +131,12 @@ func (r *runner) exec(ctx context.Context) {
 	rep.ServerRSSConnectedKiB = connected.rssKiB
 	rep.ServerCPUConnectS = round3((connected.cpu - before.cpu).Seconds())
 	ready := r.readySessions()
-	rep.ToolEmulatorTuned = ready[0].scr.tuned
+	for _, s := range ready {
+		if s.observe {
+			rep.ToolEmulatorTuned = s.scr.tuned
+			rep.Observers++
+		}
+	}
 	for _, s := range ready {
 		s.bytesStart = s.bytes.Load()
 	}
@@ -146,8 +190,10 @@ func (r *runner) connectAll(ctx context.Context) bool {
 	cfg, rep := r.cfg, r.rep
 	r.sessions = make([]*session, cfg.n)
 	signers := make([]ssh.Signer, cfg.n)
+	observe := observerSet(cfg.n, cfg.observers)
 	for i := range r.sessions {
 		r.sessions[i] = newSession(i, cfg.userName(i), r.tr)
+		r.sessions[i].observe = observe[i]
 		sg, err := deriveSigner(cfg.seed, r.sessions[i].user)
 		if err != nil {
 			rep.Error = "deriving keys: " + err.Error()
@@ -251,18 +297,24 @@ func (r *runner) send(ctx context.Context, ready []*session) {
 	interval := time.Duration(float64(time.Second) / cfg.rate)
 	r.logf("sending: %d senders × %g msg/s for %v to %d sessions", len(senders), cfg.rate, cfg.duration, len(ready))
 
-	var sent atomic.Int64
+	sentBy := make([]int64, len(senders))
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, s := range senders {
 		// Stagger the senders evenly over one interval.
 		offset := interval * time.Duration(i) / time.Duration(len(senders))
-		wg.Go(func() { sent.Add(sendLoop(ctx, s, i, tr, start, offset, interval, cfg.duration)) })
+		wg.Go(func() { sentBy[i] = sendLoop(ctx, s, i, tr, start, offset, interval, cfg.duration) })
 	}
 	wg.Wait()
-	rep.Sent = sent.Load()
-	// Each message is expected on every ready session except its sender's.
-	rep.Expected = rep.Sent * int64(len(ready)-1)
+	var observers, all []int32
+	for _, s := range ready {
+		all = append(all, s.sender.Load())
+		if s.observe {
+			observers = append(observers, s.sender.Load())
+		}
+	}
+	rep.Sent, rep.Expected = expectedDeliveries(sentBy, observers)
+	_, rep.ExpectedAll = expectedDeliveries(sentBy, all)
 	if ctx.Err() != nil {
 		rep.Error = stopReason(ctx, "sending")
 		return
@@ -275,6 +327,22 @@ func (r *runner) send(ctx context.Context, ready []*session) {
 			break
 		}
 	}
+}
+
+// expectedDeliveries returns the messages sent (sentBy[i] by sender i) and
+// the deliveries expected on the observers, given each observer's sender
+// index (-1 for none): every message on every observer but its sender's.
+func expectedDeliveries(sentBy []int64, observers []int32) (sent, expected int64) {
+	for _, n := range sentBy {
+		sent += n
+	}
+	for _, own := range observers {
+		expected += sent
+		if own >= 0 && int(own) < len(sentBy) {
+			expected -= sentBy[own]
+		}
+	}
+	return sent, expected
 }
 
 // sendLoop types messages into s at the given interval, starting at
@@ -348,7 +416,7 @@ func (r *runner) teardown() {
 		if !s.ready {
 			continue
 		}
-		if rep.Mode == "send" {
+		if rep.Mode == "send" && s.observe {
 			sk, lt := s.missing()
 			rep.MissingSkipped += sk
 			rep.MissingLate += lt
@@ -357,14 +425,14 @@ func (r *runner) teardown() {
 		b := s.bytes.Load() - s.bytesStart
 		allBytes += b
 		allDeliveries += int64(len(s.lat))
-		if s.sender.Load() < 0 {
+		if s.observe && s.sender.Load() < 0 {
 			rxBytes += b
 			rxDeliveries += int64(len(s.lat))
 		}
 	}
 	if r.cfg.dumpScreen && r.log != nil {
 		for i := len(r.sessions) - 1; i >= 0; i-- {
-			if s := r.sessions[i]; s != nil && s.ready && s.finished() {
+			if s := r.sessions[i]; s != nil && s.ready && s.observe && s.finished() {
 				fmt.Fprintf(r.log, "loadtest: final screen of %s:\n%s\n", s.user, s.scr)
 				break
 			}
@@ -379,8 +447,8 @@ func (r *runner) teardown() {
 	d := summarize(lat)
 	rep.LatencyP50Ms, rep.LatencyP90Ms, rep.LatencyP99Ms, rep.LatencyMaxMs = ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max)
 	rep.BytesReceived = allBytes
-	// Bytes per delivered message are measured on pure receivers (sessions
-	// that do not type), so that the echo of typing does not count.
+	// Bytes per delivered message are measured on observers that do not
+	// type, so that the echo of typing does not count.
 	if rxDeliveries == 0 {
 		rxBytes, rxDeliveries = allBytes, allDeliveries
 	}

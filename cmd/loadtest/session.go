@@ -106,8 +106,13 @@ type session struct {
 	stdout io.Reader
 	inMu   sync.Mutex
 
+	// scr is the emulated screen; nil once a non-observer is ready.
 	scr *screen
 	tr  *tracker
+	// observe is set before connect: the session keeps parsing its screen
+	// after the ready pattern and counts deliveries. Other sessions drop
+	// their emulator once ready and only count bytes.
+	observe bool
 	// sender is this session's sender index, or -1. Own tokens are ignored
 	// (they also appear in the session's own input line while typing).
 	sender atomic.Int32
@@ -238,7 +243,7 @@ func (s *session) connect(ctx context.Context, cfg *config, signer ssh.Signer) (
 
 	s.scr = newScreen(cfg.width, cfg.height, cfg.readyRe)
 	s.started = true
-	go s.replyLoop()
+	go s.replyLoop(s.scr.replies())
 	go s.readLoop()
 
 	select {
@@ -255,19 +260,30 @@ func (s *session) connect(ctx context.Context, cfg *config, signer ssh.Signer) (
 }
 
 // readLoop reads the session's output until the connection ends, feeding it
-// to the emulator and recording tokens at first sight.
+// to the emulator and recording tokens at first sight; a non-observer stops
+// emulating once ready and from then on only counts the bytes.
 func (s *session) readLoop() {
 	defer close(s.done)
-	defer s.scr.closeReplies()
+	defer func() {
+		if s.scr != nil {
+			s.scr.closeReplies()
+		}
+	}()
 	buf := make([]byte, readBufSize)
 	onToken := func(id tokenID) { s.onToken(id) }
 	for {
 		n, err := s.stdout.Read(buf)
 		if n > 0 {
-			s.now = time.Now()
 			s.bytes.Add(int64(n))
+		}
+		if n > 0 && s.scr != nil {
+			s.now = time.Now()
 			if s.scr.feed(buf[:n], onToken) {
 				s.readyAt = s.now
+				if !s.observe {
+					s.scr.closeReplies()
+					s.scr = nil
+				}
 				close(s.readyCh)
 			}
 		}
@@ -362,9 +378,8 @@ func (s *session) scannerMisses() int64 {
 // replyLoop forwards the emulator's answers to terminal queries to the
 // server, as a real terminal would. It keeps draining after a write error so
 // that the emulator never blocks.
-func (s *session) replyLoop() {
+func (s *session) replyLoop(r io.Reader) {
 	buf := make([]byte, 256)
-	r := s.scr.replies()
 	failed := false
 	for {
 		n, err := r.Read(buf)
