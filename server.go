@@ -53,6 +53,7 @@ type server struct {
 type refusals struct {
 	mu        sync.Mutex
 	keys      []string
+	expired   []string // of keys, those refused because their line expired
 	explained bool
 }
 
@@ -192,7 +193,11 @@ func (s *server) closeStore() error {
 // publicKeyAuth accepts any key on an open server, and only listed keys
 // when an authorized-keys file is configured.
 func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
-	if s.authz == nil || s.authz.allowed(key) {
+	if s.authz == nil {
+		return true
+	}
+	ok, reason := s.authz.allowed(key, addrIP(ctx.RemoteAddr()), time.Now())
+	if ok {
 		return true
 	}
 	fp := gossh.FingerprintSHA256(key)
@@ -201,8 +206,11 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if !slices.Contains(r.keys, fp) {
 		r.keys = append(r.keys, fp)
 	}
+	if reason == reasonExpired && !slices.Contains(r.expired, fp) {
+		r.expired = append(r.expired, fp)
+	}
 	r.mu.Unlock()
-	s.log.Info("refused key", "fingerprint", fp, "user", ctx.User(), "remote", ctx.RemoteAddr().String())
+	s.log.Info("refused key", "fingerprint", fp, "user", ctx.User(), "remote", ctx.RemoteAddr().String(), "reason", reason)
 	return false
 }
 
@@ -223,6 +231,9 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 	case 0:
 	case 1:
 		msg = "sshchat: key " + r.keys[0] + " is not authorized on this server; send this fingerprint to the operator"
+		if slices.Contains(r.expired, r.keys[0]) {
+			msg = "sshchat: key " + r.keys[0] + " has expired on this server; ask the operator to renew it"
+		}
 	default:
 		msg = "sshchat: keys " + strings.Join(r.keys, ", ") + " are not authorized on this server; send a fingerprint to the operator"
 	}
@@ -327,8 +338,10 @@ func (s *server) watchAllowlist(interval time.Duration) {
 		s.mu.Lock()
 		var revoked []ssh.Session
 		for sess := range s.sessions {
-			if k := sess.PublicKey(); k != nil && !s.authz.allowed(k) {
-				revoked = append(revoked, sess)
+			if k := sess.PublicKey(); k != nil {
+				if ok, _ := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now()); !ok {
+					revoked = append(revoked, sess)
+				}
 			}
 		}
 		s.mu.Unlock()

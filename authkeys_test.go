@@ -1,0 +1,218 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"charm.land/log/v2"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// authorizedLine is key's authorized_keys line with options prefixed.
+func authorizedLine(k gossh.Signer, options string) string {
+	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(k.PublicKey())))
+	if options != "" {
+		line = options + " " + line
+	}
+	return line + "\n"
+}
+
+// writeKeys replaces path atomically with content.
+func writeKeys(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryLogin dials with key and returns the login error and what the
+// server said in its keyboard-interactive refusal.
+func tryLogin(t *testing.T, addr string, key gossh.Signer) (told string, err error) {
+	t.Helper()
+	cfg := &gossh.ClientConfig{
+		User: "tester",
+		Auth: []gossh.AuthMethod{gossh.PublicKeys(key), gossh.KeyboardInteractive(func(_, instr string, qs []string, _ []bool) ([]string, error) {
+			told = instr
+			return make([]string, len(qs)), nil
+		})},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+		Timeout:         5 * time.Second,
+	}
+	conn, err := gossh.Dial("tcp", addr, cfg)
+	if err == nil {
+		conn.Close()
+	}
+	return told, err
+}
+
+func TestAuthorizedKeysOptionsEnforcedOverSSH(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	keys := map[string]gossh.Signer{}
+	cases := []struct {
+		name, options string
+		admit         bool
+	}{
+		{"plain", "", true},
+		{"from-elsewhere", `from="10.0.0.1"`, false},
+		{"from-loopback-net", `from="127.0.0.0/8"`, true},
+		{"from-wildcard", `from="10.*,127.0.0.?"`, true},
+		{"from-negated", `from="127.0.0.0/8,!127.0.0.1"`, false},
+		{"from-hostname", `from="localhost"`, false},
+		{"expired", `expiry-time="20000101"`, false},
+		{"not-yet-expired", `expiry-time="29991231Z"`, true},
+		{"restrict-command", `restrict,command="/bin/true"`, false},
+		{"no-pty", `no-pty`, false},
+		{"restrict-pty", `restrict,pty`, true},
+		{"satisfied", `no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc`, true},
+		{"cert-authority", `cert-authority`, false},
+		{"unknown-option", `frobnicate`, false},
+	}
+	var content strings.Builder
+	content.WriteString("# test keys\n")
+	lineOf := map[string]int{}
+	for i, c := range cases {
+		keys[c.name] = newKey(t)
+		content.WriteString(authorizedLine(keys[c.name], c.options))
+		lineOf[c.name] = i + 2
+	}
+	writeKeys(t, keysFile, content.String())
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+
+	for _, c := range cases {
+		told, err := tryLogin(t, ts.addr, keys[c.name])
+		if c.admit && err != nil {
+			t.Errorf("%s (%s): refused: %v", c.name, c.options, err)
+		}
+		if !c.admit && err == nil {
+			t.Errorf("%s (%s): logged in", c.name, c.options)
+		}
+		if c.name == "expired" && !strings.Contains(told, "expired") {
+			t.Errorf("expired key was told %q; want it to say the key expired", told)
+		}
+		if !c.admit && strings.Contains(told, "10.0.0.1") {
+			t.Errorf("%s: refusal quotes the file: %q", c.name, told)
+		}
+	}
+	logs := ts.logs.String()
+	for _, name := range []string{"restrict-command", "no-pty", "cert-authority", "unknown-option"} {
+		if want := fmt.Sprintf("line=%d", lineOf[name]); !strings.Contains(logs, want) {
+			t.Errorf("log does not name line %d (%s):\n%s", lineOf[name], name, logs)
+		}
+	}
+	if !strings.Contains(logs, "host-name pattern") {
+		t.Errorf("log does not warn about the host-name pattern:\n%s", logs)
+	}
+	// A session admitted with from= works end to end.
+	dial(t, ts.addr, "netuser", keys["from-loopback-net"], 80, 24).WaitFor("#lobby")
+}
+
+func TestAuthorizedKeysFirstAdmittingLineDecides(t *testing.T) {
+	k := newKey(t)
+	loopback := netip.MustParseAddr("127.0.0.1")
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name, file string
+		admit      bool
+	}{
+		{"restricted line skipped, plain line admits", authorizedLine(k, `from="10.0.0.1"`) + authorizedLine(k, ""), true},
+		{"expired line skipped, later line admits", authorizedLine(k, `expiry-time="20000101"`) + authorizedLine(k, ""), true},
+		{"unsupported first line is used and refuses", authorizedLine(k, `command="/bin/true"`) + authorizedLine(k, ""), false},
+		{"unsupported line for another address is skipped", authorizedLine(k, `from="10.0.0.1",command="x"`) + authorizedLine(k, ""), true},
+		{"malformed options skip the line", authorizedLine(k, `from=10.0.0.1`) + authorizedLine(k, ""), true},
+		{"cert-authority line never matches", authorizedLine(k, `cert-authority`), false},
+		{"two from= clauses are malformed", authorizedLine(k, `from="127.0.0.1",from="127.0.0.1"`), false},
+		{"earliest expiry-time wins", authorizedLine(k, `expiry-time="29990101",expiry-time="20200101"`), false},
+	}
+	for _, c := range cases {
+		set := parseAuthorizedKeys([]byte(c.file), log.New(io.Discard), time.UTC)
+		if ok, reason := set.decide(k.PublicKey(), loopback, now); ok != c.admit {
+			t.Errorf("%s: admitted=%v (%s), want %v", c.name, ok, reason, c.admit)
+		}
+	}
+}
+
+func TestFromPatternsMatchLikeSshd(t *testing.T) {
+	cases := []struct {
+		ip, list string
+		want     bool
+	}{
+		{"127.0.0.1", "127.0.0.1", true},
+		{"127.0.0.1", "10.0.0.1", false},
+		{"127.0.0.1", "127.0.0.0/8", true},
+		{"127.0.0.1", "10.0.0.0/8,127.0.0.0/24", true},
+		{"127.0.0.1", "127.0.0.1/8", false}, // host bits set: invalid, refuses
+		{"127.0.0.1", "127.0.0.0/33", false},
+		{"127.0.0.1", "127.0.0.*", true},
+		{"127.0.0.1", "127.0.0.?", true},
+		{"127.0.0.12", "127.0.0.?", false},
+		{"127.0.0.1", "*", true},
+		{"127.0.0.1", "*,!127.0.0.1", false},
+		{"127.0.0.1", "!127.0.0.1,*", false},
+		{"127.0.0.1", "!10.0.0.0/8", false}, // only a negation: nothing admits
+		{"127.0.0.1", "!10.0.0.0/8,127.*", true},
+		{"127.0.0.1", "127.0.0.1,", false}, // empty entry
+		{"127.0.0.1", "localhost", false},
+		{"127.0.0.1", "!*.example.com,127.0.0.1", true},
+		{"::1", "::1", true},
+		{"::1", "::/0", true},
+		{"::1", "0.0.0.0/0", false},
+		{"2001:db8::5", "2001:DB8::*", true},
+		{"2001:db8::5", "2001:db8::/32", true},
+		{"::ffff:127.0.0.1", "127.0.0.0/8", true}, // v4-mapped is the v4 address
+	}
+	for _, c := range cases {
+		if got := matchFrom(netip.MustParseAddr(c.ip), c.list); got != c.want {
+			t.Errorf("matchFrom(%s, %q) = %v, want %v", c.ip, c.list, got, c.want)
+		}
+	}
+	if matchFrom(netip.Addr{}, "*") {
+		t.Error("an unknown address matched *")
+	}
+}
+
+func TestExpiryTimeParsesLikeSshd(t *testing.T) {
+	loc := time.FixedZone("test", 2*3600)
+	cases := []struct {
+		in   string
+		want time.Time
+	}{
+		{"20260102", time.Date(2026, 1, 2, 0, 0, 0, 0, loc)},
+		{"202601021304", time.Date(2026, 1, 2, 13, 4, 0, 0, loc)},
+		{"20260102130405", time.Date(2026, 1, 2, 13, 4, 5, 0, loc)},
+		{"20260102Z", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
+		{"202601021304z", time.Date(2026, 1, 2, 13, 4, 0, 0, time.UTC)},
+		{"20260102130405UTC", time.Date(2026, 1, 2, 13, 4, 5, 0, time.UTC)},
+	}
+	for _, c := range cases {
+		got, err := parseExpiry(c.in, loc)
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("parseExpiry(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "2026", "2026010", "202601021", "2026-01-02", "20261302", "20260100", "20260102250000", "19690101Z", "Z"} {
+		if _, err := parseExpiry(bad, loc); err == nil {
+			t.Errorf("parseExpiry(%q) accepted", bad)
+		}
+	}
+	// The key is valid through the expiry second, expired after it.
+	k := newKey(t)
+	set := parseAuthorizedKeys([]byte(authorizedLine(k, `expiry-time="20260102130405Z"`)), log.New(io.Discard), time.UTC)
+	at := time.Date(2026, 1, 2, 13, 4, 5, 0, time.UTC)
+	if ok, _ := set.decide(k.PublicKey(), netip.MustParseAddr("127.0.0.1"), at); !ok {
+		t.Error("refused at the expiry second")
+	}
+	if ok, reason := set.decide(k.PublicKey(), netip.MustParseAddr("127.0.0.1"), at.Add(time.Second)); ok || reason != reasonExpired {
+		t.Errorf("after expiry: admitted=%v reason=%q", ok, reason)
+	}
+}
