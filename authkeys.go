@@ -5,38 +5,71 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"charm.land/log/v2"
+	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
 )
 
 // allowlist is an OpenSSH authorized_keys file, re-read when it changes.
-// A configured file that is missing, unreadable or has no usable key lets
-// nobody in: the allowlist fails closed, never open.
+// A configured file that is missing, unreadable, not a regular file or
+// has no usable key lets nobody in: the allowlist fails closed, never open.
+//
+// All file I/O runs in a check goroutine shared by whoever asks while it
+// runs (logins and the watcher); callers wait for it at most timeout and
+// hold no lock meanwhile, so a slow or stuck file system delays a login by
+// at most timeout and never blocks shutdown.
 type allowlist struct {
-	path string
-	log  *log.Logger
+	path    string
+	log     *log.Logger
+	timeout time.Duration // longest a caller waits for a check of the file
+	settle  time.Duration // how long a changed file must stay unchanged before sessions are revoked against it
 
-	mu    sync.Mutex
-	keys  *keySet   // the version loaded; nil before the first load or when unusable
-	stamp fileStamp // of the version loaded
-	known bool      // a load was attempted
+	cur atomic.Pointer[keySet] // the latest version read; nil before the first
+
+	mu       sync.Mutex // guards checking; never held during I/O
+	checking *fileCheck // the check in flight, if any
+}
+
+// fileCheck is one look at the file: stat, and a read if it changed.
+type fileCheck struct {
+	done chan struct{}
+	slow sync.Once // logs, once per check, that it overran the timeout
 }
 
 // fileStamp identifies a version of a file cheaply.
 type fileStamp struct {
-	mod  time.Time
-	size int64
-	ino  uint64
+	mod, change time.Time
+	size        int64
+	dev, ino    uint64
+	mode        os.FileMode
 }
+
+// Allowlist limits; see README (Authorization).
+const (
+	maxAuthorizedKeysSize = 1 << 20
+	allowlistTimeout      = 2 * time.Second
+	allowlistSettle       = time.Second
+)
+
+// Sentinel errors of the allowlist.
+var (
+	errNotRegular    = errors.New("not a regular file")
+	errTooLarge      = fmt.Errorf("larger than %d bytes", maxAuthorizedKeysSize)
+	errAllowlistSlow = errors.New("authorized-keys file not read in time")
+	errStopped       = errors.New("stopped")
+)
 
 // Reasons the allowlist gives for a refusal. They go to the log; only
 // reasonExpired is also told to the client. None quotes the file.
@@ -49,55 +82,175 @@ const (
 )
 
 func newAllowlist(path string, logger *log.Logger) *allowlist {
-	return &allowlist{path: path, log: logger}
+	return &allowlist{path: path, log: logger, timeout: allowlistTimeout, settle: allowlistSettle}
 }
 
-// allowed reports whether key may log in from ip at now, re-reading the
-// file first if it changed since the last look; reason says why not.
+// allowed reports whether key may log in from ip at now, against the file
+// as it is now; reason says why not.
 func (a *allowlist) allowed(key gossh.PublicKey, ip netip.Addr, now time.Time) (ok bool, reason string) {
-	a.refresh()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.keys == nil {
+	set, err := a.check(nil)
+	if err != nil {
+		return false, err.Error()
+	}
+	if set.err != nil {
 		return false, reasonUnusable
 	}
-	return a.keys.decide(key, ip, now)
+	return set.decide(key, ip, now)
 }
 
-// refresh reloads the file when its stamp changed.
-func (a *allowlist) refresh() {
-	st, statErr := stampOf(a.path)
+// refresh brings the allowlist up to date with the file, waiting at most
+// the timeout.
+func (a *allowlist) refresh() { _, _ = a.check(nil) }
+
+// check returns the version of the file current after a look at it,
+// joining the look in flight if there is one. It waits at most the
+// timeout, or until stop is closed.
+func (a *allowlist) check(stop <-chan struct{}) (*keySet, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.known && statErr == nil && st == a.stamp {
-		return
+	c := a.checking
+	if c == nil {
+		c = &fileCheck{done: make(chan struct{})}
+		a.checking = c
+		go a.runCheck(c)
 	}
-	if statErr != nil {
-		if !a.known || a.keys != nil {
-			a.log.Error("authorized-keys file unusable: nobody can log in", "path", a.path, "err", statErr)
-		}
-		a.known, a.keys, a.stamp = true, nil, fileStamp{}
-		return
+	a.mu.Unlock()
+	t := time.NewTimer(a.timeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return a.cur.Load(), nil
+	case <-t.C:
+		c.slow.Do(func() {
+			a.log.Error("authorized-keys file not read in time: refusing logins until it is", "path", a.path, "timeout", a.timeout)
+		})
+		return nil, errAllowlistSlow
+	case <-stop:
+		return nil, errStopped
 	}
-	data, err := os.ReadFile(a.path)
-	if err != nil {
-		a.log.Error("authorized-keys file unreadable: nobody can log in", "path", a.path, "err", err)
-		a.known, a.keys, a.stamp = true, nil, st
-		return
-	}
-	a.keys = parseAuthorizedKeys(data, a.log, time.Local)
-	a.known, a.stamp = true, st
-	if a.keys.usable == 0 {
-		a.log.Error("authorized-keys file has no usable keys: nobody can log in", "path", a.path)
-		return
-	}
-	a.log.Info("authorized keys loaded", "path", a.path, "keys", a.keys.usable)
 }
 
-// keySet is one parsed version of the file.
+// runCheck stats the file and reads it if its stamp changed. It is the
+// only code that touches the file; it ends when the system calls return.
+func (a *allowlist) runCheck(c *fileCheck) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.Error("authorized-keys check panic: nobody can log in", "panic", r)
+			a.cur.Store(&keySet{err: fmt.Errorf("check panic: %v", r), readAt: time.Now()})
+		}
+		a.mu.Lock()
+		a.checking = nil
+		a.mu.Unlock()
+		close(c.done)
+	}()
+	prev := a.cur.Load()
+	fi, statErr := os.Stat(a.path)
+	if prev != nil && prev.sameVersion(fi, statErr) {
+		return
+	}
+	next := a.read(fi, statErr)
+	a.cur.Store(next)
+	switch {
+	case next.err != nil:
+		a.log.Error("authorized-keys file unusable: nobody can log in", "path", a.path, "err", next.err)
+	case next.usable == 0:
+		a.log.Error("authorized-keys file has no usable keys: nobody can log in", "path", a.path)
+	default:
+		a.log.Info("authorized keys loaded", "path", a.path, "keys", next.usable)
+	}
+}
+
+// read loads the file: only a regular file (opened without blocking, so
+// a FIFO or device is refused, not waited on) of at most
+// maxAuthorizedKeysSize bytes.
+func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
+	set := &keySet{readAt: time.Now()}
+	if statErr != nil {
+		set.err, set.statErr = statErr, statErr.Error()
+		return set
+	}
+	set.stamp = stampOf(fi)
+	f, err := os.OpenFile(a.path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		set.err = fmt.Errorf("open: %w", err)
+		return set
+	}
+	defer f.Close()
+	fi, err = f.Stat()
+	if err != nil {
+		set.err = fmt.Errorf("stat: %w", err)
+		return set
+	}
+	set.stamp = stampOf(fi)
+	if !fi.Mode().IsRegular() {
+		set.err = fmt.Errorf("%w (%s)", errNotRegular, fi.Mode().Type())
+		return set
+	}
+	if fi.Size() > maxAuthorizedKeysSize {
+		set.err = errTooLarge
+		return set
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxAuthorizedKeysSize+1))
+	if err != nil {
+		set.err = fmt.Errorf("read: %w", err)
+		return set
+	}
+	if len(data) > maxAuthorizedKeysSize {
+		set.err = errTooLarge
+		return set
+	}
+	a.warnWritable(fi)
+	parsed := parseAuthorizedKeys(data, a.log, time.Local)
+	set.lines, set.usable = parsed.lines, parsed.usable
+	return set
+}
+
+// warnWritable warns, as sshd's StrictModes would refuse, when the file
+// or a directory above it (of the path as configured or of its target)
+// can be written by group or others, who could then let anyone in. A
+// sticky directory (like /tmp) is not reported: others cannot replace a
+// file in it that they do not own. It warns rather than refuses so that
+// a mode mistake does not lock everyone out; see README.
+func (a *allowlist) warnWritable(fi os.FileInfo) {
+	if fi.Mode().Perm()&0o022 != 0 {
+		a.log.Warn("authorized-keys file is writable by group or others: they can let anyone in", "path", a.path, "mode", fi.Mode().Perm().String())
+	}
+	dirs := map[string]bool{}
+	starts := []string{filepath.Dir(a.path)}
+	if real, err := filepath.EvalSymlinks(a.path); err == nil {
+		starts = append(starts, filepath.Dir(real))
+	}
+	for _, start := range starts {
+		abs, err := filepath.Abs(start)
+		if err != nil {
+			continue
+		}
+		for dir := abs; !dirs[dir]; dir = filepath.Dir(dir) {
+			dirs[dir] = true
+			di, err := os.Stat(dir)
+			if err == nil && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+				a.log.Warn("directory of the authorized-keys file is writable by group or others: they can replace the file", "path", a.path, "dir", dir, "mode", di.Mode().Perm().String())
+			}
+		}
+	}
+}
+
+// keySet is one version of the file as read; immutable once published.
 type keySet struct {
-	lines  map[string][]keyLine // by the key's wire form, in file order
-	usable int                  // lines that can admit someone
+	lines   map[string][]keyLine // by the key's wire form, in file order
+	usable  int                  // lines that can admit someone
+	err     error                // why this version admits nobody: unreadable, not a regular file, too large
+	statErr string               // the stat error, to notice it is unchanged
+	stamp   fileStamp            // of the file read
+	readAt  time.Time
+}
+
+// sameVersion reports whether a stat of the file shows the version k was
+// read from (or the same stat error).
+func (k *keySet) sameVersion(fi os.FileInfo, statErr error) bool {
+	if statErr != nil {
+		return k.statErr == statErr.Error()
+	}
+	return k.statErr == "" && k.stamp == stampOf(fi)
 }
 
 // keyLine is what one line says about its key.
@@ -474,6 +627,85 @@ func wildcard(pattern, s string) bool {
 	return p == len(pattern)
 }
 
+// watchAllowlist re-checks the authorized-keys file every interval and
+// ends the sessions it no longer admits (key removed, expired, from= no
+// longer matching). It revokes only against a version of the file that
+// has stayed unchanged for the settle time, re-checking after that delay,
+// so a file caught empty or half-written mid-rewrite ends no session; a
+// file that stays empty does end them all. The server lock is held only
+// to copy the session list, never during file I/O, and every wait ends at
+// shutdown.
+func (s *server) watchAllowlist(interval time.Duration) {
+	defer close(s.watchDone)
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("allowlist watcher panic", "panic", r)
+		}
+	}()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var (
+		recheck <-chan time.Time
+		checked *keySet                  // the last version sessions were checked against
+		told    = map[ssh.Session]bool{} // revoked, still closing
+	)
+	for {
+		select {
+		case <-s.stopWatch:
+			return
+		case <-t.C:
+		case <-recheck:
+		}
+		recheck = nil
+		set, err := s.authz.check(s.stopWatch)
+		if err != nil {
+			continue
+		}
+		if wait := s.authz.settle - time.Since(set.readAt); wait > 0 {
+			recheck = time.After(wait)
+			continue
+		}
+		if set != checked {
+			s.log.Debug("authorized-keys file settled; checking open sessions against it")
+			checked = set
+		}
+		s.mu.Lock()
+		sessions := make([]ssh.Session, 0, len(s.sessions))
+		for sess := range s.sessions {
+			sessions = append(sessions, sess)
+		}
+		s.mu.Unlock()
+		open := make(map[ssh.Session]bool, len(sessions))
+		now := time.Now()
+		for _, sess := range sessions {
+			open[sess] = true
+			k := sess.PublicKey()
+			if k == nil || told[sess] {
+				continue
+			}
+			admitted, reason := false, reasonUnusable
+			if set.err == nil {
+				admitted, reason = set.decide(k, addrIP(sess.RemoteAddr()), now)
+			}
+			if admitted {
+				continue
+			}
+			told[sess] = true
+			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
+			msg := "your key is no longer authorized on this server"
+			if reason == reasonExpired {
+				msg = "your key has expired on this server"
+			}
+			s.revoke(sess, msg)
+		}
+		for sess := range told {
+			if !open[sess] {
+				delete(told, sess)
+			}
+		}
+	}
+}
+
 // addrIP is the IP of a connection's remote address; invalid if it has
 // none (a from= line then admits nobody).
 func addrIP(a net.Addr) netip.Addr {
@@ -490,15 +722,13 @@ func addrIP(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
-// stampOf stats path.
-func stampOf(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileStamp{}, err
-	}
-	st := fileStamp{mod: fi.ModTime(), size: fi.Size()}
+// stampOf is the stamp of a file's metadata: any write, rename over,
+// chmod or replacement changes it.
+func stampOf(fi os.FileInfo) fileStamp {
+	st := fileStamp{mod: fi.ModTime(), size: fi.Size(), mode: fi.Mode()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
+		st.dev, st.ino = uint64(sys.Dev), sys.Ino
+		st.change = time.Unix(sys.Ctim.Unix())
 	}
-	return st, nil
+	return st
 }

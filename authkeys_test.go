@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -215,4 +216,136 @@ func TestExpiryTimeParsesLikeSshd(t *testing.T) {
 	if ok, reason := set.decide(k.PublicKey(), netip.MustParseAddr("127.0.0.1"), at.Add(time.Second)); ok || reason != reasonExpired {
 		t.Errorf("after expiry: admitted=%v reason=%q", ok, reason)
 	}
+}
+
+func TestAllowlistInPlaceRewriteDoesNotRevoke(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	in := newKey(t)
+	content := "# operators\n" + authorizedLine(in, "")
+	writeKeys(t, keysFile, content)
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	inside := dial(t, ts.addr, "inside", in, 80, 24)
+	inside.WaitFor("#lobby")
+
+	closed := func() bool {
+		select {
+		case <-inside.closed:
+			return true
+		default:
+			return false
+		}
+	}
+	count := func(s string) int { return strings.Count(ts.logs.String(), s) }
+
+	// `cat keys.orig > keys`, with the watcher looking between the
+	// truncation and the write.
+	emptyReads := count("nobody can log in")
+	f, err := os.OpenFile(keysFile, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the watcher to read the truncated file", func() bool { return count("nobody can log in") > emptyReads })
+	settled := count("file settled")
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the rewritten file to settle", func() bool { return closed() || count("file settled") > settled })
+	if closed() {
+		t.Fatalf("an in-place rewrite ended a listed key's session: %q", inside.Raw())
+	}
+	inside.Line("still here")
+	inside.WaitFor("still here")
+
+	// A file that stays empty still fails closed.
+	if err := os.Truncate(keysFile, 0); err != nil {
+		t.Fatal(err)
+	}
+	inside.WaitClosed()
+	if !strings.Contains(inside.Raw(), "no longer authorized") {
+		t.Fatalf("revoked session was not told why: %q", inside.Raw())
+	}
+}
+
+func TestAllowlistFIFODoesNotHangLoginsOrShutdown(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	in := newKey(t)
+	writeKeys(t, keysFile, authorizedLine(in, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	inside := dial(t, ts.addr, "inside", in, 80, 24)
+	inside.WaitFor("#lobby")
+
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Releases a reader stuck on the FIFO, so that a failure of this test
+	// does not hang the rest of the run.
+	t.Cleanup(func() {
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	})
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(link, keysFile); err != nil {
+		t.Fatal(err)
+	}
+
+	login := make(chan error, 1)
+	go func() { _, err := tryLogin(t, ts.addr, in); login <- err }()
+	select {
+	case err := <-login:
+		if err == nil {
+			t.Fatal("a FIFO allowlist let a key in")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("login hung on an allowlist that is a FIFO")
+	}
+	if !strings.Contains(ts.logs.String(), "not a regular file") {
+		t.Errorf("log does not say the file is not a regular file:\n%s", ts.logs.String())
+	}
+	// An unusable file lets nobody in, open sessions included.
+	inside.WaitClosed()
+	inside.Close()
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop() }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("shutdown hung on an allowlist that is a FIFO")
+	}
+}
+
+func TestAllowlistWarnsOnWritableFileAndDirectory(t *testing.T) {
+	dir := t.TempDir()
+	keysDir := filepath.Join(dir, "keys")
+	if err := os.Mkdir(keysDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	keysFile := filepath.Join(keysDir, "authorized_keys")
+	in := newKey(t)
+	writeKeys(t, keysFile, authorizedLine(in, ""))
+	if err := os.Chmod(keysFile, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keysDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	logs := ts.logs.String()
+	for _, want := range []string{"authorized-keys file is writable by group or others", "directory of the authorized-keys file is writable by group or others"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	// A warning, not a lock-out.
+	dial(t, ts.addr, "inside", in, 80, 24).WaitFor("#lobby")
 }

@@ -318,39 +318,11 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// watchAllowlist re-reads the authorized-keys file every interval and ends
-// the open sessions of keys that are no longer listed.
-func (s *server) watchAllowlist(interval time.Duration) {
-	defer close(s.watchDone)
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("allowlist watcher panic", "panic", r)
-		}
-	}()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopWatch:
-			return
-		case <-t.C:
-		}
-		s.mu.Lock()
-		var revoked []ssh.Session
-		for sess := range s.sessions {
-			if k := sess.PublicKey(); k != nil {
-				if ok, _ := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now()); !ok {
-					revoked = append(revoked, sess)
-				}
-			}
-		}
-		s.mu.Unlock()
-		for _, sess := range revoked {
-			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(sess.PublicKey()))
-			_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: your key is no longer authorized on this server")
-			_ = sess.Close()
-		}
-	}
+// revoke ends a session whose key the allowlist no longer admits, telling
+// the user why in one line.
+func (s *server) revoke(sess ssh.Session, reason string) {
+	_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: "+reason)
+	_ = sess.Close()
 }
 
 // logSessions logs each session's start and end.
