@@ -35,6 +35,7 @@ type allowlist struct {
 	log     *log.Logger
 	timeout time.Duration // longest a caller waits for a check of the file
 	settle  time.Duration // how long a changed file must stay unchanged before sessions are revoked against it
+	stat    func(string) (os.FileInfo, error) // os.Stat; a test makes it slow
 
 	cur atomic.Pointer[keySet] // the latest version read; nil before the first
 
@@ -82,7 +83,7 @@ const (
 )
 
 func newAllowlist(path string, logger *log.Logger) *allowlist {
-	return &allowlist{path: path, log: logger, timeout: allowlistTimeout, settle: allowlistSettle}
+	return &allowlist{path: path, log: logger, timeout: allowlistTimeout, settle: allowlistSettle, stat: os.Stat}
 }
 
 // allowed reports whether key may log in from ip at now, against the file
@@ -143,7 +144,7 @@ func (a *allowlist) runCheck(c *fileCheck) {
 		close(c.done)
 	}()
 	prev := a.cur.Load()
-	fi, statErr := os.Stat(a.path)
+	fi, statErr := a.stat(a.path)
 	if prev != nil && prev.sameVersion(fi, statErr) {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -348,4 +349,52 @@ func TestAllowlistWarnsOnWritableFileAndDirectory(t *testing.T) {
 	}
 	// A warning, not a lock-out.
 	dial(t, ts.addr, "inside", in, 80, 24).WaitFor("#lobby")
+}
+
+func TestAllowlistSlowFileDoesNotSerializeLogins(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	k := newKey(t)
+	writeKeys(t, keysFile, authorizedLine(k, ""))
+	logs := &syncBuffer{}
+	a := newAllowlist(keysFile, log.New(logs))
+	a.timeout = 200 * time.Millisecond
+	release := make(chan struct{})
+	var stats atomic.Int64
+	a.stat = func(p string) (os.FileInfo, error) {
+		stats.Add(1)
+		<-release
+		return os.Stat(p)
+	}
+	// 20 logins at once against a file system that does not answer: each
+	// is refused after one timeout, not after the others, and they share
+	// one look at the file.
+	const logins = 20
+	start := time.Now()
+	done := make(chan bool, logins)
+	for range logins {
+		go func() {
+			ok, _ := a.allowed(k.PublicKey(), netip.MustParseAddr("127.0.0.1"), time.Now())
+			done <- ok
+		}()
+	}
+	for range logins {
+		if <-done {
+			t.Fatal("admitted without reading the file")
+		}
+	}
+	if took := time.Since(start); took > 10*a.timeout {
+		t.Errorf("%d concurrent logins took %v with a %v timeout: they waited for each other", logins, took, a.timeout)
+	}
+	if n := stats.Load(); n != 1 {
+		t.Errorf("%d looks at the file in flight, want 1", n)
+	}
+	if n := strings.Count(logs.String(), "not read in time"); n != 1 {
+		t.Errorf("%d 'not read in time' log lines, want 1:\n%s", n, logs.String())
+	}
+	close(release)
+	eventually(t, "the file to be read once it answers", func() bool {
+		ok, _ := a.allowed(k.PublicKey(), netip.MustParseAddr("127.0.0.1"), time.Now())
+		return ok
+	})
 }
