@@ -33,8 +33,8 @@ import (
 type allowlist struct {
 	path    string
 	log     *log.Logger
-	timeout time.Duration // longest a caller waits for a check of the file
-	settle  time.Duration // how long a changed file must stay unchanged before sessions are revoked against it
+	timeout time.Duration                     // longest a caller waits for a check of the file
+	settle  time.Duration                     // how long a changed file must stay unchanged before sessions are revoked against it
 	stat    func(string) (os.FileInfo, error) // os.Stat; a test makes it slow
 
 	cur atomic.Pointer[keySet] // the latest version read; nil before the first
