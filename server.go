@@ -190,8 +190,9 @@ func (s *server) closeStore() error {
 	return nil
 }
 
-// publicKeyAuth accepts any key on an open server, and only listed keys
-// when an authorized-keys file is configured.
+// publicKeyAuth accepts any key on an open server, and only keys the
+// allowlist admits from the client's address when an authorized-keys file
+// is configured.
 func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if s.authz == nil {
 		return true
