@@ -403,7 +403,7 @@ func TestAllowlistEndsSessionWhenKeyExpires(t *testing.T) {
 	dir := t.TempDir()
 	keysFile := filepath.Join(dir, "authorized_keys")
 	k := newKey(t)
-	expiry := time.Now().Add(3 * time.Second).UTC().Format("20060102150405") + "Z"
+	expiry := time.Now().Add(3*time.Second).UTC().Format("20060102150405") + "Z"
 	writeKeys(t, keysFile, authorizedLine(k, `expiry-time="`+expiry+`"`))
 	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
 	c := dial(t, ts.addr, "soon", k, 80, 24)
