@@ -53,6 +53,7 @@ type server struct {
 type refusals struct {
 	mu        sync.Mutex
 	keys      []string
+	expired   []string // of keys, those refused because their line expired
 	explained bool
 }
 
@@ -189,10 +190,15 @@ func (s *server) closeStore() error {
 	return nil
 }
 
-// publicKeyAuth accepts any key on an open server, and only listed keys
-// when an authorized-keys file is configured.
+// publicKeyAuth accepts any key on an open server, and only keys the
+// allowlist admits from the client's address when an authorized-keys file
+// is configured.
 func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
-	if s.authz == nil || s.authz.allowed(key) {
+	if s.authz == nil {
+		return true
+	}
+	ok, reason := s.authz.allowed(key, addrIP(ctx.RemoteAddr()), time.Now())
+	if ok {
 		return true
 	}
 	fp := gossh.FingerprintSHA256(key)
@@ -201,8 +207,11 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if !slices.Contains(r.keys, fp) {
 		r.keys = append(r.keys, fp)
 	}
+	if reason == reasonExpired && !slices.Contains(r.expired, fp) {
+		r.expired = append(r.expired, fp)
+	}
 	r.mu.Unlock()
-	s.log.Info("refused key", "fingerprint", fp, "user", ctx.User(), "remote", ctx.RemoteAddr().String())
+	s.log.Info("refused key", "fingerprint", fp, "user", ctx.User(), "remote", ctx.RemoteAddr().String(), "reason", reason)
 	return false
 }
 
@@ -223,6 +232,9 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 	case 0:
 	case 1:
 		msg = "sshchat: key " + r.keys[0] + " is not authorized on this server; send this fingerprint to the operator"
+		if slices.Contains(r.expired, r.keys[0]) {
+			msg = "sshchat: key " + r.keys[0] + " has expired on this server; ask the operator to renew it"
+		}
 	default:
 		msg = "sshchat: keys " + strings.Join(r.keys, ", ") + " are not authorized on this server; send a fingerprint to the operator"
 	}
@@ -307,37 +319,11 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// watchAllowlist re-reads the authorized-keys file every interval and ends
-// the open sessions of keys that are no longer listed.
-func (s *server) watchAllowlist(interval time.Duration) {
-	defer close(s.watchDone)
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("allowlist watcher panic", "panic", r)
-		}
-	}()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopWatch:
-			return
-		case <-t.C:
-		}
-		s.mu.Lock()
-		var revoked []ssh.Session
-		for sess := range s.sessions {
-			if k := sess.PublicKey(); k != nil && !s.authz.allowed(k) {
-				revoked = append(revoked, sess)
-			}
-		}
-		s.mu.Unlock()
-		for _, sess := range revoked {
-			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(sess.PublicKey()))
-			_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: your key is no longer authorized on this server")
-			_ = sess.Close()
-		}
-	}
+// revoke ends a session whose key the allowlist no longer admits, telling
+// the user why in one line.
+func (s *server) revoke(sess ssh.Session, reason string) {
+	_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: "+reason)
+	_ = sess.Close()
 }
 
 // logSessions logs each session's start and end.
