@@ -35,9 +35,17 @@ type Options struct {
 	// (defaults 10 and 5).
 	RateBurst     int
 	RatePerSecond float64
+	// HandleHold is how long a handle given up by renaming stays held for
+	// its previous owner (default DefaultHandleHold): nobody else may take
+	// it meanwhile, so that a newcomer cannot pass for the old owner to
+	// people who knew them by it; the previous owner may take it back.
+	HandleHold time.Duration
 	// Now is the clock (default time.Now); tests may replace it.
 	Now func() time.Time
 }
+
+// DefaultHandleHold is the default Options.HandleHold.
+const DefaultHandleHold = 7 * 24 * time.Hour
 
 func (o *Options) defaults() {
 	if o.QueueLen <= 0 {
@@ -54,6 +62,9 @@ func (o *Options) defaults() {
 	}
 	if o.RatePerSecond <= 0 {
 		o.RatePerSecond = 5
+	}
+	if o.HandleHold <= 0 {
+		o.HandleHold = DefaultHandleHold
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -145,18 +156,17 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 	if err != nil {
 		return Account{}, err
 	}
-	if _, err := h.store.UserByHandle(ctx, hkey); err == nil {
-		return Account{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
-	}
-	u := model.User{Handle: display, HandleKey: hkey, LastSeen: h.opts.Now()}
+	u := model.User{Handle: display, HandleKey: hkey, CreatedAt: h.opts.Now(), LastSeen: h.opts.Now()}
 	k := model.Key{Fingerprint: key.Fingerprint, PublicKey: key.Authorized}
 	if err := h.store.CreateUser(ctx, &u, &k); err != nil {
+		if herr := handleRefusal(display, err); herr != nil {
+			return Account{}, herr
+		}
 		if errors.Is(err, model.ErrConflict) {
-			// The key may have registered from another session meanwhile.
+			// The key registered from another session meanwhile.
 			if acct, aerr := h.Authenticate(ctx, key); aerr == nil {
 				return acct, nil
 			}
-			return Account{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
 		}
 		return Account{}, fmt.Errorf("register: %w", err)
 	}
@@ -429,9 +439,15 @@ func directPeer(conv ConvID, me UserID) (UserID, bool) {
 	return 0, false
 }
 
+// toMessage converts a stored message; FromHandle is the sender's current
+// handle when the store read it (Author), else the handle it was sent with.
 func toMessage(m model.Message) Message {
+	from := m.Author
+	if from == "" {
+		from = m.SenderHandle
+	}
 	return Message{
-		ID: MessageID(m.ID), Conv: ConvID(m.Conv), From: UserID(m.SenderID), FromHandle: m.SenderHandle,
+		ID: MessageID(m.ID), Conv: ConvID(m.Conv), From: UserID(m.SenderID), FromHandle: from,
 		Kind: MsgKind(m.Kind), Body: m.Body, At: m.CreatedAt,
 	}
 }

@@ -67,8 +67,8 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		args []any
 		want string // an index the plan must mention
 	}{
-		{"History", historySQL(0), []any{"#room1", int64(math.MaxInt64), 50}, "messages USING"},
-		{"HistoryHidden", historySQL(2), []any{"#room1", int64(500), b.ID, c.ID, 50}, "messages USING"},
+		{"History", historySQL(0), []any{"#room1", int64(math.MaxInt64), 50}, "SEARCH m USING INDEX"},
+		{"HistoryHidden", historySQL(2), []any{"#room1", int64(500), b.ID, c.ID, 50}, "SEARCH m USING INDEX"},
 		{"Unread", unreadSQL(0), []any{"#room1", a.ID, "#room1", a.ID}, "idx_messages_conv_id_sender"},
 		{"UnreadHidden", unreadSQL(1), []any{"#room1", a.ID, "#room1", a.ID, b.ID}, "idx_messages_conv_id_sender"},
 		{"Conversations", qConversations, []any{a.ID, a.ID, a.ID}, "idx_direct_convs_user_a"},

@@ -131,8 +131,9 @@ func openGorm(dsn string) (*gorm.DB, *sql.DB, error) {
 	return g, s, nil
 }
 
-// migrate creates or updates the schema. It is a no-op on an up-to-date
-// database (no table is rebuilt).
+// migrate creates or updates the schema: the AutoMigrate baseline, then the
+// versioned steps of migrate.go. It is a no-op on an up-to-date database
+// (no table is rebuilt).
 func migrate(g *gorm.DB) error {
 	// Indexes GORM tags cannot express: store.go's Message is shared, and
 	// the second one is partial.
@@ -153,7 +154,7 @@ func migrate(g *gorm.DB) error {
 			return err
 		}
 	}
-	return nil
+	return runMigrations(g, migrations)
 }
 
 // Close closes the reader pool and then the writer connection; the writer

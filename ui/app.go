@@ -1207,6 +1207,7 @@ func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 			if c.info.Kind == chat.KindDirect && c.info.Peer == p.User {
 				c.info.Name = p.Handle
 			}
+			c.renameAuthor(p.User, p.Handle)
 		}
 		if p.User == a.me.ID {
 			a.me.Handle = p.Handle

@@ -1,0 +1,31 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"sshchat/chat"
+)
+
+// TestShownMessagesFollowTheirAuthorsRename checks that a rename re-labels
+// the author's messages already on screen (their old handle may pass to
+// someone else) and that a rename on record in history shows as a system
+// line.
+func TestShownMessagesFollowTheirAuthorsRename(t *testing.T) {
+	h := newHarness(t, newFakeBroker())
+	h.events(chat.MessageEvent{Message: msgAt(10, chat.Lobby, bobID, "rca", "send payments to account 999"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if s := h.screen(); !strings.Contains(s, "rca: send payments") {
+		t.Fatalf("message not shown:\n%s", s)
+	}
+	h.events(chat.PresenceEvent{Presence: chat.Presence{User: bobID, Handle: "rca_away", Status: chat.Online}, OldHandle: "rca"})
+	s := h.screen()
+	if strings.Contains(s, "rca: send payments") || !strings.Contains(s, "rca_away: send payments") {
+		t.Fatalf("old message not re-labelled after the rename:\n%s", s)
+	}
+	rename := msgAt(11, chat.Lobby, bobID, "rca_away", "rca is now known as rca_away")
+	rename.Kind = chat.KindRename
+	h.events(chat.MessageEvent{Message: rename, Conversation: chat.Conversation{ID: chat.Lobby}})
+	if s := h.screen(); strings.Contains(s, "rca_away: rca is now") {
+		t.Fatalf("rename on record shown as a message:\n%s", s)
+	}
+}
