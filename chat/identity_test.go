@@ -111,3 +111,25 @@ func TestLiveMessagesCarryTheHandleAsOfCommit(t *testing.T) {
 		t.Fatalf("live message from %q, want alicia", ev.Message.FromHandle)
 	}
 }
+
+// TestLookAlikeHandlesAreRefused replays issue 7 item 10: "aIice" and
+// "a1ice" next to "alice" are refused, at registration and by /nick, with a
+// one-line reason naming the handle in the way.
+func TestLookAlikeHandlesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	h, _ := newTestHub(t, Options{})
+	account(t, h, "alice")
+	_, err := h.Register(ctx, Key{Fingerprint: "SHA256:mallory", Authorized: "x"}, "aIice")
+	if !errors.Is(err, ErrHandleTaken) || err.Error() != `handle taken: handle "aIice" is too similar to "alice"; pick another` {
+		t.Fatalf("register aIice: %v", err)
+	}
+	bob := connect(t, h, account(t, h, "bob"))
+	_, err = bob.Exec(ctx, Lobby, "/nick a1ice")
+	if !errors.Is(err, ErrHandleTaken) || !strings.Contains(err.Error(), `"a1ice" is too similar to "alice"`) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("/nick a1ice: %v", err)
+	}
+	// Different handles that merely share letters are fine.
+	if _, err := bob.Exec(ctx, Lobby, "/nick alicia"); err != nil {
+		t.Fatalf("/nick alicia: %v", err)
+	}
+}

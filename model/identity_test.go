@@ -93,3 +93,93 @@ func TestSchemaStepsAreRecordedAndRunOnce(t *testing.T) {
 		t.Fatalf("open of a newer schema: %v, want ErrSchemaTooNew", err)
 	}
 }
+
+func TestSkeletonFoldsASCIIConfusables(t *testing.T) {
+	same := [][]string{
+		{"alice", "aiice", "a1ice", "ailce", "al1ce"}, // l, I (as i) and 1
+		{"bob", "b0b"},
+		{"mom", "rnom", "m0rn", "rnorn"},
+		{"ian", "lan", "1an"},
+	}
+	for _, group := range same {
+		for _, k := range group[1:] {
+			if Skeleton(k) != Skeleton(group[0]) {
+				t.Errorf("Skeleton(%q) = %q, Skeleton(%q) = %q: want equal", k, Skeleton(k), group[0], Skeleton(group[0]))
+			}
+		}
+	}
+	for _, pair := range [][2]string{{"alice", "alive"}, {"bob", "bab"}, {"vv", "w"}, {"cl", "d"}, {"a_b", "a-b"}, {"a.b", "ab"}} {
+		if Skeleton(pair[0]) == Skeleton(pair[1]) {
+			t.Errorf("Skeleton(%q) == Skeleton(%q) = %q: want different", pair[0], pair[1], Skeleton(pair[0]))
+		}
+	}
+}
+
+// TestLookAlikeHandleIsRefused checks that a handle whose skeleton equals
+// another account's, or a held one's, is refused with the handle in the
+// way, on creation and on rename.
+func TestLookAlikeHandleIsRefused(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	mustUser(t, d, "alice")
+	b := mustUser(t, d, "bob")
+	u := User{Handle: "aIice", HandleKey: "aiice"}
+	err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:x", PublicKey: "x"})
+	var hc *HandleConflictError
+	if !errors.As(err, &hc) || hc.Holder != "alice" || !hc.HeldUntil.IsZero() {
+		t.Fatalf("create aIice next to alice: %v", err)
+	}
+	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "a1ice", HandleKey: "a1ice"}); !errors.As(err, &hc) || hc.Holder != "alice" {
+		t.Fatalf("rename to a1ice next to alice: %v", err)
+	}
+	// A look-alike of a held handle is refused too, for others only.
+	at := time.Now()
+	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "robert", HandleKey: "robert", At: at, HoldUntil: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	u = User{Handle: "b0b", HandleKey: "b0b"}
+	if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:y", PublicKey: "y"}); !errors.As(err, &hc) || hc.Holder != "bob" || hc.HeldUntil.IsZero() {
+		t.Fatalf("create b0b while bob is held: %v", err)
+	}
+	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "B0B", HandleKey: "b0b", At: at}); err != nil {
+		t.Fatalf("the holder takes a look-alike of their own handle: %v", err)
+	}
+}
+
+// TestSkeletonStepKeepsExistingLookAlikes migrates a database that already
+// holds two look-alike handles: the step must not fail, both accounts stay,
+// and only new claims are refused.
+func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTest(t)
+	// Back to the schema before step 2, with two look-alikes in it.
+	for _, q := range []string{
+		`DROP INDEX idx_users_skeleton`,
+		`ALTER TABLE users DROP COLUMN skeleton`,
+		`DROP INDEX idx_released_handles_skeleton`,
+		`ALTER TABLE released_handles DROP COLUMN skeleton`,
+		`DELETE FROM schema_migrations WHERE version >= 2`,
+		`INSERT INTO users (handle, handle_key, created_at, last_seen) VALUES ('alice', 'alice', '2026-01-01', '2026-01-01'), ('aIice', 'aiice', '2026-01-01', '2026-01-01')`,
+	} {
+		if err := d.w.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_ = d.Close()
+	d, err := Open(path)
+	if err != nil {
+		t.Fatalf("migrating a database with look-alikes: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	for _, k := range []string{"alice", "aiice"} {
+		u, err := d.UserByHandle(ctx, k)
+		if err != nil || u.Skeleton != Skeleton("alice") {
+			t.Fatalf("%s after the step: %+v, %v", k, u, err)
+		}
+	}
+	u := User{Handle: "a1ice", HandleKey: "a1ice"}
+	var hc *HandleConflictError
+	if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:z", PublicKey: "z"}); !errors.As(err, &hc) {
+		t.Fatalf("a third look-alike: %v", err)
+	}
+}

@@ -28,6 +28,7 @@ type migration struct {
 // migrations are the schema steps after the AutoMigrate baseline, in order.
 var migrations = []migration{
 	{1, "released handles are held for their previous owner", migrateReleasedHandles},
+	{2, "handles are compared by confusable skeleton", migrateSkeletons},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.
@@ -90,6 +91,31 @@ func migrateReleasedHandles(tx *gorm.DB) error {
 		`CREATE INDEX idx_released_handles_user ON released_handles(user_id)`,
 	} {
 		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateSkeletons adds the skeleton column (Skeleton of handle_key) to
+// users and released_handles, fills it in and indexes it. The indexes are
+// not unique: handles registered before the rule may look alike, and both
+// are kept; only new claims are refused (checkHandle).
+func migrateSkeletons(tx *gorm.DB) error {
+	for _, table := range []string{"users", "released_handles"} {
+		if err := tx.Exec(`ALTER TABLE ` + table + ` ADD COLUMN skeleton VARCHAR(128) NOT NULL DEFAULT ''`).Error; err != nil {
+			return err
+		}
+		var keys []string
+		if err := tx.Raw(`SELECT handle_key FROM ` + table).Scan(&keys).Error; err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Exec(`UPDATE `+table+` SET skeleton = ? WHERE handle_key = ?`, Skeleton(k), k).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Exec(`CREATE INDEX idx_` + table + `_skeleton ON ` + table + `(skeleton)`).Error; err != nil {
 			return err
 		}
 	}

@@ -125,6 +125,10 @@ type User struct {
 	ID        uint64 `gorm:"primaryKey"`
 	Handle    string `gorm:"size:64;not null"`
 	HandleKey string `gorm:"size:128;not null;uniqueIndex"` // normalised, case-folded handle
+	// Skeleton is Skeleton(HandleKey), set by CreateUser and RenameUser: a
+	// new handle whose skeleton another account's has is refused. Indexed,
+	// not unique: databases from before the rule may hold look-alikes.
+	Skeleton  string `gorm:"size:128;not null;default:'';-:migration"`
 	CreatedAt time.Time
 	LastSeen  time.Time
 }

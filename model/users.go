@@ -67,6 +67,7 @@ func (d *DB) CreateUser(ctx context.Context, u *User, k *Key) error {
 		return errors.New(op + ": nil user or key")
 	}
 	uc, kc := *u, *k
+	uc.Skeleton = Skeleton(uc.HandleKey)
 	at := uc.CreatedAt
 	if at.IsZero() {
 		at = time.Now()
@@ -140,7 +141,7 @@ func (d *DB) RenameUser(ctx context.Context, r Rename) error {
 			}
 		}
 		if err := tx.Model(&User{}).Where("id = ?", r.UserID).
-			Updates(map[string]any{"handle": r.Handle, "handle_key": r.HandleKey}).Error; err != nil {
+			Updates(map[string]any{"handle": r.Handle, "handle_key": r.HandleKey, "skeleton": Skeleton(r.HandleKey)}).Error; err != nil {
 			return err
 		}
 		if old.HandleKey != r.HandleKey {
@@ -150,7 +151,7 @@ func (d *DB) RenameUser(ctx context.Context, r Rename) error {
 				return err
 			}
 			if r.HoldUntil.After(at) {
-				if err := tx.Exec(qHoldHandle, old.HandleKey, old.Handle, r.UserID, r.HoldUntil.UTC()).Error; err != nil {
+				if err := tx.Exec(qHoldHandle, old.HandleKey, old.Handle, Skeleton(old.HandleKey), r.UserID, r.HoldUntil.UTC()).Error; err != nil {
 					return err
 				}
 			}
@@ -170,10 +171,11 @@ func (d *DB) RenameUser(ctx context.Context, r Rename) error {
 }
 
 // qHoldHandle holds a released handle for its previous owner (args: key,
-// handle, user, until); a newer release of the same handle replaces the
-// older one.
-const qHoldHandle = `INSERT INTO released_handles (handle_key, handle, user_id, held_until) VALUES (?, ?, ?, ?)
-	ON CONFLICT (handle_key) DO UPDATE SET handle = excluded.handle, user_id = excluded.user_id, held_until = excluded.held_until`
+// handle, skeleton, user, until); a newer release of the same handle
+// replaces the older one.
+const qHoldHandle = `INSERT INTO released_handles (handle_key, handle, skeleton, user_id, held_until) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (handle_key) DO UPDATE SET handle = excluded.handle, skeleton = excluded.skeleton,
+		user_id = excluded.user_id, held_until = excluded.held_until`
 
 // HandleConflictError says why a handle cannot be claimed. It wraps
 // ErrConflict.
@@ -195,14 +197,16 @@ func (e *HandleConflictError) Error() string {
 // Unwrap makes errors.Is(err, ErrConflict) hold.
 func (e *HandleConflictError) Unwrap() error { return ErrConflict }
 
-// checkHandle returns a *HandleConflictError when an account other than
-// self holds handle key, or when a handle with that key was released by
-// someone other than self and is held for them after at. self is 0 for a
-// new account.
+// checkHandle returns a *HandleConflictError when the handle with key key
+// is taken or looks like one that is: when an account other than self has a
+// handle with the same skeleton (the same key included), or when such a
+// handle was released by someone other than self and is held for them
+// after at. self is 0 for a new account. Each check is one query on a
+// skeleton index; an exact match of the key is reported first.
 func checkHandle(tx *gorm.DB, self uint64, key string, at time.Time) error {
+	sk := Skeleton(key)
 	var holder []string
-	if err := tx.Raw(`SELECT handle FROM users WHERE handle_key = ? AND id <> ? LIMIT 1`, key, self).
-		Scan(&holder).Error; err != nil {
+	if err := tx.Raw(qHandleHolder, sk, self, key).Scan(&holder).Error; err != nil {
 		return err
 	}
 	if len(holder) > 0 {
@@ -212,9 +216,7 @@ func checkHandle(tx *gorm.DB, self uint64, key string, at time.Time) error {
 		Handle    string
 		HeldUntil time.Time
 	}
-	if err := tx.Raw(`SELECT handle, held_until FROM released_handles
-		WHERE handle_key = ? AND user_id <> ? AND held_until > ? LIMIT 1`, key, self, at.UTC()).
-		Scan(&held).Error; err != nil {
+	if err := tx.Raw(qHandleHeld, sk, self, at.UTC(), key).Scan(&held).Error; err != nil {
 		return err
 	}
 	if len(held) > 0 {
@@ -222,6 +224,17 @@ func checkHandle(tx *gorm.DB, self uint64, key string, at time.Time) error {
 	}
 	return nil
 }
+
+// Handle checks of checkHandle, served by the skeleton indexes.
+const (
+	// qHandleHolder (args: skeleton, self, key).
+	qHandleHolder = `SELECT handle FROM users WHERE skeleton = ? AND id <> ?
+		ORDER BY CASE WHEN handle_key = ? THEN 0 ELSE 1 END, id LIMIT 1`
+	// qHandleHeld (args: skeleton, self, at, key).
+	qHandleHeld = `SELECT handle, held_until FROM released_handles
+		WHERE skeleton = ? AND user_id <> ? AND held_until > ?
+		ORDER BY CASE WHEN handle_key = ? THEN 0 ELSE 1 END, held_until LIMIT 1`
+)
 
 // KeysOf lists a user's keys, oldest first.
 func (d *DB) KeysOf(ctx context.Context, id uint64) ([]Key, error) {
