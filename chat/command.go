@@ -227,7 +227,7 @@ func cmdNick(ctx context.Context, s *session, _ ConvID, arg string) (Reply, erro
 		if herr := handleRefusal(display, err); herr != nil {
 			return Reply{}, herr
 		}
-		return Reply{}, fmt.Errorf("rename: %w", err)
+		return Reply{}, err // from Hub.wrote: says what went wrong
 	}
 	return Reply{}, nil
 }
@@ -267,11 +267,12 @@ func contactChange(ctx context.Context, s *session, arg string, c listChange) (R
 	case !c.add && !listed:
 		return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
 	}
-	if err := c.do(ctx, uint64(s.user), u.ID); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
-		}
-		return Reply{}, fmt.Errorf("/%s: %w", c.name, err)
+	err = c.do(ctx, uint64(s.user), u.ID)
+	if errors.Is(err, model.ErrNotFound) {
+		return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
+	}
+	if err := s.hub.wrote(err, "/"+c.name, "nothing was changed"); err != nil {
+		return Reply{}, err
 	}
 	if err := s.hub.refreshUser(ctx, s.user); err != nil {
 		return Reply{}, err

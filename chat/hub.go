@@ -79,6 +79,8 @@ type Hub struct {
 	opts  Options
 	boot  string // distinguishes this process's offline claims
 
+	health storageHealth // whether the store can be written; logs changes
+
 	ops  chan op       // to the sequencer
 	stop chan struct{} // closed by Close: the sequencer drains and exits
 	done chan struct{} // closed when the sequencer has exited
@@ -127,6 +129,7 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		done:  make(chan struct{}),
 		users: make(map[UserID]*userState),
 	}
+	h.health.log = logger
 	go h.sequence()
 	return h, nil
 }
@@ -168,8 +171,9 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 				return acct, nil
 			}
 		}
-		return Account{}, fmt.Errorf("register: %w", err)
+		return Account{}, h.wrote(err, "register", "your account was not created; try again later")
 	}
+	h.health.ok()
 	h.log.Info("registered", "user", u.ID, "handle", display, "fingerprint", key.Fingerprint)
 	return Account{ID: UserID(u.ID), Handle: display, Fingerprint: key.Fingerprint}, nil
 }
@@ -255,7 +259,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	for _, id := range online { // store writes outside the hub mutex
-		if err := h.store.TouchLastSeen(ctx, uint64(id), now); err != nil {
+		if err := h.wrote(h.store.TouchLastSeen(ctx, uint64(id), now), "touch last seen", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
 			h.log.Error("touch last seen", "err", err)
 		}
 	}

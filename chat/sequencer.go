@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -205,12 +206,19 @@ func (h *Hub) flushSends(ops []op) {
 	err := h.store.AppendMessages(ctx, msgs)
 	cancel()
 	if err != nil {
-		h.log.Error("append messages", "err", err, "count", len(msgs))
+		// Nothing was stored: every sender is told. An unavailable store is
+		// logged once per change of state (health), not per message.
+		werr := h.wrote(err, "append messages", "yours was not sent")
+		if !errors.Is(werr, ErrStorageUnavailable) {
+			h.log.Error("append messages", "err", err, "count", len(msgs))
+			werr = fmt.Errorf("message not saved: %w", err)
+		}
 		for _, s := range sends {
-			s.res <- sendResult{err: fmt.Errorf("message not saved: %w", err)}
+			s.res <- sendResult{err: werr}
 		}
 		return
 	}
+	h.health.ok()
 
 	h.locked(func() {
 		for _, s := range sends {
@@ -249,8 +257,14 @@ func (h *Hub) join(o *joinOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	batch, err := h.store.ClaimOffline(ctx, uint64(s.user), s.claim, h.opts.OfflineLimit)
-	if err != nil {
-		o.res <- joinResult{err: fmt.Errorf("claim offline messages: %w", err)}
+	err = h.wrote(err, "claim offline messages", "messages left for you while you were away are kept for your next login")
+	var unclaimed error
+	if errors.Is(err, ErrStorageUnavailable) {
+		// Log in anyway, reading what can be read; the offline messages
+		// stay queued (unclaimed) for the next login.
+		unclaimed, batch = err, model.OfflineBatch{}
+	} else if err != nil {
+		o.res <- joinResult{err: err}
 		return
 	}
 	s.claimed = batch.Total > 0
@@ -264,6 +278,9 @@ func (h *Hub) join(o *joinOp) {
 		if !ok {
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
 		}
+		if unclaimed != nil {
+			s.notice(Lobby, unclaimed.Error())
+		}
 	})
 	o.res <- joinResult{batch: batch}
 }
@@ -272,7 +289,7 @@ func (h *Hub) join(o *joinOp) {
 func (h *Hub) leave(s *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.releaseClaim(ctx); err != nil {
+	if err := h.wrote(s.releaseClaim(ctx), "release offline claim", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
 		h.log.Error("release offline claim", "err", err)
 	}
 	last := false
@@ -293,7 +310,7 @@ func (h *Hub) leave(s *session) {
 		}
 	})
 	if last {
-		if err := h.store.TouchLastSeen(ctx, uint64(s.user), h.opts.Now()); err != nil {
+		if err := h.wrote(h.store.TouchLastSeen(ctx, uint64(s.user), h.opts.Now()), "touch last seen", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
 			h.log.Error("touch last seen", "err", err)
 		}
 	}
@@ -317,14 +334,14 @@ func (h *Hub) rename(o *renameOp) error {
 	now := h.opts.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := h.store.RenameUser(ctx, model.Rename{
+	err := h.wrote(h.store.RenameUser(ctx, model.Rename{
 		UserID: uint64(id), Handle: o.display, HandleKey: o.key,
 		At: now, HoldUntil: now.Add(h.opts.HandleHold),
 		Notice: &model.Message{
 			Conv: string(Lobby), SenderID: uint64(id), SenderHandle: o.display,
 			Kind: model.KindRename, Body: old + " is now known as " + o.display, CreatedAt: now,
 		},
-	})
+	}), "rename", "your handle was not changed")
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,11 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store closed")
+	// ErrUnavailable means the database cannot be written (or read) now
+	// for a reason outside the server that may pass: locked by another
+	// process, disk full, read-only, I/O error. The error wrapping it also
+	// wraps the driver's error.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
 // Store is the persistence seam used by the chat broker. It is composed of
