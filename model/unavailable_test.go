@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // lockDB holds the write lock of the database at path from another
@@ -69,5 +71,28 @@ func TestLockedDatabaseIsUnavailableThenRecovers(t *testing.T) {
 	release()
 	if err := d.AppendMessages(ctx, []*Message{msg}); err != nil {
 		t.Fatalf("append after the lock is gone: %v", err)
+	}
+}
+
+// TestStorageTroubleCodesAreUnavailable checks which SQLite results count
+// as "the storage is unavailable" (a state that may pass) and that others,
+// like a constraint or a corrupt file, do not.
+func TestStorageTroubleCodesAreUnavailable(t *testing.T) {
+	d, _ := openTest(t)
+	for _, code := range []sqlite3.ErrNo{sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrFull,
+		sqlite3.ErrReadonly, sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrPerm} {
+		err := d.wrap("op", sqlite3.Error{Code: code})
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("code %d: %v, want ErrUnavailable", code, err)
+		}
+		var se sqlite3.Error
+		if !errors.As(err, &se) || se.Code != code {
+			t.Errorf("code %d: driver error not kept in %v", code, err)
+		}
+	}
+	for _, code := range []sqlite3.ErrNo{sqlite3.ErrCorrupt, sqlite3.ErrMisuse, sqlite3.ErrError} {
+		if err := d.wrap("op", sqlite3.Error{Code: code}); errors.Is(err, ErrUnavailable) {
+			t.Errorf("code %d counted as unavailable: %v", code, err)
+		}
 	}
 }
