@@ -162,14 +162,15 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 	u := model.User{Handle: display, HandleKey: hkey, CreatedAt: h.opts.Now(), LastSeen: h.opts.Now()}
 	k := model.Key{Fingerprint: key.Fingerprint, PublicKey: key.Authorized}
 	if err := h.store.CreateUser(ctx, &u, &k); err != nil {
-		if herr := handleRefusal(display, err); herr != nil {
-			return Account{}, herr
-		}
 		if errors.Is(err, model.ErrConflict) {
-			// The key registered from another session meanwhile.
+			// The key may have registered from another session meanwhile
+			// (with this handle or another).
 			if acct, aerr := h.Authenticate(ctx, key); aerr == nil {
 				return acct, nil
 			}
+		}
+		if herr := handleRefusal(display, err); herr != nil {
+			return Account{}, herr
 		}
 		return Account{}, h.wrote(err, "register", "your account was not created; try again later")
 	}

@@ -133,3 +133,15 @@ func TestLookAlikeHandlesAreRefused(t *testing.T) {
 		t.Fatalf("/nick alicia: %v", err)
 	}
 }
+
+// TestRegisterRaceOfOneKeyGivesItsAccount checks that a key registering
+// from two sessions at once gets its one account in both, not "taken".
+func TestRegisterRaceOfOneKeyGivesItsAccount(t *testing.T) {
+	ctx := context.Background()
+	h, _ := newTestHub(t, Options{})
+	first := account(t, h, "alice")
+	again, err := h.Register(ctx, Key{Fingerprint: "SHA256:alice", Authorized: "x"}, "alice")
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("second register of the same key: %+v, %v; want account %d", again, err, first.ID)
+	}
+}
