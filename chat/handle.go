@@ -140,7 +140,7 @@ func handleRefusal(display string, err error) error {
 	holder := SanitizeText(hc.Holder)
 	switch {
 	case !hc.HeldUntil.IsZero() && strings.EqualFold(holder, display):
-		return fmt.Errorf("%w: %q was given up recently and is held for its previous owner until %s; pick another",
+		return fmt.Errorf("%w: %q is held for its previous owner until %s; pick another",
 			ErrHandleTaken, display, hc.HeldUntil.UTC().Format("2006-01-02 15:04 MST"))
 	case !hc.HeldUntil.IsZero():
 		return fmt.Errorf("%w: handle %q is too similar to %q, held for its previous owner until %s; pick another",
