@@ -88,13 +88,21 @@ type MsgKind int
 const (
 	KindText   MsgKind = iota // "alice: hello"
 	KindAction                // "* alice waves"
+	// KindRename is a line of lobby history recording a change of handle;
+	// Body is the whole line ("alice is now known as bob"). Live sessions
+	// are told by a PresenceEvent with OldHandle instead.
+	KindRename
 )
 
 // Message is a committed chat message.
 type Message struct {
-	ID         MessageID
-	Conv       ConvID
-	From       UserID
+	ID   MessageID
+	Conv ConvID
+	From UserID
+	// FromHandle is the sender's handle when the message was served: their
+	// current one, not the one they sent it with, which may since belong to
+	// someone else. A PresenceEvent with OldHandle renames From in every
+	// message already shown.
 	FromHandle string
 	Kind       MsgKind
 	Body       string

@@ -218,28 +218,17 @@ func cmdNick(ctx context.Context, s *session, _ ConvID, arg string) (Reply, erro
 	if h.handleOf(ctx, s.user) == display {
 		return Reply{Lines: []string{"you are already " + display}}, nil
 	}
-	if other, err := h.store.UserByHandle(ctx, key); err == nil && UserID(other.ID) != s.user {
-		return Reply{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
-	}
-	if err := h.store.RenameUser(ctx, uint64(s.user), display, key); err != nil {
-		if errors.Is(err, model.ErrConflict) {
-			return Reply{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
-		}
+	o := &renameOp{s: s, display: display, key: key, res: make(chan error, 1)}
+	if err := h.submit(ctx, o); err != nil {
 		return Reply{}, fmt.Errorf("rename: %w", err)
 	}
-	// Everyone gets the presence change ("alice is now known as X"); every
-	// session of the user itself gets this line instead, at once (presence
-	// is throttled in the UI, notices are not).
-	old := ""
-	h.mu.Lock()
-	if u, ok := h.users[s.user]; ok {
-		old = u.handle
-		u.handle = display
-		h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), OldHandle: old})
-		h.toUserLocked(s.user, NoticeEvent{Text: "you are now known as " + display})
+	// Once queued the rename is applied; wait for its outcome.
+	if err := <-o.res; err != nil {
+		if herr := handleRefusal(display, err); herr != nil {
+			return Reply{}, herr
+		}
+		return Reply{}, err // from Hub.wrote: says what went wrong
 	}
-	h.mu.Unlock()
-	h.log.Info("renamed", "user", s.user, "old", old, "new", display)
 	return Reply{}, nil
 }
 
@@ -278,11 +267,12 @@ func contactChange(ctx context.Context, s *session, arg string, c listChange) (R
 	case !c.add && !listed:
 		return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
 	}
-	if err := c.do(ctx, uint64(s.user), u.ID); err != nil {
-		if errors.Is(err, model.ErrNotFound) {
-			return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
-		}
-		return Reply{}, fmt.Errorf("/%s: %w", c.name, err)
+	err = c.do(ctx, uint64(s.user), u.ID)
+	if errors.Is(err, model.ErrNotFound) {
+		return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
+	}
+	if err := s.hub.wrote(err, "/"+c.name, "nothing was changed"); err != nil {
+		return Reply{}, err
 	}
 	if err := s.hub.refreshUser(ctx, s.user); err != nil {
 		return Reply{}, err

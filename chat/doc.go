@@ -22,6 +22,19 @@
 //     conversation is served only to its parties, and messages from a user
 //     someone has blocked are never queued for, stored for, or served to
 //     the blocker.
+//   - A message names its author by account. Messages are served with the
+//     author's current handle (history joins it from the users table; live
+//     fan-out takes it from the online user), and a rename re-labels the
+//     lines already shown (PresenceEvent.OldHandle). A rename is sequenced
+//     like a send and recorded in the lobby's history (KindRename), and the
+//     handle given up is held for its owner for Options.HandleHold.
+//   - Storage trouble is told, not hidden. A write the store refuses as
+//     unavailable (model.ErrUnavailable: locked by another process, disk
+//     full, read-only, I/O error) fails with ErrStorageUnavailable saying
+//     what was not done; nothing is reported sent that was not stored.
+//     Reads and logins go on (a login leaves its offline messages queued).
+//     The log gets one line when storage degrades and one when a write
+//     succeeds again (storageHealth); there is nothing to restart.
 //   - Presence counts sessions: a user is online from their first session's
 //     login to their last session's logout.
 //

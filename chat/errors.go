@@ -37,6 +37,10 @@ var (
 	// ErrAlreadyListed means a user is already on the list a command
 	// changes (a contact for /add, blocked for /block).
 	ErrAlreadyListed = errors.New("already listed")
+	// ErrStorageUnavailable means the store cannot be written right now
+	// (locked by another process, disk full, read-only, I/O error); the
+	// error wrapping it says what was not done ("yours was not sent").
+	ErrStorageUnavailable = errors.New("the server cannot store messages right now")
 )
 
 // UserErrors returns every sentinel above. Each is a user error: an error
@@ -47,5 +51,6 @@ func UserErrors() []error {
 		ErrUnknownKey, ErrHandleInvalid, ErrHandleTaken, ErrTooLong, ErrEmpty,
 		ErrNoSuchUser, ErrUsage, ErrUnknownCommand, ErrNotAllowed, ErrClosed,
 		ErrShutdown, ErrSlowConsumer, ErrRateLimited, ErrNotListed, ErrAlreadyListed,
+		ErrStorageUnavailable,
 	}
 }

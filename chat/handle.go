@@ -1,12 +1,15 @@
 package chat
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"sshchat/model"
 )
 
 // MaxHandleLen is the most characters a handle may have.
@@ -124,4 +127,26 @@ func describeRune(r rune) string {
 func visibleRune(r rune) bool {
 	return r >= 0xa0 && utf8.ValidRune(r) && !invisible(r) &&
 		unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S)
+}
+
+// handleRefusal turns the store's refusal of handle display into the
+// user's one-line reason (wrapping ErrHandleTaken), or returns nil when err
+// is not about the handle. Only handles are named, which are public.
+func handleRefusal(display string, err error) error {
+	var hc *model.HandleConflictError
+	if !errors.As(err, &hc) {
+		return nil
+	}
+	holder := SanitizeText(hc.Holder)
+	switch {
+	case !hc.HeldUntil.IsZero() && strings.EqualFold(holder, display):
+		return fmt.Errorf("%w: %q is held for its previous owner until %s; pick another",
+			ErrHandleTaken, display, hc.HeldUntil.UTC().Format("2006-01-02 15:04 MST"))
+	case !hc.HeldUntil.IsZero():
+		return fmt.Errorf("%w: handle %q is too similar to %q, held for its previous owner until %s; pick another",
+			ErrHandleTaken, display, holder, hc.HeldUntil.UTC().Format("2006-01-02 15:04 MST"))
+	case strings.EqualFold(holder, display):
+		return fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
+	}
+	return fmt.Errorf("%w: handle %q is too similar to %q; pick another", ErrHandleTaken, display, holder)
 }

@@ -35,9 +35,17 @@ type Options struct {
 	// (defaults 10 and 5).
 	RateBurst     int
 	RatePerSecond float64
+	// HandleHold is how long a handle given up by renaming stays held for
+	// its previous owner (default DefaultHandleHold): nobody else may take
+	// it meanwhile, so that a newcomer cannot pass for the old owner to
+	// people who knew them by it; the previous owner may take it back.
+	HandleHold time.Duration
 	// Now is the clock (default time.Now); tests may replace it.
 	Now func() time.Time
 }
+
+// DefaultHandleHold is the default Options.HandleHold.
+const DefaultHandleHold = 7 * 24 * time.Hour
 
 func (o *Options) defaults() {
 	if o.QueueLen <= 0 {
@@ -55,6 +63,9 @@ func (o *Options) defaults() {
 	if o.RatePerSecond <= 0 {
 		o.RatePerSecond = 5
 	}
+	if o.HandleHold <= 0 {
+		o.HandleHold = DefaultHandleHold
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -67,6 +78,8 @@ type Hub struct {
 	log   Logger
 	opts  Options
 	boot  string // distinguishes this process's offline claims
+
+	health storageHealth // whether the store can be written; logs changes
 
 	ops  chan op       // to the sequencer
 	stop chan struct{} // closed by Close: the sequencer drains and exits
@@ -116,6 +129,7 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		done:  make(chan struct{}),
 		users: make(map[UserID]*userState),
 	}
+	h.health.log = logger
 	go h.sequence()
 	return h, nil
 }
@@ -145,21 +159,22 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 	if err != nil {
 		return Account{}, err
 	}
-	if _, err := h.store.UserByHandle(ctx, hkey); err == nil {
-		return Account{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
-	}
-	u := model.User{Handle: display, HandleKey: hkey, LastSeen: h.opts.Now()}
+	u := model.User{Handle: display, HandleKey: hkey, CreatedAt: h.opts.Now(), LastSeen: h.opts.Now()}
 	k := model.Key{Fingerprint: key.Fingerprint, PublicKey: key.Authorized}
 	if err := h.store.CreateUser(ctx, &u, &k); err != nil {
 		if errors.Is(err, model.ErrConflict) {
-			// The key may have registered from another session meanwhile.
+			// The key may have registered from another session meanwhile
+			// (with this handle or another).
 			if acct, aerr := h.Authenticate(ctx, key); aerr == nil {
 				return acct, nil
 			}
-			return Account{}, fmt.Errorf("%w: %q is already taken; pick another", ErrHandleTaken, display)
 		}
-		return Account{}, fmt.Errorf("register: %w", err)
+		if herr := handleRefusal(display, err); herr != nil {
+			return Account{}, herr
+		}
+		return Account{}, h.wrote(err, "register", "your account was not created; try again later")
 	}
+	h.health.ok()
 	h.log.Info("registered", "user", u.ID, "handle", display, "fingerprint", key.Fingerprint)
 	return Account{ID: UserID(u.ID), Handle: display, Fingerprint: key.Fingerprint}, nil
 }
@@ -245,7 +260,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	for _, id := range online { // store writes outside the hub mutex
-		if err := h.store.TouchLastSeen(ctx, uint64(id), now); err != nil {
+		if err := h.wrote(h.store.TouchLastSeen(ctx, uint64(id), now), "touch last seen", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
 			h.log.Error("touch last seen", "err", err)
 		}
 	}
@@ -429,9 +444,15 @@ func directPeer(conv ConvID, me UserID) (UserID, bool) {
 	return 0, false
 }
 
+// toMessage converts a stored message; FromHandle is the sender's current
+// handle when the store read it (Author), else the handle it was sent with.
 func toMessage(m model.Message) Message {
+	from := m.Author
+	if from == "" {
+		from = m.SenderHandle
+	}
 	return Message{
-		ID: MessageID(m.ID), Conv: ConvID(m.Conv), From: UserID(m.SenderID), FromHandle: m.SenderHandle,
+		ID: MessageID(m.ID), Conv: ConvID(m.Conv), From: UserID(m.SenderID), FromHandle: from,
 		Kind: MsgKind(m.Kind), Body: m.Body, At: m.CreatedAt,
 	}
 }

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,9 +49,20 @@ type joinResult struct {
 // leaveOp unregisters a session.
 type leaveOp struct{ s *session }
 
-func (*sendOp) isOp()  {}
-func (*joinOp) isOp()  {}
-func (*leaveOp) isOp() {}
+// renameOp changes a user's handle. It is sequenced so that the line of
+// lobby history recording it takes its place among the messages, and so
+// that every message committed after it carries the new handle.
+type renameOp struct {
+	s       *session
+	display string // the new handle
+	key     string // its key
+	res     chan error
+}
+
+func (*sendOp) isOp()   {}
+func (*joinOp) isOp()   {}
+func (*leaveOp) isOp()  {}
+func (*renameOp) isOp() {}
 
 // submit queues o for the sequencer, or fails when the hub is closing.
 func (h *Hub) submit(ctx context.Context, o op) error {
@@ -124,6 +136,8 @@ func (h *Hub) apply(batch []op) {
 			h.join(o)
 		case *leaveOp:
 			h.leave(o.s)
+		case *renameOp:
+			o.res <- h.rename(o)
 		}
 	}
 	h.flushSends(batch[start:])
@@ -150,6 +164,11 @@ func (h *Hub) fail(o op, err error) {
 		case o.res <- joinResult{err: err}:
 		default:
 		}
+	case *renameOp:
+		select {
+		case o.res <- err:
+		default:
+		}
 	}
 }
 
@@ -165,6 +184,11 @@ func (h *Hub) flushSends(ops []op) {
 		for i, o := range ops {
 			s := o.(*sendOp)
 			sends[i] = s
+			// The handle as of the commit: a rename sequenced between
+			// send and here has already taken effect.
+			if u, ok := h.users[UserID(s.msg.SenderID)]; ok {
+				s.msg.SenderHandle = u.handle
+			}
 			if s.peer != 0 && !s.peerGone {
 				if p, online := h.users[s.peer]; !online {
 					s.msg.OfflineFor = uint64(s.peer)
@@ -182,12 +206,19 @@ func (h *Hub) flushSends(ops []op) {
 	err := h.store.AppendMessages(ctx, msgs)
 	cancel()
 	if err != nil {
-		h.log.Error("append messages", "err", err, "count", len(msgs))
+		// Nothing was stored: every sender is told. An unavailable store is
+		// logged once per change of state (health), not per message.
+		werr := h.wrote(err, "append messages", "yours was not sent")
+		if !errors.Is(werr, ErrStorageUnavailable) {
+			h.log.Error("append messages", "err", err, "count", len(msgs))
+			werr = fmt.Errorf("message not saved: %w", err)
+		}
 		for _, s := range sends {
-			s.res <- sendResult{err: fmt.Errorf("message not saved: %w", err)}
+			s.res <- sendResult{err: werr}
 		}
 		return
 	}
+	h.health.ok()
 
 	h.locked(func() {
 		for _, s := range sends {
@@ -226,8 +257,14 @@ func (h *Hub) join(o *joinOp) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	batch, err := h.store.ClaimOffline(ctx, uint64(s.user), s.claim, h.opts.OfflineLimit)
-	if err != nil {
-		o.res <- joinResult{err: fmt.Errorf("claim offline messages: %w", err)}
+	err = h.wrote(err, "claim offline messages", "messages left for you while you were away are kept for your next login")
+	var unclaimed error
+	if errors.Is(err, ErrStorageUnavailable) {
+		// Log in anyway, reading what can be read; the offline messages
+		// stay queued (unclaimed) for the next login.
+		unclaimed, batch = err, model.OfflineBatch{}
+	} else if err != nil {
+		o.res <- joinResult{err: err}
 		return
 	}
 	s.claimed = batch.Total > 0
@@ -241,6 +278,9 @@ func (h *Hub) join(o *joinOp) {
 		if !ok {
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
 		}
+		if unclaimed != nil {
+			s.notice(Lobby, unclaimed.Error())
+		}
 	})
 	o.res <- joinResult{batch: batch}
 }
@@ -249,7 +289,7 @@ func (h *Hub) join(o *joinOp) {
 func (h *Hub) leave(s *session) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.releaseClaim(ctx); err != nil {
+	if err := h.wrote(s.releaseClaim(ctx), "release offline claim", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
 		h.log.Error("release offline claim", "err", err)
 	}
 	last := false
@@ -270,8 +310,50 @@ func (h *Hub) leave(s *session) {
 		}
 	})
 	if last {
-		if err := h.store.TouchLastSeen(ctx, uint64(s.user), h.opts.Now()); err != nil {
+		if err := h.wrote(h.store.TouchLastSeen(ctx, uint64(s.user), h.opts.Now()), "touch last seen", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
 			h.log.Error("touch last seen", "err", err)
 		}
 	}
+}
+
+// rename applies a /nick: in one transaction the handle changes, the old
+// one is held for the user for Options.HandleHold, and a line recording the
+// rename is appended to the lobby's history. Then everyone is told (a
+// PresenceEvent with OldHandle; the user's own sessions get a notice).
+func (h *Hub) rename(o *renameOp) error {
+	id := o.s.user
+	var old string
+	h.locked(func() {
+		if u, ok := h.users[id]; ok {
+			old = u.handle
+		}
+	})
+	if old == "" {
+		return ErrClosed
+	}
+	now := h.opts.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := h.wrote(h.store.RenameUser(ctx, model.Rename{
+		UserID: uint64(id), Handle: o.display, HandleKey: o.key,
+		At: now, HoldUntil: now.Add(h.opts.HandleHold),
+		Notice: &model.Message{
+			Conv: string(Lobby), SenderID: uint64(id), SenderHandle: o.display,
+			Kind: model.KindRename, Body: old + " is now known as " + o.display, CreatedAt: now,
+		},
+	}), "rename", "your handle was not changed")
+	if err != nil {
+		return err
+	}
+	h.locked(func() {
+		if u, ok := h.users[id]; ok {
+			u.handle = o.display
+			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), OldHandle: old})
+			// The user's sessions get this line at once (presence is
+			// throttled in the UI, notices are not).
+			h.toUserLocked(id, NoticeEvent{Text: "you are now known as " + o.display})
+		}
+	})
+	h.log.Info("renamed", "user", id, "old", old, "new", o.display)
+	return nil
 }

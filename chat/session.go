@@ -243,8 +243,8 @@ func (s *session) MarkRead(ctx context.Context, conv ConvID, upTo MessageID) err
 		}
 	}
 	h := s.hub
-	if err := h.store.MarkRead(ctx, uint64(s.user), string(conv), int64(upTo)); err != nil {
-		return fmt.Errorf("mark read: %w", err)
+	if err := h.wrote(h.store.MarkRead(ctx, uint64(s.user), string(conv), int64(upTo)), "mark read", "what you read was not recorded"); err != nil {
+		return err
 	}
 	// Persisted; now tell the user's other sessions, so that their unread
 	// counts follow.
@@ -279,8 +279,8 @@ func (s *session) DismissOffline(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := s.hub.store.AckOffline(wctx, uint64(s.user), s.claim); err != nil {
-		return fmt.Errorf("dismiss offline messages: %w", err)
+	if err := s.hub.wrote(s.hub.store.AckOffline(wctx, uint64(s.user), s.claim), "dismiss offline messages", "they will be shown again at your next login"); err != nil {
+		return err
 	}
 	s.dismissed.Store(true)
 	return nil

@@ -17,8 +17,8 @@ const (
 	qClaimCounts = `SELECT sender_id, count(*) FROM deliveries
 		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = ?
 		GROUP BY sender_id`
-	qClaimMessages = `SELECT m.id, m.conv, m.sender_id, m.sender_handle, m.kind, m.body, m.created_at
-		FROM deliveries d JOIN messages m ON m.id = d.message_id
+	qClaimMessages = `SELECT ` + messageColumns + `
+		FROM deliveries d JOIN messages m ON m.id = d.message_id LEFT JOIN users u ON u.id = m.sender_id
 		WHERE d.recipient_id = ? AND d.delivered_at IS NULL AND d.claim = ?
 		ORDER BY d.message_id DESC LIMIT ?`
 	qAck = `UPDATE deliveries SET delivered_at = ?

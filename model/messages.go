@@ -32,7 +32,10 @@ const (
 		FROM direct_convs dc WHERE dc.user_b = ? AND dc.user_a <> ?
 	) ORDER BY last_id DESC, conv`
 
-	messageColumns = `id, conv, sender_id, sender_handle, kind, body, created_at`
+	// messageColumns are what scanMessages reads, from messages m joined
+	// with users u on the sender (a LEFT JOIN: a deleted sender keeps the
+	// handle stored with the message).
+	messageColumns = `m.id, m.conv, m.sender_id, m.sender_handle, m.kind, m.body, m.created_at, coalesce(u.handle, m.sender_handle)`
 )
 
 // placeholders returns "?, ?, ..." with n marks.
@@ -54,8 +57,8 @@ func notInSenders(col string, n int) string {
 // historySQL returns the History query for nHidden hidden senders (args:
 // conv, before, hidden..., limit).
 func historySQL(nHidden int) string {
-	return `SELECT ` + messageColumns + ` FROM messages WHERE conv = ? AND id < ?` +
-		notInSenders("sender_id", nHidden) + ` ORDER BY id DESC LIMIT ?`
+	return `SELECT ` + messageColumns + ` FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+		WHERE m.conv = ? AND m.id < ?` + notInSenders("m.sender_id", nHidden) + ` ORDER BY m.id DESC LIMIT ?`
 }
 
 // unreadSQL returns the per-conversation unread count query for nHidden
@@ -208,7 +211,7 @@ func scanMessages(rows *sql.Rows, capHint int) ([]Message, error) {
 	msgs := make([]Message, 0, capHint)
 	for rows.Next() {
 		var m Message
-		if err := rows.Scan(&m.ID, &m.Conv, &m.SenderID, &m.SenderHandle, &m.Kind, &m.Body, &m.CreatedAt); err != nil {
+		if err := rows.Scan(&m.ID, &m.Conv, &m.SenderID, &m.SenderHandle, &m.Kind, &m.Body, &m.CreatedAt, &m.Author); err != nil {
 			return nil, err
 		}
 		msgs = append(msgs, m)

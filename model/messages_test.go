@@ -75,6 +75,7 @@ func TestAppendMessagesAssignsIncreasingIDsInSliceOrder(t *testing.T) {
 	}
 	want := *msgs[1]
 	want.OfflineFor = 0
+	want.Author = a.Handle // read back with the sender's current handle
 	if !h[0].CreatedAt.Equal(want.CreatedAt) {
 		t.Errorf("CreatedAt round trip: %v != %v", h[0].CreatedAt, want.CreatedAt)
 	}

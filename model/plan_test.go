@@ -14,7 +14,7 @@ import (
 // searching an index. "SCAN (subquery-N)" is fine, and so is a scan of the
 // partial index idx_deliveries_held, which holds only claimed, undelivered
 // rows.
-var fullScan = regexp.MustCompile(`^SCAN (messages|m|deliveries|d|direct_convs|dc|read_markers|contacts|c|blocks|users|u|keys)\b(?: USING (?:COVERING )?INDEX (?:[a-z_]+))?$`)
+var fullScan = regexp.MustCompile(`^SCAN (messages|m|deliveries|d|direct_convs|dc|read_markers|contacts|c|blocks|users|u|keys|released_handles)\b(?: USING (?:COVERING )?INDEX (?:[a-z_]+))?$`)
 
 // partialIndexScan is the one index scan allowed.
 const partialIndexScan = "SCAN deliveries USING INDEX idx_deliveries_held"
@@ -67,8 +67,8 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		args []any
 		want string // an index the plan must mention
 	}{
-		{"History", historySQL(0), []any{"#room1", int64(math.MaxInt64), 50}, "messages USING"},
-		{"HistoryHidden", historySQL(2), []any{"#room1", int64(500), b.ID, c.ID, 50}, "messages USING"},
+		{"History", historySQL(0), []any{"#room1", int64(math.MaxInt64), 50}, "SEARCH m USING INDEX"},
+		{"HistoryHidden", historySQL(2), []any{"#room1", int64(500), b.ID, c.ID, 50}, "SEARCH m USING INDEX"},
 		{"Unread", unreadSQL(0), []any{"#room1", a.ID, "#room1", a.ID}, "idx_messages_conv_id_sender"},
 		{"UnreadHidden", unreadSQL(1), []any{"#room1", a.ID, "#room1", a.ID, b.ID}, "idx_messages_conv_id_sender"},
 		{"Conversations", qConversations, []any{a.ID, a.ID, a.ID}, "idx_direct_convs_user_a"},
@@ -80,6 +80,8 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		{"ReleaseAll", qReleaseAll, nil, "idx_deliveries_held"},
 		{"ContactsOf", qContactsOf, []any{a.ID}, "idx_contacts_pair"},
 		{"BlockedBy", qBlockedBy, []any{a.ID}, "idx_blocks_pair"},
+		{"HandleHolder", qHandleHolder, []any{Skeleton("alice"), uint64(0), "alice"}, "idx_users_skeleton"},
+		{"HandleHeld", qHandleHeld, []any{Skeleton("alice"), uint64(0), now, "alice"}, "idx_released_handles_skeleton"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,14 +39,36 @@ type DB struct {
 
 var _ Store = (*DB)(nil)
 
-// busyTimeoutMS is how long a connection waits for a lock held by another
-// connection (a checkpoint, another process) before failing.
-const busyTimeoutMS = 5000
+// defaultBusyTimeout is how long a connection waits for a lock held by
+// another connection (a checkpoint, another process) before failing.
+const defaultBusyTimeout = 5 * time.Second
+
+// Option tunes Open.
+type Option func(*openConfig)
+
+type openConfig struct {
+	busyTimeout time.Duration
+}
+
+// WithBusyTimeout sets how long a statement waits for a lock held by
+// another connection before failing with ErrUnavailable (default 5 s).
+func WithBusyTimeout(d time.Duration) Option {
+	return func(c *openConfig) {
+		if d > 0 {
+			c.busyTimeout = d
+		}
+	}
+}
 
 // Open opens (creating if needed) the SQLite database at path with WAL,
 // synchronous=FULL, foreign keys and BEGIN IMMEDIATE transactions, and
 // migrates its schema. The parent directory is created with mode 0700.
-func Open(path string) (*DB, error) {
+func Open(path string, opts ...Option) (*DB, error) {
+	cfg := openConfig{busyTimeout: defaultBusyTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	busyMS := fmt.Sprint(max(1, cfg.busyTimeout.Milliseconds()))
 	if path == "" {
 		return nil, errors.New("open store: empty path")
 	}
@@ -69,7 +91,7 @@ func Open(path string) (*DB, error) {
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"FULL"},
 		"_foreign_keys": {"1"},
-		"_busy_timeout": {fmt.Sprint(busyTimeoutMS)},
+		"_busy_timeout": {busyMS},
 		"_txlock":       {"immediate"},
 		"_cache_size":   {"-16384"}, // KiB: index pages of a large messages table
 	}))
@@ -91,7 +113,7 @@ func Open(path string) (*DB, error) {
 	// writer's transactions.
 	r, rdb, err := openGorm(dsn(abs, url.Values{
 		"_foreign_keys": {"1"},
-		"_busy_timeout": {fmt.Sprint(busyTimeoutMS)},
+		"_busy_timeout": {busyMS},
 		"_query_only":   {"1"},
 		"_cache_size":   {"-8192"},
 	}))
@@ -131,8 +153,9 @@ func openGorm(dsn string) (*gorm.DB, *sql.DB, error) {
 	return g, s, nil
 }
 
-// migrate creates or updates the schema. It is a no-op on an up-to-date
-// database (no table is rebuilt).
+// migrate creates or updates the schema: the AutoMigrate baseline, then the
+// versioned steps of migrate.go. It is a no-op on an up-to-date database
+// (no table is rebuilt).
 func migrate(g *gorm.DB) error {
 	// Indexes GORM tags cannot express: store.go's Message is shared, and
 	// the second one is partial.
@@ -153,7 +176,7 @@ func migrate(g *gorm.DB) error {
 			return err
 		}
 	}
-	return nil
+	return runMigrations(g, migrations)
 }
 
 // Close closes the reader pool and then the writer connection; the writer
@@ -225,11 +248,25 @@ func (d *DB) wrap(op string, err error) error {
 		case sqlite3.ErrConstraintForeignKey:
 			return fmt.Errorf("%s: %w", op, ErrNotFound)
 		}
+		if unavailable(se.Code) {
+			return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+		}
 	}
 	if d.closed.Load() {
 		return fmt.Errorf("%s: %w", op, ErrClosed)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unavailable reports whether a SQLite result code means the database
+// cannot be used now for a reason outside the server that may pass.
+func unavailable(code sqlite3.ErrNo) bool {
+	switch code {
+	case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrFull, sqlite3.ErrReadonly,
+		sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrPerm:
+		return true
+	}
+	return false
 }
 
 // writeTx runs fn in one BEGIN IMMEDIATE transaction on the writer

@@ -19,6 +19,11 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store closed")
+	// ErrUnavailable means the database cannot be written (or read) now
+	// for a reason outside the server that may pass: locked by another
+	// process, disk full, read-only, I/O error. The error wrapping it also
+	// wraps the driver's error.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
 // Store is the persistence seam used by the chat broker. It is composed of
@@ -42,10 +47,14 @@ type Users interface {
 	// UserByID returns one user, or ErrNotFound.
 	UserByID(ctx context.Context, id uint64) (User, error)
 	// CreateUser creates the user and its first key in one transaction.
-	// It returns ErrConflict when the handle key or fingerprint is taken.
+	// It returns a *HandleConflictError when the handle is taken or held
+	// for its previous owner (as of u.CreatedAt), ErrConflict when the
+	// fingerprint is taken.
 	CreateUser(ctx context.Context, u *User, k *Key) error
-	// RenameUser changes a user's handle; ErrConflict when it is taken.
-	RenameUser(ctx context.Context, id uint64, handle, handleKey string) error
+	// RenameUser changes a user's handle, holds the old one for them and
+	// appends a notice, in one transaction (see Rename); a
+	// *HandleConflictError when the new handle is taken or held.
+	RenameUser(ctx context.Context, r Rename) error
 	// KeysOf lists a user's keys.
 	KeysOf(ctx context.Context, id uint64) ([]Key, error)
 	// TouchLastSeen records when a user was last online.
@@ -60,8 +69,9 @@ type Messages interface {
 	// transaction. It returns only after commit.
 	AppendMessages(ctx context.Context, msgs []*Message) error
 	// History returns up to limit messages of conv with ID < before (before
-	// <= 0 means from the newest), oldest first. Messages sent by a user in
-	// hidden are left out (blocked senders).
+	// <= 0 means from the newest), oldest first, each with its sender's
+	// current handle in Author. Messages sent by a user in hidden are left
+	// out (blocked senders).
 	History(ctx context.Context, conv string, before int64, limit int, hidden []uint64) ([]Message, error)
 	// Conversations lists the direct-message conversations user takes part
 	// in, each with its newest message ID.
@@ -101,7 +111,8 @@ type Contacts interface {
 // start-up so that claims of a crashed process are offered again.
 type Deliveries interface {
 	// ClaimOffline atomically claims every pending, unclaimed delivery of
-	// recipient for claim and returns the claimed messages, oldest first,
+	// recipient for claim and returns the claimed messages (with Author set,
+	// as History), oldest first,
 	// with the total count per sender. At most limit messages are returned
 	// (the newest ones); the counts cover all claimed messages.
 	ClaimOffline(ctx context.Context, recipient uint64, claim string, limit int) (OfflineBatch, error)
@@ -119,6 +130,10 @@ type User struct {
 	ID        uint64 `gorm:"primaryKey"`
 	Handle    string `gorm:"size:64;not null"`
 	HandleKey string `gorm:"size:128;not null;uniqueIndex"` // normalised, case-folded handle
+	// Skeleton is Skeleton(HandleKey), set by CreateUser and RenameUser: a
+	// new handle whose skeleton another account's has is refused. Indexed,
+	// not unique: databases from before the rule may hold look-alikes.
+	Skeleton  string `gorm:"size:128;not null;default:'';-:migration"`
 	CreatedAt time.Time
 	LastSeen  time.Time
 }
@@ -136,6 +151,7 @@ type Key struct {
 const (
 	KindText   = 0 // an ordinary message
 	KindAction = 1 // a /me action
+	KindRename = 2 // a line of history recording a change of handle
 )
 
 // Message is one stored chat message. Conv names the conversation: a room
@@ -152,6 +168,10 @@ type Message struct {
 	// OfflineFor, when non-zero on AppendMessages, records a pending
 	// delivery for that recipient. It is not a column.
 	OfflineFor uint64 `gorm:"-"`
+	// Author is the sender's current handle, filled in by the queries that
+	// read messages (SenderHandle may since have passed to someone else).
+	// It is not a column.
+	Author string `gorm:"-"`
 }
 
 // ConvSummary is a direct conversation a user takes part in.

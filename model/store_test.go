@@ -138,7 +138,7 @@ func TestLookupsOfMissingRowsReturnErrNotFound(t *testing.T) {
 	if _, err := d.UserByID(ctx, 42); !errors.Is(err, ErrNotFound) {
 		t.Errorf("UserByID: %v", err)
 	}
-	if err := d.RenameUser(ctx, 42, "x", "x"); !errors.Is(err, ErrNotFound) {
+	if err := d.RenameUser(ctx, Rename{UserID: 42, Handle: "x", HandleKey: "x"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RenameUser: %v", err)
 	}
 	if err := d.TouchLastSeen(ctx, 42, time.Now()); !errors.Is(err, ErrNotFound) {
@@ -190,10 +190,10 @@ func TestRenameUser(t *testing.T) {
 	d, _ := openTest(t)
 	a := mustUser(t, d, "alice")
 	mustUser(t, d, "bob")
-	if err := d.RenameUser(ctx, a.ID, "bob", "bob"); !errors.Is(err, ErrConflict) {
+	if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "bob", HandleKey: "bob"}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("rename onto taken handle: %v, want ErrConflict", err)
 	}
-	if err := d.RenameUser(ctx, a.ID, "Carol", "carol"); err != nil {
+	if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "Carol", HandleKey: "carol"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := d.UserByHandle(ctx, "carol")

@@ -251,6 +251,9 @@ type App struct {
 	outbox    []outItem
 	inflight  bool
 	retryWait bool
+	// unsent are failed lines that could not go back to the input because
+	// it held new typing, newest last; Up on an empty input recalls them.
+	unsent []string
 
 	markPending bool
 
@@ -497,6 +500,8 @@ func (a *App) handleKey(k tea.KeyPressMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 		return a, nil
 	case key.Matches(k, a.keys.Enter):
 		return a, a.submit()
+	case key.Matches(k, a.keys.Up) && a.recallUnsent():
+		return a, nil
 	}
 	// Plain typing only changes the input line: keep the cached main area.
 	a.mainDirty = wasDirty
@@ -990,12 +995,29 @@ func (a *App) finishHead(err error) (next, retry tea.Cmd) {
 }
 
 // failed shows why a line was not accepted. The line goes back to the
-// input only when the input is empty, so it never merges with new typing.
+// input only when the input is empty, so it never merges with new typing;
+// otherwise Up on an empty input recalls it.
 func (a *App) failed(it outItem, err error) {
-	a.setError(userText(err))
-	if a.composer.Value() == "" && it.typed != "" {
+	text := userText(err)
+	switch {
+	case it.typed == "":
+	case a.composer.Value() == "":
 		a.composer.SetValue(it.typed)
+	default:
+		a.unsent = append(a.unsent, it.typed)
+		text += " (↑ on an empty line recalls it)"
 	}
+	a.setError(text)
+}
+
+// recallUnsent puts the newest failed line back into the empty input.
+func (a *App) recallUnsent() bool {
+	if len(a.unsent) == 0 || a.composer.Value() != "" {
+		return false
+	}
+	a.composer.SetValue(a.unsent[len(a.unsent)-1])
+	a.unsent = a.unsent[:len(a.unsent)-1]
+	return true
 }
 
 func (a *App) sent(msg sentMsg) tea.Cmd {
@@ -1207,6 +1229,7 @@ func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 			if c.info.Kind == chat.KindDirect && c.info.Peer == p.User {
 				c.info.Name = p.Handle
 			}
+			c.renameAuthor(p.User, p.Handle)
 		}
 		if p.User == a.me.ID {
 			a.me.Handle = p.Handle

@@ -47,15 +47,18 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 	if e.lines != nil && e.width == w {
 		return e.lines
 	}
-	if e.kind == entMessage {
+	if e.kind == entMessage && e.msg.Kind != chat.KindRename {
 		e.lines = renderMessage(rc, &e.msg, w)
 	} else {
-		p := rc.st.pSystem
+		p, text := rc.st.pSystem, e.text
 		if e.kind == entError {
 			p = rc.st.pError
 		}
+		if e.kind == entMessage { // a rename on record: a system line
+			text = e.msg.Body
+		}
 		e.lines = e.lines[:0]
-		for _, raw := range strings.Split(e.text, "\n") {
+		for _, raw := range strings.Split(text, "\n") {
 			for _, l := range wrapHanging(safeLine(raw), w) {
 				e.lines = append(e.lines, p.s(l))
 			}
@@ -170,6 +173,19 @@ func (c *Conversation) contains(id chat.MessageID) bool {
 	k := msgKey(id)
 	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].key >= k })
 	return i < len(c.entries) && c.entries[i].key == k
+}
+
+// renameAuthor shows the messages of user id under their new handle: a
+// message is shown under its author's current handle, since the old one
+// may pass to someone else.
+func (c *Conversation) renameAuthor(id chat.UserID, handle string) {
+	for i := range c.entries {
+		e := &c.entries[i]
+		if e.kind == entMessage && e.msg.From == id && e.msg.FromHandle != handle {
+			e.msg.FromHandle = handle
+			e.lines = nil
+		}
+	}
 }
 
 // addSystem appends a system text (kind entSystem or entError).

@@ -1,0 +1,185 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestReleasedHandleIsHeldAcrossRestart checks that a handle given up by a
+// rename is held for its previous owner in the database (so a restart does
+// not free it), that the owner can take it back, and that it is free once
+// the hold ends.
+func TestReleasedHandleIsHeldAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTest(t)
+	a := mustUser(t, d, "rca")
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	until := at.Add(7 * 24 * time.Hour)
+	notice := &Message{Conv: "#lobby", SenderID: a.ID, SenderHandle: "rca_away", Kind: KindRename, Body: "rca is now known as rca_away"}
+	if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca_away", HandleKey: "rca_away", At: at, HoldUntil: until, Notice: notice}); err != nil {
+		t.Fatal(err)
+	}
+	if notice.ID == 0 {
+		t.Fatal("notice not appended")
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+
+	u := User{Handle: "RCA", HandleKey: "rca", CreatedAt: at.Add(time.Hour)}
+	err = d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:other", PublicKey: "x"})
+	var hc *HandleConflictError
+	if !errors.As(err, &hc) || !errors.Is(err, ErrConflict) || hc.Holder != "rca" || !hc.HeldUntil.Equal(until) {
+		t.Fatalf("claim of a held handle after restart: %v (%+v)", err, hc)
+	}
+	// The previous owner may take it back at any time.
+	if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca", HandleKey: "rca", At: at.Add(time.Hour)}); err != nil {
+		t.Fatalf("owner takes the handle back: %v", err)
+	}
+	// After the hold, another key may take a released handle.
+	if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca2", HandleKey: "rca2", At: at, HoldUntil: until}); err != nil {
+		t.Fatal(err)
+	}
+	u = User{Handle: "rca", HandleKey: "rca", CreatedAt: until.Add(time.Second)}
+	if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:other", PublicKey: "x"}); err != nil {
+		t.Fatalf("claim after the hold: %v", err)
+	}
+	// History names the old author by their current handle.
+	h, err := d.History(ctx, "#lobby", 0, 10, nil)
+	if err != nil || len(h) != 1 || h[0].Author != "rca2" || h[0].SenderHandle != "rca_away" {
+		t.Fatalf("history = %+v, %v", h, err)
+	}
+}
+
+// TestSchemaStepsAreRecordedAndRunOnce checks the versioned migrations: each
+// step is recorded, reopening applies nothing again, and a database from a
+// newer server is refused instead of being used.
+func TestSchemaStepsAreRecordedAndRunOnce(t *testing.T) {
+	d, path := openTest(t)
+	versions := func() []int {
+		t.Helper()
+		var v []int
+		if err := d.w.Raw(`SELECT version FROM schema_migrations ORDER BY version`).Scan(&v).Error; err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := versions(); len(v) != len(migrations) || v[len(v)-1] != migrations[len(migrations)-1].version {
+		t.Fatalf("recorded versions %v, want one per step of %d", v, len(migrations))
+	}
+	_ = d.Close()
+	var err error
+	if d, err = Open(path); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	if v := versions(); len(v) != len(migrations) {
+		t.Fatalf("reopen recorded %v", v)
+	}
+	if err := d.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', ?)`, time.Now()).Error; err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Close()
+	if d2, err := Open(path); !errors.Is(err, ErrSchemaTooNew) {
+		if d2 != nil {
+			_ = d2.Close()
+		}
+		t.Fatalf("open of a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestSkeletonFoldsASCIIConfusables(t *testing.T) {
+	same := [][]string{
+		{"alice", "aiice", "a1ice", "ailce", "al1ce"}, // l, I (as i) and 1
+		{"bob", "b0b"},
+		{"mom", "rnom", "m0rn", "rnorn"},
+		{"ian", "lan", "1an"},
+	}
+	for _, group := range same {
+		for _, k := range group[1:] {
+			if Skeleton(k) != Skeleton(group[0]) {
+				t.Errorf("Skeleton(%q) = %q, Skeleton(%q) = %q: want equal", k, Skeleton(k), group[0], Skeleton(group[0]))
+			}
+		}
+	}
+	for _, pair := range [][2]string{{"alice", "alive"}, {"bob", "bab"}, {"vv", "w"}, {"cl", "d"}, {"a_b", "a-b"}, {"a.b", "ab"}} {
+		if Skeleton(pair[0]) == Skeleton(pair[1]) {
+			t.Errorf("Skeleton(%q) == Skeleton(%q) = %q: want different", pair[0], pair[1], Skeleton(pair[0]))
+		}
+	}
+}
+
+// TestLookAlikeHandleIsRefused checks that a handle whose skeleton equals
+// another account's, or a held one's, is refused with the handle in the
+// way, on creation and on rename.
+func TestLookAlikeHandleIsRefused(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	mustUser(t, d, "alice")
+	b := mustUser(t, d, "bob")
+	u := User{Handle: "aIice", HandleKey: "aiice"}
+	err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:x", PublicKey: "x"})
+	var hc *HandleConflictError
+	if !errors.As(err, &hc) || hc.Holder != "alice" || !hc.HeldUntil.IsZero() {
+		t.Fatalf("create aIice next to alice: %v", err)
+	}
+	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "a1ice", HandleKey: "a1ice"}); !errors.As(err, &hc) || hc.Holder != "alice" {
+		t.Fatalf("rename to a1ice next to alice: %v", err)
+	}
+	// A look-alike of a held handle is refused too, for others only.
+	at := time.Now()
+	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "robert", HandleKey: "robert", At: at, HoldUntil: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	u = User{Handle: "b0b", HandleKey: "b0b"}
+	if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:y", PublicKey: "y"}); !errors.As(err, &hc) || hc.Holder != "bob" || hc.HeldUntil.IsZero() {
+		t.Fatalf("create b0b while bob is held: %v", err)
+	}
+	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "B0B", HandleKey: "b0b", At: at}); err != nil {
+		t.Fatalf("the holder takes a look-alike of their own handle: %v", err)
+	}
+}
+
+// TestSkeletonStepKeepsExistingLookAlikes migrates a database that already
+// holds two look-alike handles: the step must not fail, both accounts stay,
+// and only new claims are refused.
+func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTest(t)
+	// Back to the schema before step 2, with two look-alikes in it.
+	for _, q := range []string{
+		`DROP INDEX idx_users_skeleton`,
+		`ALTER TABLE users DROP COLUMN skeleton`,
+		`DROP INDEX idx_released_handles_skeleton`,
+		`ALTER TABLE released_handles DROP COLUMN skeleton`,
+		`DELETE FROM schema_migrations WHERE version >= 2`,
+		`INSERT INTO users (handle, handle_key, created_at, last_seen) VALUES ('alice', 'alice', '2026-01-01', '2026-01-01'), ('aIice', 'aiice', '2026-01-01', '2026-01-01')`,
+	} {
+		if err := d.w.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_ = d.Close()
+	d, err := Open(path)
+	if err != nil {
+		t.Fatalf("migrating a database with look-alikes: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	for _, k := range []string{"alice", "aiice"} {
+		u, err := d.UserByHandle(ctx, k)
+		if err != nil || u.Skeleton != Skeleton("alice") {
+			t.Fatalf("%s after the step: %+v, %v", k, u, err)
+		}
+	}
+	u := User{Handle: "a1ice", HandleKey: "a1ice"}
+	var hc *HandleConflictError
+	if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:z", PublicKey: "z"}); !errors.As(err, &hc) {
+		t.Fatalf("a third look-alike: %v", err)
+	}
+}

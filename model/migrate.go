@@ -1,0 +1,123 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Schema changes.
+//
+// The tables of the original schema are created and kept up to date by
+// GORM's AutoMigrate from the structs (it only adds what is missing). Every
+// later change is a numbered step in migrations, applied once, in order, in
+// its own transaction that also records it in schema_migrations. A step is
+// never edited once released: a change to it is a new step. Steps use SQL
+// that SQLite and PostgreSQL both accept; fields they add are tagged
+// `gorm:"-:migration"` so that AutoMigrate leaves them to the step.
+
+// migration is one versioned schema step.
+type migration struct {
+	version int
+	name    string
+	up      func(tx *gorm.DB) error
+}
+
+// migrations are the schema steps after the AutoMigrate baseline, in order.
+var migrations = []migration{
+	{1, "released handles are held for their previous owner", migrateReleasedHandles},
+	{2, "handles are compared by confusable skeleton", migrateSkeletons},
+}
+
+// ErrSchemaTooNew means the database was migrated by a newer server.
+var ErrSchemaTooNew = errors.New("database schema is newer than this server")
+
+const qCreateSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY,
+	name VARCHAR(128) NOT NULL,
+	applied_at TIMESTAMP NOT NULL
+)`
+
+// runMigrations applies the steps of ms the database has not recorded yet.
+// Each step and its record commit together, so a crash between steps
+// leaves a database that the next start continues from.
+func runMigrations(g *gorm.DB, ms []migration) error {
+	if err := g.Exec(qCreateSchemaMigrations).Error; err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var newest int
+	if err := g.Raw(`SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest).Error; err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if known := ms[len(ms)-1].version; newest > known {
+		return fmt.Errorf("%w: version %d, this server knows up to %d", ErrSchemaTooNew, newest, known)
+	}
+	for _, m := range ms {
+		err := g.Transaction(func(tx *gorm.DB) error {
+			// Checked inside the (BEGIN IMMEDIATE) transaction: another
+			// process opening the same file may have applied it meanwhile.
+			var n int64
+			if err := tx.Raw(`SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if err := m.up(tx); err != nil {
+				return err
+			}
+			return tx.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().UTC()).Error
+		})
+		if err != nil {
+			return fmt.Errorf("schema step %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	return nil
+}
+
+// migrateReleasedHandles creates released_handles: a handle someone gave up
+// by renaming, held for them (no one else may take it) until held_until.
+func migrateReleasedHandles(tx *gorm.DB) error {
+	for _, q := range []string{
+		`CREATE TABLE released_handles (
+			handle_key VARCHAR(128) PRIMARY KEY,
+			handle VARCHAR(64) NOT NULL,
+			user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			held_until TIMESTAMP NOT NULL
+		)`,
+		`CREATE INDEX idx_released_handles_user ON released_handles(user_id)`,
+	} {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateSkeletons adds the skeleton column (Skeleton of handle_key) to
+// users and released_handles, fills it in and indexes it. The indexes are
+// not unique: handles registered before the rule may look alike, and both
+// are kept; only new claims are refused (checkHandle).
+func migrateSkeletons(tx *gorm.DB) error {
+	for _, table := range []string{"users", "released_handles"} {
+		if err := tx.Exec(`ALTER TABLE ` + table + ` ADD COLUMN skeleton VARCHAR(128) NOT NULL DEFAULT ''`).Error; err != nil {
+			return err
+		}
+		var keys []string
+		if err := tx.Raw(`SELECT handle_key FROM ` + table).Scan(&keys).Error; err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Exec(`UPDATE `+table+` SET skeleton = ? WHERE handle_key = ?`, Skeleton(k), k).Error; err != nil {
+				return err
+			}
+		}
+		if err := tx.Exec(`CREATE INDEX idx_` + table + `_skeleton ON ` + table + `(skeleton)`).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}

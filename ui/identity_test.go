@@ -1,0 +1,57 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"sshchat/chat"
+)
+
+// TestShownMessagesFollowTheirAuthorsRename checks that a rename re-labels
+// the author's messages already on screen (their old handle may pass to
+// someone else) and that a rename on record in history shows as a system
+// line.
+func TestShownMessagesFollowTheirAuthorsRename(t *testing.T) {
+	h := newHarness(t, newFakeBroker())
+	h.events(chat.MessageEvent{Message: msgAt(10, chat.Lobby, bobID, "rca", "send payments to account 999"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if s := h.screen(); !strings.Contains(s, "rca: send payments") {
+		t.Fatalf("message not shown:\n%s", s)
+	}
+	h.events(chat.PresenceEvent{Presence: chat.Presence{User: bobID, Handle: "rca_away", Status: chat.Online}, OldHandle: "rca"})
+	s := h.screen()
+	if strings.Contains(s, "rca: send payments") || !strings.Contains(s, "rca_away: send payments") {
+		t.Fatalf("old message not re-labelled after the rename:\n%s", s)
+	}
+	rename := msgAt(11, chat.Lobby, bobID, "rca_away", "rca is now known as rca_away")
+	rename.Kind = chat.KindRename
+	h.events(chat.MessageEvent{Message: rename, Conversation: chat.Conversation{ID: chat.Lobby}})
+	if s := h.screen(); strings.Contains(s, "rca_away: rca is now") {
+		t.Fatalf("rename on record shown as a message:\n%s", s)
+	}
+}
+
+// TestStorageFailureIsToldAndNeverMergesLines checks the UI's part of issue
+// 7 item 11: a line the server could not store is reported in words, does
+// not merge into what the user typed meanwhile, and Up on the empty input
+// recalls it.
+func TestStorageFailureIsToldAndNeverMergesLines(t *testing.T) {
+	h := newHarness(t, newFakeBroker())
+	h.typeText("second draft")
+	h.send(sentMsg{item: outItem{conv: chat.Lobby, text: "first", typed: "first"},
+		err: fmt.Errorf("%w; yours was not sent", chat.ErrStorageUnavailable)})
+	lines := strings.Split(h.screen(), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "the server cannot store messages right now; yours was not sent") {
+		t.Errorf("status line = %q", last)
+	}
+	if got := h.app.composer.Value(); got != "second draft" {
+		t.Fatalf("input = %q, want the new typing alone", got)
+	}
+	h.press(tea.KeyEnter) // sends "second draft"
+	h.press(tea.KeyUp)
+	if got := h.app.composer.Value(); got != "first" {
+		t.Fatalf("Up on the empty input gave %q, want the unsent line", got)
+	}
+}
