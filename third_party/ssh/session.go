@@ -410,7 +410,7 @@ func (sess *session) handleRequests(reqs <-chan *gossh.Request) {
 			win, _, ok := parseWindow(req.Payload)
 			if ok {
 				sess.pty.Window = win
-				sess.winch <- win
+				sess.sendWindow(win)
 			}
 			_ = req.Reply(ok, nil)
 		case agentRequestType:
@@ -429,6 +429,25 @@ func (sess *session) handleRequests(reqs <-chan *gossh.Request) {
 		default:
 			slog.Debug("ssh: unknown session request", "type", req.Type)
 			_ = req.Reply(false, nil)
+		}
+	}
+}
+
+// sendWindow hands win to the handler without blocking the request loop.
+// winch holds one size: a size the handler has not read yet is replaced by
+// the newest, which is the only one that matters. (sshchat patch: a blocking
+// send left this goroutine stuck forever when no handler ever read winch,
+// e.g. a client that sends window changes but never starts a shell.)
+func (sess *session) sendWindow(win Window) {
+	for {
+		select {
+		case sess.winch <- win:
+			return
+		default:
+		}
+		select { // only this goroutine sends: the next send succeeds
+		case <-sess.winch:
+		default:
 		}
 	}
 }
