@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +77,84 @@ func TestWindowChangesWithoutShellLeaveNoGoroutine(t *testing.T) {
 		conn.Close()
 	}
 	waitGoroutines(t, baseline)
+}
+
+// 100,000 env requests on one session leave the heap where it was, and
+// the session still opens the chat.
+func TestEnvRequestFloodIsBounded(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	conn, err := gossh.Dial("tcp", ts.addr, sshConfig("envflood", newKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	if err := sess.Setenv("LANG", "C.UTF-8"); err != nil {
+		t.Fatalf("LANG: %v", err)
+	}
+	before := heap()
+	value := strings.Repeat("v", 250)
+	for i := range 100_000 {
+		key := fmt.Sprintf("LC_%d", i) // half look like locale variables
+		if i%2 == 1 {
+			key = fmt.Sprintf("X%d", i)
+		}
+		if _, err := sess.SendRequest("env", false, gossh.Marshal(struct{ Key, Value string }{key, value})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Answered in order: every request before it has been handled.
+	if err := sess.Setenv("EVIL", "x"); err == nil {
+		t.Fatal("a variable the UI does not use was accepted")
+	}
+	if grew := int64(heap()) - int64(before); grew > 8<<20 {
+		t.Fatalf("heap grew by %d bytes after 100,000 env requests", grew)
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm-256color", 24, 80, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, stdout, "#lobby")
+}
+
+// readUntil reads r until its output contains want.
+func readUntil(t *testing.T, r io.Reader, want string) {
+	t.Helper()
+	found := make(chan struct{})
+	go func() {
+		var seen []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Read(buf)
+			seen = append(seen, buf[:n]...)
+			if bytes.Contains(seen, []byte(want)) {
+				close(found)
+				io.Copy(io.Discard, r)
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-found:
+	case <-time.After(waitTimeout):
+		t.Fatalf("output never contained %q", want)
+	}
 }

@@ -110,6 +110,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	// time is disconnected, however slowly it trickles bytes.
 	s.ssh.HandshakeTimeout = cfg.LoginTimeout
 	s.ssh.ConnCallback = s.admitConn
+	s.ssh.EnvCallback = acceptEnv
 	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
 	logger.Info("database", "path", cfg.DBPath)
 	if s.authz == nil {

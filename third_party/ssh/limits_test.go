@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,5 +61,53 @@ func TestLateHandlerSeesNewestWindow(t *testing.T) {
 	}
 	if w := <-got; w.Width != 120 || w.Height != 40 {
 		t.Fatalf("handler saw %dx%d; want the newest size 120x40", w.Width, w.Height)
+	}
+}
+
+// Env requests are bounded per session, replace earlier values, and pass
+// through EnvCallback.
+func TestEnvIsBoundedAndFiltered(t *testing.T) {
+	t.Parallel()
+	got := make(chan []string, 1)
+	session, _, cleanup := newTestSession(t, &Server{
+		Handler:     func(s Session) { got <- s.Environ() },
+		EnvCallback: func(_ Context, key, _ string) bool { return key != "REFUSED" },
+	}, nil)
+	defer cleanup()
+	setenv := func(k, v string) bool {
+		t.Helper()
+		ok, err := session.SendRequest("env", true, gossh.Marshal(struct{ Key, Value string }{k, v}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if setenv("REFUSED", "x") {
+		t.Fatal("EnvCallback's refusal was accepted")
+	}
+	if !setenv("LANG", "C") || !setenv("LANG", "C.UTF-8") {
+		t.Fatal("LANG refused")
+	}
+	if setenv("", "x") || setenv("A=B", "x") {
+		t.Fatal("an empty key or a key with '=' was accepted")
+	}
+	if setenv("BIG", string(make([]byte, MaxEnvBytes))) {
+		t.Fatal("a value over MaxEnvBytes was accepted")
+	}
+	accepted := 1
+	for i := range 2 * MaxEnvVars {
+		if setenv(fmt.Sprintf("V%d", i), "1") {
+			accepted++
+		}
+	}
+	if accepted != MaxEnvVars {
+		t.Fatalf("%d variables accepted; want MaxEnvVars = %d", accepted, MaxEnvVars)
+	}
+	if err := session.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	env := <-got
+	if len(env) != MaxEnvVars || env[0] != "LANG=C.UTF-8" {
+		t.Fatalf("environment %d entries starting %q; want %d starting LANG=C.UTF-8", len(env), env[0], MaxEnvVars)
 	}
 }

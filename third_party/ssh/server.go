@@ -74,6 +74,7 @@ type Server struct {
 	ReversePortForwardingCallback ReversePortForwardingCallback // callback for allowing reverse port forwarding, denies all if nil
 	ServerConfigCallback          ServerConfigCallback          // callback for configuring detailed SSH options
 	SessionRequestCallback        SessionRequestCallback        // callback for allowing or denying SSH sessions
+	EnvCallback                   EnvCallback                   // callback for allowing environment variables, all (within MaxEnvVars and MaxEnvBytes) if nil
 
 	ConnectionFailedCallback ConnectionFailedCallback // callback to report connection failures
 	ConnectionCloseCallback  ConnectionCloseCallback  // callback to report connection close

@@ -2,10 +2,10 @@ package ssh
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/anmitsu/go-shlex"
@@ -88,6 +88,15 @@ type Session interface {
 	Break(c chan<- bool)
 }
 
+// MaxEnvVars and MaxEnvBytes bound the environment one session may set with
+// "env" requests: variables, and bytes of their keys and values together
+// (sshchat patch; upstream stored every request). Setting a variable again
+// replaces it. Requests beyond the bounds are answered with failure.
+const (
+	MaxEnvVars  = 64
+	MaxEnvBytes = 16 << 10
+)
+
 // maxSigBufSize is how many signals will be buffered
 // when there is no signal channel specified.
 const maxSigBufSize = 128
@@ -106,6 +115,7 @@ func DefaultSessionHandler(srv *Server, conn *gossh.ServerConn, newChan gossh.Ne
 		ptyCb:             srv.PtyCallback,
 		ptyHandler:        srv.PtyHandler,
 		sessReqCb:         srv.SessionRequestCallback,
+		envCb:             srv.EnvCallback,
 		subsystemHandlers: srv.SubsystemHandlers,
 		ctx:               ctx,
 	}
@@ -127,6 +137,8 @@ type session struct {
 	ptyCb             PtyCallback
 	ptyHandler        PtyHandler
 	sessReqCb         SessionRequestCallback
+	envCb             EnvCallback
+	envBytes          int // bytes of keys and values in env
 	rawCmd            string
 	subsystem         string
 	ctx               Context
@@ -337,9 +349,12 @@ func (sess *session) handleRequests(reqs <-chan *gossh.Request) {
 				continue
 			}
 			var kv struct{ Key, Value string }
-			_ = gossh.Unmarshal(req.Payload, &kv)
-			sess.env = append(sess.env, fmt.Sprintf("%s=%s", kv.Key, kv.Value))
-			_ = req.Reply(true, nil)
+			if err := gossh.Unmarshal(req.Payload, &kv); err != nil ||
+				(sess.envCb != nil && !sess.envCb(sess.ctx, kv.Key, kv.Value)) {
+				_ = req.Reply(false, nil)
+				continue
+			}
+			_ = req.Reply(sess.setEnv(kv.Key, kv.Value), nil)
 		case "signal":
 			var payload struct{ Signal string }
 			_ = gossh.Unmarshal(req.Payload, &payload)
@@ -431,6 +446,32 @@ func (sess *session) handleRequests(reqs <-chan *gossh.Request) {
 			_ = req.Reply(false, nil)
 		}
 	}
+}
+
+// setEnv stores key=value, replacing an earlier value of key, unless the key
+// is empty or holds '=' or the session's environment would exceed
+// MaxEnvVars or MaxEnvBytes.
+func (sess *session) setEnv(key, value string) bool {
+	if key == "" || strings.Contains(key, "=") {
+		return false
+	}
+	size := len(key) + len(value)
+	for i, kv := range sess.env {
+		if k, old, _ := strings.Cut(kv, "="); k == key {
+			if sess.envBytes-len(k)-len(old)+size > MaxEnvBytes {
+				return false
+			}
+			sess.envBytes += size - len(k) - len(old)
+			sess.env[i] = key + "=" + value
+			return true
+		}
+	}
+	if len(sess.env) >= MaxEnvVars || sess.envBytes+size > MaxEnvBytes {
+		return false
+	}
+	sess.envBytes += size
+	sess.env = append(sess.env, key+"="+value)
+	return true
 }
 
 // sendWindow hands win to the handler without blocking the request loop.

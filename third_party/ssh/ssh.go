@@ -57,6 +57,11 @@ type PtyCallback func(ctx Context, req Pty) bool
 // SessionRequestCallback is a callback for allowing or denying SSH sessions.
 type SessionRequestCallback func(sess Session, requestType string) bool
 
+// EnvCallback decides whether a session may set an environment variable
+// with an "env" request, like sshd's AcceptEnv (sshchat patch). A refused
+// variable is answered with failure and not stored.
+type EnvCallback func(ctx Context, key, value string) bool
+
 // ConnCallback is a hook for new connections before handling.
 // It allows wrapping for timeouts and limiting by returning
 // the net.Conn that will be used as the underlying connection.
