@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -157,4 +158,36 @@ func readUntil(t *testing.T, r io.Reader, want string) {
 	case <-time.After(waitTimeout):
 		t.Fatalf("output never contained %q", want)
 	}
+}
+
+// Session channels opened without any request are capped per connection
+// where they are accepted, and cost no goroutine beyond the cap.
+func TestBareChannelsPerConnectionAreCapped(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	baseline := runtime.NumGoroutine()
+	conn, err := gossh.Dial("tcp", ts.addr, sshConfig("channels", newKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	opened := 0
+	for range 300 {
+		_, _, err := conn.OpenChannel("session", nil)
+		if err == nil {
+			opened++
+			continue
+		}
+		var oe *gossh.OpenChannelError
+		if !errors.As(err, &oe) || oe.Reason != gossh.ResourceShortage || !strings.Contains(oe.Message, "sessions per connection") {
+			t.Fatalf("extra channel: %v; want a resource-shortage refusal", err)
+		}
+	}
+	if opened != maxSessionsPerConn {
+		t.Fatalf("%d channels opened; want %d", opened, maxSessionsPerConn)
+	}
+	if n := runtime.NumGoroutine() - baseline; n > 20*maxSessionsPerConn {
+		t.Fatalf("%d goroutines for %d open channels", n, opened)
+	}
+	conn.Close()
+	waitGoroutines(t, baseline)
 }

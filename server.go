@@ -111,6 +111,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	s.ssh.HandshakeTimeout = cfg.LoginTimeout
 	s.ssh.ConnCallback = s.admitConn
 	s.ssh.EnvCallback = acceptEnv
+	s.ssh.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.limitChannels(ssh.DefaultSessionHandler)}
 	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
 	logger.Info("database", "path", cfg.DBPath)
 	if s.authz == nil {
@@ -242,12 +243,13 @@ func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// maxSessionsPerConn caps sessions multiplexed on one SSH connection, as
-// OpenSSH's MaxSessions does.
+// maxSessionsPerConn caps session channels open at once on one SSH
+// connection, as OpenSSH's MaxSessions does. A channel counts from the
+// moment it is opened, whether or not it ever starts a shell.
 const maxSessionsPerConn = 10
 
 // connState is per-connection bookkeeping kept in the connection context.
-type connState struct{ sessions atomic.Int64 }
+type connState struct{ channels atomic.Int64 }
 
 type connStateKey struct{}
 
@@ -278,8 +280,7 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// limitSessions refuses sessions beyond Config.MaxSessions, and beyond
-// maxSessionsPerConn on one connection.
+// limitSessions refuses sessions beyond Config.MaxSessions.
 func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		n := s.active.Add(1)
@@ -297,14 +298,27 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			delete(s.sessions, sess)
 			s.mu.Unlock()
 		}()
-		if st, ok := sess.Context().Value(connStateKey{}).(*connState); ok {
-			defer st.sessions.Add(-1)
-			if st.sessions.Add(1) > maxSessionsPerConn {
-				wish.Fatalln(sess, fmt.Sprintf("sshchat: at most %d sessions per connection", maxSessionsPerConn))
-				return
-			}
-		}
 		next(sess)
+	}
+}
+
+// limitChannels wraps the "session" channel handler: a connection may
+// hold maxSessionsPerConn session channels at once, counted from the
+// channel's opening until its handler returns; more are rejected at once,
+// before they cost a goroutine or a buffer.
+func (s *server) limitChannels(next ssh.ChannelHandler) ssh.ChannelHandler {
+	return func(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
+		st, ok := ctx.Value(connStateKey{}).(*connState)
+		if !ok {
+			_ = ch.Reject(gossh.ConnectionFailed, "sshchat: connection not admitted")
+			return
+		}
+		defer st.channels.Add(-1)
+		if st.channels.Add(1) > maxSessionsPerConn {
+			_ = ch.Reject(gossh.ResourceShortage, fmt.Sprintf("sshchat: at most %d sessions per connection", maxSessionsPerConn))
+			return
+		}
+		next(srv, conn, ch, ctx)
 	}
 }
 
