@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -190,4 +192,199 @@ func TestBareChannelsPerConnectionAreCapped(t *testing.T) {
 	}
 	conn.Close()
 	waitGoroutines(t, baseline)
+}
+
+// The attack of issue 7 item 1, bounded: authenticated connections that
+// never open a session are closed at the open timeout, goroutines come
+// back, and a legitimate login still works.
+func TestIdleAuthenticatedConnectionsAreClosed(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--open-timeout", "1s", "--max-conns-per-key", "0"))
+	baseline := runtime.NumGoroutine()
+	key := newKey(t)
+	var conns []*gossh.Client
+	for range 50 {
+		conn, err := gossh.Dial("tcp", ts.addr, sshConfig("idler", key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+	}
+	for _, conn := range conns {
+		closed := make(chan struct{})
+		go func() { conn.Wait(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(waitTimeout):
+			t.Fatal("an idle authenticated connection was never closed")
+		}
+	}
+	waitGoroutines(t, baseline)
+	dial(t, ts.addr, "alice", newKey(t), 80, 24).WaitFor("#lobby")
+	if n := strings.Count(ts.logs.String(), "closing connection without a session"); n > refusalLinesPerMinute {
+		t.Fatalf("%d lines about idle connections from one address; want at most %d", n, refusalLinesPerMinute)
+	}
+}
+
+// A connection whose last session ended is closed at the idle timeout.
+func TestConnectionIdleAfterItsSessionIsClosed(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--idle-timeout", "1s"))
+	c := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	c.WaitFor("#lobby")
+	c.Line("/quit")
+	c.WaitClosed()
+	closed := make(chan struct{})
+	go func() { c.conn.Wait(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(waitTimeout):
+		t.Fatal("a connection without a session was never closed")
+	}
+}
+
+// Per-key limits: the connection over the limit is told why when it opens
+// a session; a session over the limit is told why on its terminal.
+func TestPerKeyLimitsRefuseWithOneLine(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--max-conns-per-key", "2", "--max-sessions-per-key", "1"))
+	key := newKey(t)
+	var held []*gossh.Client
+	for range 2 {
+		conn, err := gossh.Dial("tcp", ts.addr, sshConfig("alice", key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		held = append(held, conn)
+	}
+	over, err := gossh.Dial("tcp", ts.addr, sshConfig("alice", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	if _, err := over.NewSession(); err == nil || !strings.Contains(err.Error(), "too many connections for your key (at most 2)") {
+		t.Fatalf("third connection of a key: %v; want it refused with the reason", err)
+	}
+	fp := gossh.FingerprintSHA256(key.PublicKey())
+	keyConns := func() int {
+		ts.srv.admit.mu.Lock()
+		defer ts.srv.admit.mu.Unlock()
+		return ts.srv.admit.connsByKey[fp]
+	}
+	for _, conn := range held {
+		conn.Close()
+	}
+	eventually(t, "the closed connections to be released", func() bool { return keyConns() == 0 })
+	first := dial(t, ts.addr, "alice", key, 80, 24)
+	first.WaitFor("#lobby")
+	second := dial(t, ts.addr, "alice", key, 80, 24)
+	second.WaitRaw("too many sessions for your key (at most 1)")
+	second.WaitClosed()
+}
+
+// Per-source limits refuse a new connection with one line before the SSH
+// version exchange, and log it.
+func TestPerSourceLimitsRefuseWithOneLine(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--max-startups-per-source", "2", "--max-conns-per-source", "3"))
+	refusal := func() string {
+		t.Helper()
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(waitTimeout))
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	authed, err := gossh.Dial("tcp", ts.addr, sshConfig("alice", newKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []net.Conn
+	for range 2 { // two logins in progress
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		readUntil(t, c, "SSH-2.0-")
+		raw = append(raw, c)
+	}
+	if got := refusal(); got != "sshchat: too many connections from your address (at most 3)\r\n" {
+		t.Fatalf("fourth connection got %q; want the per-source refusal", got)
+	}
+	authed.Close()
+	eventually(t, "the closed connection to be released", func() bool { return ts.srv.conns.Load() == 2 })
+	if got := refusal(); !strings.HasPrefix(got, "sshchat: too many logins in progress from your address (at most 2)") {
+		t.Fatalf("third login in progress got %q; want the per-source startups refusal", got)
+	}
+	raw[0].Close()
+	eventually(t, "the closed connection to be released", func() bool { return ts.srv.conns.Load() == 1 })
+	dial(t, ts.addr, "bob", newKey(t), 80, 24).WaitFor("#lobby")
+	if !strings.Contains(ts.logs.String(), "connection refused") {
+		t.Fatalf("refusals not logged:\n%s", ts.logs.String())
+	}
+}
+
+// sshd's MaxStartups: no drop below begin, rate % at begin rising
+// linearly, all at full.
+func TestMaxStartupsRandomEarlyDrop(t *testing.T) {
+	a := newAdmission(Config{MaxStartups: startups{begin: 2, rate: 30, full: 4}})
+	dice := 0
+	a.roll = func() int { return dice }
+	admitAt := func(unauth, roll int) bool {
+		a.unauth, dice = unauth, roll
+		if a.admitConn("10.0.0.1") != "" {
+			return false
+		}
+		a.closed("10.0.0.1", false, "")
+		return true
+	}
+	for _, c := range []struct {
+		unauth, roll int
+		admit        bool
+	}{
+		{0, 0, true}, {1, 0, true}, // below begin: never dropped
+		{2, 29, false}, {2, 30, true}, // at begin: 30 %
+		{3, 64, false}, {3, 65, true}, // halfway: 30 + 70/2 = 65 %
+		{4, 99, false}, {5, 99, false}, // at full: all
+	} {
+		if got := admitAt(c.unauth, c.roll); got != c.admit {
+			t.Errorf("%d unauthenticated, roll %d: admitted %v; want %v", c.unauth, c.roll, got, c.admit)
+		}
+	}
+}
+
+func TestAdmissionFlagsAndVariables(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--data-dir", filepath.Join(dir, "d"), "--host-key", filepath.Join(dir, "k")}
+	env := map[string]string{"SSHCHAT_MAX_STARTUPS": "10:30:100", "SSHCHAT_MAX_CONNS_PER_KEY": "4", "SSHCHAT_IDLE_TIMEOUT": "5m"}
+	cfg, err := parseConfig(append(base, "--max-conns-per-source", "0", "--max-startups-per-source", "7", "--max-sessions-per-key", "9", "--open-timeout", "10s", "--max-conns-per-key", "5"),
+		func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxStartups != (startups{10, 30, 100}) || cfg.MaxConnsPerSource != 0 || cfg.MaxStartupsPerSource != 7 || cfg.MaxSessionsPerKey != 9 ||
+		cfg.OpenTimeout != 10*time.Second || cfg.IdleTimeout != 5*time.Minute || cfg.MaxConnsPerKey != 5 {
+		t.Fatalf("config %+v", cfg)
+	}
+	def, err := parseConfig(base, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.MaxStartups != (startups{64, 30, 256}) || def.MaxStartupsPerSource != 32 || def.MaxConnsPerSource != 128 ||
+		def.MaxConnsPerKey != 16 || def.MaxSessionsPerKey != 32 || def.OpenTimeout != 30*time.Second || def.IdleTimeout != time.Minute {
+		t.Fatalf("defaults %+v", def)
+	}
+	if s, err := parseStartups("50"); err != nil || s != (startups{50, 100, 50}) {
+		t.Fatalf("one-number max startups: %v %v", s, err)
+	}
+	for _, args := range [][]string{
+		{"--max-startups", "10:30"}, {"--max-startups", "10:30:5"}, {"--max-startups", "10:130:100"}, {"--max-startups", "0"},
+		{"--max-conns-per-source", "-1"}, {"--max-startups-per-source", "x"}, {"--max-conns-per-key", "1.5"}, {"--max-sessions-per-key", ""},
+		{"--open-timeout", "0s"}, {"--idle-timeout", "soon"},
+	} {
+		if _, err := parseConfig(append(base, args...), func(string) string { return "" }, io.Discard); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v; want a one-line error", args, err)
+		}
+	}
 }

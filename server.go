@@ -34,6 +34,8 @@ type server struct {
 	hub    *chat.Hub
 	ssh    *ssh.Server
 	authz  *allowlist
+	admit  *admission   // connection and session limits
+	warns  *logLimiter  // rate of refusal lines per source
 	active atomic.Int64 // open sessions
 	conns  atomic.Int64 // open TCP connections
 
@@ -88,6 +90,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]struct{}{},
+		admit: newAdmission(cfg), warns: newLogLimiter(refusalLinesPerMinute, time.Minute),
 		stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
@@ -110,6 +113,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	// time is disconnected, however slowly it trickles bytes.
 	s.ssh.HandshakeTimeout = cfg.LoginTimeout
 	s.ssh.ConnCallback = s.admitConn
+	s.ssh.AuthenticatedCallback = s.authenticated
 	s.ssh.EnvCallback = acceptEnv
 	s.ssh.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.limitChannels(ssh.DefaultSessionHandler)}
 	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
@@ -248,41 +252,18 @@ func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
 // moment it is opened, whether or not it ever starts a shell.
 const maxSessionsPerConn = 10
 
-// connState is per-connection bookkeeping kept in the connection context.
-type connState struct{ channels atomic.Int64 }
-
-type connStateKey struct{}
-
-// admitConn caps open TCP connections (sessions plus connections still
-// authenticating) so that a flood of connections cannot exhaust the
-// process; it refuses by closing at once.
-func (s *server) admitConn(ctx ssh.Context, c net.Conn) net.Conn {
-	limit := int64(s.cfg.MaxSessions) + 256
-	if n := s.conns.Add(1); n > limit {
-		s.conns.Add(-1)
-		s.log.Warn("connection limit reached; refusing", "remote", c.RemoteAddr().String(), "limit", limit)
-		return nil
-	}
-	ctx.SetValue(connStateKey{}, &connState{})
-	return &countedConn{Conn: c, n: &s.conns}
-}
-
-// countedConn decrements the open-connection count once, when closed.
-type countedConn struct {
-	net.Conn
-	n    *atomic.Int64
-	once sync.Once
-}
-
-// Close closes the connection and releases its slot.
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.n.Add(-1) })
-	return c.Conn.Close()
-}
-
-// limitSessions refuses sessions beyond Config.MaxSessions.
+// limitSessions refuses sessions beyond Config.MaxSessions and beyond
+// Config.MaxSessionsPerKey, and marks the connection live while a session
+// runs (see connState).
 func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
+		st := connStateOf(sess.Context())
+		if st == nil {
+			wish.Fatalln(sess, "sshchat: connection not admitted")
+			return
+		}
+		st.sessionStarted()
+		defer s.sessionEnded(st)
 		n := s.active.Add(1)
 		defer s.active.Add(-1)
 		if n > int64(s.cfg.MaxSessions) {
@@ -290,6 +271,15 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			wish.Fatalln(sess, "sshchat: the server is full, try again later")
 			return
 		}
+		st.mu.Lock()
+		key := st.key
+		st.mu.Unlock()
+		if reason := s.admit.startSession(key); reason != "" {
+			s.warnLimited(st.source, "session refused", "reason", reason, "fingerprint", key)
+			wish.Fatalln(sess, "sshchat: "+reason)
+			return
+		}
+		defer s.admit.endSession(key)
 		s.mu.Lock()
 		s.sessions[sess] = struct{}{}
 		s.mu.Unlock()
@@ -299,26 +289,6 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			s.mu.Unlock()
 		}()
 		next(sess)
-	}
-}
-
-// limitChannels wraps the "session" channel handler: a connection may
-// hold maxSessionsPerConn session channels at once, counted from the
-// channel's opening until its handler returns; more are rejected at once,
-// before they cost a goroutine or a buffer.
-func (s *server) limitChannels(next ssh.ChannelHandler) ssh.ChannelHandler {
-	return func(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
-		st, ok := ctx.Value(connStateKey{}).(*connState)
-		if !ok {
-			_ = ch.Reject(gossh.ConnectionFailed, "sshchat: connection not admitted")
-			return
-		}
-		defer st.channels.Add(-1)
-		if st.channels.Add(1) > maxSessionsPerConn {
-			_ = ch.Reject(gossh.ResourceShortage, fmt.Sprintf("sshchat: at most %d sessions per connection", maxSessionsPerConn))
-			return
-		}
-		next(srv, conn, ch, ctx)
 	}
 }
 

@@ -111,3 +111,45 @@ func TestEnvIsBoundedAndFiltered(t *testing.T) {
 		t.Fatalf("environment %d entries starting %q; want %d starting LANG=C.UTF-8", len(env), env[0], MaxEnvVars)
 	}
 }
+
+// AuthenticatedCallback runs once per connection, after authentication,
+// with the key in the context; returning false closes the connection.
+func TestAuthenticatedCallback(t *testing.T) {
+	t.Parallel()
+	called := make(chan PublicKey, 2)
+	refuse := false
+	srv := &Server{
+		Handler:          func(s Session) { _, _ = s.Write([]byte("ok")) },
+		PublicKeyHandler: func(Context, PublicKey) bool { return true },
+		AuthenticatedCallback: func(ctx Context, _ *gossh.ServerConn) bool {
+			called <- ctx.Value(ContextKeyPublicKey).(PublicKey)
+			return !refuse
+		},
+	}
+	signer, err := generateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &gossh.ClientConfig{User: "u", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)}}
+	session, _, cleanup := newTestSession(t, srv, cfg)
+	out, err := session.Output("")
+	cleanup()
+	if err != nil || string(out) != "ok" {
+		t.Fatalf("session: %q %v", out, err)
+	}
+	if k := <-called; string(k.Marshal()) != string(signer.PublicKey().Marshal()) {
+		t.Fatal("callback saw another key than the one that authenticated")
+	}
+	refuse = true
+	l := newLocalListener()
+	go srv.serveOnce(l)
+	client, err := gossh.Dial("tcp", l.Addr().String(), &gossh.ClientConfig{User: "u", Auth: cfg.Auth, HostKeyCallback: gossh.InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	<-called
+	if _, err := client.NewSession(); err == nil {
+		t.Fatal("a session opened on a connection the callback refused")
+	}
+}

@@ -70,6 +70,7 @@ type Server struct {
 	PtyCallback                   PtyCallback                   // callback for allocating and allowing PTY sessions, ssh.EmulatePtyCallback if nil
 	PtyHandler                    PtyHandler                    // pty allocation handler, ssh.emulatePtyHandler if nil
 	ConnCallback                  ConnCallback                  // optional callback for wrapping net.Conn before handling
+	AuthenticatedCallback         AuthenticatedCallback         // optional callback once a connection has authenticated; false closes it
 	LocalPortForwardingCallback   LocalPortForwardingCallback   // callback for allowing local port forwarding, denies all if nil
 	ReversePortForwardingCallback ReversePortForwardingCallback // callback for allowing reverse port forwarding, denies all if nil
 	ServerConfigCallback          ServerConfigCallback          // callback for configuring detailed SSH options
@@ -451,6 +452,9 @@ func (srv *Server) handleConn(newConn net.Conn) {
 
 	ctx.SetValue(ContextKeyConn, sshConn)
 	applyConnMetadata(ctx, sshConn)
+	if srv.AuthenticatedCallback != nil && !srv.AuthenticatedCallback(ctx, sshConn) {
+		return
+	}
 	// go gossh.DiscardRequests(reqs)
 	go func() {
 		defer recoverAndLog("panic handling requests", conn, nil)

@@ -62,6 +62,12 @@ type SessionRequestCallback func(sess Session, requestType string) bool
 // variable is answered with failure and not stored.
 type EnvCallback func(ctx Context, key, value string) bool
 
+// AuthenticatedCallback is called once a connection has authenticated,
+// before any of its channels or requests are handled (sshchat patch). The
+// context holds the user and the public key that authenticated. Returning
+// false closes the connection.
+type AuthenticatedCallback func(ctx Context, conn *gossh.ServerConn) bool
+
 // ConnCallback is a hook for new connections before handling.
 // It allows wrapping for timeouts and limiting by returning
 // the net.Conn that will be used as the underlying connection.
