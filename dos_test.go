@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -386,5 +387,89 @@ func TestAdmissionFlagsAndVariables(t *testing.T) {
 		if _, err := parseConfig(append(base, args...), func(string) string { return "" }, io.Discard); err == nil || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: %v; want a one-line error", args, err)
 		}
+	}
+}
+
+// Refused logins with huge user names write a bounded log, and a bidi
+// override in a user name is escaped.
+func TestRefusedLoginsDoNotFloodTheLog(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(keysFile, gossh.MarshalAuthorizedKey(newKey(t).PublicKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	attempt := func(user string) {
+		var auth []gossh.Signer
+		for range 6 {
+			auth = append(auth, newKey(t))
+		}
+		cfg := sshConfig(user, auth[0])
+		cfg.Auth = []gossh.AuthMethod{gossh.PublicKeys(auth...)}
+		if c, err := gossh.Dial("tcp", ts.addr, cfg); err == nil {
+			c.Close()
+			t.Fatal("an unlisted key got in")
+		}
+	}
+	attempt("evil\u202etxt.exe")
+	eventually(t, "the refusal to be logged", func() bool { return strings.Contains(ts.logs.String(), "refused key") })
+	if logs := ts.logs.String(); strings.Contains(logs, "\u202e") || !strings.Contains(logs, `evil\u202etxt.exe`) {
+		t.Fatalf("user name not escaped in the log:\n%s", logs)
+	}
+	before := len(ts.logs.String())
+	huge := strings.Repeat("A", 200_000)
+	for range 20 {
+		attempt(huge)
+	}
+	if grew := len(ts.logs.String()) - before; grew > 16<<10 {
+		t.Fatalf("20 refused logins with a 200,000-byte user name wrote %d bytes of log", grew)
+	}
+	if !strings.Contains(ts.logs.String(), "suppressed") {
+		t.Fatalf("the log does not say refusal lines were suppressed:\n%s", ts.logs.String())
+	}
+}
+
+func TestLogSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice":                  "alice",
+		"ålice 日本":               "ålice 日本",
+		"a\u202eb":               `a\u202eb`,
+		"a\x1b[2Jb\r\n":          `a\u001b[2Jb\u000d\u000a`,
+		"a\\u202e":               `a\\u202e`,
+		"\xff\x9b":               `\xff\x9b`,
+		strings.Repeat("x", 100): strings.Repeat("x", maxLogField) + "…(36 more bytes)",
+		"\U000E0041" + "x":       `\U000e0041x`,
+	} {
+		if got := logSafe(in); got != want {
+			t.Errorf("logSafe(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestRefusalLogIsRateLimitedPerSource(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newLogLimiter(3, time.Minute)
+	l.now = func() time.Time { return now }
+	l.swept = now
+	var logged, first int
+	for range 10 {
+		ok, f, _, _ := l.allow("10.0.0.1")
+		if ok {
+			logged++
+		}
+		if f {
+			first++
+		}
+	}
+	if logged != 3 || first != 1 {
+		t.Fatalf("logged %d, first-suppressed %d; want 3 and 1", logged, first)
+	}
+	if ok, _, _, _ := l.allow("10.0.0.2"); !ok {
+		t.Fatal("another source was suppressed")
+	}
+	now = now.Add(time.Minute)
+	ok, _, suppressed, sources := l.allow("10.0.0.1")
+	if !ok || suppressed != 7 || sources != 1 {
+		t.Fatalf("after the window: ok %v, suppressed %d from %d sources; want true, 7, 1", ok, suppressed, sources)
 	}
 }

@@ -208,7 +208,7 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 		r.keys = append(r.keys, fp)
 	}
 	r.mu.Unlock()
-	s.log.Info("refused key", "fingerprint", fp, "user", ctx.User(), "remote", ctx.RemoteAddr().String())
+	s.logLimited(log.InfoLevel, sourceOf(ctx.RemoteAddr()), "refused key", "fingerprint", fp, "user", logSafe(ctx.User()), "remote", ctx.RemoteAddr().String())
 	return false
 }
 
@@ -267,7 +267,7 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 		n := s.active.Add(1)
 		defer s.active.Add(-1)
 		if n > int64(s.cfg.MaxSessions) {
-			s.log.Warn("session limit reached", "max", s.cfg.MaxSessions)
+			s.warnLimited(st.source, "session limit reached", "max", s.cfg.MaxSessions)
 			wish.Fatalln(sess, "sshchat: the server is full, try again later")
 			return
 		}
@@ -334,7 +334,8 @@ func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 			fp = gossh.FingerprintSHA256(k)
 		}
 		_, _, pty := sess.Pty()
-		s.log.Info("session start", "user", sess.User(), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty)
+		s.log.Info("session start", "user", logSafe(sess.User()), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty,
+			"client", logSafe(sess.Context().ClientVersion()))
 		next(sess)
 		s.log.Info("session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
 	}
