@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -471,5 +474,74 @@ func TestRefusalLogIsRateLimitedPerSource(t *testing.T) {
 	ok, _, suppressed, sources := l.allow("10.0.0.1")
 	if !ok || suppressed != 7 || sources != 1 {
 		t.Fatalf("after the window: ok %v, suppressed %d from %d sources; want true, 7, 1", ok, suppressed, sources)
+	}
+}
+
+// A listener on every interface is said so in the log.
+func TestListeningOnAllInterfacesIsLogged(t *testing.T) {
+	all := startServer(t, testConfig(t, t.TempDir(), "--addr", ":0"))
+	eventually(t, "the listening line", func() bool { return strings.Contains(all.logs.String(), "listening") })
+	if !strings.Contains(all.logs.String(), "listening on all interfaces") {
+		t.Fatalf("log does not say the server listens on all interfaces:\n%s", all.logs.String())
+	}
+	local := startServer(t, testConfig(t, t.TempDir()))
+	eventually(t, "the listening line", func() bool { return strings.Contains(local.logs.String(), "listening") })
+	if strings.Contains(local.logs.String(), "all interfaces") {
+		t.Fatalf("a loopback listener is said to listen on all interfaces:\n%s", local.logs.String())
+	}
+}
+
+// With its log piped to a reader that went away (`sshchat | tee log`,
+// then Ctrl+C), the server must not die of SIGPIPE: on SIGTERM it shuts
+// down, closes the database and exits 0.
+func TestBrokenLogPipeDoesNotKillTheServer(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	args := []string{"--addr", "127.0.0.1:0", "--data-dir", cfg.DataDir, "--host-key", cfg.HostKey}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	sc := bufio.NewScanner(r)
+	addr := ""
+	for addr == "" && sc.Scan() {
+		if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatal("the server did not start")
+	}
+	r.Close() // the reader goes away
+	// Something to log into the broken pipe, then the signal.
+	c := dial(t, addr, "alice", newKey(t), 80, 24)
+	c.WaitFor("#lobby")
+	c.Close()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("the server died of %v", ws.Signal())
+	}
+	if err != nil {
+		t.Fatalf("the server exited with %v; want 0", err)
+	}
+	// A cleanly closed SQLite database in WAL mode leaves no WAL behind.
+	if _, err := os.Stat(cfg.DBPath + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the database was not closed cleanly: %v", err)
 	}
 }

@@ -34,8 +34,14 @@ func main() {
 	}
 }
 
-// signalContext ends on SIGINT or SIGTERM.
+// signalContext ends on SIGINT or SIGTERM. It also subscribes to SIGPIPE
+// for the life of the process: without a subscription Go kills a program
+// whose write to a broken stdout or stderr raises SIGPIPE (os/signal, "SIGPIPE"),
+// so a server whose log went to an interrupted `| tee` died before closing
+// the database. Subscribed, such writes fail with EPIPE and the server
+// shuts down normally; the signals themselves are dropped.
 func signalContext() (context.Context, context.CancelFunc) {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 

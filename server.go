@@ -140,6 +140,9 @@ func (s *server) Serve(l net.Listener) error {
 	s.mu.Unlock()
 	defer s.serving.Done()
 	s.log.Info("listening", "addr", l.Addr().String(), "name", s.cfg.Name)
+	if a, ok := l.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+		s.log.Info("listening on all interfaces: reachable from every network this machine is on; --addr 127.0.0.1:PORT (or one address) limits it")
+	}
 	err := s.ssh.Serve(l)
 	s.mu.Lock()
 	stopping := s.stopping
