@@ -18,6 +18,11 @@ import (
 // before or between sessions, and the bookkeeping behind them. The limits
 // are Config fields, documented in README's Configuration table.
 
+// maxSessionsPerConn caps session channels open at once on one SSH
+// connection, as OpenSSH's MaxSessions does. A channel counts from the
+// moment it is opened, whether or not it ever starts a shell.
+const maxSessionsPerConn = 10
+
 // maxEnvValue is the longest environment value a session may set; the
 // variables acceptEnv lets through hold short names.
 const maxEnvValue = 256

@@ -250,11 +250,6 @@ func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// maxSessionsPerConn caps session channels open at once on one SSH
-// connection, as OpenSSH's MaxSessions does. A channel counts from the
-// moment it is opened, whether or not it ever starts a shell.
-const maxSessionsPerConn = 10
-
 // limitSessions refuses sessions beyond Config.MaxSessions and beyond
 // Config.MaxSessionsPerKey, and marks the connection live while a session
 // runs (see connState).
