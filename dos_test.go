@@ -41,6 +41,19 @@ func waitGoroutines(t *testing.T, baseline int) {
 	}
 }
 
+// waitServerClose waits for the server to close conn.
+func waitServerClose(t *testing.T, conn *gossh.Client) {
+	t.Helper()
+	closed := make(chan struct{})
+	go func() { conn.Wait(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(waitTimeout):
+		conn.Close()
+		t.Fatal("the server never closed a connection without a session")
+	}
+}
+
 // sshConfig is a client configuration logging in with key.
 func sshConfig(user string, key gossh.Signer) *gossh.ClientConfig {
 	return &gossh.ClientConfig{
@@ -50,12 +63,14 @@ func sshConfig(user string, key gossh.Signer) *gossh.ClientConfig {
 }
 
 // Connections that request a PTY and resize it but never start a shell
-// leave no goroutine behind once they close.
+// leave no goroutine behind, whether the client closes them or the server
+// does at the open timeout.
 func TestWindowChangesWithoutShellLeaveNoGoroutine(t *testing.T) {
-	ts := startServer(t, testConfig(t, t.TempDir()))
+	ts := startServer(t, testConfig(t, t.TempDir(), "--open-timeout", "1s"))
 	baseline := runtime.NumGoroutine()
 	key := newKey(t)
-	for range 20 {
+	var left []*gossh.Client
+	for i := range 25 {
 		conn, err := gossh.Dial("tcp", ts.addr, sshConfig("resizer", key))
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +96,14 @@ func TestWindowChangesWithoutShellLeaveNoGoroutine(t *testing.T) {
 			conn.Close()
 			t.Fatal("the session's request loop is stuck after window changes")
 		}
+		if i < 5 {
+			left = append(left, conn) // the server closes these
+			continue
+		}
 		conn.Close()
+	}
+	for _, conn := range left {
+		waitServerClose(t, conn)
 	}
 	waitGoroutines(t, baseline)
 }
@@ -214,13 +236,7 @@ func TestIdleAuthenticatedConnectionsAreClosed(t *testing.T) {
 		conns = append(conns, conn)
 	}
 	for _, conn := range conns {
-		closed := make(chan struct{})
-		go func() { conn.Wait(); close(closed) }()
-		select {
-		case <-closed:
-		case <-time.After(waitTimeout):
-			t.Fatal("an idle authenticated connection was never closed")
-		}
+		waitServerClose(t, conn)
 	}
 	waitGoroutines(t, baseline)
 	dial(t, ts.addr, "alice", newKey(t), 80, 24).WaitFor("#lobby")
@@ -236,13 +252,7 @@ func TestConnectionIdleAfterItsSessionIsClosed(t *testing.T) {
 	c.WaitFor("#lobby")
 	c.Line("/quit")
 	c.WaitClosed()
-	closed := make(chan struct{})
-	go func() { c.conn.Wait(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(waitTimeout):
-		t.Fatal("a connection without a session was never closed")
-	}
+	waitServerClose(t, c.conn)
 }
 
 // Per-key limits: the connection over the limit is told why when it opens
