@@ -56,7 +56,10 @@ require (
 )
 
 // Documented forks (see third_party/*/PATCHES.md): renderer and input cost
-// per SSH session.
+// per SSH session (bubbletea, ultraviolet); resource limits and a goroutine
+// leak in the SSH session layer (ssh).
 replace charm.land/bubbletea/v2 => ./third_party/bubbletea
 
 replace github.com/charmbracelet/ultraviolet => ./third_party/ultraviolet
+
+replace charm.land/ssh => ./third_party/ssh

@@ -34,8 +34,14 @@ func main() {
 	}
 }
 
-// signalContext ends on SIGINT or SIGTERM.
+// signalContext ends on SIGINT or SIGTERM. It also subscribes to SIGPIPE
+// for the life of the process: without a subscription Go kills a program
+// whose write to a broken stdout or stderr raises SIGPIPE (os/signal, "SIGPIPE"),
+// so a server whose log went to an interrupted `| tee` died before closing
+// the database. Subscribed, such writes fail with EPIPE and the server
+// shuts down normally; the signals themselves are dropped.
 func signalContext() (context.Context, context.CancelFunc) {
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
@@ -58,6 +64,16 @@ type Config struct {
 	ShutdownWait   time.Duration
 	LoginTimeout   time.Duration // to finish the SSH handshake and authentication
 	DebugAddr      string        // pprof listener, loopback only; empty = off
+
+	// Connection admission (limits.go); 0 for a per-source or per-key
+	// limit means none.
+	MaxStartups          startups      // unauthenticated connections at once, sshd's begin:rate:full
+	MaxStartupsPerSource int           // unauthenticated connections at once from one address
+	MaxConnsPerSource    int           // connections at once from one address
+	MaxConnsPerKey       int           // authenticated connections at once per key
+	MaxSessionsPerKey    int           // sessions at once per key
+	OpenTimeout          time.Duration // to start a session after authenticating
+	IdleTimeout          time.Duration // a connection may stay open without a session after its last one ended
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -81,6 +97,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		fs.StringVar(p, name, env(envName, def), usage+" [$"+envPrefix+envName+"]")
 	}
 	var maxSessions, rate, burst, grace, wait, fps string
+	var maxStartups, startupsPerSource, connsPerSource, connsPerKey, sessionsPerKey, openTimeout, idleTimeout string
 	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
 	str(&c.DBPath, "db", "DB", "", "database `file` (empty: DATA_DIR/sshchat.db)")
@@ -94,6 +111,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&burst, "msg-burst", "MSG_BURST", "10", "`messages` one user may send in a burst")
 	str(&fps, "fps", "FPS", "30", "maximum screen `updates` per second per session (bursts are merged)")
 	str(&grace, "login-timeout", "LOGIN_TIMEOUT", "30s", "`time` a client has to complete the handshake and authenticate")
+	str(&openTimeout, "open-timeout", "OPEN_TIMEOUT", "30s", "`time` an authenticated connection has to start a session")
+	str(&idleTimeout, "idle-timeout", "IDLE_TIMEOUT", "60s", "`time` a connection may stay open without a session after its last one ended")
+	str(&maxStartups, "max-startups", "MAX_STARTUPS", "64:30:256", "unauthenticated connections at once, sshd's `begin:rate:full`: from begin on, refuse rate % of new ones, rising to all at full")
+	str(&startupsPerSource, "max-startups-per-source", "MAX_STARTUPS_PER_SOURCE", "32", "unauthenticated `connections` at once from one IP address (0: no limit)")
+	str(&connsPerSource, "max-conns-per-source", "MAX_CONNS_PER_SOURCE", "128", "`connections` at once from one IP address (0: no limit)")
+	str(&connsPerKey, "max-conns-per-key", "MAX_CONNS_PER_KEY", "16", "authenticated `connections` at once per SSH key (0: no limit)")
+	str(&sessionsPerKey, "max-sessions-per-key", "MAX_SESSIONS_PER_KEY", "32", "`sessions` at once per SSH key (0: no limit)")
 	str(&wait, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "10s", "`time` shutdown waits for sessions to end")
 	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
 	usage := func() {
@@ -131,6 +155,26 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if c.LoginTimeout, err = time.ParseDuration(grace); err != nil || c.LoginTimeout <= 0 {
 		return c, fmt.Errorf("invalid login timeout %q: want a positive duration like 30s", grace)
+	}
+	for _, d := range []struct {
+		p       *time.Duration
+		v, what string
+	}{{&c.OpenTimeout, openTimeout, "open timeout"}, {&c.IdleTimeout, idleTimeout, "idle timeout"}} {
+		if *d.p, err = time.ParseDuration(d.v); err != nil || *d.p <= 0 {
+			return c, fmt.Errorf("invalid %s %q: want a positive duration like 30s", d.what, d.v)
+		}
+	}
+	if c.MaxStartups, err = parseStartups(maxStartups); err != nil {
+		return c, err
+	}
+	for _, l := range []struct {
+		p       *int
+		v, what string
+	}{{&c.MaxStartupsPerSource, startupsPerSource, "max startups per source"}, {&c.MaxConnsPerSource, connsPerSource, "max connections per source"},
+		{&c.MaxConnsPerKey, connsPerKey, "max connections per key"}, {&c.MaxSessionsPerKey, sessionsPerKey, "max sessions per key"}} {
+		if *l.p, err = strconv.Atoi(l.v); err != nil || *l.p < 0 {
+			return c, fmt.Errorf("invalid %s %q: want a number, 0 for no limit", l.what, l.v)
+		}
 	}
 	if err := checkAddr(c.Addr); err != nil {
 		return c, err

@@ -34,6 +34,8 @@ type server struct {
 	hub    *chat.Hub
 	ssh    *ssh.Server
 	authz  *allowlist
+	admit  *admission   // connection and session limits
+	warns  *logLimiter  // rate of refusal lines per source
 	active atomic.Int64 // open sessions
 	conns  atomic.Int64 // open TCP connections
 
@@ -89,6 +91,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]struct{}{},
+		admit: newAdmission(cfg), warns: newLogLimiter(refusalLinesPerMinute, time.Minute),
 		stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
@@ -111,6 +114,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	// time is disconnected, however slowly it trickles bytes.
 	s.ssh.HandshakeTimeout = cfg.LoginTimeout
 	s.ssh.ConnCallback = s.admitConn
+	s.ssh.AuthenticatedCallback = s.authenticated
+	s.ssh.EnvCallback = acceptEnv
+	s.ssh.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.limitChannels(ssh.DefaultSessionHandler)}
 	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
 	logger.Info("database", "path", cfg.DBPath)
 	if s.authz == nil {
@@ -135,6 +141,9 @@ func (s *server) Serve(l net.Listener) error {
 	s.mu.Unlock()
 	defer s.serving.Done()
 	s.log.Info("listening", "addr", l.Addr().String(), "name", s.cfg.Name)
+	if a, ok := l.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+		s.log.Info("listening on all interfaces: reachable from every network this machine is on; --addr 127.0.0.1:PORT (or one address) limits it")
+	}
 	err := s.ssh.Serve(l)
 	s.mu.Lock()
 	stopping := s.stopping
@@ -211,7 +220,7 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 		r.expired = append(r.expired, fp)
 	}
 	r.mu.Unlock()
-	s.log.Info("refused key", "fingerprint", fp, "user", ctx.User(), "remote", ctx.RemoteAddr().String(), "reason", reason)
+	s.logLimited(log.InfoLevel, sourceOf(ctx.RemoteAddr()), "refused key", "fingerprint", fp, "user", logSafe(ctx.User()), "remote", ctx.RemoteAddr().String(), "reason", reason)
 	return false
 }
 
@@ -253,53 +262,34 @@ func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// maxSessionsPerConn caps sessions multiplexed on one SSH connection, as
-// OpenSSH's MaxSessions does.
-const maxSessionsPerConn = 10
-
-// connState is per-connection bookkeeping kept in the connection context.
-type connState struct{ sessions atomic.Int64 }
-
-type connStateKey struct{}
-
-// admitConn caps open TCP connections (sessions plus connections still
-// authenticating) so that a flood of connections cannot exhaust the
-// process; it refuses by closing at once.
-func (s *server) admitConn(ctx ssh.Context, c net.Conn) net.Conn {
-	limit := int64(s.cfg.MaxSessions) + 256
-	if n := s.conns.Add(1); n > limit {
-		s.conns.Add(-1)
-		s.log.Warn("connection limit reached; refusing", "remote", c.RemoteAddr().String(), "limit", limit)
-		return nil
-	}
-	ctx.SetValue(connStateKey{}, &connState{})
-	return &countedConn{Conn: c, n: &s.conns}
-}
-
-// countedConn decrements the open-connection count once, when closed.
-type countedConn struct {
-	net.Conn
-	n    *atomic.Int64
-	once sync.Once
-}
-
-// Close closes the connection and releases its slot.
-func (c *countedConn) Close() error {
-	c.once.Do(func() { c.n.Add(-1) })
-	return c.Conn.Close()
-}
-
-// limitSessions refuses sessions beyond Config.MaxSessions, and beyond
-// maxSessionsPerConn on one connection.
+// limitSessions refuses sessions beyond Config.MaxSessions and beyond
+// Config.MaxSessionsPerKey, and marks the connection live while a session
+// runs (see connState).
 func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
+		st := connStateOf(sess.Context())
+		if st == nil {
+			wish.Fatalln(sess, "sshchat: connection not admitted")
+			return
+		}
+		st.sessionStarted()
+		defer s.sessionEnded(st)
 		n := s.active.Add(1)
 		defer s.active.Add(-1)
 		if n > int64(s.cfg.MaxSessions) {
-			s.log.Warn("session limit reached", "max", s.cfg.MaxSessions)
+			s.warnLimited(st.source, "session limit reached", "max", s.cfg.MaxSessions)
 			wish.Fatalln(sess, "sshchat: the server is full, try again later")
 			return
 		}
+		st.mu.Lock()
+		key := st.key
+		st.mu.Unlock()
+		if reason := s.admit.startSession(key); reason != "" {
+			s.warnLimited(st.source, "session refused", "reason", reason, "fingerprint", key)
+			wish.Fatalln(sess, "sshchat: "+reason)
+			return
+		}
+		defer s.admit.endSession(key)
 		s.mu.Lock()
 		s.sessions[sess] = struct{}{}
 		s.mu.Unlock()
@@ -308,13 +298,6 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			delete(s.sessions, sess)
 			s.mu.Unlock()
 		}()
-		if st, ok := sess.Context().Value(connStateKey{}).(*connState); ok {
-			defer st.sessions.Add(-1)
-			if st.sessions.Add(1) > maxSessionsPerConn {
-				wish.Fatalln(sess, fmt.Sprintf("sshchat: at most %d sessions per connection", maxSessionsPerConn))
-				return
-			}
-		}
 		next(sess)
 	}
 }
@@ -335,7 +318,8 @@ func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 			fp = gossh.FingerprintSHA256(k)
 		}
 		_, _, pty := sess.Pty()
-		s.log.Info("session start", "user", sess.User(), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty)
+		s.log.Info("session start", "user", logSafe(sess.User()), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty,
+			"client", logSafe(sess.Context().ClientVersion()))
 		next(sess)
 		s.log.Info("session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
 	}

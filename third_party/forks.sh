@@ -27,7 +27,8 @@ while read -r dir mod ver; do
 	regen)
 		# diff exits 1 when the trees differ, which is the point of a fork.
 		(cd "$tmp" && cp -r "$up" a && chmod -R u+w a && cp -r "$OLDPWD/$dir" b &&
-			{ LC_ALL=C diff -ruN a b >"$OLDPWD/$dir.patch" || [ $? -eq 1 ]; } && rm -rf a b)
+			{ LC_ALL=C diff -ruN a b >patch || [ $? -eq 1 ]; } &&
+			sed -E 's/^((---|\+\+\+) [^\t]+)\t.*/\1/' patch >"$OLDPWD/$dir.patch" && rm -rf a b patch)
 		echo "wrote $dir.patch ($(grep -c '^+++ ' "$dir.patch") files)"
 		;;
 	check)

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"charm.land/log/v2"
+)
+
+// Log hygiene: strings a client controls are escaped and cut before they
+// are logged, and lines a client can cause at will (refusals) are
+// rate-limited per source address.
+
+// maxLogField is how many runes of a client-controlled string are logged.
+const maxLogField = 64
+
+// logSafe is the one form in which client-controlled strings (SSH user
+// name, client version, remote strings) reach the log: at most maxLogField
+// runes, followed by "…(N more bytes)" when cut; backslash, invalid UTF-8
+// and every rune that is not printable (controls, bidi overrides and other
+// format characters) are written as Go escapes (\\, \x9b, \u202e), so a
+// line cannot be spoofed, reordered or lengthened by its fields.
+func logSafe(s string) string {
+	var b strings.Builder
+	runes := 0
+	for i := 0; i < len(s); {
+		if runes == maxLogField {
+			fmt.Fprintf(&b, "…(%d more bytes)", len(s)-i)
+			break
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\\':
+			b.WriteString(`\\`)
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+		i += size
+		runes++
+	}
+	return b.String()
+}
+
+// refusalLinesPerMinute is how many refusal lines one source address may
+// cause per minute; the next one says that its lines are suppressed, and
+// a summary line later counts the suppressed ones.
+const refusalLinesPerMinute = 10
+
+// maxLogSources bounds the sources a logLimiter tracks; beyond it, new
+// sources share one entry.
+const maxLogSources = 4096
+
+// logLimiter counts log lines per source in fixed windows.
+type logLimiter struct {
+	max    int
+	window time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex // guards the fields below
+	sources map[string]*logWindow
+	swept   time.Time // last sweep of ended windows
+}
+
+// logWindow is one source's current window.
+type logWindow struct {
+	start      time.Time
+	lines      int
+	suppressed int
+}
+
+// newLogLimiter allows max lines per source per window.
+func newLogLimiter(max int, window time.Duration) *logLimiter {
+	return &logLimiter{max: max, window: window, now: time.Now, sources: map[string]*logWindow{}, swept: time.Now()}
+}
+
+// allow reports whether a line about source may be written (ok), whether
+// it is the first suppressed one in the source's window (first), and how
+// many lines from how many sources were suppressed in windows that ended
+// since the last call that reported them.
+func (l *logLimiter) allow(source string) (ok, first bool, suppressed, sources int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.swept) >= l.window {
+		l.swept = now
+		for k, w := range l.sources {
+			if now.Sub(w.start) >= l.window {
+				if w.suppressed > 0 {
+					suppressed += w.suppressed
+					sources++
+				}
+				delete(l.sources, k)
+			}
+		}
+	}
+	w := l.sources[source]
+	if w == nil {
+		if len(l.sources) >= maxLogSources {
+			source = "(other sources)"
+			w = l.sources[source]
+		}
+		if w == nil {
+			w = &logWindow{start: now}
+			l.sources[source] = w
+		}
+	}
+	if w.lines < l.max {
+		w.lines++
+		return true, false, suppressed, sources
+	}
+	w.suppressed++
+	return false, w.suppressed == 1, suppressed, sources
+}
+
+// logLimited writes a line a client can cause at will (a refusal), at most
+// refusalLinesPerMinute per source address. Client-controlled values in kv
+// must already be wrapped in logSafe.
+func (s *server) logLimited(level log.Level, source, msg string, kv ...any) {
+	ok, first, suppressed, sources := s.warns.allow(source)
+	if suppressed > 0 {
+		s.log.Warn("refusal lines suppressed", "lines", suppressed, "sources", sources)
+	}
+	switch {
+	case ok:
+		s.log.Log(level, msg, kv...)
+	case first:
+		s.log.Warn("too many refusals from one address; its lines are suppressed for up to a minute", "remote", logSafe(source))
+	}
+}
+
+// warnLimited is logLimited at warn level.
+func (s *server) warnLimited(source, msg string, kv ...any) {
+	s.logLimited(log.WarnLevel, source, msg, kv...)
+}
