@@ -176,13 +176,9 @@ func (s *hookStore) UserByID(ctx context.Context, id uint64) (model.User, error)
 	return u, err
 }
 
-// TestLoginAfterARenameTakesTheNewHandle checks that a login whose handle
-// was read before a rename committed (the user's only other session renamed
-// and left meanwhile) comes online under the new handle, not the released
-// one: its messages and presence must not carry a handle that may pass to
-// someone else.
-func TestLoginAfterARenameTakesTheNewHandle(t *testing.T) {
-	ctx := context.Background()
+// newHookHub opens a hub over a real SQLite file through a hookStore.
+func newHookHub(t *testing.T) (*Hub, *model.DB, *hookStore) {
+	t.Helper()
 	db, err := model.Open(filepath.Join(t.TempDir(), "chat.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +192,17 @@ func TestLoginAfterARenameTakesTheNewHandle(t *testing.T) {
 		h.Close(context.Background())
 		db.Close()
 	})
+	return h, db, st
+}
+
+// TestLoginAfterARenameTakesTheNewHandle checks that a login whose handle
+// was read before a rename committed (the user's only other session renamed
+// and left meanwhile) comes online under the new handle, not the released
+// one: its messages and presence must not carry a handle that may pass to
+// someone else.
+func TestLoginAfterARenameTakesTheNewHandle(t *testing.T) {
+	ctx := context.Background()
+	h, db, st := newHookHub(t)
 	alice := account(t, h, "alice")
 	first := connect(t, h, alice)
 	watcher := connect(t, h, account(t, h, "watcher"))
@@ -229,5 +236,35 @@ func TestLoginAfterARenameTakesTheNewHandle(t *testing.T) {
 	hist, err := db.History(ctx, string(Lobby), 0, 10, nil)
 	if err != nil || len(hist) == 0 || hist[len(hist)-1].SenderHandle != "alicia" {
 		t.Fatalf("stored %+v, %v; want the last message sent as alicia", hist, err)
+	}
+}
+
+// TestSendQueuedAfterARenameCarriesTheNewHandle checks that a message whose
+// sender's handle was read before a rename, and that is sequenced after it
+// (another session of the sender renamed meanwhile), is stored and shown
+// under the new handle.
+func TestSendQueuedAfterARenameCarriesTheNewHandle(t *testing.T) {
+	ctx := context.Background()
+	h, db, st := newHookHub(t)
+	alice := account(t, h, "alice")
+	bob := account(t, h, "bob") // offline: send looks his handle up in the store
+	s1 := connect(t, h, alice)
+	s2 := connect(t, h, alice)
+	st.afterNextUserByID(func() {
+		if _, err := s2.Exec(ctx, Lobby, "/nick alicia"); err != nil {
+			t.Errorf("/nick: %v", err)
+		}
+	})
+	dm := DirectConv(alice.ID, bob.ID)
+	m, err := s1.Send(ctx, dm, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.FromHandle != "alicia" {
+		t.Errorf("sent as %q, want alicia", m.FromHandle)
+	}
+	hist, err := db.History(ctx, string(dm), 0, 10, nil)
+	if err != nil || len(hist) != 1 || hist[0].SenderHandle != "alicia" {
+		t.Fatalf("stored %+v, %v; want one message sent as alicia", hist, err)
 	}
 }
