@@ -274,3 +274,35 @@ func TestOpenUpgradesADatabaseOfThePreviousVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestNewerSchemaIsRefusedUntouched checks that a database migrated by a
+// newer server is refused before anything in it changes: here a newer
+// step has dropped a table this server's baseline has, and the refused
+// open must not create it again.
+func TestNewerSchemaIsRefusedUntouched(t *testing.T) {
+	d, path := openTest(t)
+	for _, q := range []string{
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2027-01-01 00:00:00+00:00')`,
+		`DROP TABLE read_markers`,
+	} {
+		if err := d.w.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_ = d.Close()
+	if d2, err := Open(path); !errors.Is(err, ErrSchemaTooNew) {
+		if d2 != nil {
+			_ = d2.Close()
+		}
+		t.Fatalf("open of a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+filepath.ToSlash(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'read_markers'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused database was changed: read_markers tables %d, %v", n, err)
+	}
+}
