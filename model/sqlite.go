@@ -263,10 +263,13 @@ func (d *DB) wrap(op string, err error) error {
 }
 
 // unavailable reports whether a SQLite result code means the database
-// cannot be used now for a reason outside the server that may pass.
+// cannot be used now for a reason outside the server that may pass. Not
+// SQLITE_LOCKED: without a shared cache it is a conflict within one of the
+// server's own connections, a bug ("locked by another process" is
+// SQLITE_BUSY).
 func unavailable(code sqlite3.ErrNo) bool {
 	switch code {
-	case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrFull, sqlite3.ErrReadonly,
+	case sqlite3.ErrBusy, sqlite3.ErrFull, sqlite3.ErrReadonly,
 		sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrPerm:
 		return true
 	}
