@@ -996,15 +996,18 @@ func (a *App) finishHead(err error) (next, retry tea.Cmd) {
 	return a.flushOutbox(), nil
 }
 
-// failed shows why a line was not accepted. The line goes back to the
-// input only when the input is empty and its conversation is in front, so
-// it never merges with new typing nor lands in another conversation;
-// otherwise Up on an empty input in its conversation recalls it.
+// failed shows why a line was not accepted. A refused line goes back to
+// the input when the input is empty and its conversation is in front, so
+// it never merges with new typing nor lands in another conversation. A
+// line the server could not store is never put back by itself: that
+// answer comes late (after the store's busy timeout), when the user may
+// be typing on, taking it for sent. Otherwise Up on an empty input in its
+// conversation recalls it.
 func (a *App) failed(it outItem, err error) {
 	text := userText(err)
 	switch {
 	case it.typed == "":
-	case a.composer.Value() == "" && it.conv == a.current:
+	case a.composer.Value() == "" && it.conv == a.current && !errors.Is(err, chat.ErrStorageUnavailable):
 		a.composer.SetValue(it.typed)
 	default:
 		a.unsent = append(a.unsent, it)

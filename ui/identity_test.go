@@ -94,3 +94,25 @@ func TestUnsentLineStaysInItsConversation(t *testing.T) {
 		h.app.composer.Reset()
 	}
 }
+
+// TestLineNotStoredDoesNotMergeWithTheNextOne replays issue 7 item 11's
+// merge: the storage refusal comes late (after the busy timeout), while
+// the input is empty; the user, taking the line for sent, types the next
+// one. It must start a line of its own, and Up recalls the unsent one.
+func TestLineNotStoredDoesNotMergeWithTheNextOne(t *testing.T) {
+	h := newHarness(t, newFakeBroker())
+	h.send(sentMsg{item: outItem{conv: chat.Lobby, text: "first", typed: "first"},
+		err: fmt.Errorf("%w; yours was not sent", chat.ErrStorageUnavailable)})
+	if s := h.screen(); !strings.Contains(s, "yours was not sent") {
+		t.Fatalf("refusal not shown:\n%s", s)
+	}
+	h.typeText("second")
+	if got := h.app.composer.Value(); got != "second" {
+		t.Fatalf("input = %q, want the new line alone", got)
+	}
+	h.press(tea.KeyEnter)
+	h.press(tea.KeyUp)
+	if got := h.app.composer.Value(); got != "first" {
+		t.Fatalf("Up on the empty input gave %q, want the unsent line", got)
+	}
+}
