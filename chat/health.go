@@ -3,6 +3,7 @@ package chat
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"sshchat/model"
@@ -10,24 +11,41 @@ import (
 
 // storageHealth is whether the store could be written the last time the
 // hub tried. It logs one line when the storage becomes unavailable and one
-// when it works again, however many writes fail in between.
+// when it works again, however many writes fail in between. A change and
+// its line are made under mu, so that the lines come in the order of the
+// changes and the last one tells the current state.
 type storageHealth struct {
 	log      Logger
-	degraded atomic.Bool
+	mu       sync.Mutex
+	degraded atomic.Bool // written under mu; read without it to skip mu
 }
 
 // failed records a write that failed because the storage is unavailable.
 func (s *storageHealth) failed(op string, err error) {
-	if s.degraded.CompareAndSwap(false, true) {
-		s.log.Error("storage degraded: writes fail until it recovers; users are told", "op", op, "err", err)
+	if s.degraded.Load() {
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.degraded.Load() {
+		return
+	}
+	s.degraded.Store(true)
+	s.log.Error("storage degraded: writes fail until it recovers; users are told", "op", op, "err", err)
 }
 
 // ok records a write that succeeded.
 func (s *storageHealth) ok() {
-	if s.degraded.Load() && s.degraded.CompareAndSwap(true, false) {
-		s.log.Info("storage recovered: writes succeed again")
+	if !s.degraded.Load() {
+		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.degraded.Load() {
+		return
+	}
+	s.degraded.Store(false)
+	s.log.Info("storage recovered: writes succeed again")
 }
 
 // wrote reports the outcome of the store write op to the health state. An

@@ -185,8 +185,7 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	u, err := h.store.UserByID(ctx, uint64(acct.ID))
-	if err != nil {
+	if _, err := h.store.UserByID(ctx, uint64(acct.ID)); err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	sid := h.nextSession.Add(1)
@@ -203,7 +202,7 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 		bset[UserID(b)] = true
 	}
 	res := make(chan joinResult, 1)
-	if err := h.submit(ctx, &joinOp{s: s, handle: u.Handle, blocked: bset, res: res}); err != nil {
+	if err := h.submit(ctx, &joinOp{s: s, blocked: bset, res: res}); err != nil {
 		return nil, err
 	}
 	var jr joinResult

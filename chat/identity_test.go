@@ -3,9 +3,13 @@ package chat
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"sshchat/model"
 )
 
 // TestOldMessagesKeepTheirAuthorAfterTheHandlePassesOn replays issue 7 item
@@ -143,5 +147,124 @@ func TestRegisterRaceOfOneKeyGivesItsAccount(t *testing.T) {
 	again, err := h.Register(ctx, Key{Fingerprint: "SHA256:alice", Authorized: "x"}, "alice")
 	if err != nil || again.ID != first.ID {
 		t.Fatalf("second register of the same key: %+v, %v; want account %d", again, err, first.ID)
+	}
+}
+
+// hookStore is the real store with a hook run once, after the next
+// UserByID has read the user, to interleave an operation at that point.
+type hookStore struct {
+	model.Store
+	mu   sync.Mutex
+	hook func()
+}
+
+func (s *hookStore) afterNextUserByID(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hook = f
+}
+
+func (s *hookStore) UserByID(ctx context.Context, id uint64) (model.User, error) {
+	u, err := s.Store.UserByID(ctx, id)
+	s.mu.Lock()
+	f := s.hook
+	s.hook = nil
+	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return u, err
+}
+
+// newHookHub opens a hub over a real SQLite file through a hookStore.
+func newHookHub(t *testing.T) (*Hub, *model.DB, *hookStore) {
+	t.Helper()
+	db, err := model.Open(filepath.Join(t.TempDir(), "chat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &hookStore{Store: db}
+	h, err := NewHub(st, nopLogger{}, Options{RateBurst: 1000, RatePerSecond: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.Close(context.Background())
+		db.Close()
+	})
+	return h, db, st
+}
+
+// TestLoginAfterARenameTakesTheNewHandle checks that a login whose handle
+// was read before a rename committed (the user's only other session renamed
+// and left meanwhile) comes online under the new handle, not the released
+// one: its messages and presence must not carry a handle that may pass to
+// someone else.
+func TestLoginAfterARenameTakesTheNewHandle(t *testing.T) {
+	ctx := context.Background()
+	h, db, st := newHookHub(t)
+	alice := account(t, h, "alice")
+	first := connect(t, h, alice)
+	watcher := connect(t, h, account(t, h, "watcher"))
+
+	// The second login reads "alice"; before it joins, the first session
+	// renames and logs out.
+	st.afterNextUserByID(func() {
+		if _, err := first.Exec(ctx, Lobby, "/nick alicia"); err != nil {
+			t.Errorf("/nick: %v", err)
+		}
+		first.Close()
+		eventually(t, func() bool { return h.Online() == 1 })
+	})
+	second := connect(t, h, alice)
+	m, err := second.Send(ctx, Lobby, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.FromHandle != "alicia" {
+		t.Errorf("message sent after the rename carries %q, want alicia", m.FromHandle)
+	}
+	for {
+		ev := next[PresenceEvent](t, watcher)
+		if ev.Joined && ev.User == alice.ID {
+			if ev.Handle != "alicia" {
+				t.Errorf("came online as %q, want alicia", ev.Handle)
+			}
+			break
+		}
+	}
+	hist, err := db.History(ctx, string(Lobby), 0, 10, nil)
+	if err != nil || len(hist) == 0 || hist[len(hist)-1].SenderHandle != "alicia" {
+		t.Fatalf("stored %+v, %v; want the last message sent as alicia", hist, err)
+	}
+}
+
+// TestSendQueuedAfterARenameCarriesTheNewHandle checks that a message whose
+// sender's handle was read before a rename, and that is sequenced after it
+// (another session of the sender renamed meanwhile), is stored and shown
+// under the new handle.
+func TestSendQueuedAfterARenameCarriesTheNewHandle(t *testing.T) {
+	ctx := context.Background()
+	h, db, st := newHookHub(t)
+	alice := account(t, h, "alice")
+	bob := account(t, h, "bob") // offline: send looks his handle up in the store
+	s1 := connect(t, h, alice)
+	s2 := connect(t, h, alice)
+	st.afterNextUserByID(func() {
+		if _, err := s2.Exec(ctx, Lobby, "/nick alicia"); err != nil {
+			t.Errorf("/nick: %v", err)
+		}
+	})
+	dm := DirectConv(alice.ID, bob.ID)
+	m, err := s1.Send(ctx, dm, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.FromHandle != "alicia" {
+		t.Errorf("sent as %q, want alicia", m.FromHandle)
+	}
+	hist, err := db.History(ctx, string(dm), 0, 10, nil)
+	if err != nil || len(hist) != 1 || hist[0].SenderHandle != "alicia" {
+		t.Fatalf("stored %+v, %v; want one message sent as alicia", hist, err)
 	}
 }

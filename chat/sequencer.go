@@ -36,7 +36,6 @@ type sendResult struct {
 // joinOp registers a session and claims its user's offline messages.
 type joinOp struct {
 	s       *session
-	handle  string
 	blocked map[UserID]bool
 	res     chan joinResult
 }
@@ -256,6 +255,20 @@ func (h *Hub) join(o *joinOp) {
 	s := o.s
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// The first session of a user reads the handle here, in sequence: a
+	// rename (applied only by the sequencer) may have committed since the
+	// login read the account.
+	var online bool
+	h.locked(func() { _, online = h.users[s.user] })
+	var handle string
+	if !online {
+		u, err := h.store.UserByID(ctx, uint64(s.user))
+		if err != nil {
+			o.res <- joinResult{err: fmt.Errorf("read handle: %w", err)}
+			return
+		}
+		handle = u.Handle
+	}
 	batch, err := h.store.ClaimOffline(ctx, uint64(s.user), s.claim, h.opts.OfflineLimit)
 	err = h.wrote(err, "claim offline messages", "messages left for you while you were away are kept for your next login")
 	var unclaimed error
@@ -271,7 +284,7 @@ func (h *Hub) join(o *joinOp) {
 	h.locked(func() {
 		u, ok := h.users[s.user]
 		if !ok {
-			u = &userState{id: s.user, handle: o.handle, status: Online, sessions: map[*session]struct{}{}, blocked: o.blocked}
+			u = &userState{id: s.user, handle: handle, status: Online, sessions: map[*session]struct{}{}, blocked: o.blocked}
 			h.users[s.user] = u
 		}
 		u.sessions[s] = struct{}{}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,5 +110,59 @@ func TestStorageTroubleIsToldLoggedOnceAndRecovers(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("append failures logged on %d lines, want 1 (the degraded line):\n%s", n, log)
+	}
+}
+
+// gateLogger records lines like recLogger, holding its first Error call
+// (after entered is closed) until release is closed: a slow log write.
+type gateLogger struct {
+	recLogger
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (l *gateLogger) Error(msg any, kv ...any) {
+	first := false
+	l.once.Do(func() { first = true })
+	if first {
+		close(l.entered)
+		<-l.release
+	}
+	l.recLogger.Error(msg, kv...)
+}
+
+// TestStorageHealthLogFollowsItsState checks that a write that succeeds
+// while the line saying storage degraded is still being written is logged
+// after it: the log must end in the state the hub is in, not claim
+// "degraded" for good while writes succeed.
+func TestStorageHealthLogFollowsItsState(t *testing.T) {
+	lg := &gateLogger{entered: make(chan struct{}), release: make(chan struct{})}
+	s := &storageHealth{log: lg}
+	failed := make(chan struct{})
+	go func() {
+		defer close(failed)
+		s.failed("append messages", model.ErrUnavailable)
+	}()
+	<-lg.entered // the failure is being logged
+	recovered := make(chan struct{})
+	go func() {
+		defer close(recovered)
+		s.ok()
+	}()
+	// Give the success its chance to run now; it may also wait its turn.
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for waiting := true; waiting && time.Now().Before(deadline); {
+		select {
+		case <-recovered:
+			waiting = false
+		default:
+			runtime.Gosched()
+		}
+	}
+	close(lg.release)
+	<-failed
+	<-recovered
+	if got := lg.text(); !strings.HasPrefix(got, "ERROR storage degraded") || !strings.Contains(got, "\nINFO storage recovered") {
+		t.Fatalf("log, in order:\n%s\nwant the degraded line, then the recovered one", got)
 	}
 }

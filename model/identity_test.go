@@ -2,7 +2,9 @@ package model
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -181,5 +183,126 @@ func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
 	var hc *HandleConflictError
 	if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:z", PublicKey: "z"}); !errors.As(err, &hc) {
 		t.Fatalf("a third look-alike: %v", err)
+	}
+}
+
+// schema96ca550 is the schema the server wrote before versioned steps
+// (commit 96ca550), as SQLite printed it.
+var schema96ca550 = []string{
+	"CREATE TABLE `users` (`id` integer PRIMARY KEY AUTOINCREMENT,`handle` text NOT NULL,`handle_key` text NOT NULL,`created_at` datetime,`last_seen` datetime)",
+	"CREATE UNIQUE INDEX `idx_users_handle_key` ON `users`(`handle_key`)",
+	"CREATE TABLE `keys` (`id` integer PRIMARY KEY AUTOINCREMENT,`fingerprint` text NOT NULL,`user_id` integer NOT NULL,`public_key` text NOT NULL,`created_at` datetime)",
+	"CREATE INDEX `idx_keys_user_id` ON `keys`(`user_id`)",
+	"CREATE UNIQUE INDEX `idx_keys_fingerprint` ON `keys`(`fingerprint`)",
+	"CREATE TABLE `messages` (`id` integer PRIMARY KEY AUTOINCREMENT,`conv` text NOT NULL,`sender_id` integer NOT NULL,`sender_handle` text NOT NULL,`kind` integer NOT NULL DEFAULT 0,`body` text NOT NULL,`created_at` datetime)",
+	"CREATE INDEX `idx_messages_sender_id` ON `messages`(`sender_id`)",
+	"CREATE INDEX `idx_conv_id` ON `messages`(`conv`)",
+	"CREATE TABLE `contacts` (`id` integer PRIMARY KEY AUTOINCREMENT,`owner_id` integer NOT NULL,`contact_id` integer NOT NULL,`created_at` datetime,CONSTRAINT `fk_contacts_owner_user` FOREIGN KEY (`owner_id`) REFERENCES `users`(`id`) ON DELETE CASCADE,CONSTRAINT `fk_contacts_contact_user` FOREIGN KEY (`contact_id`) REFERENCES `users`(`id`) ON DELETE CASCADE)",
+	"CREATE INDEX `idx_contacts_contact_id` ON `contacts`(`contact_id`)",
+	"CREATE UNIQUE INDEX `idx_contacts_pair` ON `contacts`(`owner_id`,`contact_id`)",
+	"CREATE TABLE `blocks` (`id` integer PRIMARY KEY AUTOINCREMENT,`owner_id` integer NOT NULL,`blocked_id` integer NOT NULL,`created_at` datetime,CONSTRAINT `fk_blocks_owner_user` FOREIGN KEY (`owner_id`) REFERENCES `users`(`id`) ON DELETE CASCADE,CONSTRAINT `fk_blocks_blocked_user` FOREIGN KEY (`blocked_id`) REFERENCES `users`(`id`) ON DELETE CASCADE)",
+	"CREATE INDEX `idx_blocks_blocked_id` ON `blocks`(`blocked_id`)",
+	"CREATE UNIQUE INDEX `idx_blocks_pair` ON `blocks`(`owner_id`,`blocked_id`)",
+	"CREATE TABLE `deliveries` (`id` integer PRIMARY KEY AUTOINCREMENT,`recipient_id` integer NOT NULL,`delivered_at` datetime,`claim` text NOT NULL,`message_id` integer NOT NULL,`sender_id` integer NOT NULL,CONSTRAINT `fk_deliveries_message` FOREIGN KEY (`message_id`) REFERENCES `messages`(`id`) ON DELETE CASCADE)",
+	"CREATE INDEX `idx_deliveries_message` ON `deliveries`(`message_id`)",
+	"CREATE INDEX `idx_deliveries_pending` ON `deliveries`(`recipient_id`,`delivered_at`,`claim`,`message_id`,`sender_id`)",
+	"CREATE TABLE `read_markers` (`id` integer PRIMARY KEY AUTOINCREMENT,`user_id` integer NOT NULL,`conv` text NOT NULL,`last_read_id` integer NOT NULL DEFAULT 0)",
+	"CREATE UNIQUE INDEX `idx_read_markers_user_conv` ON `read_markers`(`user_id`,`conv`)",
+	"CREATE TABLE `direct_convs` (`conv` text,`user_a` integer NOT NULL,`user_b` integer NOT NULL,`created_at` datetime,PRIMARY KEY (`conv`))",
+	"CREATE INDEX `idx_direct_convs_user_b` ON `direct_convs`(`user_b`)",
+	"CREATE INDEX `idx_direct_convs_user_a` ON `direct_convs`(`user_a`)",
+	"CREATE INDEX idx_messages_conv_id_sender ON messages(conv, id, sender_id)",
+	"CREATE INDEX idx_deliveries_held ON deliveries(claim) WHERE delivered_at IS NULL AND claim <> ''",
+	// Its data: two look-alikes, and rca renamed to rca_away after posting.
+	`INSERT INTO users (id, handle, handle_key, created_at, last_seen) VALUES
+		(1, 'alice', 'alice', '2026-11-30 15:59:39+00:00', '2026-11-30 15:59:39+00:00'),
+		(2, 'aIice', 'aiice', '2026-11-30 15:59:39+00:00', '2026-11-30 15:59:39+00:00'),
+		(3, 'rca_away', 'rca_away', '2026-11-30 15:59:39+00:00', '2026-11-30 15:59:39+00:00')`,
+	`INSERT INTO keys (fingerprint, user_id, public_key, created_at) VALUES
+		('SHA256:k1', 1, 'x', '2026-11-30 15:59:39+00:00'), ('SHA256:k2', 2, 'x', '2026-11-30 15:59:39+00:00'),
+		('SHA256:k3', 3, 'x', '2026-11-30 15:59:39+00:00')`,
+	`INSERT INTO messages (conv, sender_id, sender_handle, kind, body, created_at) VALUES
+		('#lobby', 3, 'rca', 0, 'send payments', '2026-11-30 15:59:39+00:00')`,
+}
+
+// TestOpenUpgradesADatabaseOfThePreviousVersion opens a database written
+// by the server before versioned steps: every step runs once, the
+// look-alikes in it stay, new look-alikes are refused, history names
+// authors by their current handle, and opening again changes nothing.
+func TestOpenUpgradesADatabaseOfThePreviousVersion(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "chat.db")
+	old, err := sql.Open("sqlite3", "file:"+filepath.ToSlash(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range schema96ca550 {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		d, err := Open(path)
+		if err != nil {
+			t.Fatalf("open %d: %v", round, err)
+		}
+		var versions []int
+		if err := d.w.Raw(`SELECT version FROM schema_migrations ORDER BY version`).Scan(&versions).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(versions) != len(migrations) {
+			t.Fatalf("open %d: versions %v", round, versions)
+		}
+		for _, k := range []string{"alice", "aiice"} {
+			if u, err := d.UserByHandle(ctx, k); err != nil || u.Skeleton != Skeleton("alice") {
+				t.Fatalf("open %d: %s is %+v, %v", round, k, u, err)
+			}
+		}
+		u := User{Handle: "a1ice", HandleKey: "a1ice"}
+		var hc *HandleConflictError
+		if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:new", PublicKey: "x"}); !errors.As(err, &hc) || hc.Holder != "alice" {
+			t.Fatalf("open %d: a third look-alike: %v", round, err)
+		}
+		if h, err := d.History(ctx, "#lobby", 0, 10, nil); err != nil || len(h) != 1 || h[0].Author != "rca_away" {
+			t.Fatalf("open %d: history %+v, %v", round, h, err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestNewerSchemaIsRefusedUntouched checks that a database migrated by a
+// newer server is refused before anything in it changes: here a newer
+// step has dropped a table this server's baseline has, and the refused
+// open must not create it again.
+func TestNewerSchemaIsRefusedUntouched(t *testing.T) {
+	d, path := openTest(t)
+	for _, q := range []string{
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2027-01-01 00:00:00+00:00')`,
+		`DROP TABLE read_markers`,
+	} {
+		if err := d.w.Exec(q).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_ = d.Close()
+	if d2, err := Open(path); !errors.Is(err, ErrSchemaTooNew) {
+		if d2 != nil {
+			_ = d2.Close()
+		}
+		t.Fatalf("open of a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+filepath.ToSlash(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'read_markers'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused database was changed: read_markers tables %d, %v", n, err)
 	}
 }

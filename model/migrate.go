@@ -40,12 +40,12 @@ const qCreateSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	applied_at TIMESTAMP NOT NULL
 )`
 
-// runMigrations applies the steps of ms the database has not recorded yet.
-// Each step and its record commit together, so a crash between steps
-// leaves a database that the next start continues from.
-func runMigrations(g *gorm.DB, ms []migration) error {
-	if err := g.Exec(qCreateSchemaMigrations).Error; err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+// checkSchemaVersion returns ErrSchemaTooNew when the database records a
+// step newer than the last of ms. It runs before anything else of migrate,
+// so that a refused database is left as it was.
+func checkSchemaVersion(g *gorm.DB, ms []migration) error {
+	if !g.Migrator().HasTable("schema_migrations") {
+		return nil
 	}
 	var newest int
 	if err := g.Raw(`SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest).Error; err != nil {
@@ -53,6 +53,16 @@ func runMigrations(g *gorm.DB, ms []migration) error {
 	}
 	if known := ms[len(ms)-1].version; newest > known {
 		return fmt.Errorf("%w: version %d, this server knows up to %d", ErrSchemaTooNew, newest, known)
+	}
+	return nil
+}
+
+// runMigrations applies the steps of ms the database has not recorded yet.
+// Each step and its record commit together, so a crash between steps
+// leaves a database that the next start continues from.
+func runMigrations(g *gorm.DB, ms []migration) error {
+	if err := g.Exec(qCreateSchemaMigrations).Error; err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
 		err := g.Transaction(func(tx *gorm.DB) error {

@@ -154,8 +154,9 @@ func openGorm(dsn string) (*gorm.DB, *sql.DB, error) {
 }
 
 // migrate creates or updates the schema: the AutoMigrate baseline, then the
-// versioned steps of migrate.go. It is a no-op on an up-to-date database
-// (no table is rebuilt).
+// versioned steps of migrate.go; a database of a newer server is refused
+// first, unchanged. It is a no-op on an up-to-date database (no table is
+// rebuilt).
 func migrate(g *gorm.DB) error {
 	// Indexes GORM tags cannot express: store.go's Message is shared, and
 	// the second one is partial.
@@ -164,6 +165,9 @@ func migrate(g *gorm.DB) error {
 		`CREATE INDEX IF NOT EXISTS idx_messages_conv_id_sender ON messages(conv, id, sender_id)`,
 		// ReleaseAllClaims finds held, undelivered deliveries without a scan.
 		`CREATE INDEX IF NOT EXISTS idx_deliveries_held ON deliveries(claim) WHERE delivered_at IS NULL AND claim <> ''`,
+	}
+	if err := checkSchemaVersion(g, migrations); err != nil {
+		return err
 	}
 	if err := g.AutoMigrate(
 		&User{}, &Key{}, &Message{},
@@ -259,10 +263,13 @@ func (d *DB) wrap(op string, err error) error {
 }
 
 // unavailable reports whether a SQLite result code means the database
-// cannot be used now for a reason outside the server that may pass.
+// cannot be used now for a reason outside the server that may pass. Not
+// SQLITE_LOCKED: without a shared cache it is a conflict within one of the
+// server's own connections, a bug ("locked by another process" is
+// SQLITE_BUSY).
 func unavailable(code sqlite3.ErrNo) bool {
 	switch code {
-	case sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrFull, sqlite3.ErrReadonly,
+	case sqlite3.ErrBusy, sqlite3.ErrFull, sqlite3.ErrReadonly,
 		sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrPerm:
 		return true
 	}

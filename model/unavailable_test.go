@@ -79,7 +79,7 @@ func TestLockedDatabaseIsUnavailableThenRecovers(t *testing.T) {
 // like a constraint or a corrupt file, do not.
 func TestStorageTroubleCodesAreUnavailable(t *testing.T) {
 	d, _ := openTest(t)
-	for _, code := range []sqlite3.ErrNo{sqlite3.ErrBusy, sqlite3.ErrLocked, sqlite3.ErrFull,
+	for _, code := range []sqlite3.ErrNo{sqlite3.ErrBusy, sqlite3.ErrFull,
 		sqlite3.ErrReadonly, sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrPerm} {
 		err := d.wrap("op", sqlite3.Error{Code: code})
 		if !errors.Is(err, ErrUnavailable) {
@@ -90,9 +90,38 @@ func TestStorageTroubleCodesAreUnavailable(t *testing.T) {
 			t.Errorf("code %d: driver error not kept in %v", code, err)
 		}
 	}
-	for _, code := range []sqlite3.ErrNo{sqlite3.ErrCorrupt, sqlite3.ErrMisuse, sqlite3.ErrError} {
+	for _, code := range []sqlite3.ErrNo{sqlite3.ErrCorrupt, sqlite3.ErrMisuse, sqlite3.ErrError, sqlite3.ErrLocked} {
 		if err := d.wrap("op", sqlite3.Error{Code: code}); errors.Is(err, ErrUnavailable) {
 			t.Errorf("code %d counted as unavailable: %v", code, err)
 		}
+	}
+}
+
+// TestConflictWithinTheServerIsNotUnavailable checks that SQLITE_LOCKED, a
+// conflict within one connection (another process gets SQLITE_BUSY, and
+// there is no shared cache), is reported as the bug it is, not as storage
+// trouble that would be told to users as passing.
+func TestConflictWithinTheServerIsNotUnavailable(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	mustUser(t, d, "alice")
+	tx, err := d.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM users`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	rows.Next() // a statement of this connection is reading users
+	_, err = tx.ExecContext(ctx, `DROP TABLE contacts`)
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.Code != sqlite3.ErrLocked {
+		t.Fatalf("drop while reading: %v, want SQLITE_LOCKED", err)
+	}
+	if err := d.wrap("op", err); errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a conflict within one connection counted as unavailable: %v", err)
 	}
 }

@@ -252,8 +252,10 @@ type App struct {
 	inflight  bool
 	retryWait bool
 	// unsent are failed lines that could not go back to the input because
-	// it held new typing, newest last; Up on an empty input recalls them.
-	unsent []string
+	// it held new typing or another conversation was in front, newest
+	// last; Up on an empty input recalls those of the conversation in
+	// front.
+	unsent []outItem
 
 	markPending bool
 
@@ -994,30 +996,44 @@ func (a *App) finishHead(err error) (next, retry tea.Cmd) {
 	return a.flushOutbox(), nil
 }
 
-// failed shows why a line was not accepted. The line goes back to the
-// input only when the input is empty, so it never merges with new typing;
-// otherwise Up on an empty input recalls it.
+// failed shows why a line was not accepted. A refused line goes back to
+// the input when the input is empty and its conversation is in front, so
+// it never merges with new typing nor lands in another conversation. A
+// line the server could not store is never put back by itself: that
+// answer comes late (after the store's busy timeout), when the user may
+// be typing on, taking it for sent. Otherwise Up on an empty input in its
+// conversation recalls it.
 func (a *App) failed(it outItem, err error) {
 	text := userText(err)
 	switch {
 	case it.typed == "":
-	case a.composer.Value() == "":
+	case a.composer.Value() == "" && it.conv == a.current && !errors.Is(err, chat.ErrStorageUnavailable):
 		a.composer.SetValue(it.typed)
 	default:
-		a.unsent = append(a.unsent, it.typed)
-		text += " (↑ on an empty line recalls it)"
+		a.unsent = append(a.unsent, it)
+		if c := a.convs[it.conv]; c != nil && it.conv != a.current {
+			text += " (↑ on an empty line in " + c.info.Name + " recalls it)"
+		} else {
+			text += " (↑ on an empty line recalls it)"
+		}
 	}
 	a.setError(text)
 }
 
-// recallUnsent puts the newest failed line back into the empty input.
+// recallUnsent puts the newest failed line of the conversation in front
+// back into the empty input.
 func (a *App) recallUnsent() bool {
-	if len(a.unsent) == 0 || a.composer.Value() != "" {
+	if a.composer.Value() != "" {
 		return false
 	}
-	a.composer.SetValue(a.unsent[len(a.unsent)-1])
-	a.unsent = a.unsent[:len(a.unsent)-1]
-	return true
+	for i := len(a.unsent) - 1; i >= 0; i-- {
+		if a.unsent[i].conv == a.current {
+			a.composer.SetValue(a.unsent[i].typed)
+			a.unsent = append(a.unsent[:i], a.unsent[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 func (a *App) sent(msg sentMsg) tea.Cmd {

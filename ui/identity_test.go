@@ -55,3 +55,64 @@ func TestStorageFailureIsToldAndNeverMergesLines(t *testing.T) {
 		t.Fatalf("Up on the empty input gave %q, want the unsent line", got)
 	}
 }
+
+// TestUnsentLineStaysInItsConversation checks that a direct message that
+// could not be stored, failing after the user moved to the lobby, is never
+// put into the lobby's input (where Enter would post it to everyone), by
+// itself or by Up; Up in its own conversation recalls it.
+func TestUnsentLineStaysInItsConversation(t *testing.T) {
+	h := newHarness(t, newFakeBroker())
+	h.app.ensureConv(dmBob)
+	storageErr := fmt.Errorf("%w; yours was not sent", chat.ErrStorageUnavailable)
+	secret := "my door code is 4711"
+
+	// The input is empty when the failure arrives.
+	h.send(sentMsg{item: outItem{conv: dmBob.ID, text: secret, typed: secret}, err: storageErr})
+	if got := h.app.composer.Value(); got != "" {
+		t.Fatalf("lobby input = %q after a direct message failed", got)
+	}
+	h.press(tea.KeyUp)
+	if got := h.app.composer.Value(); got != "" {
+		t.Fatalf("Up in the lobby gave %q, a line meant for bob", got)
+	}
+
+	// The input holds new typing when the failure arrives.
+	h.typeText("hello all")
+	h.send(sentMsg{item: outItem{conv: dmBob.ID, text: "second", typed: "second"}, err: storageErr})
+	h.press(tea.KeyEnter) // sends "hello all" to the lobby
+	h.press(tea.KeyUp)
+	if got := h.app.composer.Value(); got != "" {
+		t.Fatalf("Up in the lobby gave %q, a line meant for bob", got)
+	}
+
+	h.run(h.app.switchTo(dmBob.ID))
+	for _, want := range []string{"second", secret} {
+		h.press(tea.KeyUp)
+		if got := h.app.composer.Value(); got != want {
+			t.Fatalf("Up in bob's conversation gave %q, want %q", got, want)
+		}
+		h.app.composer.Reset()
+	}
+}
+
+// TestLineNotStoredDoesNotMergeWithTheNextOne replays issue 7 item 11's
+// merge: the storage refusal comes late (after the busy timeout), while
+// the input is empty; the user, taking the line for sent, types the next
+// one. It must start a line of its own, and Up recalls the unsent one.
+func TestLineNotStoredDoesNotMergeWithTheNextOne(t *testing.T) {
+	h := newHarness(t, newFakeBroker())
+	h.send(sentMsg{item: outItem{conv: chat.Lobby, text: "first", typed: "first"},
+		err: fmt.Errorf("%w; yours was not sent", chat.ErrStorageUnavailable)})
+	if s := h.screen(); !strings.Contains(s, "yours was not sent") {
+		t.Fatalf("refusal not shown:\n%s", s)
+	}
+	h.typeText("second")
+	if got := h.app.composer.Value(); got != "second" {
+		t.Fatalf("input = %q, want the new line alone", got)
+	}
+	h.press(tea.KeyEnter)
+	h.press(tea.KeyUp)
+	if got := h.app.composer.Value(); got != "first" {
+		t.Fatalf("Up on the empty input gave %q, want the unsent line", got)
+	}
+}
