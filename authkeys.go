@@ -370,7 +370,7 @@ var keyOptionTable = map[string]optionRule{
 	"user-rc":           optSatisfied,
 	"pty":               optSatisfied,
 	"no-touch-required": optSatisfied,
-	// restrict is accepted only together with pty (it implies no-pty).
+	// restrict is accepted only with a pty after it (it implies no-pty).
 	"restrict": optSatisfied,
 	// Not implemented: the line admits nobody.
 	"no-pty":          optUnsupported, // the chat needs a terminal
@@ -433,7 +433,8 @@ func parseKeyOptions(raw []string, loc *time.Location) (keyOptions, error) {
 		case "cert-authority":
 			o.certAuthority = true
 		case "restrict":
-			restrict = true
+			// As in sshd, restrict withdraws a pty named before it.
+			restrict, pty = true, false
 		case "pty":
 			pty = true
 		}

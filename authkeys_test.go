@@ -413,3 +413,25 @@ func TestAllowlistEndsSessionWhenKeyExpires(t *testing.T) {
 		t.Fatalf("session of an expired key was not told why: %q", c.Raw())
 	}
 }
+
+func TestRestrictAfterPtyForbidsThePty(t *testing.T) {
+	// As in sshd, restrict resets the permissions named before it: with
+	// pty,restrict the key has no PTY (the chat's no-pty), with restrict,pty
+	// it has one.
+	k := newKey(t)
+	loopback := netip.MustParseAddr("127.0.0.1")
+	for _, c := range []struct {
+		options string
+		admit   bool
+	}{
+		{"restrict,pty", true},
+		{"pty,restrict", false},
+		{"pty,restrict,pty", true},
+		{"PTY,Restrict", false},
+	} {
+		set := parseAuthorizedKeys([]byte(authorizedLine(k, c.options)), log.New(io.Discard), time.UTC)
+		if ok, reason := set.decide(k.PublicKey(), loopback, time.Now()); ok != c.admit {
+			t.Errorf("%s: admitted=%v (%s), want %v", c.options, ok, reason, c.admit)
+		}
+	}
+}
