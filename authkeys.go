@@ -370,6 +370,9 @@ var keyOptionTable = map[string]optionRule{
 	"user-rc":           optSatisfied,
 	"pty":               optSatisfied,
 	"no-touch-required": optSatisfied,
+	// The default: user verification is not required (sshd accepts a
+	// no- form of every flag but restrict and cert-authority).
+	"no-verify-required": optSatisfied,
 	// restrict is accepted only with a pty after it (it implies no-pty).
 	"restrict": optSatisfied,
 	// Not implemented: the line admits nobody.

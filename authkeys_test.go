@@ -435,3 +435,23 @@ func TestRestrictAfterPtyForbidsThePty(t *testing.T) {
 		}
 	}
 }
+
+func TestNegatedFlagsSshdAcceptsAreNotMalformed(t *testing.T) {
+	// sshd accepts no-verify-required (every flag but restrict and
+	// cert-authority takes a no- form). Skipping such a line as malformed
+	// would let a later, looser line of the same key decide instead.
+	k := newKey(t)
+	loopback := netip.MustParseAddr("127.0.0.1")
+	for _, c := range []struct {
+		name, file string
+		admit      bool
+	}{
+		{"no-verify-required alone", authorizedLine(k, "no-verify-required"), true},
+		{"its line is used, not a later one", authorizedLine(k, `no-verify-required,command="/bin/true"`) + authorizedLine(k, ""), false},
+	} {
+		set := parseAuthorizedKeys([]byte(c.file), log.New(io.Discard), time.UTC)
+		if ok, reason := set.decide(k.PublicKey(), loopback, time.Now()); ok != c.admit {
+			t.Errorf("%s: admitted=%v (%s), want %v", c.name, ok, reason, c.admit)
+		}
+	}
+}
