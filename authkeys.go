@@ -145,10 +145,15 @@ func (a *allowlist) runCheck(c *fileCheck) {
 	}()
 	prev := a.cur.Load()
 	fi, statErr := a.stat(a.path)
-	if prev != nil && prev.sameVersion(fi, statErr) {
+	if prev != nil && !prev.retry && prev.sameVersion(fi, statErr) {
 		return
 	}
 	next := a.read(fi, statErr)
+	if prev != nil && prev.retry && next.retry && prev.stamp == next.stamp && prev.err.Error() == next.err.Error() {
+		// The same failure again: keep the version first seen (its
+		// readAt times the settle) and log it once.
+		return
+	}
 	a.cur.Store(next)
 	switch {
 	case next.err != nil:
@@ -172,13 +177,13 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 	set.stamp = stampOf(fi)
 	f, err := os.OpenFile(a.path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
-		set.err = fmt.Errorf("open: %w", err)
+		set.err, set.retry = fmt.Errorf("open: %w", err), true
 		return set
 	}
 	defer f.Close()
 	fi, err = f.Stat()
 	if err != nil {
-		set.err = fmt.Errorf("stat: %w", err)
+		set.err, set.retry = fmt.Errorf("stat: %w", err), true
 		return set
 	}
 	set.stamp = stampOf(fi)
@@ -192,7 +197,7 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxAuthorizedKeysSize+1))
 	if err != nil {
-		set.err = fmt.Errorf("read: %w", err)
+		set.err, set.retry = fmt.Errorf("read: %w", err), true
 		return set
 	}
 	if len(data) > maxAuthorizedKeysSize {
@@ -241,6 +246,7 @@ type keySet struct {
 	usable  int                  // lines that can admit someone
 	err     error                // why this version admits nobody: unreadable, not a regular file, too large
 	statErr string               // the stat error, to notice it is unchanged
+	retry   bool                 // err may pass while the file stays the same (open or read failed: out of descriptors, I/O error): look again
 	stamp   fileStamp            // of the file read
 	readAt  time.Time
 }

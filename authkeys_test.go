@@ -455,3 +455,47 @@ func TestNegatedFlagsSshdAcceptsAreNotMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowlistRetriesAReadThatFailed(t *testing.T) {
+	// A read can fail while the file is fine: here the process is out of
+	// file descriptors, as under a connection flood. The next look must
+	// read the file again rather than keep the failure until the file
+	// happens to change.
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	k := newKey(t)
+	writeKeys(t, keysFile, authorizedLine(k, ""))
+	logs := &syncBuffer{}
+	a := newAllowlist(keysFile, log.New(logs))
+	loopback := netip.MustParseAddr("127.0.0.1")
+
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	starved := lim
+	starved.Cur = 0
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &starved); err != nil {
+		t.Skipf("cannot lower RLIMIT_NOFILE: %v", err)
+	}
+	ok, _ := a.allowed(k.PublicKey(), loopback, time.Now())
+	failed := a.cur.Load()
+	again, _ := a.allowed(k.PublicKey(), loopback, time.Now())
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if ok || again {
+		t.Fatal("admitted without reading the file")
+	}
+	if n := strings.Count(logs.String(), "too many open files"); n != 1 {
+		t.Fatalf("%d log lines about the failed read, want 1:\n%s", n, logs.String())
+	}
+	// A failure that persists is the same version: its first time is
+	// what the watcher's settle counts from.
+	if a.cur.Load() != failed {
+		t.Error("the same failure read again replaced the version first seen")
+	}
+	if ok, reason := a.allowed(k.PublicKey(), loopback, time.Now()); !ok {
+		t.Fatalf("still refused once descriptors are free (%s):\n%s", reason, logs.String())
+	}
+}
