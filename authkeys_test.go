@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -498,4 +501,71 @@ func TestAllowlistRetriesAReadThatFailed(t *testing.T) {
 	if ok, reason := a.allowed(k.PublicKey(), loopback, time.Now()); !ok {
 		t.Fatalf("still refused once descriptors are free (%s):\n%s", reason, logs.String())
 	}
+}
+
+func TestRevokingAStuckSessionDoesNotBlockTheWatcherOrShutdown(t *testing.T) {
+	// A client that stopped reading has a full SSH window: writing it the
+	// revocation line blocks until the connection ends. That must stall
+	// neither the other revocations nor shutdown.
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	stuckKey, readerKey, posterKey := newKey(t), newKey(t), newKey(t)
+	writeKeys(t, keysFile, authorizedLine(stuckKey, "")+authorizedLine(readerKey, "")+authorizedLine(posterKey, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+
+	// History that fills a big screen, so that each redraw is large.
+	poster := dial(t, ts.addr, "poster", posterKey, 80, 24)
+	poster.WaitFor("#lobby")
+	for i := range 60 {
+		pad := strings.Repeat(fmt.Sprintf("%x ", sha256.Sum256([]byte(fmt.Sprint(i)))), 25)
+		poster.Type(fmt.Sprintf("\x1b[200~%s line-%02d\x1b[201~\r", pad[:1400], i))
+		if i%4 == 3 {
+			poster.WaitFor(fmt.Sprintf("line-%02d", i))
+		}
+	}
+	poster.WaitFor("line-59")
+
+	stuck := dialNoRead(t, ts.addr, "stuck", stuckKey, 500, 200)
+	eventually(t, "stuck to be online", func() bool { return ts.srv.hub.Online() == 2 })
+	// Redraw the whole screen until the server blocks on stuck's window.
+	resizes := 0
+	eventually(t, "the stuck client's SSH window to fill", func() bool {
+		if blockedOnSSHWindow() {
+			return true
+		}
+		resizes++
+		return stuck.WindowChange(200, 500-resizes%2) != nil
+	})
+	t.Logf("the window filled after %d resizes", resizes)
+	stuckEnded := make(chan struct{})
+	go func() { stuck.Wait(); close(stuckEnded) }()
+
+	reader := dial(t, ts.addr, "reader", readerKey, 80, 24)
+	reader.WaitFor("#lobby")
+
+	writeKeys(t, keysFile, authorizedLine(posterKey, ""))
+	reader.WaitClosed()
+	if !strings.Contains(reader.Raw(), "no longer authorized") {
+		t.Errorf("revoked reader was not told why: %q", reader.Raw())
+	}
+	select {
+	case <-stuckEnded:
+	case <-time.After(waitTimeout):
+		t.Fatal("the revoked session that stopped reading was never ended")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop() }()
+	select {
+	case <-stopped:
+	case <-time.After(waitTimeout):
+		t.Fatal("shutdown hung behind a revoked session that stopped reading")
+	}
+}
+
+// blockedOnSSHWindow reports whether some goroutine of the process waits
+// for a peer to open its SSH channel window.
+func blockedOnSSHWindow() bool {
+	buf := make([]byte, 8<<20)
+	n := runtime.Stack(buf, true)
+	return bytes.Contains(buf[:n], []byte("ssh.(*window).reserve"))
 }
