@@ -19,6 +19,7 @@ import (
 
 	"charm.land/log/v2"
 	"charm.land/ssh"
+	"charm.land/wish/v2"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -703,17 +704,39 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			}
 			told[sess] = true
 			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
-			msg := "your key is no longer authorized on this server"
-			if reason == reasonExpired {
-				msg = "your key has expired on this server"
-			}
-			s.revoke(sess, msg)
+			s.revoke(sess, revokedLine(reason))
 		}
 		for sess := range told {
 			if !open[sess] {
 				delete(told, sess)
 			}
 		}
+	}
+}
+
+// revokedLine tells a user whose key the allowlist no longer admits why,
+// in words that do not quote the file.
+func revokedLine(reason string) string {
+	if reason == reasonExpired {
+		return "your key has expired on this server"
+	}
+	return "your key is no longer authorized on this server"
+}
+
+// keyStillAdmitted refuses a session whose key the allowlist no longer
+// admits. A connection is authenticated once, so without this a key
+// revoked while connected could open new sessions on its connection,
+// each living until the watcher's next pass.
+func (s *server) keyStillAdmitted(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		if k := sess.PublicKey(); s.authz != nil && k != nil {
+			if ok, reason := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now()); !ok {
+				s.log.Info("key no longer authorized; refusing session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
+				wish.Fatalln(sess, "sshchat: "+revokedLine(reason))
+				return
+			}
+		}
+		next(sess)
 	}
 }
 

@@ -569,3 +569,45 @@ func blockedOnSSHWindow() bool {
 	n := runtime.Stack(buf, true)
 	return bytes.Contains(buf[:n], []byte("ssh.(*window).reserve"))
 }
+
+func TestRevokedKeyCannotOpenANewSessionOnItsConnection(t *testing.T) {
+	// Revocation ends the session; the SSH connection, authenticated while
+	// the key was listed, must not let the key back in with a new session.
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	k, other := newKey(t), newKey(t)
+	writeKeys(t, keysFile, authorizedLine(k, "")+authorizedLine(other, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	c := dial(t, ts.addr, "revoked", k, 80, 24)
+	c.WaitFor("#lobby")
+
+	writeKeys(t, keysFile, authorizedLine(other, ""))
+	c.WaitClosed()
+
+	sess, err := c.conn.NewSession()
+	if err != nil {
+		return // the connection is gone: nothing to reopen
+	}
+	defer sess.Close()
+	out := &syncBuffer{}
+	sess.Stdout, sess.Stderr = out, out
+	if err := sess.RequestPty("xterm-256color", 24, 80, nil); err != nil {
+		return
+	}
+	if err := sess.Shell(); err != nil {
+		return
+	}
+	ended := make(chan struct{})
+	go func() { sess.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(waitTimeout):
+		t.Fatalf("new session of a revoked key still open; it got:\n%q", out.String())
+	}
+	if strings.Contains(out.String(), "lobby") {
+		t.Fatalf("a revoked key got the chat again on its old connection:\n%q", out.String())
+	}
+	if !strings.Contains(out.String(), "no longer authorized") {
+		t.Errorf("the new session was not told why: %q", out.String())
+	}
+}

@@ -101,7 +101,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		wish.WithVersion("SSH-2.0-sshchat"),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
-		wish.WithMiddleware(s.noTerminal, uiMW, s.limitSessions, s.logSessions),
+		wish.WithMiddleware(s.noTerminal, uiMW, s.keyStillAdmitted, s.limitSessions, s.logSessions),
 	)
 	if err != nil {
 		hub.Close(context.Background())
