@@ -522,8 +522,9 @@ func parseExpiry(s string, loc *time.Location) (time.Time, error) {
 // matchFrom reports whether ip satisfies a from= pattern list the way
 // sshd's match_host_and_ip does with UseDNS off (its default), where the
 // host name is the address text: entries are comma-separated; an entry
-// starting with ! excludes; an address or CIDR network (host bits zero)
-// matches by address; anything else is a * and ? wildcard pattern matched
+// starting with ! excludes; an address (IPv4 in inet_aton's forms too, as
+// sshd's getaddrinfo reads it) or CIDR network (host bits zero) matches by
+// address; anything else is a * and ? wildcard pattern matched
 // case-insensitively against the address text. An excluding match, an
 // empty entry or an invalid CIDR refuses; otherwise one match admits.
 // Host names are never resolved, so a host-name pattern matches nothing.
@@ -580,7 +581,10 @@ func parseCIDR(s string) (netip.Prefix, cidrKind) {
 		bits = n
 	}
 	addr, err := netip.ParseAddr(addrText)
-	if err != nil || addr.Zone() != "" {
+	if err != nil && !strings.Contains(addrText, ":") {
+		addr, err = parseInetAton(addrText)
+	}
+	if err != nil || addr.Zone() != "" || len(s) >= 64 {
 		return netip.Prefix{}, cidrNot
 	}
 	if bits < 0 {
@@ -594,6 +598,62 @@ func parseCIDR(s string) (netip.Prefix, cidrKind) {
 		return netip.Prefix{}, cidrInvalid
 	}
 	return p, cidrOK
+}
+
+// parseInetAton reads IPv4 text as inet_aton does, which is how sshd's
+// getaddrinfo reads from= addresses: one to four dot-separated parts,
+// each decimal, octal with a leading 0 or hex with 0x, the last filling
+// the bytes left (127.1 is 127.0.0.1).
+func parseInetAton(s string) (netip.Addr, error) {
+	bad := fmt.Errorf("%q is not an IPv4 address", s)
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, bad
+	}
+	var word uint32
+	for i, p := range parts {
+		base, digits := uint64(10), p
+		switch {
+		case len(p) > 1 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'):
+			base, digits = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, digits = 8, p[1:]
+		}
+		if digits == "" {
+			return netip.Addr{}, bad
+		}
+		var v uint64
+		for _, c := range []byte(digits) {
+			d := uint64(0xff)
+			switch {
+			case c >= '0' && c <= '9':
+				d = uint64(c - '0')
+			case c >= 'a' && c <= 'f':
+				d = uint64(c-'a') + 10
+			case c >= 'A' && c <= 'F':
+				d = uint64(c-'A') + 10
+			}
+			if d >= base {
+				return netip.Addr{}, bad
+			}
+			if v = v*base + d; v > 0xffffffff {
+				return netip.Addr{}, bad
+			}
+		}
+		last := i == len(parts)-1
+		if !last {
+			if v > 0xff {
+				return netip.Addr{}, bad
+			}
+			word |= uint32(v) << (24 - 8*i)
+			continue
+		}
+		if v > 0xffffffff>>(8*i) {
+			return netip.Addr{}, bad
+		}
+		word |= uint32(v)
+	}
+	return netip.AddrFrom4([4]byte{byte(word >> 24), byte(word >> 16), byte(word >> 8), byte(word)}), nil
 }
 
 // hostPatterns returns the entries of a from= list that can only be host

@@ -611,3 +611,33 @@ func TestRevokedKeyCannotOpenANewSessionOnItsConnection(t *testing.T) {
 		t.Errorf("the new session was not told why: %q", out.String())
 	}
 }
+
+func TestFromAddressShorthandsMatchLikeSshd(t *testing.T) {
+	// sshd reads from= addresses with getaddrinfo, which takes IPv4 text
+	// as inet_aton does: 127.1, 0x7f.0.0.1, 0177.0.0.1 and 2130706433 are
+	// all 127.0.0.1. Read as wildcards, they would never match, so an
+	// exclusion written that way would exclude nobody.
+	cases := []struct {
+		ip, list string
+		want     bool
+	}{
+		{"127.0.0.1", "*,!127.1", false},
+		{"10.0.5.5", "*,!10.0/16", false},
+		{"10.1.5.5", "*,!10.0/16", true},
+		{"127.0.0.1", "127.1", true},
+		{"127.0.0.1", "0x7f.0.0.1", true},
+		{"127.0.0.1", "0177.0.0.1", true},
+		{"127.0.0.1", "2130706433", true},
+		{"127.0.0.1", "127.0.1", true},
+		{"127.0.0.1", "*,!10/8", false}, // 0.0.0.10/8: host bits set, refuses
+		{"127.0.0.1", "08.0.0.1,127.0.0.1", true},
+		{"127.0.0.1", "*,!127.0.0.256", true}, // not an address
+		{"127.0.0.1", "*,!0x.0.0.1", true},    // not an address
+		{"127.0.0.1", "*,!1.2.3.4.5", true},   // not an address
+	}
+	for _, c := range cases {
+		if got := matchFrom(netip.MustParseAddr(c.ip), c.list); got != c.want {
+			t.Errorf("matchFrom(%s, %q) = %v, want %v", c.ip, c.list, got, c.want)
+		}
+	}
+}
