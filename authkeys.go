@@ -298,7 +298,8 @@ func (k *keySet) decide(key gossh.PublicKey, ip netip.Addr, now time.Time) (ok b
 // line with a key is either used or logged with its number and why not:
 // a malformed line or one with bad options is skipped (as sshd does), a
 // line with an option the server does not implement is kept but admits
-// nobody (see decide), a cert-authority line never matches a plain key.
+// nobody (see decide), a cert-authority line never matches a plain key,
+// and a line that lists a certificate admits nobody, as in sshd.
 // Expiry times without a zone are in loc.
 func parseAuthorizedKeys(data []byte, logger *log.Logger, loc *time.Location) *keySet {
 	set := &keySet{lines: map[string][]keyLine{}}
@@ -312,6 +313,10 @@ func parseAuthorizedKeys(data []byte, logger *log.Logger, loc *time.Location) *k
 		key, _, options, _, err := gossh.ParseAuthorizedKey(line)
 		if err != nil {
 			logger.Warn("skipping malformed authorized-keys line", "line", n, "err", err)
+			continue
+		}
+		if _, isCert := key.(*gossh.Certificate); isCert {
+			logger.Warn("refusing authorized-keys line: it lists a certificate, which is not a user key (list the key it certifies)", "line", n)
 			continue
 		}
 		opts, err := parseKeyOptions(options, loc)

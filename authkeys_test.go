@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -639,5 +640,32 @@ func TestFromAddressShorthandsMatchLikeSshd(t *testing.T) {
 		if got := matchFrom(netip.MustParseAddr(c.ip), c.list); got != c.want {
 			t.Errorf("matchFrom(%s, %q) = %v, want %v", c.ip, c.list, got, c.want)
 		}
+	}
+}
+
+func TestCertificateListedAsAKeyAdmitsNobody(t *testing.T) {
+	// sshd never authenticates a certificate pasted into authorized_keys
+	// as a plain line (only cert-authority lines admit certificates). The
+	// server checks no certificate's validity, principals or critical
+	// options, so such a line would admit its holder past all of them.
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	ca, k := newKey(t), newKey(t)
+	cert := &gossh.Certificate{Key: k.PublicKey(), CertType: gossh.UserCert, ValidPrincipals: []string{"nobody"}, ValidAfter: 1, ValidBefore: 2,
+		Permissions: gossh.Permissions{CriticalOptions: map[string]string{"source-address": "10.9.9.9/32"}}}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	certSigner, err := gossh.NewCertSigner(cert, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeKeys(t, keysFile, "# a pasted id_ed25519-cert.pub\n"+string(gossh.MarshalAuthorizedKey(cert)))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	if _, err := tryLogin(t, ts.addr, certSigner); err == nil {
+		t.Fatal("an expired certificate listed as a plain line logged in")
+	}
+	if !strings.Contains(ts.logs.String(), "line=2") {
+		t.Errorf("log does not name the certificate's line:\n%s", ts.logs.String())
 	}
 }
