@@ -19,6 +19,7 @@ import (
 
 	"charm.land/log/v2"
 	"charm.land/ssh"
+	"charm.land/wish/v2"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -145,10 +146,15 @@ func (a *allowlist) runCheck(c *fileCheck) {
 	}()
 	prev := a.cur.Load()
 	fi, statErr := a.stat(a.path)
-	if prev != nil && prev.sameVersion(fi, statErr) {
+	if prev != nil && !prev.retry && prev.sameVersion(fi, statErr) {
 		return
 	}
 	next := a.read(fi, statErr)
+	if prev != nil && prev.retry && next.retry && prev.stamp == next.stamp && prev.err.Error() == next.err.Error() {
+		// The same failure again: keep the version first seen (its
+		// readAt times the settle) and log it once.
+		return
+	}
 	a.cur.Store(next)
 	switch {
 	case next.err != nil:
@@ -172,13 +178,13 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 	set.stamp = stampOf(fi)
 	f, err := os.OpenFile(a.path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
-		set.err = fmt.Errorf("open: %w", err)
+		set.err, set.retry = fmt.Errorf("open: %w", err), true
 		return set
 	}
 	defer f.Close()
 	fi, err = f.Stat()
 	if err != nil {
-		set.err = fmt.Errorf("stat: %w", err)
+		set.err, set.retry = fmt.Errorf("stat: %w", err), true
 		return set
 	}
 	set.stamp = stampOf(fi)
@@ -192,7 +198,7 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxAuthorizedKeysSize+1))
 	if err != nil {
-		set.err = fmt.Errorf("read: %w", err)
+		set.err, set.retry = fmt.Errorf("read: %w", err), true
 		return set
 	}
 	if len(data) > maxAuthorizedKeysSize {
@@ -241,6 +247,7 @@ type keySet struct {
 	usable  int                  // lines that can admit someone
 	err     error                // why this version admits nobody: unreadable, not a regular file, too large
 	statErr string               // the stat error, to notice it is unchanged
+	retry   bool                 // err may pass while the file stays the same (open or read failed: out of descriptors, I/O error): look again
 	stamp   fileStamp            // of the file read
 	readAt  time.Time
 }
@@ -291,7 +298,8 @@ func (k *keySet) decide(key gossh.PublicKey, ip netip.Addr, now time.Time) (ok b
 // line with a key is either used or logged with its number and why not:
 // a malformed line or one with bad options is skipped (as sshd does), a
 // line with an option the server does not implement is kept but admits
-// nobody (see decide), a cert-authority line never matches a plain key.
+// nobody (see decide), a cert-authority line never matches a plain key,
+// and a line that lists a certificate admits nobody, as in sshd.
 // Expiry times without a zone are in loc.
 func parseAuthorizedKeys(data []byte, logger *log.Logger, loc *time.Location) *keySet {
 	set := &keySet{lines: map[string][]keyLine{}}
@@ -305,6 +313,10 @@ func parseAuthorizedKeys(data []byte, logger *log.Logger, loc *time.Location) *k
 		key, _, options, _, err := gossh.ParseAuthorizedKey(line)
 		if err != nil {
 			logger.Warn("skipping malformed authorized-keys line", "line", n, "err", err)
+			continue
+		}
+		if _, isCert := key.(*gossh.Certificate); isCert {
+			logger.Warn("refusing authorized-keys line: it lists a certificate, which is not a user key (list the key it certifies)", "line", n)
 			continue
 		}
 		opts, err := parseKeyOptions(options, loc)
@@ -370,7 +382,10 @@ var keyOptionTable = map[string]optionRule{
 	"user-rc":           optSatisfied,
 	"pty":               optSatisfied,
 	"no-touch-required": optSatisfied,
-	// restrict is accepted only together with pty (it implies no-pty).
+	// The default: user verification is not required (sshd accepts a
+	// no- form of every flag but restrict and cert-authority).
+	"no-verify-required": optSatisfied,
+	// restrict is accepted only with a pty after it (it implies no-pty).
 	"restrict": optSatisfied,
 	// Not implemented: the line admits nobody.
 	"no-pty":          optUnsupported, // the chat needs a terminal
@@ -433,7 +448,8 @@ func parseKeyOptions(raw []string, loc *time.Location) (keyOptions, error) {
 		case "cert-authority":
 			o.certAuthority = true
 		case "restrict":
-			restrict = true
+			// As in sshd, restrict withdraws a pty named before it.
+			restrict, pty = true, false
 		case "pty":
 			pty = true
 		}
@@ -511,8 +527,9 @@ func parseExpiry(s string, loc *time.Location) (time.Time, error) {
 // matchFrom reports whether ip satisfies a from= pattern list the way
 // sshd's match_host_and_ip does with UseDNS off (its default), where the
 // host name is the address text: entries are comma-separated; an entry
-// starting with ! excludes; an address or CIDR network (host bits zero)
-// matches by address; anything else is a * and ? wildcard pattern matched
+// starting with ! excludes; an address (IPv4 in inet_aton's forms too, as
+// sshd's getaddrinfo reads it) or CIDR network (host bits zero) matches by
+// address; anything else is a * and ? wildcard pattern matched
 // case-insensitively against the address text. An excluding match, an
 // empty entry or an invalid CIDR refuses; otherwise one match admits.
 // Host names are never resolved, so a host-name pattern matches nothing.
@@ -569,7 +586,10 @@ func parseCIDR(s string) (netip.Prefix, cidrKind) {
 		bits = n
 	}
 	addr, err := netip.ParseAddr(addrText)
-	if err != nil || addr.Zone() != "" {
+	if err != nil && !strings.Contains(addrText, ":") {
+		addr, err = parseInetAton(addrText)
+	}
+	if err != nil || addr.Zone() != "" || len(s) >= 64 {
 		return netip.Prefix{}, cidrNot
 	}
 	if bits < 0 {
@@ -583,6 +603,62 @@ func parseCIDR(s string) (netip.Prefix, cidrKind) {
 		return netip.Prefix{}, cidrInvalid
 	}
 	return p, cidrOK
+}
+
+// parseInetAton reads IPv4 text as inet_aton does, which is how sshd's
+// getaddrinfo reads from= addresses: one to four dot-separated parts,
+// each decimal, octal with a leading 0 or hex with 0x, the last filling
+// the bytes left (127.1 is 127.0.0.1).
+func parseInetAton(s string) (netip.Addr, error) {
+	bad := fmt.Errorf("%q is not an IPv4 address", s)
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, bad
+	}
+	var word uint32
+	for i, p := range parts {
+		base, digits := uint64(10), p
+		switch {
+		case len(p) > 1 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'):
+			base, digits = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, digits = 8, p[1:]
+		}
+		if digits == "" {
+			return netip.Addr{}, bad
+		}
+		var v uint64
+		for _, c := range []byte(digits) {
+			d := uint64(0xff)
+			switch {
+			case c >= '0' && c <= '9':
+				d = uint64(c - '0')
+			case c >= 'a' && c <= 'f':
+				d = uint64(c-'a') + 10
+			case c >= 'A' && c <= 'F':
+				d = uint64(c-'A') + 10
+			}
+			if d >= base {
+				return netip.Addr{}, bad
+			}
+			if v = v*base + d; v > 0xffffffff {
+				return netip.Addr{}, bad
+			}
+		}
+		last := i == len(parts)-1
+		if !last {
+			if v > 0xff {
+				return netip.Addr{}, bad
+			}
+			word |= uint32(v) << (24 - 8*i)
+			continue
+		}
+		if v > 0xffffffff>>(8*i) {
+			return netip.Addr{}, bad
+		}
+		word |= uint32(v)
+	}
+	return netip.AddrFrom4([4]byte{byte(word >> 24), byte(word >> 16), byte(word >> 8), byte(word)}), nil
 }
 
 // hostPatterns returns the entries of a from= list that can only be host
@@ -693,17 +769,39 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			}
 			told[sess] = true
 			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
-			msg := "your key is no longer authorized on this server"
-			if reason == reasonExpired {
-				msg = "your key has expired on this server"
-			}
-			s.revoke(sess, msg)
+			s.revoke(sess, revokedLine(reason))
 		}
 		for sess := range told {
 			if !open[sess] {
 				delete(told, sess)
 			}
 		}
+	}
+}
+
+// revokedLine tells a user whose key the allowlist no longer admits why,
+// in words that do not quote the file.
+func revokedLine(reason string) string {
+	if reason == reasonExpired {
+		return "your key has expired on this server"
+	}
+	return "your key is no longer authorized on this server"
+}
+
+// keyStillAdmitted refuses a session whose key the allowlist no longer
+// admits. A connection is authenticated once, so without this a key
+// revoked while connected could open new sessions on its connection,
+// each living until the watcher's next pass.
+func (s *server) keyStillAdmitted(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		if k := sess.PublicKey(); s.authz != nil && k != nil {
+			if ok, reason := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now()); !ok {
+				s.log.Info("key no longer authorized; refusing session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
+				wish.Fatalln(sess, "sshchat: "+revokedLine(reason))
+				return
+			}
+		}
+		next(sess)
 	}
 }
 

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -411,5 +415,257 @@ func TestAllowlistEndsSessionWhenKeyExpires(t *testing.T) {
 	c.WaitClosed()
 	if !strings.Contains(c.Raw(), "your key has expired") {
 		t.Fatalf("session of an expired key was not told why: %q", c.Raw())
+	}
+}
+
+func TestRestrictAfterPtyForbidsThePty(t *testing.T) {
+	// As in sshd, restrict resets the permissions named before it: with
+	// pty,restrict the key has no PTY (the chat's no-pty), with restrict,pty
+	// it has one.
+	k := newKey(t)
+	loopback := netip.MustParseAddr("127.0.0.1")
+	for _, c := range []struct {
+		options string
+		admit   bool
+	}{
+		{"restrict,pty", true},
+		{"pty,restrict", false},
+		{"pty,restrict,pty", true},
+		{"PTY,Restrict", false},
+	} {
+		set := parseAuthorizedKeys([]byte(authorizedLine(k, c.options)), log.New(io.Discard), time.UTC)
+		if ok, reason := set.decide(k.PublicKey(), loopback, time.Now()); ok != c.admit {
+			t.Errorf("%s: admitted=%v (%s), want %v", c.options, ok, reason, c.admit)
+		}
+	}
+}
+
+func TestNegatedFlagsSshdAcceptsAreNotMalformed(t *testing.T) {
+	// sshd accepts no-verify-required (every flag but restrict and
+	// cert-authority takes a no- form). Skipping such a line as malformed
+	// would let a later, looser line of the same key decide instead.
+	k := newKey(t)
+	loopback := netip.MustParseAddr("127.0.0.1")
+	for _, c := range []struct {
+		name, file string
+		admit      bool
+	}{
+		{"no-verify-required alone", authorizedLine(k, "no-verify-required"), true},
+		{"its line is used, not a later one", authorizedLine(k, `no-verify-required,command="/bin/true"`) + authorizedLine(k, ""), false},
+	} {
+		set := parseAuthorizedKeys([]byte(c.file), log.New(io.Discard), time.UTC)
+		if ok, reason := set.decide(k.PublicKey(), loopback, time.Now()); ok != c.admit {
+			t.Errorf("%s: admitted=%v (%s), want %v", c.name, ok, reason, c.admit)
+		}
+	}
+}
+
+func TestAllowlistRetriesAReadThatFailed(t *testing.T) {
+	// A read can fail while the file is fine: here the process is out of
+	// file descriptors, as under a connection flood. The next look must
+	// read the file again rather than keep the failure until the file
+	// happens to change.
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	k := newKey(t)
+	writeKeys(t, keysFile, authorizedLine(k, ""))
+	logs := &syncBuffer{}
+	a := newAllowlist(keysFile, log.New(logs))
+	loopback := netip.MustParseAddr("127.0.0.1")
+
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	starved := lim
+	starved.Cur = 0
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &starved); err != nil {
+		t.Skipf("cannot lower RLIMIT_NOFILE: %v", err)
+	}
+	ok, _ := a.allowed(k.PublicKey(), loopback, time.Now())
+	failed := a.cur.Load()
+	again, _ := a.allowed(k.PublicKey(), loopback, time.Now())
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if ok || again {
+		t.Fatal("admitted without reading the file")
+	}
+	if n := strings.Count(logs.String(), "too many open files"); n != 1 {
+		t.Fatalf("%d log lines about the failed read, want 1:\n%s", n, logs.String())
+	}
+	// A failure that persists is the same version: its first time is
+	// what the watcher's settle counts from.
+	if a.cur.Load() != failed {
+		t.Error("the same failure read again replaced the version first seen")
+	}
+	if ok, reason := a.allowed(k.PublicKey(), loopback, time.Now()); !ok {
+		t.Fatalf("still refused once descriptors are free (%s):\n%s", reason, logs.String())
+	}
+}
+
+func TestRevokingAStuckSessionDoesNotBlockTheWatcherOrShutdown(t *testing.T) {
+	// A client that stopped reading has a full SSH window: writing it the
+	// revocation line blocks until the connection ends. That must stall
+	// neither the other revocations nor shutdown.
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	stuckKey, readerKey, posterKey := newKey(t), newKey(t), newKey(t)
+	writeKeys(t, keysFile, authorizedLine(stuckKey, "")+authorizedLine(readerKey, "")+authorizedLine(posterKey, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+
+	// History that fills a big screen, so that each redraw is large.
+	poster := dial(t, ts.addr, "poster", posterKey, 80, 24)
+	poster.WaitFor("#lobby")
+	for i := range 60 {
+		pad := strings.Repeat(fmt.Sprintf("%x ", sha256.Sum256([]byte(fmt.Sprint(i)))), 25)
+		poster.Type(fmt.Sprintf("\x1b[200~%s line-%02d\x1b[201~\r", pad[:1400], i))
+		if i%4 == 3 {
+			poster.WaitFor(fmt.Sprintf("line-%02d", i))
+		}
+	}
+	poster.WaitFor("line-59")
+
+	stuck := dialNoRead(t, ts.addr, "stuck", stuckKey, 500, 200)
+	eventually(t, "stuck to be online", func() bool { return ts.srv.hub.Online() == 2 })
+	// Redraw the whole screen until the server blocks on stuck's window.
+	resizes := 0
+	eventually(t, "the stuck client's SSH window to fill", func() bool {
+		if blockedOnSSHWindow() {
+			return true
+		}
+		resizes++
+		return stuck.WindowChange(200, 500-resizes%2) != nil
+	})
+	t.Logf("the window filled after %d resizes", resizes)
+	stuckEnded := make(chan struct{})
+	go func() { stuck.Wait(); close(stuckEnded) }()
+
+	reader := dial(t, ts.addr, "reader", readerKey, 80, 24)
+	reader.WaitFor("#lobby")
+
+	writeKeys(t, keysFile, authorizedLine(posterKey, ""))
+	reader.WaitClosed()
+	if !strings.Contains(reader.Raw(), "no longer authorized") {
+		t.Errorf("revoked reader was not told why: %q", reader.Raw())
+	}
+	select {
+	case <-stuckEnded:
+	case <-time.After(waitTimeout):
+		t.Fatal("the revoked session that stopped reading was never ended")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop() }()
+	select {
+	case <-stopped:
+	case <-time.After(waitTimeout):
+		t.Fatal("shutdown hung behind a revoked session that stopped reading")
+	}
+}
+
+// blockedOnSSHWindow reports whether some goroutine of the process waits
+// for a peer to open its SSH channel window.
+func blockedOnSSHWindow() bool {
+	buf := make([]byte, 8<<20)
+	n := runtime.Stack(buf, true)
+	return bytes.Contains(buf[:n], []byte("ssh.(*window).reserve"))
+}
+
+func TestRevokedKeyCannotOpenANewSessionOnItsConnection(t *testing.T) {
+	// Revocation ends the session; the SSH connection, authenticated while
+	// the key was listed, must not let the key back in with a new session.
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	k, other := newKey(t), newKey(t)
+	writeKeys(t, keysFile, authorizedLine(k, "")+authorizedLine(other, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	c := dial(t, ts.addr, "revoked", k, 80, 24)
+	c.WaitFor("#lobby")
+
+	writeKeys(t, keysFile, authorizedLine(other, ""))
+	c.WaitClosed()
+
+	sess, err := c.conn.NewSession()
+	if err != nil {
+		return // the connection is gone: nothing to reopen
+	}
+	defer sess.Close()
+	out := &syncBuffer{}
+	sess.Stdout, sess.Stderr = out, out
+	if err := sess.RequestPty("xterm-256color", 24, 80, nil); err != nil {
+		return
+	}
+	if err := sess.Shell(); err != nil {
+		return
+	}
+	ended := make(chan struct{})
+	go func() { sess.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(waitTimeout):
+		t.Fatalf("new session of a revoked key still open; it got:\n%q", out.String())
+	}
+	if strings.Contains(out.String(), "lobby") {
+		t.Fatalf("a revoked key got the chat again on its old connection:\n%q", out.String())
+	}
+	if !strings.Contains(out.String(), "no longer authorized") {
+		t.Errorf("the new session was not told why: %q", out.String())
+	}
+}
+
+func TestFromAddressShorthandsMatchLikeSshd(t *testing.T) {
+	// sshd reads from= addresses with getaddrinfo, which takes IPv4 text
+	// as inet_aton does: 127.1, 0x7f.0.0.1, 0177.0.0.1 and 2130706433 are
+	// all 127.0.0.1. Read as wildcards, they would never match, so an
+	// exclusion written that way would exclude nobody.
+	cases := []struct {
+		ip, list string
+		want     bool
+	}{
+		{"127.0.0.1", "*,!127.1", false},
+		{"10.0.5.5", "*,!10.0/16", false},
+		{"10.1.5.5", "*,!10.0/16", true},
+		{"127.0.0.1", "127.1", true},
+		{"127.0.0.1", "0x7f.0.0.1", true},
+		{"127.0.0.1", "0177.0.0.1", true},
+		{"127.0.0.1", "2130706433", true},
+		{"127.0.0.1", "127.0.1", true},
+		{"127.0.0.1", "*,!10/8", false}, // 0.0.0.10/8: host bits set, refuses
+		{"127.0.0.1", "08.0.0.1,127.0.0.1", true},
+		{"127.0.0.1", "*,!127.0.0.256", true}, // not an address
+		{"127.0.0.1", "*,!0x.0.0.1", true},    // not an address
+		{"127.0.0.1", "*,!1.2.3.4.5", true},   // not an address
+	}
+	for _, c := range cases {
+		if got := matchFrom(netip.MustParseAddr(c.ip), c.list); got != c.want {
+			t.Errorf("matchFrom(%s, %q) = %v, want %v", c.ip, c.list, got, c.want)
+		}
+	}
+}
+
+func TestCertificateListedAsAKeyAdmitsNobody(t *testing.T) {
+	// sshd never authenticates a certificate pasted into authorized_keys
+	// as a plain line (only cert-authority lines admit certificates). The
+	// server checks no certificate's validity, principals or critical
+	// options, so such a line would admit its holder past all of them.
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	ca, k := newKey(t), newKey(t)
+	cert := &gossh.Certificate{Key: k.PublicKey(), CertType: gossh.UserCert, ValidPrincipals: []string{"nobody"}, ValidAfter: 1, ValidBefore: 2,
+		Permissions: gossh.Permissions{CriticalOptions: map[string]string{"source-address": "10.9.9.9/32"}}}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	certSigner, err := gossh.NewCertSigner(cert, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeKeys(t, keysFile, "# a pasted id_ed25519-cert.pub\n"+string(gossh.MarshalAuthorizedKey(cert)))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	if _, err := tryLogin(t, ts.addr, certSigner); err == nil {
+		t.Fatal("an expired certificate listed as a plain line logged in")
+	}
+	if !strings.Contains(ts.logs.String(), "line=2") {
+		t.Errorf("log does not name the certificate's line:\n%s", ts.logs.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -103,7 +104,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		wish.WithVersion("SSH-2.0-sshchat"),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
-		wish.WithMiddleware(s.noTerminal, uiMW, s.limitSessions, s.logSessions),
+		wish.WithMiddleware(s.noTerminal, uiMW, s.keyStillAdmitted, s.limitSessions, s.logSessions),
 	)
 	if err != nil {
 		hub.Close(context.Background())
@@ -302,11 +303,35 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	}
 }
 
+// revokeWait bounds how long revoking a session waits for the client to
+// take its one-line reason.
+const revokeWait = 2 * time.Second
+
 // revoke ends a session whose key the allowlist no longer admits, telling
-// the user why in one line.
+// the user why in one line. A client that stopped reading (its SSH window
+// is full) never takes the line; after revokeWait, or at shutdown, its
+// connection is closed, which ends the write, so that the watcher and
+// shutdown never wait on a client.
 func (s *server) revoke(sess ssh.Session, reason string) {
-	_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: "+reason)
-	_ = sess.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: "+reason)
+		_ = sess.Close()
+	}()
+	t := time.NewTimer(revokeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	case <-s.stopWatch:
+	}
+	s.log.Warn("revoked session is not reading; closing its connection", "fingerprint", gossh.FingerprintSHA256(sess.PublicKey()))
+	if c, ok := sess.Context().Value(ssh.ContextKeyConn).(io.Closer); ok {
+		_ = c.Close()
+	}
+	<-done
 }
 
 // logSessions logs each session's start and end.
