@@ -504,13 +504,24 @@ func (a *App) handleKey(k tea.KeyPressMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 }
 
 // edit passes a key or paste to the input; an edit clears the status line.
+// Text that would take the draft past the message limit is refused, and
+// the status line says so.
 func (a *App) edit(msg tea.Msg) tea.Cmd {
-	before := a.composer.Value()
-	cmd := a.composer.Update(msg)
-	if a.status != "" && a.composer.Value() != before {
+	before := a.composer.Rev()
+	if !a.composer.Update(msg) {
+		a.setError(tooLongText("message", a.composer.Len()+1, defaultLimit) + "; that was not added")
+		return nil
+	}
+	if a.status != "" && a.composer.Rev() != before {
 		a.clearStatus()
 	}
-	return cmd
+	return nil
+}
+
+// tooLongText says that a line of n characters is over the limit, with the
+// count: "message too long: 2,431/2,000 characters".
+func tooLongText(what string, n, limit int) string {
+	return fmt.Sprintf("%s too long: %s/%s characters", what, thousands(n), thousands(limit))
 }
 
 func (a *App) setFocus(f focusArea) {
@@ -617,7 +628,8 @@ func (a *App) handlePaste(p tea.PasteMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 		return a, nil
 	}
 	if !a.composer.Fits(p.Content) {
-		a.setError(fmt.Sprintf("paste too long: messages are limited to %d characters", defaultLimit))
+		n := a.composer.Len() + len([]rune(cleanInput(p.Content)))
+		a.setError(tooLongText("paste", n, defaultLimit) + " with the draft; nothing was pasted")
 		return a, nil
 	}
 	if a.focus == focusSidebar {
@@ -916,6 +928,11 @@ func (a *App) pageDown() tea.Cmd {
 // Sending.
 
 func (a *App) submit() tea.Cmd {
+	if n := a.composer.Len(); n > defaultLimit {
+		// Never cut: nothing is sent until the line fits.
+		a.setError(tooLongText("line", n, defaultLimit) + "; shorten it to send")
+		return nil
+	}
 	typed := strings.TrimSpace(a.composer.Value())
 	if typed == "" {
 		return nil

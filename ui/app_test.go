@@ -584,8 +584,8 @@ func TestPasteOverTheLimitIsRejected(t *testing.T) {
 	if h.app.composer.Value() != "abcd" {
 		t.Errorf("small paste = %q", h.app.composer.Value())
 	}
-	if h.app.composer.input.CharLimit != chat.MaxMessageLen {
-		t.Errorf("CharLimit = %d", h.app.composer.input.CharLimit)
+	if h.app.composer.limit != chat.MaxMessageLen {
+		t.Errorf("limit = %d", h.app.composer.limit)
 	}
 }
 
