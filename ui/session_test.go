@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -88,7 +89,13 @@ type termOpt struct {
 	user       string
 	cols, rows int
 	auth       []gossh.AuthMethod
+	// no2027 hides the emulator's answer about mode 2027 (grapheme
+	// clustering), like a terminal that does not know the mode (tmux 3.3).
+	no2027 bool
 }
+
+// mode2027Report is a terminal's answer to a DECRQM query for mode 2027.
+var mode2027Report = regexp.MustCompile(`\x1b\[\?2027;\d\$y`)
 
 func dial(t *testing.T, addr string, o termOpt) *term {
 	t.Helper()
@@ -136,7 +143,11 @@ func dial(t *testing.T, addr string, o termOpt) *term {
 		for {
 			n, err := tm.emu.Read(buf)
 			if n > 0 {
-				tm.write(string(buf[:n]))
+				answer := string(buf[:n])
+				if o.no2027 {
+					answer = mode2027Report.ReplaceAllString(answer, "")
+				}
+				tm.write(answer)
 			}
 			if err != nil {
 				return
@@ -656,5 +667,66 @@ func TestDroppedSlowSessionIsHungUp(t *testing.T) {
 	hangUpWhenDropped(ctx, s, closerFunc(func() { closed.Add(1) }), time.Minute, log.New(io.Discard))
 	if closed.Load() != 0 {
 		t.Fatal("hung up a session that ended by itself")
+	}
+}
+
+// TestOverSSHGraphemeClustersKeepTheInputAndFooterInPlace types clusters
+// whose widths terminals disagree on into the input line, unsent, at 80
+// and 200 columns, and checks through the emulator that the input line
+// shows them where the composer put them, the cursor is after them and the
+// status line below is untouched; then sends them and checks the message.
+// The terminal does not answer the query for mode 2027, so the server
+// cannot know how it measures clusters.
+func TestOverSSHGraphemeClustersKeepTheInputAndFooterInPlace(t *testing.T) {
+	cases := []struct{ name, text string }{
+		{"skin tone", "skin tone 👍🏽 test"},
+		{"ZWJ family", "family 👨\u200d👩\u200d👧 test"},
+		{"flag", "flag 🇺🇸 test"},
+		{"VS16", "heart ❤\ufe0f test"},
+		{"CJK", "漢字 test"},
+		// A non-ASCII base: the emulator prints ASCII at once and cannot
+		// combine a mark with it afterwards.
+		{"combining mark", "α\u0301 test"},
+	}
+	b := newFakeBroker()
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	for _, cols := range []int{80, 200} {
+		const rows = 24
+		tm := dial(t, addr, termOpt{user: fmt.Sprintf("w%d", cols), cols: cols, rows: rows, no2027: true})
+		tm.waitScreen("Welcome to testchat")
+		for _, c := range cases {
+			t.Run(fmt.Sprint(cols, "/", c.name), func(t *testing.T) {
+				tm.t = t
+				// Then one key per frame, as a person types: each frame
+				// rewrites only the changed end of the line, after the
+				// cluster.
+				tm.write(c.text)
+				typed := c.text
+				for _, r := range " end" {
+					tm.write(string(r))
+					typed += string(r)
+					want := "> " + typed
+					eventually(t, "the input line "+want, func() bool {
+						lines := strings.Split(tm.screen(), "\n")
+						return len(lines) >= rows && strings.TrimRight(lines[rows-2], " ") == strings.TrimRight(want, " ")
+					})
+				}
+				want := "> " + typed
+				lines := strings.Split(tm.screen(), "\n")
+				if !strings.HasPrefix(lines[rows-1], " enter send") {
+					t.Errorf("status line corrupted: %q", lines[rows-1])
+				}
+				eventually(t, "the cursor after the text", func() bool {
+					p := tm.emu.CursorPosition()
+					return p.X == ansi.StringWidth(want) && p.Y == rows-2
+				})
+				tm.write("\r")
+				tm.waitScreen(": " + c.text + " end")
+				eventually(t, "the emptied input line", func() bool {
+					lines := strings.Split(tm.screen(), "\n")
+					return strings.HasPrefix(lines[rows-2], "> type a message")
+				})
+			})
+		}
 	}
 }
