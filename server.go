@@ -334,8 +334,7 @@ func (s *server) watchAllowlist(interval time.Duration) {
 		s.mu.Unlock()
 		for _, sess := range revoked {
 			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(sess.PublicKey()))
-			_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: your key is no longer authorized on this server")
-			_ = sess.Close()
+			ui.End(sess, "your key is no longer authorized on this server")
 		}
 	}
 }

@@ -350,6 +350,8 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			text = "disconnected: " + userText(msg.err)
 		}
 		return a, a.end(text)
+	case endMsg:
+		return a, a.end(msg.reason)
 	case registeredMsg:
 		return a, a.registered(msg)
 	case connectedMsg:

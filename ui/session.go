@@ -172,6 +172,14 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		}
 	}
 
+	// End (another goroutine: the allowlist watcher, an operator) reaches
+	// this program through the session's context; the program then ends
+	// like any other ending, restoring the terminal before the reason.
+	ends := make(chan string, 1)
+	endKey := endKey{s}
+	s.Context().SetValue(endKey, ends)
+	defer s.Context().SetValue(endKey, nil)
+
 	app := newApp(cfg)
 	pty, winch, _ := s.Pty()
 	w, hgt := clampSize(pty.Window.Width, pty.Window.Height)
@@ -180,6 +188,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	latest := newSizeSlot()
 	h.start(func() { readWindowChanges(ctx, winch, latest, lg, cancel) })
 	h.start(func() { feed(ctx, latest, attached, p, lg) })
+	h.start(func() { endWhenAsked(ctx, ends, p, s, endGrace, lg) })
 
 	final, err := p.Run()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrProgramPanic) {
@@ -193,6 +202,58 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		_, _ = fmt.Fprintln(s, "sshchat: internal error; this session ended (others are unaffected)")
 	case ok && fa.ExitReason() != "":
 		_, _ = fmt.Fprintln(s, "sshchat: "+fa.ExitReason())
+	}
+}
+
+// endKey keys a session's end channel in its SSH context (which a
+// multiplexed connection shares between sessions).
+type endKey struct{ s ssh.Session }
+
+// endMsg asks the App to end with a reason (see End).
+type endMsg struct{ reason string }
+
+// endGrace is how long a session asked to end by End gets to restore the
+// terminal and print the reason before its channel is closed under it.
+const endGrace = 5 * time.Second
+
+// End ends an SSH session with a one-line reason ("your key is no longer
+// authorized on this server"). A chat UI session ends the way every ending
+// does: the reason is shown, the program quits and restores the terminal
+// (alternate screen, bracketed paste, keyboard modes), then "sshchat:
+// REASON" is printed on the main screen and the channel closes; one that
+// has not ended after endGrace (a client that stopped reading) is closed
+// anyway. Any other session gets the line on stderr and is closed. End
+// does not wait.
+func End(s ssh.Session, reason string) {
+	if ends, ok := s.Context().Value(endKey{s}).(chan string); ok && ends != nil {
+		select {
+		case ends <- reason:
+		default: // already asked
+		}
+		return
+	}
+	_, _ = fmt.Fprintln(s.Stderr(), "\r\nsshchat: "+reason)
+	_ = s.Close()
+}
+
+// endWhenAsked hands a reason from End to the program, and closes the
+// channel if the program has not ended (ctx) within grace after that.
+func endWhenAsked(ctx context.Context, ends <-chan string, p sender, ch io.Closer, grace time.Duration, lg *log.Logger) {
+	var reason string
+	select {
+	case <-ctx.Done():
+		return
+	case reason = <-ends:
+	}
+	lg.Info("ending session", "reason", reason)
+	p.Send(endMsg{reason: reason})
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		lg.Warn("closing the channel of a session that did not end when asked")
+		_ = ch.Close()
 	}
 }
 

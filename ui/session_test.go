@@ -730,3 +730,107 @@ func TestOverSSHGraphemeClustersKeepTheInputAndFooterInPlace(t *testing.T) {
 		}
 	}
 }
+
+// restoredBeforeReason checks the raw stream a client received: after the
+// last switch to the alternate screen come the keyboard-mode pop, bracketed
+// paste off and the alternate screen's exit, and only then the reason line.
+func restoredBeforeReason(t *testing.T, raw, reason string) {
+	t.Helper()
+	line := "sshchat: " + reason
+	at := strings.LastIndex(raw, line)
+	if at < 0 {
+		t.Fatalf("no line %q; stream tail: %q", line, raw[max(0, len(raw)-400):])
+	}
+	enter := strings.LastIndex(raw[:at], ansi.SetModeAltScreenSaveCursor)
+	if enter < 0 {
+		t.Fatalf("the UI never entered the alternate screen before %q", line)
+	}
+	between := raw[enter:at]
+	for _, seq := range []struct{ name, s string }{
+		{"keyboard-mode pop", ansi.PopKittyKeyboard(1)},
+		{"modifyOtherKeys reset", ansi.ResetModifyOtherKeys},
+		{"bracketed paste off", ansi.ResetModeBracketedPaste},
+		{"alternate screen exit", ansi.ResetModeAltScreenSaveCursor},
+	} {
+		if !strings.Contains(between, seq.s) {
+			t.Errorf("no %s (%q) before the reason; stream tail: %q", seq.name, seq.s, raw[max(0, at-400):])
+		}
+	}
+	if strings.Contains(raw[at:], ansi.SetModeAltScreenSaveCursor) {
+		t.Errorf("the alternate screen came back after the reason")
+	}
+}
+
+func (tm *term) rawOutput() string {
+	tm.outMu.Lock()
+	defer tm.outMu.Unlock()
+	return tm.raw.String()
+}
+
+// TestOverSSHEveryEndingRestoresTheTerminalFirst ends sessions every way
+// they end — End (the allowlist's revocation), a slow-consumer drop, a
+// broker kick, shutdown and a panic — and checks through the emulator that
+// the terminal is restored before the one-line reason, which is visible on
+// the main screen.
+func TestOverSSHEveryEndingRestoresTheTerminalFirst(t *testing.T) {
+	hook := func(msg tea.Msg) {
+		if p, ok := msg.(tea.PasteMsg); ok && p.Content == "boom" {
+			panic("test panic in Update")
+		}
+	}
+	b := newFakeBroker()
+	var sessions sync.Map // handle → ssh.Session
+	mw := Middleware(b, Options{ServerName: "testchat", updateHook: hook})
+	record := func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			sessions.Store(s.User(), s)
+			next(s)
+		}
+	}
+	srv, err := wish.NewServer(
+		wish.WithHostKeyPath(filepath.Join(t.TempDir(), "host_ed25519")),
+		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
+		wish.WithMiddleware(mw, record),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testsession.Listen(t, srv)
+	cases := []struct {
+		name, reason string
+		end          func(user string)
+	}{
+		{"revoked", "your key is no longer authorized on this server", func(user string) {
+			s, _ := sessions.Load(user)
+			End(s.(ssh.Session), "your key is no longer authorized on this server")
+		}},
+		{"slow", "disconnected: " + chat.ErrSlowConsumer.Error(), func(user string) {
+			b.sessionOf(user).drop(chat.ErrSlowConsumer)
+		}},
+		{"kicked", "disconnected: your account was removed", func(user string) {
+			b.sessionOf(user).drop(fmt.Errorf("%w: your account was removed", chat.ErrNotAllowed))
+		}},
+		{"shutdown", "server shutting down", func(user string) {
+			s := b.sessionOf(user)
+			s.push(chat.ShutdownEvent{Reason: "server shutting down"})
+			s.drop(chat.ErrShutdown)
+		}},
+		{"panic", "internal error; this session ended (others are unaffected)", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tm := dial(t, addr, termOpt{user: c.name, cols: 80, rows: 24})
+			tm.waitScreen("Welcome to testchat, " + c.name)
+			if c.end != nil {
+				c.end(c.name)
+			} else {
+				tm.write("\x1b[200~boom\x1b[201~")
+			}
+			eventually(t, "the session to end", tm.ended)
+			restoredBeforeReason(t, tm.rawOutput(), c.reason)
+			eventually(t, "the reason on the main screen", func() bool {
+				return strings.Contains(tm.screen(), "sshchat: "+c.reason) && !tm.emu.IsAltScreen()
+			})
+		})
+	}
+}
