@@ -1409,3 +1409,48 @@ func TestNarrowHeaderTellsUnreadElsewhere(t *testing.T) {
 		t.Fatalf("wide layout should show the count in the sidebar instead:\n%s", s)
 	}
 }
+
+// loginHarness starts an App on the login screen; the fake broker checks
+// handles with chat's rule.
+func loginHarness(t *testing.T) *harness {
+	t.Helper()
+	b := newFakeBroker()
+	b.register = func(handle string) error {
+		_, _, err := chat.NormalizeHandle(handle)
+		return err
+	}
+	h := &harness{t: t, b: b}
+	h.app = newApp(appConfig{
+		broker: b, serverName: "testchat", key: chat.Key{Fingerprint: "SHA256:new"},
+		wanted: "x y", loginReason: "Your SSH user name can't be a handle.", loc: time.UTC,
+		quitDelay: time.Millisecond, markDelay: time.Millisecond, statusTTL: time.Millisecond,
+	})
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.run(h.app.Init())
+	return h
+}
+
+func TestLoginRefusesAnOverLongHandleInsteadOfCuttingIt(t *testing.T) {
+	h := loginHarness(t)
+	long := strings.Repeat("a", chat.MaxHandleLen+6)
+	h.typeText(long)
+	if got := h.app.login.Value(); got != long {
+		t.Fatalf("the field cut the handle to %q", got)
+	}
+	h.press(tea.KeyEnter)
+	s := h.screen()
+	if h.app.phase != phaseLogin || !strings.Contains(s, "30 characters is too long") {
+		t.Fatalf("over-long handle not refused with its reason (phase %v):\n%s", h.app.phase, s)
+	}
+}
+
+func TestLoginStatesTheHandleRuleInOneSentence(t *testing.T) {
+	h := loginHarness(t)
+	s := strings.Join(strings.Fields(h.screen()), " ")
+	if want := "Choose a handle. " + sentence(chat.HandleRule()); !strings.Contains(s, want) {
+		t.Errorf("login screen lacks %q:\n%s", want, h.screen())
+	}
+	if strings.Contains(s, "_ - .") {
+		t.Errorf("the rule is still the bare list of signs:\n%s", h.screen())
+	}
+}
