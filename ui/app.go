@@ -230,6 +230,15 @@ type App struct {
 
 	sidebar   Sidebar
 	composer  Composer
+	// drafts holds the unsent input of the conversations not in front:
+	// switching saves the draft of the one left and restores the other's.
+	drafts map[chat.ConvID]string
+	// sentLines are the lines entered, oldest first (at most maxRecall),
+	// for Up/Down in the input; recall is the one shown (len(sentLines)
+	// when none) and recallRev the composer's revision when it was shown.
+	sentLines []string
+	recall    int
+	recallRev int
 	dialog    *OfflineDialog
 	dismissed bool // DismissOffline has been issued
 	focus     focusArea
@@ -499,10 +508,57 @@ func (a *App) handleKey(k tea.KeyPressMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 		return a, nil
 	case key.Matches(k, a.keys.Enter):
 		return a, a.submit()
+	case key.Matches(k, a.keys.Up):
+		a.recallLine(-1)
+		return a, nil
+	case key.Matches(k, a.keys.Down):
+		a.recallLine(1)
+		return a, nil
 	}
 	// Plain typing only changes the input line: keep the cached main area.
 	a.mainDirty = wasDirty
 	return a, a.edit(k)
+}
+
+// maxRecall bounds the lines Up/Down can recall.
+const maxRecall = 100
+
+// recallLine steps through the lines entered before (Up older, Down
+// newer; past the newest the input is empty again). It works from an empty
+// input or from a recalled line not edited since, so it never replaces a
+// draft being written.
+func (a *App) recallLine(delta int) {
+	browsing := a.recall < len(a.sentLines) && a.composer.Rev() == a.recallRev
+	if !browsing {
+		if a.composer.Len() != 0 {
+			return
+		}
+		a.recall = len(a.sentLines)
+	}
+	i := clampInt(a.recall+delta, 0, len(a.sentLines))
+	if i == a.recall {
+		return
+	}
+	a.recall = i
+	if i == len(a.sentLines) {
+		a.composer.Reset()
+	} else {
+		a.composer.SetValue(a.sentLines[i])
+	}
+	a.recallRev = a.composer.Rev()
+}
+
+// remember adds an entered line to the recall list.
+func (a *App) remember(line string) {
+	if n := len(a.sentLines); n > 0 && a.sentLines[n-1] == line {
+		a.recall = n
+		return
+	}
+	if len(a.sentLines) >= maxRecall {
+		a.sentLines = slices.Delete(a.sentLines, 0, 1)
+	}
+	a.sentLines = append(a.sentLines, line)
+	a.recall = len(a.sentLines)
 }
 
 // edit passes a key or paste to the input; an edit clears the status line.
@@ -779,6 +835,9 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	if prev := a.convs[a.current]; prev != nil && prev != c {
 		cmds = append(cmds, a.markRead(prev))
 	}
+	if id != a.current {
+		a.swapDraft(id)
+	}
 	a.current = id
 	a.clearStatus()
 	if c.info.Unread != 0 {
@@ -793,6 +852,31 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// swapDraft keeps the input of the conversation in front as its draft and
+// puts the draft of conversation id (or nothing) in the input, so a line
+// typed for one conversation is never sent to another.
+func (a *App) swapDraft(id chat.ConvID) {
+	if a.drafts == nil {
+		a.drafts = make(map[chat.ConvID]string)
+	}
+	if v := a.composer.Value(); v != "" {
+		a.drafts[a.current] = v
+	} else {
+		delete(a.drafts, a.current)
+	}
+	if d, ok := a.drafts[id]; ok {
+		a.composer.SetValue(d)
+		delete(a.drafts, id)
+	} else {
+		a.composer.Reset()
+	}
+	a.recall = len(a.sentLines)
+}
+
+// cycle moves to the next (delta 1) or previous conversation in the
+// sidebar's order, which is the order conversations were opened in (the
+// lobby first): it does not change as messages arrive, so Tab walks the
+// list as it is shown.
 func (a *App) cycle(delta int) tea.Cmd {
 	if len(a.order) == 0 {
 		return nil
@@ -953,6 +1037,7 @@ func (a *App) submit() tea.Cmd {
 		return nil
 	}
 	a.composer.Reset()
+	a.remember(typed)
 	if !a.slowShown {
 		a.clearStatus()
 	}
@@ -1012,7 +1097,20 @@ func (a *App) finishHead(err error) (next, retry tea.Cmd) {
 // input only when the input is empty, so it never merges with new typing.
 func (a *App) failed(it outItem, err error) {
 	a.setError(userText(err))
-	if a.composer.Value() == "" && it.typed != "" {
+	if it.typed == "" {
+		return
+	}
+	if it.conv != a.current && it.conv != "" {
+		// Its conversation is not in front: it becomes that one's draft.
+		if a.drafts == nil {
+			a.drafts = make(map[chat.ConvID]string)
+		}
+		if a.drafts[it.conv] == "" {
+			a.drafts[it.conv] = it.typed
+		}
+		return
+	}
+	if a.composer.Len() == 0 {
 		a.composer.SetValue(it.typed)
 	}
 }

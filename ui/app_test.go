@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -1452,5 +1453,92 @@ func TestLoginStatesTheHandleRuleInOneSentence(t *testing.T) {
 	}
 	if strings.Contains(s, "_ - .") {
 		t.Errorf("the rule is still the bare list of signs:\n%s", h.screen())
+	}
+}
+
+var dmCarol = chat.Conversation{ID: "dm:1:77", Kind: chat.KindDirect, Name: "carol", Peer: 77}
+
+func TestTabOrderIsStableAndEachConversationKeepsItsDraft(t *testing.T) {
+	h := newHarness(t, nil)
+	h.events(
+		chat.MessageEvent{Message: msgAt(1, dmBob.ID, bobID, "bob", "hi"), Conversation: dmBob},
+		chat.MessageEvent{Message: msgAt(2, dmCarol.ID, 77, "carol", "yo"), Conversation: dmCarol},
+	)
+	order := func() []chat.ConvID {
+		var ids []chat.ConvID
+		for range len(h.app.order) {
+			ids = append(ids, h.app.current)
+			h.press(tea.KeyTab)
+		}
+		return ids
+	}
+	first := order()
+	want := []chat.ConvID{chat.Lobby, dmBob.ID, dmCarol.ID}
+	if !slices.Equal(first, want) {
+		t.Fatalf("tab order %v, want %v", first, want)
+	}
+
+	h.typeText("for the lobby")
+	h.press(tea.KeyTab) // → bob
+	if v := h.app.composer.Value(); v != "" {
+		t.Fatalf("the lobby's draft followed to bob: %q", v)
+	}
+	h.typeText("for bob")
+	// Activity elsewhere while tabbing must not reorder the walk.
+	h.events(chat.MessageEvent{Message: msgAt(3, dmCarol.ID, 77, "carol", "still there?"), Conversation: dmCarol})
+	h.events(chat.MessageEvent{Message: msgAt(4, chat.Lobby, 77, "carol", "lobby chatter"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	h.press(tea.KeyTab) // → carol
+	if h.app.current != dmCarol.ID || h.app.composer.Value() != "" {
+		t.Fatalf("after bob came %s with draft %q", h.app.current, h.app.composer.Value())
+	}
+	h.press(tea.KeyTab) // → lobby
+	if v := h.app.composer.Value(); h.app.current != chat.Lobby || v != "for the lobby" {
+		t.Fatalf("back in %s the draft is %q", h.app.current, v)
+	}
+	h.press(tea.KeyEnter)
+	h.press(tea.KeyTab) // → bob
+	if v := h.app.composer.Value(); v != "for bob" {
+		t.Fatalf("bob's draft is %q", v)
+	}
+	h.press(tea.KeyEnter)
+	sends, _, _, _, _ := h.sess.calls()
+	if len(sends) != 2 || sends[0] != (sendCall{chat.Lobby, "for the lobby"}) || sends[1] != (sendCall{dmBob.ID, "for bob"}) {
+		t.Fatalf("sends = %+v", sends)
+	}
+	h.press(tea.KeyTab)
+	h.press(tea.KeyTab) // bob → carol → lobby
+	if again := order(); !slices.Equal(again, want) {
+		t.Fatalf("tab order changed to %v", again)
+	}
+}
+
+func TestUpRecallsSentLinesAndDownGoesForward(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, l := range []string{"one", "two", "three"} {
+		h.typeText(l)
+		h.press(tea.KeyEnter)
+	}
+	var seen []string
+	for range 4 {
+		h.press(tea.KeyUp)
+		seen = append(seen, h.app.composer.Value())
+	}
+	if want := []string{"three", "two", "one", "one"}; !slices.Equal(seen, want) {
+		t.Fatalf("Up recalled %q, want %q", seen, want)
+	}
+	h.press(tea.KeyDown)
+	h.press(tea.KeyDown)
+	if v := h.app.composer.Value(); v != "three" {
+		t.Fatalf("Down went to %q", v)
+	}
+	h.press(tea.KeyDown)
+	if v := h.app.composer.Value(); v != "" {
+		t.Fatalf("past the newest the input is %q", v)
+	}
+	// A draft being written is never replaced.
+	h.typeText("draft")
+	h.press(tea.KeyUp)
+	if v := h.app.composer.Value(); v != "draft" {
+		t.Fatalf("Up replaced a draft: %q", v)
 	}
 }
