@@ -230,6 +230,10 @@ type App struct {
 
 	sidebar   Sidebar
 	composer  Composer
+	dialog    *OfflineDialog
+	dismissed bool // DismissOffline has been issued
+	focus     focusArea
+
 	// drafts holds the unsent input of the conversations not in front:
 	// switching saves the draft of the one left and restores the other's.
 	drafts map[chat.ConvID]string
@@ -239,9 +243,6 @@ type App struct {
 	sentLines []string
 	recall    int
 	recallRev int
-	dialog    *OfflineDialog
-	dismissed bool // DismissOffline has been issued
-	focus     focusArea
 
 	online   *chat.Roster              // shared with every session: replaced, never modified
 	lastSeen map[chat.UserID]time.Time // when people seen leaving left
