@@ -621,6 +621,8 @@ func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 			// Opening a DM goes through the broker: it knows (or creates)
 			// the conversation and answers with Reply.Open, sending nothing.
 			return a.enqueue(outItem{exec: true, conv: a.current, text: "/msg " + it.handle})
+		case itemSelf:
+			return a.enqueue(outItem{exec: true, conv: a.current, text: "/whois " + it.handle})
 		}
 	default:
 		if k.Text != "" {

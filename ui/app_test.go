@@ -1542,3 +1542,50 @@ func TestUpRecallsSentLinesAndDownGoesForward(t *testing.T) {
 		t.Fatalf("Up replaced a draft: %q", v)
 	}
 }
+
+func TestFoldedSidebarKeepsTheIndentOfTheHighlightedRowAndReachesYou(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24}) // folded sidebar
+	h.events(chat.PresenceEvent{Presence: chat.Presence{User: bobID, Handle: "bob", Status: chat.Online}, Joined: true})
+	h.press(tea.KeyEscape)
+	lines := func() []string { return strings.Split(h.screen(), "\n") }
+	var lobbyRow string
+	for _, l := range lines() {
+		if strings.Contains(l, "#lobby") {
+			lobbyRow = l
+		}
+	}
+	// The lobby is selected first: "›" and the name stay where they are
+	// when not highlighted (" › #lobby").
+	if !strings.HasPrefix(lobbyRow, " › #lobby") {
+		t.Errorf("highlighted row lost its indent: %q", lobbyRow)
+	}
+	var visited []string
+	for range 6 {
+		h.press(tea.KeyDown)
+		if it, ok := h.app.sidebar.selected(); ok {
+			visited = append(visited, it.handle)
+		}
+	}
+	if !slices.Contains(visited, "alice") {
+		t.Fatalf("the cursor skipped (you): visited %q", visited)
+	}
+	// Rows without a mark are indented two columns past the margin,
+	// highlighted or not.
+	for it, _ := h.app.sidebar.selected(); it.handle != "bob"; it, _ = h.app.sidebar.selected() {
+		h.press(tea.KeyUp)
+	}
+	for _, l := range lines() {
+		if strings.Contains(l, "bob") && !strings.HasPrefix(l, "   bob") {
+			t.Errorf("the highlighted row lost its indent: %q", l)
+		}
+	}
+	// Enter on yourself shows your /whois.
+	for it, _ := h.app.sidebar.selected(); it.handle != "alice"; it, _ = h.app.sidebar.selected() {
+		h.press(tea.KeyUp)
+	}
+	h.press(tea.KeyEnter)
+	if _, execs, _, _, _ := h.sess.calls(); len(execs) != 1 || execs[0].text != "/whois alice" {
+		t.Fatalf("execs = %+v", execs)
+	}
+}
