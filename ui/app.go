@@ -243,6 +243,9 @@ type App struct {
 	sentLines []string
 	recall    int
 	recallRev int
+	// awayTold lists the peers already said to be away since their
+	// presence last changed.
+	awayTold map[chat.UserID]bool
 
 	online   *chat.Roster              // shared with every session: replaced, never modified
 	lastSeen map[chat.UserID]time.Time // when people seen leaving left
@@ -421,12 +424,17 @@ func (a *App) setStyles(isDark bool) {
 	if a.login != nil {
 		a.login.input.SetStyles(st.Input)
 	}
+	a.dropRenderCaches()
+	a.sideDirty = true
+}
+
+// dropRenderCaches forgets every rendered message line.
+func (a *App) dropRenderCaches() {
 	for _, c := range a.order {
 		for i := range c.entries {
 			c.entries[i].lines = nil
 		}
 	}
-	a.sideDirty = true
 }
 
 // Layout geometry.
@@ -760,6 +768,7 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 		a.me = snap.Me
 	}
 	a.rc.me = a.me.ID
+	a.rc.meHandle = a.me.Handle
 	a.ensureConv(chat.Conversation{ID: chat.Lobby, Kind: chat.KindRoom, Name: string(chat.Lobby)})
 	for _, c := range snap.Conversations {
 		a.ensureConv(c).info.Unread = c.Unread
@@ -1139,7 +1148,30 @@ func (a *App) sent(msg sentMsg) tea.Cmd {
 		return tea.Batch(next, a.loadHistory(c, 0, true))
 	}
 	a.appendMessage(c, m)
+	a.noteAway(c)
 	return next
+}
+
+// noteAway tells, once per away spell, that the peer of a direct
+// conversation a message was just sent to is away, with their reason.
+func (a *App) noteAway(c *Conversation) {
+	if c.info.Kind != chat.KindDirect {
+		return
+	}
+	p, ok := a.online.Lookup(c.info.Peer)
+	if !ok || p.Status != chat.Away || a.awayTold[p.User] {
+		return
+	}
+	if a.awayTold == nil {
+		a.awayTold = make(map[chat.UserID]bool)
+	}
+	a.awayTold[p.User] = true
+	text := p.Handle + " is away"
+	if r := strings.TrimSpace(p.Reason); r != "" {
+		text += ": " + r
+	}
+	c.addSystem(text+" — they will see it when back", entSystem)
+	c.trimOld(a.cfg.maxWindow)
 }
 
 func (a *App) executed(msg execMsg) tea.Cmd {
@@ -1330,8 +1362,11 @@ func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 		}
 		if p.User == a.me.ID {
 			a.me.Handle = p.Handle
+			a.rc.meHandle = p.Handle
+			a.dropRenderCaches() // mentions of the new handle are highlighted
 		}
 	}
+	delete(a.awayTold, p.User) // a new away spell is told again
 	if p.User != a.me.ID {
 		switch {
 		case ev.Joined:

@@ -1589,3 +1589,83 @@ func TestFoldedSidebarKeepsTheIndentOfTheHighlightedRowAndReachesYou(t *testing.
 		t.Fatalf("execs = %+v", execs)
 	}
 }
+
+func TestOfflineDialogShowsTheActorOfAnAction(t *testing.T) {
+	b := newFakeBroker()
+	wave := msgAt(7, dmBob.ID, bobID, "bob", "waves hello")
+	wave.Kind = chat.KindAction
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Offline: []chat.OfflineGroup{
+			{From: bobID, FromHandle: "bob", Conv: dmBob.ID, Count: 1, Messages: []chat.Message{wave}},
+		}}
+	}
+	h := newHarness(t, b)
+	if s := h.screen(); !strings.Contains(s, "* bob waves hello") {
+		t.Fatalf("the action lost its actor:\n%s", s)
+	}
+}
+
+func TestDirectMessageToSomeoneAwaySaysSoOnce(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		online = append(online, chat.Presence{User: bobID, Handle: "bob", Status: chat.Away, Reason: "lunch"})
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Conversations: []chat.Conversation{dmBob}}
+	}
+	h := newHarness(t, b)
+	h.press(tea.KeyTab)
+	if h.app.current != dmBob.ID {
+		t.Fatalf("in %s", h.app.current)
+	}
+	h.typeText("are you there?")
+	h.press(tea.KeyEnter)
+	h.typeText("ping")
+	h.press(tea.KeyEnter)
+	s := h.screen()
+	if n := strings.Count(s, "bob is away: lunch — they will see it when back"); n != 1 {
+		t.Fatalf("away notice shown %d times:\n%s", n, s)
+	}
+}
+
+func TestMentionOfYourHandleIsHighlighted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.events(chat.MessageEvent{Message: msgAt(1, chat.Lobby, bobID, "bob", "hey @Alice, look"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	h.events(chat.MessageEvent{Message: msgAt(2, chat.Lobby, bobID, "bob", "mail @alicex instead"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	v := h.app.View().Content
+	mp := h.app.st.pMention
+	if mp.open == "" || !strings.Contains(v, mp.open+"@Alice"+mp.close) {
+		t.Fatalf("the mention is not highlighted: %q", v)
+	}
+	if strings.Contains(v, mp.open+"@alicex") || strings.Count(v, mp.open) != 1 {
+		t.Errorf("something else is highlighted: %q", v)
+	}
+}
+
+func TestPagingToTheFirstMessageShowsTheStartMarker(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+			if before == 0 {
+				return pageOf(conv, 61, 100), nil
+			}
+			return pageOf(conv, max(1, int(before)-n), int(before)-1), nil
+		}
+	}
+	h := newHarness(t, b, func(c *appConfig) { c.pageSize = 40 })
+	if strings.Contains(h.screen(), startMarker) {
+		t.Fatalf("marker shown while older messages exist:\n%s", h.screen())
+	}
+	for range 30 {
+		h.press(tea.KeyPgUp)
+	}
+	s := h.screen()
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.HasSuffix(strings.TrimRight(l, " "), "message number 1") {
+			if i == 0 || !strings.Contains(lines[i-1], startMarker) {
+				t.Fatalf("no start marker right above the first message:\n%s", s)
+			}
+			return
+		}
+	}
+	t.Fatalf("first message line not found:\n%s", s)
+}
