@@ -83,7 +83,11 @@ func (l *Login) View(st *Styles, serverName string, w int) (lines []string, curs
 		lines = append(lines, " "+st.System.Render(part))
 	}
 	lines = append(lines, "")
-	add("Choose a handle. " + sentence(chat.HandleRule()))
+	if strings.Contains(l.reason, chat.HandleRule()) {
+		add("Choose a handle:") // the reason above states the rule
+	} else {
+		add("Choose a handle. " + sentence(chat.HandleRule()))
+	}
 	lines = append(lines, "")
 	cursorRow = len(lines)
 	l.input.SetWidth(max(1, w-len(l.input.Prompt)-3))
