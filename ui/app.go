@@ -576,7 +576,10 @@ func (a *App) remember(line string) {
 func (a *App) edit(msg tea.Msg) tea.Cmd {
 	before := a.composer.Rev()
 	if !a.composer.Update(msg) {
-		a.setError(tooLongText("message", a.composer.Len()+1, defaultLimit) + "; that was not added")
+		// Shown once while the keys keep coming: no timer per key.
+		if text := tooLongText("message", a.composer.Len()+1, defaultLimit) + "; that was not added"; a.status != text {
+			a.setError(text)
+		}
 		return nil
 	}
 	if a.status != "" && a.composer.Rev() != before {
