@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -176,9 +177,9 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	// this program through the session's context; the program then ends
 	// like any other ending, restoring the terminal before the reason.
 	ends := make(chan string, 1)
-	endKey := endKey{s}
-	s.Context().SetValue(endKey, ends)
-	defer s.Context().SetValue(endKey, nil)
+	endAt := endKeyOf(s)
+	s.Context().SetValue(endAt, ends)
+	defer s.Context().SetValue(endAt, nil)
 
 	app := newApp(cfg)
 	pty, winch, _ := s.Pty()
@@ -205,9 +206,21 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	}
 }
 
-// endKey keys a session's end channel in its SSH context (which a
-// multiplexed connection shares between sessions).
-type endKey struct{ s ssh.Session }
+// endKey keys a session's end channel in its SSH context, which a
+// multiplexed connection shares between its sessions and which has no way
+// to delete a value: the key is the session's address, so the entry left
+// behind (a nil value) does not keep an ended session alive.
+type endKey struct {
+	p uintptr
+	s ssh.Session // only for a session that is not a pointer
+}
+
+func endKeyOf(s ssh.Session) endKey {
+	if v := reflect.ValueOf(s); v.Kind() == reflect.Pointer {
+		return endKey{p: v.Pointer()}
+	}
+	return endKey{s: s}
+}
 
 // endMsg asks the App to end with a reason (see End).
 type endMsg struct{ reason string }
@@ -225,7 +238,7 @@ const endGrace = 5 * time.Second
 // anyway. Any other session gets the line on stderr and is closed. End
 // does not wait.
 func End(s ssh.Session, reason string) {
-	if ends, ok := s.Context().Value(endKey{s}).(chan string); ok && ends != nil {
+	if ends, ok := s.Context().Value(endKeyOf(s)).(chan string); ok && ends != nil {
 		select {
 		case ends <- reason:
 		default: // already asked
