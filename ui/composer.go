@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -217,14 +218,10 @@ func (c *Composer) Insert(text string) bool {
 	return true
 }
 
-// replace replaces s[i:j] with v, reusing s's storage: appending at the end
-// (typing) is amortised O(1).
+// replace replaces s[i:j] with v in place when s has room: appending at
+// the end (typing) is amortised O(1).
 func replace(s []glyph, i, j int, v []glyph) []glyph {
-	if i == len(s) {
-		return append(s, v...)
-	}
-	tail := append([]glyph(nil), s[j:]...)
-	return append(append(s[:i], v...), tail...)
+	return slices.Replace(s, i, j, v...)
 }
 
 // segment splits s into grapheme clusters.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"sshchat/chat"
 )
@@ -98,5 +99,29 @@ func TestComposerEditingKeys(t *testing.T) {
 	h.press(tea.KeyBackspace)
 	if got := h.app.composer.Value(); got != "" {
 		t.Errorf("backspace left %q", got)
+	}
+}
+
+func TestComposerScrollsAroundTheCursorByClusterWidths(t *testing.T) {
+	c := newComposer(NewStyles(true), 1000)
+	c.SetWidth(20) // "> " + 17 cells + one for the cursor
+	c.Insert(strings.Repeat("漢", 30) + "end")
+	if v := ansi.Strip(c.View()); !strings.HasSuffix(v, "end") || ansi.StringWidth(v) > 20 {
+		t.Fatalf("end of the draft not shown: %q", v)
+	}
+	if x := c.Cursor().X; x != ansi.StringWidth(ansi.Strip(c.View())) {
+		t.Errorf("cursor at %d after %q", x, ansi.Strip(c.View()))
+	}
+	c.Update(tea.KeyPressMsg{Code: tea.KeyHome})
+	if v := ansi.Strip(c.View()); !strings.HasPrefix(v, "> 漢漢") || c.Cursor().X != 2 {
+		t.Fatalf("start not shown: %q, cursor %d", v, c.Cursor().X)
+	}
+	c.Update(tea.KeyPressMsg{Code: tea.KeyRight})
+	c.Insert("x") // in the middle
+	if got := c.Value(); !strings.HasPrefix(got, "漢x漢") || c.Len() != 34 {
+		t.Fatalf("middle insert: %q (%d)", got[:10], c.Len())
+	}
+	if c.Cursor().X != 2+2+1 {
+		t.Errorf("cursor at %d, want 5", c.Cursor().X)
 	}
 }
