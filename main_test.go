@@ -638,9 +638,10 @@ func TestRevokedSessionRestoresTheTerminalFirst(t *testing.T) {
 	c.WaitFor("#lobby")
 
 	write(string(gossh.MarshalAuthorizedKey(other.PublicKey())))
+	const line = "sshchat: your key is no longer authorized on this server"
+	c.WaitRaw(line)
 	c.WaitClosed()
 	raw := c.Raw()
-	const line = "sshchat: your key is no longer authorized on this server"
 	at := strings.LastIndex(raw, line)
 	if at < 0 {
 		t.Fatalf("no reason line; stream tail: %q", raw[max(0, len(raw)-300):])
@@ -654,7 +655,8 @@ func TestRevokedSessionRestoresTheTerminalFirst(t *testing.T) {
 			t.Errorf("%q not sent before the reason; stream tail: %q", seq, raw[max(0, at-300):])
 		}
 	}
-	if s := c.Screen(); !strings.Contains(s, line) || strings.Contains(s, "#lobby") {
-		t.Errorf("the main screen does not show just the reason:\n%s", s)
+	c.WaitFor(line) // on the main screen: the chat is gone
+	if s := c.Screen(); strings.Contains(s, "#lobby") {
+		t.Errorf("the chat is still on screen with the reason:\n%s", s)
 	}
 }

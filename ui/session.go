@@ -177,6 +177,8 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	// this program through the session's context; the program then ends
 	// like any other ending, restoring the terminal before the reason.
 	ends := make(chan string, 1)
+	served := make(chan struct{}) // closed when serve returns (before h.wg.Wait)
+	defer close(served)
 	endAt := endKeyOf(s)
 	s.Context().SetValue(endAt, ends)
 	defer s.Context().SetValue(endAt, nil)
@@ -189,7 +191,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	latest := newSizeSlot()
 	h.start(func() { readWindowChanges(ctx, winch, latest, lg, cancel) })
 	h.start(func() { feed(ctx, latest, attached, p, lg) })
-	h.start(func() { endWhenAsked(ctx, ends, p, s, endGrace, lg) })
+	h.start(func() { endWhenAsked(served, ends, p, s, endGrace, lg) })
 
 	final, err := p.Run()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrProgramPanic) {
@@ -250,20 +252,26 @@ func End(s ssh.Session, reason string) {
 }
 
 // endWhenAsked hands a reason from End to the program, and closes the
-// channel if the program has not ended (ctx) within grace after that.
-func endWhenAsked(ctx context.Context, ends <-chan string, p sender, ch io.Closer, grace time.Duration, lg *log.Logger) {
+// channel if the session has not ended (served) within grace after that:
+// a client that stopped reading stalls the program's writes, or the final
+// line, and closing the channel fails them.
+func endWhenAsked(served <-chan struct{}, ends <-chan string, p sender, ch io.Closer, grace time.Duration, lg *log.Logger) {
 	var reason string
 	select {
-	case <-ctx.Done():
+	case <-served:
 		return
 	case reason = <-ends:
 	}
 	lg.Info("ending session", "reason", reason)
-	p.Send(endMsg{reason: reason})
 	t := time.NewTimer(grace)
 	defer t.Stop()
+	// Send waits while the program is busy; it returns once the program
+	// has ended, which serve makes sure of before it returns.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { p.Send(endMsg{reason: reason}) })
 	select {
-	case <-ctx.Done():
+	case <-served:
 	case <-t.C:
 		lg.Warn("closing the channel of a session that did not end when asked")
 		_ = ch.Close()

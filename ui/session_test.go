@@ -827,6 +827,8 @@ func TestOverSSHEveryEndingRestoresTheTerminalFirst(t *testing.T) {
 				tm.write("\x1b[200~boom\x1b[201~")
 			}
 			eventually(t, "the session to end", tm.ended)
+			// The output copier may still be handing over the last bytes.
+			eventually(t, "the reason line", func() bool { return strings.Contains(tm.rawOutput(), "sshchat: "+c.reason) })
 			restoredBeforeReason(t, tm.rawOutput(), c.reason)
 			eventually(t, "the reason on the main screen", func() bool {
 				return strings.Contains(tm.screen(), "sshchat: "+c.reason) && !tm.emu.IsAltScreen()
