@@ -836,3 +836,104 @@ func TestOverSSHEveryEndingRestoresTheTerminalFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestEndEndsOnlyThatSessionOfAMultiplexedConnection opens two UI sessions
+// on one SSH connection (their SSH context is shared) and ends one with
+// End: the other stays.
+func TestEndEndsOnlyThatSessionOfAMultiplexedConnection(t *testing.T) {
+	b := newFakeBroker()
+	var mu sync.Mutex
+	var opened []ssh.Session
+	record := func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			mu.Lock()
+			opened = append(opened, s)
+			mu.Unlock()
+			next(s)
+		}
+	}
+	srv, err := wish.NewServer(
+		wish.WithHostKeyPath(filepath.Join(t.TempDir(), "host_ed25519")),
+		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
+		wish.WithMiddleware(Middleware(b, Options{ServerName: "testchat"}), record),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testsession.Listen(t, srv)
+	client, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
+		User: "multi", Auth: []gossh.AuthMethod{gossh.PublicKeys(newSigner(t))},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	type shell struct {
+		out  *safeBuffer
+		in   io.Writer
+		done chan struct{}
+	}
+	open := func() shell {
+		sess, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := shell{out: &safeBuffer{}, done: make(chan struct{})}
+		sess.Stdout, sess.Stderr = sh.out, sh.out
+		if sh.in, err = sess.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.RequestPty("xterm-256color", 24, 80, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = sess.Wait(); close(sh.done) }()
+		t.Cleanup(func() { _ = sess.Close() })
+		return sh
+	}
+	first := open()
+	eventually(t, "the first session", func() bool { return strings.Contains(first.out.String(), "Welcome to testchat") })
+	second := open()
+	eventually(t, "the second session", func() bool { return strings.Contains(second.out.String(), "Welcome to testchat") })
+	mu.Lock()
+	End(opened[0], "ended for the test")
+	mu.Unlock()
+	<-first.done
+	if !strings.Contains(first.out.String(), "sshchat: ended for the test") {
+		t.Errorf("the ended session was not told why")
+	}
+	// The other session still works.
+	_, _ = io.WriteString(second.in, "still here\r")
+	eventually(t, "the other session to go on", func() bool {
+		return strings.Contains(ansi.Strip(second.out.String()), "multi: still here")
+	})
+	select {
+	case <-second.done:
+		t.Fatal("End ended the other session of the connection too")
+	default:
+	}
+	if strings.Contains(second.out.String(), "ended for the test") {
+		t.Errorf("the other session was told")
+	}
+}
+
+// safeBuffer is a bytes.Buffer safe for one writer and one reader.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
