@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	gossh "golang.org/x/crypto/ssh"
 
 	"sshchat/model"
@@ -607,4 +608,51 @@ type forgedSigner struct{ pub gossh.PublicKey }
 func (f forgedSigner) PublicKey() gossh.PublicKey { return f.pub }
 func (f forgedSigner) Sign(io.Reader, []byte) (*gossh.Signature, error) {
 	return &gossh.Signature{Format: f.pub.Type(), Blob: make([]byte, 64)}, nil
+}
+
+// TestRevokedSessionRestoresTheTerminalFirst removes a logged-in key from
+// the allowlist: the client must get its terminal back (keyboard modes
+// popped, bracketed paste off, alternate screen left) before the one-line
+// reason, which stays visible on the main screen.
+func TestRevokedSessionRestoresTheTerminalFirst(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	k, other := newKey(t), newKey(t)
+	write := func(content string) {
+		t.Helper()
+		tmp := keysFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, keysFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(string(gossh.MarshalAuthorizedKey(k.PublicKey())))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	c := dial(t, ts.addr, "revoked", k, 80, 24)
+	c.WaitFor("#lobby")
+
+	write(string(gossh.MarshalAuthorizedKey(other.PublicKey())))
+	const line = "sshchat: your key is no longer authorized on this server"
+	c.WaitRaw(line)
+	c.WaitClosed()
+	raw := c.Raw()
+	at := strings.LastIndex(raw, line)
+	if at < 0 {
+		t.Fatalf("no reason line; stream tail: %q", raw[max(0, len(raw)-300):])
+	}
+	enter := strings.LastIndex(raw[:at], ansi.SetModeAltScreenSaveCursor)
+	if enter < 0 {
+		t.Fatalf("no alternate screen before the reason")
+	}
+	for _, seq := range []string{ansi.PopKittyKeyboard(1), ansi.ResetModeBracketedPaste, ansi.ResetModeAltScreenSaveCursor} {
+		if !strings.Contains(raw[enter:at], seq) {
+			t.Errorf("%q not sent before the reason; stream tail: %q", seq, raw[max(0, at-300):])
+		}
+	}
+	c.WaitFor(line) // on the main screen: the chat is gone
+	if s := c.Screen(); strings.Contains(s, "#lobby") {
+		t.Errorf("the chat is still on screen with the reason:\n%s", s)
+	}
 }

@@ -43,8 +43,8 @@ type server struct {
 	mu        sync.Mutex // guards the fields below
 	listeners []net.Listener
 	stopping  bool
-	sessions  map[ssh.Session]struct{} // open sessions, for revocation
-	serving   sync.WaitGroup           // running Serve calls; Add under mu
+	sessions  map[ssh.Session]chan struct{} // open sessions, for revocation; closed when each ends
+	serving   sync.WaitGroup                // running Serve calls; Add under mu
 
 	stopWatch chan struct{} // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
@@ -91,7 +91,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		store.Close()
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]struct{}{},
+	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
 		admit: newAdmission(cfg), warns: newLogLimiter(refusalLinesPerMinute, time.Minute),
 		stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
 	if cfg.AuthorizedKeys != "" {
@@ -291,13 +291,15 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			return
 		}
 		defer s.admit.endSession(key)
+		ended := make(chan struct{})
 		s.mu.Lock()
-		s.sessions[sess] = struct{}{}
+		s.sessions[sess] = ended
 		s.mu.Unlock()
 		defer func() {
 			s.mu.Lock()
 			delete(s.sessions, sess)
 			s.mu.Unlock()
+			close(ended)
 		}()
 		next(sess)
 	}
@@ -307,22 +309,29 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 // take its one-line reason.
 const revokeWait = 2 * time.Second
 
-// revoke ends a session whose key the allowlist no longer admits, telling
-// the user why in one line. A client that stopped reading (its SSH window
-// is full) never takes the line; after revokeWait, or at shutdown, its
-// connection is closed, which ends the write, so that the watcher and
+// revoke ends a session whose key the allowlist no longer admits: the UI
+// restores the client's terminal, then tells the user why in one line. A
+// client that stopped reading (its SSH window is full) never takes the
+// line; if the session has not ended after revokeWait, or at shutdown, its
+// connection is closed, which ends the writes, so that the watcher and
 // shutdown never wait on a client.
 func (s *server) revoke(sess ssh.Session, reason string) {
+	s.mu.Lock()
+	ended, ok := s.sessions[sess]
+	s.mu.Unlock()
+	if !ok {
+		return // already over
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = fmt.Fprintln(sess.Stderr(), "\r\nsshchat: "+reason)
-		_ = sess.Close()
+		ui.End(sess, reason)
 	}()
 	t := time.NewTimer(revokeWait)
 	defer t.Stop()
 	select {
-	case <-done:
+	case <-ended:
+		<-done
 		return
 	case <-t.C:
 	case <-s.stopWatch:

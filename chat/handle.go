@@ -20,7 +20,7 @@ const MaxHandleLen = 24
 const maxHandleInput = 16 * MaxHandleLen
 
 // handleRule is the one-line rule shown when a handle is refused.
-const handleRule = "handles are 1-24 ASCII letters, digits, _ - ."
+const handleRule = "handles are 1-24 ASCII letters, digits, underscores (_), hyphens (-) and dots (.), starting with a letter or digit"
 
 // reservedHandles are keys nobody may take, so that no user can pass for
 // the server itself.

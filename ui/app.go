@@ -234,6 +234,19 @@ type App struct {
 	dismissed bool // DismissOffline has been issued
 	focus     focusArea
 
+	// drafts holds the unsent input of the conversations not in front:
+	// switching saves the draft of the one left and restores the other's.
+	drafts map[chat.ConvID]string
+	// sentLines are the lines entered, oldest first (at most maxRecall),
+	// for Up/Down in the input; recall is the one shown (len(sentLines)
+	// when none) and recallRev the composer's revision when it was shown.
+	sentLines []string
+	recall    int
+	recallRev int
+	// awayTold lists the peers already said to be away since their
+	// presence last changed.
+	awayTold map[chat.UserID]bool
+
 	online   *chat.Roster              // shared with every session: replaced, never modified
 	lastSeen map[chat.UserID]time.Time // when people seen leaving left
 	contacts []chat.Contact            // may be shared with the user's other sessions: copy before writing
@@ -355,6 +368,8 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			text = "disconnected: " + userText(msg.err)
 		}
 		return a, a.end(text)
+	case endMsg:
+		return a, a.end(msg.reason)
 	case registeredMsg:
 		return a, a.registered(msg)
 	case connectedMsg:
@@ -414,12 +429,17 @@ func (a *App) setStyles(isDark bool) {
 	if a.login != nil {
 		a.login.input.SetStyles(st.Input)
 	}
+	a.dropRenderCaches()
+	a.sideDirty = true
+}
+
+// dropRenderCaches forgets every rendered message line.
+func (a *App) dropRenderCaches() {
 	for _, c := range a.order {
 		for i := range c.entries {
 			c.entries[i].lines = nil
 		}
 	}
-	a.sideDirty = true
 }
 
 // Layout geometry.
@@ -502,7 +522,13 @@ func (a *App) handleKey(k tea.KeyPressMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 		return a, nil
 	case key.Matches(k, a.keys.Enter):
 		return a, a.submit()
-	case key.Matches(k, a.keys.Up) && a.recallUnsent():
+	case key.Matches(k, a.keys.Up):
+		if !a.recallUnsent() {
+			a.recallLine(-1)
+		}
+		return a, nil
+	case key.Matches(k, a.keys.Down):
+		a.recallLine(1)
 		return a, nil
 	}
 	// Plain typing only changes the input line: keep the cached main area.
@@ -510,14 +536,69 @@ func (a *App) handleKey(k tea.KeyPressMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 	return a, a.edit(k)
 }
 
+// maxRecall bounds the lines Up/Down can recall.
+const maxRecall = 100
+
+// recallLine steps through the lines entered before (Up older, Down
+// newer; past the newest the input is empty again). It works from an empty
+// input or from a recalled line not edited since, so it never replaces a
+// draft being written.
+func (a *App) recallLine(delta int) {
+	browsing := a.recall < len(a.sentLines) && a.composer.Rev() == a.recallRev
+	if !browsing {
+		if a.composer.Len() != 0 {
+			return
+		}
+		a.recall = len(a.sentLines)
+	}
+	i := clampInt(a.recall+delta, 0, len(a.sentLines))
+	if i == a.recall {
+		return
+	}
+	a.recall = i
+	if i == len(a.sentLines) {
+		a.composer.Reset()
+	} else {
+		a.composer.SetValue(a.sentLines[i])
+	}
+	a.recallRev = a.composer.Rev()
+}
+
+// remember adds an entered line to the recall list.
+func (a *App) remember(line string) {
+	if n := len(a.sentLines); n > 0 && a.sentLines[n-1] == line {
+		a.recall = n
+		return
+	}
+	if len(a.sentLines) >= maxRecall {
+		a.sentLines = slices.Delete(a.sentLines, 0, 1)
+	}
+	a.sentLines = append(a.sentLines, line)
+	a.recall = len(a.sentLines)
+}
+
 // edit passes a key or paste to the input; an edit clears the status line.
+// Text that would take the draft past the message limit is refused, and
+// the status line says so.
 func (a *App) edit(msg tea.Msg) tea.Cmd {
-	before := a.composer.Value()
-	cmd := a.composer.Update(msg)
-	if a.status != "" && a.composer.Value() != before {
+	before := a.composer.Rev()
+	if !a.composer.Update(msg) {
+		// Shown once while the keys keep coming: no timer per key.
+		if text := tooLongText("message", a.composer.Len()+1, defaultLimit) + "; that was not added"; a.status != text {
+			a.setError(text)
+		}
+		return nil
+	}
+	if a.status != "" && a.composer.Rev() != before {
 		a.clearStatus()
 	}
-	return cmd
+	return nil
+}
+
+// tooLongText says that a line of n characters is over the limit, with the
+// count: "message too long: 2,431/2,000 characters".
+func tooLongText(what string, n, limit int) string {
+	return fmt.Sprintf("%s too long: %s/%s characters", what, thousands(n), thousands(limit))
 }
 
 func (a *App) setFocus(f focusArea) {
@@ -558,6 +639,8 @@ func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 			// Opening a DM goes through the broker: it knows (or creates)
 			// the conversation and answers with Reply.Open, sending nothing.
 			return a.enqueue(outItem{exec: true, conv: a.current, text: "/msg " + it.handle})
+		case itemSelf:
+			return a.enqueue(outItem{exec: true, conv: a.current, text: "/whois " + it.handle})
 		}
 	default:
 		if k.Text != "" {
@@ -624,7 +707,8 @@ func (a *App) handlePaste(p tea.PasteMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 		return a, nil
 	}
 	if !a.composer.Fits(p.Content) {
-		a.setError(fmt.Sprintf("paste too long: messages are limited to %d characters", defaultLimit))
+		n := a.composer.Len() + len([]rune(cleanInput(p.Content)))
+		a.setError(tooLongText("paste", n, defaultLimit) + " with the draft; nothing was pasted")
 		return a, nil
 	}
 	if a.focus == focusSidebar {
@@ -694,6 +778,7 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 		a.me = snap.Me
 	}
 	a.rc.me = a.me.ID
+	a.rc.meHandle = a.me.Handle
 	a.ensureConv(chat.Conversation{ID: chat.Lobby, Kind: chat.KindRoom, Name: string(chat.Lobby)})
 	for _, c := range snap.Conversations {
 		a.ensureConv(c).info.Unread = c.Unread
@@ -772,6 +857,9 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	if prev := a.convs[a.current]; prev != nil && prev != c {
 		cmds = append(cmds, a.markRead(prev))
 	}
+	if id != a.current {
+		a.swapDraft(id)
+	}
 	a.current = id
 	a.clearStatus()
 	if c.info.Unread != 0 {
@@ -786,6 +874,31 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// swapDraft keeps the input of the conversation in front as its draft and
+// puts the draft of conversation id (or nothing) in the input, so a line
+// typed for one conversation is never sent to another.
+func (a *App) swapDraft(id chat.ConvID) {
+	if a.drafts == nil {
+		a.drafts = make(map[chat.ConvID]string)
+	}
+	if v := a.composer.Value(); v != "" {
+		a.drafts[a.current] = v
+	} else {
+		delete(a.drafts, a.current)
+	}
+	if d, ok := a.drafts[id]; ok {
+		a.composer.SetValue(d)
+		delete(a.drafts, id)
+	} else {
+		a.composer.Reset()
+	}
+	a.recall = len(a.sentLines)
+}
+
+// cycle moves to the next (delta 1) or previous conversation in the
+// sidebar's order, which is the order conversations were opened in (the
+// lobby first): it does not change as messages arrive, so Tab walks the
+// list as it is shown.
 func (a *App) cycle(delta int) tea.Cmd {
 	if len(a.order) == 0 {
 		return nil
@@ -923,6 +1036,11 @@ func (a *App) pageDown() tea.Cmd {
 // Sending.
 
 func (a *App) submit() tea.Cmd {
+	if n := a.composer.Len(); n > defaultLimit {
+		// Never cut: nothing is sent until the line fits.
+		a.setError(tooLongText("line", n, defaultLimit) + "; shorten it to send")
+		return nil
+	}
 	typed := strings.TrimSpace(a.composer.Value())
 	if typed == "" {
 		return nil
@@ -941,6 +1059,7 @@ func (a *App) submit() tea.Cmd {
 		return nil
 	}
 	a.composer.Reset()
+	a.remember(typed)
 	if !a.slowShown {
 		a.clearStatus()
 	}
@@ -997,7 +1116,8 @@ func (a *App) finishHead(err error) (next, retry tea.Cmd) {
 }
 
 // failed shows why a line was not accepted. A refused line goes back to
-// the input when the input is empty and its conversation is in front, so
+// the input when the input is empty and its conversation is in front, or
+// becomes the empty draft of its conversation when another is in front, so
 // it never merges with new typing nor lands in another conversation. A
 // line the server could not store is never put back by itself: that
 // answer comes late (after the store's busy timeout), when the user may
@@ -1005,9 +1125,16 @@ func (a *App) finishHead(err error) (next, retry tea.Cmd) {
 // conversation recalls it.
 func (a *App) failed(it outItem, err error) {
 	text := userText(err)
+	late := errors.Is(err, chat.ErrStorageUnavailable)
 	switch {
 	case it.typed == "":
-	case a.composer.Value() == "" && it.conv == a.current && !errors.Is(err, chat.ErrStorageUnavailable):
+	case !late && it.conv != a.current && it.conv != "" && a.drafts[it.conv] == "":
+		// Its conversation is not in front: it becomes that one's draft.
+		if a.drafts == nil {
+			a.drafts = make(map[chat.ConvID]string)
+		}
+		a.drafts[it.conv] = it.typed
+	case !late && it.conv == a.current && a.composer.Len() == 0:
 		a.composer.SetValue(it.typed)
 	default:
 		a.unsent = append(a.unsent, it)
@@ -1057,7 +1184,30 @@ func (a *App) sent(msg sentMsg) tea.Cmd {
 		return tea.Batch(next, a.loadHistory(c, 0, true))
 	}
 	a.appendMessage(c, m)
+	a.noteAway(c)
 	return next
+}
+
+// noteAway tells, once per away spell, that the peer of a direct
+// conversation a message was just sent to is away, with their reason.
+func (a *App) noteAway(c *Conversation) {
+	if c.info.Kind != chat.KindDirect {
+		return
+	}
+	p, ok := a.online.Lookup(c.info.Peer)
+	if !ok || p.Status != chat.Away || a.awayTold[p.User] {
+		return
+	}
+	if a.awayTold == nil {
+		a.awayTold = make(map[chat.UserID]bool)
+	}
+	a.awayTold[p.User] = true
+	text := p.Handle + " is away"
+	if r := strings.TrimSpace(p.Reason); r != "" {
+		text += ": " + r
+	}
+	c.addSystem(text+" — they will see it when back", entSystem)
+	c.trimOld(a.cfg.maxWindow)
 }
 
 func (a *App) executed(msg execMsg) tea.Cmd {
@@ -1249,8 +1399,11 @@ func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 		}
 		if p.User == a.me.ID {
 			a.me.Handle = p.Handle
+			a.rc.meHandle = p.Handle
+			a.dropRenderCaches() // mentions of the new handle are highlighted
 		}
 	}
+	delete(a.awayTold, p.User) // a new away spell is told again
 	if p.User != a.me.ID {
 		switch {
 		case ev.Joined:

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -584,8 +585,8 @@ func TestPasteOverTheLimitIsRejected(t *testing.T) {
 	if h.app.composer.Value() != "abcd" {
 		t.Errorf("small paste = %q", h.app.composer.Value())
 	}
-	if h.app.composer.input.CharLimit != chat.MaxMessageLen {
-		t.Errorf("CharLimit = %d", h.app.composer.input.CharLimit)
+	if h.app.composer.limit != chat.MaxMessageLen {
+		t.Errorf("limit = %d", h.app.composer.limit)
 	}
 }
 
@@ -1408,4 +1409,263 @@ func TestNarrowHeaderTellsUnreadElsewhere(t *testing.T) {
 	if s := h.screen(); strings.Contains(s, "unread elsewhere") || !strings.Contains(s, "bob (1)") {
 		t.Fatalf("wide layout should show the count in the sidebar instead:\n%s", s)
 	}
+}
+
+// loginHarness starts an App on the login screen; the fake broker checks
+// handles with chat's rule.
+func loginHarness(t *testing.T) *harness {
+	t.Helper()
+	b := newFakeBroker()
+	b.register = func(handle string) error {
+		_, _, err := chat.NormalizeHandle(handle)
+		return err
+	}
+	h := &harness{t: t, b: b}
+	h.app = newApp(appConfig{
+		broker: b, serverName: "testchat", key: chat.Key{Fingerprint: "SHA256:new"},
+		wanted: "x y", loginReason: "Your SSH user name can't be a handle.", loc: time.UTC,
+		quitDelay: time.Millisecond, markDelay: time.Millisecond, statusTTL: time.Millisecond,
+	})
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.run(h.app.Init())
+	return h
+}
+
+func TestLoginRefusesAnOverLongHandleInsteadOfCuttingIt(t *testing.T) {
+	h := loginHarness(t)
+	long := strings.Repeat("a", chat.MaxHandleLen+6)
+	h.typeText(long)
+	if got := h.app.login.Value(); got != long {
+		t.Fatalf("the field cut the handle to %q", got)
+	}
+	h.press(tea.KeyEnter)
+	s := h.screen()
+	if h.app.phase != phaseLogin || !strings.Contains(s, "30 characters is too long") {
+		t.Fatalf("over-long handle not refused with its reason (phase %v):\n%s", h.app.phase, s)
+	}
+}
+
+func TestLoginStatesTheHandleRuleInOneSentence(t *testing.T) {
+	h := loginHarness(t)
+	s := strings.Join(strings.Fields(h.screen()), " ")
+	if want := "Choose a handle. " + sentence(chat.HandleRule()); !strings.Contains(s, want) {
+		t.Errorf("login screen lacks %q:\n%s", want, h.screen())
+	}
+	if strings.Contains(s, "_ - .") {
+		t.Errorf("the rule is still the bare list of signs:\n%s", h.screen())
+	}
+}
+
+var dmCarol = chat.Conversation{ID: "dm:1:77", Kind: chat.KindDirect, Name: "carol", Peer: 77}
+
+func TestTabOrderIsStableAndEachConversationKeepsItsDraft(t *testing.T) {
+	h := newHarness(t, nil)
+	h.events(
+		chat.MessageEvent{Message: msgAt(1, dmBob.ID, bobID, "bob", "hi"), Conversation: dmBob},
+		chat.MessageEvent{Message: msgAt(2, dmCarol.ID, 77, "carol", "yo"), Conversation: dmCarol},
+	)
+	order := func() []chat.ConvID {
+		var ids []chat.ConvID
+		for range len(h.app.order) {
+			ids = append(ids, h.app.current)
+			h.press(tea.KeyTab)
+		}
+		return ids
+	}
+	first := order()
+	want := []chat.ConvID{chat.Lobby, dmBob.ID, dmCarol.ID}
+	if !slices.Equal(first, want) {
+		t.Fatalf("tab order %v, want %v", first, want)
+	}
+
+	h.typeText("for the lobby")
+	h.press(tea.KeyTab) // → bob
+	if v := h.app.composer.Value(); v != "" {
+		t.Fatalf("the lobby's draft followed to bob: %q", v)
+	}
+	h.typeText("for bob")
+	// Activity elsewhere while tabbing must not reorder the walk.
+	h.events(chat.MessageEvent{Message: msgAt(3, dmCarol.ID, 77, "carol", "still there?"), Conversation: dmCarol})
+	h.events(chat.MessageEvent{Message: msgAt(4, chat.Lobby, 77, "carol", "lobby chatter"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	h.press(tea.KeyTab) // → carol
+	if h.app.current != dmCarol.ID || h.app.composer.Value() != "" {
+		t.Fatalf("after bob came %s with draft %q", h.app.current, h.app.composer.Value())
+	}
+	h.press(tea.KeyTab) // → lobby
+	if v := h.app.composer.Value(); h.app.current != chat.Lobby || v != "for the lobby" {
+		t.Fatalf("back in %s the draft is %q", h.app.current, v)
+	}
+	h.press(tea.KeyEnter)
+	h.press(tea.KeyTab) // → bob
+	if v := h.app.composer.Value(); v != "for bob" {
+		t.Fatalf("bob's draft is %q", v)
+	}
+	h.press(tea.KeyEnter)
+	sends, _, _, _, _ := h.sess.calls()
+	if len(sends) != 2 || sends[0] != (sendCall{chat.Lobby, "for the lobby"}) || sends[1] != (sendCall{dmBob.ID, "for bob"}) {
+		t.Fatalf("sends = %+v", sends)
+	}
+	h.press(tea.KeyTab)
+	h.press(tea.KeyTab) // bob → carol → lobby
+	if again := order(); !slices.Equal(again, want) {
+		t.Fatalf("tab order changed to %v", again)
+	}
+}
+
+func TestUpRecallsSentLinesAndDownGoesForward(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, l := range []string{"one", "two", "three"} {
+		h.typeText(l)
+		h.press(tea.KeyEnter)
+	}
+	var seen []string
+	for range 4 {
+		h.press(tea.KeyUp)
+		seen = append(seen, h.app.composer.Value())
+	}
+	if want := []string{"three", "two", "one", "one"}; !slices.Equal(seen, want) {
+		t.Fatalf("Up recalled %q, want %q", seen, want)
+	}
+	h.press(tea.KeyDown)
+	h.press(tea.KeyDown)
+	if v := h.app.composer.Value(); v != "three" {
+		t.Fatalf("Down went to %q", v)
+	}
+	h.press(tea.KeyDown)
+	if v := h.app.composer.Value(); v != "" {
+		t.Fatalf("past the newest the input is %q", v)
+	}
+	// A draft being written is never replaced.
+	h.typeText("draft")
+	h.press(tea.KeyUp)
+	if v := h.app.composer.Value(); v != "draft" {
+		t.Fatalf("Up replaced a draft: %q", v)
+	}
+}
+
+func TestFoldedSidebarKeepsTheIndentOfTheHighlightedRowAndReachesYou(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24}) // folded sidebar
+	h.events(chat.PresenceEvent{Presence: chat.Presence{User: bobID, Handle: "bob", Status: chat.Online}, Joined: true})
+	h.press(tea.KeyEscape)
+	lines := func() []string { return strings.Split(h.screen(), "\n") }
+	var lobbyRow string
+	for _, l := range lines() {
+		if strings.Contains(l, "#lobby") {
+			lobbyRow = l
+		}
+	}
+	// The lobby is selected first: "›" and the name stay where they are
+	// when not highlighted (" › #lobby").
+	if !strings.HasPrefix(lobbyRow, " › #lobby") {
+		t.Errorf("highlighted row lost its indent: %q", lobbyRow)
+	}
+	var visited []string
+	for range 6 {
+		h.press(tea.KeyDown)
+		if it, ok := h.app.sidebar.selected(); ok {
+			visited = append(visited, it.handle)
+		}
+	}
+	if !slices.Contains(visited, "alice") {
+		t.Fatalf("the cursor skipped (you): visited %q", visited)
+	}
+	// Rows without a mark are indented two columns past the margin,
+	// highlighted or not.
+	for it, _ := h.app.sidebar.selected(); it.handle != "bob"; it, _ = h.app.sidebar.selected() {
+		h.press(tea.KeyUp)
+	}
+	for _, l := range lines() {
+		if strings.Contains(l, "bob") && !strings.HasPrefix(l, "   bob") {
+			t.Errorf("the highlighted row lost its indent: %q", l)
+		}
+	}
+	// Enter on yourself shows your /whois.
+	for it, _ := h.app.sidebar.selected(); it.handle != "alice"; it, _ = h.app.sidebar.selected() {
+		h.press(tea.KeyUp)
+	}
+	h.press(tea.KeyEnter)
+	if _, execs, _, _, _ := h.sess.calls(); len(execs) != 1 || execs[0].text != "/whois alice" {
+		t.Fatalf("execs = %+v", execs)
+	}
+}
+
+func TestOfflineDialogShowsTheActorOfAnAction(t *testing.T) {
+	b := newFakeBroker()
+	wave := msgAt(7, dmBob.ID, bobID, "bob", "waves hello")
+	wave.Kind = chat.KindAction
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Offline: []chat.OfflineGroup{
+			{From: bobID, FromHandle: "bob", Conv: dmBob.ID, Count: 1, Messages: []chat.Message{wave}},
+		}}
+	}
+	h := newHarness(t, b)
+	if s := h.screen(); !strings.Contains(s, "* bob waves hello") {
+		t.Fatalf("the action lost its actor:\n%s", s)
+	}
+}
+
+func TestDirectMessageToSomeoneAwaySaysSoOnce(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		online = append(online, chat.Presence{User: bobID, Handle: "bob", Status: chat.Away, Reason: "lunch"})
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Conversations: []chat.Conversation{dmBob}}
+	}
+	h := newHarness(t, b)
+	h.press(tea.KeyTab)
+	if h.app.current != dmBob.ID {
+		t.Fatalf("in %s", h.app.current)
+	}
+	h.typeText("are you there?")
+	h.press(tea.KeyEnter)
+	h.typeText("ping")
+	h.press(tea.KeyEnter)
+	s := h.screen()
+	if n := strings.Count(s, "bob is away: lunch — they will see it when back"); n != 1 {
+		t.Fatalf("away notice shown %d times:\n%s", n, s)
+	}
+}
+
+func TestMentionOfYourHandleIsHighlighted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.events(chat.MessageEvent{Message: msgAt(1, chat.Lobby, bobID, "bob", "hey @Alice, look"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	h.events(chat.MessageEvent{Message: msgAt(2, chat.Lobby, bobID, "bob", "mail @alicex instead"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	v := h.app.View().Content
+	mp := h.app.st.pMention
+	if mp.open == "" || !strings.Contains(v, mp.open+"@Alice"+mp.close) {
+		t.Fatalf("the mention is not highlighted: %q", v)
+	}
+	if strings.Contains(v, mp.open+"@alicex") || strings.Count(v, mp.open) != 1 {
+		t.Errorf("something else is highlighted: %q", v)
+	}
+}
+
+func TestPagingToTheFirstMessageShowsTheStartMarker(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+			if before == 0 {
+				return pageOf(conv, 61, 100), nil
+			}
+			return pageOf(conv, max(1, int(before)-n), int(before)-1), nil
+		}
+	}
+	h := newHarness(t, b, func(c *appConfig) { c.pageSize = 40 })
+	if strings.Contains(h.screen(), startMarker) {
+		t.Fatalf("marker shown while older messages exist:\n%s", h.screen())
+	}
+	for range 30 {
+		h.press(tea.KeyPgUp)
+	}
+	s := h.screen()
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.HasSuffix(strings.TrimRight(l, " "), "message number 1") {
+			if i == 0 || !strings.Contains(lines[i-1], startMarker) {
+				t.Fatalf("no start marker right above the first message:\n%s", s)
+			}
+			return
+		}
+	}
+	t.Fatalf("first message line not found:\n%s", s)
 }

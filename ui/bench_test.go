@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -48,6 +49,46 @@ func BenchmarkKeystroke(b *testing.B) {
 		if i%100 == 0 {
 			h.app.composer.Reset()
 		}
+		_, _ = h.app.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
+		_ = h.app.View()
+	}
+}
+
+// BenchmarkKeystrokeAtDraftLength is the cost of typing one character
+// (Update plus View) at the end of drafts of 1 KiB and 16 KiB: it must not
+// grow with the draft. The limit is lifted so the long draft can exist.
+func BenchmarkKeystrokeAtDraftLength(b *testing.B) {
+	for _, n := range []int{1 << 10, 16 << 10} {
+		b.Run(fmt.Sprintf("%dKiB", n>>10), func(b *testing.B) {
+			h := newHarness(&testing.T{}, nil)
+			fillScreen(h)
+			h.app.composer.limit = 1 << 30
+			draft := strings.Repeat("typing along ", n/13+1)[:n]
+			h.app.composer.SetValue(draft)
+			h.app.View()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if i%1000 == 999 {
+					h.app.composer.SetValue(draft)
+				}
+				_, _ = h.app.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
+				_ = h.app.View()
+			}
+		})
+	}
+}
+
+// BenchmarkKeystrokePastTheLimit is the cost of a key refused because the
+// draft is full.
+func BenchmarkKeystrokePastTheLimit(b *testing.B) {
+	h := newHarness(&testing.T{}, nil)
+	fillScreen(h)
+	h.app.composer.SetValue(strings.Repeat("x", chat.MaxMessageLen))
+	h.app.View()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
 		_, _ = h.app.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
 		_ = h.app.View()
 	}

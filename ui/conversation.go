@@ -12,9 +12,10 @@ import (
 
 // renderCtx is what rendering a message depends on besides the width.
 type renderCtx struct {
-	st  *Styles
-	me  chat.UserID
-	loc *time.Location
+	st       *Styles
+	me       chat.UserID
+	meHandle string // mentions of it are highlighted
+	loc      *time.Location
 }
 
 // entryKind tells message entries from system lines.
@@ -94,13 +95,17 @@ func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
 		indent = strings.Repeat(" ", stampWidth)
 		bw = w - stampWidth
 	}
+	mention := ""
+	if m.From != rc.me && mentions(body, rc.meHandle) {
+		mention = rc.meHandle
+	}
 	wrapped := wrapText(plain, bw)
 	out := make([]string, len(wrapped))
 	for i, l := range wrapped {
 		if i == 0 {
-			out[i] = stamp + styleFirstLine(l, handle, action, hp, bp)
+			out[i] = stamp + styleFirstLine(l, handle, action, hp, bp, mention, rc.st.pMention)
 		} else {
-			out[i] = indent + bp.s(l)
+			out[i] = indent + paintMentions(l, mention, bp, rc.st.pMention)
 		}
 	}
 	return out
@@ -108,15 +113,16 @@ func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
 
 // styleFirstLine colours the handle at the start of a message's first line
 // and the rest in the body style.
-func styleFirstLine(l, handle string, action bool, hp, bp paint) string {
+// The mention of the reader's handle (mention, if not "") is painted mp.
+func styleFirstLine(l, handle string, action bool, hp, bp paint, mention string, mp paint) string {
 	lead := ""
 	if action && strings.HasPrefix(l, "* ") {
 		lead, l = bp.s("* "), l[2:]
 	}
 	if !strings.HasPrefix(l, handle) {
-		return lead + bp.s(l)
+		return lead + paintMentions(l, mention, bp, mp)
 	}
-	return lead + hp.s(handle) + bp.s(l[len(handle):])
+	return lead + hp.s(handle) + paintMentions(l[len(handle):], mention, bp, mp)
 }
 
 // Conversation is one conversation as the user sees it: a window of its
@@ -302,9 +308,20 @@ func (c *Conversation) resetToLatest(page []chat.Message) {
 	c.loaded = true
 }
 
-// totalLines is the number of rendered lines of the whole window.
+// startMarker is the line above a conversation's first message.
+const startMarker = "— start of conversation —"
+
+// atStart reports whether the window holds the conversation's first
+// message, so the start marker goes above it.
+func (c *Conversation) atStart() bool { return c.loaded && !c.hasOlder && !c.loading }
+
+// totalLines is the number of rendered lines of the whole window (the
+// start marker included).
 func (c *Conversation) totalLines(rc *renderCtx, w int) int {
 	n := 0
+	if c.atStart() {
+		n++
+	}
 	for i := range c.entries {
 		n += len(c.entries[i].render(rc, w))
 	}
@@ -324,6 +341,10 @@ func (c *Conversation) visible(rc *renderCtx, w, rows int) []string {
 		start--
 		count += len(c.entries[start].render(rc, w))
 	}
+	marker := start == 0 && count < need && c.atStart()
+	if marker {
+		count++
+	}
 	offset := c.offset
 	if count < need { // reached the top
 		offset = max(0, min(offset, count-rows))
@@ -335,6 +356,12 @@ func (c *Conversation) visible(rc *renderCtx, w, rows int) []string {
 		out = append(out, "") // bottom-align short conversations
 	}
 	line := 0
+	if marker {
+		if first == 0 {
+			out = append(out, rc.st.pSystem.s(fit(startMarker, w)))
+		}
+		line++
+	}
 	for i := start; i < len(c.entries) && line < end; i++ {
 		for _, l := range c.entries[i].lines {
 			if line >= first && line < end {

@@ -271,3 +271,13 @@ var (
 	_ chat.Broker  = (*fakeBroker)(nil)
 	_ chat.Session = (*fakeSession)(nil)
 )
+
+// sentBodies is the text of every Send call so far.
+func (s *fakeSession) sentBodies() []string {
+	sends, _, _, _, _ := s.calls()
+	var out []string
+	for _, c := range sends {
+		out = append(out, c.text)
+	}
+	return out
+}

@@ -22,12 +22,18 @@ type Login struct {
 func newLogin(st *Styles, reason string) *Login {
 	in := textinput.New()
 	in.Prompt = "handle: "
-	in.CharLimit = chat.MaxHandleLen
+	// Not cut at chat.MaxHandleLen: a longer handle is refused with the
+	// reason, like any invalid one. The limit only bounds the field.
+	in.CharLimit = loginFieldLimit
 	in.SetStyles(st.Input)
 	in.SetVirtualCursor(false)
 	in.Focus()
 	return &Login{input: in, reason: reason}
 }
+
+// loginFieldLimit bounds what the handle field holds: far more than a
+// handle may have, so an over-long one is refused with a reason, not cut.
+const loginFieldLimit = 8 * chat.MaxHandleLen
 
 // loginText is the one sentence that says why the SSH user name wanted
 // could not become the new account's handle (err from Register).
@@ -40,6 +46,14 @@ func loginText(wanted string, err error) string {
 		return "Your SSH user name can't be a handle: " + reason + "."
 	}
 	return userText(err)
+}
+
+// sentence capitalises s and ends it with a period.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:] + "."
 }
 
 func quote(s string) string { return "\"" + safeLine(s) + "\"" }
@@ -68,7 +82,13 @@ func (l *Login) View(st *Styles, serverName string, w int) (lines []string, curs
 	for _, part := range wrapText(safeLine(l.reason), max(1, w-2)) {
 		lines = append(lines, " "+st.System.Render(part))
 	}
-	lines = append(lines, "", " Choose a handle (1-24 ASCII letters, digits, _ - .):", "")
+	lines = append(lines, "")
+	if strings.Contains(l.reason, chat.HandleRule()) {
+		add("Choose a handle:") // the reason above states the rule
+	} else {
+		add("Choose a handle. " + sentence(chat.HandleRule()))
+	}
+	lines = append(lines, "")
 	cursorRow = len(lines)
 	l.input.SetWidth(max(1, w-len(l.input.Prompt)-3))
 	lines = append(lines, fit(" "+l.input.View(), w))

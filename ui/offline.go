@@ -60,7 +60,12 @@ func (d *OfflineDialog) View(rc *renderCtx, w, h int) []string {
 			msgs = msgs[len(msgs)-offlinePerGroup:]
 		}
 		for _, m := range msgs {
-			line := "    " + st.Time.Render(m.At.In(rc.loc).Format("15:04")) + " " + safeLine(m.Body)
+			text := safeLine(m.Body)
+			if m.Kind == chat.KindAction {
+				// The actor is part of an action: "* bob waves".
+				text = st.Action.Render("* " + safeLine(m.FromHandle) + " " + text)
+			}
+			line := "    " + st.Time.Render(m.At.In(rc.loc).Format("15:04")) + " " + text
 			body = append(body, fit(line, inner))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -172,6 +173,16 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		}
 	}
 
+	// End (another goroutine: the allowlist watcher, an operator) reaches
+	// this program through the session's context; the program then ends
+	// like any other ending, restoring the terminal before the reason.
+	ends := make(chan string, 1)
+	served := make(chan struct{}) // closed when serve returns (before h.wg.Wait)
+	defer close(served)
+	endAt := endKeyOf(s)
+	s.Context().SetValue(endAt, ends)
+	defer s.Context().SetValue(endAt, nil)
+
 	app := newApp(cfg)
 	pty, winch, _ := s.Pty()
 	w, hgt := clampSize(pty.Window.Width, pty.Window.Height)
@@ -180,6 +191,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	latest := newSizeSlot()
 	h.start(func() { readWindowChanges(ctx, winch, latest, lg, cancel) })
 	h.start(func() { feed(ctx, latest, attached, p, lg) })
+	h.start(func() { endWhenAsked(served, ends, p, s, endGrace, lg) })
 
 	final, err := p.Run()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrProgramPanic) {
@@ -193,6 +205,76 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		_, _ = fmt.Fprintln(s, "sshchat: internal error; this session ended (others are unaffected)")
 	case ok && fa.ExitReason() != "":
 		_, _ = fmt.Fprintln(s, "sshchat: "+fa.ExitReason())
+	}
+}
+
+// endKey keys a session's end channel in its SSH context, which a
+// multiplexed connection shares between its sessions and which has no way
+// to delete a value: the key is the session's address, so the entry left
+// behind (a nil value) does not keep an ended session alive.
+type endKey struct {
+	p uintptr
+	s ssh.Session // only for a session that is not a pointer
+}
+
+func endKeyOf(s ssh.Session) endKey {
+	if v := reflect.ValueOf(s); v.Kind() == reflect.Pointer {
+		return endKey{p: v.Pointer()}
+	}
+	return endKey{s: s}
+}
+
+// endMsg asks the App to end with a reason (see End).
+type endMsg struct{ reason string }
+
+// endGrace is how long a session asked to end by End gets to restore the
+// terminal and print the reason before its channel is closed under it.
+const endGrace = 5 * time.Second
+
+// End ends an SSH session with a one-line reason ("your key is no longer
+// authorized on this server"). A chat UI session ends the way every ending
+// does: the reason is shown, the program quits and restores the terminal
+// (alternate screen, bracketed paste, keyboard modes), then "sshchat:
+// REASON" is printed on the main screen and the channel closes; one that
+// has not ended after endGrace (a client that stopped reading) is closed
+// anyway. Any other session gets the line on stderr and is closed. End
+// does not wait.
+func End(s ssh.Session, reason string) {
+	if ends, ok := s.Context().Value(endKeyOf(s)).(chan string); ok && ends != nil {
+		select {
+		case ends <- reason:
+		default: // already asked
+		}
+		return
+	}
+	_, _ = fmt.Fprintln(s.Stderr(), "\r\nsshchat: "+reason)
+	_ = s.Close()
+}
+
+// endWhenAsked hands a reason from End to the program, and closes the
+// channel if the session has not ended (served) within grace after that:
+// a client that stopped reading stalls the program's writes, or the final
+// line, and closing the channel fails them.
+func endWhenAsked(served <-chan struct{}, ends <-chan string, p sender, ch io.Closer, grace time.Duration, lg *log.Logger) {
+	var reason string
+	select {
+	case <-served:
+		return
+	case reason = <-ends:
+	}
+	lg.Info("ending session", "reason", reason)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	// Send waits while the program is busy; it returns once the program
+	// has ended, which serve makes sure of before it returns.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { p.Send(endMsg{reason: reason}) })
+	select {
+	case <-served:
+	case <-t.C:
+		lg.Warn("closing the channel of a session that did not end when asked")
+		_ = ch.Close()
 	}
 }
 

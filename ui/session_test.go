@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -88,7 +89,13 @@ type termOpt struct {
 	user       string
 	cols, rows int
 	auth       []gossh.AuthMethod
+	// no2027 hides the emulator's answer about mode 2027 (grapheme
+	// clustering), like a terminal that does not know the mode (tmux 3.3).
+	no2027 bool
 }
+
+// mode2027Report is a terminal's answer to a DECRQM query for mode 2027.
+var mode2027Report = regexp.MustCompile(`\x1b\[\?2027;\d\$y`)
 
 func dial(t *testing.T, addr string, o termOpt) *term {
 	t.Helper()
@@ -136,7 +143,11 @@ func dial(t *testing.T, addr string, o termOpt) *term {
 		for {
 			n, err := tm.emu.Read(buf)
 			if n > 0 {
-				tm.write(string(buf[:n]))
+				answer := string(buf[:n])
+				if o.no2027 {
+					answer = mode2027Report.ReplaceAllString(answer, "")
+				}
+				tm.write(answer)
 			}
 			if err != nil {
 				return
@@ -657,4 +668,272 @@ func TestDroppedSlowSessionIsHungUp(t *testing.T) {
 	if closed.Load() != 0 {
 		t.Fatal("hung up a session that ended by itself")
 	}
+}
+
+// TestOverSSHGraphemeClustersKeepTheInputAndFooterInPlace types clusters
+// whose widths terminals disagree on into the input line, unsent, at 80
+// and 200 columns, and checks through the emulator that the input line
+// shows them where the composer put them, the cursor is after them and the
+// status line below is untouched; then sends them and checks the message.
+// The terminal does not answer the query for mode 2027, so the server
+// cannot know how it measures clusters.
+func TestOverSSHGraphemeClustersKeepTheInputAndFooterInPlace(t *testing.T) {
+	cases := []struct{ name, text string }{
+		{"skin tone", "skin tone 👍🏽 test"},
+		{"ZWJ family", "family 👨\u200d👩\u200d👧 test"},
+		{"flag", "flag 🇺🇸 test"},
+		{"VS16", "heart ❤\ufe0f test"},
+		{"CJK", "漢字 test"},
+		// A non-ASCII base: the emulator prints ASCII at once and cannot
+		// combine a mark with it afterwards.
+		{"combining mark", "α\u0301 test"},
+	}
+	b := newFakeBroker()
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	for _, cols := range []int{80, 200} {
+		const rows = 24
+		tm := dial(t, addr, termOpt{user: fmt.Sprintf("w%d", cols), cols: cols, rows: rows, no2027: true})
+		tm.waitScreen("Welcome to testchat")
+		for _, c := range cases {
+			t.Run(fmt.Sprint(cols, "/", c.name), func(t *testing.T) {
+				tm.t = t
+				// Then one key per frame, as a person types: each frame
+				// rewrites only the changed end of the line, after the
+				// cluster.
+				tm.write(c.text)
+				typed := c.text
+				for _, r := range " end" {
+					tm.write(string(r))
+					typed += string(r)
+					want := "> " + typed
+					eventually(t, "the input line "+want, func() bool {
+						lines := strings.Split(tm.screen(), "\n")
+						return len(lines) >= rows && strings.TrimRight(lines[rows-2], " ") == strings.TrimRight(want, " ")
+					})
+				}
+				want := "> " + typed
+				lines := strings.Split(tm.screen(), "\n")
+				if !strings.HasPrefix(lines[rows-1], " enter send") {
+					t.Errorf("status line corrupted: %q", lines[rows-1])
+				}
+				eventually(t, "the cursor after the text", func() bool {
+					p := tm.emu.CursorPosition()
+					return p.X == ansi.StringWidth(want) && p.Y == rows-2
+				})
+				tm.write("\r")
+				tm.waitScreen(": " + c.text + " end")
+				eventually(t, "the emptied input line", func() bool {
+					lines := strings.Split(tm.screen(), "\n")
+					return strings.HasPrefix(lines[rows-2], "> type a message")
+				})
+			})
+		}
+	}
+}
+
+// restoredBeforeReason checks the raw stream a client received: after the
+// last switch to the alternate screen come the keyboard-mode pop, bracketed
+// paste off and the alternate screen's exit, and only then the reason line.
+func restoredBeforeReason(t *testing.T, raw, reason string) {
+	t.Helper()
+	line := "sshchat: " + reason
+	at := strings.LastIndex(raw, line)
+	if at < 0 {
+		t.Fatalf("no line %q; stream tail: %q", line, raw[max(0, len(raw)-400):])
+	}
+	enter := strings.LastIndex(raw[:at], ansi.SetModeAltScreenSaveCursor)
+	if enter < 0 {
+		t.Fatalf("the UI never entered the alternate screen before %q", line)
+	}
+	between := raw[enter:at]
+	for _, seq := range []struct{ name, s string }{
+		{"keyboard-mode pop", ansi.PopKittyKeyboard(1)},
+		{"modifyOtherKeys reset", ansi.ResetModifyOtherKeys},
+		{"bracketed paste off", ansi.ResetModeBracketedPaste},
+		{"alternate screen exit", ansi.ResetModeAltScreenSaveCursor},
+	} {
+		if !strings.Contains(between, seq.s) {
+			t.Errorf("no %s (%q) before the reason; stream tail: %q", seq.name, seq.s, raw[max(0, at-400):])
+		}
+	}
+	if strings.Contains(raw[at:], ansi.SetModeAltScreenSaveCursor) {
+		t.Errorf("the alternate screen came back after the reason")
+	}
+}
+
+func (tm *term) rawOutput() string {
+	tm.outMu.Lock()
+	defer tm.outMu.Unlock()
+	return tm.raw.String()
+}
+
+// TestOverSSHEveryEndingRestoresTheTerminalFirst ends sessions every way
+// they end — End (the allowlist's revocation), a slow-consumer drop, a
+// broker kick, shutdown and a panic — and checks through the emulator that
+// the terminal is restored before the one-line reason, which is visible on
+// the main screen.
+func TestOverSSHEveryEndingRestoresTheTerminalFirst(t *testing.T) {
+	hook := func(msg tea.Msg) {
+		if p, ok := msg.(tea.PasteMsg); ok && p.Content == "boom" {
+			panic("test panic in Update")
+		}
+	}
+	b := newFakeBroker()
+	var sessions sync.Map // handle → ssh.Session
+	mw := Middleware(b, Options{ServerName: "testchat", updateHook: hook})
+	record := func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			sessions.Store(s.User(), s)
+			next(s)
+		}
+	}
+	srv, err := wish.NewServer(
+		wish.WithHostKeyPath(filepath.Join(t.TempDir(), "host_ed25519")),
+		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
+		wish.WithMiddleware(mw, record),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testsession.Listen(t, srv)
+	cases := []struct {
+		name, reason string
+		end          func(user string)
+	}{
+		{"revoked", "your key is no longer authorized on this server", func(user string) {
+			s, _ := sessions.Load(user)
+			End(s.(ssh.Session), "your key is no longer authorized on this server")
+		}},
+		{"slow", "disconnected: " + chat.ErrSlowConsumer.Error(), func(user string) {
+			b.sessionOf(user).drop(chat.ErrSlowConsumer)
+		}},
+		{"kicked", "disconnected: your account was removed", func(user string) {
+			b.sessionOf(user).drop(fmt.Errorf("%w: your account was removed", chat.ErrNotAllowed))
+		}},
+		{"shutdown", "server shutting down", func(user string) {
+			s := b.sessionOf(user)
+			s.push(chat.ShutdownEvent{Reason: "server shutting down"})
+			s.drop(chat.ErrShutdown)
+		}},
+		{"panic", "internal error; this session ended (others are unaffected)", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tm := dial(t, addr, termOpt{user: c.name, cols: 80, rows: 24})
+			tm.waitScreen("Welcome to testchat, " + c.name)
+			if c.end != nil {
+				c.end(c.name)
+			} else {
+				tm.write("\x1b[200~boom\x1b[201~")
+			}
+			eventually(t, "the session to end", tm.ended)
+			// The output copier may still be handing over the last bytes.
+			eventually(t, "the reason line", func() bool { return strings.Contains(tm.rawOutput(), "sshchat: "+c.reason) })
+			restoredBeforeReason(t, tm.rawOutput(), c.reason)
+			eventually(t, "the reason on the main screen", func() bool {
+				return strings.Contains(tm.screen(), "sshchat: "+c.reason) && !tm.emu.IsAltScreen()
+			})
+		})
+	}
+}
+
+// TestEndEndsOnlyThatSessionOfAMultiplexedConnection opens two UI sessions
+// on one SSH connection (their SSH context is shared) and ends one with
+// End: the other stays.
+func TestEndEndsOnlyThatSessionOfAMultiplexedConnection(t *testing.T) {
+	b := newFakeBroker()
+	var mu sync.Mutex
+	var opened []ssh.Session
+	record := func(next ssh.Handler) ssh.Handler {
+		return func(s ssh.Session) {
+			mu.Lock()
+			opened = append(opened, s)
+			mu.Unlock()
+			next(s)
+		}
+	}
+	srv, err := wish.NewServer(
+		wish.WithHostKeyPath(filepath.Join(t.TempDir(), "host_ed25519")),
+		wish.WithPublicKeyAuth(func(ssh.Context, ssh.PublicKey) bool { return true }),
+		wish.WithMiddleware(Middleware(b, Options{ServerName: "testchat"}), record),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testsession.Listen(t, srv)
+	client, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{
+		User: "multi", Auth: []gossh.AuthMethod{gossh.PublicKeys(newSigner(t))},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	type shell struct {
+		out  *safeBuffer
+		in   io.Writer
+		done chan struct{}
+	}
+	open := func() shell {
+		sess, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := shell{out: &safeBuffer{}, done: make(chan struct{})}
+		sess.Stdout, sess.Stderr = sh.out, sh.out
+		if sh.in, err = sess.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.RequestPty("xterm-256color", 24, 80, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Shell(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = sess.Wait(); close(sh.done) }()
+		t.Cleanup(func() { _ = sess.Close() })
+		return sh
+	}
+	first := open()
+	eventually(t, "the first session", func() bool { return strings.Contains(first.out.String(), "Welcome to testchat") })
+	second := open()
+	eventually(t, "the second session", func() bool { return strings.Contains(second.out.String(), "Welcome to testchat") })
+	mu.Lock()
+	End(opened[0], "ended for the test")
+	mu.Unlock()
+	<-first.done
+	if !strings.Contains(first.out.String(), "sshchat: ended for the test") {
+		t.Errorf("the ended session was not told why")
+	}
+	// The other session still works.
+	_, _ = io.WriteString(second.in, "still here\r")
+	eventually(t, "the other session to go on", func() bool {
+		return strings.Contains(ansi.Strip(second.out.String()), "multi: still here")
+	})
+	select {
+	case <-second.done:
+		t.Fatal("End ended the other session of the connection too")
+	default:
+	}
+	if strings.Contains(second.out.String(), "ended for the test") {
+		t.Errorf("the other session was told")
+	}
+}
+
+// safeBuffer is a bytes.Buffer safe for one writer and one reader.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -19,7 +19,8 @@ const (
 	itemConv                    // a conversation: switch to it
 	itemContact                 // a contact: open a DM
 	itemPerson                  // someone online: open a DM
-	itemText                    // "… N more", yourself: not selectable
+	itemText                    // "… N more": not selectable
+	itemSelf                    // yourself, online: shows your /whois
 )
 
 // sideItem is one sidebar row.
@@ -31,7 +32,7 @@ type sideItem struct {
 }
 
 func (it sideItem) selectable() bool {
-	return it.kind == itemConv || it.kind == itemContact || it.kind == itemPerson
+	return it.kind == itemConv || it.kind == itemContact || it.kind == itemPerson || it.kind == itemSelf
 }
 
 // sidebarData is what the sidebar shows; the App owns it.
@@ -114,7 +115,7 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 		}
 		kind := itemPerson
 		if p.User == d.me {
-			kind, mark = itemText, mark+" (you)"
+			kind, mark = itemSelf, mark+" (you)"
 		}
 		name := s.cut(safeLine(p.Handle), 2+len(mark)) + mark
 		items = append(items, sideItem{kind: kind, handle: p.Handle, text: "  " + style.Render(name)})
@@ -246,7 +247,12 @@ func (s *Sidebar) View(st *Styles) []string {
 	for i := top; i < len(s.items) && len(lines) < s.height; i++ {
 		text := " " + s.items[i].text
 		if s.focused && i == s.sel {
-			text = " " + st.SideSelected.Render(pad(strings.TrimLeft(ansi.Strip(s.items[i].text), " "), s.width-2))
+			// The highlight starts where the row's text does: its indent
+			// stays, as on the rows around it.
+			plain := ansi.Strip(s.items[i].text)
+			rest := strings.TrimLeft(plain, " ")
+			indent := plain[:len(plain)-len(rest)]
+			text = " " + indent + st.SideSelected.Render(pad(rest, max(1, s.width-2-len(indent))))
 		}
 		lines = append(lines, pad(text, s.width))
 	}

@@ -24,6 +24,7 @@ type Styles struct {
 	Header    lipgloss.Style // conversation title
 	HeaderDim lipgloss.Style // text next to the title
 	Separator lipgloss.Style // the column between sidebar and conversation
+	Mention   lipgloss.Style // "@you" in a message that mentions you
 
 	SideTitle    lipgloss.Style // "Conversations", "Contacts", "Online"
 	SideItem     lipgloss.Style // a plain sidebar row
@@ -47,6 +48,7 @@ type Styles struct {
 	// lipgloss Render.
 	pTime, pBody, pSelfBody, pSelf, pAction, pSystem, pError, pHelp paint
 	pHeader, pHeaderDim, pSeparator                                 paint
+	pMention                                                        paint
 	pHandles                                                        []paint
 }
 
@@ -90,6 +92,7 @@ func NewStyles(isDark bool) *Styles {
 		Header:    lipgloss.NewStyle().Bold(true),
 		HeaderDim: lipgloss.NewStyle().Foreground(dim),
 		Separator: lipgloss.NewStyle().Foreground(ld(c("250"), c("238"))),
+		Mention:   lipgloss.NewStyle().Bold(true).Reverse(true),
 
 		SideTitle:    lipgloss.NewStyle().Bold(true).Foreground(dim),
 		SideItem:     lipgloss.NewStyle(),
@@ -116,6 +119,7 @@ func NewStyles(isDark bool) *Styles {
 	s.pTime, s.pBody, s.pSelfBody, s.pSelf = paintOf(s.Time), paintOf(s.Body), paintOf(s.SelfBody), paintOf(s.Self)
 	s.pAction, s.pSystem, s.pError, s.pHelp = paintOf(s.Action), paintOf(s.System), paintOf(s.Error), paintOf(s.Help)
 	s.pHeader, s.pHeaderDim, s.pSeparator = paintOf(s.Header), paintOf(s.HeaderDim), paintOf(s.Separator)
+	s.pMention = paintOf(s.Mention)
 	return s
 }
 

@@ -107,12 +107,16 @@ func mentions(body, handle string) bool {
 	if handle == "" {
 		return false
 	}
-	lb := strings.ToLower(body)
-	needle := "@" + strings.ToLower(handle)
-	for from := 0; from < len(lb); {
+	return nextMention(strings.ToLower(body), "@"+strings.ToLower(handle), 0) >= 0
+}
+
+// nextMention is the byte offset of the first mention needle ("@handle",
+// lowercased) in lb (lowercased text) at or after from, or -1.
+func nextMention(lb, needle string, from int) int {
+	for from < len(lb) {
 		i := strings.Index(lb[from:], needle)
 		if i < 0 {
-			return false
+			return -1
 		}
 		i += from
 		end := i + len(needle)
@@ -120,11 +124,40 @@ func mentions(body, handle string) bool {
 		after := end == len(lb) || (!wordByte(lb[end]) &&
 			!((lb[end] == '.' || lb[end] == '-') && end+1 < len(lb) && handleByte(lb[end+1])))
 		if before && after {
-			return true
+			return i
 		}
 		from = i + 1
 	}
-	return false
+	return -1
+}
+
+// paintMentions paints line in p, with every mention of handle in mp.
+func paintMentions(line, handle string, p, mp paint) string {
+	if handle == "" || !strings.Contains(line, "@") {
+		return p.s(line)
+	}
+	// Lowercasing ASCII keeps byte offsets; a handle is ASCII.
+	lb := strings.ToLower(line)
+	if len(lb) != len(line) {
+		return p.s(line)
+	}
+	needle := "@" + strings.ToLower(handle)
+	var b strings.Builder
+	from := 0
+	for {
+		i := nextMention(lb, needle, from)
+		if i < 0 {
+			break
+		}
+		b.WriteString(p.s(line[from:i]))
+		b.WriteString(mp.s(line[i : i+len(needle)]))
+		from = i + len(needle)
+	}
+	if from == 0 {
+		return p.s(line)
+	}
+	b.WriteString(p.s(line[from:]))
+	return b.String()
 }
 
 // wordByte is a byte that continues a handle word (lowercased input).

@@ -20,6 +20,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
@@ -61,8 +62,12 @@ type lineRenderer struct {
 
 var _ renderer = (*lineRenderer)(nil)
 
+// newLineRenderer measures cells by grapheme cluster ([ansi.GraphemeWidth]),
+// whatever the terminal reports, so its columns agree with what the
+// program measured (lipgloss, ansi.StringWidth); see [resyncClusters] for
+// terminals that measure some clusters differently.
 func newLineRenderer(w io.Writer, width, height int) *lineRenderer {
-	return &lineRenderer{w: w, width: width, height: height, profile: colorprofile.TrueColor}
+	return &lineRenderer{w: w, width: width, height: height, profile: colorprofile.TrueColor, method: ansi.GraphemeWidth}
 }
 
 func (r *lineRenderer) setNoInput(v bool) { r.noInput = v }
@@ -189,14 +194,14 @@ func (r *lineRenderer) setSyncdUpdates(v bool) {
 	r.mu.Unlock()
 }
 
+// setWidthMethod implements renderer. The line renderer always measures by
+// grapheme cluster (see newLineRenderer); a terminal that reports mode 2027
+// gets it set, so it clusters too.
 func (r *lineRenderer) setWidthMethod(m ansi.Method) {
 	r.mu.Lock()
 	if m == ansi.GraphemeWidth {
 		r.pending.WriteString(ansi.SetModeUnicodeCore)
-	} else if r.method == ansi.GraphemeWidth {
-		r.pending.WriteString(ansi.ResetModeUnicodeCore)
 	}
-	r.method = m
 	r.mu.Unlock()
 }
 
@@ -651,7 +656,7 @@ func (r *lineRenderer) writeLine(b *bytes.Buffer, y int, old, l string, diff boo
 		if sp.start > 0 {
 			writeActiveSGR(&r.seg, l[:sp.start])
 		}
-		r.seg.WriteString(l[sp.start:sp.end])
+		resyncClusters(&r.seg, l[sp.start:sp.end], sp.col)
 		hasEsc := bytes.IndexByte(r.seg.Bytes(), ansi.ESC) >= 0
 		if hasEsc {
 			r.seg.WriteString(ansi.ResetStyle)
@@ -667,6 +672,81 @@ func (r *lineRenderer) writeLine(b *bytes.Buffer, y int, old, l string, diff boo
 	if eraseRest && w < r.width {
 		b.WriteString(ansi.EraseLineRight)
 	}
+}
+
+// resyncClusters writes the line segment s, which starts at column col, to
+// b. Terminals disagree on the width of some grapheme clusters: a
+// skin-toned 👍🏽, a ZWJ family, a flag, ❤️ with VS16 are one 2-cell
+// cluster to a terminal that segments graphemes (and to the program), but
+// 4, 6, 2 or 1 cells to one that adds up wcwidth per code point. Left
+// alone, every cell after such a cluster lands off by the difference until
+// the line is repainted (the corrupted input line of issue 7). So each
+// cluster of more than one code point, or whose wcwidth differs from its
+// grapheme width, is written over blanks of its width and followed by an
+// absolute column move (CHA) to where the program expects the next cell:
+// the terminal may draw the glyph narrower or clipped, never shift the
+// rest. Plain text is copied as is.
+func resyncClusters(b *bytes.Buffer, s string, col int) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ansi.ESC:
+			j := escEnd(s, i)
+			b.WriteString(s[i:j])
+			i = j
+			continue
+		case c < utf8.RuneSelf:
+			b.WriteByte(c)
+			if c >= ' ' && c != 0x7f {
+				col++
+			}
+			i++
+			continue
+		}
+		g, w := ansi.FirstGraphemeCluster(s[i:], ansi.GraphemeWidth)
+		if g == "" {
+			b.WriteString(s[i:])
+			return
+		}
+		if w > 0 && (utf8.RuneCountInString(g) > 1 || ansi.StringWidthWc(g) != w) {
+			b.WriteString(strings.Repeat(" ", w))
+			b.WriteString(ansi.CursorHorizontalAbsolute(col + 1))
+			b.WriteString(g)
+			b.WriteString(ansi.CursorHorizontalAbsolute(col + w + 1))
+		} else {
+			b.WriteString(g)
+		}
+		col += w
+		i += len(g)
+	}
+}
+
+// escEnd is the index after the escape sequence that starts at s[i]: CSI
+// up to its final byte, OSC/DCS/APC up to BEL or ST, else the ESC and one
+// byte.
+func escEnd(s string, i int) int {
+	if i+1 >= len(s) {
+		return len(s)
+	}
+	switch s[i+1] {
+	case '[':
+		j := i + 2
+		for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
+			j++
+		}
+		return min(j+1, len(s))
+	case ']', 'P', '_', '^', 'X':
+		for j := i + 2; j < len(s); j++ {
+			if s[j] == ansi.BEL {
+				return j + 1
+			}
+			if s[j] == ansi.ESC && j+1 < len(s) && s[j+1] == '\\' {
+				return j + 2
+			}
+		}
+		return len(s)
+	}
+	return i + 2
 }
 
 // splitSpan splits the changed part l[start:end] (at column col; old shows

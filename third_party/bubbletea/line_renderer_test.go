@@ -328,3 +328,32 @@ func TestLineRendererSkipsEqualCells(t *testing.T) {
 		t.Fatalf("equal cells rewritten: %q", out)
 	}
 }
+
+// TestLineRendererGraphemeClusters types after clusters whose widths
+// terminals disagree on (skin tone, ZWJ family, flag, VS16, CJK, combining
+// mark): every frame must match a full repaint, and each multi-code-point
+// cluster is followed by an absolute column move, so a terminal that adds
+// up wcwidth per code point cannot shift the cells after it.
+func TestLineRendererGraphemeClusters(t *testing.T) {
+	for _, w := range []int{80, 200} {
+		lt := newLineTerm(t, w, 4)
+		base := "> skin tone 👍🏽 family 👨\u200d👩\u200d👧 flag 🇺🇸 heart ❤\ufe0f 漢字 e\u0301 "
+		var typed string
+		for i, r := range "test more" {
+			typed += string(r)
+			f := "header\n" + base + typed + "\n" + bold + " status line" + rst
+			lt.frame(alt(f))
+			t.Run(fmt.Sprint(w, "/", i), func(t *testing.T) { lt.t = t; lt.sameScreen(f) })
+		}
+	}
+	var b bytes.Buffer
+	resyncClusters(&b, "a👍🏽b", 3)
+	if want := "a  " + ansi.CursorHorizontalAbsolute(5) + "👍🏽" + ansi.CursorHorizontalAbsolute(7) + "b"; b.String() != want {
+		t.Errorf("resync = %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	resyncClusters(&b, red+"漢"+rst+"x", 0)
+	if want := red + "漢" + rst + "x"; b.String() != want {
+		t.Errorf("a plain wide character got %q", b.String())
+	}
+}
