@@ -313,6 +313,13 @@ func TestPerSourceLimitsRefuseWithOneLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The client knows it is in before the server has moved the connection
+	// out of the logins in progress.
+	eventually(t, "alice's connection to leave the logins in progress", func() bool {
+		ts.srv.admit.mu.Lock()
+		defer ts.srv.admit.mu.Unlock()
+		return ts.srv.admit.unauth == 0
+	})
 	var raw []net.Conn
 	for range 2 { // two logins in progress
 		c, err := net.Dial("tcp", ts.addr)

@@ -237,10 +237,12 @@ type App struct {
 	// drafts holds the unsent input of the conversations not in front:
 	// switching saves the draft of the one left and restores the other's.
 	drafts map[chat.ConvID]string
-	// sentLines are the lines entered, oldest first (at most maxRecall),
-	// for Up/Down in the input; recall is the one shown (len(sentLines)
+	// sentLines are the lines entered in each conversation, oldest first
+	// (at most maxRecall each), for Up/Down in the input: per conversation,
+	// so Up never offers a direct message's text in a shared room. recall
+	// is the one shown of the conversation in front (the list's length
 	// when none) and recallRev the composer's revision when it was shown.
-	sentLines []string
+	sentLines map[chat.ConvID][]string
 	recall    int
 	recallRev int
 	// awayTold lists the peers already said to be away since their
@@ -544,37 +546,43 @@ const maxRecall = 100
 // input or from a recalled line not edited since, so it never replaces a
 // draft being written.
 func (a *App) recallLine(delta int) {
-	browsing := a.recall < len(a.sentLines) && a.composer.Rev() == a.recallRev
+	lines := a.sentLines[a.current]
+	browsing := a.recall < len(lines) && a.composer.Rev() == a.recallRev
 	if !browsing {
 		if a.composer.Len() != 0 {
 			return
 		}
-		a.recall = len(a.sentLines)
+		a.recall = len(lines)
 	}
-	i := clampInt(a.recall+delta, 0, len(a.sentLines))
+	i := clampInt(a.recall+delta, 0, len(lines))
 	if i == a.recall {
 		return
 	}
 	a.recall = i
-	if i == len(a.sentLines) {
+	if i == len(lines) {
 		a.composer.Reset()
 	} else {
-		a.composer.SetValue(a.sentLines[i])
+		a.composer.SetValue(lines[i])
 	}
 	a.recallRev = a.composer.Rev()
 }
 
-// remember adds an entered line to the recall list.
+// remember adds a line entered in the conversation in front to its
+// recall list.
 func (a *App) remember(line string) {
-	if n := len(a.sentLines); n > 0 && a.sentLines[n-1] == line {
+	lines := a.sentLines[a.current]
+	if n := len(lines); n > 0 && lines[n-1] == line {
 		a.recall = n
 		return
 	}
-	if len(a.sentLines) >= maxRecall {
-		a.sentLines = slices.Delete(a.sentLines, 0, 1)
+	if len(lines) >= maxRecall {
+		lines = slices.Delete(lines, 0, 1)
 	}
-	a.sentLines = append(a.sentLines, line)
-	a.recall = len(a.sentLines)
+	if a.sentLines == nil {
+		a.sentLines = make(map[chat.ConvID][]string)
+	}
+	a.sentLines[a.current] = append(lines, line)
+	a.recall = len(a.sentLines[a.current])
 }
 
 // edit passes a key or paste to the input; an edit clears the status line.
@@ -892,7 +900,7 @@ func (a *App) swapDraft(id chat.ConvID) {
 	} else {
 		a.composer.Reset()
 	}
-	a.recall = len(a.sentLines)
+	a.recall = len(a.sentLines[id])
 }
 
 // cycle moves to the next (delta 1) or previous conversation in the

@@ -1543,6 +1543,34 @@ func TestUpRecallsSentLinesAndDownGoesForward(t *testing.T) {
 	}
 }
 
+// TestUpNeverRecallsADirectMessageInAnotherConversation checks that the
+// recall list is per conversation: a line sent to bob is never offered by
+// Up in the lobby, where Enter would post it to everyone.
+func TestUpNeverRecallsADirectMessageInAnotherConversation(t *testing.T) {
+	h := newHarness(t, newFakeBroker())
+	h.app.ensureConv(dmBob)
+	h.typeText("lobby line")
+	h.press(tea.KeyEnter)
+	h.run(h.app.switchTo(dmBob.ID))
+	h.typeText("my door code is 4711")
+	h.press(tea.KeyEnter)
+	h.run(h.app.switchTo(chat.Lobby))
+	for range 2 {
+		h.press(tea.KeyUp)
+		if v := h.app.composer.Value(); v != "lobby line" {
+			t.Fatalf("Up in the lobby recalled %q, want only the lobby's own line", v)
+		}
+	}
+	h.app.composer.Reset()
+	h.run(h.app.switchTo(dmBob.ID))
+	for range 2 {
+		h.press(tea.KeyUp)
+		if v := h.app.composer.Value(); v != "my door code is 4711" {
+			t.Fatalf("Up in bob's conversation recalled %q", v)
+		}
+	}
+}
+
 func TestFoldedSidebarKeepsTheIndentOfTheHighlightedRowAndReachesYou(t *testing.T) {
 	h := newHarness(t, nil)
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24}) // folded sidebar
