@@ -80,7 +80,7 @@ func TestUnsentLineStaysInItsConversation(t *testing.T) {
 	h.typeText("hello all")
 	h.send(sentMsg{item: outItem{conv: dmBob.ID, text: "second", typed: "second"}, err: storageErr})
 	h.press(tea.KeyEnter) // sends "hello all" to the lobby
-	for range 3 { // Up walks the lobby's own lines, never bob's
+	for range 3 {         // Up walks the lobby's own lines, never bob's
 		h.press(tea.KeyUp)
 		if got := h.app.composer.Value(); got != "hello all" {
 			t.Fatalf("Up in the lobby gave %q, want only the lobby's own line", got)
