@@ -555,3 +555,64 @@ func TestBrokenLogPipeDoesNotKillTheServer(t *testing.T) {
 		t.Fatalf("the database was not closed cleanly: %v", err)
 	}
 }
+
+// Refusal lines suppressed for an address are counted in the log even when
+// no other refusal follows: here the server shuts down inside the window.
+func TestSuppressedRefusalsAreCountedAtShutdown(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(keysFile, gossh.MarshalAuthorizedKey(newKey(t).PublicKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	for range refusalLinesPerMinute + 3 {
+		if c, err := gossh.Dial("tcp", ts.addr, sshConfig("mallory", newKey(t))); err == nil {
+			c.Close()
+			t.Fatal("an unlisted key got in")
+		}
+	}
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, "refusal lines suppressed") || !strings.Contains(logs, "lines=3") {
+		t.Fatalf("the 3 suppressed refusal lines are never counted in the log:\n%s", logs)
+	}
+}
+
+// The lines a source had suppressed are counted when its window ends, even
+// if no other line follows to carry the count; a window that ended is not
+// used again, so a source is suppressed for at most one window.
+func TestSuppressedRefusalsAreCountedWhenTheWindowEnds(t *testing.T) {
+	l := newLogLimiter(2, 50*time.Millisecond)
+	reports := make(chan [2]int, 10)
+	l.report = func(lines, sources int) { reports <- [2]int{lines, sources} }
+	t.Cleanup(l.stop)
+	for range 5 {
+		l.allow("10.0.0.1")
+	}
+	select {
+	case r := <-reports:
+		if r != [2]int{3, 1} {
+			t.Fatalf("summary %v; want 3 lines from 1 source", r)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the suppressed lines were never counted")
+	}
+	// The window has ended: the source may log again.
+	if ok, _, _, _ := l.allow("10.0.0.1"); !ok {
+		t.Fatal("a line was suppressed in a window that had ended")
+	}
+	// stop counts what the current windows suppressed, then nothing more.
+	for range 4 {
+		l.allow("10.0.0.2")
+	}
+	l.stop()
+	if r := <-reports; r != [2]int{2, 1} {
+		t.Fatalf("summary at stop %v; want 2 lines from 1 source", r)
+	}
+	l.allow("10.0.0.2")
+	if len(reports) != 0 {
+		t.Fatal("a summary was reported after stop")
+	}
+}
