@@ -616,3 +616,33 @@ func TestSuppressedRefusalsAreCountedWhenTheWindowEnds(t *testing.T) {
 		t.Fatal("a summary was reported after stop")
 	}
 }
+
+// Per-address limits count an IPv6 client by its /64, the block one host
+// is commonly given: counted by /128, one machine could open every
+// connection from a fresh address and no per-address limit would apply.
+// An IPv4 client is counted by its address, written the same way whether
+// it arrives as IPv4 or IPv4-mapped IPv6.
+func TestPerSourceLimitsCountAnIPv6HostByItsSlash64(t *testing.T) {
+	src := func(ip string) string {
+		return sourceOf(&net.TCPAddr{IP: net.ParseIP(ip), Port: 40000})
+	}
+	if a, b := src("2001:db8:1:2::1"), src("2001:db8:1:2:ffff:ffff:ffff:fffe"); a != b {
+		t.Errorf("two addresses of one /64 are different sources: %q, %q", a, b)
+	}
+	if a, b := src("2001:db8:1:2::1"), src("2001:db8:1:3::1"); a == b {
+		t.Errorf("two /64s are one source: %q", a)
+	}
+	if a, b := src("10.0.0.1"), src("::ffff:10.0.0.1"); a != b || a != "10.0.0.1" {
+		t.Errorf("IPv4 and IPv4-mapped sources: %q, %q; want both 10.0.0.1", a, b)
+	}
+	if a, b := src("10.0.0.1"), src("10.0.0.2"); a == b {
+		t.Errorf("two IPv4 addresses are one source: %q", a)
+	}
+	a := newAdmission(Config{MaxStartups: startups{64, 30, 256}, MaxConnsPerSource: 1})
+	if a.admitConn(src("2001:db8::1")) != "" {
+		t.Fatal("first connection refused")
+	}
+	if a.admitConn(src("2001:db8::2")) == "" {
+		t.Fatal("a second connection from the same /64 was admitted past --max-conns-per-source 1")
+	}
+}
