@@ -646,3 +646,34 @@ func TestPerSourceLimitsCountAnIPv6HostByItsSlash64(t *testing.T) {
 		t.Fatal("a second connection from the same /64 was admitted past --max-conns-per-source 1")
 	}
 }
+
+// A session's log line stays short whatever the client puts in its user
+// name and version: escaping must not let a field grow past its cut (a
+// rune written as \U000e0041 is ten bytes, doubled again by the logger's
+// quoting), or every session a client opens writes kilobytes of log.
+func TestHostileSessionFieldsKeepLogLinesShort(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	cfg := sshConfig(strings.Repeat("\U000e0041", 1000), newKey(t))
+	cfg.ClientVersion = "SSH-2.0-" + strings.Repeat("\x7f", 200)
+	conn, err := gossh.Dial("tcp", ts.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Run("")
+	eventually(t, "the session start line", func() bool { return strings.Contains(ts.logs.String(), "session start") })
+	for line := range strings.SplitSeq(ts.logs.String(), "\n") {
+		if strings.Contains(line, "session start") && len(line) > 600 {
+			t.Fatalf("session start line of %d bytes:\n%s", len(line), line)
+		}
+	}
+	for _, in := range []string{strings.Repeat("\U000e0041", 100), strings.Repeat("\x7f", 100), strings.Repeat(`\`, 100), strings.Repeat("\xff", 100)} {
+		if got := logSafe(in); len(got) > maxLogField+len("…(9999 more bytes)") {
+			t.Errorf("logSafe of %q is %d bytes: %q", in[:8], len(got), got)
+		}
+	}
+}

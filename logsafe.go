@@ -15,38 +15,41 @@ import (
 // are logged, and lines a client can cause at will (refusals) are
 // rate-limited per source address.
 
-// maxLogField is how many runes of a client-controlled string are logged.
+// maxLogField is how many bytes of a client-controlled string, once
+// escaped, are logged.
 const maxLogField = 64
 
 // logSafe is the one form in which client-controlled strings (SSH user
-// name, client version, remote strings) reach the log: at most maxLogField
-// runes, followed by "…(N more bytes)" when cut; backslash, invalid UTF-8
-// and every rune that is not printable (controls, bidi overrides and other
-// format characters) are written as Go escapes (\\, \x9b, \u202e), so a
-// line cannot be spoofed, reordered or lengthened by its fields.
+// name, client version, remote strings) reach the log: at most
+// maxLogField bytes once escaped, followed by "…(N more bytes)" when cut;
+// backslash, invalid UTF-8 and every rune that is not printable (controls,
+// bidi overrides and other format characters) are written as Go escapes
+// (\\, \x9b, \u202e), so a line cannot be spoofed, reordered or lengthened
+// by its fields. The bound is on the escaped form: a rune escaped as
+// \U000e0041 is ten bytes.
 func logSafe(s string) string {
 	var b strings.Builder
-	runes := 0
 	for i := 0; i < len(s); {
-		if runes == maxLogField {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch {
+		case r == utf8.RuneError && size == 1:
+			esc = fmt.Sprintf(`\x%02x`, s[i])
+		case r == '\\':
+			esc = `\\`
+		case unicode.IsPrint(r):
+			esc = s[i : i+size]
+		case r <= 0xffff:
+			esc = fmt.Sprintf(`\u%04x`, r)
+		default:
+			esc = fmt.Sprintf(`\U%08x`, r)
+		}
+		if b.Len()+len(esc) > maxLogField {
 			fmt.Fprintf(&b, "…(%d more bytes)", len(s)-i)
 			break
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\\':
-			b.WriteString(`\\`)
-		case unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r <= 0xffff:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			fmt.Fprintf(&b, `\U%08x`, r)
-		}
+		b.WriteString(esc)
 		i += size
-		runes++
 	}
 	return b.String()
 }
