@@ -677,3 +677,24 @@ func TestHostileSessionFieldsKeepLogLinesShort(t *testing.T) {
 		}
 	}
 }
+
+// The open and idle timeouts close only connections without a live
+// session: a session that outlives both keeps its connection, and a
+// connection beside it that has none is closed.
+func TestLiveSessionOutlivesTheOpenAndIdleTimeouts(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--open-timeout", "1s", "--idle-timeout", "1s"))
+	alice := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	alice.WaitFor("#lobby")
+	// Authenticated after alice, without a session: once the server has
+	// closed it, alice's connection has been open past both timeouts.
+	idle, err := gossh.Dial("tcp", ts.addr, sshConfig("idler", newKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitServerClose(t, idle)
+	alice.Line("still here")
+	alice.WaitFor("still here")
+	if strings.Count(ts.logs.String(), "closing connection without a session") != 1 {
+		t.Fatalf("want exactly the idle connection closed:\n%s", ts.logs.String())
+	}
+}
