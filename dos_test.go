@@ -584,7 +584,7 @@ func TestSuppressedRefusalsAreCountedAtShutdown(t *testing.T) {
 // if no other line follows to carry the count; a window that ended is not
 // used again, so a source is suppressed for at most one window.
 func TestSuppressedRefusalsAreCountedWhenTheWindowEnds(t *testing.T) {
-	l := newLogLimiter(2, 50*time.Millisecond)
+	l := newLogLimiter(2, 500*time.Millisecond)
 	reports := make(chan [2]int, 10)
 	l.report = func(lines, sources int) { reports <- [2]int{lines, sources} }
 	t.Cleanup(l.stop)
