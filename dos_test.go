@@ -562,3 +562,146 @@ func TestBrokenLogPipeDoesNotKillTheServer(t *testing.T) {
 		t.Fatalf("the database was not closed cleanly: %v", err)
 	}
 }
+
+// Refusal lines suppressed for an address are counted in the log even when
+// no other refusal follows: here the server shuts down inside the window.
+func TestSuppressedRefusalsAreCountedAtShutdown(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(keysFile, gossh.MarshalAuthorizedKey(newKey(t).PublicKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	for range refusalLinesPerMinute + 3 {
+		if c, err := gossh.Dial("tcp", ts.addr, sshConfig("mallory", newKey(t))); err == nil {
+			c.Close()
+			t.Fatal("an unlisted key got in")
+		}
+	}
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, "refusal lines suppressed") || !strings.Contains(logs, "lines=3") {
+		t.Fatalf("the 3 suppressed refusal lines are never counted in the log:\n%s", logs)
+	}
+}
+
+// The lines a source had suppressed are counted when its window ends, even
+// if no other line follows to carry the count; a window that ended is not
+// used again, so a source is suppressed for at most one window.
+func TestSuppressedRefusalsAreCountedWhenTheWindowEnds(t *testing.T) {
+	l := newLogLimiter(2, 500*time.Millisecond)
+	reports := make(chan [2]int, 10)
+	l.report = func(lines, sources int) { reports <- [2]int{lines, sources} }
+	t.Cleanup(l.stop)
+	for range 5 {
+		l.allow("10.0.0.1")
+	}
+	select {
+	case r := <-reports:
+		if r != [2]int{3, 1} {
+			t.Fatalf("summary %v; want 3 lines from 1 source", r)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the suppressed lines were never counted")
+	}
+	// The window has ended: the source may log again.
+	if ok, _, _, _ := l.allow("10.0.0.1"); !ok {
+		t.Fatal("a line was suppressed in a window that had ended")
+	}
+	// stop counts what the current windows suppressed, then nothing more.
+	for range 4 {
+		l.allow("10.0.0.2")
+	}
+	l.stop()
+	if r := <-reports; r != [2]int{2, 1} {
+		t.Fatalf("summary at stop %v; want 2 lines from 1 source", r)
+	}
+	l.allow("10.0.0.2")
+	if len(reports) != 0 {
+		t.Fatal("a summary was reported after stop")
+	}
+}
+
+// Per-address limits count an IPv6 client by its /64, the block one host
+// is commonly given: counted by /128, one machine could open every
+// connection from a fresh address and no per-address limit would apply.
+// An IPv4 client is counted by its address, written the same way whether
+// it arrives as IPv4 or IPv4-mapped IPv6.
+func TestPerSourceLimitsCountAnIPv6HostByItsSlash64(t *testing.T) {
+	src := func(ip string) string {
+		return sourceOf(&net.TCPAddr{IP: net.ParseIP(ip), Port: 40000})
+	}
+	if a, b := src("2001:db8:1:2::1"), src("2001:db8:1:2:ffff:ffff:ffff:fffe"); a != b {
+		t.Errorf("two addresses of one /64 are different sources: %q, %q", a, b)
+	}
+	if a, b := src("2001:db8:1:2::1"), src("2001:db8:1:3::1"); a == b {
+		t.Errorf("two /64s are one source: %q", a)
+	}
+	if a, b := src("10.0.0.1"), src("::ffff:10.0.0.1"); a != b || a != "10.0.0.1" {
+		t.Errorf("IPv4 and IPv4-mapped sources: %q, %q; want both 10.0.0.1", a, b)
+	}
+	if a, b := src("10.0.0.1"), src("10.0.0.2"); a == b {
+		t.Errorf("two IPv4 addresses are one source: %q", a)
+	}
+	a := newAdmission(Config{MaxStartups: startups{64, 30, 256}, MaxConnsPerSource: 1})
+	if a.admitConn(src("2001:db8::1")) != "" {
+		t.Fatal("first connection refused")
+	}
+	if a.admitConn(src("2001:db8::2")) == "" {
+		t.Fatal("a second connection from the same /64 was admitted past --max-conns-per-source 1")
+	}
+}
+
+// A session's log line stays short whatever the client puts in its user
+// name and version: escaping must not let a field grow past its cut (a
+// rune written as \U000e0041 is ten bytes, doubled again by the logger's
+// quoting), or every session a client opens writes kilobytes of log.
+func TestHostileSessionFieldsKeepLogLinesShort(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	cfg := sshConfig(strings.Repeat("\U000e0041", 1000), newKey(t))
+	cfg.ClientVersion = "SSH-2.0-" + strings.Repeat("\x7f", 200)
+	conn, err := gossh.Dial("tcp", ts.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Run("")
+	eventually(t, "the session start line", func() bool { return strings.Contains(ts.logs.String(), "session start") })
+	for line := range strings.SplitSeq(ts.logs.String(), "\n") {
+		if strings.Contains(line, "session start") && len(line) > 600 {
+			t.Fatalf("session start line of %d bytes:\n%s", len(line), line)
+		}
+	}
+	for _, in := range []string{strings.Repeat("\U000e0041", 100), strings.Repeat("\x7f", 100), strings.Repeat(`\`, 100), strings.Repeat("\xff", 100)} {
+		if got := logSafe(in); len(got) > maxLogField+len("…(9999 more bytes)") {
+			t.Errorf("logSafe of %q is %d bytes: %q", in[:8], len(got), got)
+		}
+	}
+}
+
+// The open and idle timeouts close only connections without a live
+// session: a session that outlives both keeps its connection, and a
+// connection beside it that has none is closed.
+func TestLiveSessionOutlivesTheOpenAndIdleTimeouts(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--open-timeout", "1s", "--idle-timeout", "1s"))
+	alice := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	alice.WaitFor("#lobby")
+	// Authenticated after alice, without a session: once the server has
+	// closed it, alice's connection has been open past both timeouts.
+	idle, err := gossh.Dial("tcp", ts.addr, sshConfig("idler", newKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitServerClose(t, idle)
+	alice.Line("still here")
+	alice.WaitFor("still here")
+	if strings.Count(ts.logs.String(), "closing connection without a session") != 1 {
+		t.Fatalf("want exactly the idle connection closed:\n%s", ts.logs.String())
+	}
+}

@@ -200,16 +200,23 @@ func decr(m map[string]int, k string) {
 	m[k]--
 }
 
-// sourceOf is the address a connection's limits are counted by: its IP.
+// sourceOf is the address a connection's limits are counted by: its IPv4
+// address, or the /64 network of its IPv6 address. One host is commonly
+// given a whole /64, so counting IPv6 addresses one by one would let a
+// single machine bypass every per-address limit.
 func sourceOf(addr net.Addr) string {
 	if addr == nil {
 		return "unknown"
 	}
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
+	ip := addrIP(addr)
+	switch {
+	case !ip.IsValid():
 		return addr.String()
+	case ip.Is6():
+		p, _ := ip.Prefix(64)
+		return p.String()
 	}
-	return host
+	return ip.String()
 }
 
 // connState is per-connection bookkeeping kept in the connection context.

@@ -15,38 +15,41 @@ import (
 // are logged, and lines a client can cause at will (refusals) are
 // rate-limited per source address.
 
-// maxLogField is how many runes of a client-controlled string are logged.
+// maxLogField is how many bytes of a client-controlled string, once
+// escaped, are logged.
 const maxLogField = 64
 
 // logSafe is the one form in which client-controlled strings (SSH user
-// name, client version, remote strings) reach the log: at most maxLogField
-// runes, followed by "…(N more bytes)" when cut; backslash, invalid UTF-8
-// and every rune that is not printable (controls, bidi overrides and other
-// format characters) are written as Go escapes (\\, \x9b, \u202e), so a
-// line cannot be spoofed, reordered or lengthened by its fields.
+// name, client version, remote strings) reach the log: at most
+// maxLogField bytes once escaped, followed by "…(N more bytes)" when cut;
+// backslash, invalid UTF-8 and every rune that is not printable (controls,
+// bidi overrides and other format characters) are written as Go escapes
+// (\\, \x9b, \u202e), so a line cannot be spoofed, reordered or lengthened
+// by its fields. The bound is on the escaped form: a rune escaped as
+// \U000e0041 is ten bytes.
 func logSafe(s string) string {
 	var b strings.Builder
-	runes := 0
 	for i := 0; i < len(s); {
-		if runes == maxLogField {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch {
+		case r == utf8.RuneError && size == 1:
+			esc = fmt.Sprintf(`\x%02x`, s[i])
+		case r == '\\':
+			esc = `\\`
+		case unicode.IsPrint(r):
+			esc = s[i : i+size]
+		case r <= 0xffff:
+			esc = fmt.Sprintf(`\u%04x`, r)
+		default:
+			esc = fmt.Sprintf(`\U%08x`, r)
+		}
+		if b.Len()+len(esc) > maxLogField {
 			fmt.Fprintf(&b, "…(%d more bytes)", len(s)-i)
 			break
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\\':
-			b.WriteString(`\\`)
-		case unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r <= 0xffff:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			fmt.Fprintf(&b, `\U%08x`, r)
-		}
+		b.WriteString(esc)
 		i += size
-		runes++
 	}
 	return b.String()
 }
@@ -65,10 +68,16 @@ type logLimiter struct {
 	max    int
 	window time.Duration
 	now    func() time.Time
+	// report writes the summary of suppressed lines when no later line
+	// carries it: at the end of a window that suppressed some, and at
+	// stop. Called with mu held, so that nothing is reported after stop.
+	report func(suppressed, sources int)
 
 	mu      sync.Mutex // guards the fields below
 	sources map[string]*logWindow
-	swept   time.Time // last sweep of ended windows
+	swept   time.Time   // last sweep of ended windows
+	timer   *time.Timer // armed while a window holds suppressed lines
+	stopped bool
 }
 
 // logWindow is one source's current window.
@@ -86,22 +95,13 @@ func newLogLimiter(max int, window time.Duration) *logLimiter {
 // allow reports whether a line about source may be written (ok), whether
 // it is the first suppressed one in the source's window (first), and how
 // many lines from how many sources were suppressed in windows that ended
-// since the last call that reported them.
+// since they were last reported.
 func (l *logLimiter) allow(source string) (ok, first bool, suppressed, sources int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	if now.Sub(l.swept) >= l.window {
-		l.swept = now
-		for k, w := range l.sources {
-			if now.Sub(w.start) >= l.window {
-				if w.suppressed > 0 {
-					suppressed += w.suppressed
-					sources++
-				}
-				delete(l.sources, k)
-			}
-		}
+		suppressed, sources = l.sweepLocked(now, false)
 	}
 	w := l.sources[source]
 	if w == nil {
@@ -109,17 +109,85 @@ func (l *logLimiter) allow(source string) (ok, first bool, suppressed, sources i
 			source = "(other sources)"
 			w = l.sources[source]
 		}
-		if w == nil {
-			w = &logWindow{start: now}
-			l.sources[source] = w
+	}
+	if w != nil && now.Sub(w.start) >= l.window { // ended since the last sweep
+		if w.suppressed > 0 {
+			suppressed += w.suppressed
+			sources++
 		}
+		w = nil
+	}
+	if w == nil {
+		w = &logWindow{start: now}
+		l.sources[source] = w
 	}
 	if w.lines < l.max {
 		w.lines++
 		return true, false, suppressed, sources
 	}
 	w.suppressed++
+	if w.suppressed == 1 && l.timer == nil && l.report != nil && !l.stopped {
+		l.timer = time.AfterFunc(w.start.Add(l.window).Sub(now), l.flush)
+	}
 	return false, w.suppressed == 1, suppressed, sources
+}
+
+// sweepLocked forgets the windows that ended by now (all of them if all),
+// and returns how many lines from how many sources they suppressed.
+func (l *logLimiter) sweepLocked(now time.Time, all bool) (suppressed, sources int) {
+	l.swept = now
+	for k, w := range l.sources {
+		if all || now.Sub(w.start) >= l.window {
+			if w.suppressed > 0 {
+				suppressed += w.suppressed
+				sources++
+			}
+			delete(l.sources, k)
+		}
+	}
+	return suppressed, sources
+}
+
+// flush reports the lines suppressed in windows that have ended, and
+// re-arms the timer for the next window that holds suppressed lines.
+func (l *logLimiter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.timer = nil
+	if l.stopped {
+		return
+	}
+	now := l.now()
+	if suppressed, sources := l.sweepLocked(now, false); suppressed > 0 {
+		l.report(suppressed, sources)
+	}
+	var next time.Time
+	for _, w := range l.sources {
+		if end := w.start.Add(l.window); w.suppressed > 0 && (next.IsZero() || end.Before(next)) {
+			next = end
+		}
+	}
+	if !next.IsZero() {
+		l.timer = time.AfterFunc(next.Sub(now), l.flush)
+	}
+}
+
+// stop reports every line suppressed so far, ended window or not, and
+// reports nothing after it returns.
+func (l *logLimiter) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
+	l.stopped = true
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+	if suppressed, sources := l.sweepLocked(l.now(), true); suppressed > 0 && l.report != nil {
+		l.report(suppressed, sources)
+	}
 }
 
 // logLimited writes a line a client can cause at will (a refusal), at most
@@ -128,7 +196,7 @@ func (l *logLimiter) allow(source string) (ok, first bool, suppressed, sources i
 func (s *server) logLimited(level log.Level, source, msg string, kv ...any) {
 	ok, first, suppressed, sources := s.warns.allow(source)
 	if suppressed > 0 {
-		s.log.Warn("refusal lines suppressed", "lines", suppressed, "sources", sources)
+		s.logSuppressed(suppressed, sources)
 	}
 	switch {
 	case ok:
@@ -136,6 +204,11 @@ func (s *server) logLimited(level log.Level, source, msg string, kv ...any) {
 	case first:
 		s.log.Warn("too many refusals from one address; its lines are suppressed for up to a minute", "remote", logSafe(source))
 	}
+}
+
+// logSuppressed writes the summary of refusal lines logLimited suppressed.
+func (s *server) logSuppressed(lines, sources int) {
+	s.log.Warn("refusal lines suppressed", "lines", lines, "sources", sources)
 }
 
 // warnLimited is logLimited at warn level.

@@ -94,6 +94,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
 		admit: newAdmission(cfg), warns: newLogLimiter(refusalLinesPerMinute, time.Minute),
 		stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	s.warns.report = s.logSuppressed
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
@@ -188,6 +189,7 @@ func (s *server) shutdown(wait time.Duration) error {
 	if err := s.closeStore(); err != nil {
 		errs = append(errs, err)
 	}
+	s.warns.stop() // the count of suppressed refusal lines is not lost
 	s.log.Info("stopped")
 	return errors.Join(errs...)
 }
