@@ -87,8 +87,6 @@ type Hub struct {
 
 	nextSession atomic.Uint64
 
-	refreshMu sync.Mutex // serialises refreshUser (block lists, contacts)
-
 	submitMu sync.RWMutex // write-held only by Close to stop submissions
 	stopped  bool         // guarded by submitMu
 

@@ -9,8 +9,8 @@ import (
 	"sshchat/model"
 )
 
-// op is a state change the sequencer applies in order: sends, joins and
-// leaves. Running them on one goroutine gives every conversation one order
+// op is a state change the sequencer applies in order (see doc.go for
+// which changes are ops and which are not). Running them on one goroutine gives every conversation one order
 // (the commit order, which is also the ID order and the history order) and
 // makes the online/offline decision for a direct message consistent with
 // logins: a message is either committed before a login (and is in the
@@ -59,10 +59,35 @@ type renameOp struct {
 	res     chan error
 }
 
+// statusOp sets a user's status (/away, /back). It is sequenced so that
+// the change takes one place among the messages: every session sees it
+// after the messages committed before it and before those committed after.
+type statusOp struct {
+	s      *session
+	status Status
+	reason string
+	res    chan error
+}
+
+// listOp changes one of a user's lists (contacts or blocks) in the store,
+// then installs the new block list and tells the user's sessions. It is
+// sequenced so that a block takes effect at its commit: no message
+// committed after it reaches the blocker; and so that the contact list
+// pushed carries presence no older than the presence events before it.
+type listOp struct {
+	s     *session
+	name  string // the command, for errors
+	other uint64
+	do    func(ctx context.Context, owner, other uint64) error
+	res   chan error
+}
+
 func (*sendOp) isOp()   {}
 func (*joinOp) isOp()   {}
 func (*leaveOp) isOp()  {}
 func (*renameOp) isOp() {}
+func (*statusOp) isOp() {}
+func (*listOp) isOp()   {}
 
 // submit queues o for the sequencer, or fails when the hub is closing.
 func (h *Hub) submit(ctx context.Context, o op) error {
@@ -138,6 +163,10 @@ func (h *Hub) apply(batch []op) {
 			h.leave(o.s)
 		case *renameOp:
 			o.res <- h.rename(o)
+		case *statusOp:
+			o.res <- h.setStatus(o)
+		case *listOp:
+			o.res <- h.changeList(o)
 		}
 	}
 	h.flushSends(batch[start:])
@@ -165,6 +194,16 @@ func (h *Hub) fail(o op, err error) {
 		default:
 		}
 	case *renameOp:
+		select {
+		case o.res <- err:
+		default:
+		}
+	case *statusOp:
+		select {
+		case o.res <- err:
+		default:
+		}
+	case *listOp:
 		select {
 		case o.res <- err:
 		default:
@@ -355,5 +394,49 @@ func (h *Hub) rename(o *renameOp) error {
 		}
 	})
 	h.log.Info("renamed", "user", id, "old", old, "new", o.display)
+	return nil
+}
+
+// setStatus applies /away or /back and tells everyone.
+func (h *Hub) setStatus(o *statusOp) error {
+	err := ErrClosed
+	h.locked(func() {
+		if u, ok := h.users[o.s.user]; ok {
+			u.status, u.reason = o.status, o.reason
+			h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
+			err = nil
+		}
+	})
+	return err
+}
+
+// changeList applies a contact-list or block command: the store write, then
+// the user's new block list and contact list (see listOp). The store's
+// model.ErrNotFound (removing what is not listed) is returned as is.
+func (h *Hub) changeList(o *listOp) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := o.do(ctx, uint64(o.s.user), o.other)
+	if errors.Is(err, model.ErrNotFound) {
+		return err
+	}
+	if err := h.wrote(err, "/"+o.name, "nothing was changed"); err != nil {
+		return err
+	}
+	// Presence changes only here, in the sequencer, so the contacts'
+	// presence read now is what the user's sessions have been told.
+	blocked, contacts, err := h.contacts(ctx, o.s.user)
+	if err != nil {
+		return fmt.Errorf("/%s: load contacts: %w", o.name, err)
+	}
+	h.locked(func() {
+		if u, ok := h.users[o.s.user]; ok {
+			u.blocked = make(map[UserID]bool, len(blocked))
+			for _, b := range blocked {
+				u.blocked[UserID(b)] = true
+			}
+		}
+		h.toUserLocked(o.s.user, ContactsEvent{Contacts: contacts})
+	})
 	return nil
 }

@@ -1,0 +1,200 @@
+package chat
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"sshchat/model"
+)
+
+// pausingStore is the real SQLite store with one pause point: once armed,
+// the next Block or AppendMessages commits, says so on paused and waits
+// for resume before returning to the hub.
+type pausingStore struct {
+	*model.DB
+	mu     sync.Mutex
+	armed  string // "block" or "append"; cleared when taken
+	paused chan struct{}
+	resume chan struct{}
+}
+
+func (p *pausingStore) arm(what string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed = what
+	p.paused = make(chan struct{})
+	p.resume = make(chan struct{})
+}
+
+func (p *pausingStore) pause(what string) {
+	p.mu.Lock()
+	if p.armed != what {
+		p.mu.Unlock()
+		return
+	}
+	p.armed = ""
+	paused, resume := p.paused, p.resume
+	p.mu.Unlock()
+	close(paused)
+	<-resume
+}
+
+func (p *pausingStore) Block(ctx context.Context, owner, blocked uint64) error {
+	err := p.DB.Block(ctx, owner, blocked)
+	p.pause("block")
+	return err
+}
+
+func (p *pausingStore) AppendMessages(ctx context.Context, msgs []*model.Message) error {
+	err := p.DB.AppendMessages(ctx, msgs)
+	p.pause("append")
+	return err
+}
+
+// newPausingHub is newTestHub over a pausingStore.
+func newPausingHub(t *testing.T) (*Hub, *pausingStore) {
+	t.Helper()
+	db, err := model.Open(filepath.Join(t.TempDir(), "chat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := &pausingStore{DB: db}
+	h, err := NewHub(ps, nopLogger{}, Options{RateBurst: 1000, RatePerSecond: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.Close(context.Background())
+		db.Close()
+	})
+	return h, ps
+}
+
+// waitingOrDone polls until done is closed or an op waits in the
+// sequencer's queue (it is then ordered after the op being applied).
+func waitingOrDone(t *testing.T, h *Hub, done <-chan struct{}) {
+	t.Helper()
+	eventually(t, func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return h.queued() > 0
+		}
+	})
+}
+
+// queued is how many ops wait for the sequencer.
+func (h *Hub) queued() int { return len(h.ops) }
+
+// A block takes its place in the one order: a message sequenced after the
+// block's commit never reaches the blocker, live or in history.
+func TestBlockIsOrderedBeforeLaterMessages(t *testing.T) {
+	h, ps := newPausingHub(t)
+	a, c := account(t, h, "alice"), account(t, h, "carol")
+	alice, carol := connect(t, h, a), connect(t, h, c)
+	ctx := context.Background()
+	drain(alice)
+
+	ps.arm("block")
+	blocked := make(chan error, 1)
+	go func() {
+		_, err := alice.Exec(ctx, Lobby, "/block carol")
+		blocked <- err
+	}()
+	<-ps.paused // the block is committed
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		if _, err := carol.Send(ctx, Lobby, "after the block"); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitingOrDone(t, h, sent)
+	close(ps.resume)
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	<-sent
+
+	if _, err := alice.Send(ctx, Lobby, "sync"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev := next[MessageEvent](t, alice)
+		if ev.Message.Body == "sync" {
+			break
+		}
+		t.Fatalf("blocker received %q, sent after the block was committed", ev.Message.Body)
+	}
+	hist, err := alice.History(ctx, Lobby, 0, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range hist {
+		if m.From == c.ID {
+			t.Fatalf("blocked user's message in history: %q", m.Body)
+		}
+	}
+}
+
+// An away change takes its place in the one order: every session, the
+// user's own included, sees it after a message committed before /away
+// was typed, never before it.
+func TestAwayChangeIsSeenInOneOrder(t *testing.T) {
+	h, ps := newPausingHub(t)
+	a := account(t, h, "alice")
+	alice := connect(t, h, a)
+	watchers := []Session{alice, connect(t, h, account(t, h, "bob")), connect(t, h, account(t, h, "carol"))}
+	ctx := context.Background()
+	for _, w := range watchers {
+		drain(w)
+	}
+
+	ps.arm("append")
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		if _, err := alice.Send(ctx, Lobby, "brb"); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-ps.paused // "brb" is committed, not yet published
+	away := make(chan struct{})
+	go func() {
+		defer close(away)
+		if _, err := alice.Exec(ctx, Lobby, "/away lunch"); err != nil {
+			t.Error(err)
+		}
+	}()
+	waitingOrDone(t, h, away)
+	close(ps.resume)
+	<-sent
+	<-away
+
+	for i, w := range watchers {
+		var order []string
+		for len(order) < 2 {
+			var ev Event
+			select {
+			case ev = <-w.Events():
+			case <-time.After(20 * time.Second):
+				t.Fatalf("session %d saw only %q", i, order)
+			}
+			switch ev := ev.(type) {
+			case MessageEvent:
+				order = append(order, "message "+ev.Message.Body)
+			case PresenceEvent:
+				if ev.User == a.ID {
+					order = append(order, "presence "+ev.Status.String())
+				}
+			}
+		}
+		if order[0] != "message brb" || order[1] != "presence "+Away.String() {
+			t.Fatalf("session %d saw %q; want the committed message, then the away change", i, order)
+		}
+	}
+}
