@@ -185,7 +185,7 @@ func cmdWhois(ctx context.Context, s *session, _ ConvID, arg string) (Reply, err
 	}
 	h := s.hub
 	h.mu.Lock()
-	p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: u.LastSeen}
+	p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: h.seen.of(UserID(u.ID), u.LastSeen)}
 	if o, ok := h.users[UserID(u.ID)]; ok {
 		p = o.presence()
 	}

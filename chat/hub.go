@@ -81,9 +81,12 @@ type Hub struct {
 
 	health storageHealth // whether the store can be written; logs changes
 
-	ops  chan op       // to the sequencer
-	stop chan struct{} // closed by Close: the sequencer drains and exits
-	done chan struct{} // closed when the sequencer has exited
+	ops    chan op       // to the sequencer: sends and commands, first served
+	logins chan op       // to the sequencer: joins and leaves (see sequence)
+	stop   chan struct{} // closed by Close: the sequencer drains and exits
+	done   chan struct{} // closed when the sequencer has exited
+
+	seen lastSeenWriter // records logouts' last-seen times off the sequencer
 
 	nextSession atomic.Uint64
 
@@ -118,17 +121,20 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		return nil, fmt.Errorf("release offline claims: %w", err)
 	}
 	h := &Hub{
-		store: store,
-		log:   logger,
-		opts:  opts,
-		boot:  strconv.FormatInt(opts.Now().UnixNano(), 36),
-		ops:   make(chan op, 1024),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-		users: make(map[UserID]*userState),
+		store:  store,
+		log:    logger,
+		opts:   opts,
+		boot:   strconv.FormatInt(opts.Now().UnixNano(), 36),
+		ops:    make(chan op, 1024),
+		logins: make(chan op, 1024),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		users:  make(map[UserID]*userState),
 	}
 	h.health.log = logger
+	h.seen.init()
 	go h.sequence()
+	go h.seen.run(h)
 	return h, nil
 }
 
@@ -220,7 +226,12 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 	if jr.err != nil {
 		return nil, fmt.Errorf("connect: %w", jr.err)
 	}
-	snap, err := h.snapshot(ctx, acct.ID, jr.batch)
+	batch, err := s.claimOffline(ctx)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	snap, err := h.snapshot(ctx, acct.ID, batch)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("connect: %w", err)
@@ -248,21 +259,15 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	now := h.opts.Now()
-	var online []UserID
 	for id, u := range h.users {
 		for s := range u.sessions {
 			s.push(ShutdownEvent{Reason: "server shutting down"})
 			s.drop(ErrShutdown)
 		}
-		online = append(online, id)
+		h.seen.touch(id, now)
 	}
 	h.mu.Unlock()
-	for _, id := range online { // store writes outside the hub mutex
-		if err := h.wrote(h.store.TouchLastSeen(ctx, uint64(id), now), "touch last seen", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
-			h.log.Error("touch last seen", "err", err)
-		}
-	}
-	return nil
+	return h.seen.close(ctx, h)
 }
 
 // snapshot builds a session's starting state.
@@ -353,7 +358,7 @@ func (h *Hub) contacts(ctx context.Context, me UserID) ([]uint64, []Contact, err
 	out := make([]Contact, 0, len(users))
 	h.mu.Lock()
 	for _, u := range users {
-		p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: u.LastSeen}
+		p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: h.seen.of(UserID(u.ID), u.LastSeen)}
 		if o, ok := h.users[UserID(u.ID)]; ok {
 			p = o.presence()
 		}

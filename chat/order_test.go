@@ -88,7 +88,7 @@ func waitingOrDone(t *testing.T, h *Hub, done <-chan struct{}) {
 }
 
 // queued is how many ops wait for the sequencer.
-func (h *Hub) queued() int { return len(h.ops) }
+func (h *Hub) queued() int { return len(h.ops) + len(h.logins) }
 
 // A block takes its place in the one order: a message sequenced after the
 // block's commit never reaches the blocker, live or in history.

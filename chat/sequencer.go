@@ -33,7 +33,10 @@ type sendResult struct {
 	err     error
 }
 
-// joinOp registers a session and claims its user's offline messages.
+// joinOp registers a session. Its user's offline messages are claimed by
+// Connect once it is registered (session.claimOffline), off the sequencer:
+// every message routed offline to the user was committed before the
+// registration, so the claim that follows finds it.
 type joinOp struct {
 	s       *session
 	handle  string
@@ -41,12 +44,11 @@ type joinOp struct {
 	res     chan joinResult
 }
 
-type joinResult struct {
-	batch model.OfflineBatch
-	err   error
-}
+type joinResult struct{ err error }
 
-// leaveOp unregisters a session.
+// leaveOp unregisters a session. Its store writes are not the sequencer's:
+// the session's claim is settled by session.Close, the user's last-seen
+// time is written by the hub's lastSeenWriter.
 type leaveOp struct{ s *session }
 
 // renameOp changes a user's handle. It is sequenced so that the line of
@@ -90,14 +92,20 @@ func (*statusOp) isOp() {}
 func (*listOp) isOp()   {}
 
 // submit queues o for the sequencer, or fails when the hub is closing.
+// Joins and leaves go to their own queue (see sequence).
 func (h *Hub) submit(ctx context.Context, o op) error {
 	h.submitMu.RLock()
 	defer h.submitMu.RUnlock()
 	if h.stopped {
 		return ErrClosed
 	}
+	q := h.ops
+	switch o.(type) {
+	case *joinOp, *leaveOp:
+		q = h.logins
+	}
 	select {
-	case h.ops <- o:
+	case q <- o:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -107,6 +115,14 @@ func (h *Hub) submit(ctx context.Context, o op) error {
 // sequence is the hub's single writer. It batches consecutive sends into
 // one transaction (group commit) and exits once stop is closed and the ops
 // already queued have been applied.
+//
+// Sends and commands are served first: after each group commit it applies
+// joins and leaves only while no send waits, and at least one per round
+// so that a steady stream of messages cannot starve logins. A message thus
+// waits for at most one join or leave, never for a queue of them. This
+// reorders nothing a caller could observe: every op but a leave is
+// answered before its submitter goes on, and joins and leaves keep their
+// own order.
 func (h *Hub) sequence() {
 	defer close(h.done)
 	batch := make([]op, 0, h.opts.MaxBatch)
@@ -115,11 +131,15 @@ func (h *Hub) sequence() {
 		select {
 		case o := <-h.ops:
 			batch = append(batch, o)
+		case o := <-h.logins:
+			batch = append(batch, o)
 		case <-h.stop:
 			// Apply whatever was accepted before the stop, then exit.
 			for {
 				select {
 				case o := <-h.ops:
+					h.apply([]op{o})
+				case o := <-h.logins:
 					h.apply([]op{o})
 				default:
 					return
@@ -136,6 +156,15 @@ func (h *Hub) sequence() {
 			}
 		}
 		h.apply(batch)
+	logins:
+		for n := 0; n == 0 || len(h.ops) == 0; n++ {
+			select {
+			case o := <-h.logins:
+				h.apply([]op{o})
+			default:
+				break logins
+			}
+		}
 	}
 }
 
@@ -290,23 +319,9 @@ func (h *Hub) flushSends(ops []op) {
 	}
 }
 
-// join registers a session and claims the user's offline messages.
+// join registers a session; the first one takes its user online.
 func (h *Hub) join(o *joinOp) {
 	s := o.s
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	batch, err := h.store.ClaimOffline(ctx, uint64(s.user), s.claim, h.opts.OfflineLimit)
-	err = h.wrote(err, "claim offline messages", "messages left for you while you were away are kept for your next login")
-	var unclaimed error
-	if errors.Is(err, ErrStorageUnavailable) {
-		// Log in anyway, reading what can be read; the offline messages
-		// stay queued (unclaimed) for the next login.
-		unclaimed, batch = err, model.OfflineBatch{}
-	} else if err != nil {
-		o.res <- joinResult{err: err}
-		return
-	}
-	s.claimed = batch.Total > 0
 	h.locked(func() {
 		u, ok := h.users[s.user]
 		if !ok {
@@ -317,21 +332,14 @@ func (h *Hub) join(o *joinOp) {
 		if !ok {
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
 		}
-		if unclaimed != nil {
-			s.notice(Lobby, unclaimed.Error())
-		}
 	})
-	o.res <- joinResult{batch: batch}
+	o.res <- joinResult{}
 }
 
 // leave unregisters a session; the last one takes its user offline.
 func (h *Hub) leave(s *session) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := h.wrote(s.releaseClaim(ctx), "release offline claim", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
-		h.log.Error("release offline claim", "err", err)
-	}
 	last := false
+	now := h.opts.Now()
 	h.locked(func() {
 		u, ok := h.users[s.user]
 		if !ok {
@@ -344,14 +352,12 @@ func (h *Hub) leave(s *session) {
 			p := u.presence()
 			p.Status = Offline
 			p.Reason = ""
-			p.LastSeen = h.opts.Now()
+			p.LastSeen = now
 			h.publishPresenceLocked(PresenceEvent{Presence: p, Left: true})
 		}
 	})
 	if last {
-		if err := h.wrote(h.store.TouchLastSeen(ctx, uint64(s.user), h.opts.Now()), "touch last seen", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
-			h.log.Error("touch last seen", "err", err)
-		}
+		h.seen.touch(s.user, now)
 	}
 }
 

@@ -1,0 +1,117 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// lastSeenWriter records when users went offline, off the sequencer: a
+// logout's presence event carries the time at once, and the store write
+// follows, coalesced per user with the other logouts waiting meanwhile
+// into one transaction. A storm of logouts thus costs a few commits, none
+// queued ahead of a message. Until a time is written, of serves it to
+// readers (contacts, /whois) in place of the stored one.
+//
+// Its mutex may be taken with Hub.mu held, never the reverse.
+type lastSeenWriter struct {
+	mu      sync.Mutex
+	pending map[UserID]time.Time // to write, newest per user
+	writing map[UserID]time.Time // being written now
+	wake    chan struct{}        // capacity 1: there is something to write
+	stop    chan struct{}        // closed by close: write what is left and exit
+	done    chan struct{}        // closed when run has exited
+}
+
+func (w *lastSeenWriter) init() {
+	w.pending = make(map[UserID]time.Time)
+	w.wake = make(chan struct{}, 1)
+	w.stop = make(chan struct{})
+	w.done = make(chan struct{})
+}
+
+// touch records that id was last seen at t.
+func (w *lastSeenWriter) touch(id UserID, t time.Time) {
+	w.mu.Lock()
+	w.pending[id] = t
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// of returns the last-seen time of id not yet stored, else stored.
+func (w *lastSeenWriter) of(id UserID, stored time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t, ok := w.pending[id]; ok {
+		return t
+	}
+	if t, ok := w.writing[id]; ok {
+		return t
+	}
+	return stored
+}
+
+// run writes pending times until close; h.Close ends it.
+func (w *lastSeenWriter) run(h *Hub) {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.wake:
+			w.flush(context.Background(), h)
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// flush writes what is pending in one transaction. A write that fails is
+// logged and dropped: a last-seen time is a hint, and the next logout of
+// the user writes a newer one.
+func (w *lastSeenWriter) flush(ctx context.Context, h *Hub) error {
+	w.mu.Lock()
+	batch := w.pending
+	if len(batch) == 0 {
+		w.mu.Unlock()
+		return nil
+	}
+	w.pending, w.writing = make(map[UserID]time.Time), batch
+	w.mu.Unlock()
+	seen := make(map[uint64]time.Time, len(batch))
+	for id, t := range batch {
+		seen[uint64(id)] = t
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err := h.wrote(h.store.TouchLastSeenAll(wctx, seen), "touch last seen", "")
+	cancel()
+	if err != nil && !errors.Is(err, ErrStorageUnavailable) {
+		h.log.Error("touch last seen", "err", err, "users", len(seen))
+	}
+	w.mu.Lock()
+	w.writing = nil
+	w.mu.Unlock()
+	return err
+}
+
+// close stops run and writes what is left; it fails only when ctx ends
+// first.
+func (w *lastSeenWriter) close(ctx context.Context, h *Hub) error {
+	w.mu.Lock()
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		return fmt.Errorf("close hub: %w", ctx.Err())
+	}
+	w.flush(ctx, h) // logs its own failure
+	return nil
+}
