@@ -11,8 +11,8 @@ import (
 // lastSeenWriter records when users went offline, off the sequencer: a
 // logout's presence event carries the time at once, and the store write
 // follows, coalesced per user with the other logouts waiting meanwhile
-// into one transaction. A storm of logouts thus costs a few commits, none
-// queued ahead of a message. Until a time is written, of serves it to
+// into one transaction, at most one per lastSeenEvery. A storm of logouts
+// thus costs a commit a second, none queued ahead of a message. Until a time is written, of serves it to
 // readers (contacts, /whois) in place of the stored one.
 //
 // Its mutex may be taken with Hub.mu held, never the reverse.
@@ -56,13 +56,23 @@ func (w *lastSeenWriter) of(id UserID, stored time.Time) time.Time {
 	return stored
 }
 
+// lastSeenEvery is the least time between two last-seen writes: under a
+// storm of logouts the writer makes one commit per interval, not one per
+// logout, and leaves SQLite's single writer to the messages in between.
+const lastSeenEvery = time.Second
+
 // run writes pending times until close; h.Close ends it.
 func (w *lastSeenWriter) run(h *Hub) {
 	defer close(w.done)
 	for {
 		select {
 		case <-w.wake:
-			w.flush(context.Background(), h)
+		case <-w.stop:
+			return
+		}
+		w.flush(context.Background(), h)
+		select {
+		case <-time.After(lastSeenEvery):
 		case <-w.stop:
 			return
 		}

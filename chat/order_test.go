@@ -2,7 +2,9 @@ package chat
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,6 +197,110 @@ func TestAwayChangeIsSeenInOneOrder(t *testing.T) {
 		}
 		if order[0] != "message brb" || order[1] != "presence "+Away.String() {
 			t.Fatalf("session %d saw %q; want the committed message, then the away change", i, order)
+		}
+	}
+}
+
+// A message waits for at most one login, never for a queue of them: the
+// sequencer serves sends first and applies joins and leaves between group
+// commits.
+func TestMessagesAreNotQueuedBehindLogins(t *testing.T) {
+	h, ps := newPausingHub(t)
+	alice := connect(t, h, account(t, h, "alice"))
+	watcher := connect(t, h, account(t, h, "watcher"))
+	const crowd = 20
+	var accts []Account
+	for i := range crowd {
+		accts = append(accts, account(t, h, fmt.Sprintf("crowd%d", i)))
+	}
+	ctx := context.Background()
+	drain(watcher)
+
+	ps.arm("append")
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		if _, err := alice.Send(ctx, Lobby, "first"); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-ps.paused // the sequencer is busy with "first"
+	var wg sync.WaitGroup
+	for _, a := range accts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := h.Connect(ctx, a)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			t.Cleanup(s.Close)
+		}()
+	}
+	eventually(t, func() bool { return h.queued() == crowd })
+	second := make(chan struct{})
+	go func() {
+		defer close(second)
+		if _, err := alice.Send(ctx, Lobby, "second"); err != nil {
+			t.Error(err)
+		}
+	}()
+	eventually(t, func() bool { return h.queued() == crowd+1 })
+	close(ps.resume)
+	<-first
+	<-second
+	wg.Wait()
+
+	joins := 0
+	for {
+		switch ev := next[Event](t, watcher).(type) {
+		case PresenceEvent:
+			if ev.Joined {
+				joins++
+			}
+			continue
+		case MessageEvent:
+			if ev.Message.Body != "second" {
+				continue
+			}
+		default:
+			continue
+		}
+		break
+	}
+	if joins > 1 {
+		t.Fatalf("%d logins were applied before a message queued after them; want at most 1", joins)
+	}
+}
+
+// A logout's last-seen time is served at once and stored by the time the
+// hub has closed.
+func TestLastSeenIsRecordedForLogouts(t *testing.T) {
+	h, db := newTestHub(t, Options{})
+	a, b := account(t, h, "alice"), account(t, h, "bob")
+	alice := connect(t, h, a)
+	bob, err := h.Connect(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	bob.Close()
+	eventually(t, func() bool { return h.Online() == 1 })
+	rep, err := alice.Exec(context.Background(), Lobby, "/whois bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(rep.Lines, "\n"), "last seen:") {
+		t.Fatalf("/whois right after logout: %q", rep.Lines)
+	}
+	if err := h.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []UserID{a.ID, b.ID} {
+		u, err := db.UserByID(context.Background(), uint64(id))
+		if err != nil || u.LastSeen.Before(before.Add(-time.Second)) {
+			t.Fatalf("user %d LastSeen %v (%v); want about %v", id, u.LastSeen, err, before)
 		}
 	}
 }

@@ -112,6 +112,13 @@ func (h *Hub) submit(ctx context.Context, o op) error {
 	}
 }
 
+// isStopped reports whether Close has stopped submissions.
+func (h *Hub) isStopped() bool {
+	h.submitMu.RLock()
+	defer h.submitMu.RUnlock()
+	return h.stopped
+}
+
 // sequence is the hub's single writer. It batches consecutive sends into
 // one transaction (group commit) and exits once stop is closed and the ops
 // already queued have been applied.
@@ -131,18 +138,24 @@ func (h *Hub) sequence() {
 		select {
 		case o := <-h.ops:
 			batch = append(batch, o)
-		case o := <-h.logins:
-			batch = append(batch, o)
-		case <-h.stop:
-			// Apply whatever was accepted before the stop, then exit.
-			for {
-				select {
-				case o := <-h.ops:
-					h.apply([]op{o})
-				case o := <-h.logins:
-					h.apply([]op{o})
-				default:
-					return
+		default:
+			select {
+			case o := <-h.ops:
+				batch = append(batch, o)
+			case o := <-h.logins:
+				h.apply([]op{o})
+				continue
+			case <-h.stop:
+				// Apply whatever was accepted before the stop, then exit.
+				for {
+					select {
+					case o := <-h.ops:
+						h.apply([]op{o})
+					case o := <-h.logins:
+						h.apply([]op{o})
+					default:
+						return
+					}
 				}
 			}
 		}

@@ -100,12 +100,15 @@ func (s *session) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	// The claim is given back before the leave is queued, so that a login
-	// of the user after Close finds the messages again.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	if err := s.hub.wrote(s.releaseClaim(ctx), "release offline claim", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
-		s.hub.log.Error("release offline claim", "err", err)
+	// of the user after Close finds the messages again. Once the hub has
+	// shut down, the next start releases every claim instead.
+	if !s.hub.isStopped() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := s.hub.wrote(s.releaseClaim(ctx), "release offline claim", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
+			s.hub.log.Error("release offline claim", "err", err)
+		}
+		cancel()
 	}
-	cancel()
 	if err := s.hub.submit(context.Background(), &leaveOp{s: s}); err != nil {
 		// The hub is shutting down (Close unregisters everyone); this is
 		// the normal end of every session on a clean shutdown.
