@@ -104,8 +104,12 @@ func (s *session) Close() {
 	// shut down, the next start releases every claim instead.
 	if !s.hub.isStopped() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := s.hub.wrote(s.releaseClaim(ctx), "release offline claim", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
-			s.hub.log.Error("release offline claim", "err", err)
+		// Only a failure is reported to the health state: most sessions
+		// have nothing to release and write nothing.
+		if err := s.releaseClaim(ctx); err != nil {
+			if werr := s.hub.wrote(err, "release offline claim", ""); !errors.Is(werr, ErrStorageUnavailable) {
+				s.hub.log.Error("release offline claim", "err", err)
+			}
 		}
 		cancel()
 	}
