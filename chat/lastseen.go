@@ -11,8 +11,9 @@ import (
 // lastSeenWriter records when users went offline, off the sequencer: a
 // logout's presence event carries the time at once, and the store write
 // follows, coalesced per user with the other logouts waiting meanwhile
-// into one transaction, at most one per lastSeenEvery. A storm of logouts
-// thus costs a commit a second, none queued ahead of a message. Until a time is written, of serves it to
+// into a few small transactions at most once per lastSeenEvery. A storm of
+// logouts thus costs a few commits a second, none queued ahead of a
+// message. Until a time is written, of serves it to
 // readers (contacts, /whois) in place of the stored one.
 //
 // Its mutex may be taken with Hub.mu held, never the reverse.
@@ -56,6 +57,11 @@ func (w *lastSeenWriter) of(id UserID, stored time.Time) time.Time {
 	return stored
 }
 
+// lastSeenChunk is how many users one last-seen transaction writes at
+// most: a message waiting for SQLite's single writer waits for one chunk,
+// not for every logout of the interval.
+const lastSeenChunk = 64
+
 // lastSeenEvery is the least time between two last-seen writes: under a
 // storm of logouts the writer makes one commit per interval, not one per
 // logout, and leaves SQLite's single writer to the messages in between.
@@ -79,9 +85,9 @@ func (w *lastSeenWriter) run(h *Hub) {
 	}
 }
 
-// flush writes what is pending in one transaction. A write that fails is
-// logged and dropped: a last-seen time is a hint, and the next logout of
-// the user writes a newer one.
+// flush writes what is pending, lastSeenChunk users per transaction. A
+// write that fails is logged and dropped: a last-seen time is a hint, and
+// the next logout of the user writes a newer one.
 func (w *lastSeenWriter) flush(ctx context.Context, h *Hub) error {
 	w.mu.Lock()
 	batch := w.pending
@@ -91,15 +97,27 @@ func (w *lastSeenWriter) flush(ctx context.Context, h *Hub) error {
 	}
 	w.pending, w.writing = make(map[UserID]time.Time), batch
 	w.mu.Unlock()
-	seen := make(map[uint64]time.Time, len(batch))
+	var err error
+	seen := make(map[uint64]time.Time, lastSeenChunk)
+	write := func() {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if werr := h.wrote(h.store.TouchLastSeenAll(wctx, seen), "touch last seen", ""); werr != nil {
+			err = werr
+			if !errors.Is(werr, ErrStorageUnavailable) {
+				h.log.Error("touch last seen", "err", werr, "users", len(seen))
+			}
+		}
+		clear(seen)
+	}
 	for id, t := range batch {
 		seen[uint64(id)] = t
+		if len(seen) == lastSeenChunk {
+			write()
+		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err := h.wrote(h.store.TouchLastSeenAll(wctx, seen), "touch last seen", "")
-	cancel()
-	if err != nil && !errors.Is(err, ErrStorageUnavailable) {
-		h.log.Error("touch last seen", "err", err, "users", len(seen))
+	if len(seen) > 0 {
+		write()
 	}
 	w.mu.Lock()
 	w.writing = nil
