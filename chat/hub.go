@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,11 @@ type Hub struct {
 
 	seen lastSeenWriter // records logouts' last-seen times off the sequencer
 
+	// admit bounds how many Connects run at once (a few per CPU): a login
+	// storm then waits its turn parked, instead of hundreds of runnable
+	// logins standing between the sequencer and the CPU.
+	admit chan struct{}
+
 	nextSession atomic.Uint64
 
 	submitMu sync.RWMutex // write-held only by Close to stop submissions
@@ -130,6 +136,7 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		users:  make(map[UserID]*userState),
+		admit:  make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	h.health.log = logger
 	h.seen.init()
@@ -185,6 +192,12 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 
 // Connect opens a session for acct.
 func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
+	select {
+	case h.admit <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect: %w", ctx.Err())
+	}
+	defer func() { <-h.admit }()
 	blocked, err := h.store.BlockedBy(ctx, uint64(acct.ID))
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)

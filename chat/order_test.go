@@ -31,6 +31,20 @@ func (p *pausingStore) arm(what string) {
 	p.resume = make(chan struct{})
 }
 
+// release lets a paused call go on (idempotent); tests call it through
+// ps.resume or, on failure, through cleanup, so the hub can close.
+func (p *pausingStore) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.resume != nil {
+		select {
+		case <-p.resume:
+		default:
+			close(p.resume)
+		}
+	}
+}
+
 func (p *pausingStore) pause(what string) {
 	p.mu.Lock()
 	if p.armed != what {
@@ -72,6 +86,7 @@ func newPausingHub(t *testing.T) (*Hub, *pausingStore) {
 		h.Close(context.Background())
 		db.Close()
 	})
+	t.Cleanup(ps.release) // runs first
 	return h, ps
 }
 
@@ -116,7 +131,7 @@ func TestBlockIsOrderedBeforeLaterMessages(t *testing.T) {
 		}
 	}()
 	waitingOrDone(t, h, sent)
-	close(ps.resume)
+	ps.release()
 	if err := <-blocked; err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +188,7 @@ func TestAwayChangeIsSeenInOneOrder(t *testing.T) {
 		}
 	}()
 	waitingOrDone(t, h, away)
-	close(ps.resume)
+	ps.release()
 	<-sent
 	<-away
 
@@ -208,7 +223,7 @@ func TestMessagesAreNotQueuedBehindLogins(t *testing.T) {
 	h, ps := newPausingHub(t)
 	alice := connect(t, h, account(t, h, "alice"))
 	watcher := connect(t, h, account(t, h, "watcher"))
-	const crowd = 20
+	crowd := cap(h.admit) // that many logins get as far as the queue
 	var accts []Account
 	for i := range crowd {
 		accts = append(accts, account(t, h, fmt.Sprintf("crowd%d", i)))
@@ -247,7 +262,7 @@ func TestMessagesAreNotQueuedBehindLogins(t *testing.T) {
 		}
 	}()
 	eventually(t, func() bool { return h.queued() == crowd+1 })
-	close(ps.resume)
+	ps.release()
 	<-first
 	<-second
 	wg.Wait()
@@ -314,5 +329,71 @@ func TestLastSeenIsRecordedForLogouts(t *testing.T) {
 		if err != nil || u.LastSeen.Before(before) {
 			t.Fatalf("user %d LastSeen %v (%v); want about %v", id, u.LastSeen, err, before)
 		}
+	}
+}
+
+// gateStore is the real store whose BlockedBy (the first store call of a
+// login) waits for gate to close, counting the callers inside.
+type gateStore struct {
+	*model.DB
+	gate    chan struct{}
+	mu      sync.Mutex
+	in, max int
+}
+
+func (g *gateStore) BlockedBy(ctx context.Context, owner uint64) ([]uint64, error) {
+	g.mu.Lock()
+	g.in++
+	g.max = max(g.max, g.in)
+	g.mu.Unlock()
+	<-g.gate
+	g.mu.Lock()
+	g.in--
+	g.mu.Unlock()
+	return g.DB.BlockedBy(ctx, owner)
+}
+
+func (g *gateStore) inside() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.in
+}
+
+// A login storm is let in a few logins at a time: the rest wait parked,
+// not runnable, so that the sequencer and the senders keep the CPU.
+func TestLoginsAreAdmittedAFewAtATime(t *testing.T) {
+	db, err := model.Open(filepath.Join(t.TempDir(), "chat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := &gateStore{DB: db, gate: make(chan struct{})}
+	h, err := NewHub(gs, nopLogger{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.Close(context.Background())
+		db.Close()
+	})
+	limit := cap(h.admit)
+	var wg sync.WaitGroup
+	for i := range 3 * limit {
+		a := account(t, h, fmt.Sprintf("crowd%d", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := h.Connect(context.Background(), a)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			s.Close()
+		}()
+	}
+	eventually(t, func() bool { return gs.inside() == limit && len(h.admit) == limit })
+	close(gs.gate)
+	wg.Wait()
+	if gs.max > limit {
+		t.Fatalf("%d logins ran at once; want at most %d", gs.max, limit)
 	}
 }
