@@ -9,12 +9,13 @@ import (
 	"sshchat/model"
 )
 
-// op is a state change the sequencer applies in order (see doc.go for
-// which changes are ops and which are not). Running them on one goroutine gives every conversation one order
-// (the commit order, which is also the ID order and the history order) and
-// makes the online/offline decision for a direct message consistent with
-// logins: a message is either committed before a login (and is in the
-// login's offline batch) or routed live after it.
+// op is a state change the sequencer applies in order (doc.go says which
+// changes are ops and which are not). Running them on one goroutine gives
+// every conversation one order (the commit order, which is also the ID
+// order and the history order) and makes the online/offline decision for
+// a direct message consistent with logins: a message is either committed
+// before a login (and is in the login's offline batch) or routed live
+// after it.
 type op interface{ isOp() }
 
 // sendOp persists one message and publishes it.
