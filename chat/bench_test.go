@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,4 +119,140 @@ func BenchmarkLobbySendGroupCommit(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+var (
+	benchStorm     = flag.Int("chat.storm", 500, "accounts logging in and out during BenchmarkLoginStorm/storm")
+	benchStormRate = flag.Int("chat.stormrate", 500, "logins per second during BenchmarkLoginStorm/storm (0: as fast as they go)")
+)
+
+// BenchmarkLoginStorm measures how long Send takes to return (p50, p99)
+// for five chatters in a lobby, without ("quiet") and with ("storm")
+// -chat.storm accounts logging in and out, -chat.stormrate logins a second
+// in all, meanwhile. Logins and logouts must not queue their store writes
+// ahead of messages. At least 200 sends are timed, so that the
+// percentiles mean something when a send is slow.
+func BenchmarkLoginStorm(b *testing.B) {
+	for _, storm := range []bool{false, true} {
+		name := "quiet"
+		if storm {
+			name = "storm"
+		}
+		b.Run(name, func(b *testing.B) { benchLoginStorm(b, storm) })
+	}
+}
+
+func benchLoginStorm(b *testing.B, storm bool) {
+	h, _ := newTestHub(b, Options{QueueLen: 4096})
+	h.opts.RateBurst, h.opts.RatePerSecond = 1<<30, 1<<30
+	ctx := context.Background()
+	const chatters = 5
+	var senders []Session
+	for i := range chatters {
+		s, err := h.Connect(ctx, account(b, h, fmt.Sprintf("chatter%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		senders = append(senders, s)
+		go func() {
+			for range s.Events() {
+			}
+		}()
+	}
+	var crowd []Account
+	for i := range *benchStorm {
+		crowd = append(crowd, account(b, h, fmt.Sprintf("crowd%d", i)))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var logins atomic.Int64
+	if storm {
+		// Every crowd account logs in and out in a loop, when a ticket
+		// lets it; a login is Connect (registration, offline claim,
+		// snapshot), a logout Close.
+		tickets := make(chan struct{}, len(crowd))
+		if rate := *benchStormRate; rate > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tick := time.NewTicker(10 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					for range max(1, rate/100) {
+						select {
+						case tickets <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}()
+		} else {
+			close(tickets)
+		}
+		for _, a := range crowd {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tickets:
+					}
+					s, err := h.Connect(ctx, a)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					logins.Add(1)
+					s.Close()
+				}
+			}()
+		}
+		// Let the storm build up before measuring.
+		for logins.Load() < int64(len(crowd)) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	n := max(b.N, 200)
+	lat := make([]time.Duration, 0, n)
+	var mu sync.Mutex
+	next := atomic.Int64{}
+	start, before := time.Now(), logins.Load()
+	b.ResetTimer()
+	var sw sync.WaitGroup
+	for _, s := range senders {
+		sw.Add(1)
+		go func() {
+			defer sw.Done()
+			for next.Add(1) <= int64(n) {
+				t0 := time.Now()
+				if _, err := s.Send(ctx, Lobby, "hello world"); err != nil {
+					b.Error(err)
+					return
+				}
+				d := time.Since(t0)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	sw.Wait()
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(logins.Load()-before)/time.Since(start).Seconds(), "logins/s")
+	b.ReportMetric(0, "ns/op")
 }

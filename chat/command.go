@@ -185,7 +185,7 @@ func cmdWhois(ctx context.Context, s *session, _ ConvID, arg string) (Reply, err
 	}
 	h := s.hub
 	h.mu.Lock()
-	p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: u.LastSeen}
+	p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: h.seen.of(UserID(u.ID), u.LastSeen)}
 	if o, ok := h.users[UserID(u.ID)]; ok {
 		p = o.presence()
 	}
@@ -267,14 +267,16 @@ func contactChange(ctx context.Context, s *session, arg string, c listChange) (R
 	case !c.add && !listed:
 		return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
 	}
-	err = c.do(ctx, uint64(s.user), u.ID)
+	o := &listOp{s: s, name: c.name, other: u.ID, do: c.do, res: make(chan error, 1)}
+	if err := s.hub.submit(ctx, o); err != nil {
+		return Reply{}, fmt.Errorf("/%s: %w", c.name, err)
+	}
+	// Once queued the change is applied; wait for its outcome.
+	err = <-o.res
 	if errors.Is(err, model.ErrNotFound) {
 		return Reply{}, fmt.Errorf("%w: "+c.state, ErrNotListed, u.Handle)
 	}
-	if err := s.hub.wrote(err, "/"+c.name, "nothing was changed"); err != nil {
-		return Reply{}, err
-	}
-	if err := s.hub.refreshUser(ctx, s.user); err != nil {
+	if err != nil {
 		return Reply{}, err
 	}
 	return Reply{Lines: []string{fmt.Sprintf(c.done, u.Handle)}}, nil
@@ -292,31 +294,6 @@ func (h *Hub) isContact(ctx context.Context, owner, other uint64) (bool, error) 
 		}
 	}
 	return false, nil
-}
-
-// refreshUser reloads a user's blocks and pushes their contact list to all
-// their sessions.
-//
-// Refreshes are serialised (refreshMu, held across the store read but never
-// with the hub mutex around it), so two concurrent /block commands of one
-// user cannot install an older list over a newer one.
-func (h *Hub) refreshUser(ctx context.Context, id UserID) error {
-	h.refreshMu.Lock()
-	defer h.refreshMu.Unlock()
-	blocked, contacts, err := h.contacts(ctx, id)
-	if err != nil {
-		return fmt.Errorf("load contacts: %w", err)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if u, ok := h.users[id]; ok {
-		u.blocked = make(map[UserID]bool, len(blocked))
-		for _, b := range blocked {
-			u.blocked[UserID(b)] = true
-		}
-	}
-	h.toUserLocked(id, ContactsEvent{Contacts: contacts})
-	return nil
 }
 
 func cmdAdd(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
@@ -343,28 +320,30 @@ func cmdUnblock(ctx context.Context, s *session, _ ConvID, arg string) (Reply, e
 		state: "%s is not blocked", done: "%s is unblocked"})
 }
 
-// setStatus changes the user's presence and tells everyone.
-func (s *session) setStatus(st Status, reason string) {
-	h := s.hub
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if u, ok := h.users[s.user]; ok {
-		u.status, u.reason = st, reason
-		h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
+// setStatus changes the user's status through the sequencer (statusOp).
+func (s *session) setStatus(ctx context.Context, st Status, reason string) error {
+	o := &statusOp{s: s, status: st, reason: reason, res: make(chan error, 1)}
+	if err := s.hub.submit(ctx, o); err != nil {
+		return fmt.Errorf("set status: %w", err)
 	}
+	return <-o.res
 }
 
-func cmdAway(_ context.Context, s *session, _ ConvID, arg string) (Reply, error) {
+func cmdAway(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error) {
 	reason := SanitizeText(clipRunes(arg, 100))
-	s.setStatus(Away, reason)
+	if err := s.setStatus(ctx, Away, reason); err != nil {
+		return Reply{}, err
+	}
 	if reason == "" {
 		return Reply{Lines: []string{"you are away"}}, nil
 	}
 	return Reply{Lines: []string{"you are away: " + reason}}, nil
 }
 
-func cmdBack(_ context.Context, s *session, _ ConvID, _ string) (Reply, error) {
-	s.setStatus(Online, "")
+func cmdBack(ctx context.Context, s *session, _ ConvID, _ string) (Reply, error) {
+	if err := s.setStatus(ctx, Online, ""); err != nil {
+		return Reply{}, err
+	}
 	return Reply{Lines: []string{"welcome back"}}, nil
 }
 

@@ -7,10 +7,32 @@
 //
 //   - Persist, then publish. A message is fanned out and Send returns only
 //     after the transaction storing it has committed.
-//   - One order. A single sequencer goroutine applies sends, logins and
-//     logouts in order; consecutive sends are committed together (group
-//     commit) and published in commit order, so every session sees the
-//     same order as the stored history.
+//   - One order. A single sequencer goroutine applies every change that
+//     sessions must see in one order relative to messages: sends, logins
+//     and logouts (registration, which decides whether a direct message
+//     is routed live or queued offline), renames (/nick), status changes
+//     (/away, /back) and list changes (/block, /unblock, /add, /remove; a
+//     block takes effect at its commit, so no message sequenced after it
+//     reaches the blocker). Consecutive sends are committed together
+//     (group commit) and published in commit order, so every session sees
+//     the same order as the stored history, with each presence, rename
+//     and list change in its place among the messages.
+//   - Messages first. Logins and logouts wait in their own queue and are
+//     applied one at a time between group commits, so a message waits for
+//     at most one of them (see Hub.sequence); and they bring no store
+//     writes into the sequencer: a login claims its offline messages
+//     after registering (only when a read says there are some), a logout
+//     settles its claim before leaving, and last-seen times are written
+//     by a writer of their own, batched (lastSeenWriter).
+//   - Not ordered, on purpose: reads (history, snapshots, /who, /whois);
+//     read markers (MarkRead: the ReadEvent carries the ID it reads up to
+//     and the marker never moves back, so its place among messages does
+//     not matter); rate limiting; notices to one session; dropping a slow
+//     session (its queue closes at once, its logout is then sequenced);
+//     registering an account (nothing is published); settling a session's
+//     offline claim (per session, under session.claimMu; a claim after
+//     registration finds every message routed offline before it); and
+//     storing last-seen times (a hint, served from memory until stored).
 //   - The hub never blocks on a session. Fan-out is a non-blocking send into
 //     each session's bounded queue (Options.QueueLen). Slow-consumer
 //     policy: a session whose queue is full is dropped — its Events channel
@@ -38,9 +60,9 @@
 //   - Presence counts sessions: a user is online from their first session's
 //     login to their last session's logout.
 //
-// Lock order: Hub.refreshMu, then Hub.mu, then session.mu; never the
-// reverse. session.claimMu is taken alone (around store I/O). Hub.submitMu is
-// read-held only while queueing an op and never while holding Hub.mu. No
-// lock is held across store I/O except inside the sequencer, which holds
-// none while committing.
+// Lock order: Hub.mu, then session.mu or lastSeenWriter.mu; never the
+// reverse. session.claimMu is held around store I/O, never with Hub.mu
+// (a notice pushed under it takes session.mu). Hub.submitMu is read-held
+// only while queueing an op and never while holding Hub.mu. No other lock
+// is held across store I/O.
 package chat

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,13 +82,25 @@ type Hub struct {
 
 	health storageHealth // whether the store can be written; logs changes
 
-	ops  chan op       // to the sequencer
-	stop chan struct{} // closed by Close: the sequencer drains and exits
-	done chan struct{} // closed when the sequencer has exited
+	ops    chan op       // to the sequencer: sends and commands, first served
+	logins chan op       // to the sequencer: joins and leaves (see sequence)
+	stop   chan struct{} // closed by Close: the sequencer drains and exits
+	done   chan struct{} // closed when the sequencer has exited
+
+	seen lastSeenWriter // records logouts' last-seen times off the sequencer
+
+	// renamed is the latest handle of each user renamed while this hub
+	// runs, so that a join sequenced after a rename uses it even if its
+	// Connect read the account before. Owned by the sequencer goroutine
+	// (rename and join), so it needs no lock; one entry per renamed user.
+	renamed map[UserID]string
+
+	// admit bounds how many Connects run at once (a few per CPU): a login
+	// storm then waits its turn parked, instead of hundreds of runnable
+	// logins standing between the sequencer and the CPU.
+	admit chan struct{}
 
 	nextSession atomic.Uint64
-
-	refreshMu sync.Mutex // serialises refreshUser (block lists, contacts)
 
 	submitMu sync.RWMutex // write-held only by Close to stop submissions
 	stopped  bool         // guarded by submitMu
@@ -120,17 +133,22 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		return nil, fmt.Errorf("release offline claims: %w", err)
 	}
 	h := &Hub{
-		store: store,
-		log:   logger,
-		opts:  opts,
-		boot:  strconv.FormatInt(opts.Now().UnixNano(), 36),
-		ops:   make(chan op, 1024),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-		users: make(map[UserID]*userState),
+		renamed: map[UserID]string{},
+		store:   store,
+		log:     logger,
+		opts:    opts,
+		boot:    strconv.FormatInt(opts.Now().UnixNano(), 36),
+		ops:     make(chan op, 1024),
+		logins:  make(chan op, 1024),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		users:   make(map[UserID]*userState),
+		admit:   make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	h.health.log = logger
+	h.seen.init()
 	go h.sequence()
+	go h.seen.run(h)
 	return h, nil
 }
 
@@ -181,11 +199,18 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 
 // Connect opens a session for acct.
 func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
+	select {
+	case h.admit <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect: %w", ctx.Err())
+	}
+	defer func() { <-h.admit }()
 	blocked, err := h.store.BlockedBy(ctx, uint64(acct.ID))
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	if _, err := h.store.UserByID(ctx, uint64(acct.ID)); err != nil {
+	u, err := h.store.UserByID(ctx, uint64(acct.ID))
+	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	sid := h.nextSession.Add(1)
@@ -202,7 +227,7 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 		bset[UserID(b)] = true
 	}
 	res := make(chan joinResult, 1)
-	if err := h.submit(ctx, &joinOp{s: s, blocked: bset, res: res}); err != nil {
+	if err := h.submit(ctx, &joinOp{s: s, handle: u.Handle, blocked: bset, res: res}); err != nil {
 		return nil, err
 	}
 	var jr joinResult
@@ -221,7 +246,12 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 	if jr.err != nil {
 		return nil, fmt.Errorf("connect: %w", jr.err)
 	}
-	snap, err := h.snapshot(ctx, acct.ID, jr.batch)
+	batch, err := s.claimOffline(ctx)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	snap, err := h.snapshot(ctx, acct.ID, batch)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("connect: %w", err)
@@ -249,21 +279,15 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	now := h.opts.Now()
-	var online []UserID
 	for id, u := range h.users {
 		for s := range u.sessions {
 			s.push(ShutdownEvent{Reason: "server shutting down"})
 			s.drop(ErrShutdown)
 		}
-		online = append(online, id)
+		h.seen.touch(id, now)
 	}
 	h.mu.Unlock()
-	for _, id := range online { // store writes outside the hub mutex
-		if err := h.wrote(h.store.TouchLastSeen(ctx, uint64(id), now), "touch last seen", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
-			h.log.Error("touch last seen", "err", err)
-		}
-	}
-	return nil
+	return h.seen.close(ctx, h)
 }
 
 // snapshot builds a session's starting state.
@@ -354,7 +378,7 @@ func (h *Hub) contacts(ctx context.Context, me UserID) ([]uint64, []Contact, err
 	out := make([]Contact, 0, len(users))
 	h.mu.Lock()
 	for _, u := range users {
-		p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: u.LastSeen}
+		p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: h.seen.of(UserID(u.ID), u.LastSeen)}
 		if o, ok := h.users[UserID(u.ID)]; ok {
 			p = o.presence()
 		}

@@ -9,12 +9,13 @@ import (
 	"sshchat/model"
 )
 
-// op is a state change the sequencer applies in order: sends, joins and
-// leaves. Running them on one goroutine gives every conversation one order
-// (the commit order, which is also the ID order and the history order) and
-// makes the online/offline decision for a direct message consistent with
-// logins: a message is either committed before a login (and is in the
-// login's offline batch) or routed live after it.
+// op is a state change the sequencer applies in order (doc.go says which
+// changes are ops and which are not). Running them on one goroutine gives
+// every conversation one order (the commit order, which is also the ID
+// order and the history order) and makes the online/offline decision for
+// a direct message consistent with logins: a message is either committed
+// before a login (and is in the login's offline batch) or routed live
+// after it.
 type op interface{ isOp() }
 
 // sendOp persists one message and publishes it.
@@ -33,19 +34,22 @@ type sendResult struct {
 	err     error
 }
 
-// joinOp registers a session and claims its user's offline messages.
+// joinOp registers a session. Its user's offline messages are claimed by
+// Connect once it is registered (session.claimOffline), off the sequencer:
+// every message routed offline to the user was committed before the
+// registration, so the claim that follows finds it.
 type joinOp struct {
 	s       *session
+	handle  string // as Connect read it; see Hub.renamed
 	blocked map[UserID]bool
 	res     chan joinResult
 }
 
-type joinResult struct {
-	batch model.OfflineBatch
-	err   error
-}
+type joinResult struct{ err error }
 
-// leaveOp unregisters a session.
+// leaveOp unregisters a session. Its store writes are not the sequencer's:
+// the session's claim is settled by session.Close, the user's last-seen
+// time is written by the hub's lastSeenWriter.
 type leaveOp struct{ s *session }
 
 // renameOp changes a user's handle. It is sequenced so that the line of
@@ -58,29 +62,75 @@ type renameOp struct {
 	res     chan error
 }
 
+// statusOp sets a user's status (/away, /back). It is sequenced so that
+// the change takes one place among the messages: every session sees it
+// after the messages committed before it and before those committed after.
+type statusOp struct {
+	s      *session
+	status Status
+	reason string
+	res    chan error
+}
+
+// listOp changes one of a user's lists (contacts or blocks) in the store,
+// then installs the new block list and tells the user's sessions. It is
+// sequenced so that a block takes effect at its commit: no message
+// committed after it reaches the blocker; and so that the contact list
+// pushed carries presence no older than the presence events before it.
+type listOp struct {
+	s     *session
+	name  string // the command, for errors
+	other uint64
+	do    func(ctx context.Context, owner, other uint64) error
+	res   chan error
+}
+
 func (*sendOp) isOp()   {}
 func (*joinOp) isOp()   {}
 func (*leaveOp) isOp()  {}
 func (*renameOp) isOp() {}
+func (*statusOp) isOp() {}
+func (*listOp) isOp()   {}
 
 // submit queues o for the sequencer, or fails when the hub is closing.
+// Joins and leaves go to their own queue (see sequence).
 func (h *Hub) submit(ctx context.Context, o op) error {
 	h.submitMu.RLock()
 	defer h.submitMu.RUnlock()
 	if h.stopped {
 		return ErrClosed
 	}
+	q := h.ops
+	switch o.(type) {
+	case *joinOp, *leaveOp:
+		q = h.logins
+	}
 	select {
-	case h.ops <- o:
+	case q <- o:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
+// isStopped reports whether Close has stopped submissions.
+func (h *Hub) isStopped() bool {
+	h.submitMu.RLock()
+	defer h.submitMu.RUnlock()
+	return h.stopped
+}
+
 // sequence is the hub's single writer. It batches consecutive sends into
 // one transaction (group commit) and exits once stop is closed and the ops
 // already queued have been applied.
+//
+// Sends and commands are served first: after each group commit it applies
+// joins and leaves only while no send waits, and at least one per round
+// so that a steady stream of messages cannot starve logins. A message thus
+// waits for at most one join or leave, never for a queue of them. This
+// reorders nothing a caller could observe: every op but a leave is
+// answered before its submitter goes on, and joins and leaves keep their
+// own order.
 func (h *Hub) sequence() {
 	defer close(h.done)
 	batch := make([]op, 0, h.opts.MaxBatch)
@@ -89,14 +139,24 @@ func (h *Hub) sequence() {
 		select {
 		case o := <-h.ops:
 			batch = append(batch, o)
-		case <-h.stop:
-			// Apply whatever was accepted before the stop, then exit.
-			for {
-				select {
-				case o := <-h.ops:
-					h.apply([]op{o})
-				default:
-					return
+		default:
+			select {
+			case o := <-h.ops:
+				batch = append(batch, o)
+			case o := <-h.logins:
+				h.apply([]op{o})
+				continue
+			case <-h.stop:
+				// Apply whatever was accepted before the stop, then exit.
+				for {
+					select {
+					case o := <-h.ops:
+						h.apply([]op{o})
+					case o := <-h.logins:
+						h.apply([]op{o})
+					default:
+						return
+					}
 				}
 			}
 		}
@@ -110,6 +170,15 @@ func (h *Hub) sequence() {
 			}
 		}
 		h.apply(batch)
+	logins:
+		for n := 0; n == 0 || len(h.ops) == 0; n++ {
+			select {
+			case o := <-h.logins:
+				h.apply([]op{o})
+			default:
+				break logins
+			}
+		}
 	}
 }
 
@@ -137,6 +206,10 @@ func (h *Hub) apply(batch []op) {
 			h.leave(o.s)
 		case *renameOp:
 			o.res <- h.rename(o)
+		case *statusOp:
+			o.res <- h.setStatus(o)
+		case *listOp:
+			o.res <- h.changeList(o)
 		}
 	}
 	h.flushSends(batch[start:])
@@ -164,6 +237,16 @@ func (h *Hub) fail(o op, err error) {
 		default:
 		}
 	case *renameOp:
+		select {
+		case o.res <- err:
+		default:
+		}
+	case *statusOp:
+		select {
+		case o.res <- err:
+		default:
+		}
+	case *listOp:
 		select {
 		case o.res <- err:
 		default:
@@ -250,37 +333,15 @@ func (h *Hub) flushSends(ops []op) {
 	}
 }
 
-// join registers a session and claims the user's offline messages.
+// join registers a session; the first one takes its user online.
 func (h *Hub) join(o *joinOp) {
 	s := o.s
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// The first session of a user reads the handle here, in sequence: a
-	// rename (applied only by the sequencer) may have committed since the
-	// login read the account.
-	var online bool
-	h.locked(func() { _, online = h.users[s.user] })
-	var handle string
-	if !online {
-		u, err := h.store.UserByID(ctx, uint64(s.user))
-		if err != nil {
-			o.res <- joinResult{err: fmt.Errorf("read handle: %w", err)}
-			return
-		}
-		handle = u.Handle
+	handle := o.handle
+	if h, ok := h.renamed[s.user]; ok {
+		// Renamed after Connect read the account (the sequencer applies
+		// renames, so this is current).
+		handle = h
 	}
-	batch, err := h.store.ClaimOffline(ctx, uint64(s.user), s.claim, h.opts.OfflineLimit)
-	err = h.wrote(err, "claim offline messages", "messages left for you while you were away are kept for your next login")
-	var unclaimed error
-	if errors.Is(err, ErrStorageUnavailable) {
-		// Log in anyway, reading what can be read; the offline messages
-		// stay queued (unclaimed) for the next login.
-		unclaimed, batch = err, model.OfflineBatch{}
-	} else if err != nil {
-		o.res <- joinResult{err: err}
-		return
-	}
-	s.claimed = batch.Total > 0
 	h.locked(func() {
 		u, ok := h.users[s.user]
 		if !ok {
@@ -291,21 +352,14 @@ func (h *Hub) join(o *joinOp) {
 		if !ok {
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
 		}
-		if unclaimed != nil {
-			s.notice(Lobby, unclaimed.Error())
-		}
 	})
-	o.res <- joinResult{batch: batch}
+	o.res <- joinResult{}
 }
 
 // leave unregisters a session; the last one takes its user offline.
 func (h *Hub) leave(s *session) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := h.wrote(s.releaseClaim(ctx), "release offline claim", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
-		h.log.Error("release offline claim", "err", err)
-	}
 	last := false
+	now := h.opts.Now()
 	h.locked(func() {
 		u, ok := h.users[s.user]
 		if !ok {
@@ -318,14 +372,12 @@ func (h *Hub) leave(s *session) {
 			p := u.presence()
 			p.Status = Offline
 			p.Reason = ""
-			p.LastSeen = h.opts.Now()
+			p.LastSeen = now
 			h.publishPresenceLocked(PresenceEvent{Presence: p, Left: true})
 		}
 	})
 	if last {
-		if err := h.wrote(h.store.TouchLastSeen(ctx, uint64(s.user), h.opts.Now()), "touch last seen", ""); err != nil && !errors.Is(err, ErrStorageUnavailable) {
-			h.log.Error("touch last seen", "err", err)
-		}
+		h.seen.touch(s.user, now)
 	}
 }
 
@@ -358,6 +410,7 @@ func (h *Hub) rename(o *renameOp) error {
 	if err != nil {
 		return err
 	}
+	h.renamed[id] = o.display
 	h.locked(func() {
 		if u, ok := h.users[id]; ok {
 			u.handle = o.display
@@ -368,5 +421,49 @@ func (h *Hub) rename(o *renameOp) error {
 		}
 	})
 	h.log.Info("renamed", "user", id, "old", old, "new", o.display)
+	return nil
+}
+
+// setStatus applies /away or /back and tells everyone.
+func (h *Hub) setStatus(o *statusOp) error {
+	err := ErrClosed
+	h.locked(func() {
+		if u, ok := h.users[o.s.user]; ok {
+			u.status, u.reason = o.status, o.reason
+			h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
+			err = nil
+		}
+	})
+	return err
+}
+
+// changeList applies a contact-list or block command: the store write, then
+// the user's new block list and contact list (see listOp). The store's
+// model.ErrNotFound (removing what is not listed) is returned as is.
+func (h *Hub) changeList(o *listOp) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := o.do(ctx, uint64(o.s.user), o.other)
+	if errors.Is(err, model.ErrNotFound) {
+		return err
+	}
+	if err := h.wrote(err, "/"+o.name, "nothing was changed"); err != nil {
+		return err
+	}
+	// Presence changes only here, in the sequencer, so the contacts'
+	// presence read now is what the user's sessions have been told.
+	blocked, contacts, err := h.contacts(ctx, o.s.user)
+	if err != nil {
+		return fmt.Errorf("/%s: load contacts: %w", o.name, err)
+	}
+	h.locked(func() {
+		if u, ok := h.users[o.s.user]; ok {
+			u.blocked = make(map[UserID]bool, len(blocked))
+			for _, b := range blocked {
+				u.blocked[UserID(b)] = true
+			}
+		}
+		h.toUserLocked(o.s.user, ContactsEvent{Contacts: contacts})
+	})
 	return nil
 }

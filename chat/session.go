@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -20,10 +21,10 @@ type session struct {
 	q     chan Event
 	done  chan struct{} // closed with q
 
-	claimed   bool        // set by the sequencer before Connect returns
+	claimMu   sync.Mutex  // settles the claim: take, acknowledge or release
+	claimed   bool        // guarded by claimMu: Connect claimed a batch
+	released  bool        // guarded by claimMu: the session ended; no claim is held
 	dismissed atomic.Bool // the offline batch was acknowledged
-	claimMu   sync.Mutex  // settles the claim: acknowledge or release
-	released  bool        // guarded by claimMu: the claim was given back
 
 	mu      sync.Mutex // guards the fields below
 	dropped bool       // q is closed
@@ -98,6 +99,20 @@ func (s *session) Close() {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	// The claim is given back before the leave is queued, so that a login
+	// of the user after Close finds the messages again. Once the hub has
+	// shut down, the next start releases every claim instead.
+	if !s.hub.isStopped() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Only a failure is reported to the health state: most sessions
+		// have nothing to release and write nothing.
+		if err := s.releaseClaim(ctx); err != nil {
+			if werr := s.hub.wrote(err, "release offline claim", ""); !errors.Is(werr, ErrStorageUnavailable) {
+				s.hub.log.Error("release offline claim", "err", err)
+			}
+		}
+		cancel()
+	}
 	if err := s.hub.submit(context.Background(), &leaveOp{s: s}); err != nil {
 		// The hub is shutting down (Close unregisters everyone); this is
 		// the normal end of every session on a clean shutdown.
@@ -287,13 +302,47 @@ func (s *session) DismissOffline(ctx context.Context) error {
 }
 
 // releaseClaim returns an undismissed offline batch to the queue when the
-// session ends (see DismissOffline).
+// session ends (see DismissOffline), and keeps Connect from claiming one
+// for the ended session afterwards.
 func (s *session) releaseClaim(ctx context.Context) error {
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
-	if !s.claimed || s.dismissed.Load() || s.released {
+	if s.released {
 		return nil
 	}
 	s.released = true
+	if !s.claimed || s.dismissed.Load() {
+		return nil
+	}
 	return s.hub.store.ReleaseOffline(ctx, uint64(s.user), s.claim)
+}
+
+// claimOffline claims the user's offline messages for this session, once it
+// is registered (see joinOp). A read tells first whether there is anything
+// to claim, so that a login with nothing queued does not write. When the
+// store cannot be written the login goes on and the messages stay queued
+// for the next one; the session is told why.
+func (s *session) claimOffline(ctx context.Context) (model.OfflineBatch, error) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if s.released { // ended already (a slow consumer dropped at once)
+		return model.OfflineBatch{}, nil
+	}
+	h := s.hub
+	if has, err := h.store.HasOffline(ctx, uint64(s.user)); err == nil && !has {
+		return model.OfflineBatch{}, nil
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	batch, err := h.store.ClaimOffline(wctx, uint64(s.user), s.claim, h.opts.OfflineLimit)
+	err = h.wrote(err, "claim offline messages", "messages left for you while you were away are kept for your next login")
+	if errors.Is(err, ErrStorageUnavailable) {
+		s.notice(Lobby, err.Error())
+		return model.OfflineBatch{}, nil
+	}
+	if err != nil {
+		return model.OfflineBatch{}, err
+	}
+	s.claimed = batch.Total > 0
+	return batch, nil
 }

@@ -41,6 +41,11 @@ func TestStorageTroubleIsToldLoggedOnceAndRecovers(t *testing.T) {
 	if _, err := alice.Send(ctx, Lobby, "before"); err != nil {
 		t.Fatal(err)
 	}
+	// Bob, offline, has a message waiting (a login with nothing waiting
+	// claims nothing, so it writes nothing and has nothing to be told).
+	if _, err := alice.Send(ctx, DirectConv(alice.Snapshot().Me.ID, bobAcct.ID), "waiting"); err != nil {
+		t.Fatal(err)
+	}
 
 	// Another process takes the write lock.
 	other, err := sql.Open("sqlite3", "file:"+filepath.ToSlash(path))

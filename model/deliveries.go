@@ -21,6 +21,8 @@ const (
 		FROM deliveries d JOIN messages m ON m.id = d.message_id LEFT JOIN users u ON u.id = m.sender_id
 		WHERE d.recipient_id = ? AND d.delivered_at IS NULL AND d.claim = ?
 		ORDER BY d.message_id DESC LIMIT ?`
+	qHasOffline = `SELECT count(*) FROM (SELECT 1 FROM deliveries
+		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = '' LIMIT 1)`
 	qAck = `UPDATE deliveries SET delivered_at = ?
 		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = ?`
 	qRelease = `UPDATE deliveries SET claim = ''
@@ -87,6 +89,21 @@ func (d *DB) ClaimOffline(ctx context.Context, recipient uint64, claim string, l
 	}
 	slices.Reverse(b.Messages)
 	return b, nil
+}
+
+// HasOffline reports whether recipient has pending, unclaimed deliveries.
+// It reads (from the reader pool) and never takes the write lock, so a
+// login with nothing queued costs no write.
+func (d *DB) HasOffline(ctx context.Context, recipient uint64) (bool, error) {
+	const op = "has offline"
+	if err := d.check(op); err != nil {
+		return false, err
+	}
+	var n int
+	if err := d.rdb.QueryRowContext(ctx, qHasOffline, recipient).Scan(&n); err != nil {
+		return false, d.wrap(op, err)
+	}
+	return n > 0, nil
 }
 
 // AckOffline marks every delivery held by claim as delivered; they are never

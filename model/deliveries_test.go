@@ -349,3 +349,38 @@ func TestClaimOfflineLargeQueueIsFast(t *testing.T) {
 	}
 	t.Logf("claimed 10,000 (50 returned) in %v", el)
 }
+
+// HasOffline answers from a read whether a login has anything to claim:
+// unclaimed pending deliveries yes; claimed, acknowledged or none no.
+func TestHasOfflineSeesOnlyUnclaimedPending(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	a, b := mustUser(t, d, "alice"), mustUser(t, d, "bob")
+	has := func() bool {
+		t.Helper()
+		ok, err := d.HasOffline(ctx, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if has() {
+		t.Fatal("nothing queued, HasOffline says yes")
+	}
+	queueFor(t, d, b, 2, a)
+	if !has() {
+		t.Fatal("two queued, HasOffline says no")
+	}
+	if _, err := d.ClaimOffline(ctx, b.ID, "c1", 10); err != nil {
+		t.Fatal(err)
+	}
+	if has() {
+		t.Fatal("all claimed, HasOffline says yes")
+	}
+	if err := d.ReleaseOffline(ctx, b.ID, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if !has() {
+		t.Fatal("released, HasOffline says no")
+	}
+}

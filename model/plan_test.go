@@ -75,6 +75,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		{"Claim", qClaim, []any{"s", b.ID}, "idx_deliveries_pending"},
 		{"ClaimCounts", qClaimCounts, []any{b.ID, "s"}, "idx_deliveries_pending"},
 		{"ClaimMessages", qClaimMessages, []any{b.ID, "s", 50}, "idx_deliveries_pending"},
+		{"HasOffline", qHasOffline, []any{b.ID}, "idx_deliveries_pending"},
 		{"Ack", qAck, []any{now, b.ID, "s"}, "idx_deliveries_pending"},
 		{"Release", qRelease, []any{b.ID, "s"}, "idx_deliveries_pending"},
 		{"ReleaseAll", qReleaseAll, nil, "idx_deliveries_held"},

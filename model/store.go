@@ -59,6 +59,9 @@ type Users interface {
 	KeysOf(ctx context.Context, id uint64) ([]Key, error)
 	// TouchLastSeen records when a user was last online.
 	TouchLastSeen(ctx context.Context, id uint64, at time.Time) error
+	// TouchLastSeenAll records several users' last-seen times in one
+	// transaction; users that do not exist are skipped.
+	TouchLastSeenAll(ctx context.Context, seen map[uint64]time.Time) error
 }
 
 // Messages stores conversation history.
@@ -116,6 +119,10 @@ type Deliveries interface {
 	// with the total count per sender. At most limit messages are returned
 	// (the newest ones); the counts cover all claimed messages.
 	ClaimOffline(ctx context.Context, recipient uint64, claim string, limit int) (OfflineBatch, error)
+	// HasOffline reports, without writing, whether recipient has pending
+	// deliveries no session has claimed: when it says no, a ClaimOffline
+	// would claim nothing committed before the call.
+	HasOffline(ctx context.Context, recipient uint64) (bool, error)
 	// AckOffline marks every delivery held by claim as delivered.
 	AckOffline(ctx context.Context, recipient uint64, claim string) error
 	// ReleaseOffline returns claim's undelivered deliveries to pending.

@@ -216,6 +216,23 @@ func TestTouchLastSeen(t *testing.T) {
 	}
 }
 
+func TestTouchLastSeenAllWritesEachAndSkipsUnknown(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	a, b := mustUser(t, d, "alice"), mustUser(t, d, "bob")
+	at := time.Date(2026, 11, 21, 14, 0, 0, 0, time.UTC)
+	seen := map[uint64]time.Time{a.ID: at, b.ID: at.Add(time.Minute), 4242: at}
+	if err := d.TouchLastSeenAll(ctx, seen); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []User{a, b} {
+		got, err := d.UserByID(ctx, u.ID)
+		if err != nil || !got.LastSeen.Equal(seen[u.ID]) {
+			t.Fatalf("%s LastSeen = %v, %v; want %v", u.Handle, got.LastSeen, err, seen[u.ID])
+		}
+	}
+}
+
 func TestContactsAndBlocks(t *testing.T) {
 	ctx := context.Background()
 	d, _ := openTest(t)

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -262,6 +263,35 @@ func (d *DB) TouchLastSeen(ctx context.Context, id uint64, at time.Time) error {
 	}
 	if res.RowsAffected == 0 {
 		return d.wrap(op, ErrNotFound)
+	}
+	return nil
+}
+
+// TouchLastSeenAll records the last-seen times in seen in one transaction;
+// users that do not exist are skipped.
+func (d *DB) TouchLastSeenAll(ctx context.Context, seen map[uint64]time.Time) error {
+	const op = "touch last seen"
+	if err := d.check(op); err != nil {
+		return err
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	err := d.writeTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE users SET last_seen = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for id, at := range seen {
+			if _, err := stmt.ExecContext(ctx, at.UTC(), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return d.wrap(op, err)
 	}
 	return nil
 }
