@@ -126,6 +126,19 @@ type userState struct {
 	limiter  bucket
 }
 
+// live reports whether any of the user's sessions is still open: a closed
+// session stays registered until its leave is sequenced, and must not
+// receive what an offline user would have kept. Hub.mu is held (lock
+// order: Hub.mu, then session.mu).
+func (u *userState) live() bool {
+	for s := range u.sessions {
+		if !s.isClosed() {
+			return true
+		}
+	}
+	return false
+}
+
 // NewHub starts a hub over store. Close stops it.
 func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 	opts.defaults()

@@ -397,3 +397,48 @@ func TestLoginsAreAdmittedAFewAtATime(t *testing.T) {
 		t.Fatalf("%d logins ran at once; want at most %d", gs.max, limit)
 	}
 }
+
+// A direct message sequenced after the recipient's last session closed,
+// but before that session's leave was applied (leaves wait behind sends),
+// is kept for the recipient's next login like any message to someone
+// offline: it is not handed to the closed session.
+func TestDirectMessageToAClosingSessionIsKeptForTheNextLogin(t *testing.T) {
+	h, ps := newPausingHub(t)
+	a, b := account(t, h, "alice"), account(t, h, "bob")
+	alice, bob := connect(t, h, a), connect(t, h, b)
+	carol := connect(t, h, account(t, h, "carol"))
+	ctx := context.Background()
+
+	ps.arm("append")
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		if _, err := alice.Send(ctx, Lobby, "first"); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-ps.paused // the sequencer is busy with "first"
+	var closed sync.WaitGroup
+	for i, s := range []Session{carol, bob} { // carol's leave is applied first
+		closed.Go(s.Close)
+		eventually(t, func() bool { return h.queued() == i+1 })
+	}
+	dm := make(chan struct{})
+	go func() {
+		defer close(dm)
+		if _, err := alice.Send(ctx, DirectConv(a.ID, b.ID), "are you there?"); err != nil {
+			t.Error(err)
+		}
+	}()
+	eventually(t, func() bool { return h.queued() == 3 })
+	ps.release()
+	<-first
+	<-dm
+	closed.Wait()
+
+	again := connect(t, h, b)
+	off := again.Snapshot().Offline
+	if len(off) != 1 || len(off[0].Messages) != 1 || off[0].Messages[0].Body != "are you there?" {
+		t.Fatalf("offline batch at the next login = %+v; want the direct message", off)
+	}
+}

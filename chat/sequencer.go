@@ -272,7 +272,9 @@ func (h *Hub) flushSends(ops []op) {
 				s.msg.SenderHandle = u.handle
 			}
 			if s.peer != 0 && !s.peerGone {
-				if p, online := h.users[s.peer]; !online {
+				if p, online := h.users[s.peer]; !online || !p.live() {
+					// Offline, or its last sessions are closing (their
+					// leaves wait behind sends): kept for the next login.
 					s.msg.OfflineFor = uint64(s.peer)
 				} else if p.blocked[UserID(s.msg.SenderID)] {
 					// Blocked since send checked the store: the in-memory
