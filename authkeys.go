@@ -791,13 +791,19 @@ func revokedLine(reason string) string {
 // keyStillAdmitted refuses a session whose key the allowlist no longer
 // admits. A connection is authenticated once, so without this a key
 // revoked while connected could open new sessions on its connection,
-// each living until the watcher's next pass.
+// each living until the watcher's next pass. After the one-line reason
+// the whole connection is closed: nothing else on it is admitted any
+// more, and a client asking again and again must not keep it open.
 func (s *server) keyStillAdmitted(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		if k := sess.PublicKey(); s.authz != nil && k != nil {
 			if ok, reason := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now()); !ok {
-				s.log.Info("key no longer authorized; refusing session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
+				s.logLimited(log.InfoLevel, sourceOf(sess.RemoteAddr()), "key no longer authorized; refusing session and closing its connection",
+					"fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
 				wish.Fatalln(sess, "sshchat: "+revokedLine(reason))
+				if c, ok := sess.Context().Value(ssh.ContextKeyConn).(io.Closer); ok {
+					_ = c.Close()
+				}
 				return
 			}
 		}

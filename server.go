@@ -105,7 +105,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		wish.WithVersion("SSH-2.0-sshchat"),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
-		wish.WithMiddleware(s.noTerminal, uiMW, s.keyStillAdmitted, s.limitSessions, s.logSessions),
+		wish.WithMiddleware(s.noTerminal, uiMW, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
 	)
 	if err != nil {
 		hub.Close(context.Background())
@@ -266,8 +266,7 @@ func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
 }
 
 // limitSessions refuses sessions beyond Config.MaxSessions and beyond
-// Config.MaxSessionsPerKey, and marks the connection live while a session
-// runs (see connState).
+// Config.MaxSessionsPerKey.
 func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		st := connStateOf(sess.Context())
@@ -275,8 +274,6 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			wish.Fatalln(sess, "sshchat: connection not admitted")
 			return
 		}
-		st.sessionStarted()
-		defer s.sessionEnded(st)
 		n := s.active.Add(1)
 		defer s.active.Add(-1)
 		if n > int64(s.cfg.MaxSessions) {
@@ -303,6 +300,22 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			s.mu.Unlock()
 			close(ended)
 		}()
+		next(sess)
+	}
+}
+
+// liveSession marks the connection live while a session that passed
+// every check runs the chat (see connState). A session refused at once
+// (server or key over its limit, key revoked, no PTY) is not activity: it
+// neither stops nor restarts the connection's timer, so a client cannot
+// keep an idle connection open by asking for sessions it is refused.
+func (s *server) liveSession(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		st := connStateOf(sess.Context())
+		if _, _, pty := sess.Pty(); st != nil && pty {
+			st.sessionStarted()
+			defer s.sessionEnded(st)
+		}
 		next(sess)
 	}
 }
