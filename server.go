@@ -29,16 +29,17 @@ import (
 
 // server is one running sshchat: store, hub and SSH server.
 type server struct {
-	cfg    Config
-	log    *log.Logger
-	store  *model.DB
-	hub    *chat.Hub
-	ssh    *ssh.Server
-	authz  *allowlist
-	admit  *admission   // connection and session limits
-	warns  *logLimiter  // rate of refusal lines per source
-	active atomic.Int64 // open sessions
-	conns  atomic.Int64 // open TCP connections
+	cfg       Config
+	log       *log.Logger
+	store     *model.DB
+	hub       *chat.Hub
+	ssh       *ssh.Server
+	authz     *allowlist
+	admit     *admission   // connection and session limits
+	warns     *logLimiter  // rate of refusal lines per source
+	sessLines *logLimiter  // rate of session start and end lines per source
+	active    atomic.Int64 // open sessions
+	conns     atomic.Int64 // open TCP connections
 
 	mu        sync.Mutex // guards the fields below
 	listeners []net.Listener
@@ -92,9 +93,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), warns: newLogLimiter(refusalLinesPerMinute, time.Minute),
-		stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
-	s.warns.report = s.logSuppressed
+		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	s.warns = s.limiter("refusal", refusalLinesPerMinute)
+	s.sessLines = s.limiter("session", sessionLinesPerMinute)
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
@@ -189,7 +190,8 @@ func (s *server) shutdown(wait time.Duration) error {
 	if err := s.closeStore(); err != nil {
 		errs = append(errs, err)
 	}
-	s.warns.stop() // the count of suppressed refusal lines is not lost
+	s.warns.stop() // the counts of suppressed lines are not lost
+	s.sessLines.stop()
 	s.log.Info("stopped")
 	return errors.Join(errs...)
 }
@@ -358,7 +360,9 @@ func (s *server) revoke(sess ssh.Session, reason string) {
 	<-done
 }
 
-// logSessions logs each session's start and end.
+// logSessions logs each session's start and end, at most
+// sessionLinesPerMinute lines per source address: a client looping
+// sessions cannot flood the log.
 func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		start := time.Now()
@@ -366,11 +370,12 @@ func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 		if k := sess.PublicKey(); k != nil {
 			fp = gossh.FingerprintSHA256(k)
 		}
+		source := sourceOf(sess.RemoteAddr())
 		_, _, pty := sess.Pty()
-		s.log.Info("session start", "user", logSafe(sess.User()), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty,
-			"client", logSafe(sess.Context().ClientVersion()))
+		s.logThrough(s.sessLines, log.InfoLevel, source, "session start", "user", logSafe(sess.User()), "fingerprint", fp,
+			"remote", sess.RemoteAddr().String(), "pty", pty, "client", logSafe(sess.Context().ClientVersion()))
 		next(sess)
-		s.log.Info("session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
+		s.logThrough(s.sessLines, log.InfoLevel, source, "session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,4 +88,32 @@ func TestRefusedSessionsDoNotKeepAConnectionOpen(t *testing.T) {
 		}
 	}
 	waitServerClose(t, conn)
+}
+
+// Session start and end lines have a per-source budget like refusal
+// lines: one connection looping sessions cannot flood the log, and the
+// lines it had suppressed are counted.
+func TestSessionLinesAreRateLimitedPerSource(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	conn, err := gossh.Dial("tcp", ts.addr, sshConfig("looper", newKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range sessionLinesPerMinute {
+		if _, ok := refusedSessionOutput(t, conn); !ok {
+			t.Fatalf("the connection closed after %d sessions", i)
+		}
+	}
+	conn.Close()
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs := ts.logs.String()
+	if n := strings.Count(logs, "session start") + strings.Count(logs, "session end"); n > sessionLinesPerMinute {
+		t.Fatalf("%d session lines from one address; want at most %d", n, sessionLinesPerMinute)
+	}
+	if !strings.Contains(logs, "session lines suppressed") || !strings.Contains(logs, fmt.Sprintf("lines=%d", sessionLinesPerMinute)) {
+		t.Fatalf("the %d suppressed session lines are not counted in the log:\n%s", sessionLinesPerMinute, logs)
+	}
 }
