@@ -227,3 +227,44 @@ func TestAuthenticatedCallbackRefusalDrainsQueuedChannels(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A handler reading Pty() while the client resizes its window does not
+// race with the request loop recording the new size (run with -race).
+func TestPtyWindowReadDuringWindowChanges(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	last := make(chan Window, 1)
+	session, _, cleanup := newTestSession(t, &Server{Handler: func(s Session) {
+		var w Window
+		for {
+			select {
+			case <-stop:
+				last <- w
+				return
+			default:
+			}
+			pty, _, _ := s.Pty()
+			w = pty.Window
+		}
+	}}, nil)
+	defer cleanup()
+	if err := session.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := session.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := session.WindowChange(24+i, 80+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A request with a reply orders the check after the window changes.
+	if _, err := session.SendRequest("unknown-request", true, nil); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	if w := <-last; w.Width != 129 || w.Height != 73 {
+		t.Fatalf("Pty() reports %dx%d after the last change; want 129x73", w.Width, w.Height)
+	}
+}
