@@ -719,6 +719,13 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			s.log.Error("allowlist watcher panic", "panic", r)
 		}
 	}()
+	// Revocations run side by side, at most maxRevoking at once, so that
+	// clients that stopped reading delay each other by one revokeWait,
+	// not one each. The watcher owns them: it waits for them before it
+	// reports itself done.
+	var revoking sync.WaitGroup
+	defer revoking.Wait()
+	slots := make(chan struct{}, maxRevoking)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var (
@@ -769,7 +776,22 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			}
 			told[sess] = true
 			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
-			s.revoke(sess, revokedLine(reason))
+			select {
+			case slots <- struct{}{}:
+			case <-s.stopWatch:
+				return // shutdown tells every session
+			}
+			revoking.Add(1)
+			go func(sess ssh.Session, line string) {
+				defer revoking.Done()
+				defer func() {
+					<-slots
+					if r := recover(); r != nil {
+						s.log.Error("revocation panic", "panic", r)
+					}
+				}()
+				s.revoke(sess, line)
+			}(sess, revokedLine(reason))
 		}
 		for sess := range told {
 			if !open[sess] {

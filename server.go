@@ -326,6 +326,10 @@ func (s *server) liveSession(next ssh.Handler) ssh.Handler {
 // take its one-line reason.
 const revokeWait = 2 * time.Second
 
+// maxRevoking bounds the revocations that run at once: each holds a
+// goroutine for up to revokeWait.
+const maxRevoking = 32
+
 // revoke ends a session whose key the allowlist no longer admits: the UI
 // restores the client's terminal, then tells the user why in one line. A
 // client that stopped reading (its SSH window is full) never takes the

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +119,78 @@ func TestSessionLinesAreRateLimitedPerSource(t *testing.T) {
 	if !strings.Contains(logs, "session lines suppressed") || !strings.Contains(logs, fmt.Sprintf("lines=%d", sessionLinesPerMinute)) {
 		t.Fatalf("the %d suppressed session lines are not counted in the log:\n%s", sessionLinesPerMinute, logs)
 	}
+}
+
+// stacksBlockedOnSSHWindow counts the goroutines of the process that wait
+// for a peer to open its SSH channel window.
+func stacksBlockedOnSSHWindow() int {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return bytes.Count(buf, []byte("ssh.(*window).reserve"))
+}
+
+// Revocations run side by side: clients that stopped reading, revoked
+// together, are all disconnected after about one revokeWait, not one
+// revokeWait each in turn.
+func TestStuckRevokedSessionsAreClosedTogether(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	posterKey := newKey(t)
+	stuckKeys := []gossh.Signer{newKey(t), newKey(t), newKey(t)}
+	lines := authorizedLine(posterKey, "")
+	for _, k := range stuckKeys {
+		lines += authorizedLine(k, "")
+	}
+	writeKeys(t, keysFile, lines)
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+
+	// History that fills a big screen, so that each redraw is large.
+	poster := dial(t, ts.addr, "poster", posterKey, 80, 24)
+	poster.WaitFor("#lobby")
+	for i := range 60 {
+		pad := strings.Repeat(fmt.Sprintf("%x ", sha256.Sum256([]byte(fmt.Sprint(i)))), 25)
+		poster.Type(fmt.Sprintf("\x1b[200~%s line-%02d\x1b[201~\r", pad[:1400], i))
+		if i%4 == 3 {
+			poster.WaitFor(fmt.Sprintf("line-%02d", i))
+		}
+	}
+	poster.WaitFor("line-59")
+
+	ended := make([]chan time.Time, len(stuckKeys))
+	for i, k := range stuckKeys {
+		before := stacksBlockedOnSSHWindow()
+		stuck := dialNoRead(t, ts.addr, fmt.Sprintf("stuck%d", i), k, 500, 200)
+		eventually(t, "the stuck client to be online", func() bool { return ts.srv.hub.Online() == 2+i })
+		resizes := 0
+		eventually(t, "the stuck client's SSH window to fill", func() bool {
+			if stacksBlockedOnSSHWindow() > before {
+				return true
+			}
+			resizes++
+			return stuck.WindowChange(200, 500-resizes%2) != nil
+		})
+		ended[i] = make(chan time.Time, 1)
+		go func() { stuck.Wait(); ended[i] <- time.Now() }()
+	}
+
+	writeKeys(t, keysFile, authorizedLine(posterKey, ""))
+	var first, last time.Time
+	for i := range ended {
+		select {
+		case at := <-ended[i]:
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+			if at.After(last) {
+				last = at
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("revoked stuck session %d was never ended", i)
+		}
+	}
+	if spread := last.Sub(first); spread >= revokeWait {
+		t.Fatalf("the stuck sessions ended %v apart; revoked together, they should end within one revokeWait (%v)", spread, revokeWait)
+	}
+	poster.Line("still here")
+	poster.WaitFor("still here")
 }
