@@ -719,6 +719,13 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			s.log.Error("allowlist watcher panic", "panic", r)
 		}
 	}()
+	// Revocations run side by side, at most maxRevoking at once, so that
+	// clients that stopped reading delay each other by one revokeWait,
+	// not one each. The watcher owns them: it waits for them before it
+	// reports itself done.
+	var revoking sync.WaitGroup
+	defer revoking.Wait()
+	slots := make(chan struct{}, maxRevoking)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var (
@@ -769,7 +776,22 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			}
 			told[sess] = true
 			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
-			s.revoke(sess, revokedLine(reason))
+			select {
+			case slots <- struct{}{}:
+			case <-s.stopWatch:
+				return // shutdown tells every session
+			}
+			revoking.Add(1)
+			go func(sess ssh.Session, line string) {
+				defer revoking.Done()
+				defer func() {
+					<-slots
+					if r := recover(); r != nil {
+						s.log.Error("revocation panic", "panic", r)
+					}
+				}()
+				s.revoke(sess, line)
+			}(sess, revokedLine(reason))
 		}
 		for sess := range told {
 			if !open[sess] {
@@ -791,13 +813,19 @@ func revokedLine(reason string) string {
 // keyStillAdmitted refuses a session whose key the allowlist no longer
 // admits. A connection is authenticated once, so without this a key
 // revoked while connected could open new sessions on its connection,
-// each living until the watcher's next pass.
+// each living until the watcher's next pass. After the one-line reason
+// the whole connection is closed: nothing else on it is admitted any
+// more, and a client asking again and again must not keep it open.
 func (s *server) keyStillAdmitted(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		if k := sess.PublicKey(); s.authz != nil && k != nil {
 			if ok, reason := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now()); !ok {
-				s.log.Info("key no longer authorized; refusing session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
+				s.logLimited(log.InfoLevel, sourceOf(sess.RemoteAddr()), "key no longer authorized; refusing session and closing its connection",
+					"fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
 				wish.Fatalln(sess, "sshchat: "+revokedLine(reason))
+				if c, ok := sess.Context().Value(ssh.ContextKeyConn).(io.Closer); ok {
+					_ = c.Close()
+				}
 				return
 			}
 		}

@@ -220,9 +220,10 @@ func sourceOf(addr net.Addr) string {
 }
 
 // connState is per-connection bookkeeping kept in the connection context.
-// Its timer closes a connection that has gone without a live session (a
-// session whose handler runs) for too long: OpenTimeout after
-// authentication, IdleTimeout after its last session ended.
+// Its timer closes a connection that has gone without a live session (one
+// admitted to the chat, see liveSession; a refused session does not count)
+// for too long: OpenTimeout after authentication, IdleTimeout after its
+// last live session ended.
 type connState struct {
 	source   string
 	conn     net.Conn // closed by the timer

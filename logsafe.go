@@ -59,6 +59,11 @@ func logSafe(s string) string {
 // a summary line later counts the suppressed ones.
 const refusalLinesPerMinute = 10
 
+// sessionLinesPerMinute is how many session start and end lines one
+// source address may cause per minute: enough for people, not for a
+// client looping sessions.
+const sessionLinesPerMinute = 60
+
 // maxLogSources bounds the sources a logLimiter tracks; beyond it, new
 // sources share one entry.
 const maxLogSources = 4096
@@ -67,6 +72,7 @@ const maxLogSources = 4096
 type logLimiter struct {
 	max    int
 	window time.Duration
+	kind   string // what its lines are, for the notices about suppressed ones: "refusal", "session"
 	now    func() time.Time
 	// report writes the summary of suppressed lines when no later line
 	// carries it: at the end of a window that suppressed some, and at
@@ -190,25 +196,41 @@ func (l *logLimiter) stop() {
 	}
 }
 
-// logLimited writes a line a client can cause at will (a refusal), at most
-// refusalLinesPerMinute per source address. Client-controlled values in kv
+// limiter builds the server's limiter of kind lines, perMinute per source
+// address, whose suppressed lines are counted in the log.
+func (s *server) limiter(kind string, perMinute int) *logLimiter {
+	l := newLogLimiter(perMinute, time.Minute)
+	l.kind = kind
+	l.report = func(lines, sources int) { s.logSuppressed(kind, lines, sources) }
+	return l
+}
+
+// logThrough writes a line a client can cause at will, within l's budget
+// for source. The first line over the budget says that the source's lines
+// are suppressed; a later line counts them. Client-controlled values in kv
 // must already be wrapped in logSafe.
-func (s *server) logLimited(level log.Level, source, msg string, kv ...any) {
-	ok, first, suppressed, sources := s.warns.allow(source)
+func (s *server) logThrough(l *logLimiter, level log.Level, source, msg string, kv ...any) {
+	ok, first, suppressed, sources := l.allow(source)
 	if suppressed > 0 {
-		s.logSuppressed(suppressed, sources)
+		s.logSuppressed(l.kind, suppressed, sources)
 	}
 	switch {
 	case ok:
 		s.log.Log(level, msg, kv...)
 	case first:
-		s.log.Warn("too many refusals from one address; its lines are suppressed for up to a minute", "remote", logSafe(source))
+		s.log.Warn("too many "+l.kind+" lines from one address; they are suppressed for up to a minute", "remote", logSafe(source))
 	}
 }
 
-// logSuppressed writes the summary of refusal lines logLimited suppressed.
-func (s *server) logSuppressed(lines, sources int) {
-	s.log.Warn("refusal lines suppressed", "lines", lines, "sources", sources)
+// logSuppressed writes the summary of kind lines a limiter suppressed.
+func (s *server) logSuppressed(kind string, lines, sources int) {
+	s.log.Warn(kind+" lines suppressed", "lines", lines, "sources", sources)
+}
+
+// logLimited writes a refusal line, at most refusalLinesPerMinute per
+// source address (see logThrough).
+func (s *server) logLimited(level log.Level, source, msg string, kv ...any) {
+	s.logThrough(s.warns, level, source, msg, kv...)
 }
 
 // warnLimited is logLimited at warn level.

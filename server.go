@@ -29,16 +29,17 @@ import (
 
 // server is one running sshchat: store, hub and SSH server.
 type server struct {
-	cfg    Config
-	log    *log.Logger
-	store  *model.DB
-	hub    *chat.Hub
-	ssh    *ssh.Server
-	authz  *allowlist
-	admit  *admission   // connection and session limits
-	warns  *logLimiter  // rate of refusal lines per source
-	active atomic.Int64 // open sessions
-	conns  atomic.Int64 // open TCP connections
+	cfg       Config
+	log       *log.Logger
+	store     *model.DB
+	hub       *chat.Hub
+	ssh       *ssh.Server
+	authz     *allowlist
+	admit     *admission   // connection and session limits
+	warns     *logLimiter  // rate of refusal lines per source
+	sessLines *logLimiter  // rate of session start and end lines per source
+	active    atomic.Int64 // open sessions
+	conns     atomic.Int64 // open TCP connections
 
 	mu        sync.Mutex // guards the fields below
 	listeners []net.Listener
@@ -92,9 +93,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		return nil, err
 	}
 	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), warns: newLogLimiter(refusalLinesPerMinute, time.Minute),
-		stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
-	s.warns.report = s.logSuppressed
+		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	s.warns = s.limiter("refusal", refusalLinesPerMinute)
+	s.sessLines = s.limiter("session", sessionLinesPerMinute)
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
@@ -105,7 +106,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		wish.WithVersion("SSH-2.0-sshchat"),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
-		wish.WithMiddleware(s.noTerminal, uiMW, s.keyStillAdmitted, s.limitSessions, s.logSessions),
+		wish.WithMiddleware(s.noTerminal, uiMW, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
 	)
 	if err != nil {
 		hub.Close(context.Background())
@@ -189,7 +190,8 @@ func (s *server) shutdown(wait time.Duration) error {
 	if err := s.closeStore(); err != nil {
 		errs = append(errs, err)
 	}
-	s.warns.stop() // the count of suppressed refusal lines is not lost
+	s.warns.stop() // the counts of suppressed lines are not lost
+	s.sessLines.stop()
 	s.log.Info("stopped")
 	return errors.Join(errs...)
 }
@@ -266,8 +268,7 @@ func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
 }
 
 // limitSessions refuses sessions beyond Config.MaxSessions and beyond
-// Config.MaxSessionsPerKey, and marks the connection live while a session
-// runs (see connState).
+// Config.MaxSessionsPerKey.
 func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		st := connStateOf(sess.Context())
@@ -275,8 +276,6 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 			wish.Fatalln(sess, "sshchat: connection not admitted")
 			return
 		}
-		st.sessionStarted()
-		defer s.sessionEnded(st)
 		n := s.active.Add(1)
 		defer s.active.Add(-1)
 		if n > int64(s.cfg.MaxSessions) {
@@ -307,9 +306,29 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 	}
 }
 
+// liveSession marks the connection live while a session that passed
+// every check runs the chat (see connState). A session refused at once
+// (server or key over its limit, key revoked, no PTY) is not activity: it
+// neither stops nor restarts the connection's timer, so a client cannot
+// keep an idle connection open by asking for sessions it is refused.
+func (s *server) liveSession(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		st := connStateOf(sess.Context())
+		if _, _, pty := sess.Pty(); st != nil && pty {
+			st.sessionStarted()
+			defer s.sessionEnded(st)
+		}
+		next(sess)
+	}
+}
+
 // revokeWait bounds how long revoking a session waits for the client to
 // take its one-line reason.
 const revokeWait = 2 * time.Second
+
+// maxRevoking bounds the revocations that run at once: each holds a
+// goroutine for up to revokeWait.
+const maxRevoking = 32
 
 // revoke ends a session whose key the allowlist no longer admits: the UI
 // restores the client's terminal, then tells the user why in one line. A
@@ -345,7 +364,9 @@ func (s *server) revoke(sess ssh.Session, reason string) {
 	<-done
 }
 
-// logSessions logs each session's start and end.
+// logSessions logs each session's start and end, at most
+// sessionLinesPerMinute lines per source address: a client looping
+// sessions cannot flood the log.
 func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		start := time.Now()
@@ -353,11 +374,12 @@ func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 		if k := sess.PublicKey(); k != nil {
 			fp = gossh.FingerprintSHA256(k)
 		}
+		source := sourceOf(sess.RemoteAddr())
 		_, _, pty := sess.Pty()
-		s.log.Info("session start", "user", logSafe(sess.User()), "fingerprint", fp, "remote", sess.RemoteAddr().String(), "pty", pty,
-			"client", logSafe(sess.Context().ClientVersion()))
+		s.logThrough(s.sessLines, log.InfoLevel, source, "session start", "user", logSafe(sess.User()), "fingerprint", fp,
+			"remote", sess.RemoteAddr().String(), "pty", pty, "client", logSafe(sess.Context().ClientVersion()))
 		next(sess)
-		s.log.Info("session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
+		s.logThrough(s.sessLines, log.InfoLevel, source, "session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
 	}
 }
 

@@ -2,6 +2,8 @@ package ssh
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +153,118 @@ func TestAuthenticatedCallback(t *testing.T) {
 	<-called
 	if _, err := client.NewSession(); err == nil {
 		t.Fatal("a session opened on a connection the callback refused")
+	}
+}
+
+// stacksHolding counts the goroutines whose stack mentions fn.
+func stacksHolding(fn string) int {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
+}
+
+// A connection refused by AuthenticatedCallback leaves no goroutine
+// behind, even when its client queued more channels than x/crypto's mux
+// buffers: the mux blocks handing them over until someone takes them.
+// Not parallel: it counts goroutines.
+func TestAuthenticatedCallbackRefusalDrainsQueuedChannels(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	release := make(chan struct{})
+	srv := &Server{
+		Handler:               func(Session) {},
+		PublicKeyHandler:      func(Context, PublicKey) bool { return true },
+		AuthenticatedCallback: func(Context, *gossh.ServerConn) bool { <-release; return false },
+	}
+	signer, err := generateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLocalListener()
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.serveOnce(l) }()
+	client, err := gossh.Dial("tcp", l.Addr().String(), &gossh.ClientConfig{User: "u", Auth: []gossh.AuthMethod{gossh.PublicKeys(signer)}, HostKeyCallback: gossh.InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	const queued = 40 // more than the mux's buffer of 16
+	opened := make(chan struct{}, queued)
+	for range queued {
+		go func() {
+			if ch, _, err := client.OpenChannel("session", nil); err == nil {
+				_ = ch.Close()
+			}
+			opened <- struct{}{}
+		}()
+	}
+	// Wait until the server's mux is blocked handing over a channel.
+	deadline := time.Now().Add(10 * time.Second)
+	for stacksHolding("(*mux).handleChannelOpen") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never queued the client's channels")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	for range queued {
+		<-opened
+	}
+	<-served
+	_ = client.Close()
+	_ = l.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > baseline+2 || stacksHolding("(*mux).loop") > 0 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, baseline %d; the refused connection left:\n%s", runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A handler reading Pty() while the client resizes its window does not
+// race with the request loop recording the new size (run with -race).
+func TestPtyWindowReadDuringWindowChanges(t *testing.T) {
+	t.Parallel()
+	stop := make(chan struct{})
+	last := make(chan Window, 1)
+	session, _, cleanup := newTestSession(t, &Server{Handler: func(s Session) {
+		var w Window
+		for {
+			select {
+			case <-stop:
+				last <- w
+				return
+			default:
+			}
+			pty, _, _ := s.Pty()
+			w = pty.Window
+		}
+	}}, nil)
+	defer cleanup()
+	if err := session.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := session.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := session.WindowChange(24+i, 80+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A request with a reply orders the check after the window changes.
+	if _, err := session.SendRequest("unknown-request", true, nil); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	if w := <-last; w.Width != 129 || w.Height != 73 {
+		t.Fatalf("Pty() reports %dx%d after the last change; want 129x73", w.Width, w.Height)
 	}
 }

@@ -453,6 +453,7 @@ func (srv *Server) handleConn(newConn net.Conn) {
 	ctx.SetValue(ContextKeyConn, sshConn)
 	applyConnMetadata(ctx, sshConn)
 	if srv.AuthenticatedCallback != nil && !srv.AuthenticatedCallback(ctx, sshConn) {
+		refuseAll(sshConn, chans, reqs)
 		return
 	}
 	// go gossh.DiscardRequests(reqs)
@@ -473,6 +474,33 @@ func (srv *Server) handleConn(newConn net.Conn) {
 			defer recoverAndLog("panic handling channel", conn, nil)
 			handler(srv, sshConn, ch, ctx)
 		}(ch)
+	}
+}
+
+// refuseAll closes a connection nobody will serve and refuses what it had
+// queued (sshchat patch). x/crypto's mux blocks handing over a channel or
+// request once its small buffer is full, and exits only after that and a
+// failed read: without draining, a client that queued more than the buffer
+// left the mux's goroutines stuck forever.
+func refuseAll(conn *gossh.ServerConn, chans <-chan gossh.NewChannel, reqs <-chan *gossh.Request) {
+	_ = conn.Close()
+	for chans != nil || reqs != nil {
+		select {
+		case ch, ok := <-chans:
+			if !ok {
+				chans = nil
+				continue
+			}
+			_ = ch.Reject(gossh.Prohibited, "connection refused")
+		case req, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			if req.WantReply {
+				_ = req.Reply(false, nil)
+			}
+		}
 	}
 }
 

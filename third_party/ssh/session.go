@@ -231,7 +231,10 @@ func (sess *session) EmulatedPty() bool {
 
 func (sess *session) Pty() (Pty, <-chan Window, bool) {
 	if sess.pty != nil && (sess.EmulatedPty() || !sess.pty.IsZero()) {
-		return *sess.pty, sess.winch, true
+		sess.Lock() // sshchat patch: window-change writes Window under it
+		pty := *sess.pty
+		sess.Unlock()
+		return pty, sess.winch, true
 	}
 	return Pty{}, sess.winch, false
 }
@@ -424,7 +427,9 @@ func (sess *session) handleRequests(reqs <-chan *gossh.Request) {
 			}
 			win, _, ok := parseWindow(req.Payload)
 			if ok {
+				sess.Lock() // sshchat patch: the handler reads it with Pty()
 				sess.pty.Window = win
+				sess.Unlock()
 				sess.sendWindow(win)
 			}
 			_ = req.Reply(ok, nil)
