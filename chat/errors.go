@@ -39,8 +39,8 @@ var (
 	ErrAlreadyListed = errors.New("already listed")
 	// ErrStorageUnavailable means the store cannot be written right now
 	// (locked by another process, disk full, read-only, I/O error); the
-	// error wrapping it says what was not done ("yours was not sent").
-	ErrStorageUnavailable = errors.New("the server cannot store messages right now")
+	// error wrapping it says what was not done ("your message was not sent").
+	ErrStorageUnavailable = errors.New("the server cannot store anything right now")
 )
 
 // UserErrors returns every sentinel above. Each is a user error: an error

@@ -50,7 +50,7 @@ func (s *storageHealth) ok() {
 
 // wrote reports the outcome of the store write op to the health state. An
 // unavailable store becomes ErrStorageUnavailable saying what was not done
-// (notDone, e.g. "yours was not sent"); another error is wrapped with op.
+// (notDone, e.g. "your message was not sent"); another error is wrapped with op.
 func (h *Hub) wrote(err error, op, notDone string) error {
 	if err == nil {
 		h.health.ok()

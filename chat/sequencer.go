@@ -292,7 +292,7 @@ func (h *Hub) flushSends(ops []op) {
 	if err != nil {
 		// Nothing was stored: every sender is told. An unavailable store is
 		// logged once per change of state (health), not per message.
-		werr := h.wrote(err, "append messages", "yours was not sent")
+		werr := h.wrote(err, "append messages", "your message was not sent")
 		if !errors.Is(werr, ErrStorageUnavailable) {
 			h.log.Error("append messages", "err", err, "count", len(msgs))
 			werr = fmt.Errorf("message not saved: %w", err)

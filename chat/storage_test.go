@@ -62,7 +62,7 @@ func TestStorageTroubleIsToldLoggedOnceAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const want = "the server cannot store messages right now; yours was not sent"
+	const want = "the server cannot store anything right now; your message was not sent"
 	for i := range 20 {
 		_, err := alice.Send(ctx, Lobby, "while locked")
 		if !errors.Is(err, ErrStorageUnavailable) || err.Error() != want {
@@ -82,7 +82,7 @@ func TestStorageTroubleIsToldLoggedOnceAndRecovers(t *testing.T) {
 		t.Fatalf("history while locked: %+v, %v", hist, err)
 	}
 	bob := connect(t, h, bobAcct)
-	if n := next[NoticeEvent](t, bob); !strings.HasPrefix(n.Text, "the server cannot store messages right now") {
+	if n := next[NoticeEvent](t, bob); !strings.HasPrefix(n.Text, "the server cannot store anything right now") {
 		t.Fatalf("login notice: %q", n.Text)
 	}
 

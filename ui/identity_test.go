@@ -41,10 +41,12 @@ func TestStorageFailureIsToldAndNeverMergesLines(t *testing.T) {
 	h := newHarness(t, newFakeBroker())
 	h.typeText("second draft")
 	h.send(sentMsg{item: outItem{conv: chat.Lobby, text: "first", typed: "first"},
-		err: fmt.Errorf("%w; yours was not sent", chat.ErrStorageUnavailable)})
+		err: fmt.Errorf("%w; your message was not sent", chat.ErrStorageUnavailable)})
 	lines := strings.Split(h.screen(), "\n")
-	if last := lines[len(lines)-1]; !strings.Contains(last, "the server cannot store messages right now; yours was not sent") {
-		t.Errorf("status line = %q", last)
+	// A long status wraps to two lines at the bottom.
+	status := strings.Join(strings.Fields(strings.Join(lines[len(lines)-2:], " ")), " ")
+	if !strings.Contains(status, "the server cannot store anything right now; your message was not sent") {
+		t.Errorf("status lines = %q", lines[len(lines)-2:])
 	}
 	if got := h.app.composer.Value(); got != "second draft" {
 		t.Fatalf("input = %q, want the new typing alone", got)
@@ -63,7 +65,7 @@ func TestStorageFailureIsToldAndNeverMergesLines(t *testing.T) {
 func TestUnsentLineStaysInItsConversation(t *testing.T) {
 	h := newHarness(t, newFakeBroker())
 	h.app.ensureConv(dmBob)
-	storageErr := fmt.Errorf("%w; yours was not sent", chat.ErrStorageUnavailable)
+	storageErr := fmt.Errorf("%w; your message was not sent", chat.ErrStorageUnavailable)
 	secret := "my door code is 4711"
 
 	// The input is empty when the failure arrives.
@@ -105,8 +107,8 @@ func TestUnsentLineStaysInItsConversation(t *testing.T) {
 func TestLineNotStoredDoesNotMergeWithTheNextOne(t *testing.T) {
 	h := newHarness(t, newFakeBroker())
 	h.send(sentMsg{item: outItem{conv: chat.Lobby, text: "first", typed: "first"},
-		err: fmt.Errorf("%w; yours was not sent", chat.ErrStorageUnavailable)})
-	if s := h.screen(); !strings.Contains(s, "yours was not sent") {
+		err: fmt.Errorf("%w; your message was not sent", chat.ErrStorageUnavailable)})
+	if s := h.screen(); !strings.Contains(s, "your message was not sent") {
 		t.Fatalf("refusal not shown:\n%s", s)
 	}
 	h.typeText("second")
