@@ -37,8 +37,9 @@ func TestHandleKeyIsCaseInsensitive(t *testing.T) {
 	}
 }
 
-// TestHandleRejectsLookalikes covers RELIABILITY.md A7/B2: names that look
-// like someone else's are either refused or normalise to the same key.
+// TestHandleRejectsLookalikes covers lookalike and invisible-character
+// names: names that look like someone else's are either refused or
+// normalise to the same key.
 func TestHandleRejectsLookalikes(t *testing.T) {
 	invalid := []string{
 		"\u0430lice",                  // Cyrillic a

@@ -12,8 +12,8 @@ const MaxMessageLen = 2000
 
 // maxMarkRun caps how many combining marks (Mn, Me) may follow each other in
 // sanitised text. Real orthographies stack a handful; "Zalgo" text stacks
-// thousands on one cell, which costs width computation and terminal memory
-// (RELIABILITY.md B4). Counted on the output, so the cap is idempotent.
+// thousands on one cell, which costs width computation and terminal memory.
+// Counted on the output, so the cap is idempotent.
 const maxMarkRun = 16
 
 // SanitizeText neutralises user text before it reaches anyone's terminal.

@@ -12,7 +12,7 @@ type sanitizeCase struct {
 	name, in, want string
 }
 
-// escapeCases is the B1 payload set from RELIABILITY.md plus variations.
+// escapeCases are terminal-escape payloads (CSI, OSC, DCS, C1, bidi, zero-width) plus variations.
 var escapeCases = []sanitizeCase{
 	{"OSC 52 clipboard write, BEL", "a\x1b]52;c;ZXZpbA==\x07b", "ab"},
 	{"OSC 52 clipboard write, ST", "a\x1b]52;c;Y3VybCB4fHNoCg==\x1b\\b", "ab"},
