@@ -12,7 +12,6 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/log/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"sshchat/chat"
 )
@@ -96,8 +95,6 @@ type (
 	quitNowMsg   struct{}
 	// retryMsg says the rate-limit pause of the outbox is over.
 	retryMsg struct{}
-	// statusExpiredMsg says the error of generation gen may have expired.
-	statusExpiredMsg struct{ gen int }
 )
 
 // outItem is a line the user entered, waiting its turn: sends and commands
@@ -213,9 +210,7 @@ func (c *appConfig) defaults() {
 // App uses pointer receivers: it is large, it is only ever touched by its
 // program's event loop, and View fills render caches.
 type App struct {
-	cfg  appConfig
-	st   *Styles
-	keys keyMap
+	*common
 	rc   renderCtx
 	w, h int
 
@@ -253,12 +248,7 @@ type App struct {
 	lastSeen map[chat.UserID]time.Time // when people seen leaving left
 	contacts []chat.Contact            // may be shared with the user's other sessions: copy before writing
 
-	status      string
-	statusErr   bool
-	statusUntil time.Time // when an error may be cleared by statusExpiredMsg
-	statusGen   int       // counts errors set, so only the last one's timer clears
-	statusTimer bool      // Update must schedule a statusExpiredMsg
-	slowShown   bool      // the status is the outbox's "slow down"
+	status *Status
 
 	// outbox holds the lines entered and not yet accepted, oldest first;
 	// its head is in flight (inflight) or waiting for a rate-limit retry
@@ -282,17 +272,14 @@ type App struct {
 	sideDirty bool   // sidebar data changed since its last rebuild
 	mainDirty bool   // the area above the input must be redrawn
 	mainCache string // that area, joined
-
-	statusKey   statusKey
-	statusCache string
 }
 
 func newApp(cfg appConfig) *App {
 	cfg.defaults()
+	com := &common{st: cfg.theme.Dark, keys: newKeyMap(), cfg: &cfg}
 	a := &App{
-		cfg:       cfg,
-		st:        cfg.theme.Dark,
-		keys:      newKeyMap(),
+		common:    com,
+		status:    newStatus(com),
 		convs:     make(map[chat.ConvID]*Conversation),
 		mainDirty: true,
 		sideDirty: true,
@@ -302,10 +289,10 @@ func newApp(cfg appConfig) *App {
 	a.composer = newComposer(a.st, defaultLimit)
 	switch {
 	case cfg.loginReason != "" || cfg.acct == nil:
-		a.phase = phaseLogin
+		a.setPhase(phaseLogin)
 		a.login = newLogin(a.st, cfg.loginReason)
 	default:
-		a.phase = phaseConnecting
+		a.setPhase(phaseConnecting)
 		a.me = *cfg.acct
 	}
 	a.layout()
@@ -332,25 +319,27 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.cfg.updateHook(msg)
 	}
 	m, cmd := a.update(msg)
-	if a.statusTimer {
-		a.statusTimer = false
-		gen := a.statusGen
-		cmd = tea.Batch(cmd, tea.Tick(a.cfg.statusTTL, func(time.Time) tea.Msg { return statusExpiredMsg{gen} }))
+	a.layout() // the status line may have changed its height
+	if t := a.status.Timer(); t != nil {
+		cmd = tea.Batch(cmd, t)
 	}
 	return m, cmd
 }
 
-// update is Update without the status timer.
+// setPhase moves to phase p.
+func (a *App) setPhase(p phase) {
+	a.phase = p
+	a.status.SetChat(p == phaseChat)
+}
+
+// update is Update without the status timer and layout.
 func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	wasDirty := a.mainDirty
 	a.mainDirty = true
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		w, h := clampSize(msg.Width, msg.Height)
-		if w != a.w || h != a.h {
-			a.w, a.h = w, h
-			a.layout()
-		}
+		a.w, a.h = w, h
 		return a, nil
 	case tea.BackgroundColorMsg:
 		a.setStyles(msg.IsDark())
@@ -384,7 +373,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.executed(msg)
 	case dismissedMsg:
 		if msg.err != nil {
-			a.setError(userText(msg.err))
+			a.status.SetError(userText(msg.err))
 		}
 		return a, nil
 	case markedMsg:
@@ -401,10 +390,7 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.retryWait = false
 		return a, a.flushOutbox()
 	case statusExpiredMsg:
-		if msg.gen == a.statusGen && a.statusErr && a.phase == phaseChat && !a.cfg.now().Before(a.statusUntil) {
-			a.clearStatus()
-		}
-		return a, nil
+		return a, a.status.Update(msg)
 	case notesTickMsg:
 		a.notesTick = false
 		a.notesAt = time.Time{}
@@ -432,6 +418,7 @@ func (a *App) setStyles(isDark bool) {
 		a.login.input.SetStyles(st.Input)
 	}
 	a.dropRenderCaches()
+	a.status.bump()
 	a.sideDirty = true
 }
 
@@ -456,16 +443,7 @@ func (a *App) sidebarWidth() int {
 }
 
 // mainRows is the height of the area above the input line.
-func (a *App) mainRows() int { return a.h - 1 - a.statusRows() }
-
-// statusRows is the height of the status line: an error too long for one
-// line gets two in the chat screen (when the terminal is tall enough).
-func (a *App) statusRows() int {
-	if a.statusErr && a.phase == phaseChat && a.h >= 10 && ansi.StringWidth(safeLine(a.status))+1 > a.w {
-		return 2
-	}
-	return 1
-}
+func (a *App) mainRows() int { return a.h - 1 - a.status.Rows() }
 
 // convWidth is the width of the conversation pane.
 func (a *App) convWidth() int {
@@ -482,11 +460,14 @@ func (a *App) textWidth() int { return max(1, a.convWidth()-1) }
 // convRows is the number of message lines (the pane minus its header).
 func (a *App) convRows() int { return a.mainRows() - 1 }
 
+// layout gives every component its size; it runs after every message.
 func (a *App) layout() {
-	a.sidebar.SetSize(a.sidebarWidth(), a.mainRows())
+	a.status.SetSize(a.w, a.h)
+	if w, h := a.sidebarWidth(), a.mainRows(); w != a.sidebar.width || h != a.sidebar.height {
+		a.sidebar.SetSize(w, h)
+		a.sideDirty = true // the online list is cut to the height
+	}
 	a.composer.SetWidth(a.w)
-	a.sideDirty = true
-	a.mainDirty = true
 }
 
 // Keys.
@@ -592,13 +573,13 @@ func (a *App) edit(msg tea.Msg) tea.Cmd {
 	before := a.composer.Rev()
 	if !a.composer.Update(msg) {
 		// Shown once while the keys keep coming: no timer per key.
-		if text := tooLongText("message", a.composer.Len()+1, defaultLimit) + "; that was not added"; a.status != text {
-			a.setError(text)
+		if text := tooLongText("message", a.composer.Len()+1, defaultLimit) + "; that was not added"; a.status.Text() != text {
+			a.status.SetError(text)
 		}
 		return nil
 	}
-	if a.status != "" && a.composer.Rev() != before {
-		a.clearStatus()
+	if a.status.Text() != "" && a.composer.Rev() != before {
+		a.status.Clear()
 	}
 	return nil
 }
@@ -610,8 +591,8 @@ func tooLongText(what string, n, limit int) string {
 }
 
 func (a *App) setFocus(f focusArea) {
-	if f != a.focus && a.status != "" {
-		a.clearStatus() // the new mode shows its own hints
+	if f != a.focus && a.status.Text() != "" {
+		a.status.Clear() // the new mode shows its own hints
 	}
 	if f != a.focus {
 		a.sideDirty = true // the online list is cut only without focus
@@ -716,7 +697,7 @@ func (a *App) handlePaste(p tea.PasteMsg, wasDirty bool) (tea.Model, tea.Cmd) {
 	}
 	if !a.composer.Fits(p.Content) {
 		n := a.composer.Len() + len([]rune(cleanInput(p.Content)))
-		a.setError(tooLongText("paste", n, defaultLimit) + " with the draft; nothing was pasted")
+		a.status.SetError(tooLongText("paste", n, defaultLimit) + " with the draft; nothing was pasted")
 		return a, nil
 	}
 	if a.focus == focusSidebar {
@@ -757,7 +738,7 @@ func (a *App) registered(msg registeredMsg) tea.Cmd {
 		return nil
 	}
 	a.login = nil
-	a.phase = phaseConnecting
+	a.setPhase(phaseConnecting)
 	a.me = msg.acct
 	return a.connectCmd(msg.acct)
 }
@@ -780,7 +761,7 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 		return a.end("could not join: " + userText(msg.err))
 	}
 	a.sess = msg.sess
-	a.phase = phaseChat
+	a.setPhase(phaseChat)
 	snap := msg.snap
 	if snap.Me.ID != 0 || snap.Me.Handle != "" {
 		a.me = snap.Me
@@ -823,9 +804,9 @@ func (a *App) end(text string) tea.Cmd {
 	if a.phase == phaseEnding && a.exitReason != "" {
 		return nil
 	}
-	a.phase = phaseEnding
+	a.setPhase(phaseEnding)
 	a.exitReason = text
-	a.setError(text)
+	a.status.SetError(text)
 	if c := a.convs[a.current]; c != nil {
 		c.addSystem(text, entError)
 		c.offset = 0
@@ -869,7 +850,7 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 		a.swapDraft(id)
 	}
 	a.current = id
-	a.clearStatus()
+	a.status.Clear()
 	if c.info.Unread != 0 {
 		c.info.Unread = 0
 	}
@@ -969,7 +950,7 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 	}
 	c.loading = false
 	if msg.err != nil {
-		a.setError("history: " + userText(msg.err))
+		a.status.SetError("history: " + userText(msg.err))
 		return nil
 	}
 	full := len(msg.msgs) >= a.cfg.pageSize
@@ -1046,7 +1027,7 @@ func (a *App) pageDown() tea.Cmd {
 func (a *App) submit() tea.Cmd {
 	if n := a.composer.Len(); n > defaultLimit {
 		// Never cut: nothing is sent until the line fits.
-		a.setError(tooLongText("line", n, defaultLimit) + "; shorten it to send")
+		a.status.SetError(tooLongText("line", n, defaultLimit) + "; shorten it to send")
 		return nil
 	}
 	typed := strings.TrimSpace(a.composer.Value())
@@ -1063,13 +1044,13 @@ func (a *App) submit() tea.Cmd {
 	if len(a.outbox) >= maxOutbox {
 		// Refused as a whole: the line stays in the input, unsent and
 		// unmerged, until the outbox drains.
-		a.setError(fmt.Sprintf("slow down: %d lines are waiting to be sent; this one was not sent", len(a.outbox)))
+		a.status.SetError(fmt.Sprintf("slow down: %d lines are waiting to be sent; this one was not sent", len(a.outbox)))
 		return nil
 	}
 	a.composer.Reset()
 	a.remember(typed)
-	if !a.slowShown {
-		a.clearStatus()
+	if !a.status.Slow() {
+		a.status.Clear()
 	}
 	return a.enqueue(it)
 }
@@ -1110,15 +1091,14 @@ func (a *App) finishHead(err error) (next, retry tea.Cmd) {
 	a.inflight = false
 	if errors.Is(err, chat.ErrRateLimited) && len(a.outbox) > 0 {
 		a.retryWait = true
-		a.setError(fmt.Sprintf("slow down: %d %s waiting to be sent", len(a.outbox), plural(len(a.outbox), "line", "lines")))
-		a.slowShown = true
+		a.status.SetSlow(fmt.Sprintf("slow down: %d %s waiting to be sent", len(a.outbox), plural(len(a.outbox), "line", "lines")))
 		return nil, tea.Tick(a.cfg.retryDelay, func(time.Time) tea.Msg { return retryMsg{} })
 	}
 	if len(a.outbox) > 0 {
 		a.outbox = a.outbox[1:]
 	}
-	if a.slowShown && (err == nil || len(a.outbox) == 0) {
-		a.clearStatus()
+	if a.status.Slow() && (err == nil || len(a.outbox) == 0) {
+		a.status.Clear()
 	}
 	return a.flushOutbox(), nil
 }
@@ -1152,7 +1132,7 @@ func (a *App) failed(it outItem, err error) {
 			text += " (↑ on an empty line recalls it)"
 		}
 	}
-	a.setError(text)
+	a.status.SetError(text)
 }
 
 // recallUnsent puts the newest failed line of the conversation in front
@@ -1232,7 +1212,7 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 		cmds = append(cmds, a.switchTo(r.Open.ID))
 	}
 	if msg.err != nil {
-		a.setError(userText(msg.err))
+		a.status.SetError(userText(msg.err))
 		return tea.Batch(cmds...)
 	}
 	if len(r.Lines) > 0 {
@@ -1561,28 +1541,6 @@ func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {
 	return a.end(text)
 }
 
-// setError shows text in the status line as an error until the next edit
-// of the input, a mode change or statusTTL, whichever comes first.
-func (a *App) setError(text string) {
-	rows := a.statusRows()
-	a.status, a.statusErr, a.slowShown = text, true, false
-	a.statusUntil = a.cfg.now().Add(a.cfg.statusTTL)
-	a.statusGen++
-	a.statusTimer = true
-	if a.statusRows() != rows {
-		a.layout()
-	}
-}
-
-// clearStatus empties the status line (the key hints come back).
-func (a *App) clearStatus() {
-	rows := a.statusRows()
-	a.status, a.statusErr, a.slowShown = "", false, false
-	if a.statusRows() != rows {
-		a.layout()
-	}
-}
-
 // ensureSidebar rebuilds the sidebar rows if their data changed.
 func (a *App) ensureSidebar() {
 	if !a.sideDirty {
@@ -1773,54 +1731,19 @@ func (a *App) peerStatus(id chat.UserID) string {
 	return prefix + "offline, last seen " + ago(a.cfg.now(), seen)
 }
 
-// statusLine is one line: the last error (red) or status, else key hints.
-// It is cached: most frames (a message arriving) do not change it.
+// statusLine is the status line with the hints of the current mode.
 func (a *App) statusLine() string {
-	key := statusKey{a.status, a.statusErr, a.w, a.h, a.phase, a.dialog != nil, a.focus, a.st}
-	if key == a.statusKey && a.statusCache != "" {
-		return a.statusCache
+	h := hintChat
+	switch {
+	case a.phase == phaseLogin:
+		h = hintLogin
+	case a.dialog != nil:
+		h = hintDialog
+	case a.focus == focusSidebar:
+		h = hintSidebar
 	}
-	var line string
-	if a.status != "" {
-		p := a.st.pHelp
-		if a.statusErr {
-			p = a.st.pError
-		}
-		text := " " + safeLine(a.status)
-		if a.statusRows() == 2 {
-			parts := wrapText(text, a.w)
-			rest := strings.Join(parts[1:], " ")
-			line = p.s(parts[0]) + "\n" + p.s(fit(" "+rest, a.w))
-		} else {
-			line = p.s(fit(text, a.w))
-		}
-	} else {
-		var hints []string
-		switch {
-		case a.phase == phaseLogin:
-			hints = a.keys.helpLogin()
-		case a.dialog != nil:
-			hints = a.keys.helpDialog()
-		case a.focus == focusSidebar:
-			hints = a.keys.helpSidebar()
-		default:
-			hints = a.keys.helpChat(a.w >= 100)
-		}
-		line = a.st.pHelp.s(fit(" "+strings.Join(hints, " · "), a.w))
-	}
-	a.statusKey, a.statusCache = key, line
-	return line
-}
-
-// statusKey is what the status line depends on.
-type statusKey struct {
-	text   string
-	err    bool
-	w, h   int
-	phase  phase
-	dialog bool
-	focus  focusArea
-	st     *Styles
+	a.status.SetHints(h)
+	return a.status.View()
 }
 
 // logUnexpected logs broker errors that are not ordinary user errors.

@@ -1237,16 +1237,16 @@ func TestStatusErrorClearsOnEditModeChangeAndAfterAWhile(t *testing.T) {
 	h.press(tea.KeyEscape)
 
 	fail()
-	h.send(statusExpiredMsg{gen: h.app.statusGen})
+	h.send(statusExpiredMsg{gen: h.app.status.gen})
 	if !strings.Contains(h.screen(), "not a command") {
 		t.Fatal("error cleared before its time")
 	}
 	now = now.Add(statusTTL)
-	h.send(statusExpiredMsg{gen: h.app.statusGen - 1})
+	h.send(statusExpiredMsg{gen: h.app.status.gen - 1})
 	if !strings.Contains(h.screen(), "not a command") {
 		t.Fatal("an older error's timer cleared the newer error")
 	}
-	h.send(statusExpiredMsg{gen: h.app.statusGen})
+	h.send(statusExpiredMsg{gen: h.app.status.gen})
 	if s := h.screen(); strings.Contains(s, "not a command") {
 		t.Fatalf("error still shown after %v:\n%s", statusTTL, s)
 	}

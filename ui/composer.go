@@ -61,8 +61,10 @@ func (c *Composer) SetStyles(st *Styles) { c.st = st; c.view = "" }
 
 // SetWidth sets the width of the whole line, prompt included.
 func (c *Composer) SetWidth(w int) {
-	c.width = w
-	c.view = ""
+	if w != c.width {
+		c.width = w
+		c.view = ""
+	}
 }
 
 // Len is the draft's length in characters (runes).
