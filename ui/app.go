@@ -78,33 +78,11 @@ type (
 		msgs   []chat.Message
 		err    error
 	}
-	sentMsg struct {
-		item outItem
-		msg  chat.Message
-		err  error
-	}
-	execMsg struct {
-		item  outItem
-		reply chat.Reply
-		err   error
-	}
 	dismissedMsg struct{ err error }
 	markedMsg    struct{ err error }
 	markTickMsg  struct{}
-	notesTickMsg struct{}
 	quitNowMsg   struct{}
-	// retryMsg says the rate-limit pause of the outbox is over.
-	retryMsg struct{}
 )
-
-// outItem is a line the user entered, waiting its turn: sends and commands
-// go out one at a time so they reach the broker in the order typed.
-type outItem struct {
-	exec  bool
-	conv  chat.ConvID
-	text  string
-	typed string // the line as typed, given back to the input if it fails
-}
 
 type phase uint8
 
@@ -250,23 +228,11 @@ type App struct {
 
 	status *Status
 
-	// outbox holds the lines entered and not yet accepted, oldest first;
-	// its head is in flight (inflight) or waiting for a rate-limit retry
-	// (retryWait), and leaves only when the broker has answered for good.
-	outbox    []outItem
-	inflight  bool
-	retryWait bool
-	// unsent are failed lines that could not go back to the input because
-	// it held new typing or another conversation was in front, newest
-	// last; Up on an empty input recalls those of the conversation in
-	// front.
-	unsent []outItem
+	outbox *Outbox
 
 	markPending bool
 
-	notes      presenceNotes // joins and leaves not yet shown in the lobby
-	notesAt    time.Time     // when the last join/leave line was added
-	notesTick  bool          // a notesTickMsg is scheduled
+	notes      *Notes
 	exitReason string
 
 	sideDirty bool   // sidebar data changed since its last rebuild
@@ -277,9 +243,11 @@ type App struct {
 func newApp(cfg appConfig) *App {
 	cfg.defaults()
 	com := &common{st: cfg.theme.Dark, keys: newKeyMap(), cfg: &cfg}
+	status := newStatus(com)
 	a := &App{
 		common:    com,
-		status:    newStatus(com),
+		status:    status,
+		outbox:    newOutbox(com, status),
 		convs:     make(map[chat.ConvID]*Conversation),
 		mainDirty: true,
 		sideDirty: true,
@@ -295,6 +263,7 @@ func newApp(cfg appConfig) *App {
 		a.setPhase(phaseConnecting)
 		a.me = *cfg.acct
 	}
+	a.notes = newNotes(com, func() (*Conversation, int) { return a.convs[chat.Lobby], a.online.Len() })
 	a.layout()
 	return a
 }
@@ -387,15 +356,11 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case quitNowMsg:
 		return a, tea.Quit
 	case retryMsg:
-		a.retryWait = false
-		return a, a.flushOutbox()
+		return a, a.outbox.Update(msg)
 	case statusExpiredMsg:
 		return a, a.status.Update(msg)
 	case notesTickMsg:
-		a.notesTick = false
-		a.notesAt = time.Time{}
-		a.flushNotes()
-		return a, nil
+		return a, a.notes.Update(msg)
 	}
 	a.mainDirty = wasDirty
 	return a, nil
@@ -627,9 +592,9 @@ func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 		case itemContact, itemPerson:
 			// Opening a DM goes through the broker: it knows (or creates)
 			// the conversation and answers with Reply.Open, sending nothing.
-			return a.enqueue(outItem{exec: true, conv: a.current, text: "/msg " + it.handle})
+			return a.outbox.Enqueue(outItem{exec: true, conv: a.current, text: "/msg " + it.handle})
 		case itemSelf:
-			return a.enqueue(outItem{exec: true, conv: a.current, text: "/whois " + it.handle})
+			return a.outbox.Enqueue(outItem{exec: true, conv: a.current, text: "/whois " + it.handle})
 		}
 	default:
 		if k.Text != "" {
@@ -761,6 +726,7 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 		return a.end("could not join: " + userText(msg.err))
 	}
 	a.sess = msg.sess
+	a.outbox.SetSession(msg.sess)
 	a.setPhase(phaseChat)
 	snap := msg.snap
 	if snap.Me.ID != 0 || snap.Me.Handle != "" {
@@ -1041,10 +1007,10 @@ func (a *App) submit() tea.Cmd {
 	case strings.HasPrefix(typed, "/"):
 		it.exec = true
 	}
-	if len(a.outbox) >= maxOutbox {
+	if a.outbox.Full() {
 		// Refused as a whole: the line stays in the input, unsent and
 		// unmerged, until the outbox drains.
-		a.status.SetError(fmt.Sprintf("slow down: %d lines are waiting to be sent; this one was not sent", len(a.outbox)))
+		a.status.SetError(fmt.Sprintf("slow down: %d lines are waiting to be sent; this one was not sent", a.outbox.Len()))
 		return nil
 	}
 	a.composer.Reset()
@@ -1052,55 +1018,7 @@ func (a *App) submit() tea.Cmd {
 	if !a.status.Slow() {
 		a.status.Clear()
 	}
-	return a.enqueue(it)
-}
-
-func (a *App) enqueue(it outItem) tea.Cmd {
-	a.outbox = append(a.outbox, it)
-	return a.flushOutbox()
-}
-
-// flushOutbox starts the line at the head of the outbox unless one is in
-// flight or waiting for its retry. The line stays at the head until the
-// broker has answered for good (see finishHead).
-func (a *App) flushOutbox() tea.Cmd {
-	if a.inflight || a.retryWait || len(a.outbox) == 0 || a.sess == nil {
-		return nil
-	}
-	it := a.outbox[0]
-	a.inflight = true
-	sess, ctx, lg := a.sess, a.cfg.ctx, a.cfg.logger
-	if it.exec {
-		return func() tea.Msg {
-			r, err := sess.Exec(ctx, it.conv, it.text)
-			logUnexpected(lg, "exec", err)
-			return execMsg{item: it, reply: r, err: err}
-		}
-	}
-	return func() tea.Msg {
-		m, err := sess.Send(ctx, it.conv, it.text)
-		logUnexpected(lg, "send", err)
-		return sentMsg{item: it, msg: m, err: err}
-	}
-}
-
-// finishHead ends the head's call. A line refused for sending too fast
-// stays at the head and is retried after retryDelay (retry is that Cmd,
-// non-nil); any other outcome removes it, and the next line starts (next).
-func (a *App) finishHead(err error) (next, retry tea.Cmd) {
-	a.inflight = false
-	if errors.Is(err, chat.ErrRateLimited) && len(a.outbox) > 0 {
-		a.retryWait = true
-		a.status.SetSlow(fmt.Sprintf("slow down: %d %s waiting to be sent", len(a.outbox), plural(len(a.outbox), "line", "lines")))
-		return nil, tea.Tick(a.cfg.retryDelay, func(time.Time) tea.Msg { return retryMsg{} })
-	}
-	if len(a.outbox) > 0 {
-		a.outbox = a.outbox[1:]
-	}
-	if a.status.Slow() && (err == nil || len(a.outbox) == 0) {
-		a.status.Clear()
-	}
-	return a.flushOutbox(), nil
+	return a.outbox.Enqueue(it)
 }
 
 // failed shows why a line was not accepted. A refused line goes back to
@@ -1125,7 +1043,7 @@ func (a *App) failed(it outItem, err error) {
 	case !late && it.conv == a.current && a.composer.Len() == 0:
 		a.composer.SetValue(it.typed)
 	default:
-		a.unsent = append(a.unsent, it)
+		a.outbox.keepUnsent(it)
 		if c := a.convs[it.conv]; c != nil && it.conv != a.current {
 			text += " (↑ on an empty line in " + c.info.Name + " recalls it)"
 		} else {
@@ -1141,18 +1059,15 @@ func (a *App) recallUnsent() bool {
 	if a.composer.Value() != "" {
 		return false
 	}
-	for i := len(a.unsent) - 1; i >= 0; i-- {
-		if a.unsent[i].conv == a.current {
-			a.composer.SetValue(a.unsent[i].typed)
-			a.unsent = append(a.unsent[:i], a.unsent[i+1:]...)
-			return true
-		}
+	typed, ok := a.outbox.takeUnsent(a.current)
+	if ok {
+		a.composer.SetValue(typed)
 	}
-	return false
+	return ok
 }
 
 func (a *App) sent(msg sentMsg) tea.Cmd {
-	next, retry := a.finishHead(msg.err)
+	next, retry := a.outbox.Finish(msg.err)
 	if retry != nil {
 		return retry
 	}
@@ -1199,7 +1114,7 @@ func (a *App) noteAway(c *Conversation) {
 }
 
 func (a *App) executed(msg execMsg) tea.Cmd {
-	next, retry := a.finishHead(msg.err)
+	next, retry := a.outbox.Finish(msg.err)
 	if retry != nil {
 		return retry
 	}
@@ -1259,19 +1174,19 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 	for _, ev := range evs {
 		switch ev := ev.(type) {
 		case chat.MessageEvent:
-			a.flushNotes()
+			a.notes.Flush()
 			ring, cmd := a.onMessage(ev)
 			bell = bell || ring
 			cmds = append(cmds, cmd)
 		case *chat.MessageEvent:
-			a.flushNotes()
+			a.notes.Flush()
 			ring, cmd := a.onMessage(*ev)
 			bell = bell || ring
 			cmds = append(cmds, cmd)
 		case chat.PresenceEvent:
-			a.onPresence(ev, &a.notes)
+			a.onPresence(ev)
 		case *chat.PresenceEvent:
-			a.onPresence(*ev, &a.notes)
+			a.onPresence(*ev)
 		case chat.ContactsEvent:
 			a.contacts = ev.Contacts
 			a.sideDirty = true
@@ -1279,10 +1194,10 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 			a.contacts = ev.Contacts
 			a.sideDirty = true
 		case chat.NoticeEvent:
-			a.flushNotes()
+			a.notes.Flush()
 			a.onNotice(ev)
 		case *chat.NoticeEvent:
-			a.flushNotes()
+			a.notes.Flush()
 			a.onNotice(*ev)
 		case chat.ReadEvent:
 			a.onRead(ev)
@@ -1294,10 +1209,7 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 			return a.onShutdown(*ev)
 		}
 	}
-	if !a.flushNotes() && !a.notesTick && !a.notes.empty() {
-		a.notesTick = true
-		cmds = append(cmds, tea.Tick(a.cfg.noticeEvery, func(time.Time) tea.Msg { return notesTickMsg{} }))
-	}
+	cmds = append(cmds, a.notes.Schedule())
 	if bell {
 		// BEL goes to the terminal as a raw write, never inside the view.
 		cmds = append(cmds, tea.Raw("\a"))
@@ -1369,14 +1281,14 @@ func (a *App) onRead(ev chat.ReadEvent) {
 // onPresence applies one presence change. Join and leave notices are not
 // added here but collected in notes, so that a batch of them (a busy lobby,
 // a connect storm) becomes one summary line.
-func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
+func (a *App) onPresence(ev chat.PresenceEvent) {
 	p := ev.Presence
 	lobby := a.convs[chat.Lobby]
 	if ev.OldHandle != "" && ev.OldHandle != p.Handle {
 		// The user's own sessions are told "you are now known as …" by a
 		// notice from the broker instead.
 		if lobby != nil && p.User != a.me.ID {
-			notes.flush(a)
+			a.notes.FlushNow()
 			lobby.addSystem(fmt.Sprintf("%s is now known as %s", ev.OldHandle, p.Handle), entSystem)
 		}
 		for _, c := range a.order {
@@ -1395,9 +1307,9 @@ func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 	if p.User != a.me.ID {
 		switch {
 		case ev.Joined:
-			notes.add(p.User, p.Handle, true)
+			a.notes.Add(p.User, p.Handle, true)
 		case ev.Left:
-			notes.add(p.User, p.Handle, false)
+			a.notes.Add(p.User, p.Handle, false)
 		}
 	}
 	if p.Status == chat.Offline && !p.LastSeen.IsZero() {
@@ -1424,101 +1336,6 @@ func (a *App) onPresence(ev chat.PresenceEvent, notes *presenceNotes) {
 		}
 	}
 	a.sideDirty = true
-}
-
-// presenceNotes collects the joins and leaves of one batch of events for
-// the lobby: one join is "bob joined", as before; a burst becomes one line
-// such as "alice, bob, carol and 12 others joined", so a connect storm
-// neither floods the lobby nor costs every session a line per login.
-type presenceNotes struct {
-	joined, left []presenceNote
-}
-
-type presenceNote struct {
-	user   chat.UserID
-	handle string
-}
-
-// maxNamed is how many handles a summary line names.
-const maxNamed = 3
-
-// In a lobby of more than quietLobby people, join and leave lines are
-// added at most once per noticeEvery, each summarising everyone who came
-// or went since the last one; in a smaller lobby every batch gets its line
-// at once. (IRC servers hide joins in big channels; we keep them, but
-// rate-limited, because a line per login is noise there and, in a connect
-// storm, a repaint of every screen per login.)
-const (
-	quietLobby  = 30
-	noticeEvery = 10 * time.Second
-)
-
-// flushNotes adds the pending join/leave lines to the lobby if the rate
-// limit allows; it reports whether nothing is left pending.
-func (a *App) flushNotes() bool {
-	if a.notes.empty() {
-		return true
-	}
-	now := a.cfg.now()
-	if a.online.Len() > quietLobby && now.Sub(a.notesAt) < a.cfg.noticeEvery {
-		return false
-	}
-	a.notes.flush(a)
-	a.notesAt = now
-	return true
-}
-
-func (n *presenceNotes) empty() bool { return len(n.joined) == 0 && len(n.left) == 0 }
-
-// add records a join or leave. A leave cancels a join of the same batch
-// (and a join a leave): whoever came and went within one batch is not
-// mentioned at all.
-func (n *presenceNotes) add(id chat.UserID, handle string, joined bool) {
-	this, other := &n.left, &n.joined
-	if joined {
-		this, other = &n.joined, &n.left
-	}
-	if i := slices.IndexFunc(*other, func(x presenceNote) bool { return x.user == id }); i >= 0 {
-		*other = slices.Delete(*other, i, i+1)
-		return
-	}
-	*this = append(*this, presenceNote{id, handle})
-}
-
-// flush adds the collected lines to the lobby and resets n.
-func (n *presenceNotes) flush(a *App) {
-	if len(n.joined) == 0 && len(n.left) == 0 {
-		return
-	}
-	if lobby := a.convs[chat.Lobby]; lobby != nil {
-		if len(n.joined) > 0 {
-			lobby.addSystem(summarise(n.joined)+" joined", entSystem)
-		}
-		if len(n.left) > 0 {
-			lobby.addSystem(summarise(n.left)+" left", entSystem)
-		}
-		lobby.trimOld(a.cfg.maxWindow)
-	}
-	n.joined, n.left = n.joined[:0], n.left[:0]
-}
-
-// summarise names up to maxNamed people: "bob", "alice and bob",
-// "alice, bob and carol", "alice, bob, carol and 4 others".
-func summarise(ps []presenceNote) string {
-	names := make([]string, 0, maxNamed)
-	for _, p := range ps[:min(len(ps), maxNamed)] {
-		names = append(names, p.handle)
-	}
-	rest := len(ps) - len(names)
-	switch {
-	case rest == 1:
-		return strings.Join(names, ", ") + " and 1 other"
-	case rest > 1:
-		return strings.Join(names, ", ") + fmt.Sprintf(" and %d others", rest)
-	case len(names) == 1:
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func (a *App) onNotice(ev chat.NoticeEvent) {

@@ -1118,8 +1118,8 @@ func TestEveryLineTypedFasterThanTheRateLimitIsSentOnceInOrder(t *testing.T) {
 	if strings.Join(accepted, ",") != strings.Join(want, ",") {
 		t.Fatalf("accepted %v; want %v", accepted, want)
 	}
-	if v := h.app.composer.Value(); v != "" || len(h.app.outbox) != 0 {
-		t.Fatalf("input %q, outbox %v; want both empty", v, h.app.outbox)
+	if v := h.app.composer.Value(); v != "" || h.app.outbox.Len() != 0 {
+		t.Fatalf("input %q, outbox %v; want both empty", v, h.app.outbox.items)
 	}
 	if s := h.screen(); strings.Contains(s, "slow down") || strings.Contains(s, "q24q25") {
 		t.Fatalf("screen after the queue drained:\n%s", s)
@@ -1145,8 +1145,8 @@ func TestRateLimitedLineWaitsAtTheHeadAndTypingGoesOn(t *testing.T) {
 	}
 	h.typeText("q3")
 	h.press(tea.KeyEnter)
-	if v := h.app.composer.Value(); v != "" || len(h.app.outbox) != 3 {
-		t.Fatalf("input %q, outbox %v", v, h.app.outbox)
+	if v := h.app.composer.Value(); v != "" || h.app.outbox.Len() != 3 {
+		t.Fatalf("input %q, outbox %v", v, h.app.outbox.items)
 	}
 	h.run(retry)
 	if strings.Join(accepted, ",") != "q1,q2,q3" {
