@@ -201,7 +201,7 @@ type App struct {
 	order   []*Conversation
 	current chat.ConvID
 
-	sidebar   Sidebar
+	sidebar   *Sidebar
 	composer  Composer
 	dialog    *OfflineDialog
 	dismissed bool // DismissOffline has been issued
@@ -235,9 +235,15 @@ type App struct {
 	notes      *Notes
 	exitReason string
 
-	sideDirty bool   // sidebar data changed since its last rebuild
-	mainDirty bool   // the area above the input must be redrawn
-	mainCache string // that area, joined
+	// paneVer is the conversation pane's version: every message but
+	// typing may change what it shows.
+	paneVer version
+	// mainCache is the area above the input as drawn for mainKey, frame
+	// the whole screen as drawn for frameKey.
+	mainKey   mainKey
+	mainCache string
+	frameKey  frameKey
+	frame     string
 }
 
 func newApp(cfg appConfig) *App {
@@ -245,20 +251,29 @@ func newApp(cfg appConfig) *App {
 	com := &common{st: cfg.theme.Dark, keys: newKeyMap(), cfg: &cfg}
 	status := newStatus(com)
 	a := &App{
-		common:    com,
-		status:    status,
-		outbox:    newOutbox(com, status),
-		convs:     make(map[chat.ConvID]*Conversation),
-		mainDirty: true,
-		sideDirty: true,
+		common: com,
+		status: status,
+		outbox: newOutbox(com, status),
+		convs:  make(map[chat.ConvID]*Conversation),
 	}
 	a.w, a.h = 80, 24
 	a.rc = renderCtx{st: a.st, loc: cfg.loc}
 	a.composer = newComposer(a.st, defaultLimit)
+	a.sidebar = newSidebar(com, func() sidebarData {
+		return sidebarData{
+			convs:    a.order,
+			current:  a.current,
+			contacts: a.contacts,
+			online:   a.online,
+			me:       a.me.ID,
+			now:      a.cfg.now(),
+			focused:  a.focus == focusSidebar,
+		}
+	})
 	switch {
 	case cfg.loginReason != "" || cfg.acct == nil:
 		a.setPhase(phaseLogin)
-		a.login = newLogin(a.st, cfg.loginReason)
+		a.login = newLogin(com, cfg.loginReason)
 	default:
 		a.setPhase(phaseConnecting)
 		a.me = *cfg.acct
@@ -301,24 +316,34 @@ func (a *App) setPhase(p phase) {
 	a.status.SetChat(p == phaseChat)
 }
 
-// update is Update without the status timer and layout.
+// update is Update without the status timer and layout. Every message
+// but typing may change the conversation pane: its version moves on.
 func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	wasDirty := a.mainDirty
-	a.mainDirty = true
+	cmd, typing, known := a.route(msg)
+	if known && !typing {
+		a.paneVer.bump()
+	}
+	return a, cmd
+}
+
+// route hands msg to the component or handler it is for. typing says it
+// only edited an input line; known that it was a message of the App's.
+func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		w, h := clampSize(msg.Width, msg.Height)
-		a.w, a.h = w, h
-		return a, nil
+		a.w, a.h = clampSize(msg.Width, msg.Height)
+		return nil, false, true
 	case tea.BackgroundColorMsg:
 		a.setStyles(msg.IsDark())
-		return a, nil
+		return nil, false, true
 	case tea.KeyPressMsg:
-		return a.handleKey(msg, wasDirty)
+		cmd, typing := a.handleKey(msg)
+		return cmd, typing, true
 	case tea.PasteMsg:
-		return a.handlePaste(msg, wasDirty)
+		cmd, typing := a.handlePaste(msg)
+		return cmd, typing, true
 	case eventsMsg:
-		return a, a.applyEvents(msg)
+		return a.applyEvents(msg), false, true
 	case sessionEndedMsg:
 		text := "disconnected"
 		switch {
@@ -327,43 +352,42 @@ func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case msg.err != nil:
 			text = "disconnected: " + userText(msg.err)
 		}
-		return a, a.end(text)
+		return a.end(text), false, true
 	case endMsg:
-		return a, a.end(msg.reason)
+		return a.end(msg.reason), false, true
 	case registeredMsg:
-		return a, a.registered(msg)
+		return a.registered(msg), false, true
 	case connectedMsg:
-		return a, a.connected(msg)
+		return a.connected(msg), false, true
 	case historyMsg:
-		return a, a.historyLoaded(msg)
+		return a.historyLoaded(msg), false, true
 	case sentMsg:
-		return a, a.sent(msg)
+		return a.sent(msg), false, true
 	case execMsg:
-		return a, a.executed(msg)
+		return a.executed(msg), false, true
 	case dismissedMsg:
 		if msg.err != nil {
 			a.status.SetError(userText(msg.err))
 		}
-		return a, nil
+		return nil, false, true
 	case markedMsg:
-		return a, nil
+		return nil, false, true
 	case markTickMsg:
 		a.markPending = false
 		if c := a.convs[a.current]; c != nil {
-			return a, a.markRead(c)
+			return a.markRead(c), false, true
 		}
-		return a, nil
+		return nil, false, true
 	case quitNowMsg:
-		return a, tea.Quit
+		return tea.Quit, false, true
 	case retryMsg:
-		return a, a.outbox.Update(msg)
+		return a.outbox.Update(msg), false, true
 	case statusExpiredMsg:
-		return a, a.status.Update(msg)
+		return a.status.Update(msg), false, true
 	case notesTickMsg:
-		return a, a.notes.Update(msg)
+		return a.notes.Update(msg), false, true
 	}
-	a.mainDirty = wasDirty
-	return a, nil
+	return nil, false, false
 }
 
 // setStyles switches between the dark and light style sets and drops every
@@ -380,11 +404,14 @@ func (a *App) setStyles(isDark bool) {
 	a.rc.st = st
 	a.composer.SetStyles(st)
 	if a.login != nil {
-		a.login.input.SetStyles(st.Input)
+		a.login.restyle()
+	}
+	if a.dialog != nil {
+		a.dialog.bump()
 	}
 	a.dropRenderCaches()
 	a.status.bump()
-	a.sideDirty = true
+	a.sidebar.Touch()
 }
 
 // dropRenderCaches forgets every rendered message line.
@@ -428,60 +455,62 @@ func (a *App) convRows() int { return a.mainRows() - 1 }
 // layout gives every component its size; it runs after every message.
 func (a *App) layout() {
 	a.status.SetSize(a.w, a.h)
-	if w, h := a.sidebarWidth(), a.mainRows(); w != a.sidebar.width || h != a.sidebar.height {
-		a.sidebar.SetSize(w, h)
-		a.sideDirty = true // the online list is cut to the height
+	a.sidebar.SetSize(a.sidebarWidth(), a.mainRows())
+	a.composer.SetSize(a.w, 1)
+	if a.login != nil {
+		a.login.SetSize(a.w, a.h)
 	}
-	a.composer.SetWidth(a.w)
+	if a.dialog != nil {
+		a.dialog.SetSize(a.w, a.mainRows())
+	}
 }
 
 // Keys.
 
-func (a *App) handleKey(k tea.KeyPressMsg, wasDirty bool) (tea.Model, tea.Cmd) {
+// handleKey routes a key press; typing says it only edited the input.
+func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 	if key.Matches(k, a.keys.Quit) {
-		return a, tea.Quit
+		return tea.Quit, false
 	}
 	switch a.phase {
 	case phaseLogin:
-		return a, a.loginKey(k)
+		return a.loginKey(k), false
 	case phaseChat:
 	default:
-		return a, nil
+		return nil, false
 	}
 	if a.dialog != nil {
-		return a, a.dialogKey(k)
+		return a.dialogKey(k), false
 	}
 	switch {
 	case key.Matches(k, a.keys.NextConv):
-		return a, a.cycle(1)
+		return a.cycle(1), false
 	case key.Matches(k, a.keys.PrevConv):
-		return a, a.cycle(-1)
+		return a.cycle(-1), false
 	case key.Matches(k, a.keys.PageUp):
-		return a, a.pageUp()
+		return a.pageUp(), false
 	case key.Matches(k, a.keys.PageDown):
-		return a, a.pageDown()
+		return a.pageDown(), false
 	}
 	if a.focus == focusSidebar {
-		return a, a.sidebarKey(k)
+		return a.sidebarKey(k), false
 	}
 	switch {
 	case key.Matches(k, a.keys.Sidebar):
 		a.setFocus(focusSidebar)
-		return a, nil
+		return nil, false
 	case key.Matches(k, a.keys.Enter):
-		return a, a.submit()
+		return a.submit(), false
 	case key.Matches(k, a.keys.Up):
 		if !a.recallUnsent() {
 			a.recallLine(-1)
 		}
-		return a, nil
+		return nil, false
 	case key.Matches(k, a.keys.Down):
 		a.recallLine(1)
-		return a, nil
+		return nil, false
 	}
-	// Plain typing only changes the input line: keep the cached main area.
-	a.mainDirty = wasDirty
-	return a, a.edit(k)
+	return a.edit(k), true
 }
 
 // maxRecall bounds the lines Up/Down can recall.
@@ -536,7 +565,7 @@ func (a *App) remember(line string) {
 // the status line says so.
 func (a *App) edit(msg tea.Msg) tea.Cmd {
 	before := a.composer.Rev()
-	if !a.composer.Update(msg) {
+	if a.composer.Update(msg); a.composer.Refused() {
 		// Shown once while the keys keep coming: no timer per key.
 		if text := tooLongText("message", a.composer.Len()+1, defaultLimit) + "; that was not added"; a.status.Text() != text {
 			a.status.SetError(text)
@@ -559,9 +588,6 @@ func (a *App) setFocus(f focusArea) {
 	if f != a.focus && a.status.Text() != "" {
 		a.status.Clear() // the new mode shows its own hints
 	}
-	if f != a.focus {
-		a.sideDirty = true // the online list is cut only without focus
-	}
 	a.focus = f
 	a.sidebar.SetFocused(f == focusSidebar)
 	if f == focusSidebar {
@@ -572,14 +598,11 @@ func (a *App) setFocus(f focusArea) {
 }
 
 func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
-	a.ensureSidebar()
 	switch {
 	case key.Matches(k, a.keys.Sidebar):
 		a.setFocus(focusInput)
-	case key.Matches(k, a.keys.Up):
-		a.sidebar.move(-1)
-	case key.Matches(k, a.keys.Down):
-		a.sidebar.move(1)
+	case key.Matches(k, a.keys.Up), key.Matches(k, a.keys.Down):
+		return a.sidebar.Update(k)
 	case key.Matches(k, a.keys.Enter):
 		it, ok := a.sidebar.selected()
 		if !ok {
@@ -608,10 +631,8 @@ func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 
 func (a *App) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
-	case key.Matches(k, a.keys.Up):
-		a.dialog.move(-1)
-	case key.Matches(k, a.keys.Down):
-		a.dialog.move(1)
+	case key.Matches(k, a.keys.Up), key.Matches(k, a.keys.Down):
+		return a.dialog.Update(k)
 	case key.Matches(k, a.keys.Back):
 		return a.dismissDialog()
 	case key.Matches(k, a.keys.Enter):
@@ -652,25 +673,24 @@ func (a *App) dismissDialog() tea.Cmd {
 	}
 }
 
-func (a *App) handlePaste(p tea.PasteMsg, wasDirty bool) (tea.Model, tea.Cmd) {
+// handlePaste routes a paste; typing says it only edited an input.
+func (a *App) handlePaste(p tea.PasteMsg) (cmd tea.Cmd, typing bool) {
 	switch {
 	case a.phase == phaseLogin:
-		a.mainDirty = wasDirty
-		return a, a.login.Update(p)
+		return a.login.Update(p), true
 	case a.phase != phaseChat || a.dialog != nil:
-		return a, nil
+		return nil, false
 	}
 	if !a.composer.Fits(p.Content) {
 		n := a.composer.Len() + len([]rune(cleanInput(p.Content)))
 		a.status.SetError(tooLongText("paste", n, defaultLimit) + " with the draft; nothing was pasted")
-		return a, nil
+		return nil, false
 	}
-	if a.focus == focusSidebar {
+	typing = a.focus != focusSidebar
+	if !typing {
 		a.setFocus(focusInput)
-	} else {
-		a.mainDirty = wasDirty
 	}
-	return a, a.edit(p)
+	return a.edit(p), typing
 }
 
 // Login.
@@ -684,7 +704,7 @@ func (a *App) loginKey(k tea.KeyPressMsg) tea.Cmd {
 	if handle == "" || l.busy {
 		return nil
 	}
-	l.busy, l.err = true, ""
+	l.setBusy(true)
 	b, ctx, ck, lg := a.cfg.broker, a.cfg.ctx, a.cfg.key, a.cfg.logger
 	return func() tea.Msg {
 		acct, err := b.Register(ctx, ck, handle)
@@ -697,9 +717,9 @@ func (a *App) registered(msg registeredMsg) tea.Cmd {
 	if a.login == nil {
 		return nil
 	}
-	a.login.busy = false
+	a.login.setBusy(false)
 	if msg.err != nil {
-		a.login.err = userText(msg.err)
+		a.login.setErr(userText(msg.err))
 		return nil
 	}
 	a.login = nil
@@ -754,9 +774,9 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 	}
 	lobby.addSystem("Type a message and press Enter; /help lists the commands.", entSystem)
 	if len(snap.Offline) > 0 {
-		a.dialog = newOfflineDialog(snap.Offline)
+		a.dialog = newOfflineDialog(a.common, &a.rc, snap.Offline)
 	}
-	a.sideDirty = true
+	a.sidebar.Touch()
 	cmds := []tea.Cmd{a.loadLatest(lobby)}
 	if attach := a.cfg.attach; attach != nil {
 		sess := a.sess
@@ -787,7 +807,7 @@ func (a *App) ensureConv(info chat.Conversation) *Conversation {
 	if c, ok := a.convs[info.ID]; ok {
 		if info.Name != "" && info.Name != c.info.Name {
 			c.info.Name = info.Name
-			a.sideDirty = true
+			a.sidebar.Touch()
 		}
 		return c
 	}
@@ -797,7 +817,7 @@ func (a *App) ensureConv(info chat.Conversation) *Conversation {
 	c := newConversation(info)
 	a.convs[info.ID] = c
 	a.order = append(a.order, c)
-	a.sideDirty = true
+	a.sidebar.Touch()
 	return c
 }
 
@@ -820,7 +840,7 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	if c.info.Unread != 0 {
 		c.info.Unread = 0
 	}
-	a.sideDirty = true
+	a.sidebar.Touch()
 	if !c.loaded {
 		cmds = append(cmds, a.loadLatest(c))
 	} else {
@@ -1189,10 +1209,10 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 			a.onPresence(*ev)
 		case chat.ContactsEvent:
 			a.contacts = ev.Contacts
-			a.sideDirty = true
+			a.sidebar.Touch()
 		case *chat.ContactsEvent:
 			a.contacts = ev.Contacts
-			a.sideDirty = true
+			a.sidebar.Touch()
 		case chat.NoticeEvent:
 			a.notes.Flush()
 			a.onNotice(ev)
@@ -1243,7 +1263,7 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 		return false, a.scheduleMarkRead()
 	}
 	c.info.Unread++
-	a.sideDirty = true
+	a.sidebar.Touch()
 	return c.info.Kind == chat.KindDirect || mentions(m.Body, a.me.Handle), nil
 }
 
@@ -1274,7 +1294,7 @@ func (a *App) onRead(ev chat.ReadEvent) {
 	}
 	if n < c.info.Unread {
 		c.info.Unread = n
-		a.sideDirty = true
+		a.sidebar.Touch()
 	}
 }
 
@@ -1335,7 +1355,7 @@ func (a *App) onPresence(ev chat.PresenceEvent) {
 			a.contacts[i].Presence = p
 		}
 	}
-	a.sideDirty = true
+	a.sidebar.Touch()
 }
 
 func (a *App) onNotice(ev chat.NoticeEvent) {
@@ -1358,57 +1378,57 @@ func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {
 	return a.end(text)
 }
 
-// ensureSidebar rebuilds the sidebar rows if their data changed.
-func (a *App) ensureSidebar() {
-	if !a.sideDirty {
-		return
-	}
-	a.sidebar.rebuild(a.st, sidebarData{
-		convs:    a.order,
-		current:  a.current,
-		contacts: a.contacts,
-		online:   a.online,
-		me:       a.me.ID,
-		now:      a.cfg.now(),
-		focused:  a.focus == focusSidebar,
-	})
-	a.sideDirty = false
+// mainKey is what the area above the input depends on: the versions of
+// the components drawn there and the layout.
+type mainKey struct {
+	pane, side, dialogVer uint64
+	dialog                *OfflineDialog
+	st                    *Styles
+	w, h, rows            int
+	focus                 focusArea
 }
 
-// View draws the screen.
+// frameKey is what the whole chat screen depends on.
+type frameKey struct {
+	main          mainKey
+	input, status uint64
+}
+
+// View draws the screen. Each part is redrawn only when its version
+// changed; an unchanged frame is returned as it was.
 func (a *App) View() tea.View {
 	var v tea.View
 	v.AltScreen = true
 	switch a.phase {
 	case phaseLogin:
-		lines, row := a.login.View(a.st, a.cfg.serverName, a.w)
-		for len(lines) < a.h-1 {
-			lines = append(lines, "")
-		}
-		lines = append(lines[:a.h-1], a.statusLine())
-		v.SetContent(strings.Join(lines, "\n"))
-		if c := a.login.Cursor(); c != nil && row < a.h-1 {
-			c.Y += row
-			c.X++
-			v.Cursor = c
-		}
+		v.SetContent(a.login.View() + "\n" + a.statusLine())
+		v.Cursor = a.login.Cursor()
 		return v
 	case phaseConnecting:
 		v.SetContent(" " + a.st.System.Render("joining "+safeLine(a.cfg.serverName)+"…"))
 		return v
 	}
-	if a.mainDirty || a.sideDirty || a.mainCache == "" {
-		a.mainCache = a.mainView()
-		a.mainDirty = false
+	status := a.statusLine()
+	mk := mainKey{a.paneVer.Version(), a.sidebar.Version(), 0, a.dialog, a.st, a.w, a.h, a.mainRows(), a.focus}
+	if a.dialog != nil {
+		mk.dialogVer = a.dialog.Version()
 	}
-	var b strings.Builder
-	b.Grow(len(a.mainCache) + 2*a.w + 64)
-	b.WriteString(a.mainCache)
-	b.WriteByte('\n')
-	b.WriteString(a.composer.View())
-	b.WriteByte('\n')
-	b.WriteString(a.statusLine())
-	v.SetContent(b.String())
+	if mk != a.mainKey || a.mainCache == "" {
+		a.mainCache, a.mainKey = a.mainView(), mk
+	}
+	input := a.composer.View()
+	fk := frameKey{mk, a.composer.Version(), a.status.Version()}
+	if fk != a.frameKey || a.frame == "" {
+		var b strings.Builder
+		b.Grow(len(a.mainCache) + len(input) + len(status) + 2)
+		b.WriteString(a.mainCache)
+		b.WriteByte('\n')
+		b.WriteString(input)
+		b.WriteByte('\n')
+		b.WriteString(status)
+		a.frame, a.frameKey = b.String(), fk
+	}
+	v.SetContent(a.frame)
 	if a.focus == focusInput && a.dialog == nil && a.phase == phaseChat {
 		if c := a.composer.Cursor(); c != nil {
 			c.Y = a.mainRows()
@@ -1423,30 +1443,20 @@ func (a *App) View() tea.View {
 // pane or the offline dialog, as one string of mainRows lines.
 func (a *App) mainView() string {
 	rows := a.mainRows()
-	var lines, side []string
 	switch {
 	case a.dialog != nil:
-		lines = a.dialog.View(&a.rc, a.w, rows)
+		return padRows(a.dialog.View(), rows)
 	case a.focus == focusSidebar && !a.sidebarShown():
-		a.ensureSidebar()
-		lines = a.sidebar.View(a.st)
-	default:
-		lines = a.conversationPane(a.convWidth(), rows)
-		if a.sidebarShown() {
-			a.ensureSidebar()
-			side = a.sidebar.View(a.st)
-		}
+		return padRows(a.sidebar.View(), rows)
 	}
-	sep := a.st.pSeparator.s("│")
-	size := 0
-	for i := range rows {
-		if i < len(side) {
-			size += len(side[i]) + len(sep)
-		}
-		if i < len(lines) {
-			size += len(lines[i])
-		}
-		size++
+	lines := a.conversationPane(a.convWidth(), rows)
+	side, sep := "", ""
+	if a.sidebarShown() {
+		side, sep = a.sidebar.View(), a.st.pSeparator.s("│")
+	}
+	size := len(side) + rows*(len(sep)+1)
+	for _, l := range lines {
+		size += len(l)
 	}
 	var b strings.Builder
 	b.Grow(size)
@@ -1454,8 +1464,10 @@ func (a *App) mainView() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		if i < len(side) {
-			b.WriteString(side[i])
+		if side != "" || sep != "" {
+			var l string
+			l, side, _ = strings.Cut(side, "\n")
+			b.WriteString(l)
 			b.WriteString(sep)
 		}
 		if i < len(lines) {
@@ -1463,6 +1475,14 @@ func (a *App) mainView() string {
 		}
 	}
 	return b.String()
+}
+
+// padRows makes s at least rows lines long.
+func padRows(s string, rows int) string {
+	if n := strings.Count(s, "\n") + 1; n < rows {
+		s += strings.Repeat("\n", rows-n)
+	}
+	return s
 }
 
 // conversationPane is the header plus the visible messages, rows lines of
