@@ -195,11 +195,8 @@ type App struct {
 	phase phase
 	login *Login
 	sess  chat.Session
-	me    chat.Account
-
-	convs   map[chat.ConvID]*Conversation
-	order   []*Conversation
-	current chat.ConvID
+	*chatState
+	pane *Pane
 
 	sidebar   *Sidebar
 	composer  Composer
@@ -222,10 +219,6 @@ type App struct {
 	// presence last changed.
 	awayTold map[chat.UserID]bool
 
-	online   *chat.Roster              // shared with every session: replaced, never modified
-	lastSeen map[chat.UserID]time.Time // when people seen leaving left
-	contacts []chat.Contact            // may be shared with the user's other sessions: copy before writing
-
 	status *Status
 
 	outbox *Outbox
@@ -235,9 +228,6 @@ type App struct {
 	notes      *Notes
 	exitReason string
 
-	// paneVer is the conversation pane's version: every message but
-	// typing may change what it shows.
-	paneVer version
 	// mainCache is the area above the input as drawn for mainKey, frame
 	// the whole screen as drawn for frameKey.
 	mainKey   mainKey
@@ -251,13 +241,14 @@ func newApp(cfg appConfig) *App {
 	com := &common{st: cfg.theme.Dark, keys: newKeyMap(), cfg: &cfg}
 	status := newStatus(com)
 	a := &App{
-		common: com,
-		status: status,
-		outbox: newOutbox(com, status),
-		convs:  make(map[chat.ConvID]*Conversation),
+		common:    com,
+		status:    status,
+		outbox:    newOutbox(com, status),
+		chatState: &chatState{convs: make(map[chat.ConvID]*Conversation)},
 	}
 	a.w, a.h = 80, 24
 	a.rc = renderCtx{st: a.st, loc: cfg.loc}
+	a.pane = newPane(com, a.chatState, &a.rc)
 	a.composer = newComposer(a.st, defaultLimit)
 	a.sidebar = newSidebar(com, func() sidebarData {
 		return sidebarData{
@@ -317,11 +308,11 @@ func (a *App) setPhase(p phase) {
 }
 
 // update is Update without the status timer and layout. Every message
-// but typing may change the conversation pane: its version moves on.
+// but typing may change the conversation pane.
 func (a *App) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd, typing, known := a.route(msg)
 	if known && !typing {
-		a.paneVer.bump()
+		a.pane.Touch()
 	}
 	return a, cmd
 }
@@ -457,6 +448,8 @@ func (a *App) layout() {
 	a.status.SetSize(a.w, a.h)
 	a.sidebar.SetSize(a.sidebarWidth(), a.mainRows())
 	a.composer.SetSize(a.w, 1)
+	a.pane.SetSize(a.convWidth(), a.mainRows())
+	a.pane.SetSidebarHidden(!a.sidebarShown())
 	if a.login != nil {
 		a.login.SetSize(a.w, a.h)
 	}
@@ -1409,7 +1402,7 @@ func (a *App) View() tea.View {
 		return v
 	}
 	status := a.statusLine()
-	mk := mainKey{a.paneVer.Version(), a.sidebar.Version(), 0, a.dialog, a.st, a.w, a.h, a.mainRows(), a.focus}
+	mk := mainKey{a.pane.Version(), a.sidebar.Version(), 0, a.dialog, a.st, a.w, a.h, a.mainRows(), a.focus}
 	if a.dialog != nil {
 		mk.dialogVer = a.dialog.Version()
 	}
@@ -1449,29 +1442,26 @@ func (a *App) mainView() string {
 	case a.focus == focusSidebar && !a.sidebarShown():
 		return padRows(a.sidebar.View(), rows)
 	}
-	lines := a.conversationPane(a.convWidth(), rows)
+	pane, more := a.pane.View(), true
 	side, sep := "", ""
 	if a.sidebarShown() {
 		side, sep = a.sidebar.View(), a.st.pSeparator.s("│")
 	}
-	size := len(side) + rows*(len(sep)+1)
-	for _, l := range lines {
-		size += len(l)
-	}
 	var b strings.Builder
-	b.Grow(size)
+	b.Grow(len(pane) + len(side) + rows*(len(sep)+1))
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		if side != "" || sep != "" {
-			var l string
+		var l string
+		if sep != "" {
 			l, side, _ = strings.Cut(side, "\n")
 			b.WriteString(l)
 			b.WriteString(sep)
 		}
-		if i < len(lines) {
-			b.WriteString(lines[i])
+		if more {
+			l, pane, more = strings.Cut(pane, "\n")
+			b.WriteString(l)
 		}
 	}
 	return b.String()
@@ -1483,89 +1473,6 @@ func padRows(s string, rows int) string {
 		s += strings.Repeat("\n", rows-n)
 	}
 	return s
-}
-
-// conversationPane is the header plus the visible messages, rows lines of
-// at most w cells.
-func (a *App) conversationPane(w, rows int) []string {
-	c := a.convs[a.current]
-	if c == nil {
-		return make([]string, rows)
-	}
-	out := c.visible(&a.rc, a.textWidth(), rows-1)
-	out = append(out, "")
-	copy(out[1:], out)
-	out[0] = fit(a.header(c), w)
-	for i := 1; i < len(out); i++ {
-		if out[i] != "" {
-			out[i] = " " + out[i] // left margin
-		}
-	}
-	return out
-}
-
-func (a *App) header(c *Conversation) string {
-	st := a.st
-	title := st.pHeader.s(" " + safeLine(c.info.Name))
-	var extra []string
-	if c.info.ID == chat.Lobby {
-		extra = append(extra, fmt.Sprintf("%d online", a.online.Len()))
-	} else if c.info.Kind == chat.KindDirect {
-		extra = append(extra, a.peerStatus(c.info.Peer))
-	}
-	if !a.sidebarShown() {
-		// The sidebar is hidden: say what it would show.
-		unread := 0
-		for id, other := range a.convs {
-			if id != c.info.ID {
-				unread += other.info.Unread
-			}
-		}
-		if unread > 0 {
-			extra = append(extra, fmt.Sprintf("%d unread elsewhere (esc)", unread))
-		}
-	}
-	if c.loading {
-		extra = append(extra, "loading…")
-	}
-	if c.offset > 0 {
-		if c.newBelow > 0 {
-			extra = append(extra, fmt.Sprintf("↓ %d new (pgdn)", c.newBelow))
-		} else {
-			extra = append(extra, "scrolled (pgdn)")
-		}
-	}
-	if len(extra) == 0 {
-		return title
-	}
-	return title + st.pHeaderDim.s(" · "+strings.Join(extra, " · "))
-}
-
-// peerStatus describes the peer of a direct conversation for its header:
-// "blocked" when the user blocked them, their presence, and for an offline
-// peer when they were last seen (if known).
-func (a *App) peerStatus(id chat.UserID) string {
-	var contact *chat.Contact
-	for i := range a.contacts {
-		if a.contacts[i].User == id {
-			contact = &a.contacts[i]
-		}
-	}
-	prefix := ""
-	if contact != nil && contact.Blocked {
-		prefix = "blocked · "
-	}
-	if p, ok := a.online.Lookup(id); ok {
-		return prefix + p.Status.String()
-	}
-	seen := a.lastSeen[id]
-	if contact != nil && contact.LastSeen.After(seen) {
-		seen = contact.LastSeen
-	}
-	if seen.IsZero() {
-		return prefix + chat.Offline.String()
-	}
-	return prefix + "offline, last seen " + ago(a.cfg.now(), seen)
 }
 
 // statusLine is the status line with the hints of the current mode.
