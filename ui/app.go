@@ -204,17 +204,7 @@ type App struct {
 	dismissed bool // DismissOffline has been issued
 	focus     focusArea
 
-	// drafts holds the unsent input of the conversations not in front:
-	// switching saves the draft of the one left and restores the other's.
-	drafts map[chat.ConvID]string
-	// sentLines are the lines entered in each conversation, oldest first
-	// (at most maxRecall each), for Up/Down in the input: per conversation,
-	// so Up never offers a direct message's text in a shared room. recall
-	// is the one shown of the conversation in front (the list's length
-	// when none) and recallRev the composer's revision when it was shown.
-	sentLines map[chat.ConvID][]string
-	recall    int
-	recallRev int
+	mem inputMemory // drafts and recalled lines of each conversation
 	// awayTold lists the peers already said to be away since their
 	// presence last changed.
 	awayTold map[chat.UserID]bool
@@ -496,61 +486,14 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 		return a.submit(), false
 	case key.Matches(k, a.keys.Up):
 		if !a.recallUnsent() {
-			a.recallLine(-1)
+			a.mem.recallLine(&a.composer, a.current, -1)
 		}
 		return nil, false
 	case key.Matches(k, a.keys.Down):
-		a.recallLine(1)
+		a.mem.recallLine(&a.composer, a.current, 1)
 		return nil, false
 	}
 	return a.edit(k), true
-}
-
-// maxRecall bounds the lines Up/Down can recall.
-const maxRecall = 100
-
-// recallLine steps through the lines entered before (Up older, Down
-// newer; past the newest the input is empty again). It works from an empty
-// input or from a recalled line not edited since, so it never replaces a
-// draft being written.
-func (a *App) recallLine(delta int) {
-	lines := a.sentLines[a.current]
-	browsing := a.recall < len(lines) && a.composer.Rev() == a.recallRev
-	if !browsing {
-		if a.composer.Len() != 0 {
-			return
-		}
-		a.recall = len(lines)
-	}
-	i := clampInt(a.recall+delta, 0, len(lines))
-	if i == a.recall {
-		return
-	}
-	a.recall = i
-	if i == len(lines) {
-		a.composer.Reset()
-	} else {
-		a.composer.SetValue(lines[i])
-	}
-	a.recallRev = a.composer.Rev()
-}
-
-// remember adds a line entered in the conversation in front to its
-// recall list.
-func (a *App) remember(line string) {
-	lines := a.sentLines[a.current]
-	if n := len(lines); n > 0 && lines[n-1] == line {
-		a.recall = n
-		return
-	}
-	if len(lines) >= maxRecall {
-		lines = slices.Delete(lines, 0, 1)
-	}
-	if a.sentLines == nil {
-		a.sentLines = make(map[chat.ConvID][]string)
-	}
-	a.sentLines[a.current] = append(lines, line)
-	a.recall = len(a.sentLines[a.current])
 }
 
 // edit passes a key or paste to the input; an edit clears the status line.
@@ -826,7 +769,7 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 		cmds = append(cmds, a.markRead(prev))
 	}
 	if id != a.current {
-		a.swapDraft(id)
+		a.mem.swap(&a.composer, a.current, id)
 	}
 	a.current = id
 	a.status.Clear()
@@ -840,27 +783,6 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 		cmds = append(cmds, a.markRead(c))
 	}
 	return tea.Batch(cmds...)
-}
-
-// swapDraft keeps the input of the conversation in front as its draft and
-// puts the draft of conversation id (or nothing) in the input, so a line
-// typed for one conversation is never sent to another.
-func (a *App) swapDraft(id chat.ConvID) {
-	if a.drafts == nil {
-		a.drafts = make(map[chat.ConvID]string)
-	}
-	if v := a.composer.Value(); v != "" {
-		a.drafts[a.current] = v
-	} else {
-		delete(a.drafts, a.current)
-	}
-	if d, ok := a.drafts[id]; ok {
-		a.composer.SetValue(d)
-		delete(a.drafts, id)
-	} else {
-		a.composer.Reset()
-	}
-	a.recall = len(a.sentLines[id])
 }
 
 // cycle moves to the next (delta 1) or previous conversation in the
@@ -1027,7 +949,7 @@ func (a *App) submit() tea.Cmd {
 		return nil
 	}
 	a.composer.Reset()
-	a.remember(typed)
+	a.mem.remember(a.current, typed)
 	if !a.status.Slow() {
 		a.status.Clear()
 	}
@@ -1047,12 +969,9 @@ func (a *App) failed(it outItem, err error) {
 	late := errors.Is(err, chat.ErrStorageUnavailable)
 	switch {
 	case it.typed == "":
-	case !late && it.conv != a.current && it.conv != "" && a.drafts[it.conv] == "":
+	case !late && it.conv != a.current && it.conv != "" && a.mem.drafts[it.conv] == "":
 		// Its conversation is not in front: it becomes that one's draft.
-		if a.drafts == nil {
-			a.drafts = make(map[chat.ConvID]string)
-		}
-		a.drafts[it.conv] = it.typed
+		a.mem.setDraft(it.conv, it.typed)
 	case !late && it.conv == a.current && a.composer.Len() == 0:
 		a.composer.SetValue(it.typed)
 	default:
