@@ -19,11 +19,7 @@ type (
 	eventsMsg []chat.Event
 	// sessionEndedMsg says the broker closed the session's event stream.
 	sessionEndedMsg struct{ err error }
-	registeredMsg   struct {
-		acct chat.Account
-		err  error
-	}
-	connectedMsg struct {
+	connectedMsg    struct {
 		sess chat.Session
 		snap chat.Snapshot
 		err  error
@@ -35,10 +31,9 @@ type (
 		msgs   []chat.Message
 		err    error
 	}
-	dismissedMsg struct{ err error }
-	markedMsg    struct{ err error }
-	markTickMsg  struct{}
-	quitNowMsg   struct{}
+	markedMsg   struct{ err error }
+	markTickMsg struct{}
+	quitNowMsg  struct{}
 )
 
 type phase uint8
@@ -75,11 +70,10 @@ type App struct {
 	*chatState
 	pane *Pane
 
-	sidebar   *Sidebar
-	composer  Composer
-	dialog    *OfflineDialog
-	dismissed bool // DismissOffline has been issued
-	focus     focusArea
+	sidebar  *Sidebar
+	composer Composer
+	dialog   *OfflineDialog
+	focus    focusArea
 
 	mem inputMemory // drafts and recalled lines of each conversation
 	// awayTold lists the peers already said to be away since their
@@ -334,7 +328,7 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 	}
 	switch a.phase {
 	case phaseLogin:
-		return a.loginKey(k), false
+		return a.login.Update(k), false
 	case phaseChat:
 	default:
 		return nil, false
@@ -442,19 +436,21 @@ func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// dialogKey passes a key to the offline dialog; once it is closed, the
+// conversation picked (if any) comes to the front.
 func (a *App) dialogKey(k tea.KeyPressMsg) tea.Cmd {
-	switch {
-	case key.Matches(k, a.keys.Up), key.Matches(k, a.keys.Down):
-		return a.dialog.Update(k)
-	case key.Matches(k, a.keys.Back):
-		return a.dismissDialog()
-	case key.Matches(k, a.keys.Enter):
-		g := a.dialog.selected()
-		cmd := a.dismissDialog()
-		c := a.ensureConv(chat.Conversation{ID: g.Conv, Kind: convKindOf(g.Conv), Name: nameOf(g), Peer: g.From})
-		return tea.Batch(cmd, a.switchTo(c.info.ID))
+	d := a.dialog
+	cmd := d.Update(k)
+	if !d.closed {
+		return cmd
 	}
-	return nil
+	a.dialog = nil
+	if !d.picked {
+		return cmd
+	}
+	g := d.selected()
+	c := a.ensureConv(chat.Conversation{ID: g.Conv, Kind: convKindOf(g.Conv), Name: nameOf(g), Peer: g.From})
+	return tea.Batch(cmd, a.switchTo(c.info.ID))
 }
 
 func convKindOf(id chat.ConvID) chat.ConvKind {
@@ -469,21 +465,6 @@ func nameOf(g chat.OfflineGroup) string {
 		return string(g.Conv)
 	}
 	return g.FromHandle
-}
-
-// dismissDialog closes the offline dialog and, once, tells the broker.
-func (a *App) dismissDialog() tea.Cmd {
-	a.dialog = nil
-	if a.dismissed || a.sess == nil {
-		return nil
-	}
-	a.dismissed = true
-	sess, ctx, lg := a.sess, a.cfg.ctx, a.cfg.logger
-	return func() tea.Msg {
-		err := sess.DismissOffline(ctx)
-		logUnexpected(lg, "dismiss offline", err)
-		return dismissedMsg{err: err}
-	}
 }
 
 // handlePaste routes a paste; typing says it only edited an input.
@@ -508,31 +489,12 @@ func (a *App) handlePaste(p tea.PasteMsg) (cmd tea.Cmd, typing bool) {
 
 // Login.
 
-func (a *App) loginKey(k tea.KeyPressMsg) tea.Cmd {
-	l := a.login
-	if !key.Matches(k, a.keys.Enter) {
-		return l.Update(k)
-	}
-	handle := l.Value()
-	if handle == "" || l.busy {
-		return nil
-	}
-	l.setBusy(true)
-	b, ctx, ck, lg := a.cfg.broker, a.cfg.ctx, a.cfg.key, a.cfg.logger
-	return func() tea.Msg {
-		acct, err := b.Register(ctx, ck, handle)
-		logUnexpected(lg, "register", err)
-		return registeredMsg{acct: acct, err: err}
-	}
-}
-
+// registered connects once the login screen has registered the account.
 func (a *App) registered(msg registeredMsg) tea.Cmd {
 	if a.login == nil {
 		return nil
 	}
-	a.login.setBusy(false)
-	if msg.err != nil {
-		a.login.setErr(userText(msg.err))
+	if a.login.Update(msg); msg.err != nil {
 		return nil
 	}
 	a.login = nil
@@ -587,7 +549,7 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 	}
 	lobby.addSystem("Type a message and press Enter; /help lists the commands.", entSystem)
 	if len(snap.Offline) > 0 {
-		a.dialog = newOfflineDialog(a.common, &a.rc, snap.Offline)
+		a.dialog = newOfflineDialog(a.common, &a.rc, a.sess, snap.Offline)
 	}
 	a.sidebar.Touch()
 	cmds := []tea.Cmd{a.loadLatest(lobby)}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
@@ -63,12 +64,46 @@ func sentence(s string) string {
 
 func quote(s string) string { return "\"" + safeLine(s) + "\"" }
 
-// Update passes input to the handle field.
+// registeredMsg is the answer to the Register call of the login screen.
+type registeredMsg struct {
+	acct chat.Account
+	err  error
+}
+
+// Update passes input to the handle field; Enter registers the handle
+// typed (the App connects on a registeredMsg without error).
 func (l *Login) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case registeredMsg:
+		l.setBusy(false)
+		if msg.err != nil {
+			l.setErr(userText(msg.err))
+		}
+		return nil
+	case tea.KeyPressMsg:
+		if key.Matches(msg, l.keys.Enter) {
+			return l.register()
+		}
+	}
 	var cmd tea.Cmd
 	l.input, cmd = l.input.Update(msg)
 	l.bump()
 	return cmd
+}
+
+// register asks the broker for an account with the handle typed.
+func (l *Login) register() tea.Cmd {
+	handle := l.Value()
+	if handle == "" || l.busy {
+		return nil
+	}
+	l.setBusy(true)
+	b, ctx, ck, lg := l.cfg.broker, l.cfg.ctx, l.cfg.key, l.cfg.logger
+	return func() tea.Msg {
+		acct, err := b.Register(ctx, ck, handle)
+		logUnexpected(lg, "register", err)
+		return registeredMsg{acct: acct, err: err}
+	}
 }
 
 // SetSize sets the screen's size; the login screen leaves the last row to

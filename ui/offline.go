@@ -19,16 +19,22 @@ const offlinePerGroup = 3
 type OfflineDialog struct {
 	*common
 	version
-	rc     *renderCtx // styles and the client's time zone
+	rc     *renderCtx   // styles and the client's time zone
+	sess   chat.Session // told once when the dialog is closed
 	groups []chat.OfflineGroup
 	sel    int
+	closed bool // Esc or Enter closed it
+	picked bool // Enter closed it: open the conversation of selected
 	w, h   int
 	view   string // drawn at version drawn
 	drawn  uint64
 }
 
-func newOfflineDialog(com *common, rc *renderCtx, groups []chat.OfflineGroup) *OfflineDialog {
-	return &OfflineDialog{common: com, rc: rc, groups: groups}
+// dismissedMsg is the answer to DismissOffline.
+type dismissedMsg struct{ err error }
+
+func newOfflineDialog(com *common, rc *renderCtx, sess chat.Session, groups []chat.OfflineGroup) *OfflineDialog {
+	return &OfflineDialog{common: com, rc: rc, sess: sess, groups: groups}
 }
 
 // SetSize sets the area the dialog is centred in.
@@ -39,18 +45,40 @@ func (d *OfflineDialog) SetSize(w, h int) {
 	}
 }
 
-// Update moves the cursor with the Up and Down keys; the App handles
-// picking and dismissing.
+// Update moves the cursor with the Up and Down keys; Esc closes the
+// dialog and Enter closes it picking the group under the cursor. Closing
+// tells the broker the messages were seen.
 func (d *OfflineDialog) Update(msg tea.Msg) tea.Cmd {
-	if k, ok := msg.(tea.KeyPressMsg); ok {
-		switch {
-		case key.Matches(k, d.keys.Up):
-			d.move(-1)
-		case key.Matches(k, d.keys.Down):
-			d.move(1)
-		}
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok || d.closed {
+		return nil
+	}
+	switch {
+	case key.Matches(k, d.keys.Up):
+		d.move(-1)
+	case key.Matches(k, d.keys.Down):
+		d.move(1)
+	case key.Matches(k, d.keys.Back):
+		return d.close(false)
+	case key.Matches(k, d.keys.Enter):
+		return d.close(true)
 	}
 	return nil
+}
+
+// close closes the dialog and tells the broker.
+func (d *OfflineDialog) close(picked bool) tea.Cmd {
+	d.closed, d.picked = true, picked
+	d.bump()
+	if d.sess == nil {
+		return nil
+	}
+	sess, ctx, lg := d.sess, d.cfg.ctx, d.cfg.logger
+	return func() tea.Msg {
+		err := sess.DismissOffline(ctx)
+		logUnexpected(lg, "dismiss offline", err)
+		return dismissedMsg{err: err}
+	}
 }
 
 // move moves the cursor by delta groups.
