@@ -54,40 +54,39 @@ const (
 
 // App is the root Bubble Tea model of one SSH session: login screen, then
 // sidebar + conversation + input + status line, and the offline dialog.
-// Update never does I/O: broker calls run in tea.Cmds and come back as
-// messages; broker events arrive in batches from the session's feeder.
+// It routes messages to its components and lays them out; it owns the
+// chat state they draw. Update never does I/O: broker calls run in
+// tea.Cmds and come back as messages; broker events arrive in batches
+// from the session's feeder.
 //
 // App uses pointer receivers: it is large, it is only ever touched by its
 // program's event loop, and View fills render caches.
 type App struct {
 	*common
-	rc   renderCtx
-	w, h int
-
-	phase phase
-	login *Login
-	sess  chat.Session
 	*chatState
-	pane *Pane
+	rc    renderCtx
+	w, h  int
+	phase phase
+	focus focusArea
+	sess  chat.Session
 
+	// Components: login is set only on the login screen, dialog only
+	// while the offline dialog is open.
+	login    *Login
+	pane     *Pane
 	sidebar  *Sidebar
 	composer Composer
+	status   *Status
 	dialog   *OfflineDialog
-	focus    focusArea
+	outbox   *Outbox
+	notes    *Notes
 
 	mem inputMemory // drafts and recalled lines of each conversation
 	// awayTold lists the peers already said to be away since their
 	// presence last changed.
-	awayTold map[chat.UserID]bool
-
-	status *Status
-
-	outbox *Outbox
-
-	markPending bool
-
-	notes      *Notes
-	exitReason string
+	awayTold    map[chat.UserID]bool
+	markPending bool // a markTickMsg is scheduled
+	exitReason  string
 
 	// mainCache is the area above the input as drawn for mainKey, frame
 	// the whole screen as drawn for frameKey.

@@ -35,3 +35,14 @@ func (v *version) bump() { *v++ }
 
 // Version is the number of view changes so far.
 func (v *version) Version() uint64 { return uint64(*v) }
+
+var (
+	_ Component = (*Login)(nil)
+	_ Component = (*Pane)(nil)
+	_ Component = (*Sidebar)(nil)
+	_ Component = (*Composer)(nil)
+	_ Component = (*Status)(nil)
+	_ Component = (*OfflineDialog)(nil)
+	_ Component = (*Outbox)(nil)
+	_ Component = (*Notes)(nil)
+)
