@@ -832,26 +832,34 @@ func (a *App) mainView() string {
 	case a.focus == focusSidebar && !a.sidebarShown():
 		return padRows(a.sidebar.View(), rows)
 	}
-	pane, more := a.pane.View(), true
-	side, sep := "", ""
-	if a.sidebarShown() {
-		side, sep = a.sidebar.View(), a.st.pSeparator.s("│")
+	if !a.sidebarShown() {
+		return padRows(a.pane.View(), rows)
+	}
+	// Pane and sidebar side by side, row by row.
+	lines, side := a.pane.Lines(), a.sidebar.Lines()
+	sep := a.st.pSeparator.s("│")
+	size := 0
+	for i := range rows {
+		if i < len(side) {
+			size += len(side[i]) + len(sep)
+		}
+		if i < len(lines) {
+			size += len(lines[i])
+		}
+		size++
 	}
 	var b strings.Builder
-	b.Grow(len(pane) + len(side) + rows*(len(sep)+1))
+	b.Grow(size)
 	for i := range rows {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		var l string
-		if sep != "" {
-			l, side, _ = strings.Cut(side, "\n")
-			b.WriteString(l)
+		if i < len(side) {
+			b.WriteString(side[i])
 			b.WriteString(sep)
 		}
-		if more {
-			l, pane, more = strings.Cut(pane, "\n")
-			b.WriteString(l)
+		if i < len(lines) {
+			b.WriteString(lines[i])
 		}
 	}
 	return b.String()

@@ -36,7 +36,8 @@ type Pane struct {
 	rc            *renderCtx
 	w, h          int
 	sidebarHidden bool // the header says what the sidebar would show
-	view          string
+	ls            []string // the lines drawn at version drawn
+	view          string   // ls joined, "" until asked for
 	drawn         uint64
 }
 
@@ -69,15 +70,24 @@ func (p *Pane) Update(tea.Msg) tea.Cmd { return nil }
 // View is the header plus the visible messages, at most h lines of at most
 // w cells.
 func (p *Pane) View() string {
-	if p.drawn != p.Version() || p.view == "" {
-		p.view, p.drawn = strings.Join(p.lines(p.w, p.h), "\n"), p.Version()
+	ls := p.Lines()
+	if p.view == "" {
+		p.view = strings.Join(ls, "\n")
 	}
 	return p.view
 }
 
+// Lines is View as lines, for the layout to set beside the sidebar's.
+func (p *Pane) Lines() []string {
+	if p.drawn != p.Version() || p.ls == nil {
+		p.ls, p.view, p.drawn = p.draw(p.w, p.h), "", p.Version()
+	}
+	return p.ls
+}
+
 // conversationPane is the header plus the visible messages, rows lines of
 // at most w cells.
-func (p *Pane) lines(w, rows int) []string {
+func (p *Pane) draw(w, rows int) []string {
 	c := p.convs[p.current]
 	if c == nil {
 		return make([]string, rows)

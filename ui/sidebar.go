@@ -66,7 +66,7 @@ type Sidebar struct {
 	height  int
 	focused bool
 	lines   []string // the rows drawn at version drawn
-	view    string   // lines joined
+	view    string   // lines joined, "" until asked for
 	drawn   uint64
 }
 
@@ -280,9 +280,18 @@ func (s *Sidebar) SetFocused(f bool) {
 
 // View returns exactly height lines, each exactly width cells wide.
 func (s *Sidebar) View() string {
+	lines := s.Lines()
+	if s.view == "" {
+		s.view = strings.Join(lines, "\n")
+	}
+	return s.view
+}
+
+// Lines is View as lines, for the layout to set beside the pane's.
+func (s *Sidebar) Lines() []string {
 	s.ensure()
-	if s.drawn == s.Version() && s.view != "" {
-		return s.view
+	if s.drawn == s.Version() && s.lines != nil {
+		return s.lines
 	}
 	st := s.st
 	top := 0
@@ -305,6 +314,6 @@ func (s *Sidebar) View() string {
 	for len(lines) < s.height {
 		lines = append(lines, strings.Repeat(" ", s.width))
 	}
-	s.lines, s.view, s.drawn = lines, strings.Join(lines, "\n"), s.Version()
-	return s.view
+	s.lines, s.view, s.drawn = lines, "", s.Version()
+	return lines
 }
