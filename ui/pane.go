@@ -35,7 +35,7 @@ type Pane struct {
 	*chatState
 	rc            *renderCtx
 	w, h          int
-	sidebarHidden bool // the header says what the sidebar would show
+	sidebarHidden bool     // the header says what the sidebar would show
 	ls            []string // the lines drawn at version drawn
 	view          string   // ls joined, "" until asked for
 	drawn         uint64
