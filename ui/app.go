@@ -110,17 +110,7 @@ func newApp(cfg appConfig) *App {
 	a.rc = renderCtx{st: a.st, loc: cfg.loc}
 	a.pane = newPane(com, a.chatState, &a.rc)
 	a.composer = newComposer(a.st, defaultLimit)
-	a.sidebar = newSidebar(com, func() sidebarData {
-		return sidebarData{
-			convs:    a.order,
-			current:  a.current,
-			contacts: a.contacts,
-			online:   a.online,
-			me:       a.me.ID,
-			now:      a.cfg.now(),
-			focused:  a.focus == focusSidebar,
-		}
-	})
+	a.sidebar = newSidebar(com, a.chatState)
 	switch {
 	case cfg.loginReason != "" || cfg.acct == nil:
 		a.setPhase(phaseLogin)

@@ -58,8 +58,8 @@ type sidebarData struct {
 type Sidebar struct {
 	*common
 	version
-	data    func() sidebarData
-	stale   bool // the rows must be rebuilt from data
+	state   *chatState
+	stale   bool // the rows must be rebuilt from state
 	items   []sideItem
 	sel     int // index into items; always a selectable row when any exists
 	width   int
@@ -70,8 +70,8 @@ type Sidebar struct {
 	drawn   uint64
 }
 
-func newSidebar(com *common, data func() sidebarData) *Sidebar {
-	return &Sidebar{common: com, data: data, stale: true}
+func newSidebar(com *common, state *chatState) *Sidebar {
+	return &Sidebar{common: com, state: state, stale: true}
 }
 
 // SetSize sets the sidebar's width and height in cells.
@@ -93,7 +93,16 @@ func (s *Sidebar) Touch() {
 func (s *Sidebar) ensure() {
 	if s.stale {
 		s.stale = false
-		s.rebuild(s.st, s.data())
+		st := s.state
+		s.rebuild(s.st, sidebarData{
+			convs:    st.order,
+			current:  st.current,
+			contacts: st.contacts,
+			online:   st.online,
+			me:       st.me.ID,
+			now:      s.cfg.now(),
+			focused:  s.focused,
+		})
 	}
 }
 
