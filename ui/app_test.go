@@ -1118,8 +1118,8 @@ func TestEveryLineTypedFasterThanTheRateLimitIsSentOnceInOrder(t *testing.T) {
 	if strings.Join(accepted, ",") != strings.Join(want, ",") {
 		t.Fatalf("accepted %v; want %v", accepted, want)
 	}
-	if v := h.app.composer.Value(); v != "" || len(h.app.outbox) != 0 {
-		t.Fatalf("input %q, outbox %v; want both empty", v, h.app.outbox)
+	if v := h.app.composer.Value(); v != "" || h.app.outbox.Len() != 0 {
+		t.Fatalf("input %q, outbox %v; want both empty", v, h.app.outbox.items)
 	}
 	if s := h.screen(); strings.Contains(s, "slow down") || strings.Contains(s, "q24q25") {
 		t.Fatalf("screen after the queue drained:\n%s", s)
@@ -1145,8 +1145,8 @@ func TestRateLimitedLineWaitsAtTheHeadAndTypingGoesOn(t *testing.T) {
 	}
 	h.typeText("q3")
 	h.press(tea.KeyEnter)
-	if v := h.app.composer.Value(); v != "" || len(h.app.outbox) != 3 {
-		t.Fatalf("input %q, outbox %v", v, h.app.outbox)
+	if v := h.app.composer.Value(); v != "" || h.app.outbox.Len() != 3 {
+		t.Fatalf("input %q, outbox %v", v, h.app.outbox.items)
 	}
 	h.run(retry)
 	if strings.Join(accepted, ",") != "q1,q2,q3" {
@@ -1237,16 +1237,16 @@ func TestStatusErrorClearsOnEditModeChangeAndAfterAWhile(t *testing.T) {
 	h.press(tea.KeyEscape)
 
 	fail()
-	h.send(statusExpiredMsg{gen: h.app.statusGen})
+	h.send(statusExpiredMsg{gen: h.app.status.gen})
 	if !strings.Contains(h.screen(), "not a command") {
 		t.Fatal("error cleared before its time")
 	}
 	now = now.Add(statusTTL)
-	h.send(statusExpiredMsg{gen: h.app.statusGen - 1})
+	h.send(statusExpiredMsg{gen: h.app.status.gen - 1})
 	if !strings.Contains(h.screen(), "not a command") {
 		t.Fatal("an older error's timer cleared the newer error")
 	}
-	h.send(statusExpiredMsg{gen: h.app.statusGen})
+	h.send(statusExpiredMsg{gen: h.app.status.gen})
 	if s := h.screen(); strings.Contains(s, "not a command") {
 		t.Fatalf("error still shown after %v:\n%s", statusTTL, s)
 	}

@@ -26,6 +26,7 @@ import (
 // Cluster widths are ansi's grapheme widths, the rule the rest of the UI
 // (fit, pad, wrap) and the line renderer use.
 type Composer struct {
+	version
 	gs      []glyph // the draft, one entry per grapheme cluster
 	pos     int     // cursor: index into gs
 	off     int     // first cluster on screen
@@ -34,7 +35,8 @@ type Composer struct {
 	width   int
 	focused bool
 	st      *Styles
-	rev     int // counts changes of the draft
+	rev     int  // counts changes of the draft
+	refused bool // the last Update refused text over the limit
 
 	view string // cached View; "" after any change
 	cur  *tea.Cursor
@@ -57,13 +59,24 @@ func newComposer(st *Styles, limit int) Composer {
 }
 
 // SetStyles switches the composer to a new style set.
-func (c *Composer) SetStyles(st *Styles) { c.st = st; c.view = "" }
+func (c *Composer) SetStyles(st *Styles) { c.st = st; c.redraw() }
+
+// redraw drops the cached view.
+func (c *Composer) redraw() {
+	c.view = ""
+	c.bump()
+}
 
 // SetWidth sets the width of the whole line, prompt included.
 func (c *Composer) SetWidth(w int) {
-	c.width = w
-	c.view = ""
+	if w != c.width {
+		c.width = w
+		c.redraw()
+	}
 }
+
+// SetSize sets the width; the input is one line high.
+func (c *Composer) SetSize(w, _ int) { c.SetWidth(w) }
 
 // Len is the draft's length in characters (runes).
 func (c *Composer) Len() int { return c.runes }
@@ -97,10 +110,19 @@ var composerKeys = struct {
 	killStart:     key.NewBinding(key.WithKeys("ctrl+u")),
 }
 
-// Update applies a key press or paste. It reports false when text was
-// refused because the draft would pass the limit (nothing is inserted
-// then).
-func (c *Composer) Update(msg tea.Msg) bool {
+// Update applies a key press or paste. Refused says afterwards whether
+// text was refused because the draft would pass the limit (nothing is
+// inserted then).
+func (c *Composer) Update(msg tea.Msg) tea.Cmd {
+	c.refused = !c.update(msg)
+	return nil
+}
+
+// Refused reports whether the last Update refused text over the limit.
+func (c *Composer) Refused() bool { return c.refused }
+
+// update is Update; it reports false when text was refused.
+func (c *Composer) update(msg tea.Msg) bool {
 	if !c.focused {
 		return true
 	}
@@ -246,7 +268,7 @@ func (c *Composer) moveTo(p int) {
 	p = clampInt(p, 0, len(c.gs))
 	if p != c.pos {
 		c.pos = p
-		c.view = ""
+		c.redraw()
 	}
 }
 
@@ -293,7 +315,7 @@ func (c *Composer) wordEnd(p int) int {
 
 func (c *Composer) changed() {
 	c.rev++
-	c.view = ""
+	c.redraw()
 }
 
 // Value returns the draft.
@@ -326,10 +348,10 @@ func (c *Composer) Reset() {
 }
 
 // Focus moves the keyboard focus to the input.
-func (c *Composer) Focus() { c.focused = true; c.view = "" }
+func (c *Composer) Focus() { c.focused = true; c.redraw() }
 
 // Blur takes the keyboard focus away from the input.
-func (c *Composer) Blur() { c.focused = false; c.view = "" }
+func (c *Composer) Blur() { c.focused = false; c.redraw() }
 
 // counterFrom is how close to the limit a draft must be for the composer to
 // show its length.

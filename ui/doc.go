@@ -7,9 +7,16 @@
 // resizes, and owns the session's feeder: the one goroutine that hands
 // window sizes and broker events to the program, events in batches and
 // presence changes at most about once a second. Who is online is a
-// chat.Roster shared by every session, never copied per session. App (app.go) is the root model; it
-// does no I/O in Update — broker calls run in tea.Cmds and come back as
-// messages — and it keeps View cheap by caching rendered message lines, the
-// sidebar and the status and input lines. The package imports chat, never
+// chat.Roster shared by every session, never copied per session.
+//
+// App (app.go) is the root model: it routes messages and lays out the
+// screen; the parts are components with one contract (common.go:
+// Update, View, SetSize, Version) — Login, Pane (the conversation in
+// front), Sidebar, Composer, Status, OfflineDialog, and the Outbox and
+// presence Notes, which draw nothing. App does no I/O in Update — broker
+// calls run in tea.Cmds and come back as messages — and keeps View cheap:
+// each component bumps its version when its view changes, and App redraws
+// the area above the input and the whole frame only when the versions
+// they were drawn from changed. The package imports chat, never
 // model.
 package ui

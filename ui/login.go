@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
@@ -13,13 +14,18 @@ import (
 // Login is the small screen shown when a new key's SSH user name cannot be
 // its handle (taken or invalid): it says why and asks for a handle.
 type Login struct {
+	*common
+	version
 	input  textinput.Model
 	reason string // why the SSH user name was refused
 	err    string // why the last attempt failed
 	busy   bool   // a Register call is in flight
+	w, h   int
+	row    int // the input's row in the last View
 }
 
-func newLogin(st *Styles, reason string) *Login {
+func newLogin(com *common, reason string) *Login {
+	st := com.st
 	in := textinput.New()
 	in.Prompt = "handle: "
 	// Not cut at chat.MaxHandleLen: a longer handle is refused with the
@@ -28,7 +34,7 @@ func newLogin(st *Styles, reason string) *Login {
 	in.SetStyles(st.Input)
 	in.SetVirtualCursor(false)
 	in.Focus()
-	return &Login{input: in, reason: reason}
+	return &Login{common: com, input: in, reason: reason}
 }
 
 // loginFieldLimit bounds what the handle field holds: far more than a
@@ -58,19 +64,94 @@ func sentence(s string) string {
 
 func quote(s string) string { return "\"" + safeLine(s) + "\"" }
 
-// Update passes input to the handle field.
+// registeredMsg is the answer to the Register call of the login screen.
+type registeredMsg struct {
+	acct chat.Account
+	err  error
+}
+
+// Update passes input to the handle field; Enter registers the handle
+// typed (the App connects on a registeredMsg without error).
 func (l *Login) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case registeredMsg:
+		l.setBusy(false)
+		if msg.err != nil {
+			l.setErr(userText(msg.err))
+		}
+		return nil
+	case tea.KeyPressMsg:
+		if key.Matches(msg, l.keys.Enter) {
+			return l.register()
+		}
+	}
 	var cmd tea.Cmd
 	l.input, cmd = l.input.Update(msg)
+	l.bump()
 	return cmd
+}
+
+// register asks the broker for an account with the handle typed.
+func (l *Login) register() tea.Cmd {
+	handle := l.Value()
+	if handle == "" || l.busy {
+		return nil
+	}
+	l.setBusy(true)
+	b, ctx, ck, lg := l.cfg.broker, l.cfg.ctx, l.cfg.key, l.cfg.logger
+	return func() tea.Msg {
+		acct, err := b.Register(ctx, ck, handle)
+		logUnexpected(lg, "register", err)
+		return registeredMsg{acct: acct, err: err}
+	}
+}
+
+// SetSize sets the screen's size; the login screen leaves the last row to
+// the status line.
+func (l *Login) SetSize(w, h int) {
+	if w != l.w || h != l.h {
+		l.w, l.h = w, h
+		l.bump()
+	}
+}
+
+// restyle picks up a new style set.
+func (l *Login) restyle() {
+	l.input.SetStyles(l.st.Input)
+	l.bump()
+}
+
+// setBusy says whether a Register call is in flight.
+func (l *Login) setBusy(busy bool) {
+	l.busy = busy
+	if busy {
+		l.err = ""
+	}
+	l.bump()
+}
+
+// setErr says why the last attempt failed.
+func (l *Login) setErr(text string) {
+	l.err = text
+	l.bump()
 }
 
 // Value is the handle typed so far, without surrounding blanks.
 func (l *Login) Value() string { return strings.TrimSpace(l.input.Value()) }
 
-// View renders the screen as lines no wider than w; cursorRow is the row of
-// the input line.
-func (l *Login) View(st *Styles, serverName string, w int) (lines []string, cursorRow int) {
+// View renders the screen above the status line: h-1 lines no wider than w.
+func (l *Login) View() string {
+	lines, row := l.lines()
+	for len(lines) < l.h-1 {
+		lines = append(lines, "")
+	}
+	l.row = row
+	return strings.Join(lines[:max(0, l.h-1)], "\n")
+}
+
+// lines renders the screen; cursorRow is the row of the input line.
+func (l *Login) lines() (lines []string, cursorRow int) {
+	st, serverName, w := l.st, l.cfg.serverName, l.w
 	add := func(s string) {
 		for _, part := range wrapText(s, max(1, w-2)) {
 			lines = append(lines, fit(" "+part, w))
@@ -103,5 +184,14 @@ func (l *Login) View(st *Styles, serverName string, w int) (lines []string, curs
 	return lines, cursorRow
 }
 
-// Cursor is the real cursor for the handle field, relative to its line.
-func (l *Login) Cursor() *tea.Cursor { return l.input.Cursor() }
+// Cursor is the real cursor for the handle field as of the last View, or
+// nil when the field is off screen.
+func (l *Login) Cursor() *tea.Cursor {
+	c := l.input.Cursor()
+	if c == nil || l.row >= l.h-1 {
+		return nil
+	}
+	c.Y += l.row
+	c.X++
+	return c
+}

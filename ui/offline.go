@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"sshchat/chat"
@@ -15,24 +17,92 @@ const offlinePerGroup = 3
 // OfflineDialog is the "While you were away" overlay: the messages that
 // arrived while the user was offline, grouped by sender.
 type OfflineDialog struct {
+	*common
+	version
+	rc     *renderCtx   // styles and the client's time zone
+	sess   chat.Session // told once when the dialog is closed
 	groups []chat.OfflineGroup
 	sel    int
+	closed bool // Esc or Enter closed it
+	picked bool // Enter closed it: open the conversation of selected
+	w, h   int
+	view   string // drawn at version drawn
+	drawn  uint64
 }
 
-func newOfflineDialog(groups []chat.OfflineGroup) *OfflineDialog {
-	return &OfflineDialog{groups: groups}
+// dismissedMsg is the answer to DismissOffline.
+type dismissedMsg struct{ err error }
+
+func newOfflineDialog(com *common, rc *renderCtx, sess chat.Session, groups []chat.OfflineGroup) *OfflineDialog {
+	return &OfflineDialog{common: com, rc: rc, sess: sess, groups: groups}
+}
+
+// SetSize sets the area the dialog is centred in.
+func (d *OfflineDialog) SetSize(w, h int) {
+	if w != d.w || h != d.h {
+		d.w, d.h = w, h
+		d.bump()
+	}
+}
+
+// Update moves the cursor with the Up and Down keys; Esc closes the
+// dialog and Enter closes it picking the group under the cursor. Closing
+// tells the broker the messages were seen.
+func (d *OfflineDialog) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok || d.closed {
+		return nil
+	}
+	switch {
+	case key.Matches(k, d.keys.Up):
+		d.move(-1)
+	case key.Matches(k, d.keys.Down):
+		d.move(1)
+	case key.Matches(k, d.keys.Back):
+		return d.close(false)
+	case key.Matches(k, d.keys.Enter):
+		return d.close(true)
+	}
+	return nil
+}
+
+// close closes the dialog and tells the broker.
+func (d *OfflineDialog) close(picked bool) tea.Cmd {
+	d.closed, d.picked = true, picked
+	d.bump()
+	if d.sess == nil {
+		return nil
+	}
+	sess, ctx, lg := d.sess, d.cfg.ctx, d.cfg.logger
+	return func() tea.Msg {
+		err := sess.DismissOffline(ctx)
+		logUnexpected(lg, "dismiss offline", err)
+		return dismissedMsg{err: err}
+	}
 }
 
 // move moves the cursor by delta groups.
 func (d *OfflineDialog) move(delta int) {
-	d.sel = clampInt(d.sel+delta, 0, len(d.groups)-1)
+	if sel := clampInt(d.sel+delta, 0, len(d.groups)-1); sel != d.sel {
+		d.sel = sel
+		d.bump()
+	}
 }
 
 // selected returns the group under the cursor.
 func (d *OfflineDialog) selected() chat.OfflineGroup { return d.groups[d.sel] }
 
 // View renders the dialog as at most h lines of at most w cells.
-func (d *OfflineDialog) View(rc *renderCtx, w, h int) []string {
+func (d *OfflineDialog) View() string {
+	if d.drawn == d.Version() && d.view != "" {
+		return d.view
+	}
+	d.view, d.drawn = strings.Join(d.lines(), "\n"), d.Version()
+	return d.view
+}
+
+func (d *OfflineDialog) lines() []string {
+	rc, w, h := d.rc, d.w, d.h
 	st := rc.st
 	boxW := min(w, 72)
 	inner := max(1, boxW-4) // border + one blank each side

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -49,29 +51,80 @@ type sidebarData struct {
 }
 
 // Sidebar lists the conversations (lobby first, unread counts), the
-// contacts with presence and the people online. Its rows are rebuilt only
-// when the App marks its data changed, not on every keystroke; with focus
-// it has a cursor for picking a conversation or a person.
+// contacts with presence and the people online. Its rows are rebuilt from
+// data only after Touch says the data changed (or its size or focus did),
+// not on every keystroke; with focus it has a cursor for picking a
+// conversation or a person.
 type Sidebar struct {
+	*common
+	version
+	state   *chatState
+	stale   bool // the rows must be rebuilt from state
 	items   []sideItem
 	sel     int // index into items; always a selectable row when any exists
 	width   int
 	height  int
 	focused bool
-	lines   []string // cached View lines
-	dirty   bool
+	lines   []string // the rows drawn at version drawn
+	view    string   // lines joined, "" until asked for
+	drawn   uint64
+}
+
+func newSidebar(com *common, state *chatState) *Sidebar {
+	return &Sidebar{common: com, state: state, stale: true}
 }
 
 // SetSize sets the sidebar's width and height in cells.
 func (s *Sidebar) SetSize(w, h int) {
 	if w != s.width || h != s.height {
 		s.width, s.height = w, h
-		s.dirty = true
+		s.Touch() // the online list is cut to the height
 	}
 }
 
-// rebuild recomputes the rows from d. The online list is cut to what can be
-// on screen: only the visible members of the shared roster are read.
+// Touch says the data shown changed: the rows are rebuilt before they are
+// next used.
+func (s *Sidebar) Touch() {
+	s.stale = true
+	s.bump()
+}
+
+// ensure rebuilds the rows if their data changed.
+func (s *Sidebar) ensure() {
+	if s.stale {
+		s.stale = false
+		st := s.state
+		s.rebuild(s.st, sidebarData{
+			convs:    st.order,
+			current:  st.current,
+			contacts: st.contacts,
+			online:   st.online,
+			me:       st.me.ID,
+			now:      s.cfg.now(),
+			focused:  s.focused,
+		})
+	}
+}
+
+// Update moves the cursor with the Up and Down keys.
+func (s *Sidebar) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return nil
+	}
+	s.ensure()
+	switch {
+	case key.Matches(k, s.keys.Up):
+		s.move(-1)
+	case key.Matches(k, s.keys.Down):
+		s.move(1)
+	}
+	return nil
+}
+
+// rebuild recomputes the rows from d (Touch has bumped the version). The
+// online list is cut to what can be on screen: only the visible members
+// of the shared roster are read.
 func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 	var prev sideItem
 	if s.sel >= 0 && s.sel < len(s.items) {
@@ -132,7 +185,6 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 	if s.sel < 0 {
 		s.sel = s.firstSelectable()
 	}
-	s.dirty = true
 }
 
 // cut shortens a name so that it fits a row beside fixed cells of marks
@@ -213,12 +265,13 @@ func (s *Sidebar) move(delta int) {
 	}
 	if i != s.sel {
 		s.sel = i
-		s.dirty = true
+		s.bump()
 	}
 }
 
 // selected returns the row under the cursor.
 func (s *Sidebar) selected() (sideItem, bool) {
+	s.ensure()
 	if s.sel < 0 || s.sel >= len(s.items) {
 		return sideItem{}, false
 	}
@@ -230,15 +283,26 @@ func (s *Sidebar) selected() (sideItem, bool) {
 func (s *Sidebar) SetFocused(f bool) {
 	if f != s.focused {
 		s.focused = f
-		s.dirty = true
+		s.Touch() // the online list is cut only without focus
 	}
 }
 
 // View returns exactly height lines, each exactly width cells wide.
-func (s *Sidebar) View(st *Styles) []string {
-	if !s.dirty && len(s.lines) == s.height {
+func (s *Sidebar) View() string {
+	lines := s.Lines()
+	if s.view == "" {
+		s.view = strings.Join(lines, "\n")
+	}
+	return s.view
+}
+
+// Lines is View as lines, for the layout to set beside the pane's.
+func (s *Sidebar) Lines() []string {
+	s.ensure()
+	if s.drawn == s.Version() && s.lines != nil {
 		return s.lines
 	}
+	st := s.st
 	top := 0
 	if s.focused && s.sel >= s.height {
 		top = s.sel - s.height + 1
@@ -259,7 +323,6 @@ func (s *Sidebar) View(st *Styles) []string {
 	for len(lines) < s.height {
 		lines = append(lines, strings.Repeat(" ", s.width))
 	}
-	s.lines = lines
-	s.dirty = false
+	s.lines, s.view, s.drawn = lines, "", s.Version()
 	return lines
 }

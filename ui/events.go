@@ -1,0 +1,208 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"sshchat/chat"
+)
+
+// Broker events: the App applies each batch to the chat state and its
+// components.
+
+func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
+	if a.phase != phaseChat {
+		return nil
+	}
+	var cmds []tea.Cmd
+	bell := false
+	for _, ev := range evs {
+		switch ev := ev.(type) {
+		case chat.MessageEvent:
+			a.notes.Flush()
+			ring, cmd := a.onMessage(ev)
+			bell = bell || ring
+			cmds = append(cmds, cmd)
+		case *chat.MessageEvent:
+			a.notes.Flush()
+			ring, cmd := a.onMessage(*ev)
+			bell = bell || ring
+			cmds = append(cmds, cmd)
+		case chat.PresenceEvent:
+			a.onPresence(ev)
+		case *chat.PresenceEvent:
+			a.onPresence(*ev)
+		case chat.ContactsEvent:
+			a.contacts = ev.Contacts
+			a.sidebar.Touch()
+		case *chat.ContactsEvent:
+			a.contacts = ev.Contacts
+			a.sidebar.Touch()
+		case chat.NoticeEvent:
+			a.notes.Flush()
+			a.onNotice(ev)
+		case *chat.NoticeEvent:
+			a.notes.Flush()
+			a.onNotice(*ev)
+		case chat.ReadEvent:
+			a.onRead(ev)
+		case *chat.ReadEvent:
+			a.onRead(*ev)
+		case chat.ShutdownEvent:
+			return a.onShutdown(ev)
+		case *chat.ShutdownEvent:
+			return a.onShutdown(*ev)
+		}
+	}
+	cmds = append(cmds, a.notes.Schedule())
+	if bell {
+		// BEL goes to the terminal as a raw write, never inside the view.
+		cmds = append(cmds, tea.Raw("\a"))
+	}
+	return tea.Batch(cmds...)
+}
+
+// onMessage files a live message; it reports whether it deserves the bell.
+func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
+	m := ev.Message
+	info := ev.Conversation
+	if info.ID == "" {
+		info.ID = m.Conv
+	}
+	if m.Conv == "" {
+		m.Conv = info.ID
+	}
+	c, known := a.convs[m.Conv]
+	if !known {
+		info.Unread = 0
+		c = a.ensureConv(info)
+	}
+	fromMe := m.From == a.me.ID
+	if !c.hasNewer && !a.appendMessage(c, m) {
+		return false, nil // already shown (our own Send's result, or history)
+	}
+	if fromMe {
+		return false, nil
+	}
+	if c.info.ID == a.current {
+		return false, a.scheduleMarkRead()
+	}
+	c.info.Unread++
+	a.sidebar.Touch()
+	return c.info.Kind == chat.KindDirect || mentions(m.Body, a.me.Handle), nil
+}
+
+// onRead applies a read marker set by another session of the user: the
+// conversation's unread count drops to the messages after UpTo that this
+// session has (none, usually), and this session will not mark it again.
+func (a *App) onRead(ev chat.ReadEvent) {
+	c := a.convs[ev.Conv]
+	if c == nil {
+		return
+	}
+	c.readUpTo = max(c.readUpTo, ev.UpTo)
+	if c.info.Unread == 0 {
+		return
+	}
+	n := 0
+	for i := len(c.entries) - 1; i >= 0 && n < c.info.Unread; i-- {
+		e := &c.entries[i]
+		if e.kind != entMessage {
+			continue
+		}
+		if e.msg.ID <= ev.UpTo {
+			break
+		}
+		if e.msg.From != a.me.ID {
+			n++
+		}
+	}
+	if n < c.info.Unread {
+		c.info.Unread = n
+		a.sidebar.Touch()
+	}
+}
+
+// onPresence applies one presence change. Join and leave notices are not
+// added here but collected in notes, so that a batch of them (a busy lobby,
+// a connect storm) becomes one summary line.
+func (a *App) onPresence(ev chat.PresenceEvent) {
+	p := ev.Presence
+	lobby := a.convs[chat.Lobby]
+	if ev.OldHandle != "" && ev.OldHandle != p.Handle {
+		// The user's own sessions are told "you are now known as …" by a
+		// notice from the broker instead.
+		if lobby != nil && p.User != a.me.ID {
+			a.notes.FlushNow()
+			lobby.addSystem(fmt.Sprintf("%s is now known as %s", ev.OldHandle, p.Handle), entSystem)
+		}
+		for _, c := range a.order {
+			if c.info.Kind == chat.KindDirect && c.info.Peer == p.User {
+				c.info.Name = p.Handle
+			}
+			c.renameAuthor(p.User, p.Handle)
+		}
+		if p.User == a.me.ID {
+			a.me.Handle = p.Handle
+			a.rc.meHandle = p.Handle
+			a.dropRenderCaches() // mentions of the new handle are highlighted
+		}
+	}
+	delete(a.awayTold, p.User) // a new away spell is told again
+	if p.User != a.me.ID {
+		switch {
+		case ev.Joined:
+			a.notes.Add(p.User, p.Handle, true)
+		case ev.Left:
+			a.notes.Add(p.User, p.Handle, false)
+		}
+	}
+	if p.Status == chat.Offline && !p.LastSeen.IsZero() {
+		if a.lastSeen == nil {
+			a.lastSeen = make(map[chat.UserID]time.Time)
+		}
+		a.lastSeen[p.User] = p.LastSeen
+	}
+	if ev.Online != nil {
+		a.online = ev.Online
+	} else {
+		a.online = a.online.With(p)
+	}
+	copied := false
+	for i := range a.contacts {
+		if a.contacts[i].User == p.User {
+			if !copied {
+				// The slice came from the broker and may be shared with
+				// this user's other sessions.
+				a.contacts = slices.Clone(a.contacts)
+				copied = true
+			}
+			a.contacts[i].Presence = p
+		}
+	}
+	a.sidebar.Touch()
+}
+
+func (a *App) onNotice(ev chat.NoticeEvent) {
+	c := a.convs[ev.Conv]
+	if c == nil {
+		c = a.convs[a.current]
+	}
+	if c == nil {
+		return
+	}
+	c.addSystem(ev.Text, entSystem)
+	c.trimOld(a.cfg.maxWindow)
+}
+
+func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {
+	text := "server shutting down"
+	if r := strings.TrimSpace(ev.Reason); r != "" && r != text {
+		text += ": " + r
+	}
+	return a.end(text)
+}
