@@ -192,6 +192,9 @@ type Reply struct {
 	Lines []string
 	// Open asks the UI to switch to this conversation (may be empty).
 	Open *Conversation
+	// Sent is the message the command posted to Open, if any ("/msg bob
+	// hi"), so the UI shows it as it shows a typed line.
+	Sent *Message
 	// Quit asks the UI to end the session.
 	Quit bool
 }

@@ -138,9 +138,11 @@ func cmdMsg(ctx context.Context, s *session, _ ConvID, arg string) (Reply, error
 	if strings.TrimSpace(text) == "" {
 		return rep, nil
 	}
-	if _, err := s.Send(ctx, conv.ID, text); err != nil {
+	m, err := s.Send(ctx, conv.ID, text)
+	if err != nil {
 		return rep, err
 	}
+	rep.Sent = &m
 	return rep, nil
 }
 

@@ -1654,6 +1654,32 @@ func TestDirectMessageToSomeoneAwaySaysSoOnce(t *testing.T) {
 	}
 }
 
+// TestMsgCommandToSomeoneAwaySaysSo checks that "/msg bob TEXT" to an away
+// user tells the sender, as a line typed in the conversation does.
+func TestMsgCommandToSomeoneAwaySaysSo(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		online = append(online, chat.Presence{User: bobID, Handle: "bob", Status: chat.Away, Reason: "lunch"})
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online)}
+	}
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(conv chat.ConvID, line string) (chat.Reply, error) {
+			m := msgAt(7, dmBob.ID, 1, "alice", "are you there?")
+			return chat.Reply{Open: &dmBob, Sent: &m}, nil
+		}
+	}
+	h := newHarness(t, b)
+	h.typeText("/msg bob are you there?")
+	h.press(tea.KeyEnter)
+	s := h.screen()
+	if h.app.current != dmBob.ID || !strings.Contains(s, "are you there?") {
+		t.Fatalf("the direct conversation with the message is not in front:\n%s", s)
+	}
+	if n := strings.Count(s, "bob is away: lunch — they will see it when back"); n != 1 {
+		t.Fatalf("away notice shown %d times:\n%s", n, s)
+	}
+}
+
 func TestMentionOfYourHandleIsHighlighted(t *testing.T) {
 	h := newHarness(t, nil)
 	h.events(chat.MessageEvent{Message: msgAt(1, chat.Lobby, bobID, "bob", "hey @Alice, look"), Conversation: chat.Conversation{ID: chat.Lobby}})

@@ -150,6 +150,12 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 		a.status.SetError(userText(msg.err))
 		return tea.Batch(cmds...)
 	}
+	if r.Sent != nil && r.Open != nil {
+		if c := a.convs[r.Open.ID]; c != nil {
+			a.appendMessage(c, *r.Sent)
+			a.noteAway(c)
+		}
+	}
 	if len(r.Lines) > 0 {
 		if c := a.convs[a.current]; c != nil {
 			c.addSystem(strings.Join(r.Lines, "\n"), entSystem)
