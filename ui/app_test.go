@@ -1445,6 +1445,26 @@ func TestLoginRefusesAnOverLongHandleInsteadOfCuttingIt(t *testing.T) {
 	}
 }
 
+// TestLoginSaysWhatToDoAndClearsAnOldError checks that Enter on an empty
+// field says what to do, and that an error about an earlier attempt goes
+// away once the handle is edited.
+func TestLoginSaysWhatToDoAndClearsAnOldError(t *testing.T) {
+	h := loginHarness(t)
+	h.press(tea.KeyEnter)
+	if s := h.screen(); !strings.Contains(s, "Type a handle, then press Enter.") {
+		t.Fatalf("Enter on an empty field said nothing:\n%s", s)
+	}
+	h.typeText(strings.Repeat("a", chat.MaxHandleLen+6))
+	h.press(tea.KeyEnter)
+	if s := h.screen(); !strings.Contains(s, "too long") {
+		t.Fatalf("over-long handle not refused:\n%s", s)
+	}
+	h.press(tea.KeyBackspace)
+	if s := h.screen(); strings.Contains(s, "too long") {
+		t.Fatalf("the old error stays under the edited handle:\n%s", s)
+	}
+}
+
 func TestLoginStatesTheHandleRuleInOneSentence(t *testing.T) {
 	h := loginHarness(t)
 	s := strings.Join(strings.Fields(h.screen()), " ")

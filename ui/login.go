@@ -85,16 +85,24 @@ func (l *Login) Update(msg tea.Msg) tea.Cmd {
 			return l.register()
 		}
 	}
+	before := l.input.Value()
 	var cmd tea.Cmd
 	l.input, cmd = l.input.Update(msg)
+	if l.input.Value() != before {
+		l.err = "" // it was about what was typed before
+	}
 	l.bump()
 	return cmd
 }
 
 // register asks the broker for an account with the handle typed.
 func (l *Login) register() tea.Cmd {
+	if l.busy {
+		return nil
+	}
 	handle := l.Value()
-	if handle == "" || l.busy {
+	if handle == "" {
+		l.setErr("Type a handle, then press Enter.")
 		return nil
 	}
 	l.setBusy(true)
