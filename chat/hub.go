@@ -80,6 +80,7 @@ type Hub struct {
 	boot  string // distinguishes this process's offline claims
 
 	health storageHealth // whether the store can be written; logs changes
+	recent recentCache   // newest messages per conversation, shared by History
 
 	ops  chan op       // to the sequencer
 	stop chan struct{} // closed by Close: the sequencer drains and exits
