@@ -32,10 +32,6 @@ const (
 	maxOutbox = 16
 	// markReadDelay debounces read markers for the conversation in front.
 	markReadDelay = 3 * time.Second
-	// renderKeep is how many entries from the end keep their rendered
-	// lines while the conversation follows new messages (more than the
-	// tallest screen).
-	renderKeep = 300
 	// quitDelay is how long a final notice stays on screen.
 	quitDelay = 1500 * time.Millisecond
 	// retryDelay is how long a line refused with chat.ErrRateLimited waits
@@ -983,7 +979,7 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 		if !full && c.oldestID() <= oldestOf(msg.msgs) {
 			c.hasOlder = false
 		}
-		c.trimOld(a.cfg.maxWindow)
+		c.trimOld(a.window(c))
 	default:
 		c.mergeHistory(msg.msgs)
 		c.hasOlder = full
@@ -1215,7 +1211,7 @@ func (a *App) noteAway(c *Conversation) {
 		text += ": " + r
 	}
 	c.addSystem(text+" — they will see it when back", entSystem)
-	c.trimOld(a.cfg.maxWindow)
+	c.trimOld(a.window(c))
 }
 
 func (a *App) executed(msg execMsg) tea.Cmd {
@@ -1239,7 +1235,7 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 		if c := a.convs[a.current]; c != nil {
 			c.addSystem(strings.Join(r.Lines, "\n"), entSystem)
 			c.offset = 0
-			c.trimOld(a.cfg.maxWindow)
+			c.trimOld(a.window(c))
 		}
 	}
 	if r.Quit {
@@ -1258,13 +1254,13 @@ func (a *App) appendMessage(c *Conversation, m chat.Message) bool {
 	if c.info.ID == a.current && c.offset > 0 {
 		c.offset += len(e.render(&a.rc, a.textWidth()))
 		c.newBelow++
-	} else if n := len(c.entries) - renderKeep; n >= 0 {
+	} else if n := len(c.entries) - a.renderKeep(); n >= 0 {
 		// Following the newest messages: drop the rendered lines of an
 		// entry that scrolled far out of view, so render caches stay
 		// bounded while the messages themselves stay in the window.
 		c.entries[n].lines = nil
 	}
-	c.trimOld(a.cfg.maxWindow)
+	c.trimOld(a.window(c))
 	return true
 }
 
@@ -1367,20 +1363,23 @@ func (a *App) onRead(ev chat.ReadEvent) {
 	if c.info.Unread == 0 {
 		return
 	}
-	n := 0
+	n, bounded := 0, !c.hasOlder
 	for i := len(c.entries) - 1; i >= 0 && n < c.info.Unread; i-- {
 		e := &c.entries[i]
 		if e.kind != entMessage {
 			continue
 		}
 		if e.msg.ID <= ev.UpTo {
+			bounded = true
 			break
 		}
 		if e.msg.From != a.me.ID {
 			n++
 		}
 	}
-	if n < c.info.Unread {
+	// The window holds only the newest messages: when UpTo is older than
+	// all of them, the count after it is unknown here and stays as it is.
+	if bounded && n < c.info.Unread {
 		c.info.Unread = n
 		a.sideDirty = true
 	}
@@ -1517,9 +1516,11 @@ func (n *presenceNotes) flush(a *App) {
 		if len(n.left) > 0 {
 			lobby.addSystem(summarise(n.left)+" left", entSystem)
 		}
-		lobby.trimOld(a.cfg.maxWindow)
+		lobby.trimOld(a.window(lobby))
 	}
-	n.joined, n.left = n.joined[:0], n.left[:0]
+	// Released, not kept for reuse: a connect storm's arrays would stay
+	// with every session for good.
+	n.joined, n.left = nil, nil
 }
 
 // summarise names up to maxNamed people: "bob", "alice and bob",
@@ -1550,7 +1551,7 @@ func (a *App) onNotice(ev chat.NoticeEvent) {
 		return
 	}
 	c.addSystem(ev.Text, entSystem)
-	c.trimOld(a.cfg.maxWindow)
+	c.trimOld(a.window(c))
 }
 
 func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {

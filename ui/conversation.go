@@ -125,11 +125,37 @@ func styleFirstLine(l, handle string, action bool, hp, bp paint, mention string,
 	return lead + hp.s(handle) + paintMentions(l[len(handle):], mention, bp, mp)
 }
 
+// Window bounds. A conversation that follows its newest messages keeps
+// keepScreens screens of entries (at least one History page, so a page
+// just fetched is not dropped again) and rendered lines for renderScreens
+// screens of them; scrolled back it may hold up to maxWindow entries.
+// Anything older is paged back from the broker, which answers recent pages
+// from one cache shared by all sessions, so a session's memory does not
+// grow with the conversation's history. Message bodies are the broker's
+// strings, shared, never copied per session.
+const (
+	keepScreens   = 3
+	renderScreens = 2
+)
+
+// window is how many entries c keeps: a few screens while it follows new
+// messages, up to maxWindow while the user reads back.
+func (a *App) window(c *Conversation) int {
+	if c.offset > 0 || c.hasNewer {
+		return a.cfg.maxWindow
+	}
+	return min(a.cfg.maxWindow, max(a.cfg.pageSize, keepScreens*a.convRows()))
+}
+
+// renderKeep is how many entries from the end keep their rendered lines
+// while the conversation follows new messages (every entry is at least one
+// line, so that covers the screen).
+func (a *App) renderKeep() int { return renderScreens*max(1, a.convRows()) + 1 }
+
 // Conversation is one conversation as the user sees it: a window of its
-// messages (at most maxWindow entries; older ones are fetched again from
-// the broker when scrolled to), its scroll position and its unread count.
-// Rendered lines are cached per entry and only the visible page is joined
-// in View.
+// messages (see window; older ones are fetched again from the broker when
+// scrolled to), its scroll position and its unread count. Rendered lines
+// are cached per entry and only the visible page is joined in View.
 type Conversation struct {
 	info     chat.Conversation
 	entries  []entry
