@@ -35,28 +35,24 @@ const (
 type entry struct {
 	key   int64
 	kind  entryKind
-	msg   chat.Message
-	text  string
-	lines []string // rendered lines, valid while width matches
-	width int
+	width int32        // of lines
+	msg   chat.Message // a system text is its Body
+	lines []string     // rendered lines, valid while width matches
 }
 
 func msgKey(id chat.MessageID) int64 { return 2 * int64(id) }
 
 // render returns the entry's lines at width w, from the cache when it can.
 func (e *entry) render(rc *renderCtx, w int) []string {
-	if e.lines != nil && e.width == w {
+	if e.lines != nil && int(e.width) == w {
 		return e.lines
 	}
 	if e.kind == entMessage && e.msg.Kind != chat.KindRename {
 		e.lines = renderMessage(rc, &e.msg, w)
 	} else {
-		p, text := rc.st.pSystem, e.text
+		p, text := rc.st.pSystem, e.msg.Body // a rename on record is a system line too
 		if e.kind == entError {
 			p = rc.st.pError
-		}
-		if e.kind == entMessage { // a rename on record: a system line
-			text = e.msg.Body
 		}
 		e.lines = e.lines[:0]
 		for _, raw := range strings.Split(text, "\n") {
@@ -65,7 +61,7 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 			}
 		}
 	}
-	e.width = w
+	e.width = int32(w)
 	return e.lines
 }
 
@@ -126,9 +122,9 @@ func styleFirstLine(l, handle string, action bool, hp, bp paint, mention string,
 }
 
 // Window bounds. A conversation that follows its newest messages keeps
-// keepScreens screens of entries (at least one History page, so a page
-// just fetched is not dropped again) and rendered lines for renderScreens
-// screens of them; scrolled back it may hold up to maxWindow entries.
+// keepScreens screens of entries (every entry is at least one line) and
+// rendered lines for renderScreens screens of them; scrolled back it may
+// hold up to maxWindow entries.
 // Anything older is paged back from the broker, which answers recent pages
 // from one cache shared by all sessions, so a session's memory does not
 // grow with the conversation's history. Message bodies are the broker's
@@ -144,7 +140,7 @@ func (a *App) window(c *Conversation) int {
 	if c.offset > 0 || c.hasNewer {
 		return a.cfg.maxWindow
 	}
-	return min(a.cfg.maxWindow, max(a.cfg.pageSize, keepScreens*a.convRows()))
+	return min(a.cfg.maxWindow, keepScreens*max(1, a.convRows()))
 }
 
 // renderKeep is how many entries from the end keep their rendered lines
@@ -222,7 +218,7 @@ func (c *Conversation) renameAuthor(id chat.UserID, handle string) {
 
 // addSystem appends a system text (kind entSystem or entError).
 func (c *Conversation) addSystem(text string, kind entryKind) *entry {
-	c.entries = append(c.entries, entry{key: 2*c.lastAnchor() + 1, kind: kind, text: text})
+	c.entries = append(c.entries, entry{key: 2*c.lastAnchor() + 1, kind: kind, msg: chat.Message{Body: text}})
 	return &c.entries[len(c.entries)-1]
 }
 
@@ -300,8 +296,14 @@ func (c *Conversation) trimOld(limit int) {
 		return
 	}
 	drop := len(c.entries) - limit
-	clear(c.entries[:drop])
-	c.entries = c.entries[drop:]
+	// Moved down in place, so that the array is reused rather than
+	// regrown by the next appends.
+	n := copy(c.entries, c.entries[drop:])
+	clear(c.entries[n:])
+	c.entries = c.entries[:n]
+	if cap(c.entries) > 2*(limit+limit/10+1) {
+		c.entries = slices.Clone(c.entries) // shrunk after reading back
+	}
 	c.hasOlder = true
 }
 
