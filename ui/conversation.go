@@ -134,10 +134,11 @@ const (
 	renderScreens = 2
 )
 
-// window is how many entries c keeps: a few screens while it follows new
-// messages, up to maxWindow while the user reads back.
+// window is how many entries c keeps: up to maxWindow while the user reads
+// back in it, else a few screens (a conversation in the background follows
+// its new messages whatever its scroll position).
 func (a *App) window(c *Conversation) int {
-	if c.offset > 0 || c.hasNewer {
+	if c.info.ID == a.current && (c.offset > 0 || c.hasNewer) {
 		return a.cfg.maxWindow
 	}
 	return min(a.cfg.maxWindow, keepScreens*max(1, a.convRows()))

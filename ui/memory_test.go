@@ -83,3 +83,34 @@ func TestReadMarkerOlderThanTheWindowKeepsTheUnreadCount(t *testing.T) {
 		t.Fatalf("unread = %d after reading up to 1390, want 9", c.info.Unread)
 	}
 }
+
+// TestConversationInTheBackgroundKeepsOnlyAFewScreens: a conversation left
+// scrolled back and then switched away from follows its new messages with
+// the small window, not the reading-back one.
+func TestConversationInTheBackgroundKeepsOnlyAFewScreens(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	var evs []chat.Event
+	for id := 1; id <= 200; id++ {
+		evs = append(evs, chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", "hi"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	evs = append(evs, chat.MessageEvent{Message: msgAt(201, dmBob.ID, bobID, "bob", "psst"), Conversation: dmBob})
+	h.events(evs...)
+	h.press(tea.KeyPgUp)
+	lobby := h.app.convs[chat.Lobby]
+	if lobby.offset == 0 {
+		t.Fatal("PgUp did not scroll")
+	}
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab})
+	if h.app.current == chat.Lobby {
+		t.Fatal("Tab did not switch away from the lobby")
+	}
+	evs = evs[:0]
+	for id := 300; id < 1300; id++ {
+		evs = append(evs, chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", "hi"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.events(evs...)
+	if n, limit := len(lobby.entries), h.app.window(lobby); n > limit+limit/10 || limit >= h.app.cfg.maxWindow {
+		t.Fatalf("background lobby keeps %d entries (window %d)", n, limit)
+	}
+}
