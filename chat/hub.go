@@ -81,6 +81,7 @@ type Hub struct {
 	boot  string // distinguishes this process's offline claims
 
 	health storageHealth // whether the store can be written; logs changes
+	recent recentCache   // newest messages per conversation, shared by History
 
 	ops    chan op       // to the sequencer: sends and commands, first served
 	logins chan op       // to the sequencer: joins and leaves (see sequence)

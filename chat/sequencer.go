@@ -307,6 +307,7 @@ func (h *Hub) flushSends(ops []op) {
 	h.locked(func() {
 		for _, s := range sends {
 			m := toMessage(s.msg)
+			h.recent.add(m)
 			if s.peer == 0 {
 				ev := MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
 				for _, u := range h.users {
@@ -409,6 +410,7 @@ func (h *Hub) rename(o *renameOp) error {
 			Kind: model.KindRename, Body: old + " is now known as " + o.display, CreatedAt: now,
 		},
 	}), "rename", "your handle was not changed")
+	h.recent.reset() // the rename line bypassed it, and shown handles changed
 	if err != nil {
 		return err
 	}

@@ -239,13 +239,17 @@ func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n 
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
+	if msgs, ok := s.hub.recent.page(conv, before, n, hidden); ok {
+		return msgs, nil
+	}
+	gen := s.hub.recent.generation()
 	rows, err := s.hub.store.History(ctx, string(conv), int64(before), n, hidden)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	out := make([]Message, len(rows))
-	for i, m := range rows {
-		out[i] = toMessage(m)
+	out := toMessages(rows)
+	if before == 0 && len(hidden) == 0 {
+		s.hub.recent.seed(conv, gen, out, n)
 	}
 	return out, nil
 }

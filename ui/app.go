@@ -119,7 +119,7 @@ func newApp(cfg appConfig) *App {
 		a.setPhase(phaseConnecting)
 		a.me = *cfg.acct
 	}
-	a.notes = newNotes(com, func() (*Conversation, int) { return a.convs[chat.Lobby], a.online.Len() })
+	a.notes = newNotes(com, func() (*Conversation, int) { return a.convs[chat.Lobby], a.online.Len() }, a.window)
 	a.layout()
 	return a
 }
@@ -693,7 +693,7 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 		if !full && c.oldestID() <= oldestOf(msg.msgs) {
 			c.hasOlder = false
 		}
-		c.trimOld(a.cfg.maxWindow)
+		c.trimOld(a.window(c))
 	default:
 		c.mergeHistory(msg.msgs)
 		c.hasOlder = full

@@ -925,7 +925,7 @@ func TestRenderCachesStayBoundedWhileFollowing(t *testing.T) {
 			rendered++
 		}
 	}
-	if rendered > renderKeep+1 {
+	if rendered > h.app.renderKeep()+1 {
 		t.Fatalf("%d entries keep rendered lines", rendered)
 	}
 }

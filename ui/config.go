@@ -26,10 +26,6 @@ const (
 	maxOutbox = 16
 	// markReadDelay debounces read markers for the conversation in front.
 	markReadDelay = 3 * time.Second
-	// renderKeep is how many entries from the end keep their rendered
-	// lines while the conversation follows new messages (more than the
-	// tallest screen).
-	renderKeep = 300
 	// quitDelay is how long a final notice stays on screen.
 	quitDelay = 1500 * time.Millisecond
 	// retryDelay is how long a line refused with chat.ErrRateLimited waits

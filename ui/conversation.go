@@ -35,28 +35,24 @@ const (
 type entry struct {
 	key   int64
 	kind  entryKind
-	msg   chat.Message
-	text  string
-	lines []string // rendered lines, valid while width matches
-	width int
+	width int32        // of lines
+	msg   chat.Message // a system text is its Body
+	lines []string     // rendered lines, valid while width matches
 }
 
 func msgKey(id chat.MessageID) int64 { return 2 * int64(id) }
 
 // render returns the entry's lines at width w, from the cache when it can.
 func (e *entry) render(rc *renderCtx, w int) []string {
-	if e.lines != nil && e.width == w {
+	if e.lines != nil && int(e.width) == w {
 		return e.lines
 	}
 	if e.kind == entMessage && e.msg.Kind != chat.KindRename {
 		e.lines = renderMessage(rc, &e.msg, w)
 	} else {
-		p, text := rc.st.pSystem, e.text
+		p, text := rc.st.pSystem, e.msg.Body // a rename on record is a system line too
 		if e.kind == entError {
 			p = rc.st.pError
-		}
-		if e.kind == entMessage { // a rename on record: a system line
-			text = e.msg.Body
 		}
 		e.lines = e.lines[:0]
 		for _, raw := range strings.Split(text, "\n") {
@@ -65,7 +61,7 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 			}
 		}
 	}
-	e.width = w
+	e.width = int32(w)
 	return e.lines
 }
 
@@ -125,11 +121,38 @@ func styleFirstLine(l, handle string, action bool, hp, bp paint, mention string,
 	return lead + hp.s(handle) + paintMentions(l[len(handle):], mention, bp, mp)
 }
 
+// Window bounds. A conversation that follows its newest messages keeps
+// keepScreens screens of entries (every entry is at least one line) and
+// rendered lines for renderScreens screens of them; scrolled back it may
+// hold up to maxWindow entries.
+// Anything older is paged back from the broker, which answers recent pages
+// from one cache shared by all sessions, so a session's memory does not
+// grow with the conversation's history. Message bodies are the broker's
+// strings, shared, never copied per session.
+const (
+	keepScreens   = 3
+	renderScreens = 2
+)
+
+// window is how many entries c keeps: up to maxWindow while the user reads
+// back in it, else a few screens (a conversation in the background follows
+// its new messages whatever its scroll position).
+func (a *App) window(c *Conversation) int {
+	if c.info.ID == a.current && (c.offset > 0 || c.hasNewer) {
+		return a.cfg.maxWindow
+	}
+	return min(a.cfg.maxWindow, keepScreens*max(1, a.convRows()))
+}
+
+// renderKeep is how many entries from the end keep their rendered lines
+// while the conversation follows new messages (every entry is at least one
+// line, so that covers the screen).
+func (a *App) renderKeep() int { return renderScreens*max(1, a.convRows()) + 1 }
+
 // Conversation is one conversation as the user sees it: a window of its
-// messages (at most maxWindow entries; older ones are fetched again from
-// the broker when scrolled to), its scroll position and its unread count.
-// Rendered lines are cached per entry and only the visible page is joined
-// in View.
+// messages (see window; older ones are fetched again from the broker when
+// scrolled to), its scroll position and its unread count. Rendered lines
+// are cached per entry and only the visible page is joined in View.
 type Conversation struct {
 	info     chat.Conversation
 	entries  []entry
@@ -196,7 +219,7 @@ func (c *Conversation) renameAuthor(id chat.UserID, handle string) {
 
 // addSystem appends a system text (kind entSystem or entError).
 func (c *Conversation) addSystem(text string, kind entryKind) *entry {
-	c.entries = append(c.entries, entry{key: 2*c.lastAnchor() + 1, kind: kind, text: text})
+	c.entries = append(c.entries, entry{key: 2*c.lastAnchor() + 1, kind: kind, msg: chat.Message{Body: text}})
 	return &c.entries[len(c.entries)-1]
 }
 
@@ -274,8 +297,14 @@ func (c *Conversation) trimOld(limit int) {
 		return
 	}
 	drop := len(c.entries) - limit
-	clear(c.entries[:drop])
-	c.entries = c.entries[drop:]
+	// Moved down in place, so that the array is reused rather than
+	// regrown by the next appends.
+	n := copy(c.entries, c.entries[drop:])
+	clear(c.entries[n:])
+	c.entries = c.entries[:n]
+	if cap(c.entries) > 2*(limit+limit/10+1) {
+		c.entries = slices.Clone(c.entries) // shrunk after reading back
+	}
 	c.hasOlder = true
 }
 

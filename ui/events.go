@@ -108,20 +108,23 @@ func (a *App) onRead(ev chat.ReadEvent) {
 	if c.info.Unread == 0 {
 		return
 	}
-	n := 0
+	n, bounded := 0, !c.hasOlder
 	for i := len(c.entries) - 1; i >= 0 && n < c.info.Unread; i-- {
 		e := &c.entries[i]
 		if e.kind != entMessage {
 			continue
 		}
 		if e.msg.ID <= ev.UpTo {
+			bounded = true
 			break
 		}
 		if e.msg.From != a.me.ID {
 			n++
 		}
 	}
-	if n < c.info.Unread {
+	// The window holds only the newest messages: when UpTo is older than
+	// all of them, the count after it is unknown here and stays as it is.
+	if bounded && n < c.info.Unread {
 		c.info.Unread = n
 		a.sidebar.Touch()
 	}
@@ -196,7 +199,7 @@ func (a *App) onNotice(ev chat.NoticeEvent) {
 		return
 	}
 	c.addSystem(ev.Text, entSystem)
-	c.trimOld(a.cfg.maxWindow)
+	c.trimOld(a.window(c))
 }
 
 func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {

@@ -41,10 +41,12 @@ type Notes struct {
 	tick    bool      // a notesTickMsg is scheduled
 	// target is the lobby (nil before it exists) and how many are online.
 	target func() (*Conversation, int)
+	// window is how many entries a conversation keeps (App.window).
+	window func(*Conversation) int
 }
 
-func newNotes(com *common, target func() (*Conversation, int)) *Notes {
-	return &Notes{common: com, target: target}
+func newNotes(com *common, target func() (*Conversation, int), window func(*Conversation) int) *Notes {
+	return &Notes{common: com, target: target, window: window}
 }
 
 // Add records a join or leave.
@@ -78,9 +80,11 @@ func (n *Notes) FlushNow() {
 		if len(n.pending.left) > 0 {
 			lobby.addSystem(summarise(n.pending.left)+" left", entSystem)
 		}
-		lobby.trimOld(n.cfg.maxWindow)
+		lobby.trimOld(n.window(lobby))
 	}
-	n.pending.joined, n.pending.left = n.pending.joined[:0], n.pending.left[:0]
+	// Released, not kept for reuse: a connect storm's arrays would stay
+	// with every session for good.
+	n.pending.joined, n.pending.left = nil, nil
 }
 
 // Schedule flushes after a batch of events and, when the rate limit holds

@@ -130,7 +130,7 @@ func (a *App) noteAway(c *Conversation) {
 		text += ": " + r
 	}
 	c.addSystem(text+" — they will see it when back", entSystem)
-	c.trimOld(a.cfg.maxWindow)
+	c.trimOld(a.window(c))
 }
 
 func (a *App) executed(msg execMsg) tea.Cmd {
@@ -160,7 +160,7 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 		if c := a.convs[a.current]; c != nil {
 			c.addSystem(strings.Join(r.Lines, "\n"), entSystem)
 			c.offset = 0
-			c.trimOld(a.cfg.maxWindow)
+			c.trimOld(a.window(c))
 		}
 	}
 	if r.Quit {
@@ -179,12 +179,12 @@ func (a *App) appendMessage(c *Conversation, m chat.Message) bool {
 	if c.info.ID == a.current && c.offset > 0 {
 		c.offset += len(e.render(&a.rc, a.textWidth()))
 		c.newBelow++
-	} else if n := len(c.entries) - renderKeep; n >= 0 {
+	} else if n := len(c.entries) - a.renderKeep(); n >= 0 {
 		// Following the newest messages: drop the rendered lines of an
 		// entry that scrolled far out of view, so render caches stay
 		// bounded while the messages themselves stay in the window.
 		c.entries[n].lines = nil
 	}
-	c.trimOld(a.cfg.maxWindow)
+	c.trimOld(a.window(c))
 	return true
 }

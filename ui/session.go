@@ -37,8 +37,9 @@ type Options struct {
 	// HistoryPage is how many messages one History call fetches (default
 	// 100).
 	HistoryPage int
-	// MaxWindow is how many entries each conversation keeps in memory
-	// (default 1000); older ones are fetched again when scrolled to.
+	// MaxWindow is how many entries a conversation may keep in memory while
+	// the user scrolls back (default 1000); following new messages it keeps
+	// only a few screens. Older ones are fetched again when scrolled to.
 	MaxWindow int
 
 	// updateHook is a test seam: it sees every message before App.Update.

@@ -488,7 +488,9 @@ func (r *lineRenderer) drawAlt(b *bytes.Buffer, lines []string) {
 			continue
 		}
 		r.writeLine(b, y, old[y], l, true)
-		old[y] = l
+		// A copy: the row would otherwise keep its whole frame's content
+		// alive for as long as it stays unchanged on screen.
+		old[y] = strings.Clone(l)
 	}
 	r.lines = old
 	r.valid = true

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
@@ -355,5 +356,21 @@ func TestLineRendererGraphemeClusters(t *testing.T) {
 	resyncClusters(&b, red+"漢"+rst+"x", 0)
 	if want := red + "漢" + rst + "x"; b.String() != want {
 		t.Errorf("a plain wide character got %q", b.String())
+	}
+}
+
+// TestLineRendererKeepsNoFrameAlive: the rows it remembers are its own
+// copies, so a row left unchanged on screen does not keep the whole content
+// of the frame it came from (one per row, at worst) in memory.
+func TestLineRendererKeepsNoFrameAlive(t *testing.T) {
+	lt := newLineTerm(t, 20, 4)
+	content := "header\nline one\nline two\ninput"
+	lt.frame(alt(content))
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(content)))
+	hi := lo + uintptr(len(content))
+	for y, l := range lt.r.lines {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(l))); l != "" && p >= lo && p < hi {
+			t.Fatalf("row %d %q points into the frame's content", y, l)
+		}
 	}
 }

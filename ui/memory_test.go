@@ -1,0 +1,116 @@
+package ui
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"sshchat/chat"
+)
+
+// retainedAfter is the heap an App (and its test harness) keeps after
+// receiving n lobby messages at 80×24 in batches, as the feeder delivers
+// them, drawing the screen after each batch.
+func retainedAfter(t *testing.T, n int) int64 {
+	t.Helper()
+	heap := func() int64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	base := heap()
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	const batch = 50
+	for id := 1; id <= n; id += batch {
+		evs := make([]chat.Event, 0, batch)
+		for j := id; j < id+batch && j <= n; j++ {
+			body := fmt.Sprintf("message %d: a line of ordinary chat, long enough to be typical", j)
+			evs = append(evs, chat.MessageEvent{Message: msgAt(j, chat.Lobby, bobID, "bob", body), Conversation: chat.Conversation{ID: chat.Lobby}})
+		}
+		h.events(evs...)
+		h.app.View()
+	}
+	if c := h.app.convs[chat.Lobby]; c.newestID() != chat.MessageID(n) {
+		t.Fatalf("newest shown = %d, want %d", c.newestID(), n)
+	}
+	used := heap() - base
+	runtime.KeepAlive(h)
+	return used
+}
+
+// TestSessionMemoryDoesNotGrowWithHistory: what a session keeps is bounded
+// by its screen, not by how many messages it has received. Ten times the
+// messages may cost only noise.
+func TestSessionMemoryDoesNotGrowWithHistory(t *testing.T) {
+	const few, many = 500, 5000
+	retainedAfter(t, few) // warm up lazily built tables (styles, widths)
+	small := retainedAfter(t, few)
+	large := retainedAfter(t, many)
+	t.Logf("retained after %d messages: %d KiB; after %d: %d KiB", few, small/1024, many, large/1024)
+	if growth := large - small; growth > 24<<10 {
+		t.Errorf("heap grew by %d KiB from %d to %d messages", growth/1024, few, many)
+	}
+	if large > 256<<10 {
+		t.Errorf("a session keeps %d KiB after %d messages", large/1024, many)
+	}
+}
+
+// TestReadMarkerOlderThanTheWindowKeepsTheUnreadCount: a read marker from
+// another session that is older than every message this session keeps says
+// nothing about how many are unread after it.
+func TestReadMarkerOlderThanTheWindowKeepsTheUnreadCount(t *testing.T) {
+	h := newHarness(t, nil, func(c *appConfig) { c.maxWindow = 100 })
+	var evs []chat.Event
+	for id := 1000; id < 1400; id++ {
+		evs = append(evs, chat.MessageEvent{Message: msgAt(id, dmBob.ID, bobID, "bob", "hi"), Conversation: dmBob})
+	}
+	h.events(evs...)
+	c := h.app.convs[dmBob.ID]
+	if c.info.Unread != 400 || len(c.entries) >= 400 {
+		t.Fatalf("unread %d, window %d entries", c.info.Unread, len(c.entries))
+	}
+	h.events(chat.ReadEvent{Conv: dmBob.ID, UpTo: 1100})
+	if c.info.Unread != 400 {
+		t.Fatalf("unread = %d after a marker older than the window, want 400 kept", c.info.Unread)
+	}
+	h.events(chat.ReadEvent{Conv: dmBob.ID, UpTo: 1390})
+	if c.info.Unread != 9 {
+		t.Fatalf("unread = %d after reading up to 1390, want 9", c.info.Unread)
+	}
+}
+
+// TestConversationInTheBackgroundKeepsOnlyAFewScreens: a conversation left
+// scrolled back and then switched away from follows its new messages with
+// the small window, not the reading-back one.
+func TestConversationInTheBackgroundKeepsOnlyAFewScreens(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	var evs []chat.Event
+	for id := 1; id <= 200; id++ {
+		evs = append(evs, chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", "hi"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	evs = append(evs, chat.MessageEvent{Message: msgAt(201, dmBob.ID, bobID, "bob", "psst"), Conversation: dmBob})
+	h.events(evs...)
+	h.press(tea.KeyPgUp)
+	lobby := h.app.convs[chat.Lobby]
+	if lobby.offset == 0 {
+		t.Fatal("PgUp did not scroll")
+	}
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab})
+	if h.app.current == chat.Lobby {
+		t.Fatal("Tab did not switch away from the lobby")
+	}
+	evs = evs[:0]
+	for id := 300; id < 1300; id++ {
+		evs = append(evs, chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", "hi"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.events(evs...)
+	if n, limit := len(lobby.entries), h.app.window(lobby); n > limit+limit/10 || limit >= h.app.cfg.maxWindow {
+		t.Fatalf("background lobby keeps %d entries (window %d)", n, limit)
+	}
+}
