@@ -712,6 +712,14 @@ func wildcard(pattern, s string) bool {
 // file that stays empty does end them all. The server lock is held only
 // to copy the session list, never during file I/O, and every wait ends at
 // shutdown.
+//
+// Each revocation runs in its own goroutine, at most Config.maxRevoking
+// at once, so that the watcher keeps watching while they run and clients
+// that stopped reading delay each other by one revokeWait, not one each.
+// Each looks at the file again just before it ends its session and skips
+// a key the file admits again: a file restored while thousands of
+// sessions are being ended stops the rest. The watcher owns these
+// goroutines: it waits for them before it reports itself done.
 func (s *server) watchAllowlist(interval time.Duration) {
 	defer close(s.watchDone)
 	defer func() {
@@ -719,19 +727,20 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			s.log.Error("allowlist watcher panic", "panic", r)
 		}
 	}()
-	// Revocations run side by side, at most maxRevoking at once, so that
-	// clients that stopped reading delay each other by one revokeWait,
-	// not one each. The watcher owns them: it waits for them before it
-	// reports itself done.
 	var revoking sync.WaitGroup
 	defer revoking.Wait()
-	slots := make(chan struct{}, maxRevoking)
+	limit := s.cfg.maxRevoking
+	if limit <= 0 {
+		limit = maxRevoking
+	}
+	slots := make(chan struct{}, limit)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var (
 		recheck <-chan time.Time
-		checked *keySet                  // the last version sessions were checked against
-		told    = map[ssh.Session]bool{} // revoked, still closing
+		checked *keySet // the last version sessions were checked against
+		toldMu  sync.Mutex
+		told    = map[ssh.Session]bool{} // being revoked or revoked, still closing; guarded by toldMu
 	)
 	for {
 		select {
@@ -761,44 +770,71 @@ func (s *server) watchAllowlist(interval time.Duration) {
 		s.mu.Unlock()
 		open := make(map[ssh.Session]bool, len(sessions))
 		now := time.Now()
+		toldMu.Lock()
 		for _, sess := range sessions {
 			open[sess] = true
 			k := sess.PublicKey()
 			if k == nil || told[sess] {
 				continue
 			}
-			admitted, reason := false, reasonUnusable
 			if set.err == nil {
-				admitted, reason = set.decide(k, addrIP(sess.RemoteAddr()), now)
-			}
-			if admitted {
-				continue
+				if admitted, _ := set.decide(k, addrIP(sess.RemoteAddr()), now); admitted {
+					continue
+				}
 			}
 			told[sess] = true
-			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
-			select {
-			case slots <- struct{}{}:
-			case <-s.stopWatch:
-				return // shutdown tells every session
-			}
 			revoking.Add(1)
-			go func(sess ssh.Session, line string) {
+			go func() {
 				defer revoking.Done()
 				defer func() {
-					<-slots
 					if r := recover(); r != nil {
 						s.log.Error("revocation panic", "panic", r)
 					}
 				}()
-				s.revoke(sess, line)
-			}(sess, revokedLine(reason))
+				select {
+				case slots <- struct{}{}:
+				case <-s.stopWatch:
+					return // shutdown tells every session
+				}
+				defer func() { <-slots }()
+				if !s.revokeIfRefused(sess) {
+					toldMu.Lock()
+					delete(told, sess)
+					toldMu.Unlock()
+				}
+			}()
 		}
 		for sess := range told {
 			if !open[sess] {
 				delete(told, sess)
 			}
 		}
+		toldMu.Unlock()
 	}
+}
+
+// revokeIfRefused ends sess if the allowlist, as the file is now, refuses
+// its key, and reports whether it did. The watcher decided against a
+// settled version of the file, but revocations can wait their turn for a
+// while: asking again at the last moment means a file fixed meanwhile
+// ends nobody else.
+func (s *server) revokeIfRefused(sess ssh.Session) bool {
+	s.mu.Lock()
+	_, open := s.sessions[sess]
+	s.mu.Unlock()
+	if !open {
+		return true // ended meanwhile
+	}
+	k := sess.PublicKey()
+	fp := gossh.FingerprintSHA256(k)
+	ok, reason := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now())
+	if ok {
+		s.log.Debug("key admitted again; not ending its session", "fingerprint", fp)
+		return false
+	}
+	s.log.Info("key no longer authorized; ending session", "fingerprint", fp, "reason", reason)
+	s.revoke(sess, revokedLine(reason))
+	return true
 }
 
 // revokedLine tells a user whose key the allowlist no longer admits why,

@@ -74,6 +74,8 @@ type Config struct {
 	MaxSessionsPerKey    int           // sessions at once per key
 	OpenTimeout          time.Duration // to start a session after authenticating
 	IdleTimeout          time.Duration // a connection may stay open without a session after its last one ended
+
+	maxRevoking int // revocations at once; 0 means the constant maxRevoking (tests lower it)
 }
 
 // envPrefix is the prefix of every configuration variable.

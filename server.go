@@ -326,9 +326,11 @@ func (s *server) liveSession(next ssh.Handler) ssh.Handler {
 // take its one-line reason.
 const revokeWait = 2 * time.Second
 
-// maxRevoking bounds the revocations that run at once: each holds a
-// goroutine for up to revokeWait.
-const maxRevoking = 32
+// maxRevoking bounds the revocations that run at once (each waits up to
+// revokeWait for its session to end): high enough that a whole server's
+// worth of sessions is ended in a few rounds of revokeWait, not one after
+// another.
+const maxRevoking = 1024
 
 // revoke ends a session whose key the allowlist no longer admits: the UI
 // restores the client's terminal, then tells the user why in one line. A
