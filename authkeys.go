@@ -838,12 +838,26 @@ func (s *server) revokeIfRefused(sess ssh.Session) bool {
 }
 
 // revokedLine tells a user whose key the allowlist no longer admits why,
-// in words that do not quote the file.
+// in words that do not quote the file. When the file itself cannot be
+// used the key is not at fault, and the line says so.
 func revokedLine(reason string) string {
-	if reason == reasonExpired {
+	switch {
+	case reason == reasonExpired:
 		return "your key has expired on this server"
+	case fileUnusable(reason):
+		return unusableLine
 	}
 	return "your key is no longer authorized on this server"
+}
+
+// unusableLine tells a user that the allowlist, not their key, is why
+// they cannot be admitted.
+const unusableLine = "the server cannot read its list of authorized keys; try again later"
+
+// fileUnusable reports whether a refusal reason means the file could not
+// be used (unreadable, not a regular file, too large, not read in time).
+func fileUnusable(reason string) bool {
+	return reason == reasonUnusable || reason == errAllowlistSlow.Error()
 }
 
 // keyStillAdmitted refuses a session whose key the allowlist no longer

@@ -669,3 +669,29 @@ func TestCertificateListedAsAKeyAdmitsNobody(t *testing.T) {
 		t.Errorf("log does not name the certificate's line:\n%s", ts.logs.String())
 	}
 }
+
+// A keys file the server cannot use (here too large) refuses everyone,
+// but tells them the server is at fault, not their key.
+func TestUnusableKeysFileDoesNotBlameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	in := newKey(t)
+	writeKeys(t, keysFile, authorizedLine(in, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	inside := dial(t, ts.addr, "inside", in, 80, 24)
+	inside.WaitFor("#lobby")
+
+	writeKeys(t, keysFile, authorizedLine(in, "")+strings.Repeat("#\n", maxAuthorizedKeysSize/2+1))
+	inside.WaitClosed()
+	const want = "the server cannot read its list of authorized keys"
+	if raw := inside.Raw(); !strings.Contains(raw, want) || strings.Contains(raw, "no longer authorized") {
+		t.Fatalf("a session ended by an unusable file was told %q; want %q", raw, want)
+	}
+	told, err := tryLogin(t, ts.addr, in)
+	if err == nil {
+		t.Fatal("an unusable file let a key in")
+	}
+	if !strings.Contains(told, want) || strings.Contains(told, "not authorized") {
+		t.Fatalf("a login refused by an unusable file was told %q; want %q", told, want)
+	}
+}
