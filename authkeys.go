@@ -78,7 +78,7 @@ var (
 const (
 	reasonNotListed   = "key not listed"
 	reasonExpired     = "key expired"
-	reasonFrom        = "address not permitted by from="
+	reasonFrom        = "client address not allowed by the key's from= option"
 	reasonUnusable    = "authorized-keys file unusable"
 	reasonUnsupported = "the key's line uses an option this server does not implement"
 )
@@ -219,7 +219,7 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 // a mode mistake does not lock everyone out; see README.
 func (a *allowlist) warnWritable(fi os.FileInfo) {
 	if fi.Mode().Perm()&0o022 != 0 {
-		a.log.Warn("authorized-keys file is writable by group or others: they can let anyone in", "path", a.path, "mode", fi.Mode().Perm().String())
+		a.log.Warn("authorized-keys file is writable by group or others: they can let anyone in", "path", a.path, "mode", fi.Mode().String())
 	}
 	dirs := map[string]bool{}
 	starts := []string{filepath.Dir(a.path)}
@@ -235,7 +235,7 @@ func (a *allowlist) warnWritable(fi os.FileInfo) {
 			dirs[dir] = true
 			di, err := os.Stat(dir)
 			if err == nil && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
-				a.log.Warn("directory of the authorized-keys file is writable by group or others: they can replace the file", "path", a.path, "dir", dir, "mode", di.Mode().Perm().String())
+				a.log.Warn("directory of the authorized-keys file is writable by group or others: they can replace the file", "path", a.path, "dir", dir, "mode", di.Mode().String())
 			}
 		}
 	}

@@ -346,7 +346,8 @@ func TestAllowlistWarnsOnWritableFileAndDirectory(t *testing.T) {
 	}
 	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
 	logs := ts.logs.String()
-	for _, want := range []string{"authorized-keys file is writable by group or others", "directory of the authorized-keys file is writable by group or others"} {
+	for _, want := range []string{"authorized-keys file is writable by group or others", "directory of the authorized-keys file is writable by group or others",
+		"mode=-rw-rw-rw-", "mode=drwxrwxrwx"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
@@ -693,5 +694,16 @@ func TestUnusableKeysFileDoesNotBlameTheKey(t *testing.T) {
 	}
 	if !strings.Contains(told, want) || strings.Contains(told, "not authorized") {
 		t.Fatalf("a login refused by an unusable file was told %q; want %q", told, want)
+	}
+}
+
+// A refusal by from= names what refused, in words that do not read as a
+// line cut short.
+func TestFromRefusalReasonReadsWhole(t *testing.T) {
+	k := newKey(t)
+	set := parseAuthorizedKeys([]byte(authorizedLine(k, `from="10.0.0.1"`)), log.New(io.Discard), time.UTC)
+	ok, reason := set.decide(k.PublicKey(), netip.MustParseAddr("127.0.0.1"), time.Now())
+	if want := "client address not allowed by the key's from= option"; ok || reason != want {
+		t.Fatalf("decide = %v, %q; want false, %q", ok, reason, want)
 	}
 }
