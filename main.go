@@ -181,6 +181,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if err := checkAddr(c.Addr); err != nil {
 		return c, err
 	}
+	if err := checkHostKeyNotIdentity(c.HostKey); err != nil {
+		return c, err
+	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
@@ -237,6 +240,46 @@ func checkDataDir(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// errHostKeyIsIdentity refuses a host key path that is a user's own SSH
+// identity key.
+var errHostKeyIsIdentity = errors.New("host key is your own SSH identity key")
+
+// checkHostKeyNotIdentity refuses a host key path that resolves (following
+// symlinks) to an identity key in the user's ~/.ssh (id_*), existing or
+// not. The default path is relative to the working directory: started
+// from the home directory, the server would otherwise serve the
+// operator's login key as its host key, or create one there.
+func checkHostKeyNotIdentity(path string) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil // no home directory: no identity keys to confuse
+	}
+	key, sshDir := resolvePath(path), resolvePath(filepath.Join(home, ".ssh"))
+	if filepath.Dir(key) != sshDir || !strings.HasPrefix(filepath.Base(key), "id_") {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is %s; pass --host-key with a file of the server's own, e.g. --host-key data/host_key", errHostKeyIsIdentity, path, key)
+}
+
+// resolvePath is path made absolute with the symlinks of its deepest
+// existing part resolved; the parts that do not exist yet are kept.
+func resolvePath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
+	}
+	rest := ""
+	for p := abs; ; p = filepath.Dir(p) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if filepath.Dir(p) == p {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+	}
 }
 
 // checkHostKeyDir makes sure the host key exists or can be created.

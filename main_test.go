@@ -656,3 +656,56 @@ func TestRevokedSessionRestoresTheTerminalFirst(t *testing.T) {
 		t.Errorf("the chat is still on screen with the reason:\n%s", s)
 	}
 }
+
+// The default host key path is relative to the working directory: started
+// from the home directory it must not become the operator's own login key.
+func TestHostKeyRefusesTheUsersIdentityKey(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	sshDir := filepath.Join(home, ".ssh")
+	if err := os.Mkdir(sshDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sshDir, "id_ed25519"), []byte("the operator's login key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	link := filepath.Join(elsewhere, "hostkey")
+	if err := os.Symlink(filepath.Join(sshDir, "id_ed25519"), link); err != nil {
+		t.Fatal(err)
+	}
+	aliasDir := filepath.Join(elsewhere, "dotssh")
+	if err := os.Symlink(sshDir, aliasDir); err != nil {
+		t.Fatal(err)
+	}
+	noenv := func(string) string { return "" }
+	parse := func(args ...string) error {
+		_, err := parseConfig(append([]string{"--data-dir", filepath.Join(elsewhere, "data")}, args...), noenv, io.Discard)
+		return err
+	}
+
+	t.Chdir(home)
+	for _, args := range [][]string{
+		nil, // the default, from the home directory
+		{"--host-key", filepath.Join(sshDir, "id_ecdsa")},     // not there yet: would be created
+		{"--host-key", link},                                  // a symlink to one
+		{"--host-key", filepath.Join(aliasDir, "id_ed25519")}, // through a symlinked directory
+	} {
+		err := parse(args...)
+		if !errors.Is(err, errHostKeyIsIdentity) || !strings.Contains(err.Error(), "--host-key") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("host key %v: got %v; want a one-line refusal with a --host-key hint", args, err)
+		}
+	}
+	if err := run(t.Context(), []string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(elsewhere, "data")}, noenv, io.Discard); !errors.Is(err, errHostKeyIsIdentity) {
+		t.Errorf("run from the home directory: got %v; want a refusal before listening", err)
+	}
+	if err := parse("--host-key", filepath.Join(sshDir, "sshchat_host_key")); err != nil {
+		t.Errorf("a non-identity file in ~/.ssh was refused: %v", err)
+	}
+
+	// Anywhere else, as in the repository with `go run .`, the default stands.
+	t.Chdir(elsewhere)
+	if err := parse(); err != nil {
+		t.Errorf("the default host key outside the home directory was refused: %v", err)
+	}
+}
