@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,12 @@ type allowlist struct {
 
 	mu       sync.Mutex // guards checking; never held during I/O
 	checking *fileCheck // the check in flight, if any
+
+	// Owned by the check in flight (one at a time): what was already
+	// warned about, so that a reload of the same text or mode is quiet.
+	warnedText  [sha256.Size]byte      // hash of the last text whose per-line warnings were logged
+	warnedAny   bool                   // warnedText is set
+	warnedModes map[string]os.FileMode // last mode seen of the file and each directory above it
 }
 
 // fileCheck is one look at the file: stat, and a read if it changed.
@@ -160,7 +167,9 @@ func (a *allowlist) runCheck(c *fileCheck) {
 	case next.err != nil:
 		a.log.Error("authorized-keys file unusable: nobody can log in", "path", a.path, "err", next.err)
 	case next.usable == 0:
-		a.log.Error("authorized-keys file has no usable keys: nobody can log in", "path", a.path)
+		// Often a file caught mid-rewrite; the watcher logs an error
+		// if it stays so (see watchAllowlist).
+		a.log.Warn("authorized-keys file has no usable keys: nobody can log in; waiting for the file to settle", "path", a.path)
 	default:
 		a.log.Info("authorized keys loaded", "path", a.path, "keys", next.usable)
 	}
@@ -206,7 +215,14 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 		return set
 	}
 	a.warnWritable(fi)
-	parsed := parseAuthorizedKeys(data, a.log, time.Local)
+	// Per-line warnings are logged once per text, not at every reload.
+	lineLog := a.log
+	if sum := sha256.Sum256(data); a.warnedAny && sum == a.warnedText {
+		lineLog = log.New(io.Discard)
+	} else {
+		a.warnedText, a.warnedAny = sum, true
+	}
+	parsed := parseAuthorizedKeys(data, lineLog, time.Local)
 	set.lines, set.usable = parsed.lines, parsed.usable
 	return set
 }
@@ -216,9 +232,18 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 // can be written by group or others, who could then let anyone in. A
 // sticky directory (like /tmp) is not reported: others cannot replace a
 // file in it that they do not own. It warns rather than refuses so that
-// a mode mistake does not lock everyone out; see README.
+// a mode mistake does not lock everyone out; see README. Each is logged
+// once per change of mode, not at every reload.
 func (a *allowlist) warnWritable(fi os.FileInfo) {
-	if fi.Mode().Perm()&0o022 != 0 {
+	if a.warnedModes == nil {
+		a.warnedModes = map[string]os.FileMode{}
+	}
+	changed := func(path string, mode os.FileMode) bool {
+		old, seen := a.warnedModes[path]
+		a.warnedModes[path] = mode
+		return !seen || old != mode
+	}
+	if changed(a.path, fi.Mode()) && fi.Mode().Perm()&0o022 != 0 {
 		a.log.Warn("authorized-keys file is writable by group or others: they can let anyone in", "path", a.path, "mode", fi.Mode().String())
 	}
 	dirs := map[string]bool{}
@@ -234,7 +259,7 @@ func (a *allowlist) warnWritable(fi os.FileInfo) {
 		for dir := abs; !dirs[dir]; dir = filepath.Dir(dir) {
 			dirs[dir] = true
 			di, err := os.Stat(dir)
-			if err == nil && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+			if err == nil && changed(dir, di.Mode()) && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
 				a.log.Warn("directory of the authorized-keys file is writable by group or others: they can replace the file", "path", a.path, "dir", dir, "mode", di.Mode().String())
 			}
 		}
@@ -760,6 +785,9 @@ func (s *server) watchAllowlist(interval time.Duration) {
 		}
 		if set != checked {
 			s.log.Debug("authorized-keys file settled; checking open sessions against it")
+			if set.err == nil && set.usable == 0 {
+				s.log.Error("authorized-keys file has no usable keys: nobody can log in; ending every session", "path", s.authz.path)
+			}
 			checked = set
 		}
 		s.mu.Lock()
