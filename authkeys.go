@@ -97,7 +97,13 @@ func newAllowlist(path string, logger *log.Logger) *allowlist {
 // allowed reports whether key may log in from ip at now, against the file
 // as it is now; reason says why not.
 func (a *allowlist) allowed(key gossh.PublicKey, ip netip.Addr, now time.Time) (ok bool, reason string) {
-	set, err := a.check(nil)
+	return a.allowedUntil(nil, key, ip, now)
+}
+
+// allowedUntil is allowed, giving up with errStopped's reason when stop
+// is closed.
+func (a *allowlist) allowedUntil(stop <-chan struct{}, key gossh.PublicKey, ip netip.Addr, now time.Time) (ok bool, reason string) {
+	set, err := a.check(stop)
 	if err != nil {
 		return false, err.Error()
 	}
@@ -855,7 +861,10 @@ func (s *server) revokeIfRefused(sess ssh.Session) bool {
 	}
 	k := sess.PublicKey()
 	fp := gossh.FingerprintSHA256(k)
-	ok, reason := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now())
+	ok, reason := s.authz.allowedUntil(s.stopWatch, k, addrIP(sess.RemoteAddr()), time.Now())
+	if reason == errStopped.Error() {
+		return true // shutdown tells every session
+	}
 	if ok {
 		s.log.Debug("key admitted again; not ending its session", "fingerprint", fp)
 		return false
