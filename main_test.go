@@ -508,6 +508,7 @@ func TestSessionsPerConnectionAreCapped(t *testing.T) {
 // return nil (exit code 0) when its context ends, as on SIGTERM.
 func TestContainerStyleEnvironmentRunsAndStopsCleanly(t *testing.T) {
 	vol := filepath.Join(t.TempDir(), "data")
+	t.Setenv("HOME", vol) // the image's user has its home in the volume
 	env := map[string]string{
 		"SSHCHAT_ADDR":     "127.0.0.1:0",
 		"SSHCHAT_DATA_DIR": vol,
@@ -666,8 +667,10 @@ func TestHostKeyRefusesTheUsersIdentityKey(t *testing.T) {
 	if err := os.Mkdir(sshDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(sshDir, "id_ed25519"), []byte("the operator's login key\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"id_ed25519", "id_ed25519.pub", "id_rsa.pub"} {
+		if err := os.WriteFile(filepath.Join(sshDir, f), []byte("the operator's login key\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	elsewhere := t.TempDir()
 	link := filepath.Join(elsewhere, "hostkey")
@@ -687,7 +690,7 @@ func TestHostKeyRefusesTheUsersIdentityKey(t *testing.T) {
 	t.Chdir(home)
 	for _, args := range [][]string{
 		nil, // the default, from the home directory
-		{"--host-key", filepath.Join(sshDir, "id_ecdsa")},     // not there yet: would be created
+		{"--host-key", filepath.Join(sshDir, "id_rsa")},       // not there yet, but its .pub is
 		{"--host-key", link},                                  // a symlink to one
 		{"--host-key", filepath.Join(aliasDir, "id_ed25519")}, // through a symlinked directory
 	} {
@@ -701,6 +704,11 @@ func TestHostKeyRefusesTheUsersIdentityKey(t *testing.T) {
 	}
 	if err := parse("--host-key", filepath.Join(sshDir, "sshchat_host_key")); err != nil {
 		t.Errorf("a non-identity file in ~/.ssh was refused: %v", err)
+	}
+	// Named explicitly without a .pub beside it: a service account's own
+	// host key, as in the Docker image.
+	if err := parse("--host-key", filepath.Join(sshDir, "id_ecdsa")); err != nil {
+		t.Errorf("an explicit ~/.ssh/id_* without a .pub was refused: %v", err)
 	}
 
 	// Anywhere else, as in the repository with `go run .`, the default stands.
