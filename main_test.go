@@ -699,7 +699,10 @@ func TestHostKeyRefusesTheUsersIdentityKey(t *testing.T) {
 			t.Errorf("host key %v: got %v; want a one-line refusal with a --host-key hint", args, err)
 		}
 	}
-	if err := run(t.Context(), []string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(elsewhere, "data")}, noenv, io.Discard); !errors.Is(err, errHostKeyIsIdentity) {
+	// Bounded, so that a server that does start fails the test, not hangs it.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := run(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(elsewhere, "data")}, noenv, io.Discard); !errors.Is(err, errHostKeyIsIdentity) {
 		t.Errorf("run from the home directory: got %v; want a refusal before listening", err)
 	}
 	if err := parse("--host-key", filepath.Join(sshDir, "sshchat_host_key")); err != nil {
