@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,12 @@ type allowlist struct {
 
 	mu       sync.Mutex // guards checking; never held during I/O
 	checking *fileCheck // the check in flight, if any
+
+	// Owned by the check in flight (one at a time): what was already
+	// warned about, so that a reload of the same text or mode is quiet.
+	warnedText  [sha256.Size]byte      // hash of the last text whose per-line warnings were logged
+	warnedAny   bool                   // warnedText is set
+	warnedModes map[string]os.FileMode // last mode seen of the file and each directory above it
 }
 
 // fileCheck is one look at the file: stat, and a read if it changed.
@@ -78,7 +85,7 @@ var (
 const (
 	reasonNotListed   = "key not listed"
 	reasonExpired     = "key expired"
-	reasonFrom        = "address not permitted by from="
+	reasonFrom        = "client address not allowed by the key's from= option"
 	reasonUnusable    = "authorized-keys file unusable"
 	reasonUnsupported = "the key's line uses an option this server does not implement"
 )
@@ -90,7 +97,13 @@ func newAllowlist(path string, logger *log.Logger) *allowlist {
 // allowed reports whether key may log in from ip at now, against the file
 // as it is now; reason says why not.
 func (a *allowlist) allowed(key gossh.PublicKey, ip netip.Addr, now time.Time) (ok bool, reason string) {
-	set, err := a.check(nil)
+	return a.allowedUntil(nil, key, ip, now)
+}
+
+// allowedUntil is allowed, giving up with errStopped's reason when stop
+// is closed.
+func (a *allowlist) allowedUntil(stop <-chan struct{}, key gossh.PublicKey, ip netip.Addr, now time.Time) (ok bool, reason string) {
+	set, err := a.check(stop)
 	if err != nil {
 		return false, err.Error()
 	}
@@ -160,7 +173,9 @@ func (a *allowlist) runCheck(c *fileCheck) {
 	case next.err != nil:
 		a.log.Error("authorized-keys file unusable: nobody can log in", "path", a.path, "err", next.err)
 	case next.usable == 0:
-		a.log.Error("authorized-keys file has no usable keys: nobody can log in", "path", a.path)
+		// Often a file caught mid-rewrite; the watcher logs an error
+		// if it stays so (see watchAllowlist).
+		a.log.Warn("authorized-keys file has no usable keys: nobody can log in; waiting for the file to settle", "path", a.path)
 	default:
 		a.log.Info("authorized keys loaded", "path", a.path, "keys", next.usable)
 	}
@@ -206,7 +221,14 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 		return set
 	}
 	a.warnWritable(fi)
-	parsed := parseAuthorizedKeys(data, a.log, time.Local)
+	// Per-line warnings are logged once per text, not at every reload.
+	lineLog := a.log
+	if sum := sha256.Sum256(data); a.warnedAny && sum == a.warnedText {
+		lineLog = log.New(io.Discard)
+	} else {
+		a.warnedText, a.warnedAny = sum, true
+	}
+	parsed := parseAuthorizedKeys(data, lineLog, time.Local)
 	set.lines, set.usable = parsed.lines, parsed.usable
 	return set
 }
@@ -216,10 +238,19 @@ func (a *allowlist) read(fi os.FileInfo, statErr error) *keySet {
 // can be written by group or others, who could then let anyone in. A
 // sticky directory (like /tmp) is not reported: others cannot replace a
 // file in it that they do not own. It warns rather than refuses so that
-// a mode mistake does not lock everyone out; see README.
+// a mode mistake does not lock everyone out; see README. Each is logged
+// once per change of mode, not at every reload.
 func (a *allowlist) warnWritable(fi os.FileInfo) {
-	if fi.Mode().Perm()&0o022 != 0 {
-		a.log.Warn("authorized-keys file is writable by group or others: they can let anyone in", "path", a.path, "mode", fi.Mode().Perm().String())
+	if a.warnedModes == nil {
+		a.warnedModes = map[string]os.FileMode{}
+	}
+	changed := func(path string, mode os.FileMode) bool {
+		old, seen := a.warnedModes[path]
+		a.warnedModes[path] = mode
+		return !seen || old != mode
+	}
+	if changed(a.path, fi.Mode()) && fi.Mode().Perm()&0o022 != 0 {
+		a.log.Warn("authorized-keys file is writable by group or others: they can let anyone in", "path", a.path, "mode", fi.Mode().String())
 	}
 	dirs := map[string]bool{}
 	starts := []string{filepath.Dir(a.path)}
@@ -234,8 +265,8 @@ func (a *allowlist) warnWritable(fi os.FileInfo) {
 		for dir := abs; !dirs[dir]; dir = filepath.Dir(dir) {
 			dirs[dir] = true
 			di, err := os.Stat(dir)
-			if err == nil && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
-				a.log.Warn("directory of the authorized-keys file is writable by group or others: they can replace the file", "path", a.path, "dir", dir, "mode", di.Mode().Perm().String())
+			if err == nil && changed(dir, di.Mode()) && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
+				a.log.Warn("directory of the authorized-keys file is writable by group or others: they can replace the file", "path", a.path, "dir", dir, "mode", di.Mode().String())
 			}
 		}
 	}
@@ -712,6 +743,14 @@ func wildcard(pattern, s string) bool {
 // file that stays empty does end them all. The server lock is held only
 // to copy the session list, never during file I/O, and every wait ends at
 // shutdown.
+//
+// Each revocation runs in its own goroutine, at most Config.maxRevoking
+// at once, so that the watcher keeps watching while they run and clients
+// that stopped reading delay each other by one revokeWait, not one each.
+// Each looks at the file again just before it ends its session and skips
+// a key the file admits again: a file restored while thousands of
+// sessions are being ended stops the rest. The watcher owns these
+// goroutines: it waits for them before it reports itself done.
 func (s *server) watchAllowlist(interval time.Duration) {
 	defer close(s.watchDone)
 	defer func() {
@@ -719,19 +758,20 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			s.log.Error("allowlist watcher panic", "panic", r)
 		}
 	}()
-	// Revocations run side by side, at most maxRevoking at once, so that
-	// clients that stopped reading delay each other by one revokeWait,
-	// not one each. The watcher owns them: it waits for them before it
-	// reports itself done.
 	var revoking sync.WaitGroup
 	defer revoking.Wait()
-	slots := make(chan struct{}, maxRevoking)
+	limit := s.cfg.maxRevoking
+	if limit <= 0 {
+		limit = maxRevoking
+	}
+	slots := make(chan struct{}, limit)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var (
 		recheck <-chan time.Time
-		checked *keySet                  // the last version sessions were checked against
-		told    = map[ssh.Session]bool{} // revoked, still closing
+		checked *keySet // the last version sessions were checked against
+		toldMu  sync.Mutex
+		told    = map[ssh.Session]bool{} // being revoked or revoked, still closing; guarded by toldMu
 	)
 	for {
 		select {
@@ -751,6 +791,9 @@ func (s *server) watchAllowlist(interval time.Duration) {
 		}
 		if set != checked {
 			s.log.Debug("authorized-keys file settled; checking open sessions against it")
+			if set.err == nil && set.usable == 0 {
+				s.log.Error("authorized-keys file has no usable keys: nobody can log in; ending every session", "path", s.authz.path)
+			}
 			checked = set
 		}
 		s.mu.Lock()
@@ -761,53 +804,97 @@ func (s *server) watchAllowlist(interval time.Duration) {
 		s.mu.Unlock()
 		open := make(map[ssh.Session]bool, len(sessions))
 		now := time.Now()
+		toldMu.Lock()
 		for _, sess := range sessions {
 			open[sess] = true
 			k := sess.PublicKey()
 			if k == nil || told[sess] {
 				continue
 			}
-			admitted, reason := false, reasonUnusable
 			if set.err == nil {
-				admitted, reason = set.decide(k, addrIP(sess.RemoteAddr()), now)
-			}
-			if admitted {
-				continue
+				if admitted, _ := set.decide(k, addrIP(sess.RemoteAddr()), now); admitted {
+					continue
+				}
 			}
 			told[sess] = true
-			s.log.Info("key no longer authorized; ending session", "fingerprint", gossh.FingerprintSHA256(k), "reason", reason)
-			select {
-			case slots <- struct{}{}:
-			case <-s.stopWatch:
-				return // shutdown tells every session
-			}
 			revoking.Add(1)
-			go func(sess ssh.Session, line string) {
+			go func() {
 				defer revoking.Done()
 				defer func() {
-					<-slots
 					if r := recover(); r != nil {
 						s.log.Error("revocation panic", "panic", r)
 					}
 				}()
-				s.revoke(sess, line)
-			}(sess, revokedLine(reason))
+				select {
+				case slots <- struct{}{}:
+				case <-s.stopWatch:
+					return // shutdown tells every session
+				}
+				defer func() { <-slots }()
+				if !s.revokeIfRefused(sess) {
+					toldMu.Lock()
+					delete(told, sess)
+					toldMu.Unlock()
+				}
+			}()
 		}
 		for sess := range told {
 			if !open[sess] {
 				delete(told, sess)
 			}
 		}
+		toldMu.Unlock()
 	}
 }
 
+// revokeIfRefused ends sess if the allowlist, as the file is now, refuses
+// its key, and reports whether it did. The watcher decided against a
+// settled version of the file, but revocations can wait their turn for a
+// while: asking again at the last moment means a file fixed meanwhile
+// ends nobody else.
+func (s *server) revokeIfRefused(sess ssh.Session) bool {
+	s.mu.Lock()
+	_, open := s.sessions[sess]
+	s.mu.Unlock()
+	if !open {
+		return true // ended meanwhile
+	}
+	k := sess.PublicKey()
+	fp := gossh.FingerprintSHA256(k)
+	ok, reason := s.authz.allowedUntil(s.stopWatch, k, addrIP(sess.RemoteAddr()), time.Now())
+	if reason == errStopped.Error() {
+		return true // shutdown tells every session
+	}
+	if ok {
+		s.log.Debug("key admitted again; not ending its session", "fingerprint", fp)
+		return false
+	}
+	s.log.Info("key no longer authorized; ending session", "fingerprint", fp, "reason", reason)
+	s.revoke(sess, revokedLine(reason))
+	return true
+}
+
 // revokedLine tells a user whose key the allowlist no longer admits why,
-// in words that do not quote the file.
+// in words that do not quote the file. When the file itself cannot be
+// used the key is not at fault, and the line says so.
 func revokedLine(reason string) string {
-	if reason == reasonExpired {
+	switch {
+	case reason == reasonExpired:
 		return "your key has expired on this server"
+	case fileUnusable(reason):
+		return unusableLine
 	}
 	return "your key is no longer authorized on this server"
+}
+
+// unusableLine tells a user that the allowlist, not their key, is why
+// they cannot be admitted.
+const unusableLine = "the server cannot read its list of authorized keys; try again later"
+
+// fileUnusable reports whether a refusal reason means the file could not
+// be used (unreadable, not a regular file, too large, not read in time).
+func fileUnusable(reason string) bool {
+	return reason == reasonUnusable || reason == errAllowlistSlow.Error()
 }
 
 // keyStillAdmitted refuses a session whose key the allowlist no longer

@@ -346,7 +346,8 @@ func TestAllowlistWarnsOnWritableFileAndDirectory(t *testing.T) {
 	}
 	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
 	logs := ts.logs.String()
-	for _, want := range []string{"authorized-keys file is writable by group or others", "directory of the authorized-keys file is writable by group or others"} {
+	for _, want := range []string{"authorized-keys file is writable by group or others", "directory of the authorized-keys file is writable by group or others",
+		"mode=-rw-rw-rw-", "mode=drwxrwxrwx"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)
 		}
@@ -667,5 +668,154 @@ func TestCertificateListedAsAKeyAdmitsNobody(t *testing.T) {
 	}
 	if !strings.Contains(ts.logs.String(), "line=2") {
 		t.Errorf("log does not name the certificate's line:\n%s", ts.logs.String())
+	}
+}
+
+// A keys file the server cannot use (here too large) refuses everyone,
+// but tells them the server is at fault, not their key.
+func TestUnusableKeysFileDoesNotBlameTheKey(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	in := newKey(t)
+	writeKeys(t, keysFile, authorizedLine(in, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	inside := dial(t, ts.addr, "inside", in, 80, 24)
+	inside.WaitFor("#lobby")
+
+	writeKeys(t, keysFile, authorizedLine(in, "")+strings.Repeat("#\n", maxAuthorizedKeysSize/2+1))
+	inside.WaitClosed()
+	const want = "the server cannot read its list of authorized keys"
+	if raw := inside.Raw(); !strings.Contains(raw, want) || strings.Contains(raw, "no longer authorized") {
+		t.Fatalf("a session ended by an unusable file was told %q; want %q", raw, want)
+	}
+	told, err := tryLogin(t, ts.addr, in)
+	if err == nil {
+		t.Fatal("an unusable file let a key in")
+	}
+	if !strings.Contains(told, want) || strings.Contains(told, "not authorized") {
+		t.Fatalf("a login refused by an unusable file was told %q; want %q", told, want)
+	}
+}
+
+// A refusal by from= names what refused, in words that do not read as a
+// line cut short.
+func TestFromRefusalReasonReadsWhole(t *testing.T) {
+	k := newKey(t)
+	set := parseAuthorizedKeys([]byte(authorizedLine(k, `from="10.0.0.1"`)), log.New(io.Discard), time.UTC)
+	ok, reason := set.decide(k.PublicKey(), netip.MustParseAddr("127.0.0.1"), time.Now())
+	if want := "client address not allowed by the key's from= option"; ok || reason != want {
+		t.Fatalf("decide = %v, %q; want false, %q", ok, reason, want)
+	}
+}
+
+// Reloads of the same text, or of the same mode, do not log their
+// warnings again: an operator's log is not flooded by every touch.
+func TestAllowlistReloadsDoNotRepeatWarnings(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	k := newKey(t)
+	content := "this line is garbage\n" + authorizedLine(k, "")
+	writeKeys(t, keysFile, content)
+	logs := &syncBuffer{}
+	a := newAllowlist(keysFile, newLogger(logs, "debug"))
+	count := func(s string) int { return strings.Count(logs.String(), s) }
+	stamp := time.Now()
+	touch := func() {
+		t.Helper()
+		stamp = stamp.Add(time.Second)
+		if err := os.Chtimes(keysFile, stamp, stamp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload := func(want int) {
+		t.Helper()
+		a.refresh()
+		if got := count("authorized keys loaded"); got != want {
+			t.Fatalf("%d reloads logged; want %d:\n%s", got, want, logs.String())
+		}
+	}
+
+	reload(1)
+	writeKeys(t, keysFile, content) // the same text, a new file
+	reload(2)
+	touch()
+	reload(3)
+	if n := count("skipping malformed authorized-keys line"); n != 1 {
+		t.Fatalf("the same text's line warning was logged %d times; want 1:\n%s", n, logs.String())
+	}
+	writeKeys(t, keysFile, content+"# a comment\n")
+	reload(4)
+	if n := count("skipping malformed authorized-keys line"); n != 2 {
+		t.Fatalf("a changed text's line warning was logged %d times in all; want 2:\n%s", n, logs.String())
+	}
+
+	// chmod then touch: one change of mode, one warning.
+	if err := os.Chmod(keysFile, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	reload(5)
+	touch()
+	reload(6)
+	const writable = "authorized-keys file is writable by group or others"
+	if n := count(writable); n != 1 {
+		t.Fatalf("one change of mode logged %d writable warnings; want 1:\n%s", n, logs.String())
+	}
+	// Fixed, then broken again: warned again.
+	for i, mode := range []os.FileMode{0o600, 0o666} {
+		if err := os.Chmod(keysFile, mode); err != nil {
+			t.Fatal(err)
+		}
+		reload(7 + i)
+	}
+	if n := count(writable); n != 2 {
+		t.Fatalf("the mode made writable again logged %d writable warnings in all; want 2:\n%s", n, logs.String())
+	}
+}
+
+// A file caught empty while it is rewritten is not an error (sessions
+// stay); only a file that stays empty is, logged once.
+func TestAllowlistEmptyReadIsAnErrorOnlyOnceSettled(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	in := newKey(t)
+	content := authorizedLine(in, "")
+	writeKeys(t, keysFile, content)
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	inside := dial(t, ts.addr, "inside", in, 80, 24)
+	inside.WaitFor("#lobby")
+	count := func(s string) int { return strings.Count(ts.logs.String(), s) }
+	emptyErrors := func() int {
+		n := 0
+		for _, l := range strings.Split(ts.logs.String(), "\n") {
+			if strings.Contains(l, "level=error") && strings.Contains(l, "no usable keys") {
+				n++
+			}
+		}
+		return n
+	}
+
+	f, err := os.OpenFile(keysFile, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the truncated file to be read", func() bool { return count("waiting for the file to settle") > 0 })
+	settled := count("file settled")
+	if _, err := f.WriteString(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the rewritten file to settle", func() bool { return count("file settled") > settled })
+	if n := emptyErrors(); n != 0 {
+		t.Fatalf("a file caught empty mid-rewrite was logged as an error %d times:\n%s", n, ts.logs.String())
+	}
+
+	if err := os.Truncate(keysFile, 0); err != nil {
+		t.Fatal(err)
+	}
+	inside.WaitClosed()
+	if n := emptyErrors(); n != 1 {
+		t.Fatalf("a file that stays empty was logged as an error %d times; want 1:\n%s", n, ts.logs.String())
 	}
 }

@@ -74,6 +74,8 @@ type Config struct {
 	MaxSessionsPerKey    int           // sessions at once per key
 	OpenTimeout          time.Duration // to start a session after authenticating
 	IdleTimeout          time.Duration // a connection may stay open without a session after its last one ended
+
+	maxRevoking int // revocations at once; 0 means the constant maxRevoking (tests lower it)
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -101,7 +103,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
 	str(&c.DBPath, "db", "DB", "", "database `file` (empty: DATA_DIR/sshchat.db)")
-	str(&c.HostKey, "host-key", "HOST_KEY", filepath.Join(".ssh", "id_ed25519"), "host key `file`; an ed25519 key is created if missing")
+	str(&c.HostKey, "host-key", "HOST_KEY", defaultHostKey, "host key `file`; an ed25519 key is created if missing")
 	str(&c.Name, "name", "NAME", "sshchat", "server `name` shown in the welcome")
 	str(&c.MOTDFile, "motd", "MOTD", "", "message-of-the-day `file` shown at login")
 	str(&c.AuthorizedKeys, "authorized-keys", "AUTHORIZED_KEYS", "", "authorized_keys `file`: only its keys may log in, re-read on change (empty: any key)")
@@ -179,6 +181,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if err := checkAddr(c.Addr); err != nil {
 		return c, err
 	}
+	if err := checkHostKeyNotIdentity(c.HostKey); err != nil {
+		return c, err
+	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
@@ -235,6 +240,57 @@ func checkDataDir(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// defaultHostKey is relative to the working directory; see
+// checkHostKeyNotIdentity.
+var defaultHostKey = filepath.Join(".ssh", "id_ed25519")
+
+// errHostKeyIsIdentity refuses a host key path that is a user's own SSH
+// identity key.
+var errHostKeyIsIdentity = errors.New("host key is your own SSH identity key")
+
+// checkHostKeyNotIdentity refuses a host key path that resolves (following
+// symlinks) to an identity key in the user's ~/.ssh (id_*): the default
+// path, existing or not, since it is relative to the working directory
+// and, started from the home directory, the server would otherwise serve
+// the operator's login key as its host key or create one where ssh takes
+// it for the operator's identity; a path given explicitly, when an
+// id_*.pub lies beside it (a login key made by ssh-keygen). A service
+// account whose home holds the server's own key, as in the Docker image
+// (HOME=/data, SSHCHAT_HOST_KEY=/data/.ssh/id_ed25519), is not refused.
+func checkHostKeyNotIdentity(path string) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil // no home directory: no identity keys to confuse
+	}
+	key, sshDir := resolvePath(path), resolvePath(filepath.Join(home, ".ssh"))
+	if filepath.Dir(key) != sshDir || !strings.HasPrefix(filepath.Base(key), "id_") {
+		return nil
+	}
+	if _, err := os.Stat(key + ".pub"); path != defaultHostKey && err != nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is %s; pass --host-key with a file of the server's own, e.g. --host-key data/host_key", errHostKeyIsIdentity, path, key)
+}
+
+// resolvePath is path made absolute with the symlinks of its deepest
+// existing part resolved; the parts that do not exist yet are kept.
+func resolvePath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.Clean(path)
+	}
+	rest := ""
+	for p := abs; ; p = filepath.Dir(p) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if filepath.Dir(p) == p {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+	}
 }
 
 // checkHostKeyDir makes sure the host key exists or can be created.

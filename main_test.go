@@ -508,6 +508,7 @@ func TestSessionsPerConnectionAreCapped(t *testing.T) {
 // return nil (exit code 0) when its context ends, as on SIGTERM.
 func TestContainerStyleEnvironmentRunsAndStopsCleanly(t *testing.T) {
 	vol := filepath.Join(t.TempDir(), "data")
+	t.Setenv("HOME", vol) // the image's user has its home in the volume
 	env := map[string]string{
 		"SSHCHAT_ADDR":     "127.0.0.1:0",
 		"SSHCHAT_DATA_DIR": vol,
@@ -654,5 +655,68 @@ func TestRevokedSessionRestoresTheTerminalFirst(t *testing.T) {
 	c.WaitFor(line) // on the main screen: the chat is gone
 	if s := c.Screen(); strings.Contains(s, "#lobby") {
 		t.Errorf("the chat is still on screen with the reason:\n%s", s)
+	}
+}
+
+// The default host key path is relative to the working directory: started
+// from the home directory it must not become the operator's own login key.
+func TestHostKeyRefusesTheUsersIdentityKey(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	sshDir := filepath.Join(home, ".ssh")
+	if err := os.Mkdir(sshDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"id_ed25519", "id_ed25519.pub", "id_rsa.pub"} {
+		if err := os.WriteFile(filepath.Join(sshDir, f), []byte("the operator's login key\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elsewhere := t.TempDir()
+	link := filepath.Join(elsewhere, "hostkey")
+	if err := os.Symlink(filepath.Join(sshDir, "id_ed25519"), link); err != nil {
+		t.Fatal(err)
+	}
+	aliasDir := filepath.Join(elsewhere, "dotssh")
+	if err := os.Symlink(sshDir, aliasDir); err != nil {
+		t.Fatal(err)
+	}
+	noenv := func(string) string { return "" }
+	parse := func(args ...string) error {
+		_, err := parseConfig(append([]string{"--data-dir", filepath.Join(elsewhere, "data")}, args...), noenv, io.Discard)
+		return err
+	}
+
+	t.Chdir(home)
+	for _, args := range [][]string{
+		nil, // the default, from the home directory
+		{"--host-key", filepath.Join(sshDir, "id_rsa")},       // not there yet, but its .pub is
+		{"--host-key", link},                                  // a symlink to one
+		{"--host-key", filepath.Join(aliasDir, "id_ed25519")}, // through a symlinked directory
+	} {
+		err := parse(args...)
+		if !errors.Is(err, errHostKeyIsIdentity) || !strings.Contains(err.Error(), "--host-key") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("host key %v: got %v; want a one-line refusal with a --host-key hint", args, err)
+		}
+	}
+	// Bounded, so that a server that does start fails the test, not hangs it.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := run(ctx, []string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(elsewhere, "data")}, noenv, io.Discard); !errors.Is(err, errHostKeyIsIdentity) {
+		t.Errorf("run from the home directory: got %v; want a refusal before listening", err)
+	}
+	if err := parse("--host-key", filepath.Join(sshDir, "sshchat_host_key")); err != nil {
+		t.Errorf("a non-identity file in ~/.ssh was refused: %v", err)
+	}
+	// Named explicitly without a .pub beside it: a service account's own
+	// host key, as in the Docker image.
+	if err := parse("--host-key", filepath.Join(sshDir, "id_ecdsa")); err != nil {
+		t.Errorf("an explicit ~/.ssh/id_* without a .pub was refused: %v", err)
+	}
+
+	// Anywhere else, as in the repository with `go run .`, the default stands.
+	t.Chdir(elsewhere)
+	if err := parse(); err != nil {
+		t.Errorf("the default host key outside the home directory was refused: %v", err)
 	}
 }

@@ -58,6 +58,7 @@ type refusals struct {
 	mu        sync.Mutex
 	keys      []string
 	expired   []string // of keys, those refused because their line expired
+	unusable  bool     // a key was refused because the file could not be used
 	explained bool
 }
 
@@ -224,6 +225,9 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if reason == reasonExpired && !slices.Contains(r.expired, fp) {
 		r.expired = append(r.expired, fp)
 	}
+	if fileUnusable(reason) {
+		r.unusable = true
+	}
 	r.mu.Unlock()
 	s.logLimited(log.InfoLevel, sourceOf(ctx.RemoteAddr()), "refused key", "fingerprint", fp, "user", logSafe(ctx.User()), "remote", ctx.RemoteAddr().String(), "reason", reason)
 	return false
@@ -251,6 +255,9 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 		}
 	default:
 		msg = "sshchat: keys " + strings.Join(r.keys, ", ") + " are not authorized on this server; send a fingerprint to the operator"
+	}
+	if r.unusable {
+		msg = "sshchat: " + unusableLine
 	}
 	_, _ = challenge("", msg, nil, nil)
 	return false
@@ -326,9 +333,11 @@ func (s *server) liveSession(next ssh.Handler) ssh.Handler {
 // take its one-line reason.
 const revokeWait = 2 * time.Second
 
-// maxRevoking bounds the revocations that run at once: each holds a
-// goroutine for up to revokeWait.
-const maxRevoking = 32
+// maxRevoking bounds the revocations that run at once (each waits up to
+// revokeWait for its session to end): high enough that a whole server's
+// worth of sessions is ended in a few rounds of revokeWait, not one after
+// another.
+const maxRevoking = 1024
 
 // revoke ends a session whose key the allowlist no longer admits: the UI
 // restores the client's terminal, then tells the user why in one line. A

@@ -194,3 +194,68 @@ func TestStuckRevokedSessionsAreClosedTogether(t *testing.T) {
 	poster.Line("still here")
 	poster.WaitFor("still here")
 }
+
+// A file restored while its revocations are still running stops them:
+// each revocation asks the file again when its turn comes.
+func TestRestoredFileStopsTheRevocationsInFlight(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	k, other := newKey(t), newKey(t)
+	full := authorizedLine(k, "") + authorizedLine(other, "")
+	writeKeys(t, keysFile, full)
+	cfg := testConfig(t, dir, "--authorized-keys", keysFile, "--max-conns-per-key", "0")
+	cfg.maxRevoking = 2
+	ts := startServer(t, cfg)
+
+	const n = 20
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = dial(t, ts.addr, "many", k, 80, 24)
+	}
+	for _, c := range clients {
+		c.WaitFor("#lobby")
+	}
+	closed := func(c *client) bool {
+		select {
+		case <-c.closed:
+			return true
+		default:
+			return false
+		}
+	}
+	count := func(s string) int { return strings.Count(ts.logs.String(), s) }
+
+	writeKeys(t, keysFile, authorizedLine(other, ""))
+	eventually(t, "the first revoked session to end", func() bool {
+		for _, c := range clients {
+			if closed(c) {
+				return true
+			}
+		}
+		return false
+	})
+	writeKeys(t, keysFile, full)
+	eventually(t, "every revocation to end or be skipped", func() bool {
+		return count("key no longer authorized; ending session")+count("key admitted again") == n
+	})
+	revoked := count("key no longer authorized; ending session")
+	if revoked > n/2 {
+		t.Fatalf("%d of %d sessions were ended after the file was restored:\n%s", revoked, n, ts.logs.String())
+	}
+	eventually(t, "the revoked sessions to end", func() bool {
+		open := 0
+		for _, c := range clients {
+			if !closed(c) {
+				open++
+			}
+		}
+		return open == n-revoked
+	})
+	for _, c := range clients {
+		if !closed(c) {
+			c.Line("still here")
+			c.WaitFor("still here")
+			break
+		}
+	}
+}
