@@ -106,7 +106,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		wish.Fatalln(s, "sshchat: a public key is required; connect with an SSH key (ssh -i ~/.ssh/id_ed25519 ...)")
 		return
 	}
-	lg := opts.Logger.With("fp", key.Fingerprint, "remote", s.RemoteAddr().String())
+	lg := opts.Logger.With("fingerprint", key.Fingerprint, "remote", s.RemoteAddr().String())
 
 	ctx, cancel := context.WithCancel(s.Context())
 	defer cancel()
