@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -112,5 +113,28 @@ func TestConversationInTheBackgroundKeepsOnlyAFewScreens(t *testing.T) {
 	h.events(evs...)
 	if n, limit := len(lobby.entries), h.app.window(lobby); n > limit+limit/10 || limit >= h.app.cfg.maxWindow {
 		t.Fatalf("background lobby keeps %d entries (window %d)", n, limit)
+	}
+}
+
+// TestReadElsewhereClearsTheCountOfAConversationNeverOpened: a conversation
+// with unread messages from before login that this session has not opened
+// holds none of them; another session of the user reading it clears its
+// count here too.
+func TestReadElsewhereClearsTheCountOfAConversationNeverOpened(t *testing.T) {
+	b := newFakeBroker()
+	unread := dmBob
+	unread.Unread = 31
+	b.snapshot = func(acct chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: acct, Online: chat.NewRoster(online), Conversations: []chat.Conversation{
+			{ID: chat.Lobby, Kind: chat.KindRoom, Name: "#lobby"}, unread,
+		}}
+	}
+	h := newHarness(t, b)
+	if s := h.screen(); !strings.Contains(s, "bob (31)") {
+		t.Fatalf("no unread count:\n%s", s)
+	}
+	h.events(chat.ReadEvent{Conv: dmBob.ID, UpTo: 40})
+	if s := h.screen(); strings.Contains(s, "bob (") {
+		t.Fatalf("read elsewhere did not clear the count:\n%s", s)
 	}
 }
