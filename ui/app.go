@@ -173,7 +173,7 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.w, a.h = clampSize(msg.Width, msg.Height)
-		return nil, false, true
+		return a.fillScreen(), false, true
 	case tea.BackgroundColorMsg:
 		a.setStyles(msg.IsDark())
 		return nil, false, true
@@ -700,7 +700,7 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 		c.trimNew(a.cfg.maxWindow, &a.rc, a.textWidth())
 	}
 	if c.info.ID == a.current {
-		return a.markRead(c)
+		return tea.Batch(a.markRead(c), a.fillScreen())
 	}
 	return nil
 }
@@ -730,6 +730,24 @@ func (a *App) pageUp() tea.Cmd {
 	before := c.oldestID()
 	if before == 0 {
 		c.hasOlder = false
+		return nil
+	}
+	return a.loadHistory(c, before, false)
+}
+
+// fillScreen fetches older messages when the conversation in front does
+// not fill its pane (the window was cut to a few screens of a smaller
+// terminal).
+func (a *App) fillScreen() tea.Cmd {
+	c := a.convs[a.current]
+	if c == nil || !c.loaded || c.loading || !c.hasOlder || c.hasNewer {
+		return nil
+	}
+	if c.totalLines(&a.rc, a.textWidth()) >= c.offset+a.convRows() {
+		return nil
+	}
+	before := c.oldestID()
+	if before == 0 {
 		return nil
 	}
 	return a.loadHistory(c, before, false)

@@ -138,3 +138,38 @@ func TestReadElsewhereClearsTheCountOfAConversationNeverOpened(t *testing.T) {
 		t.Fatalf("read elsewhere did not clear the count:\n%s", s)
 	}
 }
+
+// TestGrowingTheTerminalFillsTheScreenFromHistory: a conversation that
+// follows its new messages keeps a few screens of them; when the terminal
+// grows past that, the older messages are fetched again rather than the
+// top of the screen left empty.
+func TestGrowingTheTerminalFillsTheScreenFromHistory(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	all := make([]chat.Message, 0, 300)
+	var evs []chat.Event
+	for id := 1; id <= 300; id++ {
+		m := msgAt(id, chat.Lobby, bobID, "bob", fmt.Sprintf("m%d", id))
+		all = append(all, m)
+		evs = append(evs, chat.MessageEvent{Message: m, Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.sess.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+		var page []chat.Message
+		for _, m := range all {
+			if m.Conv == conv && (before == 0 || m.ID < before) {
+				page = append(page, m)
+			}
+		}
+		return page[max(0, len(page)-n):], nil
+	}
+	h.events(evs...)
+	lobby := h.app.convs[chat.Lobby]
+	if len(lobby.entries) >= 200 {
+		t.Fatalf("following window holds %d entries", len(lobby.entries))
+	}
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 200})
+	lines := strings.Split(h.screen(), "\n")
+	if len(lines) < 10 || !strings.Contains(lines[2], "bob: m") {
+		t.Fatalf("top of a taller screen is empty (%d entries held):\n%s", len(lobby.entries), strings.Join(lines[:min(10, len(lines))], "\n"))
+	}
+}
