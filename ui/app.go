@@ -758,7 +758,12 @@ func (a *App) pageDown() tea.Cmd {
 	if c == nil {
 		return nil
 	}
-	c.offset -= max(1, a.convRows()-1)
+	rows := a.convRows()
+	// The window may have been cut at the old end since the offset was set
+	// (it follows new messages in the background): scroll from the top
+	// that is shown, not from one that is gone.
+	c.offset = min(c.offset, max(0, c.totalLines(&a.rc, a.textWidth())-rows))
+	c.offset -= max(1, rows-1)
 	if c.offset > 0 {
 		return nil
 	}

@@ -173,3 +173,45 @@ func TestGrowingTheTerminalFillsTheScreenFromHistory(t *testing.T) {
 		t.Fatalf("top of a taller screen is empty (%d entries held):\n%s", len(lobby.entries), strings.Join(lines[:min(10, len(lines))], "\n"))
 	}
 }
+
+// TestPageDownMovesAfterTheBackgroundWindowWasCut: a conversation left
+// scrolled back follows its new messages in the background with a small
+// window; back in front, the first PgDn moves the view instead of using
+// up the scroll distance the cut window no longer has.
+func TestPageDownMovesAfterTheBackgroundWindowWasCut(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	var evs []chat.Event
+	for id := 1; id <= 200; id++ {
+		evs = append(evs, chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", fmt.Sprintf("m%d", id)), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	evs = append(evs, chat.MessageEvent{Message: msgAt(201, dmBob.ID, bobID, "bob", "psst"), Conversation: dmBob})
+	h.sess.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+		var page []chat.Message
+		for _, ev := range evs {
+			if m := ev.(chat.MessageEvent).Message; m.Conv == conv && m.ID < before {
+				page = append(page, m)
+			}
+		}
+		return page[max(0, len(page)-n):], nil
+	}
+	h.events(evs...)
+	for range 5 {
+		h.press(tea.KeyPgUp)
+	}
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab})
+	var more []chat.Event
+	for id := 300; id < 600; id++ {
+		more = append(more, chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", fmt.Sprintf("m%d", id)), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.events(more...)
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift})
+	if h.app.current != chat.Lobby {
+		t.Fatal("not back in the lobby")
+	}
+	before := h.screen()
+	h.press(tea.KeyPgDown)
+	if after := h.screen(); after == before {
+		t.Fatalf("PgDn did not move:\n%s", after)
+	}
+}
