@@ -89,6 +89,9 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 		return false, nil
 	}
 	if c.info.ID == a.current {
+		if c.hasNewer {
+			c.newBelow++ // not in the window, which was let go of at the new end
+		}
 		return false, a.scheduleMarkRead()
 	}
 	c.info.Unread++

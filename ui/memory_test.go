@@ -215,3 +215,40 @@ func TestPageDownMovesAfterTheBackgroundWindowWasCut(t *testing.T) {
 		t.Fatalf("PgDn did not move:\n%s", after)
 	}
 }
+
+// TestNewMessagesBelowAreCountedWhenReadingFarBack: reading back so far
+// that the window let go of the newest messages, new ones are not added
+// to it but still counted in the header, as when scrolled up a little.
+func TestNewMessagesBelowAreCountedWhenReadingFarBack(t *testing.T) {
+	h := newHarness(t, nil, func(c *appConfig) { c.maxWindow = 100 })
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	var all []chat.Message
+	for id := 1; id <= 400; id++ {
+		all = append(all, msgAt(id, chat.Lobby, bobID, "bob", fmt.Sprintf("m%d", id)))
+	}
+	h.sess.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+		var page []chat.Message
+		for _, m := range all {
+			if m.Conv == conv && (before == 0 || m.ID < before) {
+				page = append(page, m)
+			}
+		}
+		return page[max(0, len(page)-n):], nil
+	}
+	var evs []chat.Event
+	for _, m := range all {
+		evs = append(evs, chat.MessageEvent{Message: m, Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.events(evs...)
+	lobby := h.app.convs[chat.Lobby]
+	for i := 0; i < 40 && !lobby.hasNewer; i++ {
+		h.press(tea.KeyPgUp)
+	}
+	if !lobby.hasNewer {
+		t.Fatal("reading back did not let go of the newest messages")
+	}
+	h.events(chat.MessageEvent{Message: msgAt(401, chat.Lobby, bobID, "bob", "new"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if s := h.screen(); !strings.Contains(s, "↓ 1 new") {
+		t.Fatalf("no count of the new message:\n%s", s)
+	}
+}
