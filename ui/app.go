@@ -683,6 +683,7 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 		return nil
 	}
 	full := len(msg.msgs) >= a.cfg.pageSize
+	fill := true // an older page that brought nothing new is not asked for again
 	switch {
 	case msg.reload:
 		c.resetToLatest(msg.msgs)
@@ -695,11 +696,14 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 		}
 		c.trimOld(a.window(c))
 	default:
-		c.mergeHistory(msg.msgs)
+		fill = c.mergeHistory(msg.msgs) > 0
 		c.hasOlder = full
 		c.trimNew(a.cfg.maxWindow, &a.rc, a.textWidth())
 	}
 	if c.info.ID == a.current {
+		if !fill {
+			return a.markRead(c)
+		}
 		return tea.Batch(a.markRead(c), a.fillScreen())
 	}
 	return nil
