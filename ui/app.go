@@ -747,7 +747,7 @@ func (a *App) fillScreen() tea.Cmd {
 	if c == nil || !c.loaded || c.loading || !c.hasOlder || c.hasNewer {
 		return nil
 	}
-	if c.totalLines(&a.rc, a.textWidth()) >= c.offset+a.convRows() {
+	if c.fills(&a.rc, a.textWidth(), c.offset+a.convRows()) {
 		return nil
 	}
 	before := c.oldestID()
