@@ -766,7 +766,9 @@ func (a *App) pageDown() tea.Cmd {
 	// The window may have been cut at the old end since the offset was set
 	// (it follows new messages in the background): scroll from the top
 	// that is shown, not from one that is gone.
-	c.offset = min(c.offset, max(0, c.totalLines(&a.rc, a.textWidth())-rows))
+	if w := a.textWidth(); c.offset > 0 && !c.fills(&a.rc, w, c.offset+rows) {
+		c.offset = max(0, c.totalLines(&a.rc, w)-rows)
+	}
 	c.offset -= max(1, rows-1)
 	if c.offset > 0 {
 		return nil
