@@ -608,7 +608,8 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	if !c.loaded {
 		cmds = append(cmds, a.loadLatest(c))
 	} else {
-		cmds = append(cmds, a.markRead(c))
+		// Its window may have been cut to a smaller terminal's screens.
+		cmds = append(cmds, a.markRead(c), a.fillScreen())
 	}
 	return tea.Batch(cmds...)
 }

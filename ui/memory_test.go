@@ -252,3 +252,40 @@ func TestNewMessagesBelowAreCountedWhenReadingFarBack(t *testing.T) {
 		t.Fatalf("no count of the new message:\n%s", s)
 	}
 }
+
+// TestSwitchingToAConversationCutSmallerFillsTheScreen: a conversation in
+// the background keeps a few screens of the terminal's size then; brought
+// to the front after the terminal grew, it fetches the older messages the
+// screen now shows.
+func TestSwitchingToAConversationCutSmallerFillsTheScreen(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	var all []chat.Message
+	var evs []chat.Event
+	for id := 1; id <= 300; id++ {
+		m := msgAt(id, dmBob.ID, bobID, "bob", fmt.Sprintf("m%d", id))
+		all = append(all, m)
+		evs = append(evs, chat.MessageEvent{Message: m, Conversation: dmBob})
+	}
+	h.sess.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+		var page []chat.Message
+		for _, m := range all {
+			if m.Conv == conv && (before == 0 || m.ID < before) {
+				page = append(page, m)
+			}
+		}
+		return page[max(0, len(page)-n):], nil
+	}
+	h.events(evs...)
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab}) // to bob: loads, then cut to a few screens
+	if h.app.current != dmBob.ID {
+		t.Fatal("not in the DM")
+	}
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab}) // back to the lobby
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 200})
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab})
+	lines := strings.Split(h.screen(), "\n")
+	if len(lines) < 10 || !strings.Contains(lines[2], "bob: m") {
+		t.Fatalf("top of the screen is empty:\n%s", strings.Join(lines[:min(10, len(lines))], "\n"))
+	}
+}
