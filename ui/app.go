@@ -173,7 +173,7 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.w, a.h = clampSize(msg.Width, msg.Height)
-		return nil, false, true
+		return a.fillScreen(), false, true
 	case tea.BackgroundColorMsg:
 		a.setStyles(msg.IsDark())
 		return nil, false, true
@@ -608,7 +608,8 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	if !c.loaded {
 		cmds = append(cmds, a.loadLatest(c))
 	} else {
-		cmds = append(cmds, a.markRead(c))
+		// Its window may have been cut to a smaller terminal's screens.
+		cmds = append(cmds, a.markRead(c), a.fillScreen())
 	}
 	return tea.Batch(cmds...)
 }
@@ -683,6 +684,7 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 		return nil
 	}
 	full := len(msg.msgs) >= a.cfg.pageSize
+	fill := true // an older page that brought nothing new is not asked for again
 	switch {
 	case msg.reload:
 		c.resetToLatest(msg.msgs)
@@ -695,12 +697,15 @@ func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
 		}
 		c.trimOld(a.window(c))
 	default:
-		c.mergeHistory(msg.msgs)
+		fill = c.mergeHistory(msg.msgs) > 0
 		c.hasOlder = full
 		c.trimNew(a.cfg.maxWindow, &a.rc, a.textWidth())
 	}
 	if c.info.ID == a.current {
-		return a.markRead(c)
+		if !fill {
+			return a.markRead(c)
+		}
+		return tea.Batch(a.markRead(c), a.fillScreen())
 	}
 	return nil
 }
@@ -735,12 +740,37 @@ func (a *App) pageUp() tea.Cmd {
 	return a.loadHistory(c, before, false)
 }
 
+// fillScreen fetches older messages when the conversation in front does
+// not fill its pane (the window was cut to a few screens of a smaller
+// terminal).
+func (a *App) fillScreen() tea.Cmd {
+	c := a.convs[a.current]
+	if c == nil || !c.loaded || c.loading || !c.hasOlder || c.hasNewer {
+		return nil
+	}
+	if c.fills(&a.rc, a.textWidth(), c.offset+a.convRows()) {
+		return nil
+	}
+	before := c.oldestID()
+	if before == 0 {
+		return nil
+	}
+	return a.loadHistory(c, before, false)
+}
+
 func (a *App) pageDown() tea.Cmd {
 	c := a.convs[a.current]
 	if c == nil {
 		return nil
 	}
-	c.offset -= max(1, a.convRows()-1)
+	rows := a.convRows()
+	// The window may have been cut at the old end since the offset was set
+	// (it follows new messages in the background): scroll from the top
+	// that is shown, not from one that is gone.
+	if w := a.textWidth(); c.offset > 0 && !c.fills(&a.rc, w, c.offset+rows) {
+		c.offset = max(0, c.totalLines(&a.rc, w)-rows)
+	}
+	c.offset -= max(1, rows-1)
 	if c.offset > 0 {
 		return nil
 	}

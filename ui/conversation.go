@@ -357,6 +357,16 @@ func (c *Conversation) totalLines(rc *renderCtx, w int) int {
 	return n
 }
 
+// fills reports whether the window has at least need lines at width w.
+// Like visible, it renders only the entries from the bottom up to need.
+func (c *Conversation) fills(rc *renderCtx, w, need int) bool {
+	count := 0
+	for i := len(c.entries) - 1; i >= 0 && count < need; i-- {
+		count += len(c.entries[i].render(rc, w))
+	}
+	return count >= need
+}
+
 // visible returns the lines on screen for a pane of rows lines at width w,
 // bottom-aligned, at the current scroll offset. Only the entries that are
 // on screen (or between the screen and the bottom) are rendered.

@@ -89,6 +89,9 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 		return false, nil
 	}
 	if c.info.ID == a.current {
+		if c.hasNewer {
+			c.newBelow++ // not in the window, which was let go of at the new end
+		}
 		return false, a.scheduleMarkRead()
 	}
 	c.info.Unread++
@@ -108,7 +111,10 @@ func (a *App) onRead(ev chat.ReadEvent) {
 	if c.info.Unread == 0 {
 		return
 	}
-	n, bounded := 0, !c.hasOlder
+	// With no message in the window (a conversation this session has not
+	// opened, its unread ones from before login), none is known to be
+	// newer than UpTo.
+	n, bounded := 0, !c.hasOlder || c.newestID() == 0
 	for i := len(c.entries) - 1; i >= 0 && n < c.info.Unread; i-- {
 		e := &c.entries[i]
 		if e.kind != entMessage {

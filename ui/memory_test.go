@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -112,5 +113,179 @@ func TestConversationInTheBackgroundKeepsOnlyAFewScreens(t *testing.T) {
 	h.events(evs...)
 	if n, limit := len(lobby.entries), h.app.window(lobby); n > limit+limit/10 || limit >= h.app.cfg.maxWindow {
 		t.Fatalf("background lobby keeps %d entries (window %d)", n, limit)
+	}
+}
+
+// TestReadElsewhereClearsTheCountOfAConversationNeverOpened: a conversation
+// with unread messages from before login that this session has not opened
+// holds none of them; another session of the user reading it clears its
+// count here too.
+func TestReadElsewhereClearsTheCountOfAConversationNeverOpened(t *testing.T) {
+	b := newFakeBroker()
+	unread := dmBob
+	unread.Unread = 31
+	b.snapshot = func(acct chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: acct, Online: chat.NewRoster(online), Conversations: []chat.Conversation{
+			{ID: chat.Lobby, Kind: chat.KindRoom, Name: "#lobby"}, unread,
+		}}
+	}
+	h := newHarness(t, b)
+	if s := h.screen(); !strings.Contains(s, "bob (31)") {
+		t.Fatalf("no unread count:\n%s", s)
+	}
+	h.events(chat.ReadEvent{Conv: dmBob.ID, UpTo: 40})
+	if s := h.screen(); strings.Contains(s, "bob (") {
+		t.Fatalf("read elsewhere did not clear the count:\n%s", s)
+	}
+}
+
+// TestGrowingTheTerminalFillsTheScreenFromHistory: a conversation that
+// follows its new messages keeps a few screens of them; when the terminal
+// grows past that, the older messages are fetched again rather than the
+// top of the screen left empty.
+func TestGrowingTheTerminalFillsTheScreenFromHistory(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	all := make([]chat.Message, 0, 300)
+	var evs []chat.Event
+	for id := 1; id <= 300; id++ {
+		m := msgAt(id, chat.Lobby, bobID, "bob", fmt.Sprintf("m%d", id))
+		all = append(all, m)
+		evs = append(evs, chat.MessageEvent{Message: m, Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.sess.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+		var page []chat.Message
+		for _, m := range all {
+			if m.Conv == conv && (before == 0 || m.ID < before) {
+				page = append(page, m)
+			}
+		}
+		return page[max(0, len(page)-n):], nil
+	}
+	h.events(evs...)
+	lobby := h.app.convs[chat.Lobby]
+	if len(lobby.entries) >= 200 {
+		t.Fatalf("following window holds %d entries", len(lobby.entries))
+	}
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 200})
+	lines := strings.Split(h.screen(), "\n")
+	if len(lines) < 10 || !strings.Contains(lines[2], "bob: m") {
+		t.Fatalf("top of a taller screen is empty (%d entries held):\n%s", len(lobby.entries), strings.Join(lines[:min(10, len(lines))], "\n"))
+	}
+}
+
+// TestPageDownMovesAfterTheBackgroundWindowWasCut: a conversation left
+// scrolled back follows its new messages in the background with a small
+// window; back in front, the first PgDn moves the view instead of using
+// up the scroll distance the cut window no longer has.
+func TestPageDownMovesAfterTheBackgroundWindowWasCut(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	var evs []chat.Event
+	for id := 1; id <= 200; id++ {
+		evs = append(evs, chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", fmt.Sprintf("m%d", id)), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	evs = append(evs, chat.MessageEvent{Message: msgAt(201, dmBob.ID, bobID, "bob", "psst"), Conversation: dmBob})
+	h.sess.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+		var page []chat.Message
+		for _, ev := range evs {
+			if m := ev.(chat.MessageEvent).Message; m.Conv == conv && m.ID < before {
+				page = append(page, m)
+			}
+		}
+		return page[max(0, len(page)-n):], nil
+	}
+	h.events(evs...)
+	for range 5 {
+		h.press(tea.KeyPgUp)
+	}
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab})
+	var more []chat.Event
+	for id := 300; id < 600; id++ {
+		more = append(more, chat.MessageEvent{Message: msgAt(id, chat.Lobby, bobID, "bob", fmt.Sprintf("m%d", id)), Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.events(more...)
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift})
+	if h.app.current != chat.Lobby {
+		t.Fatal("not back in the lobby")
+	}
+	before := h.screen()
+	h.press(tea.KeyPgDown)
+	if after := h.screen(); after == before {
+		t.Fatalf("PgDn did not move:\n%s", after)
+	}
+}
+
+// TestNewMessagesBelowAreCountedWhenReadingFarBack: reading back so far
+// that the window let go of the newest messages, new ones are not added
+// to it but still counted in the header, as when scrolled up a little.
+func TestNewMessagesBelowAreCountedWhenReadingFarBack(t *testing.T) {
+	h := newHarness(t, nil, func(c *appConfig) { c.maxWindow = 100 })
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	var all []chat.Message
+	for id := 1; id <= 400; id++ {
+		all = append(all, msgAt(id, chat.Lobby, bobID, "bob", fmt.Sprintf("m%d", id)))
+	}
+	h.sess.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+		var page []chat.Message
+		for _, m := range all {
+			if m.Conv == conv && (before == 0 || m.ID < before) {
+				page = append(page, m)
+			}
+		}
+		return page[max(0, len(page)-n):], nil
+	}
+	var evs []chat.Event
+	for _, m := range all {
+		evs = append(evs, chat.MessageEvent{Message: m, Conversation: chat.Conversation{ID: chat.Lobby}})
+	}
+	h.events(evs...)
+	lobby := h.app.convs[chat.Lobby]
+	for i := 0; i < 40 && !lobby.hasNewer; i++ {
+		h.press(tea.KeyPgUp)
+	}
+	if !lobby.hasNewer {
+		t.Fatal("reading back did not let go of the newest messages")
+	}
+	h.events(chat.MessageEvent{Message: msgAt(401, chat.Lobby, bobID, "bob", "new"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if s := h.screen(); !strings.Contains(s, "↓ 1 new") {
+		t.Fatalf("no count of the new message:\n%s", s)
+	}
+}
+
+// TestSwitchingToAConversationCutSmallerFillsTheScreen: a conversation in
+// the background keeps a few screens of the terminal's size then; brought
+// to the front after the terminal grew, it fetches the older messages the
+// screen now shows.
+func TestSwitchingToAConversationCutSmallerFillsTheScreen(t *testing.T) {
+	h := newHarness(t, nil)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	var all []chat.Message
+	var evs []chat.Event
+	for id := 1; id <= 300; id++ {
+		m := msgAt(id, dmBob.ID, bobID, "bob", fmt.Sprintf("m%d", id))
+		all = append(all, m)
+		evs = append(evs, chat.MessageEvent{Message: m, Conversation: dmBob})
+	}
+	h.sess.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+		var page []chat.Message
+		for _, m := range all {
+			if m.Conv == conv && (before == 0 || m.ID < before) {
+				page = append(page, m)
+			}
+		}
+		return page[max(0, len(page)-n):], nil
+	}
+	h.events(evs...)
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab}) // to bob: loads, then cut to a few screens
+	if h.app.current != dmBob.ID {
+		t.Fatal("not in the DM")
+	}
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab}) // back to the lobby
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 200})
+	h.send(tea.KeyPressMsg{Code: tea.KeyTab})
+	lines := strings.Split(h.screen(), "\n")
+	if len(lines) < 10 || !strings.Contains(lines[2], "bob: m") {
+		t.Fatalf("top of the screen is empty:\n%s", strings.Join(lines[:min(10, len(lines))], "\n"))
 	}
 }

@@ -128,7 +128,7 @@ func (p *Pane) header(c *Conversation) string {
 	if c.loading {
 		extra = append(extra, "loading…")
 	}
-	if c.offset > 0 {
+	if c.offset > 0 || c.hasNewer { // detached from the newest: scrolled however far
 		if c.newBelow > 0 {
 			extra = append(extra, fmt.Sprintf("↓ %d new (pgdn)", c.newBelow))
 		} else {
