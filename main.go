@@ -2,7 +2,9 @@
 // public key is the login and every session gets a full-screen chat.
 //
 // main.go holds configuration; server.go wires the store, the broker and the
-// SSH server; authkeys.go is the authorized-keys allowlist.
+// SSH server; limits.go admits connections and sessions; logsafe.go keeps
+// log lines safe and bounded; authkeys.go is the authorized-keys allowlist,
+// keyoptions.go its option rules and revoke.go ends what it no longer admits.
 package main
 
 import (

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -327,50 +326,6 @@ func (s *server) liveSession(next ssh.Handler) ssh.Handler {
 		}
 		next(sess)
 	}
-}
-
-// revokeWait bounds how long revoking a session waits for the client to
-// take its one-line reason.
-const revokeWait = 2 * time.Second
-
-// maxRevoking bounds the revocations that run at once (each waits up to
-// revokeWait for its session to end): high enough that a whole server's
-// worth of sessions is ended in a few rounds of revokeWait, not one after
-// another.
-const maxRevoking = 1024
-
-// revoke ends a session whose key the allowlist no longer admits: the UI
-// restores the client's terminal, then tells the user why in one line. A
-// client that stopped reading (its SSH window is full) never takes the
-// line; if the session has not ended after revokeWait, or at shutdown, its
-// connection is closed, which ends the writes, so that the watcher and
-// shutdown never wait on a client.
-func (s *server) revoke(sess ssh.Session, reason string) {
-	s.mu.Lock()
-	ended, ok := s.sessions[sess]
-	s.mu.Unlock()
-	if !ok {
-		return // already over
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ui.End(sess, reason)
-	}()
-	t := time.NewTimer(revokeWait)
-	defer t.Stop()
-	select {
-	case <-ended:
-		<-done
-		return
-	case <-t.C:
-	case <-s.stopWatch:
-	}
-	s.log.Warn("revoked session is not reading; closing its connection", "fingerprint", gossh.FingerprintSHA256(sess.PublicKey()))
-	if c, ok := sess.Context().Value(ssh.ContextKeyConn).(io.Closer); ok {
-		_ = c.Close()
-	}
-	<-done
 }
 
 // logSessions logs each session's start and end, at most

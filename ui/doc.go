@@ -10,7 +10,8 @@
 // chat.Roster shared by every session, never copied per session.
 //
 // App (app.go) is the root model: it routes messages and lays out the
-// screen; the parts are components with one contract (common.go:
+// screen (its other methods are grouped by job: lifecycle.go, navigate.go,
+// events.go, send.go); the parts are components with one contract (common.go:
 // Update, View, SetSize, Version) — Login, Pane (the conversation in
 // front), Sidebar, Composer, Status, OfflineDialog, and the Outbox and
 // presence Notes, which draw nothing. App does no I/O in Update — broker

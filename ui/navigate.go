@@ -1,0 +1,228 @@
+package ui
+
+// navigate.go is the App's movement between and within conversations:
+// opening and switching, read markers, and paging history in and out of
+// each conversation's bounded window.
+
+import (
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"sshchat/chat"
+)
+
+// ensureConv returns the conversation, creating its sidebar entry if new.
+func (a *App) ensureConv(info chat.Conversation) *Conversation {
+	if c, ok := a.convs[info.ID]; ok {
+		if info.Name != "" && info.Name != c.info.Name {
+			c.info.Name = info.Name
+			a.sidebar.Touch()
+		}
+		return c
+	}
+	if info.Name == "" {
+		info.Name = string(info.ID)
+	}
+	c := newConversation(info)
+	a.convs[info.ID] = c
+	a.order = append(a.order, c)
+	a.sidebar.Touch()
+	return c
+}
+
+// switchTo brings a conversation to the front, marks it read and loads its
+// newest page the first time.
+func (a *App) switchTo(id chat.ConvID) tea.Cmd {
+	c := a.convs[id]
+	if c == nil {
+		return nil
+	}
+	var cmds []tea.Cmd
+	if prev := a.convs[a.current]; prev != nil && prev != c {
+		cmds = append(cmds, a.markRead(prev))
+	}
+	if id != a.current {
+		a.mem.swap(&a.composer, a.current, id)
+	}
+	a.current = id
+	a.status.Clear()
+	if c.info.Unread != 0 {
+		c.info.Unread = 0
+	}
+	a.sidebar.Touch()
+	if !c.loaded {
+		cmds = append(cmds, a.loadLatest(c))
+	} else {
+		// Its window may have been cut to a smaller terminal's screens.
+		cmds = append(cmds, a.markRead(c), a.fillScreen())
+	}
+	return tea.Batch(cmds...)
+}
+
+// cycle moves to the next (delta 1) or previous conversation in the
+// sidebar's order, which is the order conversations were opened in (the
+// lobby first): it does not change as messages arrive, so Tab walks the
+// list as it is shown.
+func (a *App) cycle(delta int) tea.Cmd {
+	if len(a.order) == 0 {
+		return nil
+	}
+	i := 0
+	for j, c := range a.order {
+		if c.info.ID == a.current {
+			i = j
+		}
+	}
+	i = (i + delta + len(a.order)) % len(a.order)
+	return a.switchTo(a.order[i].info.ID)
+}
+
+// markRead tells the broker c was read up to its newest loaded message.
+func (a *App) markRead(c *Conversation) tea.Cmd {
+	newest := c.newestID()
+	if newest == 0 || newest <= c.readUpTo || a.sess == nil {
+		return nil
+	}
+	c.readUpTo = newest
+	sess, ctx, id, lg := a.sess, a.cfg.ctx, c.info.ID, a.cfg.logger
+	return func() tea.Msg {
+		err := sess.MarkRead(ctx, id, newest)
+		logUnexpected(lg, "mark read", err)
+		return markedMsg{err: err}
+	}
+}
+
+// scheduleMarkRead debounces read markers for the conversation in front.
+func (a *App) scheduleMarkRead() tea.Cmd {
+	if a.markPending {
+		return nil
+	}
+	a.markPending = true
+	return tea.Tick(a.cfg.markDelay, func(time.Time) tea.Msg { return markTickMsg{} })
+}
+
+// History.
+
+func (a *App) loadLatest(c *Conversation) tea.Cmd { return a.loadHistory(c, 0, false) }
+
+func (a *App) loadHistory(c *Conversation, before chat.MessageID, reload bool) tea.Cmd {
+	if a.sess == nil || c.loading {
+		return nil
+	}
+	c.loading = true
+	sess, ctx, id, n, lg := a.sess, a.cfg.ctx, c.info.ID, a.cfg.pageSize, a.cfg.logger
+	return func() tea.Msg {
+		msgs, err := sess.History(ctx, id, before, n)
+		logUnexpected(lg, "history", err)
+		return historyMsg{conv: id, before: before, reload: reload, msgs: msgs, err: err}
+	}
+}
+
+func (a *App) historyLoaded(msg historyMsg) tea.Cmd {
+	c := a.convs[msg.conv]
+	if c == nil {
+		return nil
+	}
+	c.loading = false
+	if msg.err != nil {
+		a.status.SetError("history: " + userText(msg.err))
+		return nil
+	}
+	full := len(msg.msgs) >= a.cfg.pageSize
+	fill := true // an older page that brought nothing new is not asked for again
+	switch {
+	case msg.reload:
+		c.resetToLatest(msg.msgs)
+		c.hasOlder = full
+	case msg.before == 0:
+		c.mergeHistory(msg.msgs)
+		c.loaded = true
+		if !full && c.oldestID() <= oldestOf(msg.msgs) {
+			c.hasOlder = false
+		}
+		c.trimOld(a.window(c))
+	default:
+		fill = c.mergeHistory(msg.msgs) > 0
+		c.hasOlder = full
+		c.trimNew(a.cfg.maxWindow, &a.rc, a.textWidth())
+	}
+	if c.info.ID == a.current {
+		if !fill {
+			return a.markRead(c)
+		}
+		return tea.Batch(a.markRead(c), a.fillScreen())
+	}
+	return nil
+}
+
+func oldestOf(msgs []chat.Message) chat.MessageID {
+	if len(msgs) == 0 {
+		return 1<<62 - 1
+	}
+	return msgs[0].ID
+}
+
+func (a *App) pageUp() tea.Cmd {
+	c := a.convs[a.current]
+	if c == nil {
+		return nil
+	}
+	rows, w := a.convRows(), a.textWidth()
+	total := c.totalLines(&a.rc, w)
+	c.offset += max(1, rows-1)
+	if c.offset < total-rows {
+		return nil
+	}
+	c.offset = max(0, total-rows)
+	if !c.hasOlder || !c.loaded || c.loading {
+		return nil
+	}
+	before := c.oldestID()
+	if before == 0 {
+		c.hasOlder = false
+		return nil
+	}
+	return a.loadHistory(c, before, false)
+}
+
+// fillScreen fetches older messages when the conversation in front does
+// not fill its pane (the window was cut to a few screens of a smaller
+// terminal).
+func (a *App) fillScreen() tea.Cmd {
+	c := a.convs[a.current]
+	if c == nil || !c.loaded || c.loading || !c.hasOlder || c.hasNewer {
+		return nil
+	}
+	if c.fills(&a.rc, a.textWidth(), c.offset+a.convRows()) {
+		return nil
+	}
+	before := c.oldestID()
+	if before == 0 {
+		return nil
+	}
+	return a.loadHistory(c, before, false)
+}
+
+func (a *App) pageDown() tea.Cmd {
+	c := a.convs[a.current]
+	if c == nil {
+		return nil
+	}
+	rows := a.convRows()
+	// The window may have been cut at the old end since the offset was set
+	// (it follows new messages in the background): scroll from the top
+	// that is shown, not from one that is gone.
+	if w := a.textWidth(); c.offset > 0 && !c.fills(&a.rc, w, c.offset+rows) {
+		c.offset = max(0, c.totalLines(&a.rc, w)-rows)
+	}
+	c.offset -= max(1, rows-1)
+	if c.offset > 0 {
+		return nil
+	}
+	c.offset, c.newBelow = 0, 0
+	if c.hasNewer {
+		return a.loadHistory(c, 0, true)
+	}
+	return nil
+}
