@@ -75,6 +75,10 @@ type Session interface {
 	// MarkRead records that conv was read up to upTo and tells the user's
 	// other sessions (a ReadEvent).
 	MarkRead(ctx context.Context, conv ConvID, upTo MessageID) error
+	// Rooms returns up to n public rooms (and the private rooms the user is
+	// a member of) whose names sort after after (by name key; "" from the
+	// first), for paging the /rooms list.
+	Rooms(ctx context.Context, after string, n int) ([]RoomInfo, error)
 	// DismissOffline marks the offline batch of the snapshot delivered.
 	DismissOffline(ctx context.Context) error
 	// Close ends the session (idempotent).
@@ -92,6 +96,10 @@ const (
 	// Body is the whole line ("alice is now known as bob"). Live sessions
 	// are told by a PresenceEvent with OldHandle instead.
 	KindRename
+	// KindSystem is a line of a room's history recording a change of the
+	// room: a join, part, invite, kick, ban, unban, op, deop or topic.
+	// Body is the whole line ("bob kicked carol: spam"); From is who did it.
+	KindSystem
 )
 
 // Message is a committed chat message.
@@ -118,16 +126,50 @@ const (
 	KindDirect
 )
 
+// Role is a user's standing in a room.
+type Role int
+
+// Room roles, weakest first.
+const (
+	RoleMember   Role = iota
+	RoleOperator      // may /topic, /kick, /ban, /unban
+	RoleOwner         // the creator: also /op and /deop
+)
+
 // Conversation is a conversation as one user sees it.
 type Conversation struct {
 	ID   ConvID
 	Kind ConvKind
-	// Name is "#lobby" for a room, the peer's handle for a direct one.
+	// Name is the room's name with its '#' ("#lobby", "#Go-Nuts") for a
+	// room, the peer's handle for a direct one.
 	Name string
 	// Peer is the other user of a direct conversation.
 	Peer UserID
 	// Unread counts messages newer than the user's read marker.
 	Unread int
+	// Mentions counts the unread messages that mention the user (see
+	// Mentions); a room's sidebar entry shows it as a badge.
+	Mentions int
+	// Topic is a room's topic ("" when none).
+	Topic string
+	// Private marks an invite-only room.
+	Private bool
+	// Role is the user's role in a room they are a member of.
+	Role Role
+	// Invited marks a private room the user is invited to and has not
+	// joined: listed in the sidebar, opened with /join; it has no history
+	// or unread count for them until they join.
+	Invited bool
+}
+
+// RoomInfo is a public room as /rooms lists it.
+type RoomInfo struct {
+	ID      ConvID
+	Name    string // with its '#'
+	Topic   string
+	Members int // members in total
+	Online  int // members online now
+	Joined  bool
 }
 
 // Status is a user's presence.
@@ -168,10 +210,16 @@ type Contact struct {
 }
 
 // OfflineGroup is the messages one sender left while the user was away.
+//
+// A room group ("3 mentions in #ops") has Conv set to the room, Room true
+// and Name the room's name; its messages mention the user and may come from
+// several senders (From is 0).
 type OfflineGroup struct {
 	From       UserID
 	FromHandle string
 	Conv       ConvID
+	Room       bool
+	Name       string // the room's name, for a room group
 	// Count is how many messages this sender left (may exceed len(Messages)).
 	Count    int
 	Messages []Message // oldest first
@@ -182,7 +230,7 @@ type Snapshot struct {
 	Me            Account
 	Online        *Roster        // users online now, by handle (shared, read-only)
 	Contacts      []Contact      // the user's contacts, by handle
-	Conversations []Conversation // lobby first, then direct ones
+	Conversations []Conversation // lobby first, then rooms (joined, then invited) by name, then direct ones
 	Offline       []OfflineGroup // "while you were away", by sender
 }
 
@@ -197,6 +245,11 @@ type Reply struct {
 	Sent *Message
 	// Quit asks the UI to end the session.
 	Quit bool
+	// Rooms is a page of public rooms (/rooms), which the UI shows as a
+	// list to pick one from and join; more are read with Session.Rooms.
+	Rooms []RoomInfo
+	// Closed asks the UI to drop this conversation from view (/part).
+	Closed ConvID
 }
 
 // Event is something the broker tells a session. The concrete types are
@@ -237,12 +290,24 @@ type ReadEvent struct {
 	UpTo MessageID
 }
 
+// ConversationEvent tells every session of a user that one of their
+// conversations was added or changed (joined, invited, topic or role
+// changed) or removed (parted, kicked, banned, invitation withdrawn). A
+// removed room is gone from view at once: its lines, unread count and
+// entry; Reason is the line to show ("bob kicked you from #ops: spam").
+type ConversationEvent struct {
+	Conversation Conversation
+	Removed      bool
+	Reason       string
+}
+
 // ShutdownEvent tells the session the server is going down.
 type ShutdownEvent struct{ Reason string }
 
-func (MessageEvent) isEvent()  {}
-func (PresenceEvent) isEvent() {}
-func (ContactsEvent) isEvent() {}
-func (NoticeEvent) isEvent()   {}
-func (ReadEvent) isEvent()     {}
-func (ShutdownEvent) isEvent() {}
+func (MessageEvent) isEvent()      {}
+func (PresenceEvent) isEvent()     {}
+func (ContactsEvent) isEvent()     {}
+func (NoticeEvent) isEvent()       {}
+func (ReadEvent) isEvent()         {}
+func (ShutdownEvent) isEvent()     {}
+func (ConversationEvent) isEvent() {}

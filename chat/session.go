@@ -350,3 +350,15 @@ func (s *session) claimOffline(ctx context.Context) (model.OfflineBatch, error) 
 	s.claimed = batch.Total > 0
 	return batch, nil
 }
+
+// Rooms lists public rooms for /rooms. Until rooms exist there is only the
+// lobby.
+func (s *session) Rooms(ctx context.Context, after string, n int) ([]RoomInfo, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	if after != "" || n <= 0 {
+		return nil, nil
+	}
+	return []RoomInfo{{ID: Lobby, Name: string(Lobby), Members: 0, Online: s.hub.Online(), Joined: true}}, nil
+}

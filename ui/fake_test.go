@@ -21,6 +21,7 @@ type fakeBroker struct {
 	nextUser chat.UserID
 	nextMsg  atomic.Int64
 	history  map[chat.ConvID][]chat.Message
+	rooms    []chat.RoomInfo // sorted by lower-cased name
 
 	// Hooks, all optional.
 	register  func(handle string) error                                   // refuse a handle
@@ -249,6 +250,19 @@ func (s *fakeSession) MarkRead(_ context.Context, conv chat.ConvID, upTo chat.Me
 		}
 	}
 	return nil
+}
+
+// Rooms serves the broker's rooms list (set by a test), paged by name.
+func (s *fakeSession) Rooms(_ context.Context, after string, n int) ([]chat.RoomInfo, error) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	var out []chat.RoomInfo
+	for _, r := range s.b.rooms {
+		if strings.ToLower(r.Name) > after && len(out) < n {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (s *fakeSession) DismissOffline(context.Context) error {
