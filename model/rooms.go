@@ -365,16 +365,28 @@ func (d *DB) ListRooms(ctx context.Context, userID uint64, after string, limit i
 }
 
 // JoinRoom makes user a member of the room with role, using up any
-// invitation, and appends notice; ErrConflict when already a member.
+// invitation, and appends notice; ErrConflict when already a member. The
+// joiner's read marker of the room moves to the newest message: what was
+// said before they joined is history to read, not unread.
 func (d *DB) JoinRoom(ctx context.Context, roomID int64, userID uint64, role int, notice *Message) error {
 	return d.roomWrite(ctx, "join room", notice, func(tx *sql.Tx, now time.Time) error {
 		if _, err := tx.ExecContext(ctx, qDeleteInvite, roomID, userID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, qInsertMember, roomID, userID, role, now)
+		if _, err := tx.ExecContext(ctx, qInsertMember, roomID, userID, role, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, qMarkReadToNewest, userID, roomID)
 		return err
 	})
 }
+
+// qMarkReadToNewest moves a user's read marker of a room to its newest
+// message (args: user, room).
+const qMarkReadToNewest = `INSERT INTO read_markers (user_id, conv, last_read_id)
+	SELECT ?, '#' || r.name_key, coalesce((SELECT max(m.id) FROM messages m WHERE m.conv = '#' || r.name_key), 0)
+	FROM rooms r WHERE r.id = ?
+	ON CONFLICT (user_id, conv) DO UPDATE SET last_read_id = max(read_markers.last_read_id, excluded.last_read_id)`
 
 // LeaveRoom removes a member and appends notice; ErrNotFound when user is
 // not a member.
