@@ -26,8 +26,8 @@ import (
 // ("DM0-3x.."); the oracle is the store's membership before and after
 // each step.
 func TestPrivateRoomsInvisibleToNonMembersOnEveryReadPath(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { privacyRun(t, seed, 400) })
+	for _, seed := range []uint64{1, 2} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { privacyRun(t, seed, 300) })
 	}
 }
 
@@ -296,7 +296,7 @@ func privacyRun(t *testing.T, seed uint64, steps int) {
 		for u := range nUsers {
 			checkEvents(u, before, after)
 		}
-		if step%25 == 0 {
+		if step%50 == 0 || step == steps-1 {
 			for u := range nUsers {
 				if len(sess[u]) > 0 {
 					readPaths(u, after)
