@@ -114,6 +114,9 @@ type Hub struct {
 	roster *Roster
 	// rooms are the rooms loaded so far (see roomState), by conversation.
 	rooms map[ConvID]*roomState
+	// usersGen changes whenever a user enters or leaves users, so that
+	// rooms know when to rebuild their lists of members online.
+	usersGen uint64
 }
 
 var _ Broker = (*Hub)(nil)

@@ -22,6 +22,17 @@ type roomState struct {
 	members map[UserID]Role
 	invited map[UserID]bool
 	banned  map[UserID]bool
+	// fan is the members online, for fan-out; valid while fanGen equals
+	// Hub.usersGen and no member changed (publishRoomNoticeLocked clears
+	// it after every change).
+	fan    []fanEntry
+	fanGen uint64
+}
+
+// fanEntry is a member online and their role in the room.
+type fanEntry struct {
+	u    *userState
+	role Role
 }
 
 func newRoomState(st model.RoomState) *roomState {
@@ -109,36 +120,50 @@ func (h *Hub) member(ctx context.Context, conv ConvID, user UserID) (*roomState,
 }
 
 // roomFanoutLocked queues m for the live sessions of the room's members
-// who have not blocked its sender (Hub.mu held). It walks whichever is
-// smaller, the members or the online users, and boxes the event once per
-// role, so a delivery costs what a lobby delivery does.
+// who have not blocked its sender (Hub.mu held). It walks the room's list
+// of members online (rebuilt after a login, a logout or a change of
+// members) and boxes the event once per role, so that a delivery costs no
+// more than a lobby delivery.
 func (h *Hub) roomFanoutLocked(r *roomState, m Message) {
+	if r.fan == nil || r.fanGen != h.usersGen {
+		h.rebuildFanLocked(r)
+	}
 	var evs [RoleOwner + 1]Event
-	deliver := func(u *userState, role Role) {
-		if u.blocked[m.From] {
-			return
+	for _, e := range r.fan {
+		if e.u.blocked[m.From] {
+			continue
 		}
-		if evs[role] == nil {
-			c := Conversation{ID: r.conv, Kind: KindRoom, Name: r.name, Topic: r.topic, Private: r.private, Role: role}
-			evs[role] = MessageEvent{Message: m, Conversation: c}
+		if evs[e.role] == nil {
+			c := Conversation{ID: r.conv, Kind: KindRoom, Name: r.name, Topic: r.topic, Private: r.private, Role: e.role}
+			evs[e.role] = MessageEvent{Message: m, Conversation: c}
 		}
-		for s := range u.sessions {
-			s.push(evs[role])
+		for s := range e.u.sessions {
+			s.push(evs[e.role])
 		}
 	}
+}
+
+// rebuildFanLocked lists the room's members online, walking whichever is
+// smaller, the members or the online users (Hub.mu held).
+func (h *Hub) rebuildFanLocked(r *roomState) {
+	r.fan = r.fan[:0]
 	if len(r.members) <= len(h.users) {
 		for id, role := range r.members {
 			if u, ok := h.users[id]; ok {
-				deliver(u, role)
+				r.fan = append(r.fan, fanEntry{u, role})
 			}
 		}
-		return
-	}
-	for id, u := range h.users {
-		if role, ok := r.members[id]; ok {
-			deliver(u, role)
+	} else {
+		for id, u := range h.users {
+			if role, ok := r.members[id]; ok {
+				r.fan = append(r.fan, fanEntry{u, role})
+			}
 		}
 	}
+	if r.fan == nil {
+		r.fan = []fanEntry{}
+	}
+	r.fanGen = h.usersGen
 }
 
 // onlineLocked counts the room's members online now (Hub.mu held).
@@ -498,6 +523,7 @@ func (h *Hub) createRoom(ctx context.Context, o *roomOp, myHandle string, notice
 // its members (Hub.mu held; the line was written by the sequencer, in ID
 // order, so the recent cache takes it).
 func (h *Hub) publishRoomNoticeLocked(r *roomState, n *model.Message) {
+	r.fan = nil // every change of the room comes with a notice
 	m := toMessage(*n)
 	h.recent.add(m)
 	h.roomFanoutLocked(r, m)

@@ -336,15 +336,7 @@ func (h *Hub) flushSends(ops []op) {
 			if s.room != nil {
 				h.roomFanoutLocked(s.room, m)
 			} else if s.peer == 0 {
-				ev := MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
-				for _, u := range h.users {
-					if u.blocked[m.From] {
-						continue
-					}
-					for sess := range u.sessions {
-						sess.push(ev)
-					}
-				}
+				h.lobbyFanoutLocked(m)
 			} else {
 				sender := m.FromHandle
 				peerHandle := s.peerHandle
@@ -360,6 +352,21 @@ func (h *Hub) flushSends(ops []op) {
 	})
 	for _, s := range sends {
 		s.res <- sendResult{msg: toMessage(s.msg), offline: s.msg.OfflineFor != 0}
+	}
+}
+
+// lobbyFanoutLocked queues a lobby message for every session of every
+// user who has not blocked its sender (Hub.mu held). The event is boxed
+// into an Event once, not once per session.
+func (h *Hub) lobbyFanoutLocked(m Message) {
+	var ev Event = MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
+	for _, u := range h.users {
+		if u.blocked[m.From] {
+			continue
+		}
+		for sess := range u.sessions {
+			sess.push(ev)
+		}
 	}
 }
 
@@ -400,6 +407,7 @@ func (h *Hub) join(o *joinOp) {
 		if !ok {
 			u = &userState{id: s.user, handle: handle, status: Online, sessions: map[*session]struct{}{}, blocked: o.blocked}
 			h.users[s.user] = u
+			h.usersGen++
 		}
 		u.sessions[s] = struct{}{}
 		if !ok {
@@ -422,6 +430,7 @@ func (h *Hub) leave(s *session) {
 		last = len(u.sessions) == 0
 		if last {
 			delete(h.users, s.user)
+			h.usersGen++
 			p := u.presence()
 			p.Status = Offline
 			p.Reason = ""
