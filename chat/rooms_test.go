@@ -445,3 +445,134 @@ func TestRoomCommandsRefuseBadInputInOneLine(t *testing.T) {
 		t.Errorf("members: %+v", rep)
 	}
 }
+
+// TestRoomsListPagesWithTheLobbyInItsPlace checks Session.Rooms paging:
+// every visible room once, in key order, the lobby among them, with
+// member and online counts.
+func TestRoomsListPagesWithTheLobbyInItsPlace(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	ctx := context.Background()
+	alice := connect(t, h, account(t, h, "alice"))
+	bob := connect(t, h, account(t, h, "bob"))
+	for _, r := range []string{"#alpha", "#zulu", "#mike", "#kilo"} {
+		exec(t, alice, Lobby, "/join "+r)
+	}
+	exec(t, alice, Lobby, "/create #hidden private")
+	exec(t, bob, Lobby, "/join #mike")
+	var got []string
+	after := ""
+	for {
+		page, err := bob.Rooms(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page {
+			got = append(got, r.Name)
+			if r.Name == "#mike" && (r.Members != 2 || r.Online != 2 || !r.Joined) {
+				t.Errorf("#mike listed as %+v", r)
+			}
+			if r.ID == Lobby && (r.Members != 2 || r.Online != 2) {
+				t.Errorf("lobby listed as %+v", r)
+			}
+		}
+		if len(page) < 2 {
+			break
+		}
+		after = string(page[len(page)-1].ID)
+	}
+	if want := "[#alpha #kilo #lobby #mike #zulu]"; fmt.Sprint(got) != want {
+		t.Fatalf("bob's pages list %v, want %v", got, want)
+	}
+	rep := exec(t, alice, Lobby, "/rooms")
+	if len(rep.Rooms) != 6 {
+		t.Fatalf("alice's /rooms %+v", rep.Rooms)
+	}
+}
+
+// TestInvitationsAndRolesAreToldToTheirUser checks the ConversationEvents
+// of an invitation, an /op and a /topic, and the snapshot's invited entry.
+func TestInvitationsAndRolesAreToldToTheirUser(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	a, b := account(t, h, "alice"), account(t, h, "bob")
+	alice, bob := connect(t, h, a), connect(t, h, b)
+	exec(t, alice, Lobby, "/create #ops private")
+	exec(t, alice, "#ops", "/invite bob")
+	if ev := next[ConversationEvent](t, bob); ev.Conversation.ID != "#ops" || !ev.Conversation.Invited || !ev.Conversation.Private {
+		t.Fatalf("invitation %+v", ev)
+	}
+	snap := connect(t, h, b).Snapshot()
+	if c := snap.Conversations[1]; c.ID != "#ops" || !c.Invited {
+		t.Fatalf("bob's snapshot %+v", snap.Conversations)
+	}
+	rep := exec(t, bob, Lobby, "/join #ops")
+	if rep.Open == nil || rep.Open.ID != "#ops" || rep.Open.Role != RoleMember || rep.Open.Invited {
+		t.Fatalf("join reply %+v", rep)
+	}
+	exec(t, alice, "#ops", "/op bob")
+	for {
+		ev := next[ConversationEvent](t, bob)
+		if ev.Conversation.Role == RoleOperator {
+			break
+		}
+	}
+	exec(t, bob, "#ops", "/topic deploys at noon")
+	ev := next[ConversationEvent](t, alice)
+	for ev.Conversation.Topic == "" {
+		ev = next[ConversationEvent](t, alice) // the one of /create
+	}
+	if ev.Conversation.Topic != "deploys at noon" || ev.Conversation.Role != RoleOwner {
+		t.Fatalf("topic event %+v", ev)
+	}
+}
+
+// TestLobbyMentionOfOfflineUserIsDeliveredOnce checks that a lobby
+// mention of an offline user reaches them once, under the lobby.
+func TestLobbyMentionOfOfflineUserIsDeliveredOnce(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	ctx := context.Background()
+	a, b := account(t, h, "alice"), account(t, h, "bob")
+	alice := connect(t, h, a)
+	if _, err := alice.Send(ctx, Lobby, "ping @bob, and @nobody"); err != nil {
+		t.Fatal(err)
+	}
+	bob := connect(t, h, b)
+	snap := bob.Snapshot()
+	if len(snap.Offline) != 1 || snap.Offline[0].Conv != Lobby || !snap.Offline[0].Room || snap.Offline[0].Count != 1 || snap.Conversations[0].Mentions != 1 {
+		t.Fatalf("bob's snapshot: offline %+v, lobby %+v", snap.Offline, snap.Conversations[0])
+	}
+	if err := bob.DismissOffline(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob.Close()
+	if again := connect(t, h, b).Snapshot(); len(again.Offline) != 0 {
+		t.Fatalf("offered twice: %+v", again.Offline)
+	}
+}
+
+// TestRoomNamesFollowTheHandleRules checks NormalizeRoomName: the handle
+// rules with a '#', refusals worded for room names, and the lobby's
+// look-alikes reserved.
+func TestRoomNamesFollowTheHandleRules(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"#Go-Nuts": {"#Go-Nuts", "go-nuts"}, "ops": {"#ops", "ops"}, " #ｇｏ ": {"#go", "go"}, "#lobby": {"#lobby", "lobby"},
+	} {
+		d, k, err := NormalizeRoomName(in)
+		if err != nil || d != want[0] || k != want[1] {
+			t.Errorf("NormalizeRoomName(%q) = %q, %q, %v; want %v", in, d, k, err, want)
+		}
+	}
+	for _, in := range []string{"#", "", "#a b", "#é", "#.x", "#x-", "##x", "#" + strings.Repeat("a", 25)} {
+		_, _, err := NormalizeRoomName(in)
+		if !errors.Is(err, ErrRoomNameInvalid) || !strings.Contains(err.Error(), "room names") || strings.Contains(err.Error(), "handle") {
+			t.Errorf("NormalizeRoomName(%q): %v", in, err)
+		}
+	}
+	for _, k := range []string{"lobby", "l0bby", "LOBBY"} {
+		if !reservedRoom(strings.ToLower(k)) {
+			t.Errorf("%s not reserved", k)
+		}
+	}
+	if RoomConv(lobbyKey) != Lobby {
+		t.Error("RoomConv(lobby) is not Lobby")
+	}
+}
