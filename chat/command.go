@@ -34,7 +34,7 @@ func commands() []command {
 		{name: "unblock", args: "HANDLE", help: "undo /block", run: cmdUnblock},
 		{name: "join", args: "#ROOM", help: "join a room, creating it (public) if it does not exist", run: cmdJoin},
 		{name: "create", args: "#ROOM [private]", help: "create a room; a private one is invite-only", run: cmdCreate},
-		{name: "part", args: "[#ROOM]", help: "leave a room (the one in front by default)", run: cmdPart, alias: []string{"leave"}},
+		{name: "part", args: "[#ROOM]", help: "leave a room (the one in front by default); also /leave", run: cmdPart, alias: []string{"leave"}},
 		{name: "rooms", help: "list rooms to join", run: cmdRooms},
 		{name: "members", help: "list the members of the room in front", run: cmdMembers},
 		{name: "invite", args: "HANDLE", help: "invite a user to the room in front", run: cmdInvite},
@@ -111,7 +111,7 @@ func cmdHelp(context.Context, *session, ConvID, string) (Reply, error) {
 		if c.args != "" {
 			u += " " + c.args
 		}
-		lines = append(lines, fmt.Sprintf("  %-22s %s", u, c.help))
+		lines = append(lines, fmt.Sprintf("  %-24s %s", u, c.help))
 	}
 	lines = append(lines, "Keys: Ctrl+K quick switcher, Tab/Ctrl+N/Ctrl+P switch conversation (Tab completes an @handle while typing one), Esc/Ctrl+S contacts and people, PgUp/PgDn scroll, Ctrl+C quit")
 	return Reply{Lines: lines}, nil
