@@ -11,6 +11,19 @@ import (
 func (s *session) roomCmd(ctx context.Context, o *roomOp) (roomResult, error) {
 	o.s = s
 	o.res = make(chan roomResult, 1)
+	// Room changes spend the sender's rate tokens like messages: each
+	// writes a line of history.
+	h := s.hub
+	h.mu.Lock()
+	u, ok := h.users[s.user]
+	allowed := ok && u.limiter.take(h.opts.Now(), h.opts.RateBurst, h.opts.RatePerSecond)
+	h.mu.Unlock()
+	if !ok {
+		return roomResult{}, ErrClosed
+	}
+	if !allowed {
+		return roomResult{}, fmt.Errorf("%w: at most %g messages or room changes per second", ErrRateLimited, h.opts.RatePerSecond)
+	}
 	if err := s.hub.submit(ctx, o); err != nil {
 		return roomResult{}, fmt.Errorf("%s: %w", o.conv, err)
 	}

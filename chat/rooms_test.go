@@ -576,3 +576,17 @@ func TestRoomNamesFollowTheHandleRules(t *testing.T) {
 		t.Error("RoomConv(lobby) is not Lobby")
 	}
 }
+
+// TestRoomChangesAreRateLimited checks that room commands, which each
+// write a line of history, spend the same tokens as messages.
+func TestRoomChangesAreRateLimited(t *testing.T) {
+	h, _ := newTestHub(t, Options{RateBurst: 3, RatePerSecond: 0.001})
+	alice := connect(t, h, account(t, h, "alice"))
+	var err error
+	for i := 0; i < 4 && err == nil; i++ {
+		_, err = alice.Exec(context.Background(), Lobby, fmt.Sprintf("/join #r%d", i))
+	}
+	if !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("fourth /join: %v", err)
+	}
+}
