@@ -521,6 +521,11 @@ func DirectConv(a, b UserID) ConvID {
 	return ConvID("dm:" + strconv.FormatUint(uint64(a), 10) + ":" + strconv.FormatUint(uint64(b), 10))
 }
 
+// RoomConv is the conversation ID of the room with name key key (see
+// NormalizeRoomName): "#" and the key, as model.RoomConv has it.
+// RoomConv("lobby") is Lobby.
+func RoomConv(key string) ConvID { return ConvID(model.RoomConv(key)) }
+
 // directPeer returns the other party of a direct conversation me takes part
 // in, or false when conv is not a direct conversation of me.
 func directPeer(conv ConvID, me UserID) (UserID, bool) {

@@ -33,10 +33,6 @@ func reservedRoom(key string) bool {
 // lobbyKey is the lobby's name key.
 const lobbyKey = "lobby"
 
-// RoomConv is the conversation ID of the room with name key key: "#" and
-// the key. RoomConv(lobbyKey) is Lobby.
-func RoomConv(key string) ConvID { return ConvID(model.RoomConv(key)) }
-
 // roomKey returns the name key of a room other than the lobby, or false
 // when conv is not one (the lobby, a direct conversation, garbage).
 func roomKey(conv ConvID) (string, bool) {

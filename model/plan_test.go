@@ -87,6 +87,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		{"RoomsOf", qRoomsOf, []any{a.ID, a.ID}, "idx_room_members_user"},
 		{"ListRooms", qListRooms, []any{a.ID, "", a.ID, 50}, "sqlite_autoindex_rooms"},
 		{"RoomMembers", qRoomMembers, []any{int64(1)}, "sqlite_autoindex_room_members"},
+		{"MarkReadToNewest", qMarkReadToNewest, []any{a.ID, "#room1", "#room1"}, "COVERING INDEX"},
 		{"Mentions", mentionSQL(1), []any{a.ID, "#room1", a.ID, "#room1", b.ID}, "idx_mentions_user_conv"},
 	}
 	for _, tc := range cases {

@@ -69,9 +69,6 @@ func (e *RoomConflictError) Error() string { return "room " + e.Holder.Name + " 
 // Unwrap makes errors.Is(err, ErrConflict) hold.
 func (e *RoomConflictError) Unwrap() error { return ErrConflict }
 
-// RoomConv is the conversation ID of the room with key key.
-func RoomConv(key string) string { return "#" + key }
-
 const (
 	roomColumns = `r.id, r.name, r.name_key, r.skeleton, r.private, r.topic, r.owner_id, r.created_at`
 
@@ -376,17 +373,24 @@ func (d *DB) JoinRoom(ctx context.Context, roomID int64, userID uint64, role int
 		if _, err := tx.ExecContext(ctx, qInsertMember, roomID, userID, role, now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, qMarkReadToNewest, userID, roomID)
+		var key string
+		if err := tx.QueryRowContext(ctx, qRoomKey, roomID).Scan(&key); err != nil {
+			return err
+		}
+		conv := RoomConv(key)
+		_, err := tx.ExecContext(ctx, qMarkReadToNewest, userID, conv, conv)
 		return err
 	})
 }
 
 // qMarkReadToNewest moves a user's read marker of a room to its newest
-// message (args: user, room).
-const qMarkReadToNewest = `INSERT INTO read_markers (user_id, conv, last_read_id)
-	SELECT ?, '#' || r.name_key, coalesce((SELECT max(m.id) FROM messages m WHERE m.conv = '#' || r.name_key), 0)
-	FROM rooms r WHERE r.id = ?
+// message (args: user, conv, conv); qRoomKey reads a room's key.
+const (
+	qMarkReadToNewest = `INSERT INTO read_markers (user_id, conv, last_read_id)
+	SELECT ?, ?, coalesce(max(id), 0) FROM messages WHERE conv = ?
 	ON CONFLICT (user_id, conv) DO UPDATE SET last_read_id = max(read_markers.last_read_id, excluded.last_read_id)`
+	qRoomKey = `SELECT name_key FROM rooms WHERE id = ?`
+)
 
 // LeaveRoom removes a member and appends notice; ErrNotFound when user is
 // not a member.
