@@ -19,7 +19,8 @@ const (
 )
 
 // Room is a group conversation other than the lobby. Its conversation ID
-// is "#" + NameKey.
+// is RoomConv(NameKey). The tables of rooms are created by schema step 3
+// (migrateRooms), not by AutoMigrate, and read and written with plain SQL.
 type Room struct {
 	ID        int64
 	Name      string // as its creator spelled it, with its '#'

@@ -118,8 +118,8 @@ type Contacts interface {
 type Deliveries interface {
 	// ClaimOffline atomically claims every pending, unclaimed delivery of
 	// recipient for claim and returns the claimed messages (with Author set,
-	// as History), oldest first,
-	// with the total count per sender. At most limit messages are returned
+	// as History), oldest first, with the count of direct messages per
+	// sender and of room messages (offline mentions) per room. At most limit messages are returned
 	// (the newest ones); the counts cover all claimed messages.
 	ClaimOffline(ctx context.Context, recipient uint64, claim string, limit int) (OfflineBatch, error)
 	// HasOffline reports, without writing, whether recipient has pending
