@@ -32,7 +32,6 @@ type sendOp struct {
 	// sender when send looked (room and lobby messages); the commit keeps
 	// those who are members and have not blocked the sender since.
 	mentioned []UserID
-	refused   error // set at commit: not stored, answered with this
 	res       chan sendResult
 }
 
@@ -286,9 +285,9 @@ func (h *Hub) flushSends(ops []op) {
 				s.msg.SenderHandle = u.handle
 			}
 			if s.room != nil && !s.room.isMember(UserID(s.msg.SenderID)) {
-				// Removed since send looked: the removal is in force.
-				s.refused = notIn(s.room.conv)
-				s.res <- sendResult{err: s.refused}
+				// Removed since send looked: the removal is in force,
+				// nothing is stored (res is buffered).
+				s.res <- sendResult{err: notIn(s.room.conv)}
 				continue
 			}
 			sends = append(sends, s)
