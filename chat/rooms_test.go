@@ -590,3 +590,57 @@ func TestRoomChangesAreRateLimited(t *testing.T) {
 		t.Fatalf("fourth /join: %v", err)
 	}
 }
+
+// TestSendSequencedAfterKickIsRefused checks that a room message sent
+// while its sender's removal waits in the sequencer is refused at commit:
+// stored nowhere, delivered to no one.
+func TestSendSequencedAfterKickIsRefused(t *testing.T) {
+	h, ps := newPausingHub(t)
+	ctx := context.Background()
+	a, b := account(t, h, "alice"), account(t, h, "bob")
+	alice, bob := connect(t, h, a), connect(t, h, b)
+	exec(t, alice, Lobby, "/create #ops")
+	exec(t, bob, Lobby, "/join #ops")
+
+	ps.arm("append")
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		alice.Send(ctx, Lobby, "hold")
+	}()
+	<-ps.paused // the sequencer is busy with alice's message
+	kicked := make(chan error, 1)
+	go func() {
+		_, err := alice.Exec(ctx, "#ops", "/kick bob")
+		kicked <- err
+	}()
+	eventually(t, func() bool { return h.queued() == 1 })
+	sent := make(chan error, 1)
+	go func() {
+		_, err := bob.Send(ctx, "#ops", "SECRET-late")
+		sent <- err
+	}()
+	eventually(t, func() bool { return h.queued() == 2 })
+	ps.release()
+	<-held
+	if err := <-kicked; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("send after the kick: %v", err)
+	}
+	hist, err := alice.History(ctx, "#ops", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range hist {
+		if strings.Contains(m.Body, "SECRET-") {
+			t.Fatalf("stored: %+v", m)
+		}
+	}
+	for _, ev := range drain(alice) {
+		if strings.Contains(fmt.Sprint(ev), "SECRET-") {
+			t.Fatalf("delivered: %+v", ev)
+		}
+	}
+}
