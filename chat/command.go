@@ -32,6 +32,18 @@ func commands() []command {
 		{name: "remove", args: "HANDLE", help: "remove a contact", run: cmdRemove},
 		{name: "block", args: "HANDLE", help: "stop receiving anything from a user", run: cmdBlock},
 		{name: "unblock", args: "HANDLE", help: "undo /block", run: cmdUnblock},
+		{name: "join", args: "#ROOM", help: "join a room, creating it (public) if it does not exist", run: cmdJoin},
+		{name: "create", args: "#ROOM [private]", help: "create a room; a private one is invite-only", run: cmdCreate},
+		{name: "part", args: "[#ROOM]", help: "leave a room (the one in front by default); also /leave", run: cmdPart, alias: []string{"leave"}},
+		{name: "rooms", help: "list rooms to join", run: cmdRooms},
+		{name: "members", help: "list the members of the room in front", run: cmdMembers},
+		{name: "invite", args: "HANDLE", help: "invite a user to the room in front", run: cmdInvite},
+		{name: "topic", args: "[TEXT]", help: "show the topic of the room in front, or set it (operators; - clears it)", run: cmdTopic},
+		{name: "kick", args: "HANDLE [REASON]", help: "remove a member from the room in front (operators)", run: cmdKick},
+		{name: "ban", args: "HANDLE [REASON]", help: "remove a user from the room in front for good (operators)", run: cmdBan},
+		{name: "unban", args: "HANDLE", help: "undo /ban (operators)", run: cmdUnban},
+		{name: "op", args: "HANDLE", help: "make a member an operator of the room in front (owner)", run: cmdOp},
+		{name: "deop", args: "HANDLE", help: "undo /op (owner)", run: cmdDeop},
 		{name: "away", args: "[REASON]", help: "mark yourself away", run: cmdAway},
 		{name: "back", help: "mark yourself back", run: cmdBack},
 		{name: "quit", help: "leave the chat", run: cmdQuit, alias: []string{"exit"}},
@@ -99,9 +111,9 @@ func cmdHelp(context.Context, *session, ConvID, string) (Reply, error) {
 		if c.args != "" {
 			u += " " + c.args
 		}
-		lines = append(lines, fmt.Sprintf("  %-22s %s", u, c.help))
+		lines = append(lines, fmt.Sprintf("  %-24s %s", u, c.help))
 	}
-	lines = append(lines, "Keys: Tab/Ctrl+N/Ctrl+P switch conversation, Esc/Ctrl+S contacts and people, PgUp/PgDn scroll, Ctrl+C quit")
+	lines = append(lines, "Keys: Ctrl+K quick switcher, Tab/Ctrl+N/Ctrl+P switch conversation (Tab completes an @handle while typing one), Esc/Ctrl+S contacts and people, PgUp/PgDn scroll, Ctrl+C quit")
 	return Reply{Lines: lines}, nil
 }
 

@@ -11,9 +11,13 @@
 //     sessions must see in one order relative to messages: sends, logins
 //     and logouts (registration, which decides whether a direct message
 //     is routed live or queued offline), renames (/nick), status changes
-//     (/away, /back) and list changes (/block, /unblock, /add, /remove; a
+//     (/away, /back), list changes (/block, /unblock, /add, /remove; a
 //     block takes effect at its commit, so no message sequenced after it
-//     reaches the blocker). Consecutive sends are committed together
+//     reaches the blocker) and room changes (/join, /create, /part,
+//     /invite, /kick, /ban, /unban, /op, /deop, /topic: roomOp; each is
+//     stored with its line of the room's history in one transaction, so
+//     a member removed by it receives nothing of the room committed after
+//     it, and one added by it everything after). Consecutive sends are committed together
 //     (group commit) and published in commit order, so every session sees
 //     the same order as the stored history, with each presence, rename
 //     and list change in its place among the messages.
@@ -40,10 +44,42 @@
 //     and the user reconnects and re-reads history. Nothing is lost: every
 //     message is in the store before it is queued.
 //   - Privacy is a routing decision made here: a direct message is queued
-//     only for the sessions of its two parties, history of a direct
-//     conversation is served only to its parties, and messages from a user
-//     someone has blocked are never queued for, stored for, or served to
-//     the blocker.
+//     only for the sessions of its two parties and a room message only for
+//     its members' sessions, history of a direct conversation is served
+//     only to its parties and of a room only to its members, and messages
+//     from a user someone has blocked are never queued for, stored for, or
+//     served to the blocker.
+//   - Rooms. The lobby (Lobby) is implicit: everyone is in it, nothing is
+//     stored about membership. Every other room ("#" + its name key,
+//     RoomConv; names follow the handle rules, NormalizeRoomName) has
+//     members with roles (the creator owns it; the owner /op's and /deop's;
+//     operators and the owner /topic, /kick, /ban, /unban, and may not act
+//     on their equals or the owner), invitations and bans, stored and kept
+//     in memory (roomState: loaded on first use, never evicted while the
+//     hub runs, changed only by the sequencer under Hub.mu). A room
+//     message is stored only if its sender is a member at its commit and
+//     fanned out to the live sessions of the members then, skipping those
+//     who blocked the sender. Anyone may join a public room; a banned user
+//     may not join or be invited until /unban.
+//   - Who may invite. To a private room: its operators and owner. To a
+//     public room: any member (an invitation is then only a pointer). An
+//     invitation shows the invited user the room's name and topic (a
+//     ConversationEvent with Invited, and the snapshot), nothing else.
+//   - Privacy of private rooms. Send, History, MarkRead, /members and
+//     /topic serve members only, and /rooms lists a private room only to its
+//     members. A non-member's refusal reads as it would for a room that does
+//     not exist (it names only what they typed), except that /join and
+//     /create say the name is taken. Removal (/part, /kick, /ban) is told to
+//     every session of the user at once (ConversationEvent with Removed),
+//     offline mentions of a room the user has left are not shown, and a
+//     user's snapshot lists only the rooms they are in or invited to.
+//   - Mentions. chat.Mentioned is the one rule. A room or lobby message
+//     records a mention of each member it names (other than the sender and
+//     those who blocked the sender) in its send's transaction; unread
+//     mention counts are counted from those rows. A mentioned member with
+//     no live session gets a pending delivery, claimed at their next login
+//     and shown once in the offline dialog under the room, exactly like an
+//     offline direct message.
 //   - A message names its author by account. Messages are served with the
 //     author's current handle (history joins it from the users table; live
 //     fan-out takes it from the online user), and a rename re-labels the

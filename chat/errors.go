@@ -37,6 +37,11 @@ var (
 	// ErrAlreadyListed means a user is already on the list a command
 	// changes (a contact for /add, blocked for /block).
 	ErrAlreadyListed = errors.New("already listed")
+	// ErrRoomNameInvalid means a room name breaks the room-name rules.
+	ErrRoomNameInvalid = errors.New("invalid room name")
+	// ErrNameTaken means a room name is taken (or looks like one that is).
+	// It says nothing more: the room in the way may be private.
+	ErrNameTaken = errors.New("room name taken")
 	// ErrStorageUnavailable means the store cannot be written right now
 	// (locked by another process, disk full, read-only, I/O error); the
 	// error wrapping it says what was not done ("your message was not sent").
@@ -51,6 +56,6 @@ func UserErrors() []error {
 		ErrUnknownKey, ErrHandleInvalid, ErrHandleTaken, ErrTooLong, ErrEmpty,
 		ErrNoSuchUser, ErrUsage, ErrUnknownCommand, ErrNotAllowed, ErrClosed,
 		ErrShutdown, ErrSlowConsumer, ErrRateLimited, ErrNotListed, ErrAlreadyListed,
-		ErrStorageUnavailable,
+		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken,
 	}
 }

@@ -47,35 +47,57 @@ var reservedHandles = [...]string{
 //
 // Errors wrap ErrHandleInvalid with a one-line reason that is safe to print.
 func NormalizeHandle(s string) (display string, key string, err error) {
-	t := strings.Trim(s, " ")
-	if len(t) > maxHandleInput { // bound the work done on hostile input
-		return "", "", tooLongHandle(utf8.RuneCountInString(t))
+	display, key, err = normalizeName(s, handleNames)
+	if err != nil {
+		return "", "", err
 	}
-	t = strings.Trim(norm.NFKC.String(t), " ")
-	if t == "" {
-		return "", "", fmt.Errorf("%w: %s", ErrHandleInvalid, handleRule)
-	}
-	if n := utf8.RuneCountInString(t); n > MaxHandleLen {
-		return "", "", tooLongHandle(n)
-	}
-	for _, r := range t {
-		if !handleRune(r) {
-			return "", "", fmt.Errorf("%w: %s not allowed; %s", ErrHandleInvalid, describeRune(r), handleRule)
-		}
-	}
-	if !alnum(t[0]) {
-		return "", "", fmt.Errorf("%w: handles must start with a letter or digit", ErrHandleInvalid)
-	}
-	if c := t[len(t)-1]; c == '.' || c == '-' {
-		return "", "", fmt.Errorf("%w: handles must not end with '.' or '-'", ErrHandleInvalid)
-	}
-	key = strings.ToLower(t)
 	for _, r := range reservedHandles {
 		if key == r {
 			return "", "", fmt.Errorf("%w: %q is reserved for the system", ErrHandleInvalid, key)
 		}
 	}
-	return t, key, nil
+	return display, key, nil
+}
+
+// nameKind is what normalizeName checks: handles or room names, which
+// share one rule and differ only in how a refusal reads.
+type nameKind struct {
+	plural string // "handles"
+	rule   string // the rule as one sentence
+	err    error  // the sentinel a refusal wraps
+}
+
+var (
+	handleNames = nameKind{"handles", handleRule, ErrHandleInvalid}
+	roomNames   = nameKind{"room names", roomRule, ErrRoomNameInvalid}
+)
+
+// normalizeName applies the rules NormalizeHandle documents (all but the
+// reserved keys) and returns the display form and the key.
+func normalizeName(s string, kind nameKind) (display string, key string, err error) {
+	t := strings.Trim(s, " ")
+	if len(t) > maxHandleInput { // bound the work done on hostile input
+		return "", "", tooLongName(kind, utf8.RuneCountInString(t))
+	}
+	t = strings.Trim(norm.NFKC.String(t), " ")
+	if t == "" {
+		return "", "", fmt.Errorf("%w: %s", kind.err, kind.rule)
+	}
+	if n := utf8.RuneCountInString(t); n > MaxHandleLen {
+		return "", "", tooLongName(kind, n)
+	}
+	for _, r := range t {
+		if !handleRune(r) {
+			return "", "", fmt.Errorf("%w: %s not allowed; %s", kind.err, describeRune(r), kind.rule)
+		}
+	}
+	if !alnum(t[0]) {
+		return "", "", fmt.Errorf("%w: %s must start with a letter or digit", kind.err, kind.plural)
+	}
+	if c := t[len(t)-1]; c == '.' || c == '-' {
+		return "", "", fmt.Errorf("%w: %s must not end with '.' or '-'", kind.err, kind.plural)
+	}
+	return t, strings.ToLower(t), nil
 }
 
 // HandleKey returns the uniqueness key of a handle, for looking users up by
@@ -91,8 +113,8 @@ func HandleKey(s string) string {
 	return key
 }
 
-func tooLongHandle(n int) error {
-	return fmt.Errorf("%w: %d characters is too long; %s", ErrHandleInvalid, n, handleRule)
+func tooLongName(kind nameKind, n int) error {
+	return fmt.Errorf("%w: %d characters is too long; %s", kind.err, n, kind.rule)
 }
 
 // handleRune reports whether r is in the handle alphabet.

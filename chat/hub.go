@@ -112,6 +112,11 @@ type Hub struct {
 	// roster is who is online, shared read-only with every session (in
 	// snapshots and presence events); setPresenceLocked replaces it.
 	roster *Roster
+	// rooms are the rooms loaded so far (see roomState), by conversation.
+	rooms map[ConvID]*roomState
+	// usersGen changes whenever a user enters or leaves users, so that
+	// rooms know when to rebuild their lists of members online.
+	usersGen uint64
 }
 
 var _ Broker = (*Hub)(nil)
@@ -157,6 +162,7 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		users:   make(map[UserID]*userState),
+		rooms:   make(map[ConvID]*roomState),
 		admit:   make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	h.health.log = logger
@@ -325,7 +331,21 @@ func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch)
 	if err != nil {
 		return Snapshot{}, err
 	}
+	rooms, err := h.store.RoomsOf(ctx, uint64(me))
+	if err != nil {
+		return Snapshot{}, err
+	}
 	ids := []string{string(Lobby)}
+	member := map[ConvID]bool{Lobby: true} // rooms whose mentions count
+	roomIDs := []string{string(Lobby)}
+	for _, r := range rooms {
+		if !r.Invited {
+			c := model.RoomConv(r.Room.NameKey)
+			ids = append(ids, c)
+			roomIDs = append(roomIDs, c)
+			member[ConvID(c)] = true
+		}
+	}
 	for _, c := range convs {
 		ids = append(ids, c.Conv)
 	}
@@ -333,44 +353,89 @@ func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	snap.Conversations = append(snap.Conversations, Conversation{ID: Lobby, Kind: KindRoom, Name: string(Lobby), Unread: unread[string(Lobby)]})
+	mentions, err := h.store.MentionCounts(ctx, uint64(me), roomIDs, hidden)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap.Conversations = make([]Conversation, 0, 1+len(rooms)+len(convs))
+	snap.Conversations = append(snap.Conversations, Conversation{ID: Lobby, Kind: KindRoom, Name: string(Lobby),
+		Unread: unread[string(Lobby)], Mentions: mentions[string(Lobby)]})
+	for _, r := range rooms { // joined, then invited, each by key
+		c := Conversation{ID: RoomConv(r.Room.NameKey), Kind: KindRoom, Name: r.Room.Name, Topic: r.Room.Topic,
+			Private: r.Room.Private, Invited: r.Invited}
+		if !r.Invited {
+			c.Role, c.Unread, c.Mentions = Role(r.Role), unread[string(c.ID)], mentions[string(c.ID)]
+		}
+		snap.Conversations = append(snap.Conversations, c)
+	}
 	for _, c := range convs {
 		name := h.handleOf(ctx, UserID(c.PeerID))
 		snap.Conversations = append(snap.Conversations, Conversation{
 			ID: ConvID(c.Conv), Kind: KindDirect, Name: name, Peer: UserID(c.PeerID), Unread: unread[c.Conv],
 		})
 	}
+	names := make(map[ConvID]string, len(rooms)+1)
+	names[Lobby] = string(Lobby)
+	for _, r := range rooms {
+		names[RoomConv(r.Room.NameKey)] = r.Room.Name
+	}
 
 	// Messages from someone blocked after they were queued are not shown
-	// (they stay in the claim and are acknowledged with the rest).
+	// (they stay in the claim and are acknowledged with the rest), nor
+	// mentions in a room the user has left since.
 	blocked := make(map[UserID]bool, len(hidden))
 	for _, id := range hidden {
 		blocked[UserID(id)] = true
 	}
-	groups := map[UserID]*OfflineGroup{}
-	var order []UserID
+	type groupKey struct {
+		from UserID // direct messages: the sender
+		conv ConvID // room mentions: the room
+	}
+	groups := map[groupKey]*OfflineGroup{}
+	var order []groupKey
 	for _, m := range batch.Messages {
 		from := UserID(m.SenderID)
 		if blocked[from] {
 			continue
 		}
-		g, ok := groups[from]
+		conv := ConvID(m.Conv)
+		k := groupKey{from: from}
+		if _, dm := directPeer(conv, me); !dm {
+			if !member[conv] {
+				continue
+			}
+			k = groupKey{conv: conv}
+		}
+		g, ok := groups[k]
 		if !ok {
-			g = &OfflineGroup{From: from, FromHandle: h.handleOf(ctx, from), Conv: ConvID(m.Conv), Count: batch.Counts[m.SenderID]}
-			groups[from] = g
-			order = append(order, from)
+			if k.conv != "" {
+				g = &OfflineGroup{Conv: conv, Room: true, Name: names[conv], Count: batch.RoomCounts[m.Conv]}
+			} else {
+				g = &OfflineGroup{From: from, FromHandle: h.handleOf(ctx, from), Conv: conv, Count: batch.Counts[m.SenderID]}
+			}
+			groups[k] = g
+			order = append(order, k)
 		}
 		g.Messages = append(g.Messages, toMessage(m))
 	}
-	// Senders whose messages were all beyond the display limit still count.
+	// Senders and rooms whose messages were all beyond the display limit
+	// still count.
 	for id, n := range batch.Counts {
-		if _, ok := groups[UserID(id)]; !ok && !blocked[UserID(id)] {
-			groups[UserID(id)] = &OfflineGroup{From: UserID(id), FromHandle: h.handleOf(ctx, UserID(id)), Conv: DirectConv(me, UserID(id)), Count: n}
-			order = append(order, UserID(id))
+		k := groupKey{from: UserID(id)}
+		if _, ok := groups[k]; !ok && !blocked[UserID(id)] {
+			groups[k] = &OfflineGroup{From: UserID(id), FromHandle: h.handleOf(ctx, UserID(id)), Conv: DirectConv(me, UserID(id)), Count: n}
+			order = append(order, k)
 		}
 	}
-	for _, id := range order {
-		snap.Offline = append(snap.Offline, *groups[id])
+	for conv, n := range batch.RoomCounts {
+		k := groupKey{conv: ConvID(conv)}
+		if _, ok := groups[k]; !ok && member[ConvID(conv)] {
+			groups[k] = &OfflineGroup{Conv: ConvID(conv), Room: true, Name: names[ConvID(conv)], Count: n}
+			order = append(order, k)
+		}
+	}
+	for _, k := range order {
+		snap.Offline = append(snap.Offline, *groups[k])
 	}
 	return snap, nil
 }
@@ -455,6 +520,11 @@ func DirectConv(a, b UserID) ConvID {
 	}
 	return ConvID("dm:" + strconv.FormatUint(uint64(a), 10) + ":" + strconv.FormatUint(uint64(b), 10))
 }
+
+// RoomConv is the conversation ID of the room with name key key (see
+// NormalizeRoomName): "#" and the key, as model.RoomConv has it.
+// RoomConv("lobby") is Lobby.
+func RoomConv(key string) ConvID { return ConvID(model.RoomConv(key)) }
 
 // directPeer returns the other party of a direct conversation me takes part
 // in, or false when conv is not a direct conversation of me.

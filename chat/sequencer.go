@@ -25,7 +25,14 @@ type sendOp struct {
 	peer       UserID // direct conversations: the recipient
 	peerHandle string // the recipient's handle, looked up before queueing
 	peerGone   bool   // recipient blocked the sender: store, never deliver
-	res        chan sendResult
+	// room is the room of a room message (nil for the lobby and direct
+	// conversations); membership is checked again at commit.
+	room *roomState
+	// mentioned are the users the body mentions who had not blocked the
+	// sender when send looked (room and lobby messages); the commit keeps
+	// those who are members and have not blocked the sender since.
+	mentioned []UserID
+	res       chan sendResult
 }
 
 type sendResult struct {
@@ -210,6 +217,8 @@ func (h *Hub) apply(batch []op) {
 			o.res <- h.setStatus(o)
 		case *listOp:
 			o.res <- h.changeList(o)
+		case *roomOp:
+			o.res <- h.applyRoom(o)
 		}
 	}
 	h.flushSends(batch[start:])
@@ -251,6 +260,11 @@ func (h *Hub) fail(o op, err error) {
 		case o.res <- err:
 		default:
 		}
+	case *roomOp:
+		select {
+		case o.res <- roomResult{err: err}:
+		default:
+		}
 	}
 }
 
@@ -260,17 +274,23 @@ func (h *Hub) flushSends(ops []op) {
 	if len(ops) == 0 {
 		return
 	}
-	sends := make([]*sendOp, len(ops))
-	msgs := make([]*model.Message, len(ops))
+	sends := make([]*sendOp, 0, len(ops))
+	msgs := make([]*model.Message, 0, len(ops))
 	h.locked(func() {
-		for i, o := range ops {
+		for _, o := range ops {
 			s := o.(*sendOp)
-			sends[i] = s
 			// The handle as of the commit: a rename sequenced between
 			// send and here has already taken effect.
 			if u, ok := h.users[UserID(s.msg.SenderID)]; ok {
 				s.msg.SenderHandle = u.handle
 			}
+			if s.room != nil && !s.room.isMember(UserID(s.msg.SenderID)) {
+				// Removed since send looked: the removal is in force,
+				// nothing is stored (res is buffered).
+				s.res <- sendResult{err: notIn(s.room.conv)}
+				continue
+			}
+			sends = append(sends, s)
 			if s.peer != 0 && !s.peerGone {
 				if p, online := h.users[s.peer]; !online || !p.live() {
 					// Offline, or its last sessions are closing (their
@@ -282,9 +302,13 @@ func (h *Hub) flushSends(ops []op) {
 					s.peerGone = true
 				}
 			}
-			msgs[i] = &s.msg
+			s.msg.Mentions = h.mentionsLocked(s)
+			msgs = append(msgs, &s.msg)
 		}
 	})
+	if len(sends) == 0 {
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err := h.store.AppendMessages(ctx, msgs)
@@ -308,16 +332,10 @@ func (h *Hub) flushSends(ops []op) {
 		for _, s := range sends {
 			m := toMessage(s.msg)
 			h.recent.add(m)
-			if s.peer == 0 {
-				ev := MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
-				for _, u := range h.users {
-					if u.blocked[m.From] {
-						continue
-					}
-					for sess := range u.sessions {
-						sess.push(ev)
-					}
-				}
+			if s.room != nil {
+				h.roomFanoutLocked(s.room, m)
+			} else if s.peer == 0 {
+				h.lobbyFanoutLocked(m)
 			} else {
 				sender := m.FromHandle
 				peerHandle := s.peerHandle
@@ -336,6 +354,44 @@ func (h *Hub) flushSends(ops []op) {
 	}
 }
 
+// lobbyFanoutLocked queues a lobby message for every session of every
+// user who has not blocked its sender (Hub.mu held). The event is boxed
+// into an Event once, not once per session.
+func (h *Hub) lobbyFanoutLocked(m Message) {
+	var ev Event = MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
+	for _, u := range h.users {
+		if u.blocked[m.From] {
+			continue
+		}
+		for sess := range u.sessions {
+			sess.push(ev)
+		}
+	}
+}
+
+// mentionsLocked resolves a send's mentions at its commit: the members of
+// its room (everyone, in the lobby) other than the sender who have not
+// blocked the sender, each marked Offline when no session of theirs is
+// live (a pending delivery, claimed at their next login). Hub.mu is held.
+func (h *Hub) mentionsLocked(s *sendOp) []model.Mention {
+	if len(s.mentioned) == 0 {
+		return nil
+	}
+	from := UserID(s.msg.SenderID)
+	out := make([]model.Mention, 0, len(s.mentioned))
+	for _, id := range s.mentioned {
+		if id == from || s.room != nil && !s.room.isMember(id) {
+			continue
+		}
+		u, online := h.users[id]
+		if online && u.blocked[from] {
+			continue
+		}
+		out = append(out, model.Mention{UserID: uint64(id), Offline: !online || !u.live()})
+	}
+	return out
+}
+
 // join registers a session; the first one takes its user online.
 func (h *Hub) join(o *joinOp) {
 	s := o.s
@@ -350,6 +406,7 @@ func (h *Hub) join(o *joinOp) {
 		if !ok {
 			u = &userState{id: s.user, handle: handle, status: Online, sessions: map[*session]struct{}{}, blocked: o.blocked}
 			h.users[s.user] = u
+			h.usersGen++
 		}
 		u.sessions[s] = struct{}{}
 		if !ok {
@@ -372,6 +429,7 @@ func (h *Hub) leave(s *session) {
 		last = len(u.sessions) == 0
 		if last {
 			delete(h.users, s.user)
+			h.usersGen++
 			p := u.presence()
 			p.Status = Offline
 			p.Reason = ""

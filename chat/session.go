@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,10 +145,18 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 	}
 	h := s.hub
 	var peer UserID
-	if conv != Lobby {
+	var room *roomState
+	if _, ok := roomKey(conv); ok {
+		if room, err = h.member(ctx, conv, s.user); err != nil {
+			return Message{}, fmt.Errorf("send: %w", err)
+		}
+		if room == nil {
+			return Message{}, errNoConversation
+		}
+	} else if conv != Lobby {
 		p, ok := directPeer(conv, s.user)
 		if !ok {
-			return Message{}, fmt.Errorf("%w: no such conversation", ErrNotAllowed)
+			return Message{}, errNoConversation
 		}
 		peer = p
 	}
@@ -178,8 +187,16 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 		// Looked up here, not under the hub mutex in the sequencer.
 		peerHandle = h.handleOf(ctx, peer)
 	}
+	var mentioned []UserID
+	if peer == 0 {
+		if mentioned, err = h.resolveMentions(ctx, s.user, body); err != nil {
+			return Message{}, fmt.Errorf("send: %w", err)
+		}
+	}
 	o := &sendOp{
-		from: s,
+		room:      room,
+		mentioned: mentioned,
+		from:      s,
 		msg: model.Message{
 			Conv: string(conv), SenderID: uint64(s.user), SenderHandle: handle,
 			Kind: int(kind), Body: body, CreatedAt: h.opts.Now(),
@@ -202,6 +219,70 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 		s.notice(conv, h.handleOf(ctx, peer)+" is offline; your message will be delivered when they log in")
 	}
 	return r.msg, nil
+}
+
+// maxMentions bounds how many users one message may mention (the first
+// ones count), so that a message costs a bounded number of lookups.
+const maxMentions = 20
+
+// resolveMentions returns the users body mentions (chat.Mentioned) who
+// exist and have not blocked the sender; membership is checked at commit
+// (Hub.mentionsLocked), against the state then.
+func (h *Hub) resolveMentions(ctx context.Context, from UserID, body string) ([]UserID, error) {
+	keys := Mentioned(body)
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if len(keys) > maxMentions {
+		keys = keys[:maxMentions]
+	}
+	var out []UserID
+	for _, k := range keys {
+		u, err := h.store.UserByHandle(ctx, k)
+		if errors.Is(err, model.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if UserID(u.ID) == from {
+			continue
+		}
+		blocked, err := h.store.IsBlocked(ctx, u.ID, uint64(from))
+		if err != nil {
+			return nil, err
+		}
+		if !blocked {
+			out = append(out, UserID(u.ID))
+		}
+	}
+	return out, nil
+}
+
+// errNoConversation refuses a conversation the user may not use, the same
+// whether it exists or not.
+var errNoConversation = fmt.Errorf("%w: no such conversation", ErrNotAllowed)
+
+// readable reports whether the user may read conv: the lobby, a direct
+// conversation of theirs, a room they are a member of.
+func (s *session) readable(ctx context.Context, conv ConvID) error {
+	if conv == Lobby {
+		return nil
+	}
+	if _, ok := roomKey(conv); ok {
+		r, err := s.hub.member(ctx, conv, s.user)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return errNoConversation
+		}
+		return nil
+	}
+	if _, ok := directPeer(conv, s.user); !ok {
+		return errNoConversation
+	}
+	return nil
 }
 
 // firstOfflineNotice reports whether the session has not yet been told that
@@ -227,10 +308,8 @@ func (s *session) notice(conv ConvID, text string) {
 
 // History returns older messages of a conversation the user may read.
 func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n int) ([]Message, error) {
-	if conv != Lobby {
-		if _, ok := directPeer(conv, s.user); !ok {
-			return nil, fmt.Errorf("%w: no such conversation", ErrNotAllowed)
-		}
+	if err := s.readable(ctx, conv); err != nil {
+		return nil, err
 	}
 	if n <= 0 || n > 500 {
 		n = 500
@@ -256,10 +335,8 @@ func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n 
 
 // MarkRead records that conv was read up to upTo.
 func (s *session) MarkRead(ctx context.Context, conv ConvID, upTo MessageID) error {
-	if conv != Lobby {
-		if _, ok := directPeer(conv, s.user); !ok {
-			return fmt.Errorf("%w: no such conversation", ErrNotAllowed)
-		}
+	if err := s.readable(ctx, conv); err != nil {
+		return err
 	}
 	h := s.hub
 	if err := h.wrote(h.store.MarkRead(ctx, uint64(s.user), string(conv), int64(upTo)), "mark read", "what you read was not recorded"); err != nil {
@@ -351,14 +428,58 @@ func (s *session) claimOffline(ctx context.Context) (model.OfflineBatch, error) 
 	return batch, nil
 }
 
-// Rooms lists public rooms for /rooms. Until rooms exist there is only the
-// lobby.
+// Rooms lists, for /rooms, the public rooms and the private rooms the user
+// is a member of whose name keys sort after after ('#' and case are
+// ignored), with the lobby in its place among them.
 func (s *session) Rooms(ctx context.Context, after string, n int) ([]RoomInfo, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	if after != "" || n <= 0 {
-		return nil, nil
+	if n <= 0 || n > maxRoomsPage {
+		n = maxRoomsPage
 	}
-	return []RoomInfo{{ID: Lobby, Name: string(Lobby), Members: 0, Online: s.hub.Online(), Joined: true}}, nil
+	h := s.hub
+	after = strings.ToLower(strings.TrimPrefix(after, "#"))
+	rows, err := h.store.ListRooms(ctx, uint64(s.user), after, n)
+	if err != nil {
+		return nil, fmt.Errorf("list rooms: %w", err)
+	}
+	// Load the rooms first (off Hub.mu), then count who is online.
+	states := make([]*roomState, len(rows))
+	for i, l := range rows {
+		if states[i], err = h.room(ctx, RoomConv(l.Room.NameKey)); err != nil {
+			return nil, fmt.Errorf("list rooms: %w", err)
+		}
+	}
+	out := make([]RoomInfo, 0, len(rows)+1)
+	lobby := after < lobbyKey && (len(rows) < n || rows[len(rows)-1].Room.NameKey > lobbyKey)
+	var everyone int
+	if lobby {
+		if everyone, err = h.store.CountUsers(ctx); err != nil {
+			return nil, fmt.Errorf("list rooms: %w", err)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, l := range rows {
+		if lobby && l.Room.NameKey > lobbyKey {
+			out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: len(h.users), Joined: true})
+			lobby = false
+		}
+		info := RoomInfo{ID: RoomConv(l.Room.NameKey), Name: l.Room.Name, Topic: l.Room.Topic, Members: l.Members, Joined: l.Joined}
+		if r := states[i]; r != nil {
+			info.Online = h.onlineLocked(r)
+		}
+		out = append(out, info)
+	}
+	if lobby {
+		out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: len(h.users), Joined: true})
+	}
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
 }
+
+// maxRoomsPage is the largest page Rooms returns.
+const maxRoomsPage = 200

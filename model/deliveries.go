@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -14,9 +15,9 @@ import (
 const (
 	qClaim = `UPDATE deliveries SET claim = ?
 		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = ''`
-	qClaimCounts = `SELECT sender_id, count(*) FROM deliveries
-		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = ?
-		GROUP BY sender_id`
+	qClaimCounts = `SELECT d.sender_id, m.conv, count(*) FROM deliveries d JOIN messages m ON m.id = d.message_id
+		WHERE d.recipient_id = ? AND d.delivered_at IS NULL AND d.claim = ?
+		GROUP BY d.sender_id, m.conv`
 	qClaimMessages = `SELECT ` + messageColumns + `
 		FROM deliveries d JOIN messages m ON m.id = d.message_id LEFT JOIN users u ON u.id = m.sender_id
 		WHERE d.recipient_id = ? AND d.delivered_at IS NULL AND d.claim = ?
@@ -53,7 +54,7 @@ func (d *DB) ClaimOffline(ctx context.Context, recipient uint64, claim string, l
 	// The claiming UPDATE and the read-back share one BEGIN IMMEDIATE
 	// transaction: no other claim, ack or release can interleave.
 	err := d.writeTx(ctx, func(tx *sql.Tx) error {
-		b = OfflineBatch{Counts: map[uint64]int{}}
+		b = OfflineBatch{Counts: map[uint64]int{}, RoomCounts: map[string]int{}}
 		if _, err := tx.ExecContext(ctx, qClaim, claim, recipient); err != nil {
 			return err
 		}
@@ -64,11 +65,16 @@ func (d *DB) ClaimOffline(ctx context.Context, recipient uint64, claim string, l
 		defer rows.Close()
 		for rows.Next() {
 			var sender uint64
+			var conv string
 			var n int
-			if err := rows.Scan(&sender, &n); err != nil {
+			if err := rows.Scan(&sender, &conv, &n); err != nil {
 				return err
 			}
-			b.Counts[sender] = n
+			if strings.HasPrefix(conv, dmPrefix) {
+				b.Counts[sender] += n
+			} else {
+				b.RoomCounts[conv] += n
+			}
 			b.Total += n
 		}
 		if err := rows.Err(); err != nil {

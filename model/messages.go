@@ -88,7 +88,8 @@ func uniqueIDs(ids []uint64) []any {
 
 // AppendMessages persists msgs in one transaction, in order, assigning each
 // its ID and, when zero, its CreatedAt. A pending Delivery is written for
-// every message with OfflineFor set, and every "dm:" conversation is
+// every message with OfflineFor set (and every offline user it mentions), a
+// mention row for every user it mentions, and every "dm:" conversation is
 // registered for Conversations, in the same transaction. It returns only
 // after commit; on error no message is stored and msgs are left unchanged.
 // A "dm:" conversation ID that is not "dm:<lowID>:<highID>" is rejected.
@@ -145,17 +146,21 @@ func (d *DB) AppendMessages(ctx context.Context, msgs []*Message) error {
 				return err
 			}
 			ids[i], times[i] = id, at
-			if m.OfflineFor == 0 {
-				continue
-			}
-			if insDel == nil {
-				if insDel, err = tx.PrepareContext(ctx, qInsertPending); err != nil {
+			for _, mn := range m.Mentions {
+				if _, err := tx.ExecContext(ctx, qInsertMention, id, mn.UserID, m.Conv, m.SenderID); err != nil {
 					return err
 				}
-				defer insDel.Close()
 			}
-			if _, err := insDel.ExecContext(ctx, m.OfflineFor, id, m.SenderID); err != nil {
-				return err
+			for _, to := range offlineRecipients(m) {
+				if insDel == nil {
+					if insDel, err = tx.PrepareContext(ctx, qInsertPending); err != nil {
+						return err
+					}
+					defer insDel.Close()
+				}
+				if _, err := insDel.ExecContext(ctx, to, id, m.SenderID); err != nil {
+					return err
+				}
 			}
 		}
 		for conv, p := range dms {
@@ -172,6 +177,21 @@ func (d *DB) AppendMessages(ctx context.Context, msgs []*Message) error {
 		m.ID, m.CreatedAt = ids[i], times[i]
 	}
 	return nil
+}
+
+// offlineRecipients lists who gets a pending delivery of m: OfflineFor and
+// the mentioned users marked Offline, each once.
+func offlineRecipients(m *Message) []uint64 {
+	var out []uint64
+	if m.OfflineFor != 0 {
+		out = append(out, m.OfflineFor)
+	}
+	for _, mn := range m.Mentions {
+		if mn.Offline && !slices.Contains(out, mn.UserID) {
+			out = append(out, mn.UserID)
+		}
+	}
+	return out
 }
 
 // History returns up to limit messages of conv with ID < before (before <= 0

@@ -29,6 +29,7 @@ type migration struct {
 var migrations = []migration{
 	{1, "released handles are held for their previous owner", migrateReleasedHandles},
 	{2, "handles are compared by confusable skeleton", migrateSkeletons},
+	{3, "rooms, their members, invites and bans; mentions", migrateRooms},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.
@@ -126,6 +127,63 @@ func migrateSkeletons(tx *gorm.DB) error {
 			}
 		}
 		if err := tx.Exec(`CREATE INDEX idx_` + table + `_skeleton ON ` + table + `(skeleton)`).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateRooms creates the tables of rooms (see rooms.go): the rooms, who
+// is in each and with what role, who is invited or banned, and which
+// messages mention whom (so that unread mention counts are an index range,
+// not a scan of message bodies).
+func migrateRooms(tx *gorm.DB) error {
+	for _, q := range []string{
+		`CREATE TABLE rooms (
+			id BIGINT PRIMARY KEY,
+			name VARCHAR(64) NOT NULL,
+			name_key VARCHAR(64) NOT NULL UNIQUE,
+			skeleton VARCHAR(128) NOT NULL,
+			private BOOLEAN NOT NULL DEFAULT FALSE,
+			topic VARCHAR(1024) NOT NULL DEFAULT '',
+			owner_id BIGINT NOT NULL,
+			created_at TIMESTAMP NOT NULL
+		)`,
+		`CREATE INDEX idx_rooms_skeleton ON rooms(skeleton)`,
+		`CREATE TABLE room_members (
+			room_id BIGINT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+			user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			role INTEGER NOT NULL DEFAULT 0,
+			joined_at TIMESTAMP NOT NULL,
+			PRIMARY KEY (room_id, user_id)
+		)`,
+		`CREATE INDEX idx_room_members_user ON room_members(user_id)`,
+		`CREATE TABLE room_invites (
+			room_id BIGINT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+			user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			by_id BIGINT NOT NULL,
+			created_at TIMESTAMP NOT NULL,
+			PRIMARY KEY (room_id, user_id)
+		)`,
+		`CREATE INDEX idx_room_invites_user ON room_invites(user_id)`,
+		`CREATE TABLE room_bans (
+			room_id BIGINT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+			user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			by_id BIGINT NOT NULL,
+			reason VARCHAR(512) NOT NULL DEFAULT '',
+			created_at TIMESTAMP NOT NULL,
+			PRIMARY KEY (room_id, user_id)
+		)`,
+		`CREATE TABLE mentions (
+			message_id BIGINT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+			user_id BIGINT NOT NULL,
+			conv VARCHAR(64) NOT NULL,
+			sender_id BIGINT NOT NULL,
+			PRIMARY KEY (message_id, user_id)
+		)`,
+		`CREATE INDEX idx_mentions_user_conv ON mentions(user_id, conv, message_id)`,
+	} {
+		if err := tx.Exec(q).Error; err != nil {
 			return err
 		}
 	}

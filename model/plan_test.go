@@ -14,7 +14,7 @@ import (
 // searching an index. "SCAN (subquery-N)" is fine, and so is a scan of the
 // partial index idx_deliveries_held, which holds only claimed, undelivered
 // rows.
-var fullScan = regexp.MustCompile(`^SCAN (messages|m|deliveries|d|direct_convs|dc|read_markers|contacts|c|blocks|users|u|keys|released_handles)\b(?: USING (?:COVERING )?INDEX (?:[a-z_]+))?$`)
+var fullScan = regexp.MustCompile(`^SCAN (messages|m|deliveries|d|direct_convs|dc|read_markers|contacts|c|blocks|users|u|keys|released_handles|rooms|r|room_members|room_invites|room_bans|mentions)\b(?: USING (?:COVERING )?INDEX (?:[a-z_]+))?$`)
 
 // partialIndexScan is the one index scan allowed.
 const partialIndexScan = "SCAN deliveries USING INDEX idx_deliveries_held"
@@ -83,6 +83,12 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		{"BlockedBy", qBlockedBy, []any{a.ID}, "idx_blocks_pair"},
 		{"HandleHolder", qHandleHolder, []any{Skeleton("alice"), uint64(0), "alice"}, "idx_users_skeleton"},
 		{"HandleHeld", qHandleHeld, []any{Skeleton("alice"), uint64(0), now, "alice"}, "idx_released_handles_skeleton"},
+		{"RoomHolder", qRoomHolder, []any{Skeleton("go"), "go", "go"}, "idx_rooms_skeleton"},
+		{"RoomsOf", qRoomsOf, []any{a.ID, a.ID}, "idx_room_members_user"},
+		{"ListRooms", qListRooms, []any{a.ID, "", a.ID, 50}, "sqlite_autoindex_rooms"},
+		{"RoomMembers", qRoomMembers, []any{int64(1)}, "sqlite_autoindex_room_members"},
+		{"MarkReadToNewest", qMarkReadToNewest, []any{a.ID, "#room1", "#room1"}, "COVERING INDEX"},
+		{"Mentions", mentionSQL(1), []any{a.ID, "#room1", a.ID, "#room1", b.ID}, "idx_mentions_user_conv"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ type Store interface {
 	Messages
 	Contacts
 	Deliveries
+	Rooms
 	// Close flushes and closes the database.
 	Close() error
 }
@@ -57,6 +58,8 @@ type Users interface {
 	RenameUser(ctx context.Context, r Rename) error
 	// KeysOf lists a user's keys.
 	KeysOf(ctx context.Context, id uint64) ([]Key, error)
+	// CountUsers returns how many accounts exist.
+	CountUsers(ctx context.Context) (int, error)
 	// TouchLastSeen records when a user was last online.
 	TouchLastSeen(ctx context.Context, id uint64, at time.Time) error
 	// TouchLastSeenAll records several users' last-seen times in one
@@ -115,8 +118,8 @@ type Contacts interface {
 type Deliveries interface {
 	// ClaimOffline atomically claims every pending, unclaimed delivery of
 	// recipient for claim and returns the claimed messages (with Author set,
-	// as History), oldest first,
-	// with the total count per sender. At most limit messages are returned
+	// as History), oldest first, with the count of direct messages per
+	// sender and of room messages (offline mentions) per room. At most limit messages are returned
 	// (the newest ones); the counts cover all claimed messages.
 	ClaimOffline(ctx context.Context, recipient uint64, claim string, limit int) (OfflineBatch, error)
 	// HasOffline reports, without writing, whether recipient has pending
@@ -130,6 +133,48 @@ type Deliveries interface {
 	// ReleaseAllClaims returns every claimed but undelivered delivery to
 	// pending.
 	ReleaseAllClaims(ctx context.Context) error
+}
+
+// Rooms stores rooms, their members, invites and bans, and mentions.
+//
+// Every change of a room writes the change and, when notice is not nil,
+// the line of the room's history recording it (a KindSystem message, its
+// ID set), in one transaction: history records the change exactly where it
+// took effect. A room is named by its key (the lower-cased name without
+// its '#').
+type Rooms interface {
+	// CreateRoom creates r (setting its ID) with its owner as the only
+	// member. It returns a *RoomConflictError when a room of that key or
+	// of the same skeleton exists.
+	CreateRoom(ctx context.Context, r *Room, notice *Message) error
+	// RoomState returns a room with its members, invites and bans, or
+	// ErrNotFound.
+	RoomState(ctx context.Context, key string) (RoomState, error)
+	// RoomsOf lists the rooms user is a member of or invited to, by key.
+	RoomsOf(ctx context.Context, userID uint64) ([]UserRoom, error)
+	// ListRooms returns up to limit rooms with a key after after (by key):
+	// the public ones and the private ones user is a member of.
+	ListRooms(ctx context.Context, userID uint64, after string, limit int) ([]RoomListing, error)
+	// JoinRoom makes user a member with role (any invitation is used up);
+	// ErrConflict when already a member.
+	JoinRoom(ctx context.Context, roomID int64, userID uint64, role int, notice *Message) error
+	// LeaveRoom removes a member (part or kick); ErrNotFound when not one.
+	LeaveRoom(ctx context.Context, roomID int64, userID uint64, notice *Message) error
+	// InviteToRoom records an invitation (idempotent).
+	InviteToRoom(ctx context.Context, roomID int64, userID, byID uint64, notice *Message) error
+	// BanFromRoom removes user's membership and invitation, if any, and
+	// bans them; ErrConflict when already banned.
+	BanFromRoom(ctx context.Context, roomID int64, userID, byID uint64, reason string, notice *Message) error
+	// UnbanFromRoom lifts a ban; ErrNotFound when there is none.
+	UnbanFromRoom(ctx context.Context, roomID int64, userID uint64, notice *Message) error
+	// SetRoomRole changes a member's role; ErrNotFound when not a member.
+	SetRoomRole(ctx context.Context, roomID int64, userID uint64, role int, notice *Message) error
+	// SetRoomTopic changes a room's topic.
+	SetRoomTopic(ctx context.Context, roomID int64, topic string, notice *Message) error
+	// MentionCounts counts, per conversation in convs, the messages newer
+	// than user's read marker that mention user, leaving out those sent by
+	// a user in hidden. Counts stop at UnreadCap.
+	MentionCounts(ctx context.Context, userID uint64, convs []string, hidden []uint64) (map[string]int, error)
 }
 
 // User is an account. Its identity is its keys; Handle is its display name.
@@ -159,6 +204,7 @@ const (
 	KindText   = 0 // an ordinary message
 	KindAction = 1 // a /me action
 	KindRename = 2 // a line of history recording a change of handle
+	KindSystem = 3 // a line of a room's history recording a change of the room
 )
 
 // Message is one stored chat message. Conv names the conversation: a room
@@ -175,10 +221,21 @@ type Message struct {
 	// OfflineFor, when non-zero on AppendMessages, records a pending
 	// delivery for that recipient. It is not a column.
 	OfflineFor uint64 `gorm:"-"`
+	// Mentions, on AppendMessages, are the users the message mentions: a
+	// mention row each, and a pending delivery for those marked Offline.
+	// It is not a column.
+	Mentions []Mention `gorm:"-"`
 	// Author is the sender's current handle, filled in by the queries that
 	// read messages (SenderHandle may since have passed to someone else).
 	// It is not a column.
 	Author string `gorm:"-"`
+}
+
+// Mention is a user a message mentions; Offline asks for a pending
+// delivery (the user was not online when the message was committed).
+type Mention struct {
+	UserID  uint64
+	Offline bool
 }
 
 // ConvSummary is a direct conversation a user takes part in.
@@ -192,8 +249,12 @@ type ConvSummary struct {
 type OfflineBatch struct {
 	// Messages are the claimed messages kept for display, oldest first.
 	Messages []Message
-	// Counts maps sender ID to the number of claimed messages from it.
+	// Counts maps sender ID to the number of claimed direct messages from
+	// it.
 	Counts map[uint64]int
+	// RoomCounts maps a room's conversation ID to the number of claimed
+	// messages of it (offline mentions).
+	RoomCounts map[string]int
 	// Total is the number of claimed messages.
 	Total int
 }

@@ -76,6 +76,10 @@ func DMConv(a, b uint64) string {
 	return dmPrefix + strconv.FormatUint(a, 10) + ":" + strconv.FormatUint(b, 10)
 }
 
+// RoomConv returns the conversation ID of the room with name key key:
+// "#" + key ("#lobby" is the lobby's).
+func RoomConv(key string) string { return "#" + key }
+
 // ParseDMConv splits a direct conversation ID into its two user IDs, low
 // first. ok is false when conv is not a well-formed "dm:<lowID>:<highID>".
 func ParseDMConv(conv string) (low, high uint64, ok bool) {
