@@ -112,6 +112,7 @@ type Hub struct {
 	// roster is who is online, shared read-only with every session (in
 	// snapshots and presence events); setPresenceLocked replaces it.
 	roster *Roster
+	quiet  quietSet // sessions of Attach, apart from users (attach.go)
 }
 
 var _ Broker = (*Hub)(nil)
@@ -300,6 +301,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		}
 		h.seen.touch(id, now)
 	}
+	h.closeQuietLocked() // sessions of Attach (attach.go)
 	h.mu.Unlock()
 	return h.seen.close(ctx, h)
 }
