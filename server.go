@@ -106,7 +106,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		wish.WithVersion("SSH-2.0-sshchat"),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
-		wish.WithMiddleware(s.noTerminal, uiMW, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
+		wish.WithMiddleware(s.commands, uiMW, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
 	)
 	if err != nil {
 		hub.Close(context.Background())
@@ -262,17 +262,6 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 	return false
 }
 
-// noTerminal ends sessions without a PTY with a one-line explanation.
-func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		port := "2222"
-		if _, p, err := net.SplitHostPort(s.cfg.Addr); err == nil && p != "0" {
-			port = p
-		}
-		wish.Fatalln(sess, "sshchat: this is an interactive chat; connect with a terminal: ssh -t -p "+port+" you@host")
-	}
-}
-
 // limitSessions refuses sessions beyond Config.MaxSessions and beyond
 // Config.MaxSessionsPerKey.
 func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
@@ -313,14 +302,14 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 }
 
 // liveSession marks the connection live while a session that passed
-// every check runs the chat (see connState). A session refused at once
-// (server or key over its limit, key revoked, no PTY) is not activity: it
-// neither stops nor restarts the connection's timer, so a client cannot
-// keep an idle connection open by asking for sessions it is refused.
+// every check runs the chat or a command (see connState). A session
+// refused at once (server or key over its limit, key revoked) is not
+// activity: it neither stops nor restarts the connection's timer, so a
+// client cannot keep an idle connection open by asking for sessions it is
+// refused.
 func (s *server) liveSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		st := connStateOf(sess.Context())
-		if _, _, pty := sess.Pty(); st != nil && pty {
+		if st := connStateOf(sess.Context()); st != nil {
 			st.sessionStarted()
 			defer s.sessionEnded(st)
 		}

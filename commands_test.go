@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// cmdResult is what `ssh host COMMAND` gave back.
+type cmdResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCmd runs raw (the command line as OpenSSH sends it: the words joined
+// with spaces) in a session without a PTY, with stdin, as user with key.
+func runCmd(t *testing.T, addr, user string, key gossh.Signer, stdin, raw string) cmdResult {
+	t.Helper()
+	conn, err := gossh.Dial("tcp", addr, sshConfig(user, key))
+	if err != nil {
+		t.Fatalf("dial %s: %v", user, err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	var out, errOut strings.Builder
+	sess.Stdout, sess.Stderr = &out, &errOut
+	sess.Stdin = strings.NewReader(stdin)
+	code := 0
+	var ee *gossh.ExitError
+	switch err := sess.Run(raw); {
+	case errors.As(err, &ee):
+		code = ee.ExitStatus()
+	case err != nil:
+		t.Fatalf("run %q: %v", raw, err)
+	}
+	return cmdResult{out.String(), errOut.String(), code}
+}
+
+// mustRun runs raw and fails the test unless it exits 0.
+func mustRun(t *testing.T, addr, user string, key gossh.Signer, stdin, raw string) string {
+	t.Helper()
+	r := runCmd(t, addr, user, key, stdin, raw)
+	if r.code != 0 {
+		t.Fatalf("%q exited %d: %s", raw, r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// tailer is a running `ssh host tail ...` whose lines are collected.
+type tailer struct {
+	conn  *gossh.Client
+	mu    sync.Mutex
+	lines []string
+	done  chan struct{}
+	err   strings.Builder // stderr; read after done
+}
+
+func startTail(t *testing.T, addr, user string, key gossh.Signer, raw string) *tailer {
+	t.Helper()
+	conn, err := gossh.Dial("tcp", addr, sshConfig(user, key))
+	if err != nil {
+		t.Fatalf("dial %s: %v", user, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := &tailer{conn: conn, done: make(chan struct{})}
+	sess.Stderr = &tl.err
+	out, err := sess.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start(raw); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(tl.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			tl.mu.Lock()
+			tl.lines = append(tl.lines, sc.Text())
+			tl.mu.Unlock()
+		}
+		sess.Wait()
+	}()
+	return tl
+}
+
+// Lines returns the lines received so far.
+func (tl *tailer) Lines() []string {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return append([]string(nil), tl.lines...)
+}
+
+// waitLine polls until some line contains s.
+func (tl *tailer) waitLine(t *testing.T, s string) {
+	t.Helper()
+	eventually(t, "tail to print "+s, func() bool {
+		for _, l := range tl.Lines() {
+			if strings.Contains(l, s) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// decode parses JSON lines into messages, failing on any bad line.
+func decode(t *testing.T, lines []string) []jsonMessage {
+	t.Helper()
+	var out []jsonMessage
+	for _, l := range lines {
+		var m jsonMessage
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q is not a JSON message: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestCommandWithoutArgumentsPrintsHelpAndExitsZero(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	r := runCmd(t, ts.addr, "alice", newKey(t), "", "")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q; want 0", r.code, r.stderr)
+	}
+	for _, want := range []string{"Usage: ssh -p", "send CONV", "history CONV", "tail CONV", "who", "rooms", "unread"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("help lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if h := runCmd(t, ts.addr, "alice", newKey(t), "", "help"); h.code != 0 || h.stdout != r.stdout {
+		t.Errorf("`help` exited %d with a different text:\n%s", h.code, h.stdout)
+	}
+}
+
+func TestUnknownCommandExitsTwoWithOneLine(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	key := newKey(t)
+	for _, raw := range []string{"frobnicate", "history", "history lobby --limit x", "send nowhere hi", "who --nope"} {
+		r := runCmd(t, ts.addr, "alice", key, "", raw)
+		if r.code != 2 {
+			t.Errorf("%q: exit %d; want 2 (usage)", raw, r.code)
+		}
+		if n := strings.Count(r.stderr, "\n"); n != 1 || !strings.HasPrefix(r.stderr, "sshchat: ") {
+			t.Errorf("%q: stderr %q; want one line starting sshchat:", raw, r.stderr)
+		}
+	}
+}
+
+func TestSendThenHistoryShowsIt(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	key := newKey(t)
+	mustRun(t, ts.addr, "alice", key, "", "send lobby hello from a script")
+	mustRun(t, ts.addr, "alice", key, "", "send #lobby -1 is a number")
+	out := mustRun(t, ts.addr, "alice", key, "", "history lobby")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "\talice: hello from a script") || !strings.HasSuffix(lines[1], "\talice: -1 is a number") {
+		t.Fatalf("history:\n%s", out)
+	}
+	// --before pages back from the id of a line.
+	id, _, _ := strings.Cut(lines[1], "\t")
+	older := mustRun(t, ts.addr, "alice", key, "", "history lobby --before "+id+" --limit 5")
+	if strings.TrimSpace(older) != lines[0] {
+		t.Fatalf("history --before %s:\n%s", id, older)
+	}
+}
+
+func TestSendFromStdinSendsOneMessagePerLineInOrder(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	key := newKey(t)
+	var in strings.Builder
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&in, "line %d  with  spaces\n", i)
+	}
+	in.WriteString("\n   \nlast\r\n")
+	mustRun(t, ts.addr, "alice", key, in.String(), "send lobby")
+	msgs := decode(t, strings.Split(strings.TrimSpace(mustRun(t, ts.addr, "alice", key, "", "history lobby --json --limit 100")), "\n"))
+	if len(msgs) != 31 {
+		t.Fatalf("%d messages; want 31 (blank lines skipped)", len(msgs))
+	}
+	for i, m := range msgs[:30] {
+		if want := fmt.Sprintf("line %d  with  spaces", i+1); m.Body != want {
+			t.Fatalf("message %d is %q; want %q", i, m.Body, want)
+		}
+	}
+	if msgs[30].Body != "last" {
+		t.Fatalf("last message %q", msgs[30].Body)
+	}
+}
+
+func TestTailSeesEveryMessageOnceInOrderWithFiveWriters(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	reader := newKey(t)
+	tl := startTail(t, ts.addr, "reader", reader, "tail lobby --json")
+	// The tail is attached once it prints a message sent after it started.
+	eventually(t, "the tail to see a marker", func() bool {
+		mustRun(t, ts.addr, "reader", reader, "", "send lobby ready")
+		return len(tl.Lines()) > 0
+	})
+	const writers, each = 5, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			var in strings.Builder
+			for i := range each {
+				fmt.Fprintf(&in, "w%d %d\n", w, i)
+			}
+			mustRun(t, ts.addr, fmt.Sprintf("writer%d", w), newKey(t), in.String(), "send lobby")
+		})
+	}
+	wg.Wait()
+	mustRun(t, ts.addr, "reader", reader, "", "send lobby the end")
+	tl.waitLine(t, "the end")
+
+	got := decode(t, tl.Lines())
+	next := make([]int, writers)
+	n := 0
+	for i, m := range got {
+		if i > 0 && m.ID <= got[i-1].ID {
+			t.Fatalf("id %d after %d: out of order", m.ID, got[i-1].ID)
+		}
+		if m.Conv != "#lobby" || m.At == "" || m.Kind != "text" {
+			t.Fatalf("message %+v: want conv #lobby, a time and kind text", m)
+		}
+		var w, k int
+		if _, err := fmt.Sscanf(m.Body, "w%d %d", &w, &k); err != nil {
+			continue // ready, the end
+		}
+		if k != next[w] || m.From != fmt.Sprintf("writer%d", w) {
+			t.Fatalf("%q from %s: want message %d of writer%d", m.Body, m.From, next[w], w)
+		}
+		next[w]++
+		n++
+	}
+	if n != writers*each {
+		t.Fatalf("tail printed %d writer messages; want %d", n, writers*each)
+	}
+	// The tail's order is the history's, from the first message it saw.
+	hist := decode(t, strings.Split(strings.TrimSpace(mustRun(t, ts.addr, "reader", reader, "", "history lobby --json --limit 500")), "\n"))
+	var ids, tailIDs []int64
+	for _, m := range hist {
+		if m.ID >= got[0].ID {
+			ids = append(ids, m.ID)
+		}
+	}
+	for _, m := range got {
+		tailIDs = append(tailIDs, m.ID)
+	}
+	if fmt.Sprint(ids) != fmt.Sprint(tailIDs) {
+		t.Fatalf("tail ids %v; history ids %v", tailIDs, ids)
+	}
+}
+
+func TestCommandsOnSomeoneElsesDirectConversationAreRefused(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	alice, bob, eve := newKey(t), newKey(t), newKey(t)
+	mustRun(t, ts.addr, "bob", bob, "", "who")
+	mustRun(t, ts.addr, "alice", alice, "", "send @bob secret")
+	hist := decode(t, []string{strings.TrimSpace(mustRun(t, ts.addr, "alice", alice, "", "history @bob --json"))})
+	if hist[0].Body != "secret" || hist[0].Conv != "@bob" {
+		t.Fatalf("alice's history with bob: %+v", hist)
+	}
+	mustRun(t, ts.addr, "eve", eve, "", "who")
+	// Accounts were made in the order bob, alice: their conversation's id
+	// is dm:1:2, as eve could guess.
+	for _, raw := range []string{"history dm:1:2", "tail dm:1:2", "send dm:1:2 hi", "history dm:1:2 --json"} {
+		r := runCmd(t, ts.addr, "eve", eve, "", raw)
+		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "no such conversation") {
+			t.Errorf("eve's %q: exit %d, stderr %q; want 1 and one line", raw, r.code, r.stderr)
+		}
+		if r.stdout != "" {
+			t.Errorf("eve's %q printed %q", raw, r.stdout)
+		}
+	}
+	if r := runCmd(t, ts.addr, "bob", bob, "", "history dm:1:2"); r.code != 0 || !strings.Contains(r.stdout, "alice: secret") {
+		t.Fatalf("bob reading his own conversation by id: %+v", r)
+	}
+}
