@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -288,5 +289,143 @@ func TestCommandsOnSomeoneElsesDirectConversationAreRefused(t *testing.T) {
 	}
 	if r := runCmd(t, ts.addr, "bob", bob, "", "history dm:1:2"); r.code != 0 || !strings.Contains(r.stdout, "alice: secret") {
 		t.Fatalf("bob reading his own conversation by id: %+v", r)
+	}
+}
+
+func TestCommandSessionDoesNotChangePresence(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	alice := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	alice.WaitFor("#lobby")
+	bob := newKey(t)
+	tl := startTail(t, ts.addr, "bob", bob, "tail lobby")
+	eventually(t, "bob's tail to see his message", func() bool {
+		mustRun(t, ts.addr, "bob", bob, "", "send lobby hi from a bot")
+		return len(tl.Lines()) > 0
+	})
+	alice.WaitFor("hi from a bot")
+	if n := ts.srv.hub.Online(); n != 1 {
+		t.Fatalf("%d online while bob's tail runs; want 1 (alice)", n)
+	}
+	if who := mustRun(t, ts.addr, "bob", bob, "", "who"); strings.TrimSpace(who) != "alice" {
+		t.Fatalf("who while bob's tail runs: %q; want alice alone", who)
+	}
+	tl.conn.Close()
+	<-tl.done
+	// Anything bob's sessions published came before alice's next line.
+	alice.Line("marker after the bot")
+	alice.WaitFor("marker after the bot")
+	if scr := alice.Screen(); strings.Contains(scr, "bob joined") || strings.Contains(scr, "bob left") {
+		t.Fatalf("the lobby saw bob's command sessions come and go:\n%s", scr)
+	}
+}
+
+func TestCommandSessionLeavesOfflineMessagesForNextLogin(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	carol := dial(t, ts.addr, "carol", newKey(t), 100, 30)
+	carol.WaitFor("#lobby")
+	bob := newKey(t)
+	tl := startTail(t, ts.addr, "bob", bob, "tail @carol --json")
+	// Bob's account exists once his tail runs; carol writes to him while
+	// he has no interactive session: the message is queued offline, and
+	// his tail sees it all the same.
+	eventually(t, "bob's tail to see carol's message", func() bool {
+		carol.Line("/msg bob are you there")
+		return len(tl.Lines()) > 0
+	})
+	got := decode(t, tl.Lines()[:1])
+	if got[0].Conv != "@carol" || got[0].From != "carol" || got[0].Body != "are you there" {
+		t.Fatalf("tail printed %+v", got[0])
+	}
+	unread := mustRun(t, ts.addr, "bob", bob, "", "unread --json")
+	var u jsonUnread
+	if err := json.Unmarshal([]byte(strings.TrimSpace(unread)), &u); err != nil || u.Conv != "@carol" || u.Unread < 1 {
+		t.Fatalf("unread --json: %q (%v); want @carol unread", unread, err)
+	}
+	// Commands claimed nothing: bob's next login is told.
+	mustRun(t, ts.addr, "bob", bob, "", "history @carol")
+	ui := dial(t, ts.addr, "bob", bob, 100, 30)
+	ui.WaitFor("While you were away", "are you there")
+}
+
+func TestRateLimitAppliesToSend(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--msg-burst", "2", "--msg-rate", "0.01"))
+	key := newKey(t)
+	// Each in its own SSH connection: the limit is the user's, not the
+	// session's.
+	mustRun(t, ts.addr, "alice", key, "", "send lobby one")
+	mustRun(t, ts.addr, "alice", key, "", "send lobby two")
+	r := runCmd(t, ts.addr, "alice", key, "", "send lobby three")
+	if r.code != 1 || !strings.Contains(r.stderr, "at most") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("third send: exit %d, stderr %q; want 1 and the rate limit", r.code, r.stderr)
+	}
+	if out := mustRun(t, ts.addr, "alice", key, "", "history lobby"); strings.Contains(out, "three") {
+		t.Fatalf("the limited message was sent:\n%s", out)
+	}
+}
+
+func TestSendFromStdinWaitsOutTheRateLimit(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--msg-burst", "2", "--msg-rate", "20"))
+	key := newKey(t)
+	mustRun(t, ts.addr, "alice", key, "1\n2\n3\n4\n5\n6\n", "send lobby")
+	msgs := decode(t, strings.Split(strings.TrimSpace(mustRun(t, ts.addr, "alice", key, "", "history lobby --json")), "\n"))
+	var bodies []string
+	for _, m := range msgs {
+		bodies = append(bodies, m.Body)
+	}
+	if strings.Join(bodies, ",") != "1,2,3,4,5,6" {
+		t.Fatalf("sent %v; want 1..6 in order", bodies)
+	}
+}
+
+func TestCommandJSONOutputParses(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	alice := dial(t, ts.addr, "alice", newKey(t), 80, 24)
+	alice.WaitFor("#lobby")
+	alice.Line("/away lunch")
+	bob := newKey(t)
+	mustRun(t, ts.addr, "bob", bob, "", "send lobby hello")
+	mustRun(t, ts.addr, "bob", bob, "", "send @alice psst")
+	alice.Line("/me waves")
+	alice.WaitFor("waves")
+	alice.Line("/msg bob reply")
+	alice.WaitFor("reply")
+	eventually(t, "alice to be away", func() bool {
+		return strings.Contains(mustRun(t, ts.addr, "bob", bob, "", "who"), "away")
+	})
+	parse := func(raw string, fields ...string) []map[string]any {
+		t.Helper()
+		var out []map[string]any
+		for l := range strings.SplitSeq(strings.TrimSpace(mustRun(t, ts.addr, "bob", bob, "", raw)), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("%s: line %q: %v", raw, l, err)
+			}
+			for _, f := range fields {
+				if _, ok := m[f]; !ok {
+					t.Fatalf("%s: line %q lacks %q", raw, l, f)
+				}
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	if w := parse("who --json", "handle", "status"); len(w) != 1 || w[0]["handle"] != "alice" || w[0]["status"] != "away" || w[0]["reason"] != "lunch" {
+		t.Errorf("who --json: %v", w)
+	}
+	if r := parse("rooms --json", "conv", "topic", "members", "online", "joined"); r[0]["conv"] != "#lobby" {
+		t.Errorf("rooms --json: %v", r)
+	}
+	if u := parse("unread --json", "conv", "unread", "mentions"); len(u) == 0 {
+		t.Errorf("unread --json: %v", u)
+	}
+	h := parse("history lobby --json", "id", "conv", "from", "body", "at", "kind")
+	if last := h[len(h)-1]; last["kind"] != "action" || last["body"] != "waves" || last["from"] != "alice" {
+		t.Errorf("history --json last line: %v", last)
+	}
+	if _, err := time.Parse(time.RFC3339, h[0]["at"].(string)); err != nil {
+		t.Errorf("at %v: %v", h[0]["at"], err)
+	}
+	if d := parse("history @alice --json", "id"); len(d) != 2 || d[0]["conv"] != "@alice" || d[1]["body"] != "reply" {
+		t.Errorf("history @alice --json: %v", d)
 	}
 }
