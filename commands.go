@@ -61,11 +61,25 @@ func (s *server) commands(ssh.Handler) ssh.Handler {
 		if port == "22" {
 			prefix = "ssh host"
 		}
+		ctx, cancel := context.WithCancel(sess.Context())
+		defer cancel()
 		env := &cmdEnv{
-			ctx: sess.Context(), broker: s.hub, sess: sess, prefix: prefix,
+			ctx: ctx, broker: s.hub, sess: sess, prefix: prefix,
 			in: sess, out: sess, errOut: sess.Stderr(),
 			retry: time.Duration(float64(time.Second) / s.cfg.MsgRate),
+			ended: make(chan string, 1),
 		}
+		// A revocation (ui.End) ends the command at once, with its reason.
+		ends, release := ui.EndRequests(sess)
+		defer release()
+		go func() {
+			select {
+			case r := <-ends:
+				env.ended <- r
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		code := env.run(sess.RawCommand())
 		if err := sess.Exit(code); err != nil {
 			s.log.Debug("command exit status not delivered", "err", err)
@@ -85,6 +99,8 @@ type cmdEnv struct {
 	errOut io.Writer
 	retry  time.Duration // wait after a rate-limited line of `send` from stdin
 
+	ended chan string // the reason the command was ended from outside, if it was
+
 	chat chat.Session // attached by session(); closed by run
 }
 
@@ -103,6 +119,12 @@ func (e *cmdEnv) run(raw string) int {
 	root := e.tree()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
+	select {
+	case reason := <-e.ended:
+		e.errLine(reason)
+		return exitFail
+	default:
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -465,7 +487,7 @@ func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON b
 					return nil // the client went away
 				}
 			case chat.ShutdownEvent:
-				return fail(fmt.Errorf("%w: %s", chat.ErrShutdown, ev.Reason))
+				return fail(chat.ErrShutdown)
 			}
 		}
 	}

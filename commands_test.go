@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,7 @@ func startTail(t *testing.T, addr, user string, key gossh.Signer, raw string) *t
 			tl.mu.Unlock()
 		}
 		sess.Wait()
+		conn.Close() // as ssh does when its command ends
 	}()
 	return tl
 }
@@ -427,5 +429,48 @@ func TestCommandJSONOutputParses(t *testing.T) {
 	}
 	if d := parse("history @alice --json", "id"); len(d) != 2 || d[0]["conv"] != "@alice" || d[1]["body"] != "reply" {
 		t.Errorf("history @alice --json: %v", d)
+	}
+}
+
+func TestTailEndsWithOneLineAtShutdown(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	key := newKey(t)
+	tl := startTail(t, ts.addr, "alice", key, "tail lobby")
+	eventually(t, "the tail to run", func() bool {
+		mustRun(t, ts.addr, "alice", key, "", "send lobby ready")
+		return len(tl.Lines()) > 0
+	})
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tl.done:
+	case <-time.After(waitTimeout):
+		t.Fatal("tail still running after shutdown")
+	}
+	if got := tl.err.String(); got != "sshchat: server shutting down\n" {
+		t.Fatalf("tail's stderr %q; want one line saying the server shut down", got)
+	}
+}
+
+func TestRevokedKeyEndsItsTail(t *testing.T) {
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "authorized_keys")
+	bot, other := newKey(t), newKey(t)
+	writeKeys(t, keysFile, authorizedLine(bot, "")+authorizedLine(other, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", keysFile))
+	tl := startTail(t, ts.addr, "bot", bot, "tail lobby")
+	eventually(t, "the tail to run", func() bool {
+		mustRun(t, ts.addr, "bot", bot, "", "send lobby ready")
+		return len(tl.Lines()) > 0
+	})
+	writeKeys(t, keysFile, authorizedLine(other, ""))
+	select {
+	case <-tl.done:
+	case <-time.After(waitTimeout):
+		t.Fatal("tail of a revoked key still running")
+	}
+	if got := tl.err.String(); !strings.Contains(got, "no longer authorized") || strings.Count(got, "\n") != 1 {
+		t.Fatalf("tail's stderr %q; want one line with the revocation's reason", got)
 	}
 }

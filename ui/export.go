@@ -14,3 +14,15 @@ func UserText(err error) string { return userText(err) }
 // Identify returns the chat key of the key that signed the session's
 // handshake, or false when it had none.
 func Identify(s ssh.Session) (chat.Key, bool) { return identify(s) }
+
+// EndRequests registers s, a session that does not run the chat UI, for
+// End: a reason End is given is then sent on the returned channel, for the
+// session's owner to end it in its own way, instead of End writing it and
+// closing the channel. release unregisters s; call it before the session's
+// handler returns.
+func EndRequests(s ssh.Session) (ends <-chan string, release func()) {
+	ch := make(chan string, 1)
+	key := endKeyOf(s)
+	s.Context().SetValue(key, ch)
+	return ch, func() { s.Context().SetValue(key, nil) }
+}
