@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/log/v2"
 	"charm.land/ssh"
 	"github.com/anmitsu/go-shlex"
 	"github.com/spf13/cobra"
@@ -67,7 +68,7 @@ func (s *server) commands(ssh.Handler) ssh.Handler {
 			ctx: ctx, broker: s.hub, sess: sess, prefix: prefix,
 			in: sess, out: sess, errOut: sess.Stderr(),
 			retry: time.Duration(float64(time.Second) / s.cfg.MsgRate),
-			ended: make(chan string, 1),
+			ended: make(chan string, 1), log: s.log,
 		}
 		// A revocation (ui.End) ends the command at once, with its reason.
 		ends, release := ui.EndRequests(sess)
@@ -100,6 +101,7 @@ type cmdEnv struct {
 	retry  time.Duration // wait after a rate-limited line of `send` from stdin
 
 	ended chan string // the reason the command was ended from outside, if it was
+	log   *log.Logger // for the slow-consumer hang-up
 
 	chat chat.Session // attached by session(); closed by run
 }
@@ -174,6 +176,9 @@ func (e *cmdEnv) session() (chat.Session, error) {
 		return nil, fail(err)
 	}
 	e.chat = sess
+	// A tail whose client stopped reading is stalled in a write; once the
+	// hub drops it, closing the channel ends the write.
+	go ui.HangUpWhenDropped(e.ctx, sess, e.sess, e.log)
 	return sess, nil
 }
 

@@ -1,6 +1,10 @@
 package ui
 
 import (
+	"context"
+	"io"
+
+	"charm.land/log/v2"
 	"charm.land/ssh"
 
 	"sshchat/chat"
@@ -25,4 +29,12 @@ func EndRequests(s ssh.Session) (ends <-chan string, release func()) {
 	key := endKeyOf(s)
 	s.Context().SetValue(key, ch)
 	return ch, func() { s.Context().SetValue(key, nil) }
+}
+
+// HangUpWhenDropped closes ch when the broker drops sess as a slow consumer
+// and ctx has not ended within the chat UI's grace (see hangUpWhenDropped):
+// the slow-consumer policy for sessions that do not run the chat UI. It
+// returns when ctx ends or the policy has been applied.
+func HangUpWhenDropped(ctx context.Context, sess chat.Session, ch io.Closer, lg *log.Logger) {
+	hangUpWhenDropped(ctx, sess, ch, dropGrace, lg)
 }
