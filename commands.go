@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"charm.land/log/v2"
 	"charm.land/ssh"
@@ -556,6 +557,10 @@ func (e *cmdEnv) resolve(arg string) (chat.ConvID, string, error) {
 	case strings.EqualFold(arg, "lobby") || strings.EqualFold(arg, string(chat.Lobby)):
 		return chat.Lobby, string(chat.Lobby), nil
 	case len(arg) > 1 && arg[0] == '@':
+		if strings.ContainsFunc(arg, unicode.IsSpace) {
+			// No handle has a blank; and /msg would send what follows it.
+			return "", "", fail(fmt.Errorf("%w: %q", chat.ErrNoSuchUser, clip(arg[1:], 32)))
+		}
 		sess, err := e.session()
 		if err != nil {
 			return "", "", err

@@ -289,6 +289,13 @@ func TestCommandsOnSomeoneElsesDirectConversationAreRefused(t *testing.T) {
 			t.Errorf("eve's %q printed %q", raw, r.stdout)
 		}
 	}
+	// A CONV of a handle and more words names nobody, and sends nothing.
+	if r := runCmd(t, ts.addr, "eve", eve, "", "history '@bob leaked'"); r.code != 1 || !strings.Contains(r.stderr, "no such user") {
+		t.Errorf("history '@bob leaked': exit %d, stderr %q; want 1, no such user", r.code, r.stderr)
+	}
+	if r := runCmd(t, ts.addr, "bob", bob, "", "history dm:1:3"); r.code != 0 || r.stdout != "" {
+		t.Errorf("eve sent bob something: %+v", r)
+	}
 	if r := runCmd(t, ts.addr, "bob", bob, "", "history dm:1:2"); r.code != 0 || !strings.Contains(r.stdout, "alice: secret") {
 		t.Fatalf("bob reading his own conversation by id: %+v", r)
 	}
