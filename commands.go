@@ -70,6 +70,14 @@ func (s *server) commands(ssh.Handler) ssh.Handler {
 			in: sess, out: sess, errOut: sess.Stderr(),
 			retry: time.Duration(float64(time.Second) / s.cfg.MsgRate),
 			ended: make(chan string, 1), log: s.log,
+			live: func() func() {
+				st := connStateOf(sess.Context())
+				if st == nil {
+					return func() {}
+				}
+				st.sessionStarted()
+				return func() { s.sessionEnded(st) }
+			},
 		}
 		// A revocation (ui.End) ends the command at once, with its reason.
 		ends, release := ui.EndRequests(sess)
@@ -103,6 +111,10 @@ type cmdEnv struct {
 
 	ended chan string // the reason the command was ended from outside, if it was
 	log   *log.Logger // for the slow-consumer hang-up
+	// live marks the connection live (liveSession) until the returned
+	// func is called: a command that runs as the account is activity.
+	live   func() (end func())
+	unlive func()
 
 	chat chat.Session // attached by session(); closed by run
 }
@@ -112,6 +124,7 @@ func (e *cmdEnv) run(raw string) int {
 	defer func() {
 		if e.chat != nil {
 			e.chat.Close()
+			e.unlive()
 		}
 	}()
 	args, err := shlex.Split(raw, true)
@@ -142,6 +155,11 @@ func (e *cmdEnv) run(raw string) int {
 	}
 	e.errLine(line)
 	return exitUsage
+}
+
+// chatCommand is how to open the chat: "ssh -t -p PORT host".
+func (e *cmdEnv) chatCommand() string {
+	return strings.Replace(e.prefix, "ssh", "ssh -t", 1)
 }
 
 // errLine writes one line to stderr.
@@ -177,6 +195,7 @@ func (e *cmdEnv) session() (chat.Session, error) {
 		return nil, fail(err)
 	}
 	e.chat = sess
+	e.unlive = e.live()
 	// A tail whose client stopped reading is stalled in a write; once the
 	// hub drops it, closing the channel ends the write.
 	go ui.HangUpWhenDropped(e.ctx, sess, e.sess, e.log)
@@ -192,7 +211,7 @@ func (e *cmdEnv) tree() *cobra.Command {
 		SilenceUsage:  true,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("unknown command %q; %s help lists them", clip(args[0], 32), e.prefix)
+				return fmt.Errorf("unknown command %q; %s help lists them, %s opens the chat", clip(args[0], 32), e.prefix, e.chatCommand())
 			}
 			return nil
 		},
@@ -214,7 +233,8 @@ func (e *cmdEnv) tree() *cobra.Command {
 func (e *cmdEnv) help(c *cobra.Command) error {
 	w := c.OutOrStdout()
 	if c == c.Root() {
-		fmt.Fprintf(w, "%s\n\nUsage: %s COMMAND [ARGS]\n\nCommands:\n", c.Short, e.prefix)
+		fmt.Fprintf(w, "%s\nFor the chat itself, connect with a terminal: %s\n\nUsage: %s COMMAND [ARGS]\n\nCommands:\n",
+			c.Short, e.chatCommand(), e.prefix)
 		width := 0
 		for _, sub := range c.Commands() {
 			width = max(width, len(sub.Use))

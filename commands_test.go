@@ -481,3 +481,22 @@ func TestRevokedKeyEndsItsTail(t *testing.T) {
 		t.Fatalf("tail's stderr %q; want one line with the revocation's reason", got)
 	}
 }
+
+// A tail is a live session: its connection outlives the open and idle
+// timeouts, which close a connection beside it that has no session.
+func TestTailOutlivesTheOpenAndIdleTimeouts(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--open-timeout", "1s", "--idle-timeout", "1s"))
+	key := newKey(t)
+	tl := startTail(t, ts.addr, "alice", key, "tail lobby")
+	eventually(t, "the tail to run", func() bool {
+		mustRun(t, ts.addr, "alice", key, "", "send lobby ready")
+		return len(tl.Lines()) > 0
+	})
+	idle, err := gossh.Dial("tcp", ts.addr, sshConfig("idler", newKey(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitServerClose(t, idle)
+	mustRun(t, ts.addr, "alice", key, "", "send lobby still here")
+	tl.waitLine(t, "still here")
+}

@@ -302,14 +302,16 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 }
 
 // liveSession marks the connection live while a session that passed
-// every check runs the chat or a command (see connState). A session
-// refused at once (server or key over its limit, key revoked) is not
-// activity: it neither stops nor restarts the connection's timer, so a
-// client cannot keep an idle connection open by asking for sessions it is
-// refused.
+// every check runs the chat (see connState). A session refused at once
+// (server or key over its limit, key revoked) is not activity: it neither
+// stops nor restarts the connection's timer, so a client cannot keep an
+// idle connection open by asking for sessions it is refused. Nor is one
+// without a PTY until its command runs as the account (cmdEnv.session):
+// help and usage errors are not activity either.
 func (s *server) liveSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
-		if st := connStateOf(sess.Context()); st != nil {
+		st := connStateOf(sess.Context())
+		if _, _, pty := sess.Pty(); st != nil && pty {
 			st.sessionStarted()
 			defer s.sessionEnded(st)
 		}
