@@ -47,11 +47,14 @@ func (f failure) Unwrap() error { return f.err }
 
 func fail(err error) error { return failure{err} }
 
+// errOutput is a write to the client that failed: it has gone away.
+var errOutput = errors.New("write output")
+
 // errBadConv is a CONV argument of none of the accepted forms.
 var errBadConv = errors.New("CONV is #room, @handle or lobby")
 
 // commands answers sessions without a terminal: `ssh host COMMAND` runs one
-// command of the tree (see newCommandTree) and exits with its status. It
+// command of the tree (cmdEnv.tree) and exits with its status. It
 // takes the place of the chat UI for them, so it is the innermost handler.
 func (s *server) commands(ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
@@ -145,6 +148,9 @@ func (e *cmdEnv) run(raw string) int {
 		return exitOK
 	}
 	if f, ok := errors.AsType[failure](err); ok {
+		if !userError(f.err) {
+			e.log.Error("command failed", "command", logSafe(cmd.Name()), "err", f.err)
+		}
 		e.errLine(ui.UserText(f.err))
 		return exitFail
 	}
@@ -155,6 +161,20 @@ func (e *cmdEnv) run(raw string) int {
 	}
 	e.errLine(line)
 	return exitUsage
+}
+
+// userError reports whether err carries a reason meant for the user (see
+// chat.UserErrors), or is the end of the session; anything else is logged.
+func userError(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, errOutput) {
+		return true
+	}
+	for _, known := range chat.UserErrors() {
+		if errors.Is(err, known) {
+			return true
+		}
+	}
+	return false
 }
 
 // chatCommand is how to open the chat: "ssh -t -p PORT host".
@@ -710,7 +730,7 @@ func (e *cmdEnv) writeJSON(v any) error {
 // writeLine writes s and a newline to stdout.
 func (e *cmdEnv) writeLine(s string) error {
 	if _, err := io.WriteString(e.out, s+"\n"); err != nil {
-		return fail(fmt.Errorf("write output: %w", err))
+		return fail(fmt.Errorf("%w: %v", errOutput, err))
 	}
 	return nil
 }
