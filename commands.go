@@ -485,18 +485,29 @@ func (e *cmdEnv) historyCmd() *cobra.Command {
 }
 
 func (e *cmdEnv) tailCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		since  int64
+	)
 	c := &cobra.Command{
-		Use:   "tail CONV [--json]",
+		Use:   "tail CONV [--since ID] [--json]",
 		Short: "print new messages of CONV as they are sent, until you disconnect",
 		Long: "Print each new message of CONV once, in order, as it is committed, until the client\n" +
-			"disconnects. It does not make you appear online and leaves your offline messages queued.",
+			"disconnects. With --since ID, first the messages after message ID (at most " + strconv.Itoa(maxBacklog) + "):\n" +
+			"a bot that keeps the last id it printed resumes with no gap and no repeat.\n" +
+			"It does not make you appear online and leaves your offline messages queued.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(c *cobra.Command, args []string) error {
+			resume := c.Flags().Changed("since")
+			if resume && since < 0 {
+				return fmt.Errorf("--since must be a message id")
+			}
 			conv, name, err := e.resolve(args[0])
 			if err != nil {
 				return err
 			}
+			// Attached before the backlog is read: every message committed
+			// after the read reaches the session (see chat.Hub.Attach).
 			sess, err := e.session()
 			if err != nil {
 				return err
@@ -506,16 +517,68 @@ func (e *cmdEnv) tailCmd() *cobra.Command {
 			if _, err := sess.History(e.ctx, conv, 0, 1); err != nil {
 				return fail(err)
 			}
-			return e.tail(sess, conv, name, asJSON)
+			last := chat.MessageID(-1)
+			if resume {
+				msgs, err := e.backlog(sess, conv, chat.MessageID(since))
+				if err != nil {
+					return err
+				}
+				last = chat.MessageID(since)
+				for _, m := range msgs {
+					if err := e.writeMessage(name, m, asJSON); err != nil {
+						return nil // the client went away
+					}
+					last = m.ID
+				}
+			}
+			return e.tail(sess, conv, name, asJSON, last)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line: id, conv, from, body, at, kind")
+	c.Flags().Int64Var(&since, "since", 0, "first print the messages after this id")
 	return c
 }
 
-// tail writes the messages of conv that sess receives until the client
-// goes away (exit 0) or the session is dropped (exit 1 with the reason).
-func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON bool) error {
+// maxBacklog bounds how many messages tail --since prints before the new
+// ones; further back is history's job.
+const maxBacklog = 5000
+
+// backlog returns the messages of conv after since, oldest first.
+func (e *cmdEnv) backlog(sess chat.Session, conv chat.ConvID, since chat.MessageID) ([]chat.Message, error) {
+	const page = 500
+	var pages [][]chat.Message
+	total := 0
+	before := chat.MessageID(0)
+	for {
+		msgs, err := sess.History(e.ctx, conv, before, page)
+		if err != nil {
+			return nil, fail(err)
+		}
+		i := 0
+		for i < len(msgs) && msgs[i].ID <= since {
+			i++
+		}
+		pages = append(pages, msgs[i:])
+		total += len(msgs) - i
+		if total > maxBacklog {
+			return nil, fail(fmt.Errorf("%w: more than %d messages since %d; read them with history --before", chat.ErrNotAllowed, maxBacklog, since))
+		}
+		if i > 0 || len(msgs) < page {
+			break
+		}
+		before = msgs[0].ID
+	}
+	out := make([]chat.Message, 0, total)
+	for i := len(pages) - 1; i >= 0; i-- {
+		out = append(out, pages[i]...)
+	}
+	return out, nil
+}
+
+// tail writes the messages of conv newer than last that sess receives,
+// until the client goes away (exit 0) or the session is dropped (exit 1
+// with the reason).
+func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON bool, last chat.MessageID) error {
 	for {
 		select {
 		case <-e.ctx.Done():
@@ -526,8 +589,8 @@ func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON b
 			}
 			switch ev := ev.(type) {
 			case chat.MessageEvent:
-				if ev.Message.Conv != conv {
-					continue
+				if ev.Message.Conv != conv || ev.Message.ID <= last {
+					continue // another conversation, or printed from the backlog
 				}
 				if err := e.writeMessage(name, ev.Message, asJSON); err != nil {
 					return nil // the client went away

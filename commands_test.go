@@ -214,7 +214,7 @@ func TestTailSeesEveryMessageOnceInOrderWithFiveWriters(t *testing.T) {
 		mustRun(t, ts.addr, "reader", reader, "", "send lobby ready")
 		return len(tl.Lines()) > 0
 	})
-	const writers, each = 5, 20
+	const writers, each = 5, 40
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
@@ -225,9 +225,18 @@ func TestTailSeesEveryMessageOnceInOrderWithFiveWriters(t *testing.T) {
 			mustRun(t, ts.addr, fmt.Sprintf("writer%d", w), newKey(t), in.String(), "send lobby")
 		})
 	}
+	// A second tail joins mid-stream, resuming after the first line the
+	// first tail printed: it must print the same lines from there on.
+	eventually(t, "the writers to start", func() bool { return len(tl.Lines()) > 10 })
+	first := decode(t, tl.Lines()[:1])[0]
+	resumed := startTail(t, ts.addr, "reader", reader, fmt.Sprintf("tail lobby --json --since %d", first.ID))
 	wg.Wait()
 	mustRun(t, ts.addr, "reader", reader, "", "send lobby the end")
 	tl.waitLine(t, "the end")
+	resumed.waitLine(t, "the end")
+	if a, b := tl.Lines()[1:], resumed.Lines(); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Fatalf("tail --since %d printed %d lines; the tail printed %d after it", first.ID, len(b), len(a))
+	}
 
 	got := decode(t, tl.Lines())
 	next := make([]int, writers)
