@@ -34,6 +34,7 @@ type commandBroker interface {
 	Authenticate(ctx context.Context, key chat.Key) (chat.Account, error)
 	Register(ctx context.Context, key chat.Key, handle string) (chat.Account, error)
 	Attach(ctx context.Context, acct chat.Account) (chat.Session, error)
+	Follow(s chat.Session, conv chat.ConvID) error
 }
 
 var _ commandBroker = (*chat.Hub)(nil)
@@ -506,8 +507,6 @@ func (e *cmdEnv) tailCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Attached before the backlog is read: every message committed
-			// after the read reaches the session (see chat.Hub.Attach).
 			sess, err := e.session()
 			if err != nil {
 				return err
@@ -515,6 +514,11 @@ func (e *cmdEnv) tailCmd() *cobra.Command {
 			// The same check as history: a conversation the user may not
 			// read is refused, not tailed in silence.
 			if _, err := sess.History(e.ctx, conv, 0, 1); err != nil {
+				return fail(err)
+			}
+			// Followed before the backlog is read: every message committed
+			// after the read reaches the session (see chat.Hub.Follow).
+			if err := e.broker.Follow(sess, conv); err != nil {
 				return fail(err)
 			}
 			last := chat.MessageID(-1)

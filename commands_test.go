@@ -509,3 +509,31 @@ func TestTailOutlivesTheOpenAndIdleTimeouts(t *testing.T) {
 	mustRun(t, ts.addr, "alice", key, "", "send lobby still here")
 	tl.waitLine(t, "still here")
 }
+
+// The backlog of tail --since spans pages of history (500 each), oldest
+// first, and then goes on with the new messages. (Its 1,100 lines sent in
+// one session also show that a send is not cut off as a slow consumer of
+// messages it never reads.)
+func TestTailSinceReadsABacklogOfSeveralPages(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	key := newKey(t)
+	var in strings.Builder
+	for i := range 1100 {
+		fmt.Fprintf(&in, "m%d\n", i)
+	}
+	mustRun(t, ts.addr, "alice", key, in.String(), "send lobby")
+	first := decode(t, strings.Split(strings.TrimSpace(mustRun(t, ts.addr, "alice", key, "", "history lobby --json --limit 500")), "\n"))[0]
+	tl := startTail(t, ts.addr, "alice", key, fmt.Sprintf("tail lobby --since %d", first.ID-501))
+	mustRun(t, ts.addr, "alice", key, "", "send lobby live")
+	tl.waitLine(t, "live")
+	lines := tl.Lines()
+	// Message i has id i+1 and first is m600: the backlog is m100..m1099.
+	if len(lines) != 1001 {
+		t.Fatalf("tail --since printed %d lines; want 1000 of the backlog and the new one", len(lines))
+	}
+	for i, l := range lines[:1000] {
+		if want := fmt.Sprintf("alice: m%d", 100+i); !strings.HasSuffix(l, want) {
+			t.Fatalf("line %d is %q; want %q", i, l, want)
+		}
+	}
+}

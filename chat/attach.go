@@ -16,7 +16,8 @@ import (
 // Hub.mu guards it.
 type quietSet struct {
 	users   map[UserID]*userState
-	sweepAt int // sweep idle entries when the set grows to this size
+	follows map[*session]map[ConvID]bool // what each quiet session follows (Follow)
+	sweepAt int                          // sweep idle entries when the set grows to this size
 }
 
 // Attach opens a quiet session for acct, for commands run over SSH without
@@ -30,14 +31,12 @@ type quietSet struct {
 //     quiet sessions is routed offline, queued for their next login;
 //   - it claims no offline messages: its Snapshot has no Offline groups
 //     (unread counts come from the store) and they stay queued;
-//   - it still receives, in commit order, every message of the lobby and
-//     of the user's direct conversations committed after it was attached
-//     (direct messages routed offline included), as MessageEvents.
+//   - it receives no messages until it follows a conversation (Follow):
+//     a one-shot command never reads its events and must not be dropped
+//     as a slow consumer for it.
 //
 // Its registration needs no place in the sequencer's order: it changes
-// nothing another session sees, and it is made under Hub.mu, under which
-// every message is fanned out, so the session gets exactly the messages
-// fanned out after it, in order.
+// nothing another session sees.
 func (h *Hub) Attach(ctx context.Context, acct Account) (Session, error) {
 	select {
 	case h.admit <- struct{}{}:
@@ -101,6 +100,39 @@ func (h *Hub) Attach(ctx context.Context, acct Account) (Session, error) {
 	return s, nil
 }
 
+// Follow makes s, a session of Attach, receive as MessageEvents the
+// messages of conv committed from now on that its user may see, in commit
+// order: in the lobby, those of users they have not blocked; in one of
+// their direct conversations, all of them, including those routed offline
+// (which stay queued). It is done under Hub.mu, under which every message
+// is fanned out, so s gets exactly the messages fanned out after it: read
+// history after Follow and skip the IDs already read for a gapless join.
+// Other rooms are not followed yet (see quietFanOutLocked).
+func (h *Hub) Follow(s Session, conv ConvID) error {
+	qs, ok := s.(*session)
+	if !ok || !qs.quiet {
+		return fmt.Errorf("follow: %w: not a session of Attach", ErrNotAllowed)
+	}
+	if conv != Lobby {
+		if _, ok := directPeer(conv, qs.user); !ok {
+			return fmt.Errorf("follow: %w: no such conversation", ErrNotAllowed)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if qs.isClosed() {
+		return fmt.Errorf("follow: %w", ErrClosed)
+	}
+	if h.quiet.follows == nil {
+		h.quiet.follows = make(map[*session]map[ConvID]bool)
+	}
+	if h.quiet.follows[qs] == nil {
+		h.quiet.follows[qs] = make(map[ConvID]bool)
+	}
+	h.quiet.follows[qs][conv] = true
+	return nil
+}
+
 // detach unregisters a quiet session and closes its events (see Close).
 func (s *session) detach() {
 	h := s.hub
@@ -110,6 +142,7 @@ func (s *session) detach() {
 			return
 		}
 		delete(q.sessions, s)
+		delete(h.quiet.follows, s)
 		if len(q.sessions) == 0 && len(h.quiet.users) >= h.quiet.sweepAt {
 			h.sweepQuietLocked()
 		}
@@ -152,48 +185,30 @@ func (h *Hub) senderLocked(s *session) (*userState, bool) {
 	return q, true
 }
 
-// quietFanOutLocked queues a committed message for the quiet sessions that
-// may see it, as flushSends does for the others: a lobby message for every
-// user who has not blocked its author; a direct one for its author and,
-// unless they blocked the author, its recipient, whether it was delivered
-// live or queued offline. Messages of other rooms reach quiet sessions
-// only through quietToUserLocked, called by the rooms fan-out for each
-// member (not wired: fail closed). h.mu is held.
+// quietFanOutLocked queues a committed message for the quiet sessions
+// that follow its conversation and may see it, by the rules flushSends
+// applies to the others: a lobby message for users who have not blocked
+// its author; a direct one for its author and, unless they blocked the
+// author, its recipient, whether it was delivered live or queued offline.
+// Messages of other rooms reach no quiet session (fail closed): the rooms
+// fan-out adds a case here, with its membership check. h.mu is held.
 func (h *Hub) quietFanOutLocked(o *sendOp, m Message) {
-	if len(h.quiet.users) == 0 {
-		return
-	}
-	if o.peer == 0 {
-		if m.Conv != Lobby {
-			return
+	for s, convs := range h.quiet.follows {
+		if !convs[m.Conv] {
+			continue
 		}
-		ev := MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}}
-		for _, q := range h.quiet.users {
-			if q.blocked[m.From] {
-				continue
+		q := h.quiet.users[s.user]
+		switch {
+		case o.peer == 0 && m.Conv == Lobby && !q.blocked[m.From]:
+			s.push(MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindRoom, Name: string(m.Conv)}})
+		case o.peer != 0 && s.user == m.From:
+			peerHandle := o.peerHandle
+			if p, ok := h.users[o.peer]; ok {
+				peerHandle = p.handle
 			}
-			for s := range q.sessions {
-				s.push(ev)
-			}
-		}
-		return
-	}
-	peerHandle := o.peerHandle
-	if p, ok := h.users[o.peer]; ok {
-		peerHandle = p.handle
-	}
-	h.quietToUserLocked(m.From, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: peerHandle, Peer: o.peer}})
-	if q, ok := h.quiet.users[o.peer]; ok && !o.peerGone && !q.blocked[m.From] {
-		h.quietToUserLocked(o.peer, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: m.FromHandle, Peer: m.From}})
-	}
-}
-
-// quietToUserLocked queues ev for every quiet session of one user; h.mu is
-// held.
-func (h *Hub) quietToUserLocked(id UserID, ev Event) {
-	if q, ok := h.quiet.users[id]; ok {
-		for s := range q.sessions {
-			s.push(ev)
+			s.push(MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: peerHandle, Peer: o.peer}})
+		case o.peer != 0 && s.user == o.peer && !o.peerGone && !q.blocked[m.From]:
+			s.push(MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: m.FromHandle, Peer: m.From}})
 		}
 	}
 }

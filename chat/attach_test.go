@@ -51,6 +51,9 @@ func TestAttachedSessionSeesDirectMessagesLeftQueuedForNextLogin(t *testing.T) {
 	bobAcct := account(t, h, "bob")
 	bot := attach(t, h, bobAcct)
 	conv := DirectConv(alice.Snapshot().Me.ID, bobAcct.ID)
+	if err := h.Follow(bot, conv); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := alice.Send(ctx, conv, "are you there?"); err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +124,9 @@ func TestAttachedSessionHonoursBlocks(t *testing.T) {
 	alice := connect(t, h, aliceAcct)
 	bobUI := connect(t, h, bobAcct)
 	bot := attach(t, h, bobAcct)
+	if err := h.Follow(bot, Lobby); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := bobUI.Exec(ctx, Lobby, "/block alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -154,5 +160,30 @@ func TestHubCloseEndsAttachedSessions(t *testing.T) {
 	}
 	if !errors.Is(bot.Err(), ErrShutdown) {
 		t.Fatalf("Err() = %v; want ErrShutdown", bot.Err())
+	}
+}
+
+func TestAttachedSessionFollowingNothingIsNotDroppedBySends(t *testing.T) {
+	h, _ := newTestHub(t, Options{QueueLen: 4})
+	bot := attach(t, h, account(t, h, "bob"))
+	for i := range 20 {
+		if _, err := bot.Send(context.Background(), Lobby, "line"); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if len(drain(bot)) != 0 {
+		t.Fatal("a session following nothing got events")
+	}
+}
+
+func TestFollowRefusesSomeoneElsesDirectConversation(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	a, b, eve := account(t, h, "alice"), account(t, h, "bob"), account(t, h, "eve")
+	bot := attach(t, h, eve)
+	if err := h.Follow(bot, DirectConv(a.ID, b.ID)); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("Follow of alice and bob's conversation by eve: %v; want ErrNotAllowed", err)
+	}
+	if err := h.Follow(connect(t, h, a), Lobby); !errors.Is(err, ErrNotAllowed) {
+		t.Fatalf("Follow of a session of Connect: %v; want ErrNotAllowed", err)
 	}
 }
