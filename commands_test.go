@@ -381,6 +381,28 @@ func TestRateLimitAppliesToSend(t *testing.T) {
 	}
 }
 
+// The log names a command session's command, never its arguments (a
+// message is not the log's business).
+func TestSessionLogNamesTheCommandNotItsArguments(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	mustRun(t, ts.addr, "alice", newKey(t), "", "send lobby a private matter")
+	logs := ts.logs.String()
+	if !strings.Contains(logs, "command=send") || strings.Contains(logs, "private matter") {
+		t.Fatalf("want command=send and no message text in the log:\n%s", logs)
+	}
+}
+
+func TestCommandOfANewKeyWithAnUnusableHandleSaysHowToChooseOne(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	mustRun(t, ts.addr, "alice", newKey(t), "", "who")
+	for _, user := range []string{"alice", "no way!"} {
+		r := runCmd(t, ts.addr, user, newKey(t), "", "send lobby hi")
+		if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "ssh -t") {
+			t.Errorf("new key as %q: exit %d, stderr %q; want 1 and one line saying to log in with ssh -t", user, r.code, r.stderr)
+		}
+	}
+}
+
 func TestSendFromStdinWaitsOutTheRateLimit(t *testing.T) {
 	ts := startServer(t, testConfig(t, t.TempDir(), "--msg-burst", "2", "--msg-rate", "20"))
 	key := newKey(t)

@@ -331,8 +331,10 @@ func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 		}
 		source := sourceOf(sess.RemoteAddr())
 		_, _, pty := sess.Pty()
+		// The command's name only: its arguments may be a message.
+		command, _, _ := strings.Cut(strings.TrimSpace(sess.RawCommand()), " ")
 		s.logThrough(s.sessLines, log.InfoLevel, source, "session start", "user", logSafe(sess.User()), "fingerprint", fp,
-			"remote", sess.RemoteAddr().String(), "pty", pty, "client", logSafe(sess.Context().ClientVersion()))
+			"remote", sess.RemoteAddr().String(), "pty", pty, "command", logSafe(command), "client", logSafe(sess.Context().ClientVersion()))
 		next(sess)
 		s.logThrough(s.sessLines, log.InfoLevel, source, "session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
 	}
