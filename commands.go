@@ -73,7 +73,7 @@ func (s *server) commands(ssh.Handler) ssh.Handler {
 			ctx: ctx, broker: s.hub, sess: sess, prefix: prefix,
 			in: sess, out: sess, errOut: sess.Stderr(),
 			retry: time.Duration(float64(time.Second) / s.cfg.MsgRate),
-			ended: make(chan string, 1), log: s.log,
+			ended: make(chan string, 1), cancel: cancel, log: s.log,
 			live: func() func() {
 				st := connStateOf(sess.Context())
 				if st == nil {
@@ -89,8 +89,7 @@ func (s *server) commands(ssh.Handler) ssh.Handler {
 		go func() {
 			select {
 			case r := <-ends:
-				env.ended <- r
-				cancel()
+				env.end(r)
 			case <-ctx.Done():
 			}
 		}()
@@ -113,8 +112,9 @@ type cmdEnv struct {
 	errOut io.Writer
 	retry  time.Duration // wait after a rate-limited line of `send` from stdin
 
-	ended chan string // the reason the command was ended from outside, if it was
-	log   *log.Logger // for the slow-consumer hang-up
+	ended  chan string // the reason the command was ended from outside (end)
+	cancel func()      // cancels ctx
+	log    *log.Logger // for the slow-consumer hang-up
 	// live marks the connection live (liveSession) until the returned
 	// func is called: a command that runs as the account is activity.
 	live   func() (end func())
@@ -178,6 +178,30 @@ func userError(err error) bool {
 	return false
 }
 
+// end ends the command from outside (revocation, shutdown) with reason,
+// which run prints instead of what the command says as it stops. The
+// first reason wins.
+func (e *cmdEnv) end(reason string) {
+	select {
+	case e.ended <- reason:
+	default:
+	}
+	e.cancel()
+}
+
+// endAtShutdown ends the command when the hub shuts down sess (a send
+// waiting on stdin would not notice).
+func (e *cmdEnv) endAtShutdown(sess chat.Session) {
+	select {
+	case <-e.ctx.Done():
+		return
+	case <-sess.Done():
+	}
+	if errors.Is(sess.Err(), chat.ErrShutdown) {
+		e.end(ui.UserText(sess.Err()))
+	}
+}
+
 // chatCommand is how to open the chat: "ssh -t -p PORT host".
 func (e *cmdEnv) chatCommand() string {
 	return strings.Replace(e.prefix, "ssh", "ssh -t", 1)
@@ -220,6 +244,7 @@ func (e *cmdEnv) session() (chat.Session, error) {
 	// A tail whose client stopped reading is stalled in a write; once the
 	// hub drops it, closing the channel ends the write.
 	go ui.HangUpWhenDropped(e.ctx, sess, e.sess, e.log)
+	go e.endAtShutdown(sess)
 	return sess, nil
 }
 
@@ -407,12 +432,38 @@ const maxLine = 64 << 10
 // limit rather than failing on it, so that a pipe can go as fast as the
 // limit allows and no line is lost.
 func (e *cmdEnv) sendLines(sess chat.Session, conv chat.ConvID) error {
-	sc := bufio.NewScanner(e.in)
-	sc.Buffer(make([]byte, 4096), maxLine)
+	// Read in a goroutine of its own, so that the command can end (at
+	// shutdown, at a revocation) while a read waits on the client; that
+	// goroutine ends when the channel closes after the command.
+	lines := make(chan string)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(e.in)
+		sc.Buffer(make([]byte, 4096), maxLine)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-e.ctx.Done():
+				return
+			}
+		}
+		readErr <- sc.Err()
+	}()
 	n := 0
-	for sc.Scan() {
+	for {
+		var line string
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return e.readFailure(readErr, n)
+			}
+			line = l
+		case <-e.ctx.Done():
+			return fail(e.ctx.Err())
+		}
 		n++
-		line := strings.TrimRight(sc.Text(), "\r")
+		line = strings.TrimRight(line, "\r")
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
@@ -431,13 +482,23 @@ func (e *cmdEnv) sendLines(sess chat.Session, conv chat.ConvID) error {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
+}
+
+// readFailure is the end of send's input after n lines: nil at its end,
+// the reason when it could not be read.
+func (e *cmdEnv) readFailure(readErr <-chan error, n int) error {
+	select {
+	case err := <-readErr:
 		if errors.Is(err, bufio.ErrTooLong) {
 			return fail(fmt.Errorf("line %d: %w: longer than %d bytes", n+1, chat.ErrTooLong, maxLine))
 		}
-		return fail(fmt.Errorf("read stdin: %w", err))
+		if err != nil {
+			return fail(fmt.Errorf("read stdin: %w", err))
+		}
+		return nil
+	default: // the reader stopped because the command is ending
+		return fail(e.ctx.Err())
 	}
-	return nil
 }
 
 func (e *cmdEnv) historyCmd() *cobra.Command {

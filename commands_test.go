@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -557,5 +558,48 @@ func TestTailSinceReadsABacklogOfSeveralPages(t *testing.T) {
 		if want := fmt.Sprintf("alice: m%d", 100+i); !strings.HasSuffix(l, want) {
 			t.Fatalf("line %d is %q; want %q", i, l, want)
 		}
+	}
+}
+
+// A send waiting on stdin is ended at shutdown with one line, like a
+// tail, rather than held until its connection is closed under it.
+func TestSendWaitingOnStdinEndsWithOneLineAtShutdown(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	key := newKey(t)
+	conn, err := gossh.Dial("tcp", ts.addr, sshConfig("alice", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sess, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut syncBuffer
+	sess.Stderr = &errOut
+	in, err := sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start("send lobby"); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(in, "first line\n")
+	eventually(t, "the first line to be sent", func() bool {
+		return strings.Contains(mustRun(t, ts.addr, "alice", key, "", "history lobby"), "first line")
+	})
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.stop() }()
+	var ee *gossh.ExitError
+	err = sess.Wait()
+	conn.Close() // as ssh does when its command ends
+	if !errors.As(err, &ee) || ee.ExitStatus() != 1 {
+		t.Fatalf("send ended with %v; want exit status 1", err)
+	}
+	if got := errOut.String(); got != "sshchat: server shutting down\n" {
+		t.Fatalf("send's stderr %q; want one line saying the server shut down", got)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
 	}
 }
