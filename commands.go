@@ -150,7 +150,11 @@ func (e *cmdEnv) run(raw string) int {
 	}
 	if f, ok := errors.AsType[failure](err); ok {
 		if !userError(f.err) {
-			e.log.Error("command failed", "command", logSafe(cmd.Name()), "err", f.err)
+			name := ""
+			if cmd != nil {
+				name = cmd.Name()
+			}
+			e.log.Error("command failed", "command", name, "err", f.err)
 		}
 		e.errLine(ui.UserText(f.err))
 		return exitFail
