@@ -216,7 +216,8 @@ func TestSessionWithoutPTYGetsOneLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := sess.CombinedOutput("who")
+	// (Since `ssh host COMMAND` runs commands, a word that is none.)
+	out, err := sess.CombinedOutput("chat")
 	var exit *gossh.ExitError
 	if !errors.As(err, &exit) || exit.ExitStatus() == 0 {
 		t.Fatalf("exit: %v; want a non-zero exit status", err)

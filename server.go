@@ -106,7 +106,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		wish.WithVersion("SSH-2.0-sshchat"),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
-		wish.WithMiddleware(s.noTerminal, uiMW, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
+		wish.WithMiddleware(s.commands, uiMW, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
 	)
 	if err != nil {
 		hub.Close(context.Background())
@@ -262,17 +262,6 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 	return false
 }
 
-// noTerminal ends sessions without a PTY with a one-line explanation.
-func (s *server) noTerminal(next ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		port := "2222"
-		if _, p, err := net.SplitHostPort(s.cfg.Addr); err == nil && p != "0" {
-			port = p
-		}
-		wish.Fatalln(sess, "sshchat: this is an interactive chat; connect with a terminal: ssh -t -p "+port+" you@host")
-	}
-}
-
 // limitSessions refuses sessions beyond Config.MaxSessions and beyond
 // Config.MaxSessionsPerKey.
 func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
@@ -314,9 +303,11 @@ func (s *server) limitSessions(next ssh.Handler) ssh.Handler {
 
 // liveSession marks the connection live while a session that passed
 // every check runs the chat (see connState). A session refused at once
-// (server or key over its limit, key revoked, no PTY) is not activity: it
-// neither stops nor restarts the connection's timer, so a client cannot
-// keep an idle connection open by asking for sessions it is refused.
+// (server or key over its limit, key revoked) is not activity: it neither
+// stops nor restarts the connection's timer, so a client cannot keep an
+// idle connection open by asking for sessions it is refused. Nor is one
+// without a PTY until its command runs as the account (cmdEnv.session):
+// help and usage errors are not activity either.
 func (s *server) liveSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		st := connStateOf(sess.Context())
@@ -340,8 +331,10 @@ func (s *server) logSessions(next ssh.Handler) ssh.Handler {
 		}
 		source := sourceOf(sess.RemoteAddr())
 		_, _, pty := sess.Pty()
+		// The command's name only: its arguments may be a message.
+		command, _, _ := strings.Cut(strings.TrimSpace(sess.RawCommand()), " ")
 		s.logThrough(s.sessLines, log.InfoLevel, source, "session start", "user", logSafe(sess.User()), "fingerprint", fp,
-			"remote", sess.RemoteAddr().String(), "pty", pty, "client", logSafe(sess.Context().ClientVersion()))
+			"remote", sess.RemoteAddr().String(), "pty", pty, "command", logSafe(command), "client", logSafe(sess.Context().ClientVersion()))
 		next(sess)
 		s.logThrough(s.sessLines, log.InfoLevel, source, "session end", "fingerprint", fp, "duration", time.Since(start).Round(time.Millisecond))
 	}

@@ -65,9 +65,9 @@ func TestRevokedKeyRefusedSessionClosesItsConnection(t *testing.T) {
 	}
 }
 
-// A session refused at once (here: without a PTY) is not activity: a
-// connection that only opens such sessions is still closed at the open
-// timeout.
+// A session refused at once, or one that only gets the help (here: no
+// PTY, no command), is not activity: a connection that only opens such
+// sessions is still closed at the open timeout.
 func TestRefusedSessionsDoNotKeepAConnectionOpen(t *testing.T) {
 	ts := startServer(t, testConfig(t, t.TempDir(), "--open-timeout", "1s", "--idle-timeout", "1s"))
 	conn, err := gossh.Dial("tcp", ts.addr, sshConfig("looper", newKey(t)))

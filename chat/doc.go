@@ -95,6 +95,15 @@
 //     succeeds again (storageHealth); there is nothing to restart.
 //   - Presence counts sessions: a user is online from their first session's
 //     login to their last session's logout.
+//   - Quiet sessions (Hub.Attach, for commands run without a terminal)
+//     are outside presence and routing: they announce nothing, do not
+//     count as online (a direct message to a user with only quiet
+//     sessions is queued offline) and claim no offline messages. They get
+//     the messages of the conversations they follow (Hub.Follow) that
+//     they may see, in commit order, from a hook of the fan-out; they
+//     register and follow under Hub.mu, not through the sequencer, since
+//     they change nothing another session sees. Their sends take one
+//     per-user bucket that outlives the sessions (attach.go).
 //
 // Lock order: Hub.mu, then session.mu or lastSeenWriter.mu; never the
 // reverse. session.claimMu is held around store I/O, never with Hub.mu

@@ -117,6 +117,7 @@ type Hub struct {
 	// usersGen changes whenever a user enters or leaves users, so that
 	// rooms know when to rebuild their lists of members online.
 	usersGen uint64
+	quiet    quietSet // sessions of Attach, apart from users (attach.go)
 }
 
 var _ Broker = (*Hub)(nil)
@@ -306,6 +307,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		}
 		h.seen.touch(id, now)
 	}
+	h.closeQuietLocked() // sessions of Attach (attach.go)
 	h.mu.Unlock()
 	return h.seen.close(ctx, h)
 }

@@ -347,6 +347,7 @@ func (h *Hub) flushSends(ops []op) {
 					h.toUserLocked(s.peer, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: sender, Peer: m.From}})
 				}
 			}
+			h.quietFanOutLocked(s, m) // sessions of Attach (attach.go)
 		}
 	})
 	for _, s := range sends {
@@ -526,6 +527,7 @@ func (h *Hub) changeList(o *listOp) error {
 			}
 		}
 		h.toUserLocked(o.s.user, ContactsEvent{Contacts: contacts})
+		h.quietBlockedLocked(o.s.user, blocked) // sessions of Attach (attach.go)
 	})
 	return nil
 }

@@ -18,6 +18,7 @@ type session struct {
 	id    uint64
 	user  UserID
 	claim string // offline-claim token of this session
+	quiet bool   // opened by Hub.Attach: no presence, no claim (attach.go)
 	snap  Snapshot
 	q     chan Event
 	done  chan struct{} // closed with q
@@ -100,6 +101,10 @@ func (s *session) Close() {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	if s.quiet { // sessions of Attach hold no claim and are not in presence
+		s.detach()
+		return
+	}
 	// The claim is given back before the leave is queued, so that a login
 	// of the user after Close finds the messages again. Once the hub has
 	// shut down, the next start releases every claim instead.
@@ -161,7 +166,7 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 		peer = p
 	}
 	h.mu.Lock()
-	u, ok := h.users[s.user]
+	u, ok := h.senderLocked(s) // the online user, or the quiet one (attach.go)
 	if !ok {
 		h.mu.Unlock()
 		return Message{}, ErrClosed
