@@ -220,6 +220,10 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		return nil, false, true
 	case quitNowMsg:
 		return tea.Quit, false, true
+	case openConvMsg:
+		return a.switchTo(msg.id), false, true
+	case runLineMsg:
+		return a.runLine(msg.line), false, true
 	case retryMsg:
 		return a.outbox.Update(msg), false, true
 	case statusExpiredMsg:

@@ -12,10 +12,10 @@ import (
 
 // renderCtx is what rendering a message depends on besides the width.
 type renderCtx struct {
-	st       *Styles
-	me       chat.UserID
-	meHandle string // mentions of it are highlighted
-	loc      *time.Location
+	st    *Styles
+	me    chat.UserID
+	meKey string // the user's handle key: mentions of it are highlighted
+	loc   *time.Location
 }
 
 // entryKind tells message entries from system lines.
@@ -47,10 +47,11 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 	if e.lines != nil && int(e.width) == w {
 		return e.lines
 	}
-	if e.kind == entMessage && e.msg.Kind != chat.KindRename {
+	if e.kind == entMessage && e.msg.Kind != chat.KindRename && e.msg.Kind != chat.KindSystem {
 		e.lines = renderMessage(rc, &e.msg, w)
 	} else {
-		p, text := rc.st.pSystem, e.msg.Body // a rename on record is a system line too
+		// A rename or a room's system line on record is a system line too.
+		p, text := rc.st.pSystem, e.msg.Body
 		if e.kind == entError {
 			p = rc.st.pError
 		}
@@ -92,8 +93,8 @@ func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
 		bw = w - stampWidth
 	}
 	mention := ""
-	if m.From != rc.me && mentions(body, rc.meHandle) {
-		mention = rc.meHandle
+	if m.From != rc.me && chat.Mentions(body, rc.meKey) {
+		mention = rc.meKey
 	}
 	wrapped := wrapText(plain, bw)
 	out := make([]string, len(wrapped))

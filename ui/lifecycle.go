@@ -52,7 +52,7 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 		a.me = snap.Me
 	}
 	a.rc.me = a.me.ID
-	a.rc.meHandle = a.me.Handle
+	a.rc.meKey = chat.HandleKey(a.me.Handle)
 	a.ensureConv(chat.Conversation{ID: chat.Lobby, Kind: chat.KindRoom, Name: string(chat.Lobby)})
 	for _, c := range snap.Conversations {
 		a.ensureConv(c).info.Unread = c.Unread

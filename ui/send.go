@@ -146,6 +146,10 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 		a.ensureConv(*r.Open)
 		cmds = append(cmds, a.switchTo(r.Open.ID))
 	}
+	if r.Closed != "" {
+		// Before the reply's lines, which then show where the view went.
+		cmds = append(cmds, a.removeConv(r.Closed, ""))
+	}
 	if msg.err != nil {
 		a.status.SetError(userText(msg.err))
 		return tea.Batch(cmds...)
