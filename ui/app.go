@@ -77,6 +77,7 @@ type App struct {
 	composer Composer
 	status   *Status
 	dialog   *OfflineDialog
+	modal    modal // the quick switcher or the /rooms list, while open
 	outbox   *Outbox
 	notes    *Notes
 
@@ -253,6 +254,9 @@ func (a *App) setStyles(isDark bool) {
 	if a.dialog != nil {
 		a.dialog.bump()
 	}
+	if a.modal != nil {
+		a.modal.bump()
+	}
 	a.dropRenderCaches()
 	a.status.bump()
 	a.sidebar.Touch()
@@ -309,6 +313,9 @@ func (a *App) layout() {
 	if a.dialog != nil {
 		a.dialog.SetSize(a.w, a.mainRows())
 	}
+	if a.modal != nil {
+		a.modal.SetSize(a.w, a.mainRows())
+	}
 }
 
 // Keys.
@@ -328,7 +335,13 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 	if a.dialog != nil {
 		return a.dialogKey(k), false
 	}
+	if a.modal != nil {
+		return a.modalUpdate(k), false
+	}
 	switch {
+	case key.Matches(k, a.keys.Switcher):
+		a.openModal(newSwitcher(a.common, a.chatState))
+		return nil, false
 	case key.Matches(k, a.keys.NextConv):
 		return a.cycle(1), false
 	case key.Matches(k, a.keys.PrevConv):
@@ -428,6 +441,26 @@ func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// openModal opens a dialog over the conversation.
+func (a *App) openModal(m modal) {
+	if a.focus == focusSidebar {
+		a.setFocus(focusInput)
+	}
+	a.modal = m
+	a.status.Clear()
+	a.layout()
+}
+
+// modalUpdate passes a message to the open modal dialog and drops it
+// once it is closed.
+func (a *App) modalUpdate(msg tea.Msg) tea.Cmd {
+	cmd := a.modal.Update(msg)
+	if a.modal.Closed() {
+		a.modal = nil
+	}
+	return cmd
+}
+
 // dialogKey passes a key to the offline dialog; once it is closed, the
 // conversation picked (if any) comes to the front.
 func (a *App) dialogKey(k tea.KeyPressMsg) tea.Cmd {
@@ -466,6 +499,8 @@ func (a *App) handlePaste(p tea.PasteMsg) (cmd tea.Cmd, typing bool) {
 		return a.login.Update(p), true
 	case a.phase != phaseChat || a.dialog != nil:
 		return nil, false
+	case a.modal != nil:
+		return a.modalUpdate(p), false
 	}
 	if !a.composer.Fits(p.Content) {
 		n := a.composer.Len() + len([]rune(cleanInput(p.Content)))
@@ -486,6 +521,8 @@ func (a *App) handlePaste(p tea.PasteMsg) (cmd tea.Cmd, typing bool) {
 type mainKey struct {
 	pane, side, dialogVer uint64
 	dialog                *OfflineDialog
+	modal                 modal
+	modalVer              uint64
 	st                    *Styles
 	w, h, rows            int
 	focus                 focusArea
@@ -512,9 +549,13 @@ func (a *App) View() tea.View {
 		return v
 	}
 	status := a.statusLine()
-	mk := mainKey{a.pane.Version(), a.sidebar.Version(), 0, a.dialog, a.st, a.w, a.h, a.mainRows(), a.focus}
+	mk := mainKey{pane: a.pane.Version(), side: a.sidebar.Version(), dialog: a.dialog, modal: a.modal,
+		st: a.st, w: a.w, h: a.h, rows: a.mainRows(), focus: a.focus}
 	if a.dialog != nil {
 		mk.dialogVer = a.dialog.Version()
+	}
+	if a.modal != nil {
+		mk.modalVer = a.modal.Version()
 	}
 	if mk != a.mainKey || a.mainCache == "" {
 		a.mainCache, a.mainKey = a.mainView(), mk
@@ -532,7 +573,7 @@ func (a *App) View() tea.View {
 		a.frame, a.frameKey = b.String(), fk
 	}
 	v.SetContent(a.frame)
-	if a.focus == focusInput && a.dialog == nil && a.phase == phaseChat {
+	if a.focus == focusInput && a.dialog == nil && a.modal == nil && a.phase == phaseChat {
 		if c := a.composer.Cursor(); c != nil {
 			c.Y = a.mainRows()
 			c.X = min(c.X, a.w-1)
@@ -549,6 +590,8 @@ func (a *App) mainView() string {
 	switch {
 	case a.dialog != nil:
 		return padRows(a.dialog.View(), rows)
+	case a.modal != nil:
+		return padRows(a.modal.View(), rows)
 	case a.focus == focusSidebar && !a.sidebarShown():
 		return padRows(a.sidebar.View(), rows)
 	}
@@ -601,6 +644,8 @@ func (a *App) statusLine() string {
 		h = hintLogin
 	case a.dialog != nil:
 		h = hintDialog
+	case a.modal != nil:
+		h = a.modal.Hints()
 	case a.focus == focusSidebar:
 		h = hintSidebar
 	}
