@@ -81,7 +81,8 @@ type App struct {
 	outbox   *Outbox
 	notes    *Notes
 
-	mem inputMemory // drafts and recalled lines of each conversation
+	mem   inputMemory // drafts and recalled lines of each conversation
+	compl completion  // @handle completion in progress
 	// awayTold lists the peers already said to be away since their
 	// presence last changed.
 	awayTold    map[chat.UserID]bool
@@ -337,6 +338,9 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 	}
 	if a.modal != nil {
 		return a.modalUpdate(k), false
+	}
+	if a.focus == focusInput && key.Matches(k, a.keys.Complete) && a.completeMention() {
+		return nil, true
 	}
 	switch {
 	case key.Matches(k, a.keys.Switcher):
