@@ -226,6 +226,13 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		return a.switchTo(msg.id), false, true
 	case runLineMsg:
 		return a.runLine(msg.line), false, true
+	case joinRoomMsg:
+		return a.joinRoom(msg.room), false, true
+	case roomsPageMsg:
+		if a.modal == nil {
+			return nil, false, true
+		}
+		return a.modalUpdate(msg), false, true
 	case retryMsg:
 		return a.outbox.Update(msg), false, true
 	case statusExpiredMsg:

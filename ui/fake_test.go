@@ -158,6 +158,7 @@ type fakeSession struct {
 	hist      []histCall
 	marks     []markCall
 	dismissed int
+	roomsAt   []string // the after of each Rooms call
 	closed    atomic.Int32
 
 	sendFn    func(conv chat.ConvID, text string) (chat.Message, error)
@@ -254,6 +255,9 @@ func (s *fakeSession) MarkRead(_ context.Context, conv chat.ConvID, upTo chat.Me
 
 // Rooms serves the broker's rooms list (set by a test), paged by name.
 func (s *fakeSession) Rooms(_ context.Context, after string, n int) ([]chat.RoomInfo, error) {
+	s.mu.Lock()
+	s.roomsAt = append(s.roomsAt, after)
+	s.mu.Unlock()
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
 	var out []chat.RoomInfo

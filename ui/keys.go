@@ -45,7 +45,7 @@ func hint(b key.Binding) string {
 // helpChat is the status line while typing; wide terminals get every key.
 func (k keyMap) helpChat(wide bool) []string {
 	if wide {
-		return []string{hint(k.Enter), "tab/^N/^P switch", hint(k.Switcher), "@…tab complete", "esc/^S contacts", hint(k.PageUp), "/help commands", hint(k.Quit)}
+		return []string{hint(k.Enter), "tab/^N/^P switch", hint(k.Switcher), "@name+tab complete", "esc/^S contacts", hint(k.PageUp), "/help", hint(k.Quit)}
 	}
 	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Switcher), hint(k.Sidebar), "/help", hint(k.Quit)}
 }

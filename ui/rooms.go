@@ -26,6 +26,15 @@ func (a *App) runLine(line string) tea.Cmd {
 	return a.outbox.Enqueue(outItem{exec: true, conv: a.current, text: line})
 }
 
+// joinRoom opens a room picked from the /rooms list: the user's own room
+// comes to the front, any other is joined with /join.
+func (a *App) joinRoom(r chat.RoomInfo) tea.Cmd {
+	if c := a.convs[r.ID]; c != nil && !c.info.Invited {
+		return a.switchTo(r.ID)
+	}
+	return a.runLine("/join " + r.Name)
+}
+
 // onConversation applies a ConversationEvent: a conversation added,
 // changed (topic, role, invited → joined) or removed.
 func (a *App) onConversation(ev chat.ConversationEvent) tea.Cmd {

@@ -167,6 +167,9 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 			c.trimOld(a.window(c))
 		}
 	}
+	if len(r.Rooms) > 0 {
+		a.openModal(newRoomList(a.common, a.sess, r.Rooms))
+	}
 	if r.Quit {
 		cmds = append(cmds, tea.Quit)
 	}
