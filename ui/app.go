@@ -485,19 +485,22 @@ func (a *App) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	g := d.selected()
-	c := a.ensureConv(chat.Conversation{ID: g.Conv, Kind: convKindOf(g.Conv), Name: nameOf(g), Peer: g.From})
+	c := a.ensureConv(chat.Conversation{ID: g.Conv, Kind: convKindOf(g), Name: nameOf(g), Peer: g.From})
 	return tea.Batch(cmd, a.switchTo(c.info.ID))
 }
 
-func convKindOf(id chat.ConvID) chat.ConvKind {
-	if strings.HasPrefix(string(id), "#") {
+func convKindOf(g chat.OfflineGroup) chat.ConvKind {
+	if g.Room || strings.HasPrefix(string(g.Conv), "#") {
 		return chat.KindRoom
 	}
 	return chat.KindDirect
 }
 
 func nameOf(g chat.OfflineGroup) string {
-	if convKindOf(g.Conv) == chat.KindRoom {
+	switch {
+	case g.Room && g.Name != "":
+		return g.Name
+	case convKindOf(g) == chat.KindRoom:
 		return string(g.Conv)
 	}
 	return g.FromHandle

@@ -276,3 +276,36 @@ func TestRoomSystemLinesAreDrawnAsSystemLinesAndNotCounted(t *testing.T) {
 		t.Fatalf("system line drawn as a message:\n%s", s)
 	}
 }
+
+func TestOfflineDialogGroupsRoomMentionsWithTheirSenders(t *testing.T) {
+	b := newFakeBroker()
+	ops := chat.ConvID("room:7") // a room's id need not be its name
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online),
+			Conversations: []chat.Conversation{lobbyConv, {ID: ops, Kind: chat.KindRoom, Name: "#ops", Unread: 5, Mentions: 3}},
+			Offline: []chat.OfflineGroup{
+				{From: bobID, FromHandle: "bob", Conv: dmBob.ID, Count: 2, Messages: []chat.Message{
+					msgAt(3, dmBob.ID, bobID, "bob", "are you there?"), msgAt(4, dmBob.ID, bobID, "bob", "call me")}},
+				{Conv: ops, Room: true, Name: "#ops", Count: 3, Messages: []chat.Message{
+					msgAt(5, ops, 77, "carol", "@alice the build is red"),
+					msgAt(6, ops, 78, "dave", "@alice ping"),
+					msgAt(9, ops, 77, "carol", "@alice never mind")}},
+			}}
+	}
+	h := newHarness(t, b)
+	s := h.screen()
+	for _, want := range []string{"2 messages from 1 person · 3 mentions in 1 room", "bob — 2 messages",
+		"3 mentions in #ops", "carol: @alice the build is red", "dave: @alice ping", "carol: @alice never mind"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("dialog lacks %q:\n%s", want, s)
+		}
+	}
+	h.press(tea.KeyDown)
+	h.press(tea.KeyEnter)
+	if h.app.current != ops || h.app.convs[ops].info.Name != "#ops" || h.app.convs[ops].info.Kind != chat.KindRoom {
+		t.Fatalf("enter opened %s (%+v)", h.app.current, h.app.convs[h.app.current].info)
+	}
+	if strings.Contains(strings.Join(sidebarRows(h), "\n"), "room:7") {
+		t.Fatalf("the room is listed under its id: %q", sidebarRows(h))
+	}
+}
