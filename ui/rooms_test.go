@@ -309,3 +309,42 @@ func TestOfflineDialogGroupsRoomMentionsWithTheirSenders(t *testing.T) {
 		t.Fatalf("the room is listed under its id: %q", sidebarRows(h))
 	}
 }
+
+func sysMsg(id int, conv chat.ConvID, from chat.UserID, handle, body string) chat.MessageEvent {
+	m := msgAt(id, conv, from, handle, body)
+	m.Kind = chat.KindSystem
+	return chat.MessageEvent{Message: m, Conversation: roomConv(string(conv))}
+}
+
+func TestJoinAndPartLinesOfARoomAreSummarisedInRuns(t *testing.T) {
+	h := roomsHarness(t, roomConv("#ops"))
+	h.send(openConvMsg{"#ops"})
+	h.events(sysMsg(1, "#ops", 10, "u0", "u0 joined #ops"))
+	if s := h.screen(); !strings.Contains(s, "u0 joined #ops") {
+		t.Fatalf("a lone join is not shown as it is:\n%s", s)
+	}
+	// Live joins extend the run: one summary line instead of one each.
+	for i := 1; i < 5; i++ {
+		h.events(sysMsg(1+i, "#ops", chat.UserID(10+i), fmt.Sprintf("u%d", i), fmt.Sprintf("u%d joined #ops", i)))
+	}
+	h.events(sysMsg(6, "#ops", 20, "v", "v left #ops"))
+	s := h.screen()
+	if !strings.Contains(s, "u0, u1, u2 and 2 others joined; v left") || strings.Contains(s, "u0 joined #ops") || strings.Contains(s, "u3 joined") {
+		t.Fatalf("run not summarised:\n%s", s)
+	}
+	// Someone who came and went within the run is not named at all; other
+	// system lines and messages end a run and stay as they are.
+	h.events(roomMsg(7, "#ops", bobID, "bob", "hello"),
+		sysMsg(8, "#ops", 30, "w", "w joined #ops"), sysMsg(9, "#ops", 30, "w", "w left #ops"),
+		sysMsg(10, "#ops", 31, "x", "x joined #ops"),
+		sysMsg(11, "#ops", bobID, "bob", "bob kicked carol: spam"))
+	s = h.screen()
+	for _, want := range []string{"bob: hello", "x joined", "bob kicked carol: spam"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("screen lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "w joined") || strings.Contains(s, "w left") {
+		t.Errorf("who came and went is named:\n%s", s)
+	}
+}

@@ -184,7 +184,12 @@ func (a *App) appendMessage(c *Conversation, m chat.Message) bool {
 		return false
 	}
 	if c.info.ID == a.current && c.offset > 0 {
-		c.offset += len(e.render(&a.rc, a.textWidth()))
+		for i := len(c.entries) - 1; i >= 0; i-- {
+			if &c.entries[i] == e {
+				c.offset += len(c.render(i, &a.rc, a.textWidth()))
+				break
+			}
+		}
 		c.newBelow++
 	} else if n := len(c.entries) - a.renderKeep(); n >= 0 {
 		// Following the newest messages: drop the rendered lines of an
