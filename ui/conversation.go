@@ -259,6 +259,38 @@ type Conversation struct {
 	offset   int  // lines scrolled up from the bottom; 0 follows new messages
 	newBelow int  // messages that arrived while scrolled up
 	readUpTo chat.MessageID
+	// unread are the messages counted unread while the conversation was
+	// never opened: it keeps no messages then (opening it reads the newest
+	// page), only these marks, so that a read marker from another session
+	// lowers its counts exactly. At most maxUnreadMarks, newest last.
+	unread    []unreadMark
+	unreadCut bool // marks older than unread[0] were let go
+}
+
+// unreadMark is a message counted unread in a conversation never opened.
+type unreadMark struct {
+	id      chat.MessageID
+	mention bool
+}
+
+// maxUnreadMarks bounds the marks of a conversation never opened.
+const maxUnreadMarks = 16
+
+// holds reports whether the conversation keeps the messages it receives:
+// a room only once opened (or being opened) or when in front, so that a
+// session in many busy rooms holds about what a lobby session holds; a
+// direct conversation always (its messages are to the user).
+func (c *Conversation) holds(current chat.ConvID) bool {
+	return c.loaded || c.loading || c.info.ID == current || c.info.Kind == chat.KindDirect
+}
+
+// markUnread records an unread message of a conversation never opened.
+func (c *Conversation) markUnread(id chat.MessageID, mention bool) {
+	if len(c.unread) == maxUnreadMarks {
+		c.unread = append(c.unread[:0], c.unread[1:]...)
+		c.unreadCut = true
+	}
+	c.unread = append(c.unread, unreadMark{id, mention})
 }
 
 func newConversation(info chat.Conversation) *Conversation {

@@ -93,8 +93,12 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 		c = a.ensureConv(info)
 	}
 	fromMe := m.From == a.me.ID
-	if !c.hasNewer && !a.appendMessage(c, m) {
+	hold := c.holds(a.current)
+	switch {
+	case hold && !c.hasNewer && !a.appendMessage(c, m):
 		return false, nil // already shown (our own Send's result, or history)
+	case !hold && len(c.unread) > 0 && m.ID <= c.unread[len(c.unread)-1].id:
+		return false, nil // already counted
 	}
 	if fromMe || m.Kind == chat.KindSystem {
 		return false, nil
@@ -107,9 +111,13 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 	}
 	c.info.Unread++
 	first := false
-	if chat.Mentions(m.Body, a.rc.meKey) {
+	mentioned := chat.Mentions(m.Body, a.rc.meKey)
+	if mentioned {
 		first = c.info.Mentions == 0
 		c.info.Mentions++
+	}
+	if !hold {
+		c.markUnread(m.ID, mentioned)
 	}
 	a.sidebar.Touch()
 	return c.info.Kind == chat.KindDirect || first, nil
@@ -125,6 +133,25 @@ func (a *App) onRead(ev chat.ReadEvent) {
 	}
 	c.readUpTo = max(c.readUpTo, ev.UpTo)
 	if c.info.Unread == 0 {
+		return
+	}
+	if len(c.unread) > 0 {
+		// Never opened: the marks say what is unread after UpTo (those
+		// from before login, older than every mark, are read too) unless
+		// UpTo is older than the marks kept.
+		if c.unreadCut && ev.UpTo < c.unread[0].id {
+			return
+		}
+		n, ment := 0, 0
+		c.unread = slices.DeleteFunc(c.unread, func(u unreadMark) bool { return u.id <= ev.UpTo })
+		for _, u := range c.unread {
+			n++
+			if u.mention {
+				ment++
+			}
+		}
+		c.info.Unread, c.info.Mentions = min(c.info.Unread, n), min(c.info.Mentions, ment)
+		a.sidebar.Touch()
 		return
 	}
 	// With no message in the window (a conversation this session has not

@@ -90,6 +90,7 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	a.current = id
 	a.status.Clear()
 	c.info.Unread, c.info.Mentions = 0, 0
+	c.unread, c.unreadCut = nil, false
 	a.sidebar.Touch()
 	if !c.loaded {
 		cmds = append(cmds, a.loadLatest(c))

@@ -266,6 +266,7 @@ func TestRoomSystemLinesAreDrawnAsSystemLinesAndNotCounted(t *testing.T) {
 	h := roomsHarness(t, roomConv("#ops"))
 	kick := msgAt(1, "#ops", bobID, "bob", "bob kicked carol: spam")
 	kick.Kind = chat.KindSystem
+	h.b.store(kick)
 	h.events(chat.MessageEvent{Message: kick, Conversation: roomConv("#ops")})
 	if c := h.app.convs["#ops"]; c.info.Unread != 0 {
 		t.Fatalf("a system line counted as unread: %d", c.info.Unread)
