@@ -349,3 +349,21 @@ func TestJoinAndPartLinesOfARoomAreSummarisedInRuns(t *testing.T) {
 		t.Errorf("who came and went is named:\n%s", s)
 	}
 }
+
+func TestOverSSHQuickSwitcherOpensARoomAndTabCompletesAMention(t *testing.T) {
+	ops := roomConv("#devops")
+	ops.Topic = "deploys and pagers"
+	b := roomsBroker([]chat.Conversation{roomConv("#design"), ops}, nil,
+		[]chat.Presence{{User: bobID, Handle: "bobby_tables", Status: chat.Online}})
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	alice := dial(t, addr, termOpt{user: "alice"})
+	alice.waitScreen("Welcome to testchat, alice!")
+	alice.write("\x0b") // Ctrl+K
+	alice.waitScreen("go to")
+	alice.write("dops")
+	alice.waitScreen("› #devops")
+	alice.write("\r")
+	alice.waitScreen("#devops · deploys and pagers")
+	alice.write("hi @bob\t")
+	alice.waitScreen("> hi @bobby_tables")
+}
