@@ -367,3 +367,43 @@ func TestOverSSHQuickSwitcherOpensARoomAndTabCompletesAMention(t *testing.T) {
 	alice.write("hi @bob\t")
 	alice.waitScreen("> hi @bobby_tables")
 }
+
+func TestJoiningAnInvitedRoomRunsJoinOnceAndOpensIt(t *testing.T) {
+	inv := roomConv("#secret")
+	inv.Invited, inv.Private = true, true
+	b := roomsBroker([]chat.Conversation{inv}, nil, nil)
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(_ chat.ConvID, line string) (chat.Reply, error) {
+			joined := inv
+			joined.Invited, joined.Topic = false, "hush"
+			return chat.Reply{Open: &joined}, nil // the ConversationEvent comes later
+		}
+	}
+	h := newHarness(t, b)
+	openSwitcher(h)
+	h.typeText("secret")
+	h.press(tea.KeyEnter)
+	_, execs, _, _, _ := h.sess.calls()
+	if len(execs) != 1 || execs[0].text != "/join #secret" {
+		t.Fatalf("execs = %+v", execs)
+	}
+	if c := h.app.convs["#secret"]; h.app.current != "#secret" || c.info.Invited {
+		t.Fatalf("current %s, invited %v", h.app.current, c.info.Invited)
+	}
+	if header := strings.Split(h.screen(), "\n")[0]; !strings.Contains(header, "#secret · private · hush") {
+		t.Fatalf("header = %q", header)
+	}
+}
+
+func TestSnapshotGivesTheLobbyItsTopic(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		l := lobbyConv
+		l.Topic = "be excellent to each other"
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online), Conversations: []chat.Conversation{l}}
+	}
+	h := newHarness(t, b)
+	if header := strings.Split(h.screen(), "\n")[0]; !strings.Contains(header, "#lobby · 1 online · be excellent to each other") {
+		t.Fatalf("header = %q", header)
+	}
+}

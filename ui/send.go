@@ -143,8 +143,14 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 	// A reply may open a conversation even when the command then failed
 	// ("/msg bob hi" opens the DM, then the send is refused).
 	if r.Open != nil && r.Open.ID != "" {
-		a.ensureConv(*r.Open)
-		cmds = append(cmds, a.switchTo(r.Open.ID))
+		if c := a.convs[r.Open.ID]; c != nil && c.info.Invited && !r.Open.Invited {
+			// Joined from an invitation (/join): a member now, not invited,
+			// whether or not its ConversationEvent came first.
+			cmds = append(cmds, a.updateConv(c, *r.Open))
+		}
+		if c := a.ensureConv(*r.Open); !c.info.Invited {
+			cmds = append(cmds, a.switchTo(r.Open.ID))
+		}
 	}
 	if r.Closed != "" {
 		// Before the reply's lines, which then show where the view went.
