@@ -142,7 +142,7 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 	}
 	items := s.items[:0]
 	clear(items[:cap(items)]) // drop the old rows' references
-	title := func(t string) { items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render(t)}) }
+	title := func(t string) { items = append(items, sideItem{kind: itemTitle, handle: t}) }
 	title("Rooms")
 	direct := false
 	for _, c := range d.convs {
@@ -196,20 +196,22 @@ func (s *Sidebar) rowText(i int) string {
 	}
 	st := s.st
 	switch it.kind {
+	case itemTitle:
+		it.text = st.SideTitle.Render(it.handle)
 	case itemConv:
 		it.text = s.convLine(st, it.info, it.current)
 	case itemContact:
 		it.text = s.contactLine(st, *it.contact, s.now)
 	case itemPerson, itemSelf:
 		p := it.person
-		style, mark := st.Online, ""
+		paint, mark := st.pOnline, ""
 		if p.Status == chat.Away {
-			style, mark = st.Away, " (away)"
+			paint, mark = st.pAway, " (away)"
 		}
 		if it.kind == itemSelf {
 			mark += " (you)"
 		}
-		it.text = "  " + style.Render(s.cut(safeLine(p.Handle), 2+len(mark))+mark)
+		it.text = "  " + paint.s(s.cut(safeLine(p.Handle), 2+len(mark))+mark)
 	}
 	return it.text
 }
@@ -218,13 +220,13 @@ func (s *Sidebar) rowText(i int) string {
 // the one in front, the unread count and the mention badge; an invited
 // room is dim, with "invited".
 func (s *Sidebar) convLine(st *Styles, c *chat.Conversation, current bool) string {
-	mark, style := "  ", st.SideItem
+	mark, paint := "  ", st.pSideItem
 	if current {
-		mark, style = "› ", st.SideCurrent
+		mark, paint = "› ", st.pSideCurrent
 	}
 	if c.Invited {
 		const inv = " invited"
-		return mark + st.Offline.Render(s.cut(safeLine(c.Name), 2+len(inv))+inv)
+		return mark + st.pOffline.s(s.cut(safeLine(c.Name), 2+len(inv))+inv)
 	}
 	count, badge := "", ""
 	if c.Unread > 0 {
@@ -233,12 +235,12 @@ func (s *Sidebar) convLine(st *Styles, c *chat.Conversation, current bool) strin
 	if c.Mentions > 0 {
 		badge = fmt.Sprintf(" @%d", c.Mentions)
 	}
-	text := mark + style.Render(s.cut(safeLine(c.Name), 2+len(count)+len(badge)))
+	text := mark + paint.s(s.cut(safeLine(c.Name), 2+len(count)+len(badge)))
 	if count != "" {
-		text += " " + st.Unread.Render(count[1:])
+		text += " " + st.pUnread.s(count[1:])
 	}
 	if badge != "" {
-		text += " " + st.Mention.Render(badge[1:])
+		text += " " + st.pMention.s(badge[1:])
 	}
 	return text
 }
