@@ -124,13 +124,17 @@ func (p *Pane) header(c *Conversation) string {
 	}
 	if p.sidebarHidden {
 		// The sidebar is hidden: say what it would show.
-		unread := 0
+		unread, ment := 0, 0
 		for id, other := range p.convs {
 			if id != c.info.ID {
 				unread += other.info.Unread
+				ment += other.info.Mentions
 			}
 		}
-		if unread > 0 {
+		switch {
+		case ment > 0:
+			extra = append(extra, fmt.Sprintf("%d unread elsewhere, @%d (esc)", unread, ment))
+		case unread > 0:
 			extra = append(extra, fmt.Sprintf("%d unread elsewhere (esc)", unread))
 		}
 	}

@@ -407,3 +407,22 @@ func TestSnapshotGivesTheLobbyItsTopic(t *testing.T) {
 		t.Fatalf("header = %q", header)
 	}
 }
+
+func TestNarrowHeaderTellsMentionsElsewhere(t *testing.T) {
+	h := roomsHarness(t, roomConv("#ops"))
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.events(roomMsg(1, "#ops", bobID, "bob", "hi"), roomMsg(2, "#ops", bobID, "bob", "@alice?"))
+	if s := h.screen(); !strings.Contains(s, "2 unread elsewhere, @1 (esc)") {
+		t.Fatalf("no mention hint in the header:\n%s", s)
+	}
+}
+
+func TestSwitcherNeverOffersABlockedContact(t *testing.T) {
+	contacts := []chat.Contact{{Presence: chat.Presence{User: 77, Handle: "troll", Status: chat.Online}, Blocked: true}}
+	h := newHarness(t, roomsBroker(nil, contacts, []chat.Presence{{User: 77, Handle: "troll", Status: chat.Online}}))
+	s := openSwitcher(h)
+	h.typeText("troll")
+	if names := switcherNames(s); len(names) != 0 {
+		t.Fatalf("offered %q", names)
+	}
+}

@@ -93,9 +93,11 @@ func newSwitcher(com *common, state *chatState) *Switcher {
 	me := strings.ToLower(state.me.Handle)
 	people[me] = true
 	for _, c := range state.contacts {
-		if k := strings.ToLower(c.Handle); !people[k] && !c.Blocked {
-			people[k] = true
-			add(swContact, c.Handle, "", 0)
+		if k := strings.ToLower(c.Handle); !people[k] {
+			people[k] = true // a blocked contact is not offered at all
+			if !c.Blocked {
+				add(swContact, c.Handle, "", 0)
+			}
 		}
 	}
 	for i := range state.online.Len() {
