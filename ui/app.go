@@ -357,6 +357,8 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 		return a.cycle(1), false
 	case key.Matches(k, a.keys.PrevConv):
 		return a.cycle(-1), false
+	case a.focus == focusSidebar && (key.Matches(k, a.keys.PageUp) || key.Matches(k, a.keys.PageDown)):
+		return a.sidebar.Update(k), false // a page of the list (200 rooms)
 	case key.Matches(k, a.keys.PageUp):
 		return a.pageUp(), false
 	case key.Matches(k, a.keys.PageDown):

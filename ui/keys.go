@@ -52,7 +52,7 @@ func (k keyMap) helpChat(wide bool) []string {
 
 // helpSidebar is the status line while the sidebar has focus.
 func (k keyMap) helpSidebar() []string {
-	return []string{"↑/↓ select", "enter open", "esc back", hint(k.NextConv), hint(k.Quit)}
+	return []string{"↑/↓ select", "pgup/dn page", "enter open", "esc back", hint(k.NextConv), hint(k.Quit)}
 }
 
 // helpDialog is the status line while the offline dialog is open.

@@ -102,9 +102,23 @@ func TestSidebarGroupsRoomsDirectContactsOnlineAndScrollsThrough200Rooms(t *test
 			t.Errorf("the cursor never reached %s", name)
 		}
 	}
+	// PgUp and PgDn move the cursor a page at a time.
+	for range 20 {
+		h.press(tea.KeyPgUp)
+	}
+	if it, _ := h.app.sidebar.selected(); it.handle != "#lobby" {
+		t.Fatalf("PgUp stopped at %s", it.handle)
+	}
+	h.press(tea.KeyPgDown)
+	if it, _ := h.app.sidebar.selected(); it.handle != fmt.Sprintf("#room%03d", h.app.sidebar.height-3) || !strings.Contains(h.screen(), it.handle) {
+		t.Fatalf("PgDn went to %s:\n%s", it.handle, h.screen())
+	}
 	// Enter on the invited room joins it the way /join does.
-	for it, _ := h.app.sidebar.selected(); it.handle != "#secret"; it, _ = h.app.sidebar.selected() {
-		h.press(tea.KeyUp)
+	for i := 0; i < 300; i++ {
+		if it, _ := h.app.sidebar.selected(); it.handle == "#secret" {
+			break
+		}
+		h.press(tea.KeyDown)
 	}
 	h.press(tea.KeyEnter)
 	if _, execs, _, _, _ := h.sess.calls(); len(execs) != 1 || execs[0].text != "/join #secret" {

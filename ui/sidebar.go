@@ -114,7 +114,8 @@ func (s *Sidebar) ensure() {
 	}
 }
 
-// Update moves the cursor with the Up and Down keys.
+// Update moves the cursor with the Up and Down keys, a page with PgUp and
+// PgDn.
 func (s *Sidebar) Update(msg tea.Msg) tea.Cmd {
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
@@ -126,6 +127,10 @@ func (s *Sidebar) Update(msg tea.Msg) tea.Cmd {
 		s.move(-1)
 	case key.Matches(k, s.keys.Down):
 		s.move(1)
+	case key.Matches(k, s.keys.PageUp):
+		s.move(-max(1, s.height-2))
+	case key.Matches(k, s.keys.PageDown):
+		s.move(max(1, s.height-2))
 	}
 	return nil
 }
