@@ -209,7 +209,7 @@ func (s *Switcher) move(delta int) {
 // The items are sorted by that tie order once (newSwitcher), so a key
 // costs one pass over them, with no sorting.
 func (s *Switcher) filter() {
-	q := strings.ToLower(strings.TrimPrefix(s.query, "#"))
+	q := strings.ToLower(strings.TrimLeft(s.query, "#@")) // "#ops" and "@bob" find ops and bob
 	var tiers [3][]switchMatch
 	for i := range s.items {
 		if t := fuzzyTier(s.items[i].key, q); t >= 0 {

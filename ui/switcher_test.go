@@ -50,6 +50,11 @@ func TestSwitcherRanksPrefixThenWordStartThenSubsequence(t *testing.T) {
 	if got := switcherNames(s); !slices.Equal(got, []string{"#unrelated"}) {
 		t.Fatalf("after '#unr': %q", got)
 	}
+	h.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+	h.typeText("@opsy")
+	if got := switcherNames(s); !slices.Equal(got, []string{"opsy"}) {
+		t.Fatalf("after '@opsy': %q", got)
+	}
 	for _, c := range []struct {
 		name, q string
 		tier    int
