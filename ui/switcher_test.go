@@ -155,3 +155,17 @@ func BenchmarkSwitcherWith200RoomsAnd2000Online(b *testing.B) {
 		h.app.Update(tea.KeyPressMsg{Code: tea.KeyEscape})
 	}
 }
+
+// BenchmarkSwitcherKeystroke is one key in the open switcher (a letter,
+// then Backspace) over 200 rooms and 2,000 people online, with the view.
+func BenchmarkSwitcherKeystroke(b *testing.B) {
+	h := bigSession(&testing.T{})
+	h.app.Update(tea.KeyPressMsg{Code: 'k', Mod: tea.ModCtrl})
+	h.app.Update(tea.KeyPressMsg{Code: 'r', Text: "r"})
+	keys := []tea.KeyPressMsg{{Code: '1', Text: "1"}, {Code: tea.KeyBackspace}}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.app.Update(keys[i%2])
+		h.app.View()
+	}
+}
