@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"sshchat/chat"
 )
@@ -87,5 +88,48 @@ func TestRoomsReplyListsRoomsPagesToTheEndAndJoins(t *testing.T) {
 	h.press(tea.KeyEscape)
 	if _, e, _, _, _ := h.sess.calls(); h.app.modal != nil || len(e) != len(execs)+1 {
 		t.Fatalf("esc: modal %T, execs %d", h.app.modal, len(e))
+	}
+}
+
+func TestSwitcherAndRoomListFitTheTerminalAtEverySize(t *testing.T) {
+	rooms := make([]chat.RoomInfo, 0, 60)
+	for i := range 60 {
+		name := fmt.Sprintf("#a-rather-long-room-name-%02d", i)
+		rooms = append(rooms, chat.RoomInfo{ID: chat.ConvID(name), Name: name, Topic: strings.Repeat("topic ", 30), Members: 1000 + i})
+	}
+	for _, size := range [][2]int{{80, 24}, {200, 50}, {59, 24}, {20, 5}, {500, 200}, {100, 6}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			var convs []chat.Conversation
+			for _, r := range rooms {
+				convs = append(convs, roomConv(r.Name))
+			}
+			h := newHarness(t, roomsBroker(convs, nil, nil))
+			h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+			check := func(what string) {
+				t.Helper()
+				lines := strings.Split(h.app.View().Content, "\n")
+				if len(lines) != size[1] {
+					t.Errorf("%s: %d lines, want %d", what, len(lines), size[1])
+				}
+				for i, l := range lines {
+					if w := ansi.StringWidth(l); w > size[0] {
+						t.Errorf("%s: line %d is %d wide (max %d): %q", what, i, w, size[0], ansi.Strip(l))
+					}
+				}
+			}
+			openSwitcher(h)
+			check("switcher")
+			for range 70 {
+				h.press(tea.KeyDown)
+			}
+			check("switcher at the end")
+			h.press(tea.KeyEscape)
+			h.app.openModal(newRoomList(h.app.common, h.sess, rooms))
+			check("rooms")
+			for range 70 {
+				h.press(tea.KeyDown)
+			}
+			check("rooms at the end")
+		})
 	}
 }
