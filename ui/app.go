@@ -77,10 +77,12 @@ type App struct {
 	composer Composer
 	status   *Status
 	dialog   *OfflineDialog
+	modal    modal // the quick switcher or the /rooms list, while open
 	outbox   *Outbox
 	notes    *Notes
 
-	mem inputMemory // drafts and recalled lines of each conversation
+	mem   inputMemory // drafts and recalled lines of each conversation
+	compl completion  // @handle completion in progress
 	// awayTold lists the peers already said to be away since their
 	// presence last changed.
 	awayTold    map[chat.UserID]bool
@@ -220,6 +222,17 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		return nil, false, true
 	case quitNowMsg:
 		return tea.Quit, false, true
+	case openConvMsg:
+		return a.switchTo(msg.id), false, true
+	case runLineMsg:
+		return a.runLine(msg.line), false, true
+	case joinRoomMsg:
+		return a.joinRoom(msg.room), false, true
+	case roomsPageMsg:
+		if a.modal == nil {
+			return nil, false, true
+		}
+		return a.modalUpdate(msg), false, true
 	case retryMsg:
 		return a.outbox.Update(msg), false, true
 	case statusExpiredMsg:
@@ -248,6 +261,9 @@ func (a *App) setStyles(isDark bool) {
 	}
 	if a.dialog != nil {
 		a.dialog.bump()
+	}
+	if a.modal != nil {
+		a.modal.bump()
 	}
 	a.dropRenderCaches()
 	a.status.bump()
@@ -305,6 +321,9 @@ func (a *App) layout() {
 	if a.dialog != nil {
 		a.dialog.SetSize(a.w, a.mainRows())
 	}
+	if a.modal != nil {
+		a.modal.SetSize(a.w, a.mainRows())
+	}
 }
 
 // Keys.
@@ -324,11 +343,22 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 	if a.dialog != nil {
 		return a.dialogKey(k), false
 	}
+	if a.modal != nil {
+		return a.modalUpdate(k), false
+	}
+	if a.focus == focusInput && key.Matches(k, a.keys.Complete) && a.completeMention() {
+		return nil, true
+	}
 	switch {
+	case key.Matches(k, a.keys.Switcher):
+		a.openModal(newSwitcher(a.common, a.chatState))
+		return nil, false
 	case key.Matches(k, a.keys.NextConv):
 		return a.cycle(1), false
 	case key.Matches(k, a.keys.PrevConv):
 		return a.cycle(-1), false
+	case a.focus == focusSidebar && (key.Matches(k, a.keys.PageUp) || key.Matches(k, a.keys.PageDown)):
+		return a.sidebar.Update(k), false // a page of the list (200 rooms)
 	case key.Matches(k, a.keys.PageUp):
 		return a.pageUp(), false
 	case key.Matches(k, a.keys.PageDown):
@@ -424,6 +454,26 @@ func (a *App) sidebarKey(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// openModal opens a dialog over the conversation.
+func (a *App) openModal(m modal) {
+	if a.focus == focusSidebar {
+		a.setFocus(focusInput)
+	}
+	a.modal = m
+	a.status.Clear()
+	a.layout()
+}
+
+// modalUpdate passes a message to the open modal dialog and drops it
+// once it is closed.
+func (a *App) modalUpdate(msg tea.Msg) tea.Cmd {
+	cmd := a.modal.Update(msg)
+	if a.modal.Closed() {
+		a.modal = nil
+	}
+	return cmd
+}
+
 // dialogKey passes a key to the offline dialog; once it is closed, the
 // conversation picked (if any) comes to the front.
 func (a *App) dialogKey(k tea.KeyPressMsg) tea.Cmd {
@@ -437,19 +487,22 @@ func (a *App) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	g := d.selected()
-	c := a.ensureConv(chat.Conversation{ID: g.Conv, Kind: convKindOf(g.Conv), Name: nameOf(g), Peer: g.From})
+	c := a.ensureConv(chat.Conversation{ID: g.Conv, Kind: convKindOf(g), Name: nameOf(g), Peer: g.From})
 	return tea.Batch(cmd, a.switchTo(c.info.ID))
 }
 
-func convKindOf(id chat.ConvID) chat.ConvKind {
-	if strings.HasPrefix(string(id), "#") {
+func convKindOf(g chat.OfflineGroup) chat.ConvKind {
+	if g.Room || strings.HasPrefix(string(g.Conv), "#") {
 		return chat.KindRoom
 	}
 	return chat.KindDirect
 }
 
 func nameOf(g chat.OfflineGroup) string {
-	if convKindOf(g.Conv) == chat.KindRoom {
+	switch {
+	case g.Room && g.Name != "":
+		return g.Name
+	case convKindOf(g) == chat.KindRoom:
 		return string(g.Conv)
 	}
 	return g.FromHandle
@@ -462,6 +515,8 @@ func (a *App) handlePaste(p tea.PasteMsg) (cmd tea.Cmd, typing bool) {
 		return a.login.Update(p), true
 	case a.phase != phaseChat || a.dialog != nil:
 		return nil, false
+	case a.modal != nil:
+		return a.modalUpdate(p), false
 	}
 	if !a.composer.Fits(p.Content) {
 		n := a.composer.Len() + len([]rune(cleanInput(p.Content)))
@@ -482,6 +537,8 @@ func (a *App) handlePaste(p tea.PasteMsg) (cmd tea.Cmd, typing bool) {
 type mainKey struct {
 	pane, side, dialogVer uint64
 	dialog                *OfflineDialog
+	modal                 modal
+	modalVer              uint64
 	st                    *Styles
 	w, h, rows            int
 	focus                 focusArea
@@ -508,9 +565,13 @@ func (a *App) View() tea.View {
 		return v
 	}
 	status := a.statusLine()
-	mk := mainKey{a.pane.Version(), a.sidebar.Version(), 0, a.dialog, a.st, a.w, a.h, a.mainRows(), a.focus}
+	mk := mainKey{pane: a.pane.Version(), side: a.sidebar.Version(), dialog: a.dialog, modal: a.modal,
+		st: a.st, w: a.w, h: a.h, rows: a.mainRows(), focus: a.focus}
 	if a.dialog != nil {
 		mk.dialogVer = a.dialog.Version()
+	}
+	if a.modal != nil {
+		mk.modalVer = a.modal.Version()
 	}
 	if mk != a.mainKey || a.mainCache == "" {
 		a.mainCache, a.mainKey = a.mainView(), mk
@@ -528,7 +589,7 @@ func (a *App) View() tea.View {
 		a.frame, a.frameKey = b.String(), fk
 	}
 	v.SetContent(a.frame)
-	if a.focus == focusInput && a.dialog == nil && a.phase == phaseChat {
+	if a.focus == focusInput && a.dialog == nil && a.modal == nil && a.phase == phaseChat {
 		if c := a.composer.Cursor(); c != nil {
 			c.Y = a.mainRows()
 			c.X = min(c.X, a.w-1)
@@ -545,6 +606,8 @@ func (a *App) mainView() string {
 	switch {
 	case a.dialog != nil:
 		return padRows(a.dialog.View(), rows)
+	case a.modal != nil:
+		return padRows(a.modal.View(), rows)
 	case a.focus == focusSidebar && !a.sidebarShown():
 		return padRows(a.sidebar.View(), rows)
 	}
@@ -597,6 +660,8 @@ func (a *App) statusLine() string {
 		h = hintLogin
 	case a.dialog != nil:
 		h = hintDialog
+	case a.modal != nil:
+		h = a.modal.Hints()
 	case a.focus == focusSidebar:
 		h = hintSidebar
 	}

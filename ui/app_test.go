@@ -617,16 +617,16 @@ func TestWindowSizeIsClamped(t *testing.T) {
 
 func TestSidebarCollapsesBelowMinWidth(t *testing.T) {
 	h := newHarness(t, nil)
-	if !strings.Contains(h.screen(), "Conversations") {
+	if !strings.Contains(h.screen(), "Rooms") {
 		t.Fatalf("sidebar missing at %d columns:\n%s", sidebarMinWidth, h.screen())
 	}
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	if s := h.screen(); strings.Contains(s, "Conversations") || !strings.Contains(s, "Welcome") {
+	if s := h.screen(); strings.Contains(s, "Rooms") || !strings.Contains(s, "Welcome") {
 		t.Fatalf("sidebar not collapsed at 80 columns:\n%s", s)
 	}
 	// Focusing it shows it in place of the conversation.
 	h.press(tea.KeyEscape)
-	if s := h.screen(); !strings.Contains(s, "Conversations") {
+	if s := h.screen(); !strings.Contains(s, "Rooms") {
 		t.Fatalf("focused sidebar not shown when collapsed:\n%s", s)
 	}
 }

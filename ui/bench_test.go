@@ -93,3 +93,20 @@ func BenchmarkKeystrokePastTheLimit(b *testing.B) {
 		_ = h.app.View()
 	}
 }
+
+// BenchmarkDeliverMessageToARoomInTheBack is the per-session cost of one
+// message in a room not in front, for a user in 200 rooms with 2,000
+// people online (the sidebar's counts change; the room keeps no message).
+func BenchmarkDeliverMessageToARoomInTheBack(b *testing.B) {
+	h := bigSession(&testing.T{})
+	h.app.View()
+	room := chat.Conversation{ID: "#room-150", Kind: chat.KindRoom, Name: "#room-150"}
+	body := "a typical chat line, about sixty characters long, give or take"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		ev := chat.MessageEvent{Message: msgAt(1+i, room.ID, bobID, "bob", body), Conversation: room}
+		_, _ = h.app.Update(eventsMsg{ev})
+		_ = h.app.View()
+	}
+}

@@ -45,4 +45,6 @@ var (
 	_ Component = (*OfflineDialog)(nil)
 	_ Component = (*Outbox)(nil)
 	_ Component = (*Notes)(nil)
+	_ modal     = (*Switcher)(nil)
+	_ modal     = (*RoomList)(nil)
 )

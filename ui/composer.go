@@ -313,6 +313,36 @@ func (c *Composer) wordEnd(p int) int {
 	return p
 }
 
+// WordBeforeCursor returns the word that ends at the cursor (blank
+// separated, "" after a blank) and the cluster index where it starts.
+func (c *Composer) WordBeforeCursor() (string, int) {
+	i := c.pos
+	for i > 0 && !c.blank(i-1) {
+		i--
+	}
+	var b strings.Builder
+	for _, g := range c.gs[i:c.pos] {
+		b.WriteString(g.s)
+	}
+	return b.String(), i
+}
+
+// ReplaceBeforeCursor replaces the clusters from start to the cursor with
+// text, the cursor after it, unless the draft would pass the limit (then
+// nothing changes and it reports false).
+func (c *Composer) ReplaceBeforeCursor(start int, text string) bool {
+	start = clampInt(start, 0, c.pos)
+	n := 0
+	for _, g := range c.gs[start:c.pos] {
+		n += g.runes
+	}
+	if c.runes-n+len([]rune(cleanInput(text))) > c.limit {
+		return false
+	}
+	c.delete(start, c.pos)
+	return c.Insert(text)
+}
+
 func (c *Composer) changed() {
 	c.rev++
 	c.redraw()

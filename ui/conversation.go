@@ -12,10 +12,10 @@ import (
 
 // renderCtx is what rendering a message depends on besides the width.
 type renderCtx struct {
-	st       *Styles
-	me       chat.UserID
-	meHandle string // mentions of it are highlighted
-	loc      *time.Location
+	st    *Styles
+	me    chat.UserID
+	meKey string // the user's handle key: mentions of it are highlighted
+	loc   *time.Location
 }
 
 // entryKind tells message entries from system lines.
@@ -47,10 +47,11 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 	if e.lines != nil && int(e.width) == w {
 		return e.lines
 	}
-	if e.kind == entMessage && e.msg.Kind != chat.KindRename {
+	if e.kind == entMessage && e.msg.Kind != chat.KindRename && e.msg.Kind != chat.KindSystem {
 		e.lines = renderMessage(rc, &e.msg, w)
 	} else {
-		p, text := rc.st.pSystem, e.msg.Body // a rename on record is a system line too
+		// A rename or a room's system line on record is a system line too.
+		p, text := rc.st.pSystem, e.msg.Body
 		if e.kind == entError {
 			p = rc.st.pError
 		}
@@ -63,6 +64,101 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 	}
 	e.width = int32(w)
 	return e.lines
+}
+
+// noLines is the rendering of a join or part line folded into the summary
+// of its run (see Conversation.render): cached, but empty.
+var noLines = []string{}
+
+// isPresenceLine reports whether e is a room's line saying someone
+// joined or left (a KindSystem line "HANDLE joined…" or "HANDLE left…"
+// or "HANDLE parted…"), which runs of are summarised.
+func isPresenceLine(e *entry) bool {
+	_, _, ok := presenceOf(e)
+	return ok
+}
+
+// presenceOf tells who joined (joined true) or left by a join or part
+// line. The contract gives these lines no kind of their own: they are
+// told by their wording, and anything else stays a line of its own.
+func presenceOf(e *entry) (handle string, joined, ok bool) {
+	if e.kind != entMessage || e.msg.Kind != chat.KindSystem || e.msg.FromHandle == "" {
+		return "", false, false
+	}
+	rest, found := strings.CutPrefix(e.msg.Body, e.msg.FromHandle+" ")
+	if !found {
+		return "", false, false
+	}
+	for _, w := range []string{"joined", "left", "parted"} {
+		if after, ok := strings.CutPrefix(rest, w); ok && (after == "" || after[0] == ' ' || after[0] == ':') {
+			return e.msg.FromHandle, w == "joined", true
+		}
+	}
+	return "", false, false
+}
+
+// render returns entry i's lines at width w, from the cache when it can.
+// A run of two or more join and part lines in a row shows as the lobby's
+// presence notes do, one summary ("alice, bob, carol and 4 others
+// joined", then who left) drawn by the run's last line; the others draw
+// nothing.
+func (c *Conversation) render(i int, rc *renderCtx, w int) []string {
+	e := &c.entries[i]
+	if e.lines != nil && int(e.width) == w {
+		return e.lines
+	}
+	if !isPresenceLine(e) {
+		return e.render(rc, w)
+	}
+	switch {
+	case i+1 < len(c.entries) && isPresenceLine(&c.entries[i+1]):
+		e.lines = noLines
+	case i > 0 && isPresenceLine(&c.entries[i-1]):
+		var notes presenceNotes
+		j := i
+		for j > 0 && isPresenceLine(&c.entries[j-1]) {
+			j--
+		}
+		for k := j; k <= i; k++ {
+			x := &c.entries[k]
+			h, joined, _ := presenceOf(x)
+			notes.add(x.msg.From, h, joined)
+		}
+		var text []string
+		if len(notes.joined) > 0 {
+			text = append(text, summarise(notes.joined)+" joined")
+		}
+		if len(notes.left) > 0 {
+			text = append(text, summarise(notes.left)+" left")
+		}
+		e.lines = noLines
+		if len(text) > 0 {
+			e.lines = nil
+			for _, l := range wrapHanging(safeLine(strings.Join(text, "; ")), w) {
+				e.lines = append(e.lines, rc.st.pSystem.s(l))
+			}
+		}
+	default:
+		return e.render(rc, w)
+	}
+	e.width = int32(w)
+	return e.lines
+}
+
+// touchRun drops the rendered lines that entry i, new or newly first,
+// changes: the join or part line before it (no longer a run's last) and
+// the last line of the run it joins.
+func (c *Conversation) touchRun(i int) {
+	if i > 0 && isPresenceLine(&c.entries[i-1]) {
+		c.entries[i-1].lines = nil
+	}
+	j := i
+	for j+1 < len(c.entries) && isPresenceLine(&c.entries[j+1]) {
+		j++
+	}
+	if j > i {
+		c.entries[j].lines = nil
+	}
 }
 
 // stampWidth is the width of "HH:MM ".
@@ -92,8 +188,8 @@ func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
 		bw = w - stampWidth
 	}
 	mention := ""
-	if m.From != rc.me && mentions(body, rc.meHandle) {
-		mention = rc.meHandle
+	if m.From != rc.me && chat.Mentions(body, rc.meKey) {
+		mention = rc.meKey
 	}
 	wrapped := wrapText(plain, bw)
 	out := make([]string, len(wrapped))
@@ -163,6 +259,38 @@ type Conversation struct {
 	offset   int  // lines scrolled up from the bottom; 0 follows new messages
 	newBelow int  // messages that arrived while scrolled up
 	readUpTo chat.MessageID
+	// unread are the messages counted unread while the conversation was
+	// never opened: it keeps no messages then (opening it reads the newest
+	// page), only these marks, so that a read marker from another session
+	// lowers its counts exactly. At most maxUnreadMarks, newest last.
+	unread    []unreadMark
+	unreadCut bool // marks older than unread[0] were let go
+}
+
+// unreadMark is a message counted unread in a conversation never opened.
+type unreadMark struct {
+	id      chat.MessageID
+	mention bool
+}
+
+// maxUnreadMarks bounds the marks of a conversation never opened.
+const maxUnreadMarks = 16
+
+// holds reports whether the conversation keeps the messages it receives:
+// a room only once opened (or being opened) or when in front, so that a
+// session in many busy rooms holds about what a lobby session holds; a
+// direct conversation always (its messages are to the user).
+func (c *Conversation) holds(current chat.ConvID) bool {
+	return c.loaded || c.loading || c.info.ID == current || c.info.Kind == chat.KindDirect
+}
+
+// markUnread records an unread message of a conversation never opened.
+func (c *Conversation) markUnread(id chat.MessageID, mention bool) {
+	if len(c.unread) == maxUnreadMarks {
+		c.unread = append(c.unread[:0], c.unread[1:]...)
+		c.unreadCut = true
+	}
+	c.unread = append(c.unread, unreadMark{id, mention})
 }
 
 func newConversation(info chat.Conversation) *Conversation {
@@ -230,6 +358,7 @@ func (c *Conversation) addMessage(m chat.Message) (*entry, bool) {
 	n := len(c.entries)
 	if n == 0 || k > c.entries[n-1].key {
 		c.entries = append(c.entries, entry{key: k, msg: m})
+		c.touchRun(n)
 		return &c.entries[n], true
 	}
 	if c.contains(m.ID) {
@@ -237,6 +366,7 @@ func (c *Conversation) addMessage(m chat.Message) (*entry, bool) {
 	}
 	i := sort.Search(n, func(i int) bool { return c.entries[i].key > k })
 	c.entries = slices.Insert(c.entries, i, entry{key: k, msg: m})
+	c.touchRun(i)
 	return &c.entries[i], true
 }
 
@@ -287,6 +417,12 @@ func (c *Conversation) mergeHistory(page []chat.Message) int {
 		}
 		c.entries = slices.Insert(c.entries, at, leading...)
 	}
+	// Runs of join and part lines may have grown at either end.
+	for i := range c.entries {
+		if isPresenceLine(&c.entries[i]) {
+			c.entries[i].lines = nil
+		}
+	}
 	return len(fresh)
 }
 
@@ -306,6 +442,7 @@ func (c *Conversation) trimOld(limit int) {
 		c.entries = slices.Clone(c.entries) // shrunk after reading back
 	}
 	c.hasOlder = true
+	c.touchRun(0) // a run of join and part lines may have lost its start
 }
 
 // trimNew drops the newest entries when an older page pushed the window
@@ -317,7 +454,7 @@ func (c *Conversation) trimNew(limit int, rc *renderCtx, w int) {
 	}
 	removed := 0
 	for i := limit; i < len(c.entries); i++ {
-		removed += len(c.entries[i].render(rc, w))
+		removed += len(c.render(i, rc, w))
 	}
 	clear(c.entries[limit:])
 	c.entries = c.entries[:limit]
@@ -352,7 +489,7 @@ func (c *Conversation) totalLines(rc *renderCtx, w int) int {
 		n++
 	}
 	for i := range c.entries {
-		n += len(c.entries[i].render(rc, w))
+		n += len(c.render(i, rc, w))
 	}
 	return n
 }
@@ -362,7 +499,7 @@ func (c *Conversation) totalLines(rc *renderCtx, w int) int {
 func (c *Conversation) fills(rc *renderCtx, w, need int) bool {
 	count := 0
 	for i := len(c.entries) - 1; i >= 0 && count < need; i-- {
-		count += len(c.entries[i].render(rc, w))
+		count += len(c.render(i, rc, w))
 	}
 	return count >= need
 }
@@ -378,7 +515,7 @@ func (c *Conversation) visible(rc *renderCtx, w, rows int) []string {
 	count, start := 0, len(c.entries)
 	for start > 0 && count < need {
 		start--
-		count += len(c.entries[start].render(rc, w))
+		count += len(c.render(start, rc, w))
 	}
 	marker := start == 0 && count < need && c.atStart()
 	if marker {

@@ -11,10 +11,12 @@
 //
 // App (app.go) is the root model: it routes messages and lays out the
 // screen (its other methods are grouped by job: lifecycle.go, navigate.go,
-// events.go, send.go); the parts are components with one contract (common.go:
-// Update, View, SetSize, Version) — Login, Pane (the conversation in
-// front), Sidebar, Composer, Status, OfflineDialog, and the Outbox and
-// presence Notes, which draw nothing. App does no I/O in Update — broker
+// events.go, send.go, rooms.go, complete.go); the parts are components with
+// one contract (common.go: Update, View, SetSize, Version) — Login, Pane
+// (the conversation in front), Sidebar, Composer, Status, OfflineDialog,
+// the modal dialogs (switcher.go: the Ctrl+K quick switcher; roomlist.go:
+// the /rooms list), which hand what is picked back to App as messages, and
+// the Outbox and presence Notes, which draw nothing. App does no I/O in Update — broker
 // calls run in tea.Cmds and come back as messages — and keeps View cheap:
 // each component bumps its version when its view changes, and App redraws
 // the area above the input and the whole frame only when the versions

@@ -52,6 +52,12 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 			a.onRead(ev)
 		case *chat.ReadEvent:
 			a.onRead(*ev)
+		case chat.ConversationEvent:
+			a.notes.Flush()
+			cmds = append(cmds, a.onConversation(ev))
+		case *chat.ConversationEvent:
+			a.notes.Flush()
+			cmds = append(cmds, a.onConversation(*ev))
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
 		case *chat.ShutdownEvent:
@@ -60,13 +66,18 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 	}
 	cmds = append(cmds, a.notes.Schedule())
 	if bell {
-		// BEL goes to the terminal as a raw write, never inside the view.
+		// The one place the UI rings: at most once per batch. BEL goes to
+		// the terminal as a raw write, never inside the view.
 		cmds = append(cmds, tea.Raw("\a"))
 	}
 	return tea.Batch(cmds...)
 }
 
-// onMessage files a live message; it reports whether it deserves the bell.
+// onMessage files a live message; it reports whether it deserves the bell:
+// a direct message, or the first unread mention of the user in a room,
+// when not in front (a room already showing a mention badge does not ring
+// again until read). A system line of a room (joins, kicks, topic) is
+// shown but neither counted nor rung for.
 func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 	m := ev.Message
 	info := ev.Conversation
@@ -78,14 +89,18 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 	}
 	c, known := a.convs[m.Conv]
 	if !known {
-		info.Unread = 0
+		info.Unread, info.Mentions = 0, 0
 		c = a.ensureConv(info)
 	}
 	fromMe := m.From == a.me.ID
-	if !c.hasNewer && !a.appendMessage(c, m) {
+	hold := c.holds(a.current)
+	switch {
+	case hold && !c.hasNewer && !a.appendMessage(c, m):
 		return false, nil // already shown (our own Send's result, or history)
+	case !hold && len(c.unread) > 0 && m.ID <= c.unread[len(c.unread)-1].id:
+		return false, nil // already counted
 	}
-	if fromMe {
+	if fromMe || m.Kind == chat.KindSystem {
 		return false, nil
 	}
 	if c.info.ID == a.current {
@@ -95,8 +110,17 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 		return false, a.scheduleMarkRead()
 	}
 	c.info.Unread++
+	first := false
+	mentioned := chat.Mentions(m.Body, a.rc.meKey)
+	if mentioned {
+		first = c.info.Mentions == 0
+		c.info.Mentions++
+	}
+	if !hold {
+		c.markUnread(m.ID, mentioned)
+	}
 	a.sidebar.Touch()
-	return c.info.Kind == chat.KindDirect || mentions(m.Body, a.me.Handle), nil
+	return c.info.Kind == chat.KindDirect || first, nil
 }
 
 // onRead applies a read marker set by another session of the user: the
@@ -111,13 +135,32 @@ func (a *App) onRead(ev chat.ReadEvent) {
 	if c.info.Unread == 0 {
 		return
 	}
+	if len(c.unread) > 0 {
+		// Never opened: the marks say what is unread after UpTo (those
+		// from before login, older than every mark, are read too) unless
+		// UpTo is older than the marks kept.
+		if c.unreadCut && ev.UpTo < c.unread[0].id {
+			return
+		}
+		n, ment := 0, 0
+		c.unread = slices.DeleteFunc(c.unread, func(u unreadMark) bool { return u.id <= ev.UpTo })
+		for _, u := range c.unread {
+			n++
+			if u.mention {
+				ment++
+			}
+		}
+		c.info.Unread, c.info.Mentions = min(c.info.Unread, n), min(c.info.Mentions, ment)
+		a.sidebar.Touch()
+		return
+	}
 	// With no message in the window (a conversation this session has not
 	// opened, its unread ones from before login), none is known to be
 	// newer than UpTo.
-	n, bounded := 0, !c.hasOlder || c.newestID() == 0
+	n, ment, bounded := 0, 0, !c.hasOlder || c.newestID() == 0
 	for i := len(c.entries) - 1; i >= 0 && n < c.info.Unread; i-- {
 		e := &c.entries[i]
-		if e.kind != entMessage {
+		if e.kind != entMessage || e.msg.Kind == chat.KindSystem {
 			continue
 		}
 		if e.msg.ID <= ev.UpTo {
@@ -126,12 +169,16 @@ func (a *App) onRead(ev chat.ReadEvent) {
 		}
 		if e.msg.From != a.me.ID {
 			n++
+			if chat.Mentions(e.msg.Body, a.rc.meKey) {
+				ment++
+			}
 		}
 	}
 	// The window holds only the newest messages: when UpTo is older than
 	// all of them, the count after it is unknown here and stays as it is.
 	if bounded && n < c.info.Unread {
 		c.info.Unread = n
+		c.info.Mentions = min(c.info.Mentions, ment)
 		a.sidebar.Touch()
 	}
 }
@@ -157,7 +204,7 @@ func (a *App) onPresence(ev chat.PresenceEvent) {
 		}
 		if p.User == a.me.ID {
 			a.me.Handle = p.Handle
-			a.rc.meHandle = p.Handle
+			a.rc.meKey = chat.HandleKey(p.Handle)
 			a.dropRenderCaches() // mentions of the new handle are highlighted
 		}
 	}

@@ -158,6 +158,7 @@ type fakeSession struct {
 	hist      []histCall
 	marks     []markCall
 	dismissed int
+	roomsAt   []string // the after of each Rooms call
 	closed    atomic.Int32
 
 	sendFn    func(conv chat.ConvID, text string) (chat.Message, error)
@@ -235,7 +236,26 @@ func (s *fakeSession) History(_ context.Context, conv chat.ConvID, before chat.M
 	if fn != nil {
 		return fn(conv, before, n)
 	}
-	return nil, nil
+	// Otherwise the messages a test stored (fakeBroker.store), a page of
+	// them.
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	var page []chat.Message
+	for _, m := range s.b.history[conv] {
+		if before == 0 || m.ID < before {
+			page = append(page, m)
+		}
+	}
+	return page[max(0, len(page)-n):], nil
+}
+
+// store keeps messages as the conversation's history, served by History.
+func (b *fakeBroker) store(msgs ...chat.Message) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range msgs {
+		b.history[m.Conv] = append(b.history[m.Conv], m)
+	}
 }
 
 // MarkRead records the call and, like the hub, tells the user's other
@@ -254,6 +274,9 @@ func (s *fakeSession) MarkRead(_ context.Context, conv chat.ConvID, upTo chat.Me
 
 // Rooms serves the broker's rooms list (set by a test), paged by name.
 func (s *fakeSession) Rooms(_ context.Context, after string, n int) ([]chat.RoomInfo, error) {
+	s.mu.Lock()
+	s.roomsAt = append(s.roomsAt, after)
+	s.mu.Unlock()
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
 	var out []chat.RoomInfo

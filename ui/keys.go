@@ -15,6 +15,8 @@ type keyMap struct {
 	Down     key.Binding
 	PageUp   key.Binding
 	PageDown key.Binding
+	Switcher key.Binding // the quick switcher
+	Complete key.Binding // @handle completion in the input (Tab)
 }
 
 func newKeyMap() keyMap {
@@ -29,6 +31,8 @@ func newKeyMap() keyMap {
 		Down:     key.NewBinding(key.WithKeys("down"), key.WithHelp("↑/↓", "select")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup/dn", "scroll")),
 		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgup/pgdn", "scroll")),
+		Switcher: key.NewBinding(key.WithKeys("ctrl+k"), key.WithHelp("^K", "go to")),
+		Complete: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "@name")),
 	}
 }
 
@@ -41,19 +45,29 @@ func hint(b key.Binding) string {
 // helpChat is the status line while typing; wide terminals get every key.
 func (k keyMap) helpChat(wide bool) []string {
 	if wide {
-		return []string{hint(k.Enter), "tab/^N/^P switch", "esc/^S contacts", hint(k.PageUp), "/help commands", hint(k.Quit)}
+		return []string{hint(k.Enter), "tab/^N/^P switch", hint(k.Switcher), "@name+tab complete", "esc/^S contacts", hint(k.PageUp), "/help", hint(k.Quit)}
 	}
-	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Sidebar), hint(k.PageUp), "/help", hint(k.Quit)}
+	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Switcher), hint(k.Sidebar), "/help", hint(k.Quit)}
 }
 
 // helpSidebar is the status line while the sidebar has focus.
 func (k keyMap) helpSidebar() []string {
-	return []string{"↑/↓ select", "enter open", "esc back", hint(k.NextConv), hint(k.Quit)}
+	return []string{"↑/↓ select", "pgup/dn page", "enter open", "esc back", hint(k.NextConv), hint(k.Quit)}
 }
 
 // helpDialog is the status line while the offline dialog is open.
 func (k keyMap) helpDialog() []string {
 	return []string{"↑/↓ pick", "enter open conversation", "esc dismiss", hint(k.Quit)}
+}
+
+// helpSwitcher is the status line while the quick switcher is open.
+func (k keyMap) helpSwitcher() []string {
+	return []string{"type to filter", "↑/↓ pick", "enter open", "esc close", hint(k.Quit)}
+}
+
+// helpRooms is the status line while the /rooms list is open.
+func (k keyMap) helpRooms() []string {
+	return []string{"↑/↓ pick", "enter join", "esc close", hint(k.Quit)}
 }
 
 // helpLogin is the status line of the login screen.

@@ -52,10 +52,15 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 		a.me = snap.Me
 	}
 	a.rc.me = a.me.ID
-	a.rc.meHandle = a.me.Handle
+	a.rc.meKey = chat.HandleKey(a.me.Handle)
 	a.ensureConv(chat.Conversation{ID: chat.Lobby, Kind: chat.KindRoom, Name: string(chat.Lobby)})
-	for _, c := range snap.Conversations {
-		a.ensureConv(c).info.Unread = c.Unread
+	for _, info := range snap.Conversations {
+		c := a.ensureConv(info)
+		name := c.info.Name
+		c.info = info
+		if c.info.Name == "" {
+			c.info.Name = name
+		}
 	}
 	a.current = chat.Lobby
 	if lobby := a.convs[chat.Lobby]; lobby != nil {

@@ -289,3 +289,66 @@ func TestSwitchingToAConversationCutSmallerFillsTheScreen(t *testing.T) {
 		t.Fatalf("top of the screen is empty:\n%s", strings.Join(lines[:min(10, len(lines))], "\n"))
 	}
 }
+
+// retainedIn200Rooms is the heap an App in 200 rooms keeps after perRoom
+// messages arrived in each room (none opened), at 80×24, in batches.
+func retainedIn200Rooms(t *testing.T, perRoom int) (int64, *harness) {
+	t.Helper()
+	heap := func() int64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	var convs []chat.Conversation
+	for i := range 200 {
+		convs = append(convs, roomConv(fmt.Sprintf("#room-%03d", i)))
+	}
+	b := roomsBroker(convs, nil, nil)
+	base := heap()
+	h := newHarness(t, b)
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	id := 1
+	for range perRoom {
+		evs := make([]chat.Event, 0, len(convs))
+		for _, c := range convs {
+			body := fmt.Sprintf("message %d: a line of ordinary chat, long enough to be typical", id)
+			evs = append(evs, chat.MessageEvent{Message: msgAt(id, c.ID, bobID, "bob", body), Conversation: c})
+			id++
+		}
+		h.events(evs...)
+		h.app.View()
+	}
+	used := heap() - base
+	runtime.KeepAlive(h)
+	return used, h
+}
+
+// TestSessionIn200BusyRoomsHoldsAboutWhatALobbySessionHolds: rooms not
+// opened keep no messages (only their counts), so a session in 200 busy
+// rooms costs about what a lobby session does, and opening a room reads
+// its newest page.
+func TestSessionIn200BusyRoomsHoldsAboutWhatALobbySessionHolds(t *testing.T) {
+	retainedAfter(t, 500) // warm up lazily built tables (styles, widths)
+	lobby := retainedAfter(t, 5000)
+	rooms, h := retainedIn200Rooms(t, 25)
+	t.Logf("retained: lobby session after 5,000 messages %d KiB; 200 rooms after 5,000 messages %d KiB", lobby/1024, rooms/1024)
+	for _, c := range h.app.order[1:] {
+		if len(c.entries) != 0 || c.info.Unread != 25 || len(c.unread) > maxUnreadMarks {
+			t.Fatalf("%s keeps %d entries, %d marks, unread %d", c.info.Name, len(c.entries), len(c.unread), c.info.Unread)
+		}
+	}
+	if _, _, hist, _, _ := h.sess.calls(); len(hist) != 1 || hist[0].conv != chat.Lobby {
+		t.Fatalf("history read for rooms not opened: %+v", hist)
+	}
+	if rooms > lobby+160<<10 {
+		t.Errorf("a session in 200 rooms keeps %d KiB, a lobby session %d KiB", rooms/1024, lobby/1024)
+	}
+	m := msgAt(7, "#room-007", bobID, "bob", "in the history")
+	h.b.store(m)
+	h.send(openConvMsg{"#room-007"})
+	if c := h.app.convs["#room-007"]; !c.contains(7) || c.info.Unread != 0 {
+		t.Fatalf("opening the room did not read its newest page")
+	}
+}

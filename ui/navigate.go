@@ -5,6 +5,8 @@ package ui
 // each conversation's bounded window.
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -13,10 +15,12 @@ import (
 )
 
 // ensureConv returns the conversation, creating its sidebar entry if new.
+// A new one takes its place in the sidebar's order (see placeConv).
 func (a *App) ensureConv(info chat.Conversation) *Conversation {
 	if c, ok := a.convs[info.ID]; ok {
 		if info.Name != "" && info.Name != c.info.Name {
 			c.info.Name = info.Name
+			a.placeConv(c)
 			a.sidebar.Touch()
 		}
 		return c
@@ -26,9 +30,43 @@ func (a *App) ensureConv(info chat.Conversation) *Conversation {
 	}
 	c := newConversation(info)
 	a.convs[info.ID] = c
-	a.order = append(a.order, c)
+	a.placeConv(c)
 	a.sidebar.Touch()
 	return c
+}
+
+// convGroup is the sidebar group of a conversation, in the sidebar's
+// order: the lobby, joined rooms, invited rooms, direct conversations.
+func convGroup(info *chat.Conversation) int {
+	switch {
+	case info.ID == chat.Lobby:
+		return 0
+	case info.Kind == chat.KindDirect:
+		return 3
+	case info.Invited:
+		return 2
+	}
+	return 1
+}
+
+// placeConv puts c (new, renamed, or joined from an invitation) at its
+// place in a.order, which is the sidebar's order and Tab's: the lobby,
+// joined rooms by name, invited rooms by name, then direct conversations
+// in the order they were opened (a new one goes last).
+func (a *App) placeConv(c *Conversation) {
+	if i := slices.Index(a.order, c); i >= 0 {
+		a.order = slices.Delete(a.order, i, i+1)
+	}
+	g, name := convGroup(&c.info), strings.ToLower(c.info.Name)
+	at := len(a.order)
+	for j, o := range a.order {
+		og := convGroup(&o.info)
+		if og > g || og == g && (g == 1 || g == 2) && strings.ToLower(o.info.Name) > name {
+			at = j
+			break
+		}
+	}
+	a.order = slices.Insert(a.order, at, c)
 }
 
 // switchTo brings a conversation to the front, marks it read and loads its
@@ -37,6 +75,10 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	c := a.convs[id]
 	if c == nil {
 		return nil
+	}
+	if c.info.Invited {
+		// An invited room has no history for the user until they join.
+		return a.runLine("/join " + c.info.Name)
 	}
 	var cmds []tea.Cmd
 	if prev := a.convs[a.current]; prev != nil && prev != c {
@@ -47,9 +89,8 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 	}
 	a.current = id
 	a.status.Clear()
-	if c.info.Unread != 0 {
-		c.info.Unread = 0
-	}
+	c.info.Unread, c.info.Mentions = 0, 0
+	c.unread, c.unreadCut = nil, false
 	a.sidebar.Touch()
 	if !c.loaded {
 		cmds = append(cmds, a.loadLatest(c))
@@ -61,9 +102,8 @@ func (a *App) switchTo(id chat.ConvID) tea.Cmd {
 }
 
 // cycle moves to the next (delta 1) or previous conversation in the
-// sidebar's order, which is the order conversations were opened in (the
-// lobby first): it does not change as messages arrive, so Tab walks the
-// list as it is shown.
+// sidebar's order (see placeConv): it does not change as messages arrive,
+// so Tab walks the list as it is shown.
 func (a *App) cycle(delta int) tea.Cmd {
 	if len(a.order) == 0 {
 		return nil
@@ -74,7 +114,13 @@ func (a *App) cycle(delta int) tea.Cmd {
 			i = j
 		}
 	}
-	i = (i + delta + len(a.order)) % len(a.order)
+	// Invited rooms are passed over: opening one would join it.
+	for range len(a.order) {
+		i = (i + delta + len(a.order)) % len(a.order)
+		if !a.order[i].info.Invited {
+			break
+		}
+	}
 	return a.switchTo(a.order[i].info.ID)
 }
 

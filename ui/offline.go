@@ -101,15 +101,35 @@ func (d *OfflineDialog) View() string {
 	return d.view
 }
 
+// summary counts the groups for the title: "5 messages from 2 people ·
+// 3 mentions in 1 room".
+func (d *OfflineDialog) summary() string {
+	var msgs, people, ments, rooms int
+	for _, g := range d.groups {
+		n := max(g.Count, len(g.Messages))
+		if g.Room {
+			ments += n
+			rooms++
+		} else {
+			msgs += n
+			people++
+		}
+	}
+	var parts []string
+	if people > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s from %d %s", msgs, plural(msgs, "message", "messages"), people, plural(people, "person", "people")))
+	}
+	if rooms > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s in %d %s", ments, plural(ments, "mention", "mentions"), rooms, plural(rooms, "room", "rooms")))
+	}
+	return strings.Join(parts, " · ")
+}
+
 func (d *OfflineDialog) lines() []string {
 	rc, w, h := d.rc, d.w, d.h
 	st := rc.st
 	boxW := min(w, 72)
 	inner := max(1, boxW-4) // border + one blank each side
-	total := 0
-	for _, g := range d.groups {
-		total += max(g.Count, len(g.Messages))
-	}
 	// Build the body with each group's first line index, then scroll so
 	// the picked group is on screen.
 	var body []string
@@ -117,11 +137,16 @@ func (d *OfflineDialog) lines() []string {
 	for i, g := range d.groups {
 		starts[i] = len(body)
 		n := max(g.Count, len(g.Messages))
+		who := g.FromHandle
 		head := fmt.Sprintf("%s — %d %s", safeLine(g.FromHandle), n, plural(n, "message", "messages"))
+		if g.Room {
+			who = g.Name
+			head = fmt.Sprintf("%d %s in %s", n, plural(n, "mention", "mentions"), safeLine(g.Name))
+		}
 		if i == d.sel {
 			head = st.DialogSelected.Render(pad("› "+head, inner))
 		} else {
-			head = "  " + st.HandleStyle(g.FromHandle).Render(fit(head, inner-2))
+			head = "  " + st.HandleStyle(who).Render(fit(head, inner-2))
 		}
 		body = append(body, head)
 		msgs := g.Messages
@@ -131,9 +156,13 @@ func (d *OfflineDialog) lines() []string {
 		}
 		for _, m := range msgs {
 			text := safeLine(m.Body)
-			if m.Kind == chat.KindAction {
+			switch {
+			case m.Kind == chat.KindAction:
 				// The actor is part of an action: "* bob waves".
 				text = st.Action.Render("* " + safeLine(m.FromHandle) + " " + text)
+			case g.Room:
+				// A room's group has several senders: each line names its own.
+				text = st.HandleStyle(m.FromHandle).Render(safeLine(m.FromHandle)) + ": " + text
 			}
 			line := "    " + st.Time.Render(m.At.In(rc.loc).Format("15:04")) + " " + text
 			body = append(body, fit(line, inner))
@@ -149,9 +178,7 @@ func (d *OfflineDialog) lines() []string {
 		top = clampInt(end-avail, 0, starts[d.sel])
 		body = body[top:min(len(body), top+avail)]
 	}
-	title := st.DialogTitle.Render("While you were away") + st.System.Render(
-		fmt.Sprintf("  %d %s from %d %s", total, plural(total, "message", "messages"),
-			len(d.groups), plural(len(d.groups), "person", "people")))
+	title := st.DialogTitle.Render("While you were away") + st.System.Render("  "+d.summary())
 	content := []string{fit(title, inner), ""}
 	content = append(content, body...)
 	content = append(content, "", st.System.Render(fit("↑/↓ pick · enter open · esc dismiss", inner)))

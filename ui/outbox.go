@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -148,4 +149,10 @@ func (o *Outbox) takeUnsent(conv chat.ConvID) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// forget drops the failed lines kept for conv (a conversation removed from
+// view: nothing typed for it is offered again).
+func (o *Outbox) forget(conv chat.ConvID) {
+	o.unsent = slices.DeleteFunc(o.unsent, func(it outItem) bool { return it.conv == conv })
 }

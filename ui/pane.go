@@ -108,20 +108,33 @@ func (p *Pane) header(c *Conversation) string {
 	st := p.st
 	title := st.pHeader.s(" " + safeLine(c.info.Name))
 	var extra []string
-	if c.info.ID == chat.Lobby {
+	switch {
+	case c.info.ID == chat.Lobby:
 		extra = append(extra, fmt.Sprintf("%d online", p.online.Len()))
-	} else if c.info.Kind == chat.KindDirect {
+	case c.info.Kind == chat.KindDirect:
 		extra = append(extra, p.peerStatus(c.info.Peer))
+	case c.info.Private:
+		extra = append(extra, "private")
+	}
+	switch c.info.Role {
+	case chat.RoleOwner:
+		extra = append(extra, "owner")
+	case chat.RoleOperator:
+		extra = append(extra, "operator")
 	}
 	if p.sidebarHidden {
 		// The sidebar is hidden: say what it would show.
-		unread := 0
+		unread, ment := 0, 0
 		for id, other := range p.convs {
 			if id != c.info.ID {
 				unread += other.info.Unread
+				ment += other.info.Mentions
 			}
 		}
-		if unread > 0 {
+		switch {
+		case ment > 0:
+			extra = append(extra, fmt.Sprintf("%d unread elsewhere, @%d (esc)", unread, ment))
+		case unread > 0:
 			extra = append(extra, fmt.Sprintf("%d unread elsewhere (esc)", unread))
 		}
 	}
@@ -134,6 +147,11 @@ func (p *Pane) header(c *Conversation) string {
 		} else {
 			extra = append(extra, "scrolled (pgdn)")
 		}
+	}
+	// The topic goes last: it is what fit cuts when the header is too
+	// wide, never the state around it.
+	if t := strings.TrimSpace(safeLine(c.info.Topic)); t != "" {
+		extra = append(extra, t)
 	}
 	if len(extra) == 0 {
 		return title

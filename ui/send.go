@@ -143,8 +143,18 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 	// A reply may open a conversation even when the command then failed
 	// ("/msg bob hi" opens the DM, then the send is refused).
 	if r.Open != nil && r.Open.ID != "" {
-		a.ensureConv(*r.Open)
-		cmds = append(cmds, a.switchTo(r.Open.ID))
+		if c := a.convs[r.Open.ID]; c != nil && c.info.Invited && !r.Open.Invited {
+			// Joined from an invitation (/join): a member now, not invited,
+			// whether or not its ConversationEvent came first.
+			cmds = append(cmds, a.updateConv(c, *r.Open))
+		}
+		if c := a.ensureConv(*r.Open); !c.info.Invited {
+			cmds = append(cmds, a.switchTo(r.Open.ID))
+		}
+	}
+	if r.Closed != "" {
+		// Before the reply's lines, which then show where the view went.
+		cmds = append(cmds, a.removeConv(r.Closed, ""))
 	}
 	if msg.err != nil {
 		a.status.SetError(userText(msg.err))
@@ -163,6 +173,9 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 			c.trimOld(a.window(c))
 		}
 	}
+	if len(r.Rooms) > 0 {
+		a.openModal(newRoomList(a.common, a.sess, r.Rooms))
+	}
 	if r.Quit {
 		cmds = append(cmds, tea.Quit)
 	}
@@ -177,7 +190,12 @@ func (a *App) appendMessage(c *Conversation, m chat.Message) bool {
 		return false
 	}
 	if c.info.ID == a.current && c.offset > 0 {
-		c.offset += len(e.render(&a.rc, a.textWidth()))
+		for i := len(c.entries) - 1; i >= 0; i-- {
+			if &c.entries[i] == e {
+				c.offset += len(c.render(i, &a.rc, a.textWidth()))
+				break
+			}
+		}
 		c.newBelow++
 	} else if n := len(c.entries) - a.renderKeep(); n >= 0 {
 		// Following the newest messages: drop the rendered lines of an

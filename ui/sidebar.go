@@ -25,12 +25,18 @@ const (
 	itemSelf                    // yourself, online: shows your /whois
 )
 
-// sideItem is one sidebar row.
+// sideItem is one sidebar row. Its text is drawn only when the row comes
+// on screen (a user in 200 rooms, or the whole online list with focus,
+// has many more rows than the screen).
 type sideItem struct {
-	kind   itemKind
-	conv   chat.ConvID
-	handle string
-	text   string // styled, without selection highlight
+	kind    itemKind
+	conv    chat.ConvID
+	handle  string
+	text    string             // styled, without selection highlight; "" until drawn
+	info    *chat.Conversation // a conversation row's data
+	current bool               // the conversation in front
+	person  chat.Presence      // a person's row
+	contact *chat.Contact      // a contact's row
 }
 
 func (it sideItem) selectable() bool {
@@ -65,8 +71,10 @@ type Sidebar struct {
 	width   int
 	height  int
 	focused bool
-	lines   []string // the rows drawn at version drawn
-	view    string   // lines joined, "" until asked for
+	top     int       // the first row on screen
+	now     time.Time // for "last seen" ages, as of the rebuild
+	lines   []string  // the rows drawn at version drawn
+	view    string    // lines joined, "" until asked for
 	drawn   uint64
 }
 
@@ -106,7 +114,8 @@ func (s *Sidebar) ensure() {
 	}
 }
 
-// Update moves the cursor with the Up and Down keys.
+// Update moves the cursor with the Up and Down keys, a page with PgUp and
+// PgDn.
 func (s *Sidebar) Update(msg tea.Msg) tea.Cmd {
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
@@ -118,43 +127,44 @@ func (s *Sidebar) Update(msg tea.Msg) tea.Cmd {
 		s.move(-1)
 	case key.Matches(k, s.keys.Down):
 		s.move(1)
+	case key.Matches(k, s.keys.PageUp):
+		s.move(-max(1, s.height-2))
+	case key.Matches(k, s.keys.PageDown):
+		s.move(max(1, s.height-2))
 	}
 	return nil
 }
 
-// rebuild recomputes the rows from d (Touch has bumped the version). The
-// online list is cut to what can be on screen: only the visible members
-// of the shared roster are read.
+// rebuild recomputes the rows from d (Touch has bumped the version): the
+// rooms (the lobby, joined rooms by name, invited rooms), the direct
+// conversations, the contacts and the people online. The online list is
+// cut to what can be on screen without focus: only the visible members
+// of the shared roster are read. Rows are drawn later, when on screen.
 func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 	var prev sideItem
 	if s.sel >= 0 && s.sel < len(s.items) {
 		prev = s.items[s.sel]
 	}
 	items := s.items[:0]
-	items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render("Conversations")})
+	clear(items[:cap(items)]) // drop the old rows' references
+	title := func(t string) { items = append(items, sideItem{kind: itemTitle, handle: t}) }
+	title("Rooms")
+	direct := false
 	for _, c := range d.convs {
-		mark, style := "  ", st.SideItem
-		if c.info.ID == d.current {
-			mark, style = "› ", st.SideCurrent
+		if c.info.Kind == chat.KindDirect && !direct {
+			direct = true
+			title("Direct messages")
 		}
-		count := ""
-		if c.info.Unread > 0 {
-			count = fmt.Sprintf(" (%d)", c.info.Unread)
-		}
-		text := mark + style.Render(s.cut(safeLine(c.info.Name), 2+len(count)))
-		if count != "" {
-			text += " " + st.Unread.Render(count[1:])
-		}
-		items = append(items, sideItem{kind: itemConv, conv: c.info.ID, handle: c.info.Name, text: text})
+		items = append(items, sideItem{kind: itemConv, conv: c.info.ID, handle: c.info.Name, info: &c.info, current: c.info.ID == d.current})
 	}
 	if len(d.contacts) > 0 {
-		items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render("Contacts")})
-		for _, c := range d.contacts {
-			items = append(items, sideItem{kind: itemContact, handle: c.Handle, text: s.contactLine(st, c, d.now)})
+		title("Contacts")
+		for i := range d.contacts {
+			items = append(items, sideItem{kind: itemContact, handle: d.contacts[i].Handle, contact: &d.contacts[i]})
 		}
 	}
 	n := d.online.Len()
-	items = append(items, sideItem{kind: itemTitle, text: st.SideTitle.Render(fmt.Sprintf("Online (%d)", n))})
+	title(fmt.Sprintf("Online (%d)", n))
 	room := max(1, s.height-len(items))
 	for i := 0; i < n; i++ {
 		if i == room-1 && n > room && !d.focused {
@@ -162,18 +172,14 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 			break
 		}
 		p := d.online.At(i)
-		style, mark := st.Online, ""
-		if p.Status == chat.Away {
-			style, mark = st.Away, " (away)"
-		}
 		kind := itemPerson
 		if p.User == d.me {
-			kind, mark = itemSelf, mark+" (you)"
+			kind = itemSelf
 		}
-		name := s.cut(safeLine(p.Handle), 2+len(mark)) + mark
-		items = append(items, sideItem{kind: kind, handle: p.Handle, text: "  " + style.Render(name)})
+		items = append(items, sideItem{kind: kind, handle: p.Handle, person: p})
 	}
 	s.items = items
+	s.now = d.now
 	// Keep the cursor on the same row if it still exists.
 	s.sel = -1
 	for i, it := range items {
@@ -185,6 +191,63 @@ func (s *Sidebar) rebuild(st *Styles, d sidebarData) {
 	if s.sel < 0 {
 		s.sel = s.firstSelectable()
 	}
+}
+
+// rowText draws row i (once per rebuild).
+func (s *Sidebar) rowText(i int) string {
+	it := &s.items[i]
+	if it.text != "" {
+		return it.text
+	}
+	st := s.st
+	switch it.kind {
+	case itemTitle:
+		it.text = st.SideTitle.Render(it.handle)
+	case itemConv:
+		it.text = s.convLine(st, it.info, it.current)
+	case itemContact:
+		it.text = s.contactLine(st, *it.contact, s.now)
+	case itemPerson, itemSelf:
+		p := it.person
+		paint, mark := st.pOnline, ""
+		if p.Status == chat.Away {
+			paint, mark = st.pAway, " (away)"
+		}
+		if it.kind == itemSelf {
+			mark += " (you)"
+		}
+		it.text = "  " + paint.s(s.cut(safeLine(p.Handle), 2+len(mark))+mark)
+	}
+	return it.text
+}
+
+// convLine draws a conversation's row: "› #ops (12) @2" — the marker of
+// the one in front, the unread count and the mention badge; an invited
+// room is dim, with "invited".
+func (s *Sidebar) convLine(st *Styles, c *chat.Conversation, current bool) string {
+	mark, paint := "  ", st.pSideItem
+	if current {
+		mark, paint = "› ", st.pSideCurrent
+	}
+	if c.Invited {
+		const inv = " invited"
+		return mark + st.pOffline.s(s.cut(safeLine(c.Name), 2+len(inv))+inv)
+	}
+	count, badge := "", ""
+	if c.Unread > 0 {
+		count = fmt.Sprintf(" (%d)", c.Unread)
+	}
+	if c.Mentions > 0 {
+		badge = fmt.Sprintf(" @%d", c.Mentions)
+	}
+	text := mark + paint.s(s.cut(safeLine(c.Name), 2+len(count)+len(badge)))
+	if count != "" {
+		text += " " + st.pUnread.s(count[1:])
+	}
+	if badge != "" {
+		text += " " + st.pMention.s(badge[1:])
+	}
+	return text
 }
 
 // cut shortens a name so that it fits a row beside fixed cells of marks
@@ -296,24 +359,44 @@ func (s *Sidebar) View() string {
 	return s.view
 }
 
-// Lines is View as lines, for the layout to set beside the pane's.
+// Lines is View as lines, for the layout to set beside the pane's. The
+// rows scroll so that the cursor (with focus) or the conversation in
+// front (without) is on screen, moving no more than needed.
 func (s *Sidebar) Lines() []string {
 	s.ensure()
 	if s.drawn == s.Version() && s.lines != nil {
 		return s.lines
 	}
 	st := s.st
-	top := 0
-	if s.focused && s.sel >= s.height {
-		top = s.sel - s.height + 1
+	target := s.sel
+	if !s.focused {
+		target = 0
+		for i := range s.items {
+			if s.items[i].current {
+				target = i
+			}
+		}
 	}
+	if target >= 0 {
+		if target < s.top {
+			s.top = target
+			if target > 0 && s.items[target-1].kind == itemTitle {
+				s.top-- // the group's title too
+			}
+		}
+		if target >= s.top+s.height {
+			s.top = target - s.height + 1
+		}
+	}
+	s.top = clampInt(s.top, 0, max(0, len(s.items)-s.height))
 	lines := s.lines[:0]
-	for i := top; i < len(s.items) && len(lines) < s.height; i++ {
-		text := " " + s.items[i].text
+	for i := s.top; i < len(s.items) && len(lines) < s.height; i++ {
+		row := s.rowText(i)
+		text := " " + row
 		if s.focused && i == s.sel {
 			// The highlight starts where the row's text does: its indent
 			// stays, as on the rows around it.
-			plain := ansi.Strip(s.items[i].text)
+			plain := ansi.Strip(row)
 			rest := strings.TrimLeft(plain, " ")
 			indent := plain[:len(plain)-len(rest)]
 			text = " " + indent + st.SideSelected.Render(pad(rest, max(1, s.width-2-len(indent))))

@@ -19,6 +19,8 @@ const (
 	hintSidebar
 	hintDialog
 	hintLogin
+	hintSwitcher
+	hintRooms
 )
 
 // Status is the bottom line: the last error (red, until the next edit, a
@@ -158,6 +160,10 @@ func (s *Status) View() string {
 			hints = s.keys.helpDialog()
 		case hintSidebar:
 			hints = s.keys.helpSidebar()
+		case hintSwitcher:
+			hints = s.keys.helpSwitcher()
+		case hintRooms:
+			hints = s.keys.helpRooms()
 		default:
 			hints = s.keys.helpChat(s.w >= 100)
 		}

@@ -49,6 +49,7 @@ type Styles struct {
 	pTime, pBody, pSelfBody, pSelf, pAction, pSystem, pError, pHelp paint
 	pHeader, pHeaderDim, pSeparator                                 paint
 	pMention                                                        paint
+	pSideItem, pSideCurrent, pUnread, pOnline, pAway, pOffline      paint
 	pHandles                                                        []paint
 }
 
@@ -120,6 +121,8 @@ func NewStyles(isDark bool) *Styles {
 	s.pAction, s.pSystem, s.pError, s.pHelp = paintOf(s.Action), paintOf(s.System), paintOf(s.Error), paintOf(s.Help)
 	s.pHeader, s.pHeaderDim, s.pSeparator = paintOf(s.Header), paintOf(s.HeaderDim), paintOf(s.Separator)
 	s.pMention = paintOf(s.Mention)
+	s.pSideItem, s.pSideCurrent, s.pUnread = paintOf(s.SideItem), paintOf(s.SideCurrent), paintOf(s.Unread)
+	s.pOnline, s.pAway, s.pOffline = paintOf(s.Online), paintOf(s.Away), paintOf(s.Offline)
 	return s
 }
 

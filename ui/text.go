@@ -100,58 +100,40 @@ func isKnownChatError(err error) bool {
 	return userText(err) != internalError
 }
 
-// mentions reports whether body addresses handle as "@handle" (letter case
-// ignored, word boundaries respected: "@alice," and "@alice." mention alice,
-// "@alicex" does not).
+// mentions reports whether body mentions the user whose handle is handle,
+// by chat's one rule (chat.Mentions on the handle's key).
 func mentions(body, handle string) bool {
-	if handle == "" {
-		return false
-	}
-	return nextMention(strings.ToLower(body), "@"+strings.ToLower(handle), 0) >= 0
+	return chat.Mentions(body, chat.HandleKey(handle))
 }
 
-// nextMention is the byte offset of the first mention needle ("@handle",
-// lowercased) in lb (lowercased text) at or after from, or -1.
-func nextMention(lb, needle string, from int) int {
-	for from < len(lb) {
-		i := strings.Index(lb[from:], needle)
-		if i < 0 {
-			return -1
-		}
-		i += from
-		end := i + len(needle)
-		before := i == 0 || !handleByte(lb[i-1])
-		after := end == len(lb) || (!wordByte(lb[end]) &&
-			!((lb[end] == '.' || lb[end] == '-') && end+1 < len(lb) && handleByte(lb[end+1])))
-		if before && after {
-			return i
-		}
-		from = i + 1
-	}
-	return -1
-}
-
-// paintMentions paints line in p, with every mention of handle in mp.
-func paintMentions(line, handle string, p, mp paint) string {
-	if handle == "" || !strings.Contains(line, "@") {
+// paintMentions paints line in p, with every mention of the user whose
+// handle key is key in mp. Each '@' token is judged by chat's rule
+// (chat.Mentioned, with the byte before it), so the highlight never
+// disagrees with the mention counts and the bell.
+func paintMentions(line, key string, p, mp paint) string {
+	if key == "" || !strings.Contains(line, "@") {
 		return p.s(line)
 	}
-	// Lowercasing ASCII keeps byte offsets; a handle is ASCII.
-	lb := strings.ToLower(line)
-	if len(lb) != len(line) {
-		return p.s(line)
-	}
-	needle := "@" + strings.ToLower(handle)
 	var b strings.Builder
 	from := 0
-	for {
-		i := nextMention(lb, needle, from)
-		if i < 0 {
-			break
+	for i := 0; i < len(line); i++ {
+		if line[i] != '@' {
+			continue
 		}
+		j := i + 1
+		for j < len(line) && handleByte(line[j]) {
+			j++
+		}
+		ks := chat.Mentioned(line[max(0, i-1):j])
+		if len(ks) != 1 || ks[0] != key {
+			i = j - 1
+			continue
+		}
+		end := i + 1 + len(key)
 		b.WriteString(p.s(line[from:i]))
-		b.WriteString(mp.s(line[i : i+len(needle)]))
-		from = i + len(needle)
+		b.WriteString(mp.s(line[i:end]))
+		from = end
+		i = end - 1
 	}
 	if from == 0 {
 		return p.s(line)
@@ -160,14 +142,10 @@ func paintMentions(line, handle string, p, mp paint) string {
 	return b.String()
 }
 
-// wordByte is a byte that continues a handle word (lowercased input).
-func wordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'
-}
-
-// handleByte is any byte of the handle alphabet (lowercased input).
+// handleByte is a byte of the handle alphabet (either letter case): it
+// bounds the token chat.Mentioned is asked about.
 func handleByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
 }
 
 // wrapText wraps plain (unstyled) text to lines of at most width cells,
