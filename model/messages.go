@@ -62,11 +62,14 @@ func historySQL(nHidden int) string {
 }
 
 // unreadSQL returns the per-conversation unread count query for nHidden
-// hidden senders (args: conv, user, conv, user, hidden...).
+// hidden senders (args: conv, user, conv, user, hidden...). Lines of
+// record (renames, a room's joins, kicks, topics) are not unread, as the
+// UI does not count them live: only text and actions are.
 func unreadSQL(nHidden int) string {
 	return `SELECT count(*) FROM (SELECT 1 FROM messages WHERE conv = ?
 		AND id > coalesce((SELECT last_read_id FROM read_markers WHERE user_id = ? AND conv = ?), 0)
-		AND sender_id <> ?` + notInSenders("sender_id", nHidden) + ` LIMIT ` + strconv.Itoa(UnreadCap) + `)`
+		AND sender_id <> ? AND kind IN (` + strconv.Itoa(KindText) + `, ` + strconv.Itoa(KindAction) + `)` +
+		notInSenders("sender_id", nHidden) + ` LIMIT ` + strconv.Itoa(UnreadCap) + `)`
 }
 
 // UnreadCap is the largest count Unread reports: counting stops there, so

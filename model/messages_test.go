@@ -349,3 +349,28 @@ func TestUnreadStopsAtCap(t *testing.T) {
 		t.Fatalf("unread %d; want the cap %d", got["#lobby"], UnreadCap)
 	}
 }
+
+// TestUnreadCountsOnlyWhatPeopleSaid: lines of record (a rename, a room's
+// joins and kicks) are not unread, as the UI does not count them live.
+func TestUnreadCountsOnlyWhatPeopleSaid(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	a, b := mustUser(t, d, "alice"), mustUser(t, d, "bob")
+	now := time.Now()
+	msgs := []*Message{
+		{Conv: "#lobby", SenderID: b.ID, SenderHandle: "bob", Kind: KindText, Body: "hi", CreatedAt: now},
+		{Conv: "#lobby", SenderID: b.ID, SenderHandle: "bob", Kind: KindAction, Body: "waves", CreatedAt: now},
+		{Conv: "#lobby", SenderID: b.ID, SenderHandle: "bobby", Kind: KindRename, Body: "bob is now known as bobby", CreatedAt: now},
+		{Conv: "#lobby", SenderID: b.ID, SenderHandle: "bobby", Kind: KindSystem, Body: "bobby joined", CreatedAt: now},
+	}
+	if err := d.AppendMessages(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	un, err := d.Unread(ctx, a.ID, []string{"#lobby"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if un["#lobby"] != 2 {
+		t.Fatalf("Unread = %d, want 2 (text and action only)", un["#lobby"])
+	}
+}
