@@ -106,7 +106,9 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		wish.Fatalln(s, "sshchat: a public key is required; connect with an SSH key (ssh -i ~/.ssh/id_ed25519 ...)")
 		return
 	}
-	lg := opts.Logger.With("fingerprint", key.Fingerprint, "remote", s.RemoteAddr().String())
+	// One logger per session, made once the user is known: each With
+	// copies the logger's styles (a few KiB a session keeps).
+	fields := []any{"fingerprint", key.Fingerprint, "remote", s.RemoteAddr().String()}
 
 	ctx, cancel := context.WithCancel(s.Context())
 	defer cancel()
@@ -116,7 +118,6 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		theme:      theme,
 		serverName: opts.ServerName,
 		motd:       opts.MOTD,
-		logger:     lg,
 		ctx:        ctx,
 		key:        key,
 		wanted:     s.User(),
@@ -133,6 +134,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		}
 	}
 	if err != nil {
+		lg := opts.Logger.With(fields...)
 		logUnexpected(lg, "login", err)
 		lg.Info("login refused", "err", err)
 		wish.Fatalln(s, "sshchat: "+userText(err))
@@ -140,9 +142,10 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	}
 	if cfg.loginReason == "" {
 		cfg.acct = &acct
-		lg = lg.With("user", acct.Handle)
-		cfg.logger = lg
+		fields = append(fields, "user", acct.Handle)
 	}
+	lg := opts.Logger.With(fields...)
+	cfg.logger = lg
 
 	// The chat session is created in a Cmd; holder makes sure it is closed
 	// exactly once, whichever of "program ended" and "connect returned"

@@ -780,6 +780,12 @@ func (p *Program) eventLoop(model Model) (Model, error) {
 						// currently disabled, so we can enable it on the renderer.
 						p.renderer.setSyncdUpdates(true)
 					}
+				case ansi.ModeLeftRightMargin:
+					// sshchat fork: the line renderer scrolls a column
+					// range with left/right margins (see scrollColumns).
+					if lr, ok := p.renderer.(*lineRenderer); ok {
+						lr.setLeftRightMargins(msg.Value == ansi.ModeReset || msg.Value == ansi.ModeSet || msg.Value == ansi.ModePermanentlySet)
+					}
 				case ansi.ModeUnicodeCore:
 					if msg.Value == ansi.ModeReset || msg.Value == ansi.ModeSet || msg.Value == ansi.ModePermanentlySet {
 						p.renderer.setWidthMethod(ansi.GraphemeWidth)
@@ -1153,6 +1159,11 @@ func (p *Program) Run() (returnModel Model, returnErr error) {
 		// it once we get the response.
 		p.execute(ansi.RequestModeSynchronizedOutput +
 			ansi.RequestModeUnicodeCore)
+	}
+	if p.useLineRenderer && !p.disableRenderer && shouldQuerySynchronizedOutput(p.environ) {
+		// sshchat fork: and for left/right margins (mode 69), which let the
+		// line renderer scroll a pane beside a fixed column.
+		p.execute(ansi.RequestModeLeftRightMargin)
 	}
 
 	// Initialize the program.
