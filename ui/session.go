@@ -106,8 +106,6 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		wish.Fatalln(s, "sshchat: a public key is required; connect with an SSH key (ssh -i ~/.ssh/id_ed25519 ...)")
 		return
 	}
-	// One logger per session, made once the user is known: each With
-	// copies the logger's styles (a few KiB a session keeps).
 	fields := []any{"fingerprint", key.Fingerprint, "remote", s.RemoteAddr().String()}
 
 	ctx, cancel := context.WithCancel(s.Context())
@@ -134,7 +132,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		}
 	}
 	if err != nil {
-		lg := opts.Logger.With(fields...)
+		lg := newSessionLog(opts.Logger, fields...)
 		logUnexpected(lg, "login", err)
 		lg.Info("login refused", "err", err)
 		wish.Fatalln(s, "sshchat: "+userText(err))
@@ -144,7 +142,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		cfg.acct = &acct
 		fields = append(fields, "user", acct.Handle)
 	}
-	lg := opts.Logger.With(fields...)
+	lg := newSessionLog(opts.Logger, fields...)
 	cfg.logger = lg
 
 	// The chat session is created in a Cmd; holder makes sure it is closed
@@ -301,6 +299,31 @@ func clientLocation(env []string) *time.Location {
 // gets to end on its own before the SSH channel is closed under it.
 const dropGrace = 5 * time.Second
 
+// sessionLog logs a session's lines with its fields (fingerprint, remote
+// address, user). The log.Logger carrying the fields is made on the first
+// line: Logger.With copies the logger's styles, a few KiB that every
+// session would keep while most never log a line.
+type sessionLog struct {
+	base   *log.Logger
+	fields []any
+	once   sync.Once
+	l      *log.Logger
+}
+
+func newSessionLog(base *log.Logger, fields ...any) *sessionLog {
+	return &sessionLog{base: base, fields: fields}
+}
+
+func (s *sessionLog) logger() *log.Logger {
+	s.once.Do(func() { s.l = s.base.With(s.fields...) })
+	return s.l
+}
+
+// Info, Warn and Error log at their level with the session's fields.
+func (s *sessionLog) Info(msg any, kv ...any)  { s.logger().Info(msg, kv...) }
+func (s *sessionLog) Warn(msg any, kv ...any)  { s.logger().Warn(msg, kv...) }
+func (s *sessionLog) Error(msg any, kv ...any) { s.logger().Error(msg, kv...) }
+
 // presenceEvery is the least time between two presence-only batches the
 // feeder hands to a program. The first presence change after a quiet
 // second goes through at once (a contact coming online shows live); the
@@ -351,7 +374,7 @@ type feeder struct {
 	inbox     chan<- tea.Msg
 	endGrace  time.Duration
 	dropGrace time.Duration
-	lg        *log.Logger
+	lg        *sessionLog
 }
 
 // The kinds of message the feeder may have waiting for the program, in the

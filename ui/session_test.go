@@ -465,7 +465,7 @@ func startFeeder(t *testing.T, f *feeder) (stop func()) {
 	served := make(chan struct{})
 	f.served = served
 	if f.lg == nil {
-		f.lg = discardLogger()
+		f.lg = newSessionLog(discardLogger())
 	}
 	if f.gone == nil {
 		f.gone = func() {}
@@ -1053,5 +1053,19 @@ func TestSessionIsServedByEightGoroutines(t *testing.T) {
 			t.Fatalf("%.1f goroutines per session counted, want at most %d", per, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A session's logger (a copy of the server's with the session's fields)
+// is made on its first line, not kept by every session that never logs.
+func TestSessionLogMakesItsLoggerOnTheFirstLine(t *testing.T) {
+	var out strings.Builder
+	lg := newSessionLog(log.New(&out), "fingerprint", "SHA256:abc", "user", "alice")
+	if lg.l != nil {
+		t.Fatal("logger made before any line")
+	}
+	lg.Warn("broker call failed", "op", "send")
+	if got := out.String(); !strings.Contains(got, "fingerprint=SHA256:abc") || !strings.Contains(got, "user=alice") || !strings.Contains(got, "op=send") {
+		t.Fatalf("line without the session's fields: %q", got)
 	}
 }
