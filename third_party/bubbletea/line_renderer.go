@@ -488,13 +488,16 @@ func (r *lineRenderer) drawAlt(b *bytes.Buffer, lines []string) {
 		old = resizeLines(old, r.height)
 	}
 	// With left/right margins a pane beside a fixed column can scroll
-	// too; the scroll that saves more rows is used.
+	// too, when whole rows do not: the scroll that saves more rows is used.
+	rs := findRowScroll(old, lines)
 	var cs colScroll
-	if r.lrMargins {
+	if r.lrMargins && changedRows(old, lines)-rs.gain > 3 {
 		cs = r.findColumnScroll(old, lines)
 	}
-	if !r.scroll(b, old, lines, cs.gain) {
+	if cs.gain > rs.gain {
 		r.applyColumnScroll(b, old, lines, cs)
+	} else {
+		applyRowScroll(b, old, rs)
 	}
 	for y := range r.height {
 		var l string
@@ -521,15 +524,26 @@ func resizeLines(lines []string, n int) []string {
 	return lines[:n]
 }
 
-// scroll looks for the region whose lines moved up by k rows between old
-// and lines and, when scrolling it saves more rows than it costs, scrolls
-// it with a scroll region and updates old to match the screen. Only whole
-// rows can scroll, so this works when the moving lines span the full
-// width (no sidebar beside them).
-//
-// It does nothing, and returns false, unless it saves more than other rows
-// (the gain of the alternative, a column scroll).
-func (r *lineRenderer) scroll(b *bytes.Buffer, old, lines []string, other int) bool {
+// changedRows counts the rows that differ between old and lines.
+func changedRows(old, lines []string) int {
+	n := 0
+	for y := range min(len(old), len(lines)) {
+		if old[y] != lines[y] {
+			n++
+		}
+	}
+	return n + max(len(old), len(lines)) - min(len(old), len(lines))
+}
+
+// rowScroll is a scroll of whole rows top..bot up by k, saving gain row
+// writes (zero: none worth it).
+type rowScroll struct{ k, top, bot, gain int }
+
+// findRowScroll looks for the region whose lines moved up by k rows
+// between old and lines, worth scrolling when it saves more rows than it
+// costs. Only whole rows can scroll, so this works when the moving lines
+// span the full width (see findColumnScroll for a pane beside a sidebar).
+func findRowScroll(old, lines []string) rowScroll {
 	n := min(len(lines), len(old))
 	bestK, bestTop, bestBot, bestGain := 0, 0, 0, 0
 	for k := 1; k < n/2+1; k++ {
@@ -550,10 +564,19 @@ func (r *lineRenderer) scroll(b *bytes.Buffer, old, lines []string, other int) b
 			runStart = -1
 		}
 	}
-	if bestGain <= bestK || bestGain <= other {
-		return false
+	if bestGain <= bestK {
+		return rowScroll{}
 	}
-	k, top, bot := bestK, bestTop, bestBot
+	return rowScroll{bestK, bestTop, bestBot, bestGain}
+}
+
+// applyRowScroll scrolls rs (if any) with a scroll region and updates old
+// to match the screen.
+func applyRowScroll(b *bytes.Buffer, old []string, rs rowScroll) {
+	if rs.gain == 0 {
+		return
+	}
+	k, top, bot := rs.k, rs.top, rs.bot
 	b.WriteString(ansi.ResetStyle)
 	b.WriteString(ansi.SetTopBottomMargins(top+1, bot+1))
 	b.WriteString(ansi.CursorPosition(1, bot+1))
@@ -565,7 +588,6 @@ func (r *lineRenderer) scroll(b *bytes.Buffer, old, lines []string, other int) b
 	for i := bot + 1 - k; i <= bot; i++ {
 		old[i] = ""
 	}
-	return true
 }
 
 // colCut is where a row is cut at a column: the byte offset of the cut and
