@@ -22,6 +22,11 @@ COPY --from=build /out/sshchat /usr/local/bin/sshchat
 ENV SSHCHAT_ADDR=:2222 \
     SSHCHAT_DATA_DIR=/data \
     SSHCHAT_HOST_KEY=/data/.ssh/id_ed25519
+# New goroutines start with the smallest stack instead of the average the
+# runtime last saw (inflated by handshakes and rendering), which every
+# session's goroutines would otherwise keep: less memory per session
+# (docs/performance.md, "Issue 8"). A runtime setting read only at start.
+ENV GODEBUG=adaptivestackstart=0
 VOLUME ["/data"]
 EXPOSE 2222
 USER sshchat:sshchat

@@ -7,7 +7,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/log/v2"
 
 	"sshchat/chat"
 )
@@ -670,7 +669,7 @@ func (a *App) statusLine() string {
 }
 
 // logUnexpected logs broker errors that are not ordinary user errors.
-func logUnexpected(lg *log.Logger, op string, err error) {
+func logUnexpected(lg *sessionLog, op string, err error) {
 	if err != nil && !isKnownChatError(err) {
 		lg.Warn("broker call failed", "op", op, "err", err)
 	}

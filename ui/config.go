@@ -54,7 +54,7 @@ type appConfig struct {
 	theme      Theme
 	serverName string
 	motd       string
-	logger     *log.Logger
+	logger     *sessionLog
 	// ctx bounds every broker call; it ends with the SSH session.
 	ctx context.Context
 	// key and wanted are for Register from the login screen.
@@ -84,7 +84,7 @@ type appConfig struct {
 
 func (c *appConfig) defaults() {
 	if c.logger == nil {
-		c.logger = log.New(io.Discard)
+		c.logger = newSessionLog(log.New(io.Discard))
 	}
 	if c.ctx == nil {
 		c.ctx = context.Background()

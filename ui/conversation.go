@@ -42,7 +42,13 @@ type entry struct {
 
 func msgKey(id chat.MessageID) int64 { return 2 * int64(id) }
 
-// render returns the entry's lines at width w, from the cache when it can.
+// paneMargin starts every line the pane shows (its left margin). The
+// cached lines carry it, so that a frame does not build a new string per
+// row to add it.
+const paneMargin = " "
+
+// render returns the entry's lines at width w, each after paneMargin,
+// from the cache when it can.
 func (e *entry) render(rc *renderCtx, w int) []string {
 	if e.lines != nil && int(e.width) == w {
 		return e.lines
@@ -61,6 +67,9 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 				e.lines = append(e.lines, p.s(l))
 			}
 		}
+	}
+	for i, l := range e.lines {
+		e.lines[i] = paneMargin + l
 	}
 	e.width = int32(w)
 	return e.lines
@@ -534,7 +543,7 @@ func (c *Conversation) visible(rc *renderCtx, w, rows int) []string {
 	line := 0
 	if marker {
 		if first == 0 {
-			out = append(out, rc.st.pSystem.s(fit(startMarker, w)))
+			out = append(out, paneMargin+rc.st.pSystem.s(fit(startMarker, w)))
 		}
 		line++
 	}

@@ -96,12 +96,7 @@ func (p *Pane) draw(w, rows int) []string {
 	out = append(out, "")
 	copy(out[1:], out)
 	out[0] = fit(p.header(c), w)
-	for i := 1; i < len(out); i++ {
-		if out[i] != "" {
-			out[i] = " " + out[i] // left margin
-		}
-	}
-	return out
+	return out // the lines carry the left margin (paneMargin)
 }
 
 func (p *Pane) header(c *Conversation) string {

@@ -106,7 +106,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		wish.Fatalln(s, "sshchat: a public key is required; connect with an SSH key (ssh -i ~/.ssh/id_ed25519 ...)")
 		return
 	}
-	lg := opts.Logger.With("fingerprint", key.Fingerprint, "remote", s.RemoteAddr().String())
+	fields := []any{"fingerprint", key.Fingerprint, "remote", s.RemoteAddr().String()}
 
 	ctx, cancel := context.WithCancel(s.Context())
 	defer cancel()
@@ -116,7 +116,6 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		theme:      theme,
 		serverName: opts.ServerName,
 		motd:       opts.MOTD,
-		logger:     lg,
 		ctx:        ctx,
 		key:        key,
 		wanted:     s.User(),
@@ -133,6 +132,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		}
 	}
 	if err != nil {
+		lg := newSessionLog(opts.Logger, fields...)
 		logUnexpected(lg, "login", err)
 		lg.Info("login refused", "err", err)
 		wish.Fatalln(s, "sshchat: "+userText(err))
@@ -140,13 +140,14 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	}
 	if cfg.loginReason == "" {
 		cfg.acct = &acct
-		lg = lg.With("user", acct.Handle)
-		cfg.logger = lg
+		fields = append(fields, "user", acct.Handle)
 	}
+	lg := newSessionLog(opts.Logger, fields...)
+	cfg.logger = lg
 
 	// The chat session is created in a Cmd; holder makes sure it is closed
 	// exactly once, whichever of "program ended" and "connect returned"
-	// comes last, and owns the session's goroutines.
+	// comes last, and owns the session's goroutine.
 	var h holder
 	defer func() {
 		cancel()
@@ -154,7 +155,6 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		h.wg.Wait()
 	}()
 
-	var p *tea.Program
 	cfg.connect = func(ctx context.Context, acct chat.Account) (chat.Session, error) {
 		sess, err := b.Connect(ctx, acct)
 		if err != nil {
@@ -169,7 +169,6 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	cfg.attach = func(sess chat.Session) {
 		select {
 		case attached <- sess:
-			h.start(func() { hangUpWhenDropped(ctx, sess, s, dropGrace, lg) })
 		default: // attached once already
 		}
 	}
@@ -187,12 +186,13 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 	app := newApp(cfg)
 	pty, winch, _ := s.Pty()
 	w, hgt := clampSize(pty.Window.Width, pty.Window.Height)
-	p = tea.NewProgram(app, programOptions(ctx, s, w, hgt, opts.FPS)...)
+	p := tea.NewProgram(app, programOptions(ctx, s, w, hgt, opts.FPS)...)
 
-	latest := newSizeSlot()
-	h.start(func() { readWindowChanges(ctx, winch, latest, lg, cancel) })
-	h.start(func() { feed(ctx, latest, attached, p, lg) })
-	h.start(func() { endWhenAsked(served, ends, p, s, endGrace, lg) })
+	f := &feeder{
+		served: served, winch: winch, gone: cancel, attached: attached, ends: ends,
+		ch: s, inbox: p.Inbox(), endGrace: endGrace, dropGrace: dropGrace, lg: lg,
+	}
+	h.start(f.run)
 
 	final, err := p.Run()
 	if err != nil && !errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, tea.ErrProgramPanic) {
@@ -252,33 +252,6 @@ func End(s ssh.Session, reason string) {
 	_ = s.Close()
 }
 
-// endWhenAsked hands a reason from End to the program, and closes the
-// channel if the session has not ended (served) within grace after that:
-// a client that stopped reading stalls the program's writes, or the final
-// line, and closing the channel fails them.
-func endWhenAsked(served <-chan struct{}, ends <-chan string, p sender, ch io.Closer, grace time.Duration, lg *log.Logger) {
-	var reason string
-	select {
-	case <-served:
-		return
-	case reason = <-ends:
-	}
-	lg.Info("ending session", "reason", reason)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	// Send waits while the program is busy; it returns once the program
-	// has ended, which serve makes sure of before it returns.
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() { p.Send(endMsg{reason: reason}) })
-	select {
-	case <-served:
-	case <-t.C:
-		lg.Warn("closing the channel of a session that did not end when asked")
-		_ = ch.Close()
-	}
-}
-
 // programOptions are the Bubble Tea options for one session. wish's
 // MakeOptions picks input, output, environment and colour profile for the
 // emulated or allocated PTY; the options after it override its window size
@@ -326,35 +299,30 @@ func clientLocation(env []string) *time.Location {
 // gets to end on its own before the SSH channel is closed under it.
 const dropGrace = 5 * time.Second
 
-// hangUpWhenDropped enforces the broker's slow-consumer policy on the SSH
-// side. A client that stops reading stalls its program in a write to the
-// channel, so the program never sees that the broker dropped it; once the
-// grace has passed without the session ending (ctx), closing the channel
-// fails the stalled write and frees the session's goroutines and buffers.
-func hangUpWhenDropped(ctx context.Context, sess chat.Session, ch io.Closer, grace time.Duration, lg *log.Logger) {
-	select {
-	case <-ctx.Done():
-		return
-	case <-sess.Done():
-	}
-	if !errors.Is(sess.Err(), chat.ErrSlowConsumer) {
-		return
-	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-		lg.Warn("closing the channel of a session that stopped reading")
-		_ = ch.Close()
-	}
+// sessionLog logs a session's lines with its fields (fingerprint, remote
+// address, user). The log.Logger carrying the fields is made on the first
+// line: Logger.With copies the logger's styles, a few KiB that every
+// session would keep while most never log a line.
+type sessionLog struct {
+	base   *log.Logger
+	fields []any
+	once   sync.Once
+	l      *log.Logger
 }
 
-// sender is the part of *tea.Program the feeder uses.
-type sender interface {
-	Send(tea.Msg)
-	Quit()
+func newSessionLog(base *log.Logger, fields ...any) *sessionLog {
+	return &sessionLog{base: base, fields: fields}
 }
+
+func (s *sessionLog) logger() *log.Logger {
+	s.once.Do(func() { s.l = s.base.With(s.fields...) })
+	return s.l
+}
+
+// Info, Warn and Error log at their level with the session's fields.
+func (s *sessionLog) Info(msg any, kv ...any)  { s.logger().Info(msg, kv...) }
+func (s *sessionLog) Warn(msg any, kv ...any)  { s.logger().Warn(msg, kv...) }
+func (s *sessionLog) Error(msg any, kv ...any) { s.logger().Error(msg, kv...) }
 
 // presenceEvery is the least time between two presence-only batches the
 // feeder hands to a program. The first presence change after a quiet
@@ -364,110 +332,221 @@ type sender interface {
 // instead of N, and the lobby gets one summary line instead of N.
 const presenceEvery = time.Second
 
-// feed is a session's one goroutine between the outside world and its
-// program (besides readWindowChanges, which must never wait on the
-// program). It sends the newest window size whenever the slot rings, and
-// once a chat session arrives on attached it feeds the session's events:
+// feeder is a session's one goroutine besides the program's own: everything
+// that reaches the program from outside goes through it, and it never
+// waits on the program alone, so nothing it serves waits on a busy or
+// stalled program:
 //
-//   - Each round takes everything already queued (up to maxBatch) and sends
-//     it as one message, so a busy room costs one Update and one View per
-//     batch rather than per event.
-//   - Presence-only batches are throttled to one per presenceEvery (see
-//     there); any other event sends the held-back presence first, so the
-//     program sees events in the broker's order.
-//   - p.Send may block while this session's program is busy or stalled;
-//     that stalls only this goroutine, while the broker's bounded queue
-//     decides what happens to a session that falls behind. Held-back
-//     presence is bounded by maxBatch too.
+//   - window changes from the SSH request loop (winch): only the newest
+//     size is kept and sent when the program takes it, so a storm of
+//     window-change requests neither blocks the request loop (which would,
+//     through x/crypto/ssh's bounded request channel, stall the connection)
+//     nor queues thousands of resizes; a closed winch (the client closed
+//     the session channel while a multiplexing client keeps the connection)
+//     calls gone to end the program;
+//   - the chat session's events, once one arrives on attached. Each round
+//     takes everything already queued (up to maxBatch) and sends it as one
+//     message, so a busy room costs one Update and one View per batch.
+//     Presence-only batches are throttled to one per presenceEvery; any
+//     other event takes the held-back presence along first, so the program
+//     sees events in the broker's order. No event is read while a batch
+//     waits for the program: the broker's bounded queue decides what
+//     happens to a session that falls behind. When the stream closes the
+//     program gets sessionEndedMsg after the last batch;
+//   - a reason from End (ends): the program gets endMsg, and the SSH
+//     channel is closed if the session has not ended endGrace later (a
+//     client that stopped reading stalls the program's writes, or the
+//     final line, and closing the channel fails them);
+//   - the broker's slow-consumer policy on the SSH side: a client that
+//     stops reading stalls its program in a write to the channel, so the
+//     program never sees that the broker dropped it; once dropGrace has
+//     passed without the session ending, closing the channel fails the
+//     stalled write and frees the session's goroutines and buffers.
 //
-// When the broker closes the stream it sends sessionEndedMsg and keeps
-// forwarding window sizes; it ends when ctx ends.
-func feed(ctx context.Context, slot *sizeSlot, attached <-chan chat.Session, p sender, lg *log.Logger) {
+// It ends when served is closed (serve returned).
+type feeder struct {
+	served    <-chan struct{}
+	winch     <-chan ssh.Window
+	gone      func()
+	attached  <-chan chat.Session
+	ends      <-chan string
+	ch        io.Closer
+	inbox     chan<- tea.Msg
+	endGrace  time.Duration
+	dropGrace time.Duration
+	lg        *sessionLog
+}
+
+// The kinds of message the feeder may have waiting for the program, in the
+// order it offers them.
+const (
+	outNone = iota
+	outEnd
+	outSize
+	outBatch
+	outEnded
+)
+
+func (f *feeder) run() {
 	defer func() {
 		if r := recover(); r != nil {
-			lg.Error("feeder panic", "panic", r, "stack", string(debug.Stack()))
-			p.Quit()
+			f.lg.Error("feeder panic", "panic", r, "stack", string(debug.Stack()))
+			select {
+			case f.inbox <- tea.QuitMsg{}:
+			case <-f.served:
+			}
 		}
 	}()
 	var (
-		sess     chat.Session
-		events   <-chan chat.Event
-		held     eventsMsg // presence-only events waiting for the throttle
-		last     time.Time // when presence was last sent
-		timer    = time.NewTimer(time.Hour)
-		timerC   <-chan time.Time // non-nil while the timer is armed
-		doorbell = slot.notify
+		sess      chat.Session
+		events    <-chan chat.Event
+		sessDone  <-chan struct{}
+		attached  = f.attached
+		winch     = f.winch
+		ends      = f.ends
+		held      eventsMsg // presence-only events waiting for the throttle
+		last      time.Time // when presence was last sent
+		presence  = newIdleTimer()
+		hangUp    = newIdleTimer() // closes the channel: End's or the drop's grace is over
+		hangUpWhy string
+
+		// What waits for the program.
+		reason   string // from End, once
+		endDue   bool   // reason not yet sent
+		size     tea.WindowSizeMsg
+		sizeDue  bool      // size not yet sent
+		batch    eventsMsg // events not yet sent
+		endedDue bool      // sessionEndedMsg after batch
 	)
-	timer.Stop()
-	defer timer.Stop()
-	flush := func(batch eventsMsg) {
-		if len(batch) == 0 {
-			return
-		}
-		p.Send(batch)
-	}
+	defer presence.Stop()
+	defer hangUp.Stop()
 	for {
+		var next tea.Msg
+		kind := outNone
+		switch {
+		case endDue:
+			next, kind = endMsg{reason: reason}, outEnd
+		case sizeDue:
+			next, kind = size, outSize
+		case len(batch) > 0:
+			next, kind = batch, outBatch
+		case endedDue:
+			next, kind = sessionEndedMsg{err: sess.Err()}, outEnded
+		}
+		var out chan<- tea.Msg
+		if kind != outNone {
+			out = f.inbox
+		}
+		// Events are read only when no batch is waiting.
+		evc := events
+		if len(batch) > 0 || endedDue {
+			evc = nil
+		}
 		select {
-		case <-ctx.Done():
+		case <-f.served:
 			return
-		case <-doorbell:
-			w, h := clampSize(slot.get())
-			p.Send(tea.WindowSizeMsg{Width: w, Height: h})
-		case s := <-attached:
-			sess, events, attached = s, s.Events(), nil
-		case <-timerC:
-			timerC = nil
-			last = time.Now()
-			flush(held)
-			held = nil
-		case first, ok := <-events:
+		case out <- next:
+			switch kind {
+			case outEnd:
+				endDue = false
+			case outSize:
+				sizeDue = false
+			case outBatch:
+				batch = nil
+			case outEnded:
+				endedDue = false
+			}
+		case win, ok := <-winch:
 			if !ok {
-				flush(held)
-				held, events = nil, nil
-				timerC = nil
-				p.Send(sessionEndedMsg{err: sess.Err()})
+				winch = nil
+				f.gone()
 				continue
 			}
-			batch := append(held, first)
+			size.Width, size.Height = clampSize(win.Width, win.Height)
+			sizeDue = true
+		case s := <-attached:
+			sess, events, sessDone, attached = s, s.Events(), s.Done(), nil
+		case reason = <-ends:
+			ends, endDue = nil, true
+			f.lg.Info("ending session", "reason", reason)
+			hangUp.arm(f.endGrace)
+			hangUpWhy = "closing the channel of a session that did not end when asked"
+		case <-sessDone:
+			sessDone = nil
+			if errors.Is(sess.Err(), chat.ErrSlowConsumer) && hangUpWhy == "" {
+				hangUp.arm(f.dropGrace)
+				hangUpWhy = "closing the channel of a session that stopped reading"
+			}
+		case <-hangUp.C():
+			hangUp.fired()
+			f.lg.Warn(hangUpWhy)
+			_ = f.ch.Close()
+		case <-presence.C():
+			presence.fired()
+			last = time.Now()
+			batch, held = held, nil
+		case first, ok := <-evc:
+			if !ok {
+				batch, held, events = held, nil, nil
+				presence.Stop()
+				endedDue = true
+				continue
+			}
+			b := append(held, first)
 			held = nil
 			closed := false
 		drain:
-			for len(batch) < maxBatch {
+			for len(b) < maxBatch {
 				select {
 				case ev, more := <-events:
 					if !more {
 						closed = true
 						break drain
 					}
-					batch = append(batch, ev)
+					b = append(b, ev)
 				default:
 					break drain
 				}
 			}
 			now := time.Now()
-			if !closed && presenceOnly(batch) && len(batch) < maxBatch && now.Sub(last) < presenceEvery {
-				held = batch
-				if timerC == nil {
-					timer.Reset(presenceEvery - now.Sub(last))
-					timerC = timer.C
+			if !closed && presenceOnly(b) && len(b) < maxBatch && now.Sub(last) < presenceEvery {
+				held = b
+				if !presence.armed() {
+					presence.arm(presenceEvery - now.Sub(last))
 				}
 				continue
 			}
-			if timerC != nil {
-				timer.Stop()
-				timerC = nil
-			}
-			if hasPresence(batch) {
+			presence.Stop()
+			if hasPresence(b) {
 				last = now
 			}
-			flush(batch)
+			batch = b
 			if closed {
 				events = nil
-				p.Send(sessionEndedMsg{err: sess.Err()})
+				endedDue = true
 			}
 		}
 	}
 }
+
+// idleTimer is a stopped timer that can be armed, with a nil channel while
+// it is not armed, for use in a select.
+type idleTimer struct {
+	t *time.Timer
+	c <-chan time.Time
+}
+
+func newIdleTimer() *idleTimer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &idleTimer{t: t}
+}
+
+func (t *idleTimer) arm(d time.Duration) { t.t.Reset(d); t.c = t.t.C }
+func (t *idleTimer) armed() bool         { return t.c != nil }
+func (t *idleTimer) fired()              { t.c = nil }
+func (t *idleTimer) C() <-chan time.Time { return t.c }
+func (t *idleTimer) Stop()               { t.t.Stop(); t.c = nil }
 
 // presenceOnly reports whether every event of b is a presence change.
 func presenceOnly(b eventsMsg) bool {
@@ -490,57 +569,6 @@ func isPresence(ev chat.Event) bool {
 		return true
 	}
 	return false
-}
-
-// sizeSlot holds the newest window size and a doorbelll for the feeder.
-type sizeSlot struct {
-	mu     sync.Mutex
-	w, h   int
-	notify chan struct{}
-}
-
-func newSizeSlot() *sizeSlot { return &sizeSlot{notify: make(chan struct{}, 1)} }
-
-func (s *sizeSlot) put(w, h int) {
-	s.mu.Lock()
-	s.w, s.h = w, h
-	s.mu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default: // a send is already pending; it will read the newest size
-	}
-}
-
-func (s *sizeSlot) get() (int, int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w, s.h
-}
-
-// readWindowChanges drains the session's window channel into the slot,
-// never waiting on the program, so the SSH request loop is never held up.
-// charm.land/ssh closes the channel when the client closes the session
-// channel; the session context only ends with the whole connection (which
-// a multiplexing client such as OpenSSH's ControlMaster keeps open), so a
-// closed channel calls gone to end the program.
-func readWindowChanges(ctx context.Context, winch <-chan ssh.Window, slot *sizeSlot, lg *log.Logger, gone func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			lg.Error("window reader panic", "panic", r)
-		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case win, ok := <-winch:
-			if !ok {
-				gone()
-				return
-			}
-			slot.put(win.Width, win.Height)
-		}
-	}
 }
 
 // holder owns a session's chat.Session and goroutines: set hands the

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -411,34 +410,44 @@ func TestOverSSHShutdownShowsReasonAfterTheUI(t *testing.T) {
 	}
 }
 
-// recSender records what the feeder sends.
-type recSender struct {
-	mu    sync.Mutex
-	msgs  []tea.Msg
-	gate  chan struct{} // if set, Send waits for it to close
-	quits int
-	panic bool
+// recInbox is a program's inbox that records what the feeder sends.
+type recInbox struct {
+	c    chan tea.Msg
+	mu   sync.Mutex
+	msgs []tea.Msg
 }
 
-func (r *recSender) Send(m tea.Msg) {
-	if r.panic {
-		panic("test panic in Send")
-	}
-	if r.gate != nil {
-		<-r.gate
-	}
-	r.mu.Lock()
-	r.msgs = append(r.msgs, m)
-	r.mu.Unlock()
+// newRecInbox starts receiving once gate is closed (at once if nil), until
+// the test ends.
+func newRecInbox(t *testing.T, gate <-chan struct{}) *recInbox {
+	r := &recInbox{c: make(chan tea.Msg)}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-stop:
+				return
+			}
+		}
+		for {
+			select {
+			case m := <-r.c:
+				r.mu.Lock()
+				r.msgs = append(r.msgs, m)
+				r.mu.Unlock()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return r
 }
 
-func (r *recSender) Quit() {
-	r.mu.Lock()
-	r.quits++
-	r.mu.Unlock()
-}
-
-func (r *recSender) sent() []tea.Msg {
+func (r *recInbox) sent() []tea.Msg {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]tea.Msg(nil), r.msgs...)
@@ -451,16 +460,40 @@ func attachedNow(s chat.Session) <-chan chat.Session {
 	return ch
 }
 
+// startFeeder runs f until the returned stop is called (which waits for it).
+func startFeeder(t *testing.T, f *feeder) (stop func()) {
+	served := make(chan struct{})
+	f.served = served
+	if f.lg == nil {
+		f.lg = newSessionLog(discardLogger())
+	}
+	if f.gone == nil {
+		f.gone = func() {}
+	}
+	if f.ch == nil {
+		f.ch = closerFunc(func() {})
+	}
+	if f.endGrace == 0 {
+		f.endGrace = time.Minute
+	}
+	if f.dropGrace == 0 {
+		f.dropGrace = time.Minute
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); f.run() }()
+	var once sync.Once
+	stop = func() { once.Do(func() { close(served); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
 func TestFeederCoalescesQueuedEventsIntoBatches(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1})
 	for i := range 300 {
 		s.push(chat.NoticeEvent{Text: fmt.Sprint(i)})
 	}
-	r := &recSender{}
-	done := make(chan struct{})
-	go func() { defer close(done); feed(ctx, newSizeSlot(), attachedNow(s), r, discardLogger()) }()
+	r := newRecInbox(t, nil)
+	stop := startFeeder(t, &feeder{attached: attachedNow(s), inbox: r.c})
 	eventually(t, "all events", func() bool {
 		n := 0
 		for _, m := range r.sent() {
@@ -476,20 +509,19 @@ func TestFeederCoalescesQueuedEventsIntoBatches(t *testing.T) {
 	s.drop(chat.ErrSlowConsumer)
 	eventually(t, "the end", func() bool {
 		msgs := r.sent()
+		if len(msgs) == 0 {
+			return false
+		}
 		end, ok := msgs[len(msgs)-1].(sessionEndedMsg)
 		return ok && errors.Is(end.err, chat.ErrSlowConsumer)
 	})
-	cancel()
-	<-done
+	stop()
 }
 
 func TestFeederThrottlesPresenceButNotMessages(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1})
-	r := &recSender{}
-	done := make(chan struct{})
-	go func() { defer close(done); feed(ctx, newSizeSlot(), attachedNow(s), r, discardLogger()) }()
+	r := newRecInbox(t, nil)
+	stop := startFeeder(t, &feeder{attached: attachedNow(s), inbox: r.c})
 	presence := func(i int) chat.Event {
 		return chat.PresenceEvent{Presence: chat.Presence{User: chat.UserID(100 + i), Handle: fmt.Sprint("u", i), Status: chat.Online}, Joined: true}
 	}
@@ -522,43 +554,40 @@ func TestFeederThrottlesPresenceButNotMessages(t *testing.T) {
 	if len(b) != 2 || !isPresence(b[0]) {
 		t.Fatalf("batch = %#v", b)
 	}
-	cancel()
-	<-done
+	stop()
 }
+
+// panicSession panics when asked for its events.
+type panicSession struct{ chat.Session }
+
+func (panicSession) Events() <-chan chat.Event { panic("test panic in the feeder") }
 
 func TestFeederEndsWithItsContextAndSurvivesPanics(t *testing.T) {
 	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); feed(ctx, newSizeSlot(), attachedNow(s), &recSender{}, discardLogger()) }()
-	cancel()
-	<-done
+	stop := startFeeder(t, &feeder{attached: attachedNow(s), inbox: make(chan tea.Msg)})
+	stop() // must return
 
-	r := &recSender{panic: true}
-	s.push(chat.NoticeEvent{Text: "x"})
-	feed(context.Background(), newSizeSlot(), attachedNow(s), r, discardLogger()) // must return, not crash
-	if r.quits != 1 {
-		t.Fatalf("quits = %d", r.quits)
-	}
+	r := newRecInbox(t, nil)
+	startFeeder(t, &feeder{attached: attachedNow(panicSession{s}), inbox: r.c})
+	eventually(t, "the program asked to quit", func() bool {
+		msgs := r.sent()
+		return len(msgs) == 1 && msgs[0] == tea.QuitMsg{}
+	})
 }
 
 func TestResizeStormIsCoalescedAndNeverBlocksTheRequestLoop(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	winch := make(chan ssh.Window, 1) // like charm.land/ssh's
-	slot := newSizeSlot()
-	r := &recSender{gate: make(chan struct{})} // the program is busy
-	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	r := newRecInbox(t, gate) // the program is busy
 	gone := make(chan struct{})
-	wg.Go(func() { readWindowChanges(ctx, winch, slot, discardLogger(), func() { close(gone) }) })
-	wg.Go(func() { feed(ctx, slot, nil, r, discardLogger()) })
+	stop := startFeeder(t, &feeder{winch: winch, inbox: r.c, gone: func() { close(gone) }})
 	// The SSH request loop: 10,000 window changes while the program is
 	// stuck must all be accepted.
 	for i := range 10000 {
 		winch <- ssh.Window{Width: 100 + i%300, Height: 30 + i%100}
 	}
 	winch <- ssh.Window{Width: 65535, Height: 65535}
-	close(r.gate) // the program catches up
+	close(gate) // the program catches up
 	eventually(t, "the newest size", func() bool {
 		msgs := r.sent()
 		return len(msgs) > 0 && msgs[len(msgs)-1] == tea.WindowSizeMsg{Width: maxWidth, Height: maxHeight}
@@ -568,8 +597,33 @@ func TestResizeStormIsCoalescedAndNeverBlocksTheRequestLoop(t *testing.T) {
 	}
 	close(winch) // the client closed the session channel
 	<-gone
-	cancel()
-	wg.Wait()
+	stop()
+}
+
+// A session asked to end by End whose program does not take the request
+// (a client that stopped reading stalls it) has its channel closed after
+// the grace; one that ends within the grace is left alone.
+func TestFeederClosesTheChannelOfASessionThatDoesNotEndWhenAsked(t *testing.T) {
+	ends := make(chan string, 1)
+	var closed atomic.Int32
+	startFeeder(t, &feeder{ends: ends, inbox: make(chan tea.Msg), endGrace: 10 * time.Millisecond,
+		ch: closerFunc(func() { closed.Add(1) })})
+	ends <- "your key is no longer authorized"
+	eventually(t, "the channel closed", func() bool { return closed.Load() == 1 })
+
+	ends = make(chan string, 1)
+	closed.Store(0)
+	r := newRecInbox(t, nil)
+	stop := startFeeder(t, &feeder{ends: ends, inbox: r.c, ch: closerFunc(func() { closed.Add(1) })})
+	ends <- "bye"
+	eventually(t, "the end request", func() bool {
+		msgs := r.sent()
+		return len(msgs) == 1 && msgs[0] == endMsg{reason: "bye"}
+	})
+	stop()
+	if closed.Load() != 0 {
+		t.Fatal("closed the channel of a session that ended")
+	}
 }
 
 func TestHolderClosesTheChatSessionExactlyOnce(t *testing.T) {
@@ -637,34 +691,43 @@ func (f closerFunc) Close() error { f(); return nil }
 // closed after the grace, unless it ends by itself; other drops are left
 // to the program.
 func TestDroppedSlowSessionIsHungUp(t *testing.T) {
+	const grace = 10 * time.Millisecond
 	for _, tc := range []struct {
 		err     error
 		hangsUp bool
 	}{{chat.ErrSlowConsumer, true}, {chat.ErrShutdown, false}} {
 		s := newFakeSession(newFakeBroker(), chat.Account{ID: 1, Handle: "a"})
 		var closed atomic.Int32
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			hangUpWhenDropped(context.Background(), s, closerFunc(func() { closed.Add(1) }), 10*time.Millisecond, log.New(io.Discard))
-		}()
+		r := newRecInbox(t, nil)
+		stop := startFeeder(t, &feeder{attached: attachedNow(s), inbox: r.c, dropGrace: grace,
+			ch: closerFunc(func() { closed.Add(1) })})
 		s.drop(tc.err)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("watchdog did not return")
+		eventually(t, "the session's end", func() bool {
+			msgs := r.sent()
+			if len(msgs) == 0 {
+				return false
+			}
+			_, ok := msgs[len(msgs)-1].(sessionEndedMsg)
+			return ok
+		})
+		if tc.hangsUp {
+			eventually(t, "the hang-up", func() bool { return closed.Load() == 1 })
+		} else {
+			time.Sleep(20 * grace) // a hang-up would have come by now
 		}
+		stop()
 		if got := closed.Load() == 1; got != tc.hangsUp {
 			t.Fatalf("%v: hung up = %v, want %v", tc.err, got, tc.hangsUp)
 		}
 	}
 	// A session that ends within the grace is left alone.
 	s := newFakeSession(newFakeBroker(), chat.Account{ID: 1, Handle: "a"})
-	ctx, cancel := context.WithCancel(context.Background())
 	var closed atomic.Int32
+	r := newRecInbox(t, nil)
+	stop := startFeeder(t, &feeder{attached: attachedNow(s), inbox: r.c, ch: closerFunc(func() { closed.Add(1) })})
 	s.drop(chat.ErrSlowConsumer)
-	go cancel()
-	hangUpWhenDropped(ctx, s, closerFunc(func() { closed.Add(1) }), time.Minute, log.New(io.Discard))
+	eventually(t, "the session's end", func() bool { return len(r.sent()) > 0 })
+	stop()
 	if closed.Load() != 0 {
 		t.Fatal("hung up a session that ended by itself")
 	}
@@ -936,4 +999,73 @@ func (s *safeBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// sessionGoroutines counts the goroutines that serve sessions in this
+// process: those running code of charm.land/ssh (including x/crypto/ssh's
+// transport reader, which reads through charm.land/ssh's conn), Bubble Tea,
+// ultraviolet or this package, apart from the tests' own client side.
+// x/crypto/ssh's key-exchange and multiplexer loops are not counted: they
+// look the same on the client side.
+func sessionGoroutines() int {
+	buf := make([]byte, 8<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		server := strings.Contains(g, "charm.land/ssh.") || strings.Contains(g, "charm.land/bubbletea") ||
+			strings.Contains(g, "charmbracelet/ultraviolet") || strings.Contains(g, "sshchat/ui.")
+		client := strings.Contains(g, "sshchat/ui.dial") || strings.Contains(g, "testing.tRunner") ||
+			strings.Contains(g, "sshchat/ui.Test") || strings.Contains(g, "sshchat/ui.eventually")
+		if server && !client {
+			n++
+		}
+	}
+	return n
+}
+
+// Each goroutine's stack is a few KiB of a session's memory. A session is
+// served by eight: x/crypto/ssh's transport reader, key exchange and
+// multiplexer; charm.land/ssh's connection loop (new channels and global
+// requests) and channel request loop; the channel's handler, which runs
+// the program's event loop and writes its frames; the program's input
+// reader; and the feeder. The six that are not x/crypto's loops are
+// counted. The renderer, the command dispatcher, a second input
+// goroutine, the global-request loop and the watchers of End and of
+// slow-consumer drops are not goroutines of their own any more (there were
+// seven more per session).
+func TestSessionIsServedByEightGoroutines(t *testing.T) {
+	b := newFakeBroker()
+	addr := startServer(t, b, Options{ServerName: "testchat"})
+	const n, want = 4, 6
+	base := sessionGoroutines()
+	for i := range n {
+		tm := dial(t, addr, termOpt{user: fmt.Sprint("g", i)})
+		tm.waitScreen("Welcome to testchat")
+	}
+	// Goroutines of the start-up (Init's commands) end on their own.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		per := float64(sessionGoroutines()-base) / n
+		if per <= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%.1f goroutines per session counted, want at most %d", per, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A session's logger (a copy of the server's with the session's fields)
+// is made on its first line, not kept by every session that never logs.
+func TestSessionLogMakesItsLoggerOnTheFirstLine(t *testing.T) {
+	var out strings.Builder
+	lg := newSessionLog(log.New(&out), "fingerprint", "SHA256:abc", "user", "alice")
+	if lg.l != nil {
+		t.Fatal("logger made before any line")
+	}
+	lg.Warn("broker call failed", "op", "send")
+	if got := out.String(); !strings.Contains(got, "fingerprint=SHA256:abc") || !strings.Contains(got, "user=alice") || !strings.Contains(got, "op=send") {
+		t.Fatalf("line without the session's fields: %q", got)
+	}
 }

@@ -37,6 +37,7 @@ type lineRenderer struct {
 	profile       colorprofile.Profile
 	method        ansi.Method
 	syncd         bool // wrap frames in synchronized output (mode 2026)
+	lrMargins     bool // the terminal has left/right margins (DECLRMM, mode 69)
 	noInput       bool // no keyboard enhancement push/query
 
 	view     View
@@ -186,6 +187,14 @@ func (r *lineRenderer) insertAbove(s string) error {
 	r.curY, r.frameH = 0, 1
 	r.valid = false
 	return r.write()
+}
+
+// setLeftRightMargins says whether the terminal reported mode 69 (DECLRMM):
+// then a region of columns can scroll (see scrollColumns).
+func (r *lineRenderer) setLeftRightMargins(v bool) {
+	r.mu.Lock()
+	r.lrMargins = v
+	r.mu.Unlock()
 }
 
 func (r *lineRenderer) setSyncdUpdates(v bool) {
@@ -478,7 +487,18 @@ func (r *lineRenderer) drawAlt(b *bytes.Buffer, lines []string) {
 	} else if len(old) != r.height {
 		old = resizeLines(old, r.height)
 	}
-	r.scroll(b, old, lines)
+	// With left/right margins a pane beside a fixed column can scroll
+	// too, when whole rows do not: the scroll that saves more rows is used.
+	rs := findRowScroll(old, lines)
+	var cs colScroll
+	if r.lrMargins && changedRows(old, lines)-rs.gain > 3 {
+		cs = r.findColumnScroll(old, lines)
+	}
+	if cs.gain > rs.gain {
+		r.applyColumnScroll(b, old, lines, cs)
+	} else {
+		applyRowScroll(b, old, rs)
+	}
 	for y := range r.height {
 		var l string
 		if y < len(lines) {
@@ -504,12 +524,26 @@ func resizeLines(lines []string, n int) []string {
 	return lines[:n]
 }
 
-// scroll looks for the region whose lines moved up by k rows between old
-// and lines and, when scrolling it saves more rows than it costs, scrolls
-// it with a scroll region and updates old to match the screen. Only whole
-// rows can scroll, so this works when the moving lines span the full
-// width (no sidebar beside them).
-func (r *lineRenderer) scroll(b *bytes.Buffer, old, lines []string) {
+// changedRows counts the rows that differ between old and lines.
+func changedRows(old, lines []string) int {
+	n := 0
+	for y := range min(len(old), len(lines)) {
+		if old[y] != lines[y] {
+			n++
+		}
+	}
+	return n + max(len(old), len(lines)) - min(len(old), len(lines))
+}
+
+// rowScroll is a scroll of whole rows top..bot up by k, saving gain row
+// writes (zero: none worth it).
+type rowScroll struct{ k, top, bot, gain int }
+
+// findRowScroll looks for the region whose lines moved up by k rows
+// between old and lines, worth scrolling when it saves more rows than it
+// costs. Only whole rows can scroll, so this works when the moving lines
+// span the full width (see findColumnScroll for a pane beside a sidebar).
+func findRowScroll(old, lines []string) rowScroll {
 	n := min(len(lines), len(old))
 	bestK, bestTop, bestBot, bestGain := 0, 0, 0, 0
 	for k := 1; k < n/2+1; k++ {
@@ -531,9 +565,18 @@ func (r *lineRenderer) scroll(b *bytes.Buffer, old, lines []string) {
 		}
 	}
 	if bestGain <= bestK {
+		return rowScroll{}
+	}
+	return rowScroll{bestK, bestTop, bestBot, bestGain}
+}
+
+// applyRowScroll scrolls rs (if any) with a scroll region and updates old
+// to match the screen.
+func applyRowScroll(b *bytes.Buffer, old []string, rs rowScroll) {
+	if rs.gain == 0 {
 		return
 	}
-	k, top, bot := bestK, bestTop, bestBot
+	k, top, bot := rs.k, rs.top, rs.bot
 	b.WriteString(ansi.ResetStyle)
 	b.WriteString(ansi.SetTopBottomMargins(top+1, bot+1))
 	b.WriteString(ansi.CursorPosition(1, bot+1))
@@ -544,6 +587,130 @@ func (r *lineRenderer) scroll(b *bytes.Buffer, old, lines []string) {
 	copy(old[top:bot+1-k], old[top+k:bot+1])
 	for i := bot + 1 - k; i <= bot; i++ {
 		old[i] = ""
+	}
+}
+
+// colCut is where a row is cut at a column: the byte offset of the cut and
+// the hash of the SGR state in force there (see lineScan).
+type colCut struct {
+	off int
+	sgr uint64
+	ok  bool // the row has a cut point at that column
+}
+
+// cutAt finds the cut point of s at column col: before an ASCII byte or
+// an escape sequence, or at the end of the row when it is narrower (the
+// cells from there on are blank).
+func cutAt(s string, col int, m ansi.Method) colCut {
+	sc := lineScan{s: s, m: m, sgr: fnvOffset}
+	for {
+		if sc.col == col && (sc.i == len(s) || s[sc.i] < 0x80) {
+			return colCut{sc.i, sc.sgr, true}
+		}
+		if sc.col > col || !sc.next() || sc.bad {
+			break
+		}
+	}
+	if !sc.bad && sc.i == len(s) && sc.col < col {
+		return colCut{len(s), fnvOffset, true}
+	}
+	return colCut{}
+}
+
+// sameRight reports whether rows a and b, cut at ca and cb, show the same
+// cells from the cut on.
+func sameRight(a string, ca colCut, b string, cb colCut) bool {
+	if !ca.ok || !cb.ok {
+		return false
+	}
+	ra, rb := a[ca.off:], b[cb.off:]
+	if ra == "" && rb == "" {
+		return true
+	}
+	return ca.sgr == cb.sgr && ra == rb
+}
+
+// colScroll is a scroll of the columns from left on, rows top..bot, up by
+// k, saving gain row writes (zero: none worth it).
+type colScroll struct {
+	left, k, top, bot, gain int
+	oldCut                  []colCut
+}
+
+// findColumnScroll looks for a block of rows whose right-hand part moved
+// up, for screens where a fixed column (a sidebar) sits beside a scrolling
+// pane, so no whole row moves. Scrolling it needs left/right margins
+// (DECLRMM, mode 69, which the terminal reported). The column L where the
+// rows start to differ is the smallest first changed column of any
+// changed row, so the cells left of L are the same in every row of the
+// old and the new frame; it then looks, like scroll, for the block whose
+// cells from L on moved up by k rows.
+func (r *lineRenderer) findColumnScroll(old, lines []string) colScroll {
+	n := min(len(lines), len(old))
+	left, changed := r.width, 0
+	for y := range n {
+		if lines[y] == old[y] {
+			continue
+		}
+		changed++
+		_, col, _, _, _ := lineDiffW(old[y], lines[y], r.method, -1)
+		left = min(left, col)
+	}
+	if changed < 3 || left <= 0 || left >= r.width-1 {
+		return colScroll{}
+	}
+	newCut := make([]colCut, n)
+	oldCut := make([]colCut, n)
+	for y := range n {
+		newCut[y] = cutAt(lines[y], left, r.method)
+		oldCut[y] = cutAt(old[y], left, r.method)
+	}
+	bestK, bestTop, bestBot, bestGain := 0, 0, 0, 0
+	for k := 1; k < n/2+1; k++ {
+		runStart, gain := -1, 0
+		for i := 0; i <= n-k; i++ {
+			if i < n-k && sameRight(lines[i], newCut[i], old[i+k], oldCut[i+k]) {
+				if runStart < 0 {
+					runStart, gain = i, 0
+				}
+				if lines[i] != old[i] {
+					gain++
+				}
+				continue
+			}
+			if runStart >= 0 && gain > bestGain {
+				bestK, bestTop, bestBot, bestGain = k, runStart, i-1+k, gain
+			}
+			runStart = -1
+		}
+	}
+	// The sequences cost about as much as rewriting two short rows.
+	if bestGain <= bestK+2 {
+		return colScroll{}
+	}
+	return colScroll{left: left, k: bestK, top: bestTop, bot: bestBot, gain: bestGain, oldCut: oldCut}
+}
+
+// applyColumnScroll scrolls cs (if any) with DECSTBM + DECSLRM and SU, and
+// updates old to what the screen then shows.
+func (r *lineRenderer) applyColumnScroll(b *bytes.Buffer, old, lines []string, cs colScroll) {
+	if cs.gain == 0 {
+		return
+	}
+	k, top, bot, left, oldCut := cs.k, cs.top, cs.bot, cs.left, cs.oldCut
+	b.WriteString(ansi.ResetStyle + ansi.SetModeLeftRightMargin)
+	b.WriteString(ansi.SetTopBottomMargins(top+1, bot+1))
+	b.WriteString(ansi.SetLeftRightMargins(left+1, r.width))
+	// SU scrolls the region; the cursor goes inside it first, as some
+	// terminals (x/vt) only scroll when it is.
+	b.WriteString(ansi.CursorPosition(left+1, top+1))
+	b.WriteString(ansi.ScrollUp(k))
+	b.WriteString(ansi.SetLeftRightMargins(0, 0) + ansi.ResetModeLeftRightMargin + ansi.SetTopBottomMargins(0, 0))
+	for i := top; i <= bot-k; i++ {
+		old[i] = strings.Clone(lines[i])
+	}
+	for i := bot + 1 - k; i <= bot; i++ {
+		old[i] = old[i][:oldCut[i].off] + ansi.ResetStyle
 	}
 }
 

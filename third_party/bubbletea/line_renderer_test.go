@@ -374,3 +374,100 @@ func TestLineRendererKeepsNoFrameAlive(t *testing.T) {
 		}
 	}
 }
+
+// sidebarScreen is a chat screen with a sidebar beside the messages: no
+// row moves as a whole when a message arrives.
+func sidebarScreen(h int, side []string, msgs []string) string {
+	rows := []string{red + "#lobby" + rst}
+	body := h - 2
+	for i := range body {
+		var s, m string
+		if i < len(side) {
+			s = side[i]
+		}
+		if j := len(msgs) - body + i; j >= 0 {
+			m = msgs[j]
+		}
+		rows = append(rows, fmt.Sprintf("%s%-12s%s│ %s", bold, s, rst, m))
+	}
+	return strings.Join(append(rows, "> composer"), "\n")
+}
+
+// With left/right margins (mode 69 reported) a new message scrolls the
+// message pane's columns only; without them the renderer never sends
+// DECSLRM (a terminal without margins reads CSI s as "save cursor").
+func TestLineRendererScrollsThePaneBesideASidebar(t *testing.T) {
+	const w, h = 60, 12
+	side := []string{"Online (3)", "alice", "bob", "carol"}
+	for _, margins := range []bool{true, false} {
+		t.Run(fmt.Sprint("margins=", margins), func(t *testing.T) {
+			lt := newLineTerm(t, w, h)
+			lt.r.setLeftRightMargins(margins)
+			var msgs []string
+			for i := range 40 {
+				msgs = append(msgs, fmt.Sprintf(bold+"12:00"+rst+" user%d: message %d", i%7, i))
+				content := sidebarScreen(h, side, msgs)
+				out := lt.frame(alt(content))
+				lt.sameScreen(content)
+				if t.Failed() {
+					t.Fatalf("frame %d: %q", i, out)
+				}
+				scrolled := strings.Contains(out, ansi.SetModeLeftRightMargin)
+				if !margins && strings.Contains(out, ansi.SetModeLeftRightMargin) {
+					t.Fatalf("frame %d used margins the terminal did not report: %q", i, out)
+				}
+				if margins && i > h {
+					if !scrolled {
+						t.Fatalf("frame %d did not scroll the pane: %q", i, out)
+					}
+					if len(out) > 140 {
+						t.Fatalf("frame %d: %d bytes for one new line: %q", i, len(out), out)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Random sidebar changes, pane scrolls and edits with margins: every frame
+// equals a full repaint.
+func TestLineRendererColumnScrollRandom(t *testing.T) {
+	for seed := range int64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(seed))
+			const w, h = 50, 10
+			lt := newLineTerm(t, w, h)
+			lt.r.setLeftRightMargins(true)
+			side := []string{"Online (2)", "alice", "bob"}
+			words := []string{"a", "bb", "界", "é", red + "r" + rst, bold + "B" + rst, "xyz", "  "}
+			msg := func() string {
+				var sb strings.Builder
+				for range 1 + rng.Intn(12) {
+					sb.WriteString(words[rng.Intn(len(words))])
+				}
+				return sb.String()
+			}
+			var msgs []string
+			for i := range 400 {
+				switch rng.Intn(6) {
+				case 0:
+					side[rng.Intn(len(side))] = fmt.Sprint("user", rng.Intn(100))
+				case 1:
+					if len(msgs) > 0 {
+						msgs[len(msgs)-1-rng.Intn(min(3, len(msgs)))] = msg()
+					}
+				case 2:
+					msgs = append(msgs, msg(), msg())
+				default:
+					msgs = append(msgs, msg())
+				}
+				content := sidebarScreen(h, side, msgs)
+				out := lt.frame(alt(content))
+				lt.sameScreen(content)
+				if t.Failed() {
+					t.Fatalf("frame %d: %q", i, out)
+				}
+			}
+		})
+	}
+}

@@ -542,18 +542,15 @@ type Program struct {
 	// modes keeps track of terminal modes that have been enabled or disabled.
 	ignoreSignals uint32
 
-	// renderReq wakes the renderer goroutine: something may have to be
-	// written (a new view, a resize, queued raw output). It holds at most
-	// one pending request, so any number of requests between two frames
-	// collapse into one flush. sshchat fork: replaces the frame-rate ticker
-	// that flushed every program at the frame rate even when idle.
-	renderReq chan struct{}
-
-	// once is used to stop the renderer.
-	once sync.Once
-
-	// rendererDone is used to stop the renderer.
-	rendererDone chan struct{}
+	// Frame pacing (sshchat fork; see [Program.requestRender]). frameMu
+	// guards the fields below and is held while a frame is written, so
+	// frames never overlap and none is written after stopRenderer.
+	frameMu      sync.Mutex
+	frameEvery   time.Duration // 1/fps
+	lastFrame    time.Time     // when the previous frame was written
+	framePending bool          // frameTimer will write the next frame
+	frameTimer   *time.Timer   // created on first use
+	rendering    bool          // between startRenderer and stopRenderer
 
 	// Initial window size. Mainly used for testing.
 	width, height int
@@ -612,8 +609,6 @@ func NewProgram(model Model, opts ...ProgramOption) *Program {
 		initialModel: model,
 		msgs:         make(chan Msg),
 		errs:         make(chan error, 1),
-		rendererDone: make(chan struct{}),
-		renderReq:    make(chan struct{}, 1),
 	}
 
 	// Apply all options to the program.
@@ -711,52 +706,30 @@ func (p *Program) handleResize() chan struct{} {
 	return ch
 }
 
-// handleCommands runs commands in a goroutine and sends the result to the
-// program's message channel.
-func (p *Program) handleCommands(cmds chan Cmd) chan struct{} {
-	ch := make(chan struct{})
-
-	go func() {
-		defer close(ch)
-
-		for {
-			select {
-			case <-p.ctx.Done():
-				return
-
-			case cmd := <-cmds:
-				if cmd == nil {
-					continue
-				}
-
-				// Don't wait on these goroutines, otherwise the shutdown
-				// latency would get too large as a Cmd can run for some time
-				// (e.g. tick commands that sleep for half a second). It's not
-				// possible to cancel them so we'll have to leak the goroutine
-				// until Cmd returns.
-				go func() {
-					// Recover from panics.
-					if !p.disableCatchPanics {
-						defer func() {
-							if r := recover(); r != nil {
-								p.recoverFromPanic(r)
-							}
-						}()
-					}
-
-					msg := cmd() // this can be long.
-					p.Send(msg)
-				}()
+// runCmd runs a command and sends its result to the program. The event
+// loop starts one goroutine per command (sshchat fork: upstream handed each
+// command to a dispatcher goroutine that started it, one more goroutine per
+// program for its whole life). Nobody waits on these goroutines, otherwise
+// the shutdown latency would get too large as a Cmd can run for some time
+// (e.g. tick commands that sleep for half a second). It's not possible to
+// cancel them so they leak until the Cmd returns.
+func (p *Program) runCmd(cmd Cmd) {
+	// Recover from panics.
+	if !p.disableCatchPanics {
+		defer func() {
+			if r := recover(); r != nil {
+				p.recoverFromPanic(r)
 			}
-		}
-	}()
+		}()
+	}
 
-	return ch
+	msg := cmd() // this can be long.
+	p.Send(msg)
 }
 
 // eventLoop is the central message loop. It receives and handles the default
 // Bubble Tea messages, update the model and triggers redraws.
-func (p *Program) eventLoop(model Model, cmds chan Cmd) (Model, error) {
+func (p *Program) eventLoop(model Model) (Model, error) {
 	for {
 		select {
 		case <-p.ctx.Done():
@@ -806,6 +779,12 @@ func (p *Program) eventLoop(model Model, cmds chan Cmd) (Model, error) {
 						// The terminal supports synchronized output and it's
 						// currently disabled, so we can enable it on the renderer.
 						p.renderer.setSyncdUpdates(true)
+					}
+				case ansi.ModeLeftRightMargin:
+					// sshchat fork: the line renderer scrolls a column
+					// range with left/right margins (see scrollColumns).
+					if lr, ok := p.renderer.(*lineRenderer); ok {
+						lr.setLeftRightMargins(msg.Value == ansi.ModeReset || msg.Value == ansi.ModeSet || msg.Value == ansi.ModePermanentlySet)
 					}
 				case ansi.ModeUnicodeCore:
 					if msg.Value == ansi.ModeReset || msg.Value == ansi.ModeSet || msg.Value == ansi.ModePermanentlySet {
@@ -887,10 +866,11 @@ func (p *Program) eventLoop(model Model, cmds chan Cmd) (Model, error) {
 			var cmd Cmd
 			model, cmd = model.Update(msg) // run update
 
-			select {
-			case <-p.ctx.Done():
+			if p.ctx.Err() != nil {
 				return model, nil
-			case cmds <- cmd: // process command (if any)
+			}
+			if cmd != nil {
+				go p.runCmd(cmd) // process command
 			}
 
 			p.render(model) // render view
@@ -906,13 +886,50 @@ func (p *Program) render(model Model) {
 	}
 }
 
-// requestRender asks the renderer goroutine for a flush. It never blocks:
-// if a request is already pending, that flush will see this change too.
+// requestRender writes a frame (queued raw output, then the renderer's
+// view), at most one per frame interval (1/fps). sshchat fork: there is no
+// renderer goroutine. A request at least one interval after the previous
+// frame writes at once, on the caller's goroutine (the event loop, after
+// Update): no hand-off to another goroutine per frame. An earlier one arms
+// a timer for the rest of the interval, and every request made meanwhile
+// is served by that one frame. An idle program costs nothing, the first
+// change after a pause is written at once, and bursts are still capped at
+// fps frames per second. Upstream flushed on a time.Ticker at the frame
+// rate forever, in a goroutine of its own.
 func (p *Program) requestRender() {
-	select {
-	case p.renderReq <- struct{}{}:
-	default:
+	p.frameMu.Lock()
+	defer p.frameMu.Unlock()
+	if !p.rendering || p.framePending {
+		return
 	}
+	if wait := p.frameEvery - time.Since(p.lastFrame); wait > 0 {
+		p.framePending = true
+		if p.frameTimer == nil {
+			p.frameTimer = time.AfterFunc(wait, p.timedFrame)
+		} else {
+			p.frameTimer.Reset(wait)
+		}
+		return
+	}
+	p.writeFrame()
+}
+
+// timedFrame writes the frame requestRender put off.
+func (p *Program) timedFrame() {
+	p.frameMu.Lock()
+	defer p.frameMu.Unlock()
+	if !p.rendering || !p.framePending {
+		return
+	}
+	p.framePending = false
+	p.writeFrame()
+}
+
+// writeFrame writes queued raw output, then the view. frameMu is held.
+func (p *Program) writeFrame() {
+	p.lastFrame = time.Now()
+	_ = p.flush()
+	_ = p.renderer.flush(false)
 }
 
 func (p *Program) execSequenceMsg(msg sequenceMsg) {
@@ -1021,7 +1038,6 @@ func (p *Program) Run() (returnModel Model, returnErr error) {
 
 	// Initialize context and teardown channel.
 	p.handlers = channelHandlers{}
-	cmds := make(chan Cmd)
 
 	p.finished = make(chan struct{})
 	defer func() {
@@ -1144,21 +1160,15 @@ func (p *Program) Run() (returnModel Model, returnErr error) {
 		p.execute(ansi.RequestModeSynchronizedOutput +
 			ansi.RequestModeUnicodeCore)
 	}
+	if p.useLineRenderer && !p.disableRenderer && shouldQuerySynchronizedOutput(p.environ) {
+		// sshchat fork: and for left/right margins (mode 69), which let the
+		// line renderer scroll a pane beside a fixed column.
+		p.execute(ansi.RequestModeLeftRightMargin)
+	}
 
 	// Initialize the program.
-	initCmd := model.Init()
-	if initCmd != nil {
-		ch := make(chan struct{})
-		p.handlers.add(ch)
-
-		go func() {
-			defer close(ch)
-
-			select {
-			case cmds <- initCmd:
-			case <-p.ctx.Done():
-			}
-		}()
+	if initCmd := model.Init(); initCmd != nil {
+		go p.runCmd(initCmd)
 	}
 
 	// Render the initial view.
@@ -1167,12 +1177,9 @@ func (p *Program) Run() (returnModel Model, returnErr error) {
 	// Handle resize events.
 	p.handlers.add(p.handleResize())
 
-	// Process commands.
-	p.handlers.add(p.handleCommands(cmds))
-
 	// Run event loop, handle updates and draw.
 	var err error
-	model, err = p.eventLoop(model, cmds)
+	model, err = p.eventLoop(model)
 
 	if err == nil && len(p.errs) > 0 {
 		err = <-p.errs // Drain a leftover error in case eventLoop crashed.
@@ -1216,6 +1223,14 @@ func (p *Program) Send(msg Msg) {
 	case <-p.ctx.Done():
 	case p.msgs <- msg:
 	}
+}
+
+// Inbox is the channel [Program.Send] sends on (sshchat fork), for a caller
+// that must wait on other things while the program is busy: a send on it in
+// a select is a Send that can give way. Nothing receives from it before Run
+// starts or after Run returns, so such a select needs another way out.
+func (p *Program) Inbox() chan<- Msg {
+	return p.msgs
 }
 
 // Quit is a convenience function for quitting Bubble Tea programs. Use it
@@ -1423,71 +1438,35 @@ func (p *Program) Printf(template string, args ...any) {
 
 // startRenderer starts the renderer.
 //
-// sshchat fork: the renderer goroutine is event-driven. It sleeps until a
-// render request arrives (see [Program.requestRender]), then flushes, but
-// never more often than once per frame interval (1/fps): a request that
-// comes less than one interval after the previous flush waits out the rest
-// of the interval, and every request made meanwhile is served by that one
-// flush. An idle program therefore costs no CPU at all, the first change
-// after a pause is written at once, and bursts are still capped at fps
-// frames per second. Upstream flushed on a time.Ticker at the frame rate
-// forever.
+// sshchat fork: frames are written by requestRender (see there), not by a
+// goroutine. The clock starts here, so the first frame waits one interval
+// like upstream's first tick did: the start-up burst (size, colour profile,
+// Init's commands) is one frame.
 func (p *Program) startRenderer() {
-	interval := time.Second / time.Duration(p.fps)
+	p.frameMu.Lock()
+	p.frameEvery = time.Second / time.Duration(p.fps)
+	p.lastFrame = time.Now()
+	p.framePending = false
+	p.rendering = true
+	p.frameMu.Unlock()
 
-	// Since the renderer can be restarted after a stop, we need to reset
-	// the done channel and its corresponding sync.Once.
-	p.once = sync.Once{}
-
-	// Start the renderer.
 	p.renderer.start()
 	p.requestRender() // write what start queued (restore after a suspend)
-	go func() {
-		var (
-			// last is when the previous flush started. Starting the clock
-			// at start makes the first frame wait one interval, as the
-			// first tick did upstream, so the start-up burst (size, colour
-			// profile, Init's commands) is written as one frame.
-			last  = time.Now()
-			timer *time.Timer // paces bursts; created on first use
-		)
-		for {
-			select {
-			case <-p.rendererDone:
-				if timer != nil {
-					timer.Stop()
-				}
-				return
-			case <-p.renderReq:
-			}
-			if wait := interval - time.Since(last); wait > 0 {
-				if timer == nil {
-					timer = time.NewTimer(wait)
-				} else {
-					timer.Reset(wait)
-				}
-				select {
-				case <-p.rendererDone:
-					timer.Stop()
-					return
-				case <-timer.C:
-				}
-			}
-			last = time.Now()
-			_ = p.flush()
-			_ = p.renderer.flush(false)
-		}
-	}()
 }
 
 // stopRenderer stops the renderer.
 // If kill is true, the renderer will be stopped immediately without flushing
 // the last frame.
 func (p *Program) stopRenderer(kill bool) {
-	// Stop the renderer before acquiring the mutex to avoid a deadlock.
-	p.once.Do(func() {
-		p.rendererDone <- struct{}{}
-	})
+	// No frame is written after this (a frame being written is finished
+	// first).
+	p.frameMu.Lock()
+	p.rendering = false
+	p.framePending = false
+	if p.frameTimer != nil {
+		p.frameTimer.Stop()
+	}
+	p.frameMu.Unlock()
 
 	if !kill {
 		// flush locks the mutex

@@ -268,3 +268,31 @@ func TestPtyWindowReadDuringWindowChanges(t *testing.T) {
 		t.Fatalf("Pty() reports %dx%d after the last change; want 129x73", w.Width, w.Height)
 	}
 }
+
+// Global requests are answered by the connection's own loop, between new
+// channels: no goroutine per connection waits for them (sshchat patch 5).
+func TestGlobalRequestsAreServedByTheConnectionLoop(t *testing.T) {
+	t.Parallel()
+	session, client, cleanup := newTestSession(t, &Server{
+		Handler: func(Session) {},
+		RequestHandlers: map[string]RequestHandler{
+			"ping@sshchat": func(Context, *Server, *gossh.Request) (bool, []byte) { return true, []byte("pong") },
+		},
+	}, nil)
+	defer cleanup()
+	ok, payload, err := client.SendRequest("ping@sshchat", true, nil)
+	if err != nil || !ok || string(payload) != "pong" {
+		t.Fatalf("handled request: ok=%v payload=%q err=%v", ok, payload, err)
+	}
+	if ok, _, err := client.SendRequest("unknown@sshchat", true, nil); err != nil || ok {
+		t.Fatalf("unknown request: ok=%v err=%v", ok, err)
+	}
+	// Channels are still served after requests.
+	if _, err := session.SendRequest("unknown-request", true, nil); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	if s := string(buf[:runtime.Stack(buf, true)]); strings.Contains(s, "(*Server).handleRequests") {
+		t.Fatal("a goroutine waits for global requests")
+	}
+}

@@ -456,25 +456,54 @@ func (srv *Server) handleConn(newConn net.Conn) {
 		refuseAll(sshConn, chans, reqs)
 		return
 	}
-	// go gossh.DiscardRequests(reqs)
-	go func() {
-		defer recoverAndLog("panic handling requests", conn, nil)
-		srv.handleRequests(ctx, reqs)
-	}()
-	for ch := range chans {
-		handler := srv.ChannelHandlers[ch.ChannelType()]
-		if handler == nil {
-			handler = srv.ChannelHandlers["default"]
+	// sshchat patch: global requests are served on this goroutine, between
+	// new channels, instead of by a goroutine of their own for the
+	// connection's whole life. Both loops only hand work over (a channel to
+	// its handler's goroutine, a request to its handler and the reply), and
+	// x/crypto's mux delivers both in the order they arrived.
+	for chans != nil || reqs != nil {
+		select {
+		case ch, ok := <-chans:
+			if !ok {
+				chans = nil
+				continue
+			}
+			handler := srv.ChannelHandlers[ch.ChannelType()]
+			if handler == nil {
+				handler = srv.ChannelHandlers["default"]
+			}
+			if handler == nil {
+				_ = ch.Reject(gossh.UnknownChannelType, "unsupported channel type")
+				continue
+			}
+			go func(ch gossh.NewChannel) {
+				defer recoverAndLog("panic handling channel", conn, nil)
+				handler(srv, sshConn, ch, ctx)
+			}(ch)
+		case req, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			srv.handleRequest(ctx, conn, req)
 		}
-		if handler == nil {
-			_ = ch.Reject(gossh.UnknownChannelType, "unsupported channel type")
-			continue
-		}
-		go func(ch gossh.NewChannel) {
-			defer recoverAndLog("panic handling channel", conn, nil)
-			handler(srv, sshConn, ch, ctx)
-		}(ch)
 	}
+}
+
+// handleRequest serves one global request (sshchat patch: one at a time
+// from handleConn's loop, see there).
+func (srv *Server) handleRequest(ctx Context, conn *serverConn, req *gossh.Request) {
+	defer recoverAndLog("panic handling requests", conn, nil)
+	handler := srv.RequestHandlers[req.Type]
+	if handler == nil {
+		handler = srv.RequestHandlers["default"]
+	}
+	if handler == nil {
+		_ = req.Reply(false, nil)
+		return
+	}
+	ret, payload := handler(ctx, srv, req)
+	_ = req.Reply(ret, payload)
 }
 
 // refuseAll closes a connection nobody will serve and refuses what it had
@@ -501,23 +530,6 @@ func refuseAll(conn *gossh.ServerConn, chans <-chan gossh.NewChannel, reqs <-cha
 				_ = req.Reply(false, nil)
 			}
 		}
-	}
-}
-
-func (srv *Server) handleRequests(ctx Context, in <-chan *gossh.Request) {
-	for req := range in {
-		handler := srv.RequestHandlers[req.Type]
-		if handler == nil {
-			handler = srv.RequestHandlers["default"]
-		}
-		if handler == nil {
-			_ = req.Reply(false, nil)
-			continue
-		}
-		/*reqCtx, cancel := context.WithCancel(ctx)
-		defer cancel() */
-		ret, payload := handler(ctx, srv, req)
-		_ = req.Reply(ret, payload)
 	}
 }
 

@@ -137,6 +137,9 @@ func (d *TerminalReader) sendBytes(ctx context.Context, readc chan []byte) error
 // StreamEvents sends events to the provided channel. It stops when the context
 // is closed or when an error occurs.
 func (d *TerminalReader) StreamEvents(ctx context.Context, eventc chan<- Event) error {
+	if readsInline {
+		return d.streamEventsInline(ctx, eventc)
+	}
 	var buf bytes.Buffer
 	errc := make(chan error, 1)
 	readc := make(chan []byte)
@@ -219,6 +222,86 @@ func (d *TerminalReader) StreamEvents(ctx context.Context, eventc chan<- Event) 
 				timeout.Reset(d.EscTimeout)
 			}
 		}
+	}
+}
+
+// inlineReadBufSize is the read buffer of streamEventsInline, reused for
+// every read: typed input comes a few bytes at a time, and a paste takes a
+// few more reads.
+const inlineReadBufSize = 512
+
+// streamEventsInline is StreamEvents on one goroutine (sshchat fork): the
+// caller's goroutine reads and decodes, and a timer (a goroutine only while
+// it fires) handles the escape timeout. Upstream reads in a second
+// goroutine that hands each read (a fresh 4 KiB buffer) over a channel:
+// two goroutines and a buffer per reader for its whole life, which with a
+// reader per SSH session is a large part of a session's memory. Like
+// upstream it returns once the read returns after the context is done.
+func (d *TerminalReader) streamEventsInline(ctx context.Context, eventc chan<- Event) error {
+	var (
+		mu    sync.Mutex   // guards buf, last, timer, the scanner and the sends
+		buf   bytes.Buffer // bytes not yet decoded
+		last  time.Time    // when the last bytes arrived
+		timer *time.Timer  // the escape timeout; created on first use
+	)
+	// send decodes buf (incomplete sequences too when expired) and sends
+	// the events in order. mu is held.
+	send := func(expired bool) {
+		n, events := d.eventScanner.scanEvents(buf.Bytes(), expired)
+		buf.Next(n)
+		for _, ev := range events {
+			select {
+			case eventc <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	expire := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if buf.Len() == 0 {
+			return
+		}
+		if wait := d.EscTimeout - time.Since(last); wait > 0 {
+			timer.Reset(wait) // more bytes came meanwhile
+			return
+		}
+		d.logf("timeout expired, processing buffer")
+		send(true)
+		if buf.Len() > 0 {
+			timer.Reset(d.EscTimeout)
+		}
+	}
+	readBuf := make([]byte, inlineReadBufSize)
+	for {
+		n, err := d.r.Read(readBuf)
+		mu.Lock()
+		if n > 0 {
+			d.logf("input: %q", readBuf[:n])
+			buf.Write(readBuf[:n])
+			last = time.Now()
+			send(false)
+			if buf.Len() > 0 {
+				if timer == nil {
+					timer = time.AfterFunc(d.EscTimeout, expire)
+				} else {
+					timer.Reset(d.EscTimeout)
+				}
+			}
+		}
+		if err != nil || ctx.Err() != nil {
+			send(true)
+			if timer != nil {
+				timer.Stop()
+			}
+			mu.Unlock()
+			if err == nil || errors.Is(err, io.EOF) || errors.Is(err, cancelreader.ErrCanceled) {
+				return nil
+			}
+			return err //nolint:wrapcheck
+		}
+		mu.Unlock()
 	}
 }
 

@@ -17,6 +17,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// readsInline is false: the console reader decodes console records in
+// streamData (sshchat fork; see terminal_reader_other.go).
+const readsInline = false
+
 // streamData sends data from the input stream to the event channel.
 func (d *TerminalReader) streamData(ctx context.Context, readc chan []byte) error {
 	cc, ok := d.r.(*conInputReader)
