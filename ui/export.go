@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"io"
+	"time"
 
 	"charm.land/log/v2"
 	"charm.land/ssh"
@@ -32,9 +34,24 @@ func EndRequests(s ssh.Session) (ends <-chan string, release func()) {
 }
 
 // HangUpWhenDropped closes ch when the broker drops sess as a slow consumer
-// and ctx has not ended within the chat UI's grace (see hangUpWhenDropped):
-// the slow-consumer policy for sessions that do not run the chat UI. It
-// returns when ctx ends or the policy has been applied.
+// and ctx has not ended within dropGrace: the chat UI's slow-consumer
+// policy (see feeder) for sessions that do not run the chat UI. It returns
+// when ctx ends or the policy has been applied.
 func HangUpWhenDropped(ctx context.Context, sess chat.Session, ch io.Closer, lg *log.Logger) {
-	hangUpWhenDropped(ctx, sess, ch, dropGrace, lg)
+	select {
+	case <-ctx.Done():
+		return
+	case <-sess.Done():
+	}
+	if !errors.Is(sess.Err(), chat.ErrSlowConsumer) {
+		return
+	}
+	t := time.NewTimer(dropGrace)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		lg.Warn("closing the channel of a session that stopped reading")
+		_ = ch.Close()
+	}
 }
