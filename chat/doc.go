@@ -31,7 +31,8 @@
 //   - Not ordered, on purpose: reads (history, snapshots, /who, /whois);
 //     read markers (MarkRead: the ReadEvent carries the ID it reads up to
 //     and the marker never moves back, so its place among messages does
-//     not matter); rate limiting; notices to one session; dropping a slow
+//     not matter; the store write is batched by readMarkWriter, and a
+//     snapshot writes its user's pending markers before counting); rate limiting; notices to one session; dropping a slow
 //     session (its queue closes at once, its logout is then sequenced);
 //     registering an account (nothing is published); settling a session's
 //     offline claim (per session, under session.claimMu; a claim after

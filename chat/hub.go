@@ -88,7 +88,8 @@ type Hub struct {
 	stop   chan struct{} // closed by Close: the sequencer drains and exits
 	done   chan struct{} // closed when the sequencer has exited
 
-	seen lastSeenWriter // records logouts' last-seen times off the sequencer
+	seen  lastSeenWriter // records logouts' last-seen times off the sequencer
+	marks readMarkWriter // records read markers off the request path
 
 	// renamed is the latest handle of each user renamed while this hub
 	// runs, so that a join sequenced after a rename uses it even if its
@@ -168,8 +169,10 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 	}
 	h.health.log = logger
 	h.seen.init()
+	h.marks.init()
 	go h.sequence()
 	go h.seen.run(h)
+	go h.marks.run(h)
 	return h, nil
 }
 
@@ -309,6 +312,9 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	h.closeQuietLocked() // sessions of Attach (attach.go)
 	h.mu.Unlock()
+	if err := h.marks.close(ctx, h); err != nil {
+		return err
+	}
 	return h.seen.close(ctx, h)
 }
 
@@ -351,6 +357,9 @@ func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch)
 	for _, c := range convs {
 		ids = append(ids, c.Conv)
 	}
+	// Counts are read from the markers in the store: write the user's
+	// pending ones first (a failed write leaves counts a little high).
+	_ = h.marks.flushUser(ctx, h, me)
 	unread, err := h.store.Unread(ctx, uint64(me), ids, hidden)
 	if err != nil {
 		return Snapshot{}, err

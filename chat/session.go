@@ -344,11 +344,9 @@ func (s *session) MarkRead(ctx context.Context, conv ConvID, upTo MessageID) err
 		return err
 	}
 	h := s.hub
-	if err := h.wrote(h.store.MarkRead(ctx, uint64(s.user), string(conv), int64(upTo)), "mark read", "what you read was not recorded"); err != nil {
-		return err
-	}
-	// Persisted; now tell the user's other sessions, so that their unread
-	// counts follow.
+	// Stored by the hub's marker writer within a second (readMarkWriter);
+	// the user's other sessions are told now, so that their counts follow.
+	h.marks.note(s.user, conv, upTo)
 	h.mu.Lock()
 	if u, ok := h.users[s.user]; ok {
 		for o := range u.sessions {

@@ -85,6 +85,9 @@ type Messages interface {
 	// MarkRead records that user has read conv up to message ID upTo. The
 	// marker never moves backwards.
 	MarkRead(ctx context.Context, userID uint64, conv string, upTo int64) error
+	// MarkReadAll records several markers in one transaction, each as
+	// MarkRead does.
+	MarkReadAll(ctx context.Context, marks []ReadMark) error
 	// Unread counts, per conversation in convs, messages newer than the
 	// user's read marker that were not sent by the user nor by a user in
 	// hidden. Counts stop at UnreadCap.
