@@ -208,7 +208,6 @@ func (s *server) keyStillAdmitted(next ssh.Handler) ssh.Handler {
 // noPTYLine refuses the chat to a key whose line forbids a terminal.
 const noPTYLine = "this key may only run commands (its authorized-keys line has no-pty or restrict); ssh -T HOST help lists them"
 
-
 // revokeWait bounds how long revoking a session waits for the client to
 // take its one-line reason.
 const revokeWait = 2 * time.Second
