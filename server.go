@@ -32,6 +32,7 @@ type server struct {
 	log       *log.Logger
 	store     *model.DB
 	hub       *chat.Hub
+	broker    *broker // the hub as sessions see it (accounts.go)
 	ssh       *ssh.Server
 	authz     *allowlist
 	admit     *admission   // connection and session limits
@@ -100,7 +101,11 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
 	}
-	uiMW := ui.Middleware(hub, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui"), FPS: cfg.FPS})
+	s.broker = &broker{Hub: hub}
+	if cfg.AuthorizedKeys == "" && cfg.MaxNewAccountsPerSource > 0 {
+		s.broker.accounts = newAccountLimit(cfg.MaxNewAccountsPerSource, time.Now)
+	}
+	uiMW := ui.Middleware(s.broker, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui"), FPS: cfg.FPS})
 	s.ssh, err = wish.NewServer(
 		wish.WithHostKeyPEM(pemBytes),
 		wish.WithVersion("SSH-2.0-sshchat"),
