@@ -5,12 +5,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"charm.land/ssh"
+	gossh "golang.org/x/crypto/ssh"
 
 	"sshchat/chat"
 )
@@ -90,11 +93,12 @@ func (l *accountLimit) prune(source string, now time.Time) []time.Time {
 
 // broker is the hub as sessions see it: Register is limited per source
 // address when the server is open and Config.MaxNewAccountsPerSource is
-// set. The source is the SSH connection's, read from ctx (a session's
+// set, and wrong link codes per source and per account (LinkKey). The source is the SSH connection's, read from ctx (a session's
 // context or one derived from it).
 type broker struct {
 	*chat.Hub
 	accounts *accountLimit // nil: no limit
+	links    *linkLimit
 }
 
 // Register creates an account unless the connection's source address has
@@ -114,4 +118,102 @@ func (b *broker) Register(ctx context.Context, key chat.Key, handle string) (cha
 		b.accounts.release(source, at)
 	}
 	return acct, err
+}
+
+// Wrong link codes allowed per linkWindow, from one source address and
+// against one account, before more tries are refused.
+const (
+	linkFailsPerSource  = 5
+	linkFailsPerAccount = 10
+	linkWindow          = 10 * time.Minute
+)
+
+// linkLimit counts wrong link codes by source address and by account.
+// With 50-bit codes valid 10 minutes, it makes guessing hopeless; an
+// attacker can at worst make an account's owner wait linkWindow.
+type linkLimit struct {
+	now func() time.Time
+
+	mu    sync.Mutex
+	fails map[string][]time.Time // "src " + source or "acct " + handle key; oldest first
+}
+
+func newLinkLimit(now func() time.Time) *linkLimit {
+	return &linkLimit{now: now, fails: map[string][]time.Time{}}
+}
+
+// refusal returns why a try from source against the account with handle
+// key account is refused now, or "".
+func (l *linkLimit) refusal(source, account string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	for k, times := range l.fails {
+		i := 0
+		for i < len(times) && now.Sub(times[i]) >= linkWindow {
+			i++
+		}
+		if i == len(times) {
+			delete(l.fails, k)
+		} else {
+			l.fails[k] = times[i:]
+		}
+	}
+	wait := func(times []time.Time) time.Duration {
+		return max(time.Minute, times[0].Add(linkWindow).Sub(now).Round(time.Minute))
+	}
+	if times := l.fails["src "+source]; len(times) >= linkFailsPerSource {
+		return fmt.Sprintf("too many wrong link codes from your address; try again in %s", wait(times))
+	}
+	if times := l.fails["acct "+account]; len(times) >= linkFailsPerAccount {
+		return fmt.Sprintf("too many wrong link codes for this account; try again in %s", wait(times))
+	}
+	return ""
+}
+
+// failed counts a wrong code.
+func (l *linkLimit) failed(source, account string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.fails["src "+source] = append(l.fails["src "+source], now)
+	l.fails["acct "+account] = append(l.fails["acct "+account], now)
+}
+
+// LinkKey links a new key to an account with a code, refusing tries once
+// the connection's source address or the account has had too many wrong
+// codes lately.
+func (b *broker) LinkKey(ctx context.Context, key chat.Key, handle, code string) (chat.Account, error) {
+	addr, _ := ctx.Value(ssh.ContextKeyRemoteAddr).(net.Addr)
+	source, account := sourceOf(addr), chat.HandleKey(strings.TrimPrefix(strings.TrimSpace(handle), "@"))
+	if refusal := b.links.refusal(source, account); refusal != "" {
+		return chat.Account{}, fmt.Errorf("%w: %s", chat.ErrNotAllowed, refusal)
+	}
+	acct, err := b.Hub.LinkKey(ctx, key, handle, code)
+	if errors.Is(err, chat.ErrLinkCode) {
+		b.links.failed(source, account)
+	}
+	return acct, err
+}
+
+// endKeySessions ends the open sessions of the key with fingerprint fp,
+// which its owner removed from their account (/keys remove), each told
+// why as a revoked key's are. It does not block: the server owns the
+// goroutines and waits for them at shutdown.
+func (s *server) endKeySessions(fp string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return // shutdown tells every session
+	}
+	for sess := range s.sessions {
+		if k := sess.PublicKey(); k == nil || gossh.FingerprintSHA256(k) != fp {
+			continue
+		}
+		s.ending.Add(1)
+		go func() {
+			defer s.ending.Done()
+			s.revoke(sess, "this key was removed from its account")
+		}()
+	}
 }

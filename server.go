@@ -47,7 +47,8 @@ type server struct {
 	sessions  map[ssh.Session]chan struct{} // open sessions, for revocation; closed when each ends
 	serving   sync.WaitGroup                // running Serve calls; Add under mu
 
-	stopWatch chan struct{} // closed at shutdown; ends the allowlist watcher
+	ending    sync.WaitGroup // endKeySessions' revocations; Add under mu while not stopping
+	stopWatch chan struct{}  // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
 }
 
@@ -88,12 +89,14 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate})
+	var s *server // set below, before any session can remove a key
+	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
+		KeyRemoved: func(fp string) { s.endKeySessions(fp) }})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
+	s = &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
 		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
 	s.warns = s.limiter("refusal", refusalLinesPerMinute)
 	s.sessLines = s.limiter("session", sessionLinesPerMinute)
@@ -101,7 +104,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
 	}
-	s.broker = &broker{Hub: hub}
+	s.broker = &broker{Hub: hub, links: newLinkLimit(time.Now)}
 	if cfg.AuthorizedKeys == "" && cfg.MaxNewAccountsPerSource > 0 {
 		s.broker.accounts = newAccountLimit(cfg.MaxNewAccountsPerSource, time.Now)
 	}
@@ -184,6 +187,7 @@ func (s *server) shutdown(wait time.Duration) error {
 	// Shutdown waits on, and the two must not run at the same time.
 	s.serving.Wait()
 	<-s.watchDone
+	s.ending.Wait()
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
 		errs = append(errs, err)
