@@ -35,6 +35,7 @@ type server struct {
 	broker    *broker // the hub as sessions see it (accounts.go)
 	ssh       *ssh.Server
 	authz     *allowlist
+	keys      *KeysFile // edits --authorized-keys (/admin authorize, revoke); nil on an open server
 	admit     *admission   // connection and session limits
 	warns     *logLimiter  // rate of refusal lines per source
 	sessLines *logLimiter  // rate of session start and end lines per source
@@ -103,6 +104,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
+		s.keys, _ = NewKeysFile(cfg.AuthorizedKeys) // the path is not empty
 	}
 	s.broker = &broker{Hub: hub, links: newLinkLimit(time.Now)}
 	if cfg.AuthorizedKeys == "" && cfg.MaxNewAccountsPerSource > 0 {
@@ -211,6 +213,15 @@ func (s *server) closeStore() error {
 		return fmt.Errorf("close database: %w", err)
 	}
 	return nil
+}
+
+// keysFile returns the editor of the --authorized-keys file, or
+// errOpenServer (one line, for the admin) when the server has none.
+func (s *server) keysFile() (*KeysFile, error) {
+	if s.keys == nil {
+		return nil, errOpenServer
+	}
+	return s.keys, nil
 }
 
 // publicKeyAuth accepts any key on an open server, and only keys the
