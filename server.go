@@ -35,7 +35,7 @@ type server struct {
 	broker    *broker // the hub as sessions see it (accounts.go)
 	ssh       *ssh.Server
 	authz     *allowlist
-	keys      *KeysFile // edits --authorized-keys (/admin authorize, revoke); nil on an open server
+	keys      *KeysFile    // edits --authorized-keys (/admin authorize, revoke); nil on an open server
 	admit     *admission   // connection and session limits
 	warns     *logLimiter  // rate of refusal lines per source
 	sessLines *logLimiter  // rate of session start and end lines per source
