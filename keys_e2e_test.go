@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -145,4 +146,56 @@ func TestRemovingTheLastOrCurrentKeyIsRefused(t *testing.T) {
 	}
 	a1.Line("/keys")
 	a1.WaitFor("Your keys (1):")
+}
+
+func TestLinkingOnAnAllowlistNeedsTheKeyInTheFileFirst(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "authorized_keys")
+	laptop, desktop := newKey(t), newKey(t)
+	writeKeys(t, path, authorizedLine(laptop, ""))
+	ts := startServer(t, testConfig(t, dir, "--authorized-keys", path))
+	a1 := dial(t, ts.addr, "alice", laptop, 160, 30)
+	a1.WaitFor("#lobby")
+	code := linkCodeOf(t, a1)
+
+	var told string
+	cfg := sshConfig("link", desktop)
+	cfg.Auth = append(cfg.Auth, gossh.KeyboardInteractive(func(_, instr string, qs []string, _ []bool) ([]string, error) {
+		told = instr
+		return make([]string, len(qs)), nil
+	}))
+	if conn, err := gossh.Dial("tcp", ts.addr, cfg); err == nil {
+		conn.Close()
+		t.Fatal("a key not in the file logged in to be linked")
+	}
+	if !strings.Contains(told, "the operator must add it before it can be linked") || !strings.Contains(told, gossh.FingerprintSHA256(desktop.PublicKey())) {
+		t.Fatalf("refusal does not say the key must be authorized first: %q", told)
+	}
+	// Once the operator authorizes it, the code binds it to the account.
+	f, _ := NewKeysFile(path)
+	if _, err := f.Authorize(pubLine(desktop, "alice desktop"), ""); err != nil {
+		t.Fatal(err)
+	}
+	linkLogin(t, ts.addr, desktop, "alice "+code).WaitFor("#lobby")
+	if out := mustRun(t, ts.addr, "x", desktop, "", "who"); !strings.Contains(out, "alice") {
+		t.Fatalf("linked key is not alice: %q", out)
+	}
+}
+
+func TestLoginScreenOffersLinkingToANewKeyAskedForAHandle(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	laptop := newKey(t)
+	a1 := dial(t, ts.addr, "alice", laptop, 160, 30)
+	a1.WaitFor("#lobby")
+	code := linkCodeOf(t, a1)
+	// The user name is taken: the new key gets the handle prompt, which
+	// offers linking.
+	c := dial(t, ts.addr, "alice", newKey(t), 160, 30)
+	c.WaitFor("Choose a handle", "Tab: link this key to an account you already have.")
+	c.Type("\t")
+	c.WaitFor("handle and code:")
+	c.Line("alice " + code)
+	c.WaitFor("#lobby")
+	c.Line("/keys")
+	c.WaitFor("Your keys (2):")
 }

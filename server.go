@@ -269,6 +269,10 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 	case 0:
 	case 1:
 		msg = "sshchat: key " + r.keys[0] + " is not authorized on this server; send this fingerprint to the operator"
+		if strings.EqualFold(ctx.User(), ui.LinkUser) {
+			// The key is to be linked to an account: that needs the operator too.
+			msg = "sshchat: key " + r.keys[0] + " is not authorized on this server: the operator must add it before it can be linked to your account; send them this fingerprint"
+		}
 		if slices.Contains(r.expired, r.keys[0]) {
 			msg = "sshchat: key " + r.keys[0] + " has expired on this server; ask the operator to renew it"
 		}

@@ -158,8 +158,8 @@ func (s *session) linkCode(ctx context.Context) (Reply, error) {
 	}
 	handle := s.hub.handleOf(ctx, s.user)
 	return Reply{Lines: []string{
-		"Link code: " + code + " (valid " + LinkCodeTTL.String() + ", once; it is not shown again)",
-		"On the new device, within " + LinkCodeTTL.String() + ": ssh -t link@<this server> and type: " + handle + " " + code,
+		fmt.Sprintf("Link code: %s (valid %d minutes, for one key; it is not shown again)", code, int(LinkCodeTTL.Minutes())),
+		"On the new device, log in as the user link (ssh -t link@<this server>) and type: " + handle + " " + code,
 	}}, nil
 }
 
