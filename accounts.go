@@ -51,9 +51,8 @@ func (l *accountLimit) reserve(source string) (at time.Time, refusal string) {
 	}
 	times := l.prune(source, now)
 	if len(times) >= l.max {
-		wait := times[0].Add(accountWindow).Sub(now).Round(time.Minute)
 		return time.Time{}, fmt.Sprintf("too many new accounts from your address (at most %d an hour); try again in %s or log in with a key that has one",
-			l.max, max(wait, time.Minute))
+			l.max, minutes(times[0].Add(accountWindow).Sub(now)))
 	}
 	l.created[source] = append(times, now)
 	return now, ""
@@ -120,6 +119,16 @@ func (b *broker) Register(ctx context.Context, key chat.Key, handle string) (cha
 	return acct, err
 }
 
+// minutes says d, rounded up to whole minutes, for a person: "1 minute",
+// "10 minutes".
+func minutes(d time.Duration) string {
+	n := max(1, int((d+time.Minute-1)/time.Minute))
+	if n == 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", n)
+}
+
 // Wrong link codes allowed per linkWindow, from one source address and
 // against one account, before more tries are refused.
 const (
@@ -159,9 +168,7 @@ func (l *linkLimit) refusal(source, account string) string {
 			l.fails[k] = times[i:]
 		}
 	}
-	wait := func(times []time.Time) time.Duration {
-		return max(time.Minute, times[0].Add(linkWindow).Sub(now).Round(time.Minute))
-	}
+	wait := func(times []time.Time) string { return minutes(times[0].Add(linkWindow).Sub(now)) }
 	if times := l.fails["src "+source]; len(times) >= linkFailsPerSource {
 		return fmt.Sprintf("too many wrong link codes from your address; try again in %s", wait(times))
 	}

@@ -40,7 +40,7 @@ func TestAccountLimitWindowAndIPv6Networks(t *testing.T) {
 	if r != "" {
 		t.Fatal(r)
 	}
-	if _, r := l.reserve(a); !strings.Contains(r, "at most 2 an hour") {
+	if _, r := l.reserve(a); !strings.Contains(r, "at most 2 an hour); try again in 60 minutes") {
 		t.Fatalf("third account from one /64: %q", r)
 	}
 	if _, r := l.reserve(src("2001:db8:1:3::1")); r != "" {

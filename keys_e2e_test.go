@@ -97,7 +97,7 @@ func TestWrongLinkCodesAreRateLimited(t *testing.T) {
 		c.Close()
 	}
 	c := linkLogin(t, ts.addr, newKey(t), "alice "+code)
-	c.WaitFor("too many wrong link codes from your address; try again in 10m")
+	c.WaitFor("too many wrong link codes from your address; try again in 10 minutes")
 }
 
 func TestLinkLimitCountsBySourceAndByAccount(t *testing.T) {
