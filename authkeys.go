@@ -109,6 +109,17 @@ func (a *allowlist) allowedUntil(stop <-chan struct{}, key gossh.PublicKey, ip n
 	return set.decide(key, ip, now)
 }
 
+// commandsOnly reports whether the line that admits key from ip at now
+// forbids a PTY (no-pty, restrict): the key may run commands, not the chat.
+func (a *allowlist) commandsOnly(key gossh.PublicKey, ip netip.Addr, now time.Time) bool {
+	set, err := a.check(nil)
+	if err != nil || set.err != nil {
+		return false
+	}
+	l, ok, _ := set.decideLine(key, ip, now)
+	return ok && l.noPTY
+}
+
 // refresh brings the allowlist up to date with the file, waiting at most
 // the timeout.
 func (a *allowlist) refresh() { _, _ = a.check(nil) }
@@ -294,6 +305,7 @@ type keyLine struct {
 	from        string    // from= pattern list; "" when hasFrom is false
 	hasFrom     bool      //
 	expiry      time.Time // expiry-time=; zero for none
+	noPTY       bool      // no-pty or restrict: commands only, no chat
 	unsupported string    // an option this server does not implement: the line admits nobody
 }
 
@@ -303,6 +315,12 @@ type keyLine struct {
 // implement, the key is refused rather than falling through to a later,
 // possibly less restricted line.
 func (k *keySet) decide(key gossh.PublicKey, ip netip.Addr, now time.Time) (ok bool, reason string) {
+	_, ok, reason = k.decideLine(key, ip, now)
+	return ok, reason
+}
+
+// decideLine is decide, also returning the line used when ok.
+func (k *keySet) decideLine(key gossh.PublicKey, ip netip.Addr, now time.Time) (line keyLine, ok bool, reason string) {
 	reason = reasonNotListed
 	for _, l := range k.lines[string(key.Marshal())] {
 		if !l.expiry.IsZero() && l.expiry.Unix() < now.Unix() {
@@ -314,11 +332,11 @@ func (k *keySet) decide(key gossh.PublicKey, ip netip.Addr, now time.Time) (ok b
 			continue
 		}
 		if l.unsupported != "" {
-			return false, fmt.Sprintf("%s (line %d: %s)", reasonUnsupported, l.n, l.unsupported)
+			return keyLine{}, false, fmt.Sprintf("%s (line %d: %s)", reasonUnsupported, l.n, l.unsupported)
 		}
-		return true, ""
+		return l, true, ""
 	}
-	return false, reason
+	return keyLine{}, false, reason
 }
 
 // parseAuthorizedKeys parses authorized_keys text line by line. Every
@@ -358,7 +376,7 @@ func parseAuthorizedKeys(data []byte, logger *log.Logger, loc *time.Location) *k
 		for _, p := range opts.hostPatterns {
 			logger.Warn("authorized-keys from= has a host-name pattern; names are not resolved, so it is matched against the client's address text only and never matches a name", "line", n, "pattern", p)
 		}
-		kl := keyLine{n: n, from: opts.from, hasFrom: opts.hasFrom, expiry: opts.expiry}
+		kl := keyLine{n: n, from: opts.from, hasFrom: opts.hasFrom, expiry: opts.expiry, noPTY: opts.noPTY}
 		if opts.unsupported != "" {
 			kl.unsupported = opts.unsupported
 			logger.Warn("refusing authorized-keys line: option not implemented by this server; the key cannot log in with this line", "line", n, "option", opts.unsupported)

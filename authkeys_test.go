@@ -78,7 +78,7 @@ func TestAuthorizedKeysOptionsEnforcedOverSSH(t *testing.T) {
 		{"expired", `expiry-time="20000101"`, false},
 		{"not-yet-expired", `expiry-time="29991231Z"`, true},
 		{"restrict-command", `restrict,command="/bin/true"`, false},
-		{"no-pty", `no-pty`, false},
+		{"no-pty", `no-pty`, true}, // admitted to commands only (TestNoPTYKeyRunsCommandsButNotTheChat)
 		{"restrict-pty", `restrict,pty`, true},
 		{"satisfied", `no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc`, true},
 		{"cert-authority", `cert-authority`, false},
@@ -111,7 +111,7 @@ func TestAuthorizedKeysOptionsEnforcedOverSSH(t *testing.T) {
 		}
 	}
 	logs := ts.logs.String()
-	for _, name := range []string{"restrict-command", "no-pty", "cert-authority", "unknown-option"} {
+	for _, name := range []string{"restrict-command", "cert-authority", "unknown-option"} {
 		if want := fmt.Sprintf("line=%d", lineOf[name]); !strings.Contains(logs, want) {
 			t.Errorf("log does not name line %d (%s):\n%s", lineOf[name], name, logs)
 		}
@@ -421,22 +421,28 @@ func TestAllowlistEndsSessionWhenKeyExpires(t *testing.T) {
 
 func TestRestrictAfterPtyForbidsThePty(t *testing.T) {
 	// As in sshd, restrict resets the permissions named before it: with
-	// pty,restrict the key has no PTY (the chat's no-pty), with restrict,pty
-	// it has one.
+	// pty,restrict the key has no PTY (commands only, no chat), with
+	// restrict,pty it has one.
 	k := newKey(t)
 	loopback := netip.MustParseAddr("127.0.0.1")
 	for _, c := range []struct {
 		options string
-		admit   bool
+		pty     bool
 	}{
 		{"restrict,pty", true},
 		{"pty,restrict", false},
 		{"pty,restrict,pty", true},
 		{"PTY,Restrict", false},
+		{"no-pty", false},
+		{"no-pty,pty", true},
 	} {
 		set := parseAuthorizedKeys([]byte(authorizedLine(k, c.options)), log.New(io.Discard), time.UTC)
-		if ok, reason := set.decide(k.PublicKey(), loopback, time.Now()); ok != c.admit {
-			t.Errorf("%s: admitted=%v (%s), want %v", c.options, ok, reason, c.admit)
+		l, ok, reason := set.decideLine(k.PublicKey(), loopback, time.Now())
+		if !ok {
+			t.Errorf("%s: refused (%s); want admitted", c.options, reason)
+		}
+		if l.noPTY == c.pty {
+			t.Errorf("%s: pty allowed=%v, want %v", c.options, !l.noPTY, c.pty)
 		}
 	}
 }

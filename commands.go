@@ -70,7 +70,7 @@ func (s *server) commands(ssh.Handler) ssh.Handler {
 		ctx, cancel := context.WithCancel(sess.Context())
 		defer cancel()
 		env := &cmdEnv{
-			ctx: ctx, broker: s.hub, sess: sess, prefix: prefix,
+			ctx: ctx, broker: s.broker, sess: sess, prefix: prefix,
 			in: sess, out: sess, errOut: sess.Stderr(),
 			retry: time.Duration(float64(time.Second) / s.cfg.MsgRate),
 			ended: make(chan string, 1), cancel: cancel, log: s.log,

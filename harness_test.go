@@ -50,7 +50,7 @@ func testConfig(t *testing.T, dir string, args ...string) Config {
 	t.Helper()
 	base := []string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
 		"--host-key", filepath.Join(dir, "ssh", "host_ed25519"), "--name", "testchat", "--shutdown-timeout", "3s", "--log-level", "debug",
-		"--msg-rate", "1000", "--msg-burst", "1000"}
+		"--msg-rate", "1000", "--msg-burst", "1000", "--max-new-accounts-per-source", "0"}
 	cfg, err := parseConfig(append(base, args...), func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -20,6 +20,7 @@ type keyOptions struct {
 	hostPatterns  []string // from= entries that are host names, for a warning
 	expiry        time.Time
 	certAuthority bool
+	noPTY         bool   // no-pty, or restrict without a pty after it: the key may run commands, not the chat
 	unsupported   string // first option this server does not implement
 }
 
@@ -46,15 +47,17 @@ var keyOptionTable = map[string]optionRule{
 	"agent-forwarding":  optSatisfied,
 	"x11-forwarding":    optSatisfied,
 	"user-rc":           optSatisfied,
-	"pty":               optSatisfied,
+	"pty":               optEnforced, // undoes a no-pty or restrict before it
 	"no-touch-required": optSatisfied,
 	// The default: user verification is not required (sshd accepts a
 	// no- form of every flag but restrict and cert-authority).
 	"no-verify-required": optSatisfied,
-	// restrict is accepted only with a pty after it (it implies no-pty).
-	"restrict": optSatisfied,
+	// Enforced: the chat needs a terminal, so a key without a pty may
+	// run commands (ssh host COMMAND) but not open the chat. restrict
+	// implies no-pty unless a pty follows it.
+	"restrict": optEnforced,
+	"no-pty":   optEnforced,
 	// Not implemented: the line admits nobody.
-	"no-pty":          optUnsupported, // the chat needs a terminal
 	"command":         optUnsupported,
 	"environment":     optUnsupported,
 	"permitopen":      optUnsupported,
@@ -81,7 +84,7 @@ var valueOptions = map[string]bool{"from": true, "expiry-time": true, "command":
 // parseKeyOptions interprets the options x/crypto split off a line.
 func parseKeyOptions(raw []string, loc *time.Location) (keyOptions, error) {
 	var o keyOptions
-	restrict, pty := false, false
+	pty := true
 	for _, opt := range raw {
 		name, value, hasValue := strings.Cut(opt, "=")
 		name = strings.ToLower(name)
@@ -113,9 +116,9 @@ func parseKeyOptions(raw []string, loc *time.Location) (keyOptions, error) {
 			}
 		case "cert-authority":
 			o.certAuthority = true
-		case "restrict":
+		case "restrict", "no-pty":
 			// As in sshd, restrict withdraws a pty named before it.
-			restrict, pty = true, false
+			pty = false
 		case "pty":
 			pty = true
 		}
@@ -123,9 +126,7 @@ func parseKeyOptions(raw []string, loc *time.Location) (keyOptions, error) {
 			o.unsupported = name
 		}
 	}
-	if restrict && !pty && o.unsupported == "" {
-		o.unsupported = "restrict (implies no-pty; add pty)"
-	}
+	o.noPTY = !pty
 	return o, nil
 }
 

@@ -69,13 +69,16 @@ type Config struct {
 
 	// Connection admission (limits.go); 0 for a per-source or per-key
 	// limit means none.
-	MaxStartups          startups      // unauthenticated connections at once, sshd's begin:rate:full
-	MaxStartupsPerSource int           // unauthenticated connections at once from one address
-	MaxConnsPerSource    int           // connections at once from one address
-	MaxConnsPerKey       int           // authenticated connections at once per key
-	MaxSessionsPerKey    int           // sessions at once per key
-	OpenTimeout          time.Duration // to start a session after authenticating
-	IdleTimeout          time.Duration // a connection may stay open without a session after its last one ended
+	MaxStartups          startups // unauthenticated connections at once, sshd's begin:rate:full
+	MaxStartupsPerSource int      // unauthenticated connections at once from one address
+	MaxConnsPerSource    int      // connections at once from one address
+	MaxConnsPerKey       int      // authenticated connections at once per key
+	MaxSessionsPerKey    int      // sessions at once per key
+	// New accounts one source address may create per hour on an open
+	// server (accounts.go); 0 means no limit.
+	MaxNewAccountsPerSource int
+	OpenTimeout             time.Duration // to start a session after authenticating
+	IdleTimeout             time.Duration // a connection may stay open without a session after its last one ended
 
 	maxRevoking int // revocations at once; 0 means the constant maxRevoking (tests lower it)
 }
@@ -101,7 +104,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		fs.StringVar(p, name, env(envName, def), usage+" [$"+envPrefix+envName+"]")
 	}
 	var maxSessions, rate, burst, grace, wait, fps string
-	var maxStartups, startupsPerSource, connsPerSource, connsPerKey, sessionsPerKey, openTimeout, idleTimeout string
+	var maxStartups, startupsPerSource, connsPerSource, connsPerKey, sessionsPerKey, openTimeout, idleTimeout, newAccounts string
 	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
 	str(&c.DBPath, "db", "DB", "", "database `file` (empty: DATA_DIR/sshchat.db)")
@@ -122,6 +125,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&connsPerSource, "max-conns-per-source", "MAX_CONNS_PER_SOURCE", "128", "`connections` at once from one IP address (0: no limit)")
 	str(&connsPerKey, "max-conns-per-key", "MAX_CONNS_PER_KEY", "16", "authenticated `connections` at once per SSH key (0: no limit)")
 	str(&sessionsPerKey, "max-sessions-per-key", "MAX_SESSIONS_PER_KEY", "32", "`sessions` at once per SSH key (0: no limit)")
+	str(&newAccounts, "max-new-accounts-per-source", "MAX_NEW_ACCOUNTS_PER_SOURCE", "5", "new `accounts` one IP address may create per hour on an open server (0: no limit)")
 	str(&wait, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "10s", "`time` shutdown waits for sessions to end")
 	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
 	usage := func() {
@@ -175,7 +179,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		p       *int
 		v, what string
 	}{{&c.MaxStartupsPerSource, startupsPerSource, "max startups per source"}, {&c.MaxConnsPerSource, connsPerSource, "max connections per source"},
-		{&c.MaxConnsPerKey, connsPerKey, "max connections per key"}, {&c.MaxSessionsPerKey, sessionsPerKey, "max sessions per key"}} {
+		{&c.MaxConnsPerKey, connsPerKey, "max connections per key"}, {&c.MaxSessionsPerKey, sessionsPerKey, "max sessions per key"},
+		{&c.MaxNewAccountsPerSource, newAccounts, "max new accounts per source"}} {
 		if *l.p, err = strconv.Atoi(l.v); err != nil || *l.p < 0 {
 			return c, fmt.Errorf("invalid %s %q: want a number, 0 for no limit", l.what, l.v)
 		}

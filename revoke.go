@@ -196,10 +196,17 @@ func (s *server) keyStillAdmitted(next ssh.Handler) ssh.Handler {
 				}
 				return
 			}
+			if _, _, pty := sess.Pty(); pty && s.authz.commandsOnly(k, addrIP(sess.RemoteAddr()), time.Now()) {
+				wish.Fatalln(sess, "sshchat: "+noPTYLine)
+				return
+			}
 		}
 		next(sess)
 	}
 }
+
+// noPTYLine refuses the chat to a key whose line forbids a terminal.
+const noPTYLine = "this key may only run commands (its authorized-keys line has no-pty or restrict); ssh -T HOST help lists them"
 
 // revokeWait bounds how long revoking a session waits for the client to
 // take its one-line reason.

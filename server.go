@@ -32,8 +32,10 @@ type server struct {
 	log       *log.Logger
 	store     *model.DB
 	hub       *chat.Hub
+	broker    *broker // the hub as sessions see it (accounts.go)
 	ssh       *ssh.Server
 	authz     *allowlist
+	keys      *KeysFile    // edits --authorized-keys (/admin authorize, revoke); nil on an open server
 	admit     *admission   // connection and session limits
 	warns     *logLimiter  // rate of refusal lines per source
 	sessLines *logLimiter  // rate of session start and end lines per source
@@ -46,7 +48,8 @@ type server struct {
 	sessions  map[ssh.Session]chan struct{} // open sessions, for revocation; closed when each ends
 	serving   sync.WaitGroup                // running Serve calls; Add under mu
 
-	stopWatch chan struct{} // closed at shutdown; ends the allowlist watcher
+	ending    sync.WaitGroup // endKeySessions' revocations; Add under mu while not stopping
+	stopWatch chan struct{}  // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
 }
 
@@ -87,20 +90,27 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate})
+	var s *server // set below, before any session can remove a key
+	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
+		KeyRemoved: func(fp string) { s.endKeySessions(fp) }})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
+	s = &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
 		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
 	s.warns = s.limiter("refusal", refusalLinesPerMinute)
 	s.sessLines = s.limiter("session", sessionLinesPerMinute)
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
+		s.keys, _ = NewKeysFile(cfg.AuthorizedKeys) // the path is not empty
 	}
-	uiMW := ui.Middleware(hub, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui"), FPS: cfg.FPS})
+	s.broker = &broker{Hub: hub, links: newLinkLimit(time.Now)}
+	if cfg.AuthorizedKeys == "" && cfg.MaxNewAccountsPerSource > 0 {
+		s.broker.accounts = newAccountLimit(cfg.MaxNewAccountsPerSource, time.Now)
+	}
+	uiMW := ui.Middleware(s.broker, ui.Options{ServerName: cfg.Name, MOTD: cfg.MOTD, Logger: logger.WithPrefix("ui"), FPS: cfg.FPS})
 	s.ssh, err = wish.NewServer(
 		wish.WithHostKeyPEM(pemBytes),
 		wish.WithVersion("SSH-2.0-sshchat"),
@@ -179,6 +189,7 @@ func (s *server) shutdown(wait time.Duration) error {
 	// Shutdown waits on, and the two must not run at the same time.
 	s.serving.Wait()
 	<-s.watchDone
+	s.ending.Wait()
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
 		errs = append(errs, err)
@@ -202,6 +213,15 @@ func (s *server) closeStore() error {
 		return fmt.Errorf("close database: %w", err)
 	}
 	return nil
+}
+
+// keysFile returns the editor of the --authorized-keys file, or
+// errOpenServer (one line, for the admin) when the server has none.
+func (s *server) keysFile() (*KeysFile, error) {
+	if s.keys == nil {
+		return nil, errOpenServer
+	}
+	return s.keys, nil
 }
 
 // publicKeyAuth accepts any key on an open server, and only keys the
@@ -249,6 +269,10 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 	case 0:
 	case 1:
 		msg = "sshchat: key " + r.keys[0] + " is not authorized on this server; send this fingerprint to the operator"
+		if strings.EqualFold(ctx.User(), ui.LinkUser) {
+			// The key is to be linked to an account: that needs the operator too.
+			msg = "sshchat: key " + r.keys[0] + " is not authorized on this server: the operator must add it before it can be linked to your account; send them this fingerprint"
+		}
 		if slices.Contains(r.expired, r.keys[0]) {
 			msg = "sshchat: key " + r.keys[0] + " has expired on this server; ask the operator to renew it"
 		}

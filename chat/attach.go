@@ -57,6 +57,7 @@ func (h *Hub) Attach(ctx context.Context, acct Account) (Session, error) {
 		hub:   h,
 		id:    sid,
 		user:  acct.ID,
+		key:   acct.Fingerprint,
 		quiet: true,
 		q:     make(chan Event, h.opts.QueueLen),
 		done:  make(chan struct{}),

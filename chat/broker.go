@@ -43,6 +43,11 @@ type Broker interface {
 	// fails with ErrHandleInvalid or ErrHandleTaken (wrapped, with a
 	// one-line reason in the message).
 	Register(ctx context.Context, key Key, handle string) (Account, error)
+	// LinkKey adds a key that has no account to the account with the
+	// given handle, spending code, a one-time code the account's owner
+	// got from /keys link. A wrong, used or expired code (or an unknown
+	// handle) is ErrLinkCode.
+	LinkKey(ctx context.Context, key Key, handle, code string) (Account, error)
 	// Connect opens a session for acct: it subscribes to events, marks the
 	// user online and claims their offline messages.
 	Connect(ctx context.Context, acct Account) (Session, error)

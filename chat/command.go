@@ -27,6 +27,7 @@ func commands() []command {
 		{name: "me", args: "ACTION", help: "send an action (\"* you ACTION\")", run: cmdMe},
 		{name: "who", help: "list the people online", run: cmdWho},
 		{name: "whois", args: "HANDLE", help: "show a user's handle, keys, presence and dates", run: cmdWhois},
+		{name: "keys", args: "[link | remove FINGERPRINT]", help: "list your keys; link: a one-time code to add a key; remove one", run: cmdKeys},
 		{name: "nick", args: "HANDLE", help: "change your handle", run: cmdNick},
 		{name: "add", args: "HANDLE", help: "add a contact", run: cmdAdd},
 		{name: "remove", args: "HANDLE", help: "remove a contact", run: cmdRemove},

@@ -46,6 +46,9 @@ var (
 	// (locked by another process, disk full, read-only, I/O error); the
 	// error wrapping it says what was not done ("your message was not sent").
 	ErrStorageUnavailable = errors.New("the server cannot store anything right now")
+	// ErrLinkCode means a link code is wrong, used or expired (or names
+	// no account: the error does not tell which).
+	ErrLinkCode = errors.New("wrong or expired link code")
 )
 
 // UserErrors returns every sentinel above. Each is a user error: an error
@@ -56,6 +59,6 @@ func UserErrors() []error {
 		ErrUnknownKey, ErrHandleInvalid, ErrHandleTaken, ErrTooLong, ErrEmpty,
 		ErrNoSuchUser, ErrUsage, ErrUnknownCommand, ErrNotAllowed, ErrClosed,
 		ErrShutdown, ErrSlowConsumer, ErrRateLimited, ErrNotListed, ErrAlreadyListed,
-		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken,
+		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken, ErrLinkCode,
 	}
 }

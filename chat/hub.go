@@ -43,6 +43,10 @@ type Options struct {
 	HandleHold time.Duration
 	// Now is the clock (default time.Now); tests may replace it.
 	Now func() time.Time
+	// KeyRemoved, when set, is called after a user removed one of their
+	// keys (/keys remove) with its fingerprint, for the server to end the
+	// SSH sessions of that key. It must not block.
+	KeyRemoved func(fingerprint string)
 }
 
 // DefaultHandleHold is the default Options.HandleHold.
@@ -242,6 +246,7 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 		hub:   h,
 		id:    sid,
 		user:  acct.ID,
+		key:   acct.Fingerprint,
 		q:     make(chan Event, h.opts.QueueLen),
 		done:  make(chan struct{}),
 		claim: h.boot + "/" + strconv.FormatUint(sid, 36),

@@ -17,6 +17,7 @@ type session struct {
 	hub   *Hub
 	id    uint64
 	user  UserID
+	key   string // fingerprint of the key the session logged in with
 	claim string // offline-claim token of this session
 	quiet bool   // opened by Hub.Attach: no presence, no claim (attach.go)
 	snap  Snapshot

@@ -30,6 +30,7 @@ var migrations = []migration{
 	{1, "released handles are held for their previous owner", migrateReleasedHandles},
 	{2, "handles are compared by confusable skeleton", migrateSkeletons},
 	{3, "rooms, their members, invites and bans; mentions", migrateRooms},
+	{4, "one-time codes that link a new key to an account", migrateLinkCodes},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.
@@ -182,6 +183,26 @@ func migrateRooms(tx *gorm.DB) error {
 			PRIMARY KEY (message_id, user_id)
 		)`,
 		`CREATE INDEX idx_mentions_user_conv ON mentions(user_id, conv, message_id)`,
+	} {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateLinkCodes creates link_codes: a one-time code (stored as a hash)
+// that lets a new key join an existing account until expires_at (see
+// keys.go).
+func migrateLinkCodes(tx *gorm.DB) error {
+	for _, q := range []string{
+		`CREATE TABLE link_codes (
+			code_hash VARCHAR(128) PRIMARY KEY,
+			user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			expires_at TIMESTAMP NOT NULL,
+			created_at TIMESTAMP NOT NULL
+		)`,
+		`CREATE INDEX idx_link_codes_user ON link_codes(user_id)`,
 	} {
 		if err := tx.Exec(q).Error; err != nil {
 			return err

@@ -58,6 +58,14 @@ type Users interface {
 	RenameUser(ctx context.Context, r Rename) error
 	// KeysOf lists a user's keys.
 	KeysOf(ctx context.Context, id uint64) ([]Key, error)
+	// CreateLinkCode stores a one-time link code, replacing the user's
+	// earlier ones.
+	CreateLinkCode(ctx context.Context, c LinkCode) error
+	// LinkKey consumes a valid link code of the user and adds the key to
+	// the account, in one transaction; ErrNotFound for no such code.
+	LinkKey(ctx context.Context, userID uint64, codeHash string, k *Key, now time.Time) error
+	// RemoveKey deletes one of a user's keys; ErrLastKey for the only one.
+	RemoveKey(ctx context.Context, userID uint64, fingerprint string) error
 	// CountUsers returns how many accounts exist.
 	CountUsers(ctx context.Context) (int, error)
 	// TouchLastSeen records when a user was last online.

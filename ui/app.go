@@ -114,7 +114,7 @@ func newApp(cfg appConfig) *App {
 	switch {
 	case cfg.loginReason != "" || cfg.acct == nil:
 		a.setPhase(phaseLogin)
-		a.login = newLogin(com, cfg.loginReason)
+		a.login = newLogin(com, cfg.loginReason, cfg.loginLink)
 	default:
 		a.setPhase(phaseConnecting)
 		a.me = *cfg.acct

@@ -64,6 +64,8 @@ type appConfig struct {
 	acct *chat.Account
 	// loginReason, when set, starts the App on the login screen.
 	loginReason string
+	// loginLink starts the login screen in link mode.
+	loginLink bool
 	// connect opens the chat session (defaults to broker.Connect).
 	connect func(context.Context, chat.Account) (chat.Session, error)
 	// attach is called (in a Cmd) once the App holds the session; session.go

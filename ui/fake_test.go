@@ -67,6 +67,20 @@ func (b *fakeBroker) Register(_ context.Context, key chat.Key, handle string) (c
 	return a, nil
 }
 
+// LinkKey links key to the account with handle when code is "GOODCODE01".
+func (b *fakeBroker) LinkKey(_ context.Context, key chat.Key, handle, code string) (chat.Account, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range b.accounts {
+		if strings.EqualFold(a.Handle, handle) && code == "GOODCODE01" {
+			linked := chat.Account{ID: a.ID, Handle: a.Handle, Fingerprint: key.Fingerprint}
+			b.accounts[key.Fingerprint] = linked
+			return linked, nil
+		}
+	}
+	return chat.Account{}, fmt.Errorf("%w: ask for a new one with /keys link", chat.ErrLinkCode)
+}
+
 func (b *fakeBroker) Connect(_ context.Context, acct chat.Account) (chat.Session, error) {
 	s := newFakeSession(b, acct)
 	b.mu.Lock()

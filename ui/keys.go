@@ -72,5 +72,5 @@ func (k keyMap) helpRooms() []string {
 
 // helpLogin is the status line of the login screen.
 func (k keyMap) helpLogin() []string {
-	return []string{"enter choose handle", hint(k.Quit)}
+	return []string{"enter confirm", "tab handle/link", hint(k.Quit)}
 }

@@ -12,11 +12,14 @@ import (
 )
 
 // Login is the small screen shown when a new key's SSH user name cannot be
-// its handle (taken or invalid): it says why and asks for a handle.
+// its handle (taken or invalid): it says why and asks for a handle. Tab
+// switches it to linking the key to an existing account instead, with a
+// code from /keys link (the mode it starts in for the user name "link").
 type Login struct {
 	*common
 	version
 	input  textinput.Model
+	link   bool   // linking to an existing account, not choosing a handle
 	reason string // why the SSH user name was refused
 	err    string // why the last attempt failed
 	busy   bool   // a Register call is in flight
@@ -24,7 +27,7 @@ type Login struct {
 	row    int // the input's row in the last View
 }
 
-func newLogin(com *common, reason string) *Login {
+func newLogin(com *common, reason string, link bool) *Login {
 	st := com.st
 	in := textinput.New()
 	in.Prompt = "handle: "
@@ -34,7 +37,25 @@ func newLogin(com *common, reason string) *Login {
 	in.SetStyles(st.Input)
 	in.SetVirtualCursor(false)
 	in.Focus()
-	return &Login{common: com, input: in, reason: reason}
+	l := &Login{common: com, input: in, reason: reason}
+	l.setLink(link)
+	return l
+}
+
+// LinkUser is the SSH user name that opens the login screen of a new key
+// in link mode: ssh -t link@host.
+const LinkUser = "link"
+
+// setLink switches between choosing a handle and linking to an account.
+func (l *Login) setLink(link bool) {
+	l.link = link
+	l.input.Prompt = "handle: "
+	if link {
+		l.input.Prompt = "handle and code: "
+	}
+	l.input.SetValue("")
+	l.err = ""
+	l.bump()
 }
 
 // loginFieldLimit bounds what the handle field holds: far more than a
@@ -84,6 +105,10 @@ func (l *Login) Update(msg tea.Msg) tea.Cmd {
 		if key.Matches(msg, l.keys.Enter) {
 			return l.register()
 		}
+		if msg.String() == "tab" && !l.busy {
+			l.setLink(!l.link)
+			return nil
+		}
 	}
 	before := l.input.Value()
 	var cmd tea.Cmd
@@ -101,6 +126,9 @@ func (l *Login) register() tea.Cmd {
 		return nil
 	}
 	handle := l.Value()
+	if l.link {
+		return l.linkKey(handle)
+	}
 	if handle == "" {
 		l.setErr("Type a handle, then press Enter.")
 		return nil
@@ -110,6 +138,23 @@ func (l *Login) register() tea.Cmd {
 	return func() tea.Msg {
 		acct, err := b.Register(ctx, ck, handle)
 		logUnexpected(lg, "register", err)
+		return registeredMsg{acct: acct, err: err}
+	}
+}
+
+// linkKey asks the broker to add the key to the account named in typed
+// ("HANDLE CODE"); the answer is a registeredMsg like a registration's.
+func (l *Login) linkKey(typed string) tea.Cmd {
+	handle, code, _ := strings.Cut(typed, " ")
+	if handle == "" || strings.TrimSpace(code) == "" {
+		l.setErr("Type your handle and the code, e.g. alice ABCDE-FGHJK, then press Enter.")
+		return nil
+	}
+	l.setBusy(true)
+	b, ctx, ck, lg := l.cfg.broker, l.cfg.ctx, l.cfg.key, l.cfg.logger
+	return func() tea.Msg {
+		acct, err := b.LinkKey(ctx, ck, handle, code)
+		logUnexpected(lg, "link key", err)
 		return registeredMsg{acct: acct, err: err}
 	}
 }
@@ -172,10 +217,16 @@ func (l *Login) lines() (lines []string, cursorRow int) {
 		lines = append(lines, " "+st.System.Render(part))
 	}
 	lines = append(lines, "")
-	if strings.Contains(l.reason, chat.HandleRule()) {
+	switch {
+	case l.link:
+		add("Link this key to your account: in a session of that account type /keys link, then type here your handle and the code it shows (e.g. alice ABCDE-FGHJK).")
+		add("Tab: choose a handle for a new account instead.")
+	case strings.Contains(l.reason, chat.HandleRule()):
 		add("Choose a handle:") // the reason above states the rule
-	} else {
+		add("Tab: link this key to an account you already have.")
+	default:
 		add("Choose a handle. " + sentence(chat.HandleRule()))
+		add("Tab: link this key to an account you already have.")
 	}
 	lines = append(lines, "")
 	cursorRow = len(lines)

@@ -125,7 +125,10 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		updateHook: opts.updateHook,
 	}
 	acct, err := b.Authenticate(ctx, key)
-	if errors.Is(err, chat.ErrUnknownKey) {
+	if errors.Is(err, chat.ErrUnknownKey) && strings.EqualFold(s.User(), LinkUser) {
+		// ssh link@host: the new key joins an account it names with a code.
+		cfg.loginReason, cfg.loginLink, err = "This key has no account yet.", true, nil
+	} else if errors.Is(err, chat.ErrUnknownKey) {
 		acct, err = b.Register(ctx, key, s.User())
 		if errors.Is(err, chat.ErrHandleInvalid) || errors.Is(err, chat.ErrHandleTaken) {
 			cfg.loginReason, err = loginText(s.User(), err), nil
