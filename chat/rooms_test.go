@@ -644,3 +644,40 @@ func TestSendSequencedAfterKickIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineMentionOfRoomLeftSinceIsNeverOfferedLater checks that a
+// mention left for an offline member who is then removed from the room is
+// settled at their next login, though not shown (they are not in the
+// room): it is not offered at a later login, even once they are back in
+// the room, and a login after it has nothing queued.
+func TestOfflineMentionOfRoomLeftSinceIsNeverOfferedLater(t *testing.T) {
+	h, db := newTestHub(t, Options{})
+	ctx := context.Background()
+	a, b := account(t, h, "alice"), account(t, h, "bob")
+	alice := connect(t, h, a)
+	bob := connect(t, h, b)
+	exec(t, alice, Lobby, "/create #ops private")
+	exec(t, alice, "#ops", "/invite bob")
+	exec(t, bob, Lobby, "/join #ops")
+	bob.Close()
+	if _, err := alice.Send(ctx, "#ops", "old news @bob"); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, alice, "#ops", "/kick bob")
+
+	bob = connect(t, h, b)
+	if off := bob.Snapshot().Offline; len(off) != 0 {
+		t.Fatalf("a mention of a room bob was kicked from was shown: %+v", off)
+	}
+	bob.Close()
+	if has, err := db.HasOffline(ctx, uint64(b.ID)); err != nil || has {
+		t.Fatalf("after a login the hidden mention is still queued (%v, %v)", has, err)
+	}
+	exec(t, alice, "#ops", "/invite bob")
+	bob = connect(t, h, b)
+	exec(t, bob, Lobby, "/join #ops")
+	bob.Close()
+	if off := connect(t, h, b).Snapshot().Offline; len(off) != 0 {
+		t.Fatalf("a mention from before the kick was offered after rejoining: %+v", off)
+	}
+}
