@@ -681,3 +681,27 @@ func TestOfflineMentionOfRoomLeftSinceIsNeverOfferedLater(t *testing.T) {
 		t.Fatalf("a mention from before the kick was offered after rejoining: %+v", off)
 	}
 }
+
+// TestTopicWithNothingPrintableIsRefused checks that a /topic whose text
+// is all control characters is refused in one line, not taken as a
+// request to clear the topic ("-" does that).
+func TestTopicWithNothingPrintableIsRefused(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	ctx := context.Background()
+	alice := connect(t, h, account(t, h, "alice"))
+	exec(t, alice, Lobby, "/create #ops")
+	exec(t, alice, "#ops", "/topic keep me")
+	for _, line := range []string{"/topic \x1b", "/topic \x07\x1b[2J", "/topic \u200b"} {
+		_, err := alice.Exec(ctx, "#ops", line)
+		if !errors.Is(err, ErrEmpty) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v; want a one-line ErrEmpty", line, err)
+		}
+	}
+	if r := exec(t, alice, "#ops", "/topic"); len(r.Lines) != 1 || !strings.Contains(r.Lines[0], "keep me") {
+		t.Fatalf("topic changed: %+v", r.Lines)
+	}
+	exec(t, alice, "#ops", "/topic -")
+	if r := exec(t, alice, "#ops", "/topic"); len(r.Lines) != 1 || !strings.Contains(r.Lines[0], "no topic") {
+		t.Fatalf("/topic - did not clear: %+v", r.Lines)
+	}
+}
