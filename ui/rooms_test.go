@@ -440,3 +440,30 @@ func TestSwitcherNeverOffersABlockedContact(t *testing.T) {
 		t.Fatalf("offered %q", names)
 	}
 }
+
+// TestOfflineDialogPickOfARoomLeftMeanwhileDoesNotBringItBack checks that
+// picking, in the "While you were away" dialog, the mentions of a room the
+// user was removed from while the dialog was open does not put the room
+// back in the sidebar: it is gone, and the view stays where it is.
+func TestOfflineDialogPickOfARoomLeftMeanwhileDoesNotBringItBack(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online),
+			Conversations: []chat.Conversation{lobbyConv, roomConv("#ops")},
+			Offline: []chat.OfflineGroup{{Conv: "#ops", Room: true, Name: "#ops", Count: 1, Messages: []chat.Message{
+				msgAt(5, "#ops", 77, "carol", "@alice the build is red")}}},
+		}
+	}
+	h := newHarness(t, b)
+	if h.app.dialog == nil {
+		t.Fatal("no offline dialog")
+	}
+	h.events(chat.ConversationEvent{Conversation: roomConv("#ops"), Removed: true, Reason: "carol kicked you from #ops"})
+	h.press(tea.KeyEnter)
+	if h.app.dialog != nil {
+		t.Fatal("the dialog stayed open")
+	}
+	if h.app.convs["#ops"] != nil || slices.Contains(sidebarRows(h), "#ops") || h.app.current != chat.Lobby {
+		t.Fatalf("the room came back: current=%s, sidebar %q", h.app.current, sidebarRows(h))
+	}
+}
