@@ -467,3 +467,31 @@ func TestOfflineDialogPickOfARoomLeftMeanwhileDoesNotBringItBack(t *testing.T) {
 		t.Fatalf("the room came back: current=%s, sidebar %q", h.app.current, sidebarRows(h))
 	}
 }
+
+// TestJoinReplyAfterAKickDoesNotBringTheRoomBack checks that the answer to
+// a /join that reaches the App after the user was removed from the room
+// (kicked right after joining) does not put the room back: the removal,
+// which the broker ordered after the join, wins. A /join typed after a
+// removal opens the room as usual.
+func TestJoinReplyAfterAKickDoesNotBringTheRoomBack(t *testing.T) {
+	ops := roomConv("#ops")
+	b := roomsBroker(nil, nil, nil)
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			return chat.Reply{Open: &ops}, nil
+		}
+	}
+	h := newHarness(t, b)
+	call := h.app.runLine("/join #ops") // in flight: its answer comes later
+	h.events(chat.ConversationEvent{Conversation: ops})
+	h.events(chat.ConversationEvent{Conversation: ops, Removed: true, Reason: "carol kicked you from #ops"})
+	h.run(call)
+	if h.app.convs["#ops"] != nil || slices.Contains(sidebarRows(h), "#ops") || h.app.current != chat.Lobby {
+		t.Fatalf("the room came back: current=%s, sidebar %q", h.app.current, sidebarRows(h))
+	}
+	// Joining again, now: the answer opens it, before or after its event.
+	h.run(h.app.runLine("/join #ops"))
+	if h.app.convs["#ops"] == nil || h.app.current != "#ops" {
+		t.Fatalf("a new /join did not open the room: current=%s", h.app.current)
+	}
+}
