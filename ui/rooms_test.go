@@ -495,3 +495,20 @@ func TestJoinReplyAfterAKickDoesNotBringTheRoomBack(t *testing.T) {
 		t.Fatalf("a new /join did not open the room: current=%s", h.app.current)
 	}
 }
+
+// TestMentionBadgeIsCountedInRoomsOnly checks that the live mention count
+// follows the broker's rule (chat doc: a room or lobby message records a
+// mention; a direct message is all for its reader): an @handle in a direct
+// message adds to its unread count, not to a mention badge that would be
+// gone after the next login.
+func TestMentionBadgeIsCountedInRoomsOnly(t *testing.T) {
+	h := roomsHarness(t, roomConv("#ops"), dmBob)
+	h.events(chat.MessageEvent{Message: msgAt(1, dmBob.ID, bobID, "bob", "@alice look"), Conversation: dmBob})
+	h.events(roomMsg(2, "#ops", bobID, "bob", "@alice look"))
+	if c := h.app.convs[dmBob.ID].info; c.Unread != 1 || c.Mentions != 0 {
+		t.Errorf("direct conversation: unread %d, mentions %d; want 1, 0", c.Unread, c.Mentions)
+	}
+	if c := h.app.convs["#ops"].info; c.Unread != 1 || c.Mentions != 1 {
+		t.Errorf("room: unread %d, mentions %d; want 1, 1", c.Unread, c.Mentions)
+	}
+}
