@@ -705,3 +705,66 @@ func TestTopicWithNothingPrintableIsRefused(t *testing.T) {
 		t.Fatalf("/topic - did not clear: %+v", r.Lines)
 	}
 }
+
+// blockedByHookStore is the real store with a hook run once, when the
+// next BlockedBy is called (History calls it after its membership check,
+// before it reads).
+type blockedByHookStore struct {
+	model.Store
+	mu   sync.Mutex
+	hook func()
+}
+
+func (s *blockedByHookStore) BlockedBy(ctx context.Context, id uint64) ([]uint64, error) {
+	s.mu.Lock()
+	f := s.hook
+	s.hook = nil
+	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return s.Store.BlockedBy(ctx, id)
+}
+
+// TestHistoryRacingARemovalServesNothingCommittedAfterIt checks that a
+// History call that passed its membership check just before the user was
+// kicked does not serve what the room said after the kick: the read is
+// refused when the user is no longer a member once it has been made.
+func TestHistoryRacingARemovalServesNothingCommittedAfterIt(t *testing.T) {
+	db, err := model.Open(filepath.Join(t.TempDir(), "chat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &blockedByHookStore{Store: db}
+	h, err := NewHub(st, nopLogger{}, Options{RateBurst: 1000, RatePerSecond: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.Close(context.Background())
+		db.Close()
+	})
+	ctx := context.Background()
+	alice := connect(t, h, account(t, h, "alice"))
+	bob := connect(t, h, account(t, h, "bob"))
+	exec(t, alice, Lobby, "/create #ops private")
+	exec(t, alice, "#ops", "/invite bob")
+	exec(t, bob, Lobby, "/join #ops")
+	st.mu.Lock()
+	st.hook = func() {
+		exec(t, alice, "#ops", "/kick bob")
+		if _, err := alice.Send(ctx, "#ops", "SECRET-after-kick"); err != nil {
+			t.Error(err)
+		}
+	}
+	st.mu.Unlock()
+	msgs, err := bob.History(ctx, "#ops", 0, 50)
+	for _, m := range msgs {
+		if strings.Contains(m.Body, "SECRET-after-kick") {
+			t.Fatalf("a kicked member read a message sent after the kick")
+		}
+	}
+	if err == nil {
+		t.Fatalf("History after the kick served %d messages", len(msgs))
+	}
+}
