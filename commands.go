@@ -645,8 +645,8 @@ func (e *cmdEnv) backlog(sess chat.Session, conv chat.ConvID, since chat.Message
 }
 
 // tail writes the messages of conv newer than last that sess receives,
-// until the client goes away (exit 0) or the session is dropped (exit 1
-// with the reason).
+// until the client goes away (exit 0), or the session is dropped or the
+// user removed from the room (exit 1 with the reason).
 func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON bool, last chat.MessageID) error {
 	for {
 		select {
@@ -663,6 +663,12 @@ func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON b
 				}
 				if err := e.writeMessage(name, ev.Message, asJSON); err != nil {
 					return nil // the client went away
+				}
+			case chat.ConversationEvent:
+				if ev.Removed && ev.Conversation.ID == conv {
+					// Out of the room (kicked, banned, left elsewhere):
+					// nothing more of it will come.
+					return fail(fmt.Errorf("%w: %s", chat.ErrNotAllowed, firstNonEmpty(ev.Reason, "you are no longer in "+name)))
 				}
 			case chat.ShutdownEvent:
 				return fail(chat.ErrShutdown)

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRoomsOverSSH drives rooms as people would, over real SSH: a public
@@ -120,5 +121,40 @@ func TestRoomsOverSSH(t *testing.T) {
 		if strings.Contains(l, "secret-after-kick") {
 			t.Fatal("a kicked member's tail received the room's next message")
 		}
+	}
+}
+
+// TestTailOfRoomEndsWhenRemoved checks that `ssh host tail '#room'` ends
+// (exit 1, with the reason) when its user is kicked from the room, as
+// their chat screens drop the room at once, and prints the room's system
+// lines as they are committed, as history has them.
+func TestTailOfRoomEndsWhenRemoved(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	aliceKey, bobKey := newKey(t), newKey(t)
+	alice := dial(t, ts.addr, "alice", aliceKey, 120, 40)
+	alice.WaitFor("#lobby")
+	bob := dial(t, ts.addr, "bob", bobKey, 120, 40)
+	bob.WaitFor("#lobby")
+	alice.Line("/create #ops private")
+	alice.WaitFor("│ #ops · private · owner")
+	alice.Line("/invite bob")
+	bob.WaitFor("#ops")
+	bob.Line("/join #ops")
+	bob.WaitFor("│ #ops · private")
+	// With --since the tail follows before it prints the backlog: once a
+	// line of it is out, every later one reaches it.
+	tl := startTail(t, ts.addr, "bob", bobKey, "tail '#ops' --since 0")
+	tl.waitLine(t, "created #ops")
+	alice.Line("/topic tail-topic")
+	tl.waitLine(t, "tail-topic")
+	alice.Line("/kick bob enough")
+	bob.WaitFor("enough")
+	select {
+	case <-tl.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the tail of a kicked member did not end")
+	}
+	if e := tl.err.String(); !strings.Contains(e, "kicked you") || !strings.Contains(e, "enough") {
+		t.Fatalf("tail's stderr %q does not say why it ended", e)
 	}
 }

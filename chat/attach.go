@@ -108,10 +108,11 @@ func (h *Hub) Attach(ctx context.Context, acct Account) (Session, error) {
 // (which stay queued). It is done under Hub.mu, under which every message
 // is fanned out, so s gets exactly the messages fanned out after it: read
 // history after Follow and skip the IDs already read for a gapless join.
-// In another room, the messages committed while the user is a member of
-// it (the check is made at each fan-out, so a removed member's follow goes
-// quiet at once); a room the user is not in is refused like one that does
-// not exist.
+// In another room, the messages and system lines committed while the
+// user is a member of it (the check is made at each fan-out); a removal
+// of the user from it ends the follow with a ConversationEvent (Removed),
+// as it does for their other sessions. A room the user is not in is
+// refused like one that does not exist.
 func (h *Hub) Follow(ctx context.Context, s Session, conv ConvID) error {
 	qs, ok := s.(*session)
 	if !ok || !qs.quiet {

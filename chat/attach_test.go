@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -185,5 +186,51 @@ func TestFollowRefusesSomeoneElsesDirectConversation(t *testing.T) {
 	}
 	if err := h.Follow(context.Background(), connect(t, h, a), Lobby); !errors.Is(err, ErrNotAllowed) {
 		t.Fatalf("Follow of a session of Connect: %v; want ErrNotAllowed", err)
+	}
+}
+
+// TestFollowedRoomGivesItsSystemLinesAndEndsOnRemoval checks that a quiet
+// session following a room gets every line of its history as it is
+// committed, system lines (topics, joins, kicks) included, as its members'
+// sessions do, and that a member removed from the room is told so in the
+// quiet sessions that follow it too, which then get nothing more of it.
+func TestFollowedRoomGivesItsSystemLinesAndEndsOnRemoval(t *testing.T) {
+	for _, how := range []string{"/kick bob", "/ban bob", "/part"} {
+		t.Run(how, func(t *testing.T) {
+			h, _ := newTestHub(t, Options{})
+			ctx := context.Background()
+			alice := connect(t, h, account(t, h, "alice"))
+			bobAcct := account(t, h, "bob")
+			bob := connect(t, h, bobAcct)
+			exec(t, alice, Lobby, "/create #ops private")
+			exec(t, alice, "#ops", "/invite bob")
+			exec(t, bob, Lobby, "/join #ops")
+			bot := attach(t, h, bobAcct)
+			if err := h.Follow(ctx, bot, "#ops"); err != nil {
+				t.Fatal(err)
+			}
+			exec(t, alice, "#ops", "/topic deploys at noon")
+			ev := next[MessageEvent](t, bot)
+			if ev.Message.Conv != "#ops" || ev.Message.Kind != KindSystem || !strings.Contains(ev.Message.Body, "deploys at noon") {
+				t.Fatalf("follower got %+v; want the topic line", ev.Message)
+			}
+			actor := alice
+			if how == "/part" {
+				actor = bob
+			}
+			exec(t, actor, "#ops", how)
+			ce := next[ConversationEvent](t, bot)
+			if !ce.Removed || ce.Conversation.ID != "#ops" || ce.Reason == "" {
+				t.Fatalf("follower got %+v; want the removal", ce)
+			}
+			if _, err := alice.Send(ctx, "#ops", "SECRET-after"); err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range drain(bot) {
+				if m, ok := ev.(MessageEvent); ok {
+					t.Fatalf("removed follower got %+v", m.Message)
+				}
+			}
+		})
 	}
 }

@@ -101,7 +101,9 @@
 //     count as online (a direct message to a user with only quiet
 //     sessions is queued offline) and claim no offline messages. They get
 //     the messages of the conversations they follow (Hub.Follow) that
-//     they may see, in commit order, from a hook of the fan-out; they
+//     they may see (a room's system lines included), in commit order,
+//     from a hook of the fan-out, and the removal of their user from a
+//     room they follow, which ends that follow; they
 //     register and follow under Hub.mu, not through the sequencer, since
 //     they change nothing another session sees. Their sends take one
 //     per-user bucket that outlives the sessions (attach.go).

@@ -285,6 +285,16 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 		s.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	if len(snap.Offline) == 0 {
+		// All that was claimed is hidden for good (from users blocked
+		// since, mentions in rooms left since): settled now, as a shown
+		// batch is when dismissed, or it would be claimed again at every
+		// login and shown at one after a rejoin or an unblock. On failure
+		// it is released at the session's end and settled next time.
+		if err := s.DismissOffline(ctx); err != nil {
+			h.log.Warn("settle hidden offline messages", "user", acct.ID, "err", err)
+		}
+	}
 	s.snap = snap
 	return s, nil
 }
@@ -397,7 +407,8 @@ func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch)
 	}
 
 	// Messages from someone blocked after they were queued are not shown
-	// (they stay in the claim and are acknowledged with the rest), nor
+	// (they stay in the claim and are acknowledged with the rest, or by
+	// Connect when nothing is shown), nor
 	// mentions in a room the user has left since.
 	blocked := make(map[UserID]bool, len(hidden))
 	for _, id := range hidden {

@@ -258,9 +258,13 @@ func cmdTopic(ctx context.Context, s *session, conv ConvID, arg string) (Reply, 
 		}
 		return Reply{Lines: []string{"topic of " + name + ": " + topic}}, nil
 	}
-	topic := SanitizeText(clipRunes(strings.TrimSpace(arg), 200))
-	if topic == "-" {
+	topic := strings.TrimSpace(SanitizeText(clipRunes(strings.TrimSpace(arg), 200)))
+	switch topic {
+	case "-":
 		topic = ""
+	case "":
+		// Control characters only: not a request to clear it.
+		return Reply{}, fmt.Errorf("%w: the topic has no printable text; /topic - clears it", ErrEmpty)
 	}
 	r, err := s.roomCmd(ctx, &roomOp{kind: opTopic, conv: conv, text: topic})
 	if err != nil {

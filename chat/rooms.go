@@ -342,7 +342,7 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 		}
 		h.locked(func() {
 			delete(r.members, me)
-			h.toUserLocked(me, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true, Reason: "you left " + name})
+			h.removedLocked(me, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true, Reason: "you left " + name})
 			h.publishRoomNoticeLocked(r, n)
 		})
 		return roomResult{lines: []string{"you left " + name}}
@@ -387,7 +387,7 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 		}
 		h.locked(func() {
 			delete(r.members, o.target)
-			h.toUserLocked(o.target, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true,
+			h.removedLocked(o.target, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true,
 				Reason: withReason(myHandle+" kicked you from "+name, o.text)})
 			h.publishRoomNoticeLocked(r, n)
 		})
@@ -411,7 +411,7 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 			delete(r.invited, o.target)
 			r.banned[o.target] = true
 			if tmember || tinvited {
-				h.toUserLocked(o.target, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true,
+				h.removedLocked(o.target, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true,
 					Reason: withReason(myHandle+" banned you from "+name, o.text)})
 			}
 			h.publishRoomNoticeLocked(r, n)
@@ -527,6 +527,24 @@ func (h *Hub) publishRoomNoticeLocked(r *roomState, n *model.Message) {
 	m := toMessage(*n)
 	h.recent.add(m)
 	h.roomFanoutLocked(r, m)
+	h.quietFanOutLocked(&sendOp{room: r}, m) // a line of its history, like a message
+}
+
+// removedLocked tells every session of a user removed from a room, ev's
+// (Removed): their sessions of Connect, and those of Attach that follow
+// the room, which stop following it (Hub.mu held).
+func (h *Hub) removedLocked(id UserID, ev ConversationEvent) {
+	h.toUserLocked(id, ev)
+	q, ok := h.quiet.users[id]
+	if !ok {
+		return
+	}
+	for s := range q.sessions {
+		if f := h.quiet.follows[s]; f[ev.Conversation.ID] {
+			delete(f, ev.Conversation.ID)
+			s.push(ev)
+		}
+	}
 }
 
 func withReason(line, reason string) string {

@@ -644,3 +644,127 @@ func TestSendSequencedAfterKickIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOfflineMentionOfRoomLeftSinceIsNeverOfferedLater checks that a
+// mention left for an offline member who is then removed from the room is
+// settled at their next login, though not shown (they are not in the
+// room): it is not offered at a later login, even once they are back in
+// the room, and a login after it has nothing queued.
+func TestOfflineMentionOfRoomLeftSinceIsNeverOfferedLater(t *testing.T) {
+	h, db := newTestHub(t, Options{})
+	ctx := context.Background()
+	a, b := account(t, h, "alice"), account(t, h, "bob")
+	alice := connect(t, h, a)
+	bob := connect(t, h, b)
+	exec(t, alice, Lobby, "/create #ops private")
+	exec(t, alice, "#ops", "/invite bob")
+	exec(t, bob, Lobby, "/join #ops")
+	bob.Close()
+	if _, err := alice.Send(ctx, "#ops", "old news @bob"); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, alice, "#ops", "/kick bob")
+
+	bob = connect(t, h, b)
+	if off := bob.Snapshot().Offline; len(off) != 0 {
+		t.Fatalf("a mention of a room bob was kicked from was shown: %+v", off)
+	}
+	bob.Close()
+	if has, err := db.HasOffline(ctx, uint64(b.ID)); err != nil || has {
+		t.Fatalf("after a login the hidden mention is still queued (%v, %v)", has, err)
+	}
+	exec(t, alice, "#ops", "/invite bob")
+	bob = connect(t, h, b)
+	exec(t, bob, Lobby, "/join #ops")
+	bob.Close()
+	if off := connect(t, h, b).Snapshot().Offline; len(off) != 0 {
+		t.Fatalf("a mention from before the kick was offered after rejoining: %+v", off)
+	}
+}
+
+// TestTopicWithNothingPrintableIsRefused checks that a /topic whose text
+// is all control characters is refused in one line, not taken as a
+// request to clear the topic ("-" does that).
+func TestTopicWithNothingPrintableIsRefused(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	ctx := context.Background()
+	alice := connect(t, h, account(t, h, "alice"))
+	exec(t, alice, Lobby, "/create #ops")
+	exec(t, alice, "#ops", "/topic keep me")
+	for _, line := range []string{"/topic \x1b", "/topic \x07\x1b[2J", "/topic \u200b"} {
+		_, err := alice.Exec(ctx, "#ops", line)
+		if !errors.Is(err, ErrEmpty) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v; want a one-line ErrEmpty", line, err)
+		}
+	}
+	if r := exec(t, alice, "#ops", "/topic"); len(r.Lines) != 1 || !strings.Contains(r.Lines[0], "keep me") {
+		t.Fatalf("topic changed: %+v", r.Lines)
+	}
+	exec(t, alice, "#ops", "/topic -")
+	if r := exec(t, alice, "#ops", "/topic"); len(r.Lines) != 1 || !strings.Contains(r.Lines[0], "no topic") {
+		t.Fatalf("/topic - did not clear: %+v", r.Lines)
+	}
+}
+
+// blockedByHookStore is the real store with a hook run once, when the
+// next BlockedBy is called (History calls it after its membership check,
+// before it reads).
+type blockedByHookStore struct {
+	model.Store
+	mu   sync.Mutex
+	hook func()
+}
+
+func (s *blockedByHookStore) BlockedBy(ctx context.Context, id uint64) ([]uint64, error) {
+	s.mu.Lock()
+	f := s.hook
+	s.hook = nil
+	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return s.Store.BlockedBy(ctx, id)
+}
+
+// TestHistoryRacingARemovalServesNothingCommittedAfterIt checks that a
+// History call that passed its membership check just before the user was
+// kicked does not serve what the room said after the kick: the read is
+// refused when the user is no longer a member once it has been made.
+func TestHistoryRacingARemovalServesNothingCommittedAfterIt(t *testing.T) {
+	db, err := model.Open(filepath.Join(t.TempDir(), "chat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &blockedByHookStore{Store: db}
+	h, err := NewHub(st, nopLogger{}, Options{RateBurst: 1000, RatePerSecond: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.Close(context.Background())
+		db.Close()
+	})
+	ctx := context.Background()
+	alice := connect(t, h, account(t, h, "alice"))
+	bob := connect(t, h, account(t, h, "bob"))
+	exec(t, alice, Lobby, "/create #ops private")
+	exec(t, alice, "#ops", "/invite bob")
+	exec(t, bob, Lobby, "/join #ops")
+	st.mu.Lock()
+	st.hook = func() {
+		exec(t, alice, "#ops", "/kick bob")
+		if _, err := alice.Send(ctx, "#ops", "SECRET-after-kick"); err != nil {
+			t.Error(err)
+		}
+	}
+	st.mu.Unlock()
+	msgs, err := bob.History(ctx, "#ops", 0, 50)
+	for _, m := range msgs {
+		if strings.Contains(m.Body, "SECRET-after-kick") {
+			t.Fatalf("a kicked member read a message sent after the kick")
+		}
+	}
+	if err == nil {
+		t.Fatalf("History after the kick served %d messages", len(msgs))
+	}
+}

@@ -325,7 +325,7 @@ func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n 
 		return nil, fmt.Errorf("history: %w", err)
 	}
 	if msgs, ok := s.hub.recent.page(conv, before, n, hidden); ok {
-		return msgs, nil
+		return s.stillReadable(ctx, conv, msgs)
 	}
 	gen := s.hub.recent.generation()
 	rows, err := s.hub.store.History(ctx, string(conv), int64(before), n, hidden)
@@ -336,7 +336,22 @@ func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n 
 	if before == 0 && len(hidden) == 0 {
 		s.hub.recent.seed(conv, gen, out, n)
 	}
-	return out, nil
+	return s.stillReadable(ctx, conv, out)
+}
+
+// stillReadable returns msgs, read from a room, if the user is still a
+// member once they are read. The check before the read is not ordered
+// with removals: a user removed meanwhile could otherwise be served what
+// the room said after. A removal takes effect in memory before anything
+// committed after it, so a read that saw such a message fails this check.
+func (s *session) stillReadable(ctx context.Context, conv ConvID, msgs []Message) ([]Message, error) {
+	if _, ok := roomKey(conv); !ok {
+		return msgs, nil
+	}
+	if err := s.readable(ctx, conv); err != nil {
+		return nil, err
+	}
+	return msgs, nil
 }
 
 // MarkRead records that conv was read up to upTo.

@@ -23,7 +23,7 @@ const (
 		WHERE d.recipient_id = ? AND d.delivered_at IS NULL AND d.claim = ?
 		ORDER BY d.message_id DESC LIMIT ?`
 	qHasOffline = `SELECT count(*) FROM (SELECT 1 FROM deliveries
-		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = '' LIMIT 1)`
+		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = '' LIMIT 1) AS pending`
 	qAck = `UPDATE deliveries SET delivered_at = ?
 		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = ?`
 	qRelease = `UPDATE deliveries SET claim = ''

@@ -14,11 +14,16 @@ import (
 // Queries kept as constants or builders so the EXPLAIN QUERY PLAN tests check
 // exactly what runs.
 const (
-	qInsertMessage = `INSERT INTO messages (conv, sender_id, sender_handle, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertMessage = `INSERT INTO messages (conv, sender_id, sender_handle, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
 	qInsertPending = `INSERT INTO deliveries (recipient_id, claim, message_id, sender_id) VALUES (?, '', ?, ?)`
 	qInsertDirect  = `INSERT INTO direct_convs (conv, user_a, user_b, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (conv) DO NOTHING`
 	qMarkRead      = `INSERT INTO read_markers (user_id, conv, last_read_id) VALUES (?, ?, ?)
-		ON CONFLICT (user_id, conv) DO UPDATE SET last_read_id = max(read_markers.last_read_id, excluded.last_read_id)`
+		ON CONFLICT (user_id, conv) DO UPDATE SET last_read_id = ` + keepNewerMark
+
+	// keepNewerMark is the SET of an upsert of read_markers: the marker
+	// never moves back (the two-argument max() is SQLite's only).
+	keepNewerMark = `CASE WHEN excluded.last_read_id > read_markers.last_read_id
+		THEN excluded.last_read_id ELSE read_markers.last_read_id END`
 
 	// qConversations lists user's direct conversations (args: user, user,
 	// user), newest activity first.
@@ -30,7 +35,7 @@ const (
 		SELECT dc.conv, dc.user_a,
 			coalesce((SELECT max(m.id) FROM messages m WHERE m.conv = dc.conv), 0)
 		FROM direct_convs dc WHERE dc.user_b = ? AND dc.user_a <> ?
-	) ORDER BY last_id DESC, conv`
+	) AS dcs ORDER BY last_id DESC, conv`
 
 	// messageColumns are what scanMessages reads, from messages m joined
 	// with users u on the sender (a LEFT JOIN: a deleted sender keeps the
@@ -69,7 +74,7 @@ func unreadSQL(nHidden int) string {
 	return `SELECT count(*) FROM (SELECT 1 FROM messages WHERE conv = ?
 		AND id > coalesce((SELECT last_read_id FROM read_markers WHERE user_id = ? AND conv = ?), 0)
 		AND sender_id <> ? AND kind IN (` + strconv.Itoa(KindText) + `, ` + strconv.Itoa(KindAction) + `)` +
-		notInSenders("sender_id", nHidden) + ` LIMIT ` + strconv.Itoa(UnreadCap) + `)`
+		notInSenders("sender_id", nHidden) + ` LIMIT ` + strconv.Itoa(UnreadCap) + `) AS unread`
 }
 
 // UnreadCap is the largest count Unread reports: counting stops there, so
@@ -140,12 +145,8 @@ func (d *DB) AppendMessages(ctx context.Context, msgs []*Message) error {
 			if m.CreatedAt.IsZero() {
 				at = now
 			}
-			res, err := insMsg.ExecContext(ctx, m.Conv, m.SenderID, m.SenderHandle, m.Kind, m.Body, at)
-			if err != nil {
-				return err
-			}
-			id, err := res.LastInsertId()
-			if err != nil {
+			var id int64
+			if err := insMsg.QueryRowContext(ctx, m.Conv, m.SenderID, m.SenderHandle, m.Kind, m.Body, at).Scan(&id); err != nil {
 				return err
 			}
 			ids[i], times[i] = id, at

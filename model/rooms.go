@@ -115,7 +115,7 @@ const (
 func mentionSQL(nHidden int) string {
 	return `SELECT count(*) FROM (SELECT 1 FROM mentions WHERE user_id = ? AND conv = ?
 		AND message_id > coalesce((SELECT last_read_id FROM read_markers WHERE user_id = ? AND conv = ?), 0)` +
-		notInSenders("sender_id", nHidden) + ` LIMIT ` + strconv.Itoa(UnreadCap) + `)`
+		notInSenders("sender_id", nHidden) + ` LIMIT ` + strconv.Itoa(UnreadCap) + `) AS mentioned`
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -133,12 +133,8 @@ func insertNotice(ctx context.Context, tx *sql.Tx, m *Message, now time.Time) er
 	if m.CreatedAt.IsZero() {
 		at = now
 	}
-	res, err := tx.ExecContext(ctx, qInsertMessage, m.Conv, m.SenderID, m.SenderHandle, m.Kind, m.Body, at)
-	if err != nil {
-		return err
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, qInsertMessage, m.Conv, m.SenderID, m.SenderHandle, m.Kind, m.Body, at).Scan(&id); err != nil {
 		return err
 	}
 	m.ID, m.CreatedAt = id, at
@@ -389,7 +385,7 @@ func (d *DB) JoinRoom(ctx context.Context, roomID int64, userID uint64, role int
 const (
 	qMarkReadToNewest = `INSERT INTO read_markers (user_id, conv, last_read_id)
 	SELECT ?, ?, coalesce(max(id), 0) FROM messages WHERE conv = ?
-	ON CONFLICT (user_id, conv) DO UPDATE SET last_read_id = max(read_markers.last_read_id, excluded.last_read_id)`
+	ON CONFLICT (user_id, conv) DO UPDATE SET last_read_id = ` + keepNewerMark
 	qRoomKey = `SELECT name_key FROM rooms WHERE id = ?`
 )
 

@@ -486,6 +486,11 @@ func (a *App) dialogKey(k tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	g := d.selected()
+	if convKindOf(g) == chat.KindRoom && a.convs[g.Conv] == nil {
+		// Removed from the room while the dialog was open: it stays gone.
+		a.status.SetError("you are no longer in " + safeLine(nameOf(g)))
+		return cmd
+	}
 	c := a.ensureConv(chat.Conversation{ID: g.Conv, Kind: convKindOf(g), Name: nameOf(g), Peer: g.From})
 	return tea.Batch(cmd, a.switchTo(c.info.ID))
 }

@@ -111,7 +111,9 @@ func (a *App) onMessage(ev chat.MessageEvent) (bool, tea.Cmd) {
 	}
 	c.info.Unread++
 	first := false
-	mentioned := chat.Mentions(m.Body, a.rc.meKey)
+	// Mentions are counted in rooms, as the broker counts them (a direct
+	// message is all for its reader, and rings anyway).
+	mentioned := c.info.Kind == chat.KindRoom && chat.Mentions(m.Body, a.rc.meKey)
 	if mentioned {
 		first = c.info.Mentions == 0
 		c.info.Mentions++

@@ -35,6 +35,7 @@ type outItem struct {
 	conv  chat.ConvID
 	text  string
 	typed string // the line as typed, given back to the input if it fails
+	gen   uint64 // the outbox's removal count when it was entered (removedSince)
 }
 
 // Outbox holds the lines entered and not yet accepted, oldest first: its
@@ -57,6 +58,10 @@ type Outbox struct {
 	// last; Up on an empty input recalls those of the conversation in
 	// front.
 	unsent []outItem
+	// removals counts the conversations removed from view (forget);
+	// removedAt is the count at each one's last removal.
+	removals  uint64
+	removedAt map[chat.ConvID]uint64
 }
 
 func newOutbox(com *common, status *Status) *Outbox {
@@ -74,6 +79,7 @@ func (o *Outbox) Full() bool { return len(o.items) >= maxOutbox }
 
 // Enqueue adds a line and starts it if nothing is ahead of it.
 func (o *Outbox) Enqueue(it outItem) tea.Cmd {
+	it.gen = o.removals
 	o.items = append(o.items, it)
 	return o.flush()
 }
@@ -152,7 +158,19 @@ func (o *Outbox) takeUnsent(conv chat.ConvID) (string, bool) {
 }
 
 // forget drops the failed lines kept for conv (a conversation removed from
-// view: nothing typed for it is offered again).
+// view: nothing typed for it is offered again) and records the removal
+// (removedSince).
 func (o *Outbox) forget(conv chat.ConvID) {
 	o.unsent = slices.DeleteFunc(o.unsent, func(it outItem) bool { return it.conv == conv })
+	o.removals++
+	if o.removedAt == nil {
+		o.removedAt = make(map[chat.ConvID]uint64)
+	}
+	o.removedAt[conv] = o.removals
+}
+
+// removedSince reports whether conv was removed from view after it was
+// entered: an answer to it that opens conv comes from before the removal.
+func (o *Outbox) removedSince(it outItem, conv chat.ConvID) bool {
+	return o.removedAt[conv] > it.gen
 }

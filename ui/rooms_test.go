@@ -440,3 +440,75 @@ func TestSwitcherNeverOffersABlockedContact(t *testing.T) {
 		t.Fatalf("offered %q", names)
 	}
 }
+
+// TestOfflineDialogPickOfARoomLeftMeanwhileDoesNotBringItBack checks that
+// picking, in the "While you were away" dialog, the mentions of a room the
+// user was removed from while the dialog was open does not put the room
+// back in the sidebar: it is gone, and the view stays where it is.
+func TestOfflineDialogPickOfARoomLeftMeanwhileDoesNotBringItBack(t *testing.T) {
+	b := newFakeBroker()
+	b.snapshot = func(me chat.Account, online []chat.Presence) chat.Snapshot {
+		return chat.Snapshot{Me: me, Online: chat.NewRoster(online),
+			Conversations: []chat.Conversation{lobbyConv, roomConv("#ops")},
+			Offline: []chat.OfflineGroup{{Conv: "#ops", Room: true, Name: "#ops", Count: 1, Messages: []chat.Message{
+				msgAt(5, "#ops", 77, "carol", "@alice the build is red")}}},
+		}
+	}
+	h := newHarness(t, b)
+	if h.app.dialog == nil {
+		t.Fatal("no offline dialog")
+	}
+	h.events(chat.ConversationEvent{Conversation: roomConv("#ops"), Removed: true, Reason: "carol kicked you from #ops"})
+	h.press(tea.KeyEnter)
+	if h.app.dialog != nil {
+		t.Fatal("the dialog stayed open")
+	}
+	if h.app.convs["#ops"] != nil || slices.Contains(sidebarRows(h), "#ops") || h.app.current != chat.Lobby {
+		t.Fatalf("the room came back: current=%s, sidebar %q", h.app.current, sidebarRows(h))
+	}
+}
+
+// TestJoinReplyAfterAKickDoesNotBringTheRoomBack checks that the answer to
+// a /join that reaches the App after the user was removed from the room
+// (kicked right after joining) does not put the room back: the removal,
+// which the broker ordered after the join, wins. A /join typed after a
+// removal opens the room as usual.
+func TestJoinReplyAfterAKickDoesNotBringTheRoomBack(t *testing.T) {
+	ops := roomConv("#ops")
+	b := roomsBroker(nil, nil, nil)
+	b.onConnect = func(s *fakeSession) {
+		s.execFn = func(chat.ConvID, string) (chat.Reply, error) {
+			return chat.Reply{Open: &ops}, nil
+		}
+	}
+	h := newHarness(t, b)
+	call := h.app.runLine("/join #ops") // in flight: its answer comes later
+	h.events(chat.ConversationEvent{Conversation: ops})
+	h.events(chat.ConversationEvent{Conversation: ops, Removed: true, Reason: "carol kicked you from #ops"})
+	h.run(call)
+	if h.app.convs["#ops"] != nil || slices.Contains(sidebarRows(h), "#ops") || h.app.current != chat.Lobby {
+		t.Fatalf("the room came back: current=%s, sidebar %q", h.app.current, sidebarRows(h))
+	}
+	// Joining again, now: the answer opens it, before or after its event.
+	h.run(h.app.runLine("/join #ops"))
+	if h.app.convs["#ops"] == nil || h.app.current != "#ops" {
+		t.Fatalf("a new /join did not open the room: current=%s", h.app.current)
+	}
+}
+
+// TestMentionBadgeIsCountedInRoomsOnly checks that the live mention count
+// follows the broker's rule (chat doc: a room or lobby message records a
+// mention; a direct message is all for its reader): an @handle in a direct
+// message adds to its unread count, not to a mention badge that would be
+// gone after the next login.
+func TestMentionBadgeIsCountedInRoomsOnly(t *testing.T) {
+	h := roomsHarness(t, roomConv("#ops"), dmBob)
+	h.events(chat.MessageEvent{Message: msgAt(1, dmBob.ID, bobID, "bob", "@alice look"), Conversation: dmBob})
+	h.events(roomMsg(2, "#ops", bobID, "bob", "@alice look"))
+	if c := h.app.convs[dmBob.ID].info; c.Unread != 1 || c.Mentions != 0 {
+		t.Errorf("direct conversation: unread %d, mentions %d; want 1, 0", c.Unread, c.Mentions)
+	}
+	if c := h.app.convs["#ops"].info; c.Unread != 1 || c.Mentions != 1 {
+		t.Errorf("room: unread %d, mentions %d; want 1, 1", c.Unread, c.Mentions)
+	}
+}

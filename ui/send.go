@@ -142,6 +142,11 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 	r := msg.reply
 	// A reply may open a conversation even when the command then failed
 	// ("/msg bob hi" opens the DM, then the send is refused).
+	if r.Open != nil && r.Open.ID != "" && a.convs[r.Open.ID] == nil && a.outbox.removedSince(msg.item, r.Open.ID) {
+		// Joined, then removed (kicked at once) before this answer came:
+		// the removal is the later word.
+		r.Open = nil
+	}
 	if r.Open != nil && r.Open.ID != "" {
 		if c := a.convs[r.Open.ID]; c != nil && c.info.Invited && !r.Open.Invited {
 			// Joined from an invitation (/join): a member now, not invited,
