@@ -189,7 +189,11 @@ func cmdMembers(ctx context.Context, s *session, conv ConvID, _ string) (Reply, 
 		}
 		names = append(names, n)
 	}
-	return Reply{Lines: []string{fmt.Sprintf("%s: %d members, %d online: %s", name, len(es), online, strings.Join(names, ", "))}}, nil
+	noun := "members"
+	if len(es) == 1 {
+		noun = "member"
+	}
+	return Reply{Lines: []string{fmt.Sprintf("%s: %d %s, %d online: %s", name, len(es), noun, online, strings.Join(names, ", "))}}, nil
 }
 
 // targetCmd runs a room command aimed at a user: HANDLE, then for kick

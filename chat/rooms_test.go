@@ -768,3 +768,14 @@ func TestHistoryRacingARemovalServesNothingCommittedAfterIt(t *testing.T) {
 		t.Fatalf("History after the kick served %d messages", len(msgs))
 	}
 }
+
+// TestMembersCountsInGoodEnglish: "1 member", not "1 members".
+func TestMembersCountsInGoodEnglish(t *testing.T) {
+	h, _ := newTestHub(t, Options{})
+	alice := connect(t, h, account(t, h, "alice"))
+	exec(t, alice, Lobby, "/join #solo")
+	r := exec(t, alice, "#solo", "/members")
+	if len(r.Lines) != 1 || !strings.Contains(r.Lines[0], "#solo: 1 member, 1 online: ") {
+		t.Fatalf("/members = %q", r.Lines)
+	}
+}
