@@ -43,6 +43,9 @@ type Options struct {
 	HandleHold time.Duration
 	// Now is the clock (default time.Now); tests may replace it.
 	Now func() time.Time
+	// Metrics observes commits, fan-out, drops and rate refusals (default
+	// none; issue 11, operations).
+	Metrics Metrics
 }
 
 // DefaultHandleHold is the default Options.HandleHold.
@@ -69,6 +72,9 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
 }
 
