@@ -66,6 +66,7 @@ type Config struct {
 	ShutdownWait   time.Duration
 	LoginTimeout   time.Duration // to finish the SSH handshake and authentication
 	DebugAddr      string        // pprof listener, loopback only; empty = off
+	MetricsAddr    string        // Prometheus metrics, /healthz and /readyz; empty = off
 
 	// Connection admission (limits.go); 0 for a per-source or per-key
 	// limit means none.
@@ -124,6 +125,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&sessionsPerKey, "max-sessions-per-key", "MAX_SESSIONS_PER_KEY", "32", "`sessions` at once per SSH key (0: no limit)")
 	str(&wait, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "10s", "`time` shutdown waits for sessions to end")
 	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
+	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "`address` host:port serving Prometheus /metrics, /healthz and /readyz over HTTP (empty: off)")
 	usage := func() {
 		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
 		fs.SetOutput(stderr)
@@ -185,6 +187,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if err := checkHostKeyNotIdentity(c.HostKey); err != nil {
 		return c, err
+	}
+	if c.MetricsAddr != "" {
+		if err := checkAddr(c.MetricsAddr); err != nil {
+			return c, fmt.Errorf("metrics address: %w", err)
+		}
 	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
@@ -342,6 +349,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 		defer stopDebug()
+	}
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, srv, logger)
+		if err != nil {
+			l.Close()
+			srv.closeStore()
+			return err
+		}
+		defer stopMetrics()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

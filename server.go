@@ -38,6 +38,7 @@ type server struct {
 	warns     *logLimiter  // rate of refusal lines per source
 	sessLines *logLimiter  // rate of session start and end lines per source
 	active    atomic.Int64 // open sessions
+	metrics   *metrics     // Prometheus metrics (metrics.go)
 	conns     atomic.Int64 // open TCP connections
 
 	mu        sync.Mutex // guards the fields below
@@ -87,13 +88,15 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate})
+	s := &server{cfg: cfg, log: logger, store: store, sessions: map[ssh.Session]chan struct{}{},
+		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	s.metrics = newMetrics(s)
+	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate, Metrics: s.metrics})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	s.hub = hub
 	s.warns = s.limiter("refusal", refusalLinesPerMinute)
 	s.sessLines = s.limiter("session", sessionLinesPerMinute)
 	if cfg.AuthorizedKeys != "" {
@@ -106,7 +109,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		wish.WithVersion("SSH-2.0-sshchat"),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
-		wish.WithMiddleware(s.commands, uiMW, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
+		wish.WithMiddleware(s.commands, uiMW, s.countSessions, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
 	)
 	if err != nil {
 		hub.Close(context.Background())
@@ -215,6 +218,7 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if ok {
 		return true
 	}
+	s.metrics.authRefusal(reason)
 	fp := gossh.FingerprintSHA256(key)
 	r := refusalsOf(ctx)
 	r.mu.Lock()

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// runningServer is the whole program (run) serving in the background, as
+// the binary does; its addresses are read from its log.
+type runningServer struct {
+	logs    *syncBuffer
+	cancel  context.CancelFunc
+	done    chan error
+	addr    string // SSH
+	metrics string // HTTP, when --metrics-addr was given
+}
+
+var (
+	sshListening     = regexp.MustCompile(`msg=listening addr=(\S+)`)
+	metricsListening = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
+)
+
+// runServer runs the program with args (plus a loopback address and
+// the data under dir) until the test ends.
+func runServer(t *testing.T, dir string, args ...string) *runningServer {
+	t.Helper()
+	base := []string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+		"--host-key", filepath.Join(dir, "ssh", "host_ed25519"), "--shutdown-timeout", "3s"}
+	ctx, cancel := context.WithCancel(context.Background())
+	rs := &runningServer{logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { rs.done <- run(ctx, append(base, args...), func(string) string { return "" }, rs.logs) }()
+	t.Cleanup(func() { rs.stop(t) })
+	eventually(t, "the server to listen", func() bool {
+		m := sshListening.FindStringSubmatch(rs.logs.String())
+		if m != nil {
+			rs.addr = m[1]
+		}
+		return m != nil
+	})
+	if m := metricsListening.FindStringSubmatch(rs.logs.String()); m != nil {
+		rs.metrics = m[1]
+	}
+	return rs
+}
+
+// stop ends the program as SIGTERM would and checks it exits cleanly
+// (idempotent).
+func (rs *runningServer) stop(t *testing.T) {
+	t.Helper()
+	if rs.cancel == nil {
+		return
+	}
+	rs.cancel()
+	rs.cancel = nil
+	select {
+	case err := <-rs.done:
+		if err != nil {
+			t.Errorf("run returned %v at shutdown", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("server did not stop")
+	}
+}
+
+// get fetches url and returns its status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// metricValue is the value of one series (name with its labels, as the
+// text format writes it) in a scrape, or -1 when absent.
+func metricValue(scrape, series string) float64 {
+	for _, line := range strings.Split(scrape, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
+}
+
+func TestMetricsAddrFlagAndEnvironmentParse(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--data-dir", filepath.Join(dir, "d"), "--host-key", filepath.Join(dir, "k")}
+	env := map[string]string{"SSHCHAT_METRICS_ADDR": "127.0.0.1:9100"}
+	cfg, err := parseConfig(base, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.MetricsAddr != "127.0.0.1:9100" {
+		t.Fatalf("from env: %q, %v", cfg.MetricsAddr, err)
+	}
+	cfg, err = parseConfig(append(base, "--metrics-addr", ":9200"), func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.MetricsAddr != ":9200" {
+		t.Fatalf("flag over env: %q, %v", cfg.MetricsAddr, err)
+	}
+	cfg, err = parseConfig(base, func(string) string { return "" }, io.Discard)
+	if err != nil || cfg.MetricsAddr != "" {
+		t.Fatalf("default: %q, %v; want off", cfg.MetricsAddr, err)
+	}
+	_, err = parseConfig(append(base, "--metrics-addr", "nonsense"), func(string) string { return "" }, io.Discard)
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("bad metrics address: %v; want one line", err)
+	}
+}
+
+// A scrape over HTTP after real SSH traffic shows the sessions, the
+// connections, the committed messages with their commit and fan-out
+// latencies, a refused key by reason and a rate-limit refusal; /healthz
+// and /readyz answer beside it.
+func TestMetricsScrapeShowsRealSSHTraffic(t *testing.T) {
+	dir := t.TempDir()
+	alice := newKey(t)
+	keys := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(keys, gossh.MarshalAuthorizedKey(alice.PublicKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rs := runServer(t, dir, "--metrics-addr", "127.0.0.1:0", "--authorized-keys", keys, "--msg-burst", "2", "--msg-rate", "0.01")
+	if rs.metrics == "" {
+		t.Fatalf("no metrics listener logged:\n%s", rs.logs.String())
+	}
+	base := "http://" + rs.metrics
+	if code, body := get(t, base+"/healthz"); code != 200 {
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+	eventually(t, "/readyz to answer 200", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+
+	ui := dial(t, rs.addr, "alice", alice, 80, 24)
+	defer ui.Close()
+	mustRun(t, rs.addr, "alice", alice, "", "send lobby one")
+	mustRun(t, rs.addr, "alice", alice, "", "send lobby two")
+	if r := runCmd(t, rs.addr, "alice", alice, "", "send lobby three"); r.code == 0 {
+		t.Fatal("third send not rate limited")
+	}
+	if _, err := gossh.Dial("tcp", rs.addr, sshConfig("mallory", newKey(t))); err == nil {
+		t.Fatal("unlisted key admitted")
+	}
+
+	want := map[string]float64{
+		"sshchat_messages_committed_total":                 2,
+		"sshchat_store_commit_seconds_count":               1,
+		"sshchat_fanout_seconds_count":                     1,
+		`sshchat_auth_refusals_total{reason="not_listed"}`: 1,
+		"sshchat_rate_limited_total":                       1,
+		`sshchat_sessions_open{kind="ui"}`:                 1,
+		"sshchat_connections_open":                         1,
+		"sshchat_users_online":                             1,
+	}
+	var scrape string
+	eventually(t, "the counters to move", func() bool {
+		_, scrape = get(t, base+"/metrics")
+		for series, min := range want {
+			if metricValue(scrape, series) < min {
+				return false
+			}
+		}
+		return true
+	})
+	for _, series := range []string{`sshchat_sessions_open{kind="command"}`, "sshchat_slow_consumers_dropped_total", "go_goroutines"} {
+		if metricValue(scrape, series) < 0 {
+			t.Errorf("%s missing from the scrape", series)
+		}
+	}
+}
+
+// /readyz says not ready once the server has stopped listening and
+// closed its database.
+func TestReadyzFailsOnceTheServerStops(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	srv := ts.srv
+	eventually(t, "ready", func() bool { return srv.ready(context.Background()) == nil })
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.ready(context.Background()); err == nil {
+		t.Fatal("ready after shutdown")
+	}
+}
+
+// The hub's hooks run on the sequencer with its lock held: observing a
+// commit, a fan-out, a drop or a rate refusal allocates nothing.
+func TestMetricsHooksDoNotAllocate(t *testing.T) {
+	m := newMetrics(&server{})
+	allocs := testing.AllocsPerRun(100, func() {
+		m.Committed(3, time.Millisecond)
+		m.FannedOut(200 * time.Microsecond)
+		m.SlowConsumerDropped()
+		m.RateLimited()
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per observation; want 0", allocs)
+	}
+}
