@@ -28,7 +28,7 @@ import (
 func main() {
 	ctx, stop := signalContext()
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := cli(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "sshchat:", err)
 			os.Exit(1)

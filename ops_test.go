@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -208,5 +211,55 @@ func TestMetricsHooksDoNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per observation; want 0", allocs)
+	}
+}
+
+func TestVersionPrintsModuleCommitAndGoVersion(t *testing.T) {
+	var out strings.Builder
+	if err := cli(context.Background(), []string{"--version"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	line := out.String()
+	if !strings.HasPrefix(line, "sshchat ") || !strings.Contains(line, " commit ") || !strings.Contains(line, runtime.Version()) || strings.Count(line, "\n") != 1 {
+		t.Fatalf("version line %q; want sshchat VERSION commit REV ... %s", line, runtime.Version())
+	}
+}
+
+// healthcheck exits 0 against a server that reaches authentication, with
+// the address from SSHCHAT_ADDR as in the Docker image, and fails with one
+// line when nothing (or something other than SSH) answers.
+func TestHealthcheckPassesOnlyWhenTheServerCompletesAHandshake(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	env := func(k string) string {
+		if k == "SSHCHAT_ADDR" {
+			return ts.addr
+		}
+		return ""
+	}
+	if err := cli(context.Background(), []string{"healthcheck"}, env, io.Discard, io.Discard); err != nil {
+		t.Fatalf("healthcheck of a running server: %v", err)
+	}
+	// Not SSH: an HTTP server that never speaks first.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	ts.stop()
+	for name, addr := range map[string]string{"stopped": ts.addr, "not ssh": l.Addr().String()} {
+		err := cli(context.Background(), []string{"healthcheck", "--addr", addr, "--timeout", "2s"}, env, io.Discard, io.Discard)
+		if !errors.Is(err, errUnhealthy) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v; want one line of errUnhealthy", name, err)
+		}
 	}
 }

@@ -2,6 +2,12 @@ package model
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 )
 
 // Operations: readiness, online backup and retention (issue 11).
@@ -21,6 +27,89 @@ func (d *DB) Writable(ctx context.Context) error {
 	}
 	if err := tx.Rollback(); err != nil {
 		return d.wrap(op, err)
+	}
+	return nil
+}
+
+// ErrBackupExists refuses a backup over an existing file.
+var ErrBackupExists = errors.New("backup file already exists")
+
+// Backup writes a consistent copy of the database to the new file dest
+// (0600), while the server runs: SQLite's VACUUM INTO reads one snapshot
+// on a connection of its own, so writers go on meanwhile. The copy is
+// written beside dest and linked into place, so dest never holds half a
+// backup and an existing dest is refused with ErrBackupExists, never
+// replaced.
+func (d *DB) Backup(ctx context.Context, dest string) error {
+	const op = "backup"
+	if err := d.check(op); err != nil {
+		return err
+	}
+	var src string
+	if err := d.rdb.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&src); err != nil {
+		return d.wrap(op, err)
+	}
+	return BackupFile(ctx, src, dest)
+}
+
+// BackupFile is Backup of the database file src, also for a process other
+// than the server's (sshchat backup): it opens src without migrating it
+// and only reads it. (Not on a query_only connection: SQLite refuses
+// VACUUM INTO there.)
+func BackupFile(ctx context.Context, src, dest string) error {
+	const op = "backup"
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("%s: no database at %s: %w", op, src, err)
+	}
+	db, err := sql.Open("sqlite3", dsn(abs, url.Values{"_busy_timeout": {"5000"}}))
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer db.Close()
+	return backupInto(ctx, db, dest)
+}
+
+// backupInto runs VACUUM INTO on a connection of db.
+func backupInto(ctx context.Context, db *sql.DB, dest string) error {
+	const op = "backup"
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("%s: %w: %s", op, ErrBackupExists, dest)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpName)
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, tmpName); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	// VACUUM INTO does not sync its output.
+	f, err := os.OpenFile(tmpName, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := os.Link(tmpName, dest); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s: %w: %s", op, ErrBackupExists, dest)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if dir, err := os.Open(filepath.Dir(dest)); err == nil {
+		_ = dir.Sync()
+		dir.Close()
 	}
 	return nil
 }
