@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"sshchat/model"
 )
 
 // runningServer is the whole program (run) serving in the background, as
@@ -261,5 +264,138 @@ func TestHealthcheckPassesOnlyWhenTheServerCompletesAHandshake(t *testing.T) {
 		if !errors.Is(err, errUnhealthy) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v; want one line of errUnhealthy", name, err)
 		}
+	}
+}
+
+// sendLoop sends numbered lobby messages over SSH, one command session
+// each on one connection, until stop is closed; it returns how many it
+// sent or the first error.
+func sendLoop(addr, user string, key gossh.Signer, stop <-chan struct{}) (int, error) {
+	conn, err := gossh.Dial("tcp", addr, sshConfig(user, key))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return n, nil
+		default:
+		}
+		sess, err := conn.NewSession()
+		if err != nil {
+			return n, err
+		}
+		err = sess.Run(fmt.Sprintf("send lobby %s-%d", user, n))
+		sess.Close()
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// lobbyOverSSH reads the whole lobby history with `history --json`.
+func lobbyOverSSH(t *testing.T, addr string, key gossh.Signer) map[int64]string {
+	t.Helper()
+	out := map[int64]string{}
+	before := int64(0)
+	for {
+		raw := mustRun(t, addr, "reader", key, "", fmt.Sprintf("history lobby --json --limit 500 --before %d", before))
+		page := decode(t, strings.Split(strings.TrimSpace(raw), "\n"))
+		for _, m := range page {
+			out[m.ID] = m.Body
+		}
+		if len(page) < 500 {
+			return out
+		}
+		before = page[0].ID
+	}
+}
+
+// A backup taken while writers send over SSH, restored into a new data
+// directory, serves every message committed before the backup began.
+func TestBackupUnderLoadRestoresEveryMessageCommittedBeforeIt(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	stop := make(chan struct{})
+	type result struct {
+		n   int
+		err error
+	}
+	results := make(chan result, 3)
+	for i := range 3 {
+		go func() {
+			n, err := sendLoop(ts.addr, fmt.Sprintf("writer%d", i), newKey(t), stop)
+			results <- result{n, err}
+		}()
+	}
+	stopWriters := func() int {
+		if stop == nil {
+			return 0
+		}
+		close(stop)
+		stop = nil
+		total := 0
+		for range 3 {
+			r := <-results
+			if r.err != nil {
+				t.Errorf("writer: %v", r.err)
+			}
+			total += r.n
+		}
+		return total
+	}
+	defer stopWriters()
+
+	ctx := context.Background()
+	var before []model.Message
+	eventually(t, "writers to commit 30 messages", func() bool {
+		var err error
+		before, err = ts.srv.store.History(ctx, "#lobby", 0, 100000, nil)
+		return err == nil && len(before) >= 30
+	})
+	// before is what was committed when the backup begins.
+	dest := filepath.Join(t.TempDir(), "sshchat-backup.db")
+	var out strings.Builder
+	if err := cli(ctx, []string{"backup", "--db", ts.cfg.DBPath, dest}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	if sent := stopWriters(); sent <= len(before) {
+		t.Fatalf("%d sent in all, %d before the backup: no load during it", sent, len(before))
+	}
+	ts.stop()
+
+	// Restore: the backup becomes the database of a new data directory.
+	restored := t.TempDir()
+	cfg := testConfig(t, restored)
+	b, err := os.ReadFile(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.DBPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts2 := startServer(t, cfg)
+	got := lobbyOverSSH(t, ts2.addr, newKey(t))
+	for _, m := range before {
+		if body, ok := got[m.ID]; !ok || body != m.Body {
+			t.Fatalf("message %d %q committed before the backup: restored as %q, %v", m.ID, m.Body, body, ok)
+		}
+	}
+}
+
+// A backup to an existing file is refused with one line, the file untouched.
+func TestBackupRefusesAnExistingFileWithOneLine(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, testConfig(t, dir))
+	dest := filepath.Join(dir, "taken.db")
+	if err := os.WriteFile(dest, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := cli(context.Background(), []string{"backup", "--db", ts.cfg.DBPath, dest}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("backup over an existing file: %v; want one line saying it exists", err)
+	}
+	if b, _ := os.ReadFile(dest); string(b) != "keep me" {
+		t.Fatalf("existing file changed: %q", b)
 	}
 }
