@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Operations: readiness, online backup and retention (issue 11).
@@ -112,4 +113,79 @@ func backupInto(ctx context.Context, db *sql.DB, dest string) error {
 		dir.Close()
 	}
 	return nil
+}
+
+// Retention queries. A message some recipient has not yet received (a
+// pending delivery) is never pruned.
+const (
+	qPrunableMessages = `SELECT id FROM messages WHERE created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.delivered_at IS NULL)
+		ORDER BY id LIMIT ?`
+	qPruneMessagesIn = `DELETE FROM messages WHERE created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id AND d.delivered_at IS NULL)
+		AND id IN (`
+	qPrunableDeliveries = `SELECT id FROM deliveries WHERE delivered_at IS NOT NULL AND delivered_at < ? ORDER BY id LIMIT ?`
+	qPruneDeliveriesIn  = `DELETE FROM deliveries WHERE delivered_at IS NOT NULL AND delivered_at < ? AND id IN (`
+)
+
+// PruneMessages deletes up to limit messages created before cutoff,
+// oldest first, with their mentions and delivered offline rows, in one
+// short transaction, and returns how many it deleted. Messages a pending
+// delivery still needs are kept. The candidates are found on a reader
+// connection, so the write lock is held only for the delete; call it in
+// a loop, pausing between calls, until it returns fewer than limit.
+func (d *DB) PruneMessages(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	return d.prune(ctx, "prune messages", qPrunableMessages, qPruneMessagesIn, cutoff, limit)
+}
+
+// PruneDeliveries deletes up to limit offline-delivery rows acknowledged
+// (delivered) before cutoff in one transaction and returns how many;
+// pending ones are never touched.
+func (d *DB) PruneDeliveries(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	return d.prune(ctx, "prune deliveries", qPrunableDeliveries, qPruneDeliveriesIn, cutoff, limit)
+}
+
+// prune reads up to limit IDs with pick and deletes those that still
+// qualify with del (its conditions are checked again under the write lock).
+func (d *DB) prune(ctx context.Context, op, pick, del string, cutoff time.Time, limit int) (int, error) {
+	if err := d.check(op); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	cutoff = cutoff.UTC()
+	rows, err := d.rdb.QueryContext(ctx, pick, cutoff, limit)
+	if err != nil {
+		return 0, d.wrap(op, err)
+	}
+	args := []any{cutoff}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, d.wrap(op, err)
+		}
+		args = append(args, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, d.wrap(op, err)
+	}
+	if len(args) == 1 {
+		return 0, nil
+	}
+	var n int64
+	err = d.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, del+placeholders(len(args)-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, d.wrap(op, err)
+	}
+	return int(n), nil
 }

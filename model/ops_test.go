@@ -3,9 +3,11 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // A backup taken while the store is open holds every committed message,
@@ -42,5 +44,106 @@ func TestBackupCopiesCommittedMessagesAndRefusesExistingFile(t *testing.T) {
 	}
 	if err := BackupFile(ctx, filepath.Join(t.TempDir(), "none.db"), filepath.Join(t.TempDir(), "x.db")); err == nil {
 		t.Fatal("backup of a missing database succeeded")
+	}
+}
+
+// count returns the rows of table matching where.
+func count(t *testing.T, d *DB, table, where string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := d.rdb.QueryRow(`SELECT count(*) FROM `+table+` WHERE `+where, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Retention deletes messages older than the cutoff in batches of at most
+// the limit, with their mentions and delivered rows, and keeps newer
+// messages and every message a pending delivery still needs.
+func TestPruneMessagesRemovesOldKeepsNewAndPending(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	a, b, c := mustUser(t, d, "alice"), mustUser(t, d, "bob"), mustUser(t, d, "carol")
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	var msgs []*Message
+	for i := range 7 {
+		msgs = append(msgs, &Message{Conv: "#lobby", SenderID: a.ID, SenderHandle: "alice", Body: fmt.Sprint("old", i), CreatedAt: old,
+			Mentions: []Mention{{UserID: b.ID}}})
+	}
+	pending := &Message{Conv: DMConv(a.ID, b.ID), SenderID: a.ID, Body: "old but unread", CreatedAt: old, OfflineFor: b.ID}
+	delivered := &Message{Conv: DMConv(a.ID, c.ID), SenderID: a.ID, Body: "old and read", CreatedAt: old, OfflineFor: c.ID}
+	msgs = append(msgs, pending, delivered)
+	if err := d.AppendMessages(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ClaimOffline(ctx, c.ID, "claim", 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AckOffline(ctx, c.ID, "claim"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := appendN(t, d, "#lobby", 3, "new", a)
+
+	cutoff := time.Now().Add(-90 * 24 * time.Hour)
+	var batches []int
+	for {
+		n, err := d.PruneMessages(ctx, cutoff, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches = append(batches, n)
+		if n < 3 {
+			break
+		}
+	}
+	if fmt.Sprint(batches) != "[3 3 2]" {
+		t.Fatalf("batches %v; want [3 3 2] (8 old messages, batches of 3)", batches)
+	}
+	if n := count(t, d, "messages", "id = ?", pending.ID); n != 1 {
+		t.Fatal("a message a pending delivery needs was pruned")
+	}
+	if n := count(t, d, "messages", "id >= ?", fresh[0]); n != 3 {
+		t.Fatalf("%d of 3 new messages left", n)
+	}
+	if n := count(t, d, "messages", "1 = 1"); n != 4 {
+		t.Fatalf("%d messages left; want the pending one and 3 new", n)
+	}
+	if n := count(t, d, "mentions", "1 = 1"); n != 0 {
+		t.Fatalf("%d mentions of pruned messages left", n)
+	}
+	if n := count(t, d, "deliveries", "message_id = ?", delivered.ID); n != 0 {
+		t.Fatal("the delivered row of a pruned message is left")
+	}
+}
+
+// Acknowledged deliveries acked before the cutoff are pruned; pending
+// ones never are.
+func TestPruneDeliveriesRemovesOnlyAcknowledgedOnes(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	a, b, c := mustUser(t, d, "alice"), mustUser(t, d, "bob"), mustUser(t, d, "carol")
+	if err := d.AppendMessages(ctx, []*Message{
+		{Conv: DMConv(a.ID, b.ID), SenderID: a.ID, Body: "to bob, unread", OfflineFor: b.ID},
+		{Conv: DMConv(a.ID, c.ID), SenderID: a.ID, Body: "to carol, read", OfflineFor: c.ID},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ClaimOffline(ctx, c.ID, "claim", 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AckOffline(ctx, c.ID, "claim"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.PruneDeliveries(ctx, time.Now().Add(-time.Hour), 500); err != nil || n != 0 {
+		t.Fatalf("pruned %d (%v) acked after the cutoff; want 0", n, err)
+	}
+	if n, err := d.PruneDeliveries(ctx, time.Now().Add(time.Minute), 500); err != nil || n != 1 {
+		t.Fatalf("pruned %d (%v); want the one acknowledged row", n, err)
+	}
+	if n := count(t, d, "deliveries", "recipient_id = ? AND delivered_at IS NULL", b.ID); n != 1 {
+		t.Fatal("a pending delivery was pruned")
+	}
+	if n := count(t, d, "messages", "1 = 1"); n != 2 {
+		t.Fatalf("%d messages; pruning deliveries must not delete messages", n)
 	}
 }
