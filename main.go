@@ -67,6 +67,7 @@ type Config struct {
 	LoginTimeout   time.Duration // to finish the SSH handshake and authentication
 	DebugAddr      string        // pprof listener, loopback only; empty = off
 	MetricsAddr    string        // Prometheus metrics, /healthz and /readyz; empty = off
+	Retention      time.Duration // messages older than this are pruned; 0 keeps everything
 
 	// Connection admission (limits.go); 0 for a per-source or per-key
 	// limit means none.
@@ -78,7 +79,8 @@ type Config struct {
 	OpenTimeout          time.Duration // to start a session after authenticating
 	IdleTimeout          time.Duration // a connection may stay open without a session after its last one ended
 
-	maxRevoking int // revocations at once; 0 means the constant maxRevoking (tests lower it)
+	pruneEvery  time.Duration // between pruning passes; 0 means defaultPruneEvery (tests lower it)
+	maxRevoking int           // revocations at once; 0 means the constant maxRevoking (tests lower it)
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -101,7 +103,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str := func(p *string, name, envName, def, usage string) {
 		fs.StringVar(p, name, env(envName, def), usage+" [$"+envPrefix+envName+"]")
 	}
-	var maxSessions, rate, burst, grace, wait, fps string
+	var maxSessions, rate, burst, grace, wait, fps, retention string
 	var maxStartups, startupsPerSource, connsPerSource, connsPerKey, sessionsPerKey, openTimeout, idleTimeout string
 	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
@@ -125,6 +127,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&sessionsPerKey, "max-sessions-per-key", "MAX_SESSIONS_PER_KEY", "32", "`sessions` at once per SSH key (0: no limit)")
 	str(&wait, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "10s", "`time` shutdown waits for sessions to end")
 	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
+	str(&retention, "retention", "RETENTION", "", "delete messages older than this `age`, e.g. 90d or 36h (empty or 0: keep everything)")
 	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "`address` host:port serving Prometheus /metrics, /healthz and /readyz over HTTP (empty: off)")
 	usage := func() {
 		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
@@ -186,6 +189,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return c, err
 	}
 	if err := checkHostKeyNotIdentity(c.HostKey); err != nil {
+		return c, err
+	}
+	if c.Retention, err = parseRetention(retention); err != nil {
 		return c, err
 	}
 	if c.MetricsAddr != "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -397,5 +398,139 @@ func TestBackupRefusesAnExistingFileWithOneLine(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dest); string(b) != "keep me" {
 		t.Fatalf("existing file changed: %q", b)
+	}
+}
+
+func TestRetentionFlagAndEnvironmentParse(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--data-dir", filepath.Join(dir, "d"), "--host-key", filepath.Join(dir, "k")}
+	for in, want := range map[string]time.Duration{"": 0, "0": 0, "90d": 90 * 24 * time.Hour, "36h": 36 * time.Hour} {
+		cfg, err := parseConfig(base, func(k string) string {
+			if k == "SSHCHAT_RETENTION" {
+				return in
+			}
+			return ""
+		}, io.Discard)
+		if err != nil || cfg.Retention != want {
+			t.Errorf("SSHCHAT_RETENTION=%q: %v, %v; want %v", in, cfg.Retention, err, want)
+		}
+	}
+	cfg, err := parseConfig(append(base, "--retention", "7d"), func(k string) string {
+		if k == "SSHCHAT_RETENTION" {
+			return "90d"
+		}
+		return ""
+	}, io.Discard)
+	if err != nil || cfg.Retention != 7*24*time.Hour {
+		t.Fatalf("flag over env: %v, %v", cfg.Retention, err)
+	}
+	for _, bad := range []string{"90", "-1d", "ninety", "30m", "1.5d"} {
+		_, err := parseConfig(append(base, "--retention", bad), func(string) string { return "" }, io.Discard)
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--retention %q: %v; want one line", bad, err)
+		}
+	}
+}
+
+// A server started with --retention 90d prunes the messages older than
+// that and keeps the newer ones and an old one still waiting for its
+// offline recipient; what it serves over SSH agrees.
+func TestRetentionRemovesOldKeepsNewAndPending(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, "--retention", "90d")
+	alice, bob := newKey(t), newKey(t)
+	db, err := model.Open(cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var users []model.User
+	for _, u := range []struct {
+		handle string
+		key    gossh.Signer
+	}{{"alice", alice}, {"bob", bob}} {
+		row := model.User{Handle: u.handle, HandleKey: u.handle}
+		k := model.Key{Fingerprint: gossh.FingerprintSHA256(u.key.PublicKey()), PublicKey: string(gossh.MarshalAuthorizedKey(u.key.PublicKey()))}
+		if err := db.CreateUser(ctx, &row, &k); err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, row)
+	}
+	a, b := users[0], users[1]
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	dm := model.DMConv(a.ID, b.ID)
+	if err := db.AppendMessages(ctx, []*model.Message{
+		{Conv: "#lobby", SenderID: a.ID, Body: "ancient one", CreatedAt: old},
+		{Conv: "#lobby", SenderID: a.ID, Body: "ancient two", CreatedAt: old},
+		{Conv: dm, SenderID: a.ID, Body: "ancient but unread", CreatedAt: old, OfflineFor: b.ID},
+		{Conv: "#lobby", SenderID: a.ID, Body: "recent", CreatedAt: time.Now().Add(-24 * time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	ts := startServer(t, cfg)
+	eventually(t, "the pruning pass to log", func() bool { return strings.Contains(ts.logs.String(), "msg=pruned") })
+	lobby := mustRun(t, ts.addr, "alice", alice, "", "history lobby")
+	if strings.Contains(lobby, "ancient") || !strings.Contains(lobby, "recent") {
+		t.Fatalf("lobby after pruning:\n%s", lobby)
+	}
+	if out := mustRun(t, ts.addr, "bob", bob, "", "history @alice"); !strings.Contains(out, "ancient but unread") {
+		t.Fatalf("the pending message was pruned; bob's history with alice:\n%s", out)
+	}
+}
+
+// Without --retention, offline deliveries acknowledged more than a day
+// ago are pruned all the same; pending ones and the messages stay.
+func TestAcknowledgedDeliveriesArePrunedWithoutRetention(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir()))
+	ctx := context.Background()
+	store := ts.srv.store
+	var ids []uint64
+	for _, h := range []string{"alice", "bob", "carol"} {
+		u := model.User{Handle: h, HandleKey: h}
+		if err := store.CreateUser(ctx, &u, &model.Key{Fingerprint: "SHA256:" + h, PublicKey: "ssh-ed25519 AAAA" + h}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	a, b, c := ids[0], ids[1], ids[2]
+	if err := store.AppendMessages(ctx, []*model.Message{
+		{Conv: model.DMConv(a, b), SenderID: a, Body: "read", OfflineFor: b},
+		{Conv: model.DMConv(a, c), SenderID: a, Body: "unread", OfflineFor: c},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.ClaimOffline(ctx, b, "claim", 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.AckOffline(ctx, b, "claim"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", ts.cfg.DBPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows := func(q string) int {
+		var n int
+		if err := raw.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ts.srv.prunePass(time.Now()) // acknowledged just now: kept
+	if n := rows(`SELECT count(*) FROM deliveries`); n != 2 {
+		t.Fatalf("%d deliveries after a pass the same day; want 2", n)
+	}
+	ts.srv.prunePass(time.Now().Add(ackedKeep + time.Minute))
+	if n := rows(`SELECT count(*) FROM deliveries WHERE delivered_at IS NOT NULL`); n != 0 {
+		t.Fatalf("%d acknowledged deliveries left a day later", n)
+	}
+	if n := rows(`SELECT count(*) FROM deliveries WHERE delivered_at IS NULL`); n != 1 {
+		t.Fatal("the pending delivery was pruned")
+	}
+	if n := rows(`SELECT count(*) FROM messages`); n != 2 {
+		t.Fatalf("%d messages; without retention none is pruned", n)
 	}
 }

@@ -49,6 +49,9 @@ type server struct {
 
 	stopWatch chan struct{} // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
+	stopPrune chan struct{} // closed by stopPruner; ends the pruner (retention.go)
+	pruneDone chan struct{}
+	pruneOnce sync.Once
 }
 
 // refusals is per-connection state of the public-key handler: the refused
@@ -89,7 +92,8 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &server{cfg: cfg, log: logger, store: store, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
+		stopPrune: make(chan struct{}), pruneDone: make(chan struct{})}
 	s.metrics = newMetrics(s)
 	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate, Metrics: s.metrics})
 	if err != nil {
@@ -131,6 +135,11 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	} else {
 		go s.watchAllowlist(2 * time.Second)
 	}
+	every := cfg.pruneEvery
+	if every <= 0 {
+		every = defaultPruneEvery
+	}
+	go s.pruneLoop(every)
 	return s, nil
 }
 
@@ -182,6 +191,7 @@ func (s *server) shutdown(wait time.Duration) error {
 	// Shutdown waits on, and the two must not run at the same time.
 	s.serving.Wait()
 	<-s.watchDone
+	s.stopPruner()
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
 		errs = append(errs, err)
@@ -199,8 +209,9 @@ func (s *server) shutdown(wait time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// closeStore closes the database.
+// closeStore stops the pruner and closes the database.
 func (s *server) closeStore() error {
+	s.stopPruner()
 	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
