@@ -130,7 +130,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&retention, "retention", "RETENTION", "", "delete messages older than this `age`, e.g. 90d or 36h (empty or 0: keep everything)")
 	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "`address` host:port serving Prometheus /metrics, /healthz and /readyz over HTTP (empty: off)")
 	usage := func() {
-		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
+		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n       sshchat --version | healthcheck [--addr HOST:PORT] | backup [--data-dir DIR] FILE\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
 		fs.SetOutput(stderr)
 		fs.PrintDefaults()
 	}
