@@ -29,6 +29,7 @@ type metrics struct {
 	rateLimited   prometheus.Counter
 	authRefused   *prometheus.CounterVec
 	sessionsOpen  *prometheus.GaugeVec
+	pruned        *prometheus.CounterVec
 	uiSessions    prometheus.Gauge // sessionsOpen{kind="ui"}
 	cmdSessions   prometheus.Gauge // sessionsOpen{kind="command"}
 }
@@ -58,12 +59,16 @@ func newMetrics(s *server) *metrics {
 		sessionsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sshchat_sessions_open", Help: "SSH sessions open: kind ui (a terminal) or command (ssh host COMMAND)."}, []string{"kind"}),
 	}
+	m.pruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sshchat_pruned_total", Help: "Rows deleted by retention: messages, and acknowledged offline deliveries."}, []string{"what"})
+	m.pruned.WithLabelValues("messages")
+	m.pruned.WithLabelValues("deliveries")
 	m.uiSessions = m.sessionsOpen.WithLabelValues("ui")
 	m.cmdSessions = m.sessionsOpen.WithLabelValues("command")
 	for _, r := range authReasonLabels {
 		m.authRefused.WithLabelValues(r) // every reason shows, at 0
 	}
-	m.reg.MustRegister(m.committed, m.commitSeconds, m.fanoutSeconds, m.slowDropped, m.rateLimited, m.authRefused, m.sessionsOpen,
+	m.reg.MustRegister(m.pruned, m.committed, m.commitSeconds, m.fanoutSeconds, m.slowDropped, m.rateLimited, m.authRefused, m.sessionsOpen,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sshchat_connections_open", Help: "TCP connections open, authenticated or not."},
 			func() float64 { return float64(s.conns.Load()) }),

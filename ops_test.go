@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	gossh "golang.org/x/crypto/ssh"
 
 	"sshchat/model"
@@ -106,6 +108,13 @@ func metricValue(scrape, series string) float64 {
 		}
 	}
 	return -1
+}
+
+// scrapeOf is the text a scrape of s's registry returns.
+func scrapeOf(s *server) string {
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }
 
 func TestMetricsAddrFlagAndEnvironmentParse(t *testing.T) {
@@ -477,6 +486,9 @@ func TestRetentionRemovesOldKeepsNewAndPending(t *testing.T) {
 	}
 	if out := mustRun(t, ts.addr, "bob", bob, "", "history @alice"); !strings.Contains(out, "ancient but unread") {
 		t.Fatalf("the pending message was pruned; bob's history with alice:\n%s", out)
+	}
+	if n := metricValue(scrapeOf(ts.srv), `sshchat_pruned_total{what="messages"}`); n != 2 {
+		t.Fatalf("sshchat_pruned_total{what=\"messages\"} = %v; want 2", n)
 	}
 }
 

@@ -111,6 +111,7 @@ func (s *server) pruneBatches(what string, prune func(context.Context) (int, err
 			return total
 		}
 		total += n
+		s.metrics.pruned.WithLabelValues(what).Add(float64(n))
 		if n > 0 && what == "messages" {
 			s.hub.Pruned()
 		}
