@@ -557,3 +557,26 @@ func BenchmarkMetricsHooks(b *testing.B) {
 		m.FannedOut(300 * time.Microsecond)
 	}
 }
+
+// Messages pruned while the server runs leave the history it serves at
+// once, even those its cache of recent messages held.
+func TestPrunedMessagesLeaveTheServedHistory(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--retention", "90d"))
+	key := newKey(t)
+	// Stored, not sent: the first history read then caches the whole lobby.
+	ctx := context.Background()
+	author := model.User{Handle: "author", HandleKey: "author"}
+	if err := ts.srv.store.CreateUser(ctx, &author, &model.Key{Fingerprint: "SHA256:author", PublicKey: "ssh-ed25519 AAAAauthor"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.store.AppendMessages(ctx, []*model.Message{{Conv: "#lobby", SenderID: author.ID, Body: "soon to expire"}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, ts.addr, "alice", key, "", "history lobby"); !strings.Contains(out, "soon to expire") {
+		t.Fatalf("history before pruning:\n%s", out)
+	}
+	ts.srv.prunePass(time.Now().Add(91 * 24 * time.Hour)) // as if 91 days had passed
+	if out := mustRun(t, ts.addr, "alice", key, "", "history lobby"); strings.Contains(out, "soon to expire") {
+		t.Fatalf("a pruned message is still served:\n%s", out)
+	}
+}
