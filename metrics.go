@@ -30,8 +30,11 @@ type metrics struct {
 	authRefused   *prometheus.CounterVec
 	sessionsOpen  *prometheus.GaugeVec
 	pruned        *prometheus.CounterVec
-	uiSessions    prometheus.Gauge // sessionsOpen{kind="ui"}
-	cmdSessions   prometheus.Gauge // sessionsOpen{kind="command"}
+	connRefused   *prometheus.CounterVec
+	// connRefused{limit="connect"} and {limit="key"}
+	connRefusedConnect, connRefusedKey prometheus.Counter
+	uiSessions                         prometheus.Gauge // sessionsOpen{kind="ui"}
+	cmdSessions                        prometheus.Gauge // sessionsOpen{kind="command"}
 }
 
 var _ chat.Metrics = (*metrics)(nil)
@@ -63,12 +66,18 @@ func newMetrics(s *server) *metrics {
 		Name: "sshchat_pruned_total", Help: "Rows deleted by retention: messages, and acknowledged offline deliveries."}, []string{"what"})
 	m.pruned.WithLabelValues("messages")
 	m.pruned.WithLabelValues("deliveries")
+	m.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sshchat_connections_refused_total",
+		Help: "Connections refused by the admission limits: limit connect (server full, --max-startups, per-address limits, before the handshake) or key (--max-conns-per-key, after authentication)."},
+		[]string{"limit"})
+	m.connRefusedConnect = m.connRefused.WithLabelValues("connect")
+	m.connRefusedKey = m.connRefused.WithLabelValues("key")
 	m.uiSessions = m.sessionsOpen.WithLabelValues("ui")
 	m.cmdSessions = m.sessionsOpen.WithLabelValues("command")
 	for _, r := range authReasonLabels {
 		m.authRefused.WithLabelValues(r) // every reason shows, at 0
 	}
-	m.reg.MustRegister(m.pruned, m.committed, m.commitSeconds, m.fanoutSeconds, m.slowDropped, m.rateLimited, m.authRefused, m.sessionsOpen,
+	m.reg.MustRegister(m.pruned, m.connRefused, m.committed, m.commitSeconds, m.fanoutSeconds, m.slowDropped, m.rateLimited, m.authRefused, m.sessionsOpen,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sshchat_connections_open", Help: "TCP connections open, authenticated or not."},
 			func() float64 { return float64(s.conns.Load()) }),

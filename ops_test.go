@@ -580,3 +580,36 @@ func TestPrunedMessagesLeaveTheServedHistory(t *testing.T) {
 		t.Fatalf("a pruned message is still served:\n%s", out)
 	}
 }
+
+// Connections refused by the admission limits are counted by limit:
+// before the handshake, and for a key over its connection limit.
+func TestConnectionRefusalsAreCountedByLimit(t *testing.T) {
+	ts := startServer(t, testConfig(t, t.TempDir(), "--max-conns-per-source", "1"))
+	held, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	eventually(t, "the first connection to count", func() bool { return ts.srv.conns.Load() == 1 })
+	if _, err := gossh.Dial("tcp", ts.addr, sshConfig("alice", newKey(t))); err == nil {
+		t.Fatal("second connection from the address admitted")
+	}
+	if n := metricValue(scrapeOf(ts.srv), `sshchat_connections_refused_total{limit="connect"}`); n != 1 {
+		t.Fatalf(`sshchat_connections_refused_total{limit="connect"} = %v; want 1`, n)
+	}
+
+	ts2 := startServer(t, testConfig(t, t.TempDir(), "--max-conns-per-key", "1"))
+	key := newKey(t)
+	first, err := gossh.Dial("tcp", ts2.addr, sshConfig("alice", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := gossh.Dial("tcp", ts2.addr, sshConfig("alice", key))
+	if err == nil {
+		second.Close()
+	}
+	eventually(t, "the key refusal to count", func() bool {
+		return metricValue(scrapeOf(ts2.srv), `sshchat_connections_refused_total{limit="key"}`) == 1
+	})
+}
