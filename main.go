@@ -5,6 +5,9 @@
 // SSH server; limits.go admits connections and sessions; logsafe.go keeps
 // log lines safe and bounded; authkeys.go is the authorized-keys allowlist,
 // keyoptions.go its option rules and revoke.go ends what it no longer admits.
+// For operators: cli.go holds --version, healthcheck and backup;
+// metrics.go the Prometheus metrics, /healthz and /readyz; retention.go
+// the pruner.
 package main
 
 import (
