@@ -54,9 +54,9 @@ func (d *DB) Backup(ctx context.Context, dest string) error {
 }
 
 // BackupFile is Backup of the database file src, also for a process other
-// than the server's (sshchat backup): it opens src without migrating it
-// and only reads it. (Not on a query_only connection: SQLite refuses
-// VACUUM INTO there.)
+// than the server's (sshchat backup): it opens src read-only (mode=ro),
+// without migrating it. (Not query_only, which SQLite refuses VACUUM INTO
+// on.)
 func BackupFile(ctx context.Context, src, dest string) error {
 	const op = "backup"
 	abs, err := filepath.Abs(src)
@@ -66,7 +66,7 @@ func BackupFile(ctx context.Context, src, dest string) error {
 	if _, err := os.Stat(abs); err != nil {
 		return fmt.Errorf("%s: no database at %s: %w", op, src, err)
 	}
-	db, err := sql.Open("sqlite3", dsn(abs, url.Values{"_busy_timeout": {"5000"}}))
+	db, err := sql.Open("sqlite3", dsn(abs, url.Values{"_busy_timeout": {"5000"}, "mode": {"ro"}}))
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
