@@ -32,4 +32,8 @@ EXPOSE 2222
 USER sshchat:sshchat
 WORKDIR /data
 STOPSIGNAL SIGTERM
+# Healthy once the server completes an SSH handshake on SSHCHAT_ADDR
+# (sshchat healthcheck: any host key, no login needed).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/sshchat", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/sshchat"]

@@ -254,6 +254,7 @@ func connStateOf(ctx ssh.Context) *connState {
 func (s *server) admitConn(ctx ssh.Context, c net.Conn) net.Conn {
 	source := sourceOf(c.RemoteAddr())
 	refuse := func(reason string) net.Conn {
+		s.metrics.connRefusedConnect.Inc()
 		s.warnLimited(source, "connection refused", "reason", reason, "remote", c.RemoteAddr().String())
 		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.Write([]byte("sshchat: " + reason + "\r\n"))
@@ -309,6 +310,7 @@ func (s *server) authenticated(ctx ssh.Context, _ *gossh.ServerConn) bool {
 	st.authed = true
 	if reason := s.admit.authenticated(st.source, fp); reason != "" {
 		st.refusal = reason
+		s.metrics.connRefusedKey.Inc()
 		s.warnLimited(st.source, "connection refused", "reason", reason, "fingerprint", fp, "remote", st.source)
 	} else {
 		st.key = fp

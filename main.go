@@ -5,6 +5,9 @@
 // SSH server; limits.go admits connections and sessions; logsafe.go keeps
 // log lines safe and bounded; authkeys.go is the authorized-keys allowlist,
 // keyoptions.go its option rules and revoke.go ends what it no longer admits.
+// For operators: cli.go holds --version, healthcheck and backup;
+// metrics.go the Prometheus metrics, /healthz and /readyz; retention.go
+// the pruner.
 package main
 
 import (
@@ -28,7 +31,7 @@ import (
 func main() {
 	ctx, stop := signalContext()
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := cli(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "sshchat:", err)
 			os.Exit(1)
@@ -66,6 +69,8 @@ type Config struct {
 	ShutdownWait   time.Duration
 	LoginTimeout   time.Duration // to finish the SSH handshake and authentication
 	DebugAddr      string        // pprof listener, loopback only; empty = off
+	MetricsAddr    string        // Prometheus metrics, /healthz and /readyz; empty = off
+	Retention      time.Duration // messages older than this are pruned; 0 keeps everything
 
 	// Connection admission (limits.go); 0 for a per-source or per-key
 	// limit means none.
@@ -80,7 +85,8 @@ type Config struct {
 	OpenTimeout             time.Duration // to start a session after authenticating
 	IdleTimeout             time.Duration // a connection may stay open without a session after its last one ended
 
-	maxRevoking int // revocations at once; 0 means the constant maxRevoking (tests lower it)
+	pruneEvery  time.Duration // between pruning passes; 0 means defaultPruneEvery (tests lower it)
+	maxRevoking int           // revocations at once; 0 means the constant maxRevoking (tests lower it)
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -103,7 +109,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str := func(p *string, name, envName, def, usage string) {
 		fs.StringVar(p, name, env(envName, def), usage+" [$"+envPrefix+envName+"]")
 	}
-	var maxSessions, rate, burst, grace, wait, fps string
+	var maxSessions, rate, burst, grace, wait, fps, retention string
 	var maxStartups, startupsPerSource, connsPerSource, connsPerKey, sessionsPerKey, openTimeout, idleTimeout, newAccounts string
 	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
@@ -128,8 +134,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&newAccounts, "max-new-accounts-per-source", "MAX_NEW_ACCOUNTS_PER_SOURCE", "5", "new `accounts` one IP address may create per hour on an open server (0: no limit)")
 	str(&wait, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "10s", "`time` shutdown waits for sessions to end")
 	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
+	str(&retention, "retention", "RETENTION", "", "delete messages older than this `age`, e.g. 90d or 36h (empty or 0: keep everything)")
+	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "`address` host:port serving Prometheus /metrics, /healthz and /readyz over HTTP (empty: off)")
 	usage := func() {
-		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
+		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n       sshchat --version | healthcheck [--addr HOST:PORT] | backup [--data-dir DIR] FILE\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
 		fs.SetOutput(stderr)
 		fs.PrintDefaults()
 	}
@@ -190,6 +198,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	if err := checkHostKeyNotIdentity(c.HostKey); err != nil {
 		return c, err
+	}
+	if c.Retention, err = parseRetention(retention); err != nil {
+		return c, err
+	}
+	if c.MetricsAddr != "" {
+		if err := checkAddr(c.MetricsAddr); err != nil {
+			return c, fmt.Errorf("metrics address: %w", err)
+		}
 	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
@@ -347,6 +363,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 		defer stopDebug()
+	}
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, srv, logger)
+		if err != nil {
+			l.Close()
+			srv.closeStore()
+			return err
+		}
+		defer stopMetrics()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()

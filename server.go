@@ -40,6 +40,7 @@ type server struct {
 	warns     *logLimiter  // rate of refusal lines per source
 	sessLines *logLimiter  // rate of session start and end lines per source
 	active    atomic.Int64 // open sessions
+	metrics   *metrics     // Prometheus metrics (metrics.go)
 	conns     atomic.Int64 // open TCP connections
 
 	mu        sync.Mutex // guards the fields below
@@ -51,6 +52,9 @@ type server struct {
 	ending    sync.WaitGroup // endKeySessions' revocations; Add under mu while not stopping
 	stopWatch chan struct{}  // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
+	stopPrune chan struct{} // closed by stopPruner; ends the pruner (retention.go)
+	pruneDone chan struct{}
+	pruneOnce sync.Once
 }
 
 // refusals is per-connection state of the public-key handler: the refused
@@ -90,15 +94,17 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	var s *server // set below, before any session can remove a key
+	s := &server{cfg: cfg, log: logger, store: store, sessions: map[ssh.Session]chan struct{}{},
+		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
+		stopPrune: make(chan struct{}), pruneDone: make(chan struct{})}
+	s.metrics = newMetrics(s)
 	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
-		KeyRemoved: func(fp string) { s.endKeySessions(fp) }})
+		Metrics: s.metrics, KeyRemoved: func(fp string) { s.endKeySessions(fp) }})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s = &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	s.hub = hub
 	s.warns = s.limiter("refusal", refusalLinesPerMinute)
 	s.sessLines = s.limiter("session", sessionLinesPerMinute)
 	if cfg.AuthorizedKeys != "" {
@@ -116,7 +122,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		wish.WithVersion("SSH-2.0-sshchat"),
 		wish.WithPublicKeyAuth(s.publicKeyAuth),
 		wish.WithKeyboardInteractiveAuth(s.explainRefusal),
-		wish.WithMiddleware(s.commands, uiMW, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
+		wish.WithMiddleware(s.commands, uiMW, s.countSessions, s.liveSession, s.keyStillAdmitted, s.limitSessions, s.logSessions),
 	)
 	if err != nil {
 		hub.Close(context.Background())
@@ -138,6 +144,11 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	} else {
 		go s.watchAllowlist(2 * time.Second)
 	}
+	every := cfg.pruneEvery
+	if every <= 0 {
+		every = defaultPruneEvery
+	}
+	go s.pruneLoop(every)
 	return s, nil
 }
 
@@ -190,6 +201,7 @@ func (s *server) shutdown(wait time.Duration) error {
 	s.serving.Wait()
 	<-s.watchDone
 	s.ending.Wait()
+	s.stopPruner()
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
 		errs = append(errs, err)
@@ -207,8 +219,9 @@ func (s *server) shutdown(wait time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// closeStore closes the database.
+// closeStore stops the pruner and closes the database.
 func (s *server) closeStore() error {
+	s.stopPruner()
 	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
@@ -235,6 +248,7 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if ok {
 		return true
 	}
+	s.metrics.authRefusal(reason)
 	fp := gossh.FingerprintSHA256(key)
 	r := refusalsOf(ctx)
 	r.mu.Lock()

@@ -47,6 +47,9 @@ type Options struct {
 	// keys (/keys remove) with its fingerprint, for the server to end the
 	// SSH sessions of that key. It must not block.
 	KeyRemoved func(fingerprint string)
+	// Metrics observes commits, fan-out, drops and rate refusals (default
+	// none; issue 11, operations).
+	Metrics Metrics
 }
 
 // DefaultHandleHold is the default Options.HandleHold.
@@ -73,6 +76,9 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
 }
 

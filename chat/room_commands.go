@@ -22,6 +22,7 @@ func (s *session) roomCmd(ctx context.Context, o *roomOp) (roomResult, error) {
 		return roomResult{}, ErrClosed
 	}
 	if !allowed {
+		h.opts.Metrics.RateLimited()
 		return roomResult{}, fmt.Errorf("%w: at most %g messages or room changes per second", ErrRateLimited, h.opts.RatePerSecond)
 	}
 	if err := s.hub.submit(ctx, o); err != nil {

@@ -311,8 +311,10 @@ func (h *Hub) flushSends(ops []op) {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	start := time.Now()
 	err := h.store.AppendMessages(ctx, msgs)
 	cancel()
+	committed := time.Now() // metrics (issue 11): commit latency, then fan-out from here
 	if err != nil {
 		// Nothing was stored: every sender is told. An unavailable store is
 		// logged once per change of state (health), not per message.
@@ -327,6 +329,7 @@ func (h *Hub) flushSends(ops []op) {
 		return
 	}
 	h.health.ok()
+	h.opts.Metrics.Committed(len(msgs), committed.Sub(start))
 
 	h.locked(func() {
 		for _, s := range sends {
@@ -350,6 +353,7 @@ func (h *Hub) flushSends(ops []op) {
 			h.quietFanOutLocked(s, m) // sessions of Attach (attach.go)
 		}
 	})
+	h.opts.Metrics.FannedOut(time.Since(committed))
 	for _, s := range sends {
 		s.res <- sendResult{msg: toMessage(s.msg), offline: s.msg.OfflineFor != 0}
 	}

@@ -75,6 +75,7 @@ func (s *session) push(ev Event) {
 		close(s.q)
 		close(s.done)
 		s.hub.log.Warn("dropping slow session", "user", s.user, "session", s.id)
+		s.hub.opts.Metrics.SlowConsumerDropped()
 		// Unregister it; the caller holds the hub mutex, so not inline.
 		go s.Close()
 	}
@@ -181,6 +182,7 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 	handle := u.handle
 	h.mu.Unlock()
 	if !allowed {
+		h.opts.Metrics.RateLimited()
 		return Message{}, fmt.Errorf("%w: at most %g messages per second", ErrRateLimited, h.opts.RatePerSecond)
 	}
 	gone, peerHandle := false, ""
