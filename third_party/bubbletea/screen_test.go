@@ -146,6 +146,11 @@ func TestViewModel(t *testing.T) {
 				WithEnvironment([]string{"TERM=xterm-256color"}),
 				WithInput(&in),
 				WithOutput(&buf),
+				// sshchat fork: one frame a second, so that no timed frame
+				// falls inside the test and the output is the shutdown's
+				// single flush, as upstream's 60 fps ticker gave on an
+				// unloaded machine (see PATCHES.md).
+				WithFPS(1),
 			)
 
 			go p.Send(append(sequenceMsg(testViewOptsCmds(test.opts...)), Quit))
@@ -194,6 +199,11 @@ func TestClearMsg(t *testing.T) {
 				WithEnvironment([]string{"TERM=xterm-256color"}),
 				WithInput(&in),
 				WithOutput(&buf),
+				// sshchat fork: one frame a second, so that no timed frame
+				// falls inside the test and the output is the shutdown's
+				// single flush, as upstream's 60 fps ticker gave on an
+				// unloaded machine (see PATCHES.md).
+				WithFPS(1),
 			)
 
 			go p.Send(append(test.cmds, Quit))
