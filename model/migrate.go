@@ -30,6 +30,7 @@ var migrations = []migration{
 	{1, "released handles are held for their previous owner", migrateReleasedHandles},
 	{2, "handles are compared by confusable skeleton", migrateSkeletons},
 	{3, "rooms, their members, invites and bans; mentions", migrateRooms},
+	{4, "server-wide bans, mutes and the moderation audit log", migrateModeration},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.
