@@ -193,16 +193,16 @@ func (e *cmdEnv) end(reason string) {
 	e.cancel()
 }
 
-// endAtShutdown ends the command when the hub shuts down sess (a send
-// waiting on stdin would not notice).
+// endAtShutdown ends the command when the hub shuts down sess, or an
+// administrator ends it (a send waiting on stdin would not notice).
 func (e *cmdEnv) endAtShutdown(sess chat.Session) {
 	select {
 	case <-e.ctx.Done():
 		return
 	case <-sess.Done():
 	}
-	if errors.Is(sess.Err(), chat.ErrShutdown) {
-		e.end(ui.UserText(sess.Err()))
+	if err := sess.Err(); errors.Is(err, chat.ErrShutdown) || errors.Is(err, chat.ErrRemoved) {
+		e.end(ui.UserText(err))
 	}
 }
 
@@ -274,7 +274,7 @@ func (e *cmdEnv) tree() *cobra.Command {
 	root.SetHelpFunc(func(c *cobra.Command, _ []string) { _ = e.help(c) })
 	root.SetUsageFunc(e.help)
 	root.SetContext(e.ctx)
-	root.AddCommand(e.whoCmd(), e.roomsCmd(), e.sendCmd(), e.historyCmd(), e.tailCmd(), e.unreadCmd())
+	root.AddCommand(e.whoCmd(), e.roomsCmd(), e.sendCmd(), e.historyCmd(), e.tailCmd(), e.unreadCmd(), e.adminCmd())
 	return root
 }
 
@@ -664,10 +664,55 @@ func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON b
 				if err := e.writeMessage(name, ev.Message, asJSON); err != nil {
 					return nil // the client went away
 				}
+			case chat.AnnouncementEvent:
+				if err := e.writeAnnouncement(ev, asJSON); err != nil {
+					return nil // the client went away
+				}
 			case chat.ShutdownEvent:
 				return fail(chat.ErrShutdown)
 			}
 		}
+	}
+}
+
+func (e *cmdEnv) adminCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "admin SUBCOMMAND [ARGS...]",
+		Short: "administer the server (administrators): kick, ban, unban, bans, mute, unmute, announce, audit",
+		Long: "Run /admin SUBCOMMAND as in the chat, with the same words, and print its answer:\n" +
+			"  admin kick HANDLE [REASON]\n" +
+			"  admin ban HANDLE|SHA256:FINGERPRINT [DURATION] [REASON]   (DURATION like 30m, 12h, 7d; none: for good)\n" +
+			"  admin unban HANDLE|SHA256:FINGERPRINT\n" +
+			"  admin bans\n" +
+			"  admin mute HANDLE [DURATION] [REASON]\n" +
+			"  admin unmute HANDLE\n" +
+			"  admin announce TEXT\n" +
+			"  admin audit [N]\n" +
+			"Only a key of the server's administrators may; any other fails (exit 1).",
+		Args:               cobra.MinimumNArgs(1),
+		DisableFlagParsing: true, // a reason or an announcement may start with "-"
+		RunE: func(c *cobra.Command, args []string) error {
+			if args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+				return e.help(c)
+			}
+			sess, err := e.session()
+			if err != nil {
+				return err
+			}
+			rep, err := sess.Exec(e.ctx, chat.Lobby, "/admin "+strings.Join(args, " "))
+			if errors.Is(err, chat.ErrUsage) {
+				return errors.New(ui.UserText(err)) // exit 2, with the usage
+			}
+			if err != nil {
+				return fail(err)
+			}
+			for _, l := range rep.Lines {
+				if err := e.writeLine(strings.TrimPrefix(l, "  ")); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 	}
 }
 
@@ -828,6 +873,25 @@ func (e *cmdEnv) writeMessage(conv string, m chat.Message, asJSON bool) error {
 		text = m.Body
 	}
 	return e.writeLine(strconv.FormatInt(int64(m.ID), 10) + "\t" + at + "\t" + text)
+}
+
+// jsonAnnouncement is an administrator's announcement as tail --json
+// writes it: it has no id and belongs to no conversation.
+type jsonAnnouncement struct {
+	Kind string `json:"kind"` // "announcement"
+	From string `json:"from"`
+	Body string `json:"body"`
+	At   string `json:"at"`
+}
+
+// writeAnnouncement writes an announcement: a JSON object, or a line
+// "-\tTIME\tannouncement from ADMIN: TEXT".
+func (e *cmdEnv) writeAnnouncement(ev chat.AnnouncementEvent, asJSON bool) error {
+	at := ev.At.UTC().Format(time.RFC3339)
+	if asJSON {
+		return e.writeJSON(jsonAnnouncement{Kind: "announcement", From: ev.From, Body: ev.Text, At: at})
+	}
+	return e.writeLine("-\t" + at + "\tannouncement from " + ev.From + ": " + ev.Text)
 }
 
 // writeJSON writes v as one line of JSON.

@@ -48,6 +48,10 @@ type server struct {
 
 	stopWatch chan struct{} // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
+
+	admins     *admins
+	adminsDone chan struct{}  // closed when the admins watcher has ended
+	ending     sync.WaitGroup // endKeys goroutines; Add under mu while not stopping
 }
 
 // refusals is per-connection state of the public-key handler: the refused
@@ -56,8 +60,9 @@ type server struct {
 type refusals struct {
 	mu        sync.Mutex
 	keys      []string
-	expired   []string // of keys, those refused because their line expired
-	unusable  bool     // a key was refused because the file could not be used
+	expired   []string          // of keys, those refused because their line expired
+	banned    map[string]string // of keys, those banned: the line to tell
+	unusable  bool              // a key was refused because the file could not be used
 	explained bool
 }
 
@@ -87,13 +92,23 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate})
+	adm := &admins{fps: map[string]bool{}}
+	for _, fp := range cfg.AdminFingerprints {
+		adm.fps[fp] = true
+	}
+	if cfg.Admins != "" {
+		adm.file = newAllowlist(cfg.Admins, logger.WithPrefix("admins"))
+	}
+	var s *server // EndKeys is called only after a ban or kick, once s is set
+	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
+		IsAdmin: adm.isAdmin, EndKeys: func(fps []string, line string) { s.endKeys(fps, line) }})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	s = &server{cfg: cfg, log: logger, store: store, hub: hub, sessions: map[ssh.Session]chan struct{}{},
+		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
+		admins: adm, adminsDone: make(chan struct{})}
 	s.warns = s.limiter("refusal", refusalLinesPerMinute)
 	s.sessLines = s.limiter("session", sessionLinesPerMinute)
 	if cfg.AuthorizedKeys != "" {
@@ -127,6 +142,12 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		close(s.watchDone)
 	} else {
 		go s.watchAllowlist(2 * time.Second)
+	}
+	if adm.file != nil {
+		adm.file.refresh()
+		go s.watchAdmins(2 * time.Second)
+	} else {
+		close(s.adminsDone)
 	}
 	return s, nil
 }
@@ -179,6 +200,7 @@ func (s *server) shutdown(wait time.Duration) error {
 	// Shutdown waits on, and the two must not run at the same time.
 	s.serving.Wait()
 	<-s.watchDone
+	<-s.adminsDone
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
 		errs = append(errs, err)
@@ -187,6 +209,7 @@ func (s *server) shutdown(wait time.Duration) error {
 		s.log.Warn("sessions still open at shutdown; closing them", "err", err)
 		s.ssh.Close()
 	}
+	s.ending.Wait() // each ends with its session or at stopWatch
 	if err := s.closeStore(); err != nil {
 		errs = append(errs, err)
 	}
@@ -208,6 +231,21 @@ func (s *server) closeStore() error {
 // allowlist admits from the client's address when an authorized-keys file
 // is configured.
 func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
+	fp := gossh.FingerprintSHA256(key)
+	if ban, banned := s.hub.Banned(fp); banned {
+		r := refusalsOf(ctx)
+		r.mu.Lock()
+		if !slices.Contains(r.keys, fp) {
+			r.keys = append(r.keys, fp)
+		}
+		if r.banned == nil {
+			r.banned = map[string]string{}
+		}
+		r.banned[fp] = "key " + fp + " is " + ban.Line()
+		r.mu.Unlock()
+		s.logLimited(log.InfoLevel, sourceOf(ctx.RemoteAddr()), "refused key", "fingerprint", fp, "user", logSafe(ctx.User()), "remote", ctx.RemoteAddr().String(), "reason", "banned")
+		return false
+	}
 	if s.authz == nil {
 		return true
 	}
@@ -215,7 +253,6 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 	if ok {
 		return true
 	}
-	fp := gossh.FingerprintSHA256(key)
 	r := refusalsOf(ctx)
 	r.mu.Lock()
 	if !slices.Contains(r.keys, fp) {
@@ -257,6 +294,12 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 	}
 	if r.unusable {
 		msg = "sshchat: " + unusableLine
+	}
+	for _, fp := range r.keys { // a ban says more than "not authorized"
+		if line, ok := r.banned[fp]; ok {
+			msg = "sshchat: " + line
+			break
+		}
 	}
 	_, _ = challenge("", msg, nil, nil)
 	return false

@@ -301,6 +301,14 @@ type ConversationEvent struct {
 	Reason       string
 }
 
+// AnnouncementEvent is a line from a server administrator to every
+// session (/admin announce); it belongs to no conversation.
+type AnnouncementEvent struct {
+	From string // the administrator's handle
+	Text string
+	At   time.Time
+}
+
 // ShutdownEvent tells the session the server is going down.
 type ShutdownEvent struct{ Reason string }
 
@@ -311,3 +319,4 @@ func (NoticeEvent) isEvent()       {}
 func (ReadEvent) isEvent()         {}
 func (ShutdownEvent) isEvent()     {}
 func (ConversationEvent) isEvent() {}
+func (AnnouncementEvent) isEvent() {}

@@ -26,7 +26,7 @@ func commands() []command {
 		{name: "msg", args: "HANDLE [TEXT]", help: "open a direct conversation, optionally sending TEXT", run: cmdMsg, alias: []string{"query", "dm"}},
 		{name: "me", args: "ACTION", help: "send an action (\"* you ACTION\")", run: cmdMe},
 		{name: "who", help: "list the people online", run: cmdWho},
-		{name: "whois", args: "HANDLE", help: "show a user's handle, keys, presence and dates", run: cmdWhois},
+		{name: "whois", args: "HANDLE", help: "show a user's handle, presence and dates (keys: yours, or anyone's to administrators)", run: cmdWhois},
 		{name: "nick", args: "HANDLE", help: "change your handle", run: cmdNick},
 		{name: "add", args: "HANDLE", help: "add a contact", run: cmdAdd},
 		{name: "remove", args: "HANDLE", help: "remove a contact", run: cmdRemove},
@@ -46,6 +46,7 @@ func commands() []command {
 		{name: "deop", args: "HANDLE", help: "undo /op (owner)", run: cmdDeop},
 		{name: "away", args: "[REASON]", help: "mark yourself away", run: cmdAway},
 		{name: "back", help: "mark yourself back", run: cmdBack},
+		{name: "admin", args: "SUBCOMMAND ...", help: "server administration (administrators): kick, ban, unban, bans, mute, unmute, announce, audit", run: cmdAdmin},
 		{name: "quit", help: "leave the chat", run: cmdQuit, alias: []string{"exit"}},
 	}
 }
@@ -175,6 +176,9 @@ func cmdWho(_ context.Context, s *session, _ ConvID, _ string) (Reply, error) {
 	var names []string
 	for _, u := range h.users {
 		n := u.handle
+		if h.adminOnlineLocked(u) {
+			n += " (admin)"
+		}
 		if u.status == Away {
 			n += " (away)"
 		}
@@ -200,13 +204,23 @@ func cmdWhois(ctx context.Context, s *session, _ ConvID, arg string) (Reply, err
 	h := s.hub
 	h.mu.Lock()
 	p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: h.seen.of(UserID(u.ID), u.LastSeen)}
+	admin := false
 	if o, ok := h.users[UserID(u.ID)]; ok {
 		p = o.presence()
+		admin = h.adminOnlineLocked(o)
 	}
 	h.mu.Unlock()
-	lines := []string{"handle:    " + p.Handle}
-	for _, k := range keys {
-		lines = append(lines, "key:       "+k.Fingerprint)
+	handle := p.Handle
+	if admin {
+		handle += " (admin)"
+	}
+	lines := []string{"handle:    " + handle}
+	// Which keys log into an account is the user's business and the
+	// administrators'.
+	if UserID(u.ID) == s.user || h.isAdmin(s.fp) {
+		for _, k := range keys {
+			lines = append(lines, "key:       "+k.Fingerprint)
+		}
 	}
 	status := p.Status.String()
 	if p.Status == Away && p.Reason != "" {

@@ -46,6 +46,10 @@ var (
 	// (locked by another process, disk full, read-only, I/O error); the
 	// error wrapping it says what was not done ("your message was not sent").
 	ErrStorageUnavailable = errors.New("the server cannot store anything right now")
+	// ErrRemoved means an administrator ended the session or refused the
+	// key (/admin kick, /admin ban); the error wrapping it is the line to
+	// show ("you were kicked by alice: spam").
+	ErrRemoved = errors.New("removed by an administrator")
 )
 
 // UserErrors returns every sentinel above. Each is a user error: an error
@@ -56,6 +60,6 @@ func UserErrors() []error {
 		ErrUnknownKey, ErrHandleInvalid, ErrHandleTaken, ErrTooLong, ErrEmpty,
 		ErrNoSuchUser, ErrUsage, ErrUnknownCommand, ErrNotAllowed, ErrClosed,
 		ErrShutdown, ErrSlowConsumer, ErrRateLimited, ErrNotListed, ErrAlreadyListed,
-		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken,
+		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken, ErrRemoved,
 	}
 }

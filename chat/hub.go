@@ -43,6 +43,16 @@ type Options struct {
 	HandleHold time.Duration
 	// Now is the clock (default time.Now); tests may replace it.
 	Now func() time.Time
+	// IsAdmin reports whether the key with this fingerprint is a server
+	// administrator's, now (nil: nobody is). It is asked at each use
+	// (/admin, /who, /whois), so it must be cheap and must not call the
+	// hub.
+	IsAdmin func(fingerprint string) bool
+	// EndKeys, when set, is told after a kick or ban which keys' SSH
+	// sessions must end and the line to tell them; the hub has already
+	// ended their chat sessions. It is called from the sequencer and must
+	// not block.
+	EndKeys func(fingerprints []string, line string)
 }
 
 // DefaultHandleHold is the default Options.HandleHold.
@@ -118,6 +128,8 @@ type Hub struct {
 	// rooms know when to rebuild their lists of members online.
 	usersGen uint64
 	quiet    quietSet // sessions of Attach, apart from users (attach.go)
+
+	mod moderation // server-wide bans and mutes (admin.go)
 }
 
 var _ Broker = (*Hub)(nil)
@@ -167,6 +179,9 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		admit:   make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	h.health.log = logger
+	if err := h.mod.load(context.Background(), store); err != nil {
+		return nil, err
+	}
 	h.seen.init()
 	go h.sequence()
 	go h.seen.run(h)
@@ -189,11 +204,17 @@ func (h *Hub) Authenticate(ctx context.Context, key Key) (Account, error) {
 	if err != nil {
 		return Account{}, fmt.Errorf("authenticate: %w", err)
 	}
+	if err := h.checkBan(key.Fingerprint); err != nil {
+		return Account{}, err
+	}
 	return Account{ID: UserID(u.ID), Handle: u.Handle, Fingerprint: key.Fingerprint}, nil
 }
 
 // Register creates an account for a new key.
 func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, error) {
+	if err := h.checkBan(key.Fingerprint); err != nil {
+		return Account{}, err
+	}
 	display, hkey, err := NormalizeHandle(handle)
 	if err != nil {
 		return Account{}, err
@@ -239,6 +260,7 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 		hub:   h,
 		id:    sid,
 		user:  acct.ID,
+		fp:    acct.Fingerprint,
 		q:     make(chan Event, h.opts.QueueLen),
 		done:  make(chan struct{}),
 		claim: h.boot + "/" + strconv.FormatUint(sid, 36),

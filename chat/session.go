@@ -17,6 +17,7 @@ type session struct {
 	hub   *Hub
 	id    uint64
 	user  UserID
+	fp    string // fingerprint of the key it authenticated with
 	claim string // offline-claim token of this session
 	quiet bool   // opened by Hub.Attach: no presence, no claim (attach.go)
 	snap  Snapshot
@@ -144,6 +145,9 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 	if s.isClosed() {
 		return Message{}, ErrClosed
 	}
+	if err := s.removedErr(); err != nil {
+		return Message{}, err
+	}
 	body, err := CheckMessage(text)
 	if err != nil {
 		return Message{}, err
@@ -164,6 +168,11 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 			return Message{}, errNoConversation
 		}
 		peer = p
+	}
+	if peer == 0 {
+		if err := h.mutedErr(s.user); err != nil {
+			return Message{}, err
+		}
 	}
 	h.mu.Lock()
 	u, ok := h.senderLocked(s) // the online user, or the quiet one (attach.go)
