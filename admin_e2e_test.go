@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"sshchat/model"
+)
+
+// adminServer starts a server whose administrator is boss's key.
+func adminServer(t *testing.T, args ...string) (*testServer, gossh.Signer) {
+	t.Helper()
+	boss := newKey(t)
+	cfg := testConfig(t, t.TempDir(), append([]string{"--admin-fingerprints", gossh.FingerprintSHA256(boss.PublicKey())}, args...)...)
+	return startServer(t, cfg), boss
+}
+
+// oneLine fails unless s is exactly one line containing every one of want.
+func oneLine(t *testing.T, what, s string, want ...string) {
+	t.Helper()
+	if strings.Count(strings.TrimRight(s, "\n"), "\n") != 0 || s == "" {
+		t.Fatalf("%s: %q is not one line", what, s)
+	}
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			t.Fatalf("%s: %q does not say %q", what, s, w)
+		}
+	}
+}
+
+func TestBanSurvivesRestartAndBannedKeyIsRefusedAtAuthWithReasonAndExpiry(t *testing.T) {
+	boss := newKey(t)
+	cfg := testConfig(t, t.TempDir(), "--admin-fingerprints", gossh.FingerprintSHA256(boss.PublicKey()))
+	ts := startServer(t, cfg)
+	bobKey, strangerKey := newKey(t), newKey(t)
+	mustRun(t, ts.addr, "bob", bobKey, "", "who")
+	out := mustRun(t, ts.addr, "boss", boss, "", "admin ban bob 2h spamming links")
+	if !strings.Contains(out, "banned bob until") || !strings.Contains(out, "spamming links") {
+		t.Fatalf("ban answered %q", out)
+	}
+	// A key that never logged in can be banned by its fingerprint.
+	strangerFP := gossh.FingerprintSHA256(strangerKey.PublicKey())
+	mustRun(t, ts.addr, "boss", boss, "", "admin ban "+strangerFP)
+	if err := ts.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	ts = startServer(t, cfg)
+	told, err := tryLogin(t, ts.addr, bobKey)
+	if err == nil {
+		t.Fatal("a banned key logged in after a restart")
+	}
+	expiry := time.Now().Add(2 * time.Hour).UTC().Format("2006-01-02 ")
+	oneLine(t, "bob's refusal", told, "sshchat: key "+gossh.FingerprintSHA256(bobKey.PublicKey())+" is banned from this server until "+expiry, "UTC: spamming links")
+	told, err = tryLogin(t, ts.addr, strangerKey)
+	if err == nil {
+		t.Fatal("a key banned by fingerprint logged in")
+	}
+	oneLine(t, "the stranger's refusal", told, "banned from this server")
+	if strings.Contains(told, "until") {
+		t.Fatalf("a ban without a duration told an expiry: %q", told)
+	}
+	// The ban is listed, and lifted by unban.
+	if out := mustRun(t, ts.addr, "boss", boss, "", "admin bans"); !strings.Contains(out, "(bob) until") || !strings.Contains(out, strangerFP+" for good") {
+		t.Fatalf("bans: %q", out)
+	}
+	mustRun(t, ts.addr, "boss", boss, "", "admin unban bob")
+	mustRun(t, ts.addr, "bob", bobKey, "", "who")
+}
+
+func TestBanEndsOpenSessionsAtOnce(t *testing.T) {
+	ts, boss := adminServer(t)
+	bobKey := newKey(t)
+	bob := dial(t, ts.addr, "bob", bobKey, 100, 30)
+	bob.WaitFor("#lobby")
+	tail := startTail(t, ts.addr, "bob", bobKey, "tail lobby")
+	alice := dial(t, ts.addr, "alice", newKey(t), 100, 30)
+	alice.WaitFor("#lobby")
+	alice.Line("before-the-ban")
+	tail.waitLine(t, "before-the-ban")
+
+	mustRun(t, ts.addr, "boss", boss, "", "admin ban bob 30m trolling")
+	bob.WaitClosed()
+	bob.WaitRaw("this key is banned from this server until")
+	select {
+	case <-tail.done:
+	case <-time.After(waitTimeout):
+		t.Fatal("bob's tail was not ended by the ban")
+	}
+	oneLine(t, "tail's end", tail.err.String(), "banned from this server", "trolling")
+	// Nothing committed after the ban reached bob.
+	alice.Line("after-the-ban")
+	alice.WaitFor("after-the-ban")
+	for _, l := range tail.Lines() {
+		if strings.Contains(l, "after-the-ban") {
+			t.Fatal("a message sent after the ban reached the banned key's tail")
+		}
+	}
+}
+
+func TestExpiredBanLetsTheKeyIn(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	oldKey, newBanKey := newKey(t), newKey(t)
+	db, err := model.Open(cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past, future := time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
+	if err := db.BanKeys(context.Background(), []model.Ban{
+		{Fingerprint: gossh.FingerprintSHA256(oldKey.PublicKey()), Reason: "old", ExpiresAt: &past},
+		{Fingerprint: gossh.FingerprintSHA256(newBanKey.PublicKey()), Reason: "current", ExpiresAt: &future},
+	}, &model.AuditEntry{Action: "ban"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ts := startServer(t, cfg)
+	if _, err := tryLogin(t, ts.addr, oldKey); err != nil {
+		t.Fatalf("a key whose ban expired was refused: %v", err)
+	}
+	mustRun(t, ts.addr, "olduser", oldKey, "", "who")
+	if told, err := tryLogin(t, ts.addr, newBanKey); err == nil || !strings.Contains(told, "current") {
+		t.Fatalf("a key banned for another hour: err %v, told %q", err, told)
+	}
+}
+
+func TestKickEndsSessionsWithTheReason(t *testing.T) {
+	ts, boss := adminServer(t)
+	bobKey := newKey(t)
+	bob := dial(t, ts.addr, "bob", bobKey, 100, 30)
+	bob.WaitFor("#lobby")
+	tail := startTail(t, ts.addr, "bob", bobKey, "tail lobby")
+	admin := dial(t, ts.addr, "boss", boss, 100, 30)
+	admin.WaitFor("#lobby")
+	admin.Line("/admin kick bob cool off")
+	admin.WaitFor("kicked bob: cool off")
+	bob.WaitClosed()
+	bob.WaitRaw("sshchat: you were kicked by boss: cool off")
+	select {
+	case <-tail.done:
+	case <-time.After(waitTimeout):
+		t.Fatal("bob's tail was not ended by the kick")
+	}
+	oneLine(t, "tail's end", tail.err.String(), "you were kicked by boss: cool off")
+	// A kick is not a ban.
+	mustRun(t, ts.addr, "bob", bobKey, "", "who")
+	if r := runCmd(t, ts.addr, "boss", boss, "", "admin kick bob"); r.code != 1 {
+		t.Fatalf("kicking a user not connected: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func TestMuteRefusesLobbyAndRoomPostsWithOneLineAndAllowsDirectMessages(t *testing.T) {
+	ts, boss := adminServer(t)
+	bobKey, aliceKey := newKey(t), newKey(t)
+	mustRun(t, ts.addr, "alice", aliceKey, "", "who")
+	bob := dial(t, ts.addr, "bob", bobKey, 100, 30)
+	bob.WaitFor("#lobby")
+	bob.Line("/join #go")
+	bob.WaitFor("│ #go")
+
+	mustRun(t, ts.addr, "boss", boss, "", "admin mute bob 1h")
+	bob.WaitFor("you were muted by boss until")
+	bob.Line("in-the-room")
+	bob.WaitFor("you are muted until")
+	r := runCmd(t, ts.addr, "bob", bobKey, "", "send lobby hello")
+	if r.code != 1 {
+		t.Fatalf("a muted user's lobby post: exit %d", r.code)
+	}
+	oneLine(t, "the refusal", r.stderr, "you are muted until", "direct messages still work")
+	mustRun(t, ts.addr, "bob", bobKey, "", "send @alice still-private")
+	if out := mustRun(t, ts.addr, "alice", aliceKey, "", "history @bob"); !strings.Contains(out, "still-private") {
+		t.Fatalf("alice's history with bob: %q", out)
+	}
+	for _, h := range []string{"lobby", "'#go'"} {
+		if out := mustRun(t, ts.addr, "bob", bobKey, "", "history "+h); strings.Contains(out, "hello") || strings.Contains(out, "in-the-room") {
+			t.Fatalf("a muted post was stored in %s: %q", h, out)
+		}
+	}
+	mustRun(t, ts.addr, "boss", boss, "", "admin unmute bob")
+	mustRun(t, ts.addr, "bob", bobKey, "", "send lobby unmuted-now")
+}
+
+func TestAnnounceReachesEverySession(t *testing.T) {
+	ts, boss := adminServer(t)
+	alice := dial(t, ts.addr, "alice", newKey(t), 100, 30)
+	alice.WaitFor("#lobby")
+	bob := dial(t, ts.addr, "bob", newKey(t), 100, 30)
+	bob.WaitFor("#lobby")
+	bob.Line("/join #go")
+	bob.WaitFor("│ #go")
+	tail := startTail(t, ts.addr, "carol", newKey(t), "tail lobby --json")
+	eventually(t, "carol's tail to follow", func() bool {
+		mustRun(t, ts.addr, "dave", newKey(t), "", "send lobby ping")
+		return len(tail.Lines()) > 0
+	})
+	mustRun(t, ts.addr, "boss", boss, "", "admin announce restart at 20:00, back in 5 minutes")
+	alice.WaitFor("announcement from boss: restart at 20:00, back in 5 minutes")
+	bob.WaitFor("announcement from boss: restart at 20:00, back in 5 minutes")
+	tail.waitLine(t, `"kind":"announcement","from":"boss","body":"restart at 20:00, back in 5 minutes"`)
+}
+
+func TestAuditListsActionsWithWhoWhomAndReason(t *testing.T) {
+	ts, boss := adminServer(t)
+	mustRun(t, ts.addr, "bob", newKey(t), "", "who")
+	mustRun(t, ts.addr, "carol", newKey(t), "", "who")
+	mustRun(t, ts.addr, "boss", boss, "", "admin mute bob 30m flooding the lobby")
+	mustRun(t, ts.addr, "boss", boss, "", "admin ban carol 7d ban evasion")
+	mustRun(t, ts.addr, "boss", boss, "", "admin unmute bob")
+	mustRun(t, ts.addr, "boss", boss, "", "admin announce hello all")
+	out := mustRun(t, ts.addr, "boss", boss, "", "admin audit 3")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[1], "boss announce: hello all") || !strings.Contains(lines[2], "boss unmute bob") ||
+		!strings.Contains(lines[3], "boss ban carol until") || !strings.HasSuffix(lines[3], "UTC: ban evasion") {
+		t.Fatalf("audit 3:\n%s", out)
+	}
+	if out := mustRun(t, ts.addr, "boss", boss, "", "admin audit"); !strings.Contains(out, "boss mute bob until") || !strings.Contains(out, "flooding the lobby") {
+		t.Fatalf("audit:\n%s", out)
+	}
+	if r := runCmd(t, ts.addr, "boss", boss, "", "admin audit many"); r.code != 2 {
+		t.Fatalf("admin audit many: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func TestNonAdminsAdminIsRefusedInOneLine(t *testing.T) {
+	ts, _ := adminServer(t)
+	bobKey := newKey(t)
+	for _, c := range []string{"admin bans", "admin ban alice", "admin announce hi", "admin audit"} {
+		r := runCmd(t, ts.addr, "bob", bobKey, "", c)
+		if r.code != 1 || r.stdout != "" {
+			t.Fatalf("%s by a non-admin: exit %d, %q", c, r.code, r.stdout)
+		}
+		oneLine(t, c, r.stderr, "not allowed")
+	}
+	bob := dial(t, ts.addr, "bob", bobKey, 100, 30)
+	bob.WaitFor("#lobby")
+	bob.Line("/admin kick alice")
+	bob.WaitFor("you are not allowed to use /admin")
+}
+
+func TestWhoisShowsFingerprintsOnlyToSelfAndAdmins(t *testing.T) {
+	ts, boss := adminServer(t)
+	aliceKey := newKey(t)
+	aliceFP := gossh.FingerprintSHA256(aliceKey.PublicKey())
+	alice := dial(t, ts.addr, "alice", aliceKey, 120, 30)
+	alice.WaitFor("#lobby")
+	bob := dial(t, ts.addr, "bob", newKey(t), 120, 30)
+	bob.WaitFor("#lobby")
+	admin := dial(t, ts.addr, "boss", boss, 120, 30)
+	admin.WaitFor("#lobby")
+
+	alice.Line("/whois alice")
+	alice.WaitFor("presence:", aliceFP)
+	admin.Line("/whois alice")
+	admin.WaitFor("presence:", aliceFP)
+	bob.Line("/whois alice")
+	bob.WaitFor("presence:")
+	if strings.Contains(bob.Screen(), aliceFP) {
+		t.Fatal("/whois showed alice's key to bob")
+	}
+	// The administrator is marked in /who and /whois.
+	bob.Line("/who")
+	bob.WaitFor("boss (admin)")
+	bob.Line("/whois boss")
+	bob.WaitFor("handle:    boss (admin)")
+}
+
+func TestAdminsFileHotReloadGrantsAndRevokes(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "admins")
+	if err := os.WriteFile(file, []byte("# no administrators yet\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, testConfig(t, dir, "--admins", file))
+	aliceKey := newKey(t)
+	if r := runCmd(t, ts.addr, "alice", aliceKey, "", "admin bans"); r.code != 1 {
+		t.Fatalf("admin bans before alice is listed: exit %d", r.code)
+	}
+	writeKeys(t, file, "# the administrators\n"+authorizedLine(aliceKey, ""))
+	eventually(t, "alice to become an administrator", func() bool {
+		return runCmd(t, ts.addr, "alice", aliceKey, "", "admin bans").code == 0
+	})
+	alice := dial(t, ts.addr, "alice", aliceKey, 100, 30)
+	alice.WaitFor("#lobby")
+	alice.Line("/who")
+	alice.WaitFor("alice (admin)")
+
+	writeKeys(t, file, "# nobody\n")
+	eventually(t, "alice to lose the administrator's powers", func() bool {
+		return runCmd(t, ts.addr, "alice", aliceKey, "", "admin bans").code == 1
+	})
+	// Her open session lost them too.
+	alice.Line("/admin bans")
+	alice.WaitFor("you are not allowed to use /admin")
+}
+
+func TestAdminFlagsParse(t *testing.T) {
+	dir := t.TempDir()
+	fp := gossh.FingerprintSHA256(newKey(t).PublicKey())
+	fp2 := gossh.FingerprintSHA256(newKey(t).PublicKey())
+	env := map[string]string{"SSHCHAT_ADMINS": filepath.Join(dir, "admins"), "SSHCHAT_ADMIN_FINGERPRINTS": fp + ", " + fp2,
+		"SSHCHAT_HOST_KEY": filepath.Join(dir, "k"), "SSHCHAT_DATA_DIR": filepath.Join(dir, "data")}
+	cfg, err := parseConfig(nil, func(k string) string { return env[k] }, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admins != env["SSHCHAT_ADMINS"] || len(cfg.AdminFingerprints) != 2 || cfg.AdminFingerprints[0] != fp || cfg.AdminFingerprints[1] != fp2 {
+		t.Fatalf("config %q %q", cfg.Admins, cfg.AdminFingerprints)
+	}
+	cfg, err = parseConfig([]string{"--admin-fingerprints", fp2}, func(k string) string { return env[k] }, os.Stderr)
+	if err != nil || len(cfg.AdminFingerprints) != 1 || cfg.AdminFingerprints[0] != fp2 {
+		t.Fatalf("the flag did not win over the variable: %q, %v", cfg.AdminFingerprints, err)
+	}
+	for _, bad := range []string{"SHA256:short", "MD5:aa:bb", fp + "x"} {
+		if _, err := parseConfig([]string{"--admin-fingerprints", bad}, func(k string) string { return env[k] }, os.Stderr); err == nil ||
+			!strings.Contains(err.Error(), "invalid admin fingerprint") {
+			t.Fatalf("%q: %v", bad, err)
+		}
+	}
+}
