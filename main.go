@@ -4,7 +4,8 @@
 // main.go holds configuration; server.go wires the store, the broker and the
 // SSH server; limits.go admits connections and sessions; logsafe.go keeps
 // log lines safe and bounded; authkeys.go is the authorized-keys allowlist,
-// keyoptions.go its option rules and revoke.go ends what it no longer admits.
+// keyoptions.go its option rules and revoke.go ends what it no longer admits;
+// admins.go says which keys are administrators'.
 package main
 
 import (
