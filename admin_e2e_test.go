@@ -84,6 +84,11 @@ func TestBanEndsOpenSessionsAtOnce(t *testing.T) {
 	alice.WaitFor("#lobby")
 	alice.Line("before-the-ban")
 	tail.waitLine(t, "before-the-ban")
+	idle, err := gossh.Dial("tcp", ts.addr, sshConfig("bob", bobKey)) // no session yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
 
 	mustRun(t, ts.addr, "boss", boss, "", "admin ban bob 30m trolling")
 	bob.WaitClosed()
@@ -94,6 +99,11 @@ func TestBanEndsOpenSessionsAtOnce(t *testing.T) {
 		t.Fatal("bob's tail was not ended by the ban")
 	}
 	oneLine(t, "tail's end", tail.err.String(), "banned from this server", "trolling")
+	// A connection authenticated before the ban opens no session after it.
+	if out, ok := refusedSessionOutput(t, idle); !ok || !strings.Contains(out, "this key is banned from this server until") {
+		t.Fatalf("a new session of the banned key on its old connection: %q (%v)", out, ok)
+	}
+	waitServerClose(t, idle)
 	// Nothing committed after the ban reached bob.
 	alice.Line("after-the-ban")
 	alice.WaitFor("after-the-ban")
