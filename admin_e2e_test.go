@@ -287,6 +287,10 @@ func TestAdminsFileHotReloadGrantsAndRevokes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := startServer(t, testConfig(t, dir, "--admins", file))
+	// Its log speaks of administrators, not of logins.
+	if logs := ts.logs.String(); !strings.Contains(logs, "admins file has no usable keys: nobody is an administrator") || strings.Contains(logs, "nobody can log in") {
+		t.Fatalf("the log of an admins file without keys:\n%s", logs)
+	}
 	aliceKey := newKey(t)
 	if r := runCmd(t, ts.addr, "alice", aliceKey, "", "admin bans"); r.code != 1 {
 		t.Fatalf("admin bans before alice is listed: exit %d", r.code)

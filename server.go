@@ -98,6 +98,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	}
 	if cfg.Admins != "" {
 		adm.file = newAllowlist(cfg.Admins, logger.WithPrefix("admins"))
+		adm.file.words = adminsWords
 	}
 	var s *server // EndKeys is called only after a ban or kick, once s is set
 	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
