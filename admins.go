@@ -41,9 +41,27 @@ func (a *admins) isAdmin(fp string) bool {
 	if a.file == nil {
 		return false
 	}
+	f := a.current()
+	if f == nil {
+		return false
+	}
+	now := time.Now().Unix()
+	for _, l := range f.lines[fp] {
+		if !l.expiry.IsZero() && l.expiry.Unix() < now {
+			continue
+		}
+		return !l.hasFrom && l.unsupported == ""
+	}
+	return false
+}
+
+// current is the latest usable version of the file by fingerprint, or nil.
+// The watcher builds it after each look at the file, so that the chat,
+// which asks under its hub's lock, seldom does.
+func (a *admins) current() *adminFile {
 	set := a.file.cur.Load()
 	if set == nil || set.err != nil {
-		return false
+		return nil
 	}
 	f := a.cache.Load()
 	if f == nil || f.set != set {
@@ -57,14 +75,7 @@ func (a *admins) isAdmin(fp string) bool {
 		}
 		a.cache.Store(f)
 	}
-	now := time.Now().Unix()
-	for _, l := range f.lines[fp] {
-		if !l.expiry.IsZero() && l.expiry.Unix() < now {
-			continue
-		}
-		return !l.hasFrom && l.unsupported == ""
-	}
-	return false
+	return f
 }
 
 // watchAdmins re-reads the admins file every interval until shutdown.
@@ -77,7 +88,9 @@ func (s *server) watchAdmins(interval time.Duration) {
 		case <-s.stopWatch:
 			return
 		case <-t.C:
-			_, _ = s.admins.file.check(s.stopWatch)
+			if _, err := s.admins.file.check(s.stopWatch); err == nil {
+				s.admins.current()
+			}
 		}
 	}
 }

@@ -146,6 +146,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	}
 	if adm.file != nil {
 		adm.file.refresh()
+		adm.current()
 		go s.watchAdmins(2 * time.Second)
 	} else {
 		close(s.adminsDone)
