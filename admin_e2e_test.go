@@ -337,3 +337,24 @@ func TestAdminFlagsParse(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminCommandUsageExitsTwoAndKeyManagementIsReserved(t *testing.T) {
+	ts, boss := adminServer(t)
+	for _, c := range []string{"admin", "admin ban", "admin frobnicate", "admin unban a b", "admin audit 0", "admin ban SHA256:nope"} {
+		r := runCmd(t, ts.addr, "boss", boss, "", c)
+		if r.code != 2 {
+			t.Fatalf("%q: exit %d, %q", c, r.code, r.stderr)
+		}
+		oneLine(t, c, r.stderr, "usage")
+	}
+	for _, c := range []string{"admin authorize ssh-ed25519 AAAA", "admin revoke SHA256:x"} {
+		r := runCmd(t, ts.addr, "boss", boss, "", c)
+		if r.code != 1 {
+			t.Fatalf("%q: exit %d", c, r.code)
+		}
+		oneLine(t, c, r.stderr, "not available yet")
+	}
+	if out := mustRun(t, ts.addr, "boss", boss, "", "admin help"); !strings.Contains(out, "admin ban HANDLE|SHA256:FINGERPRINT [DURATION] [REASON]") {
+		t.Fatalf("admin help: %q", out)
+	}
+}

@@ -48,6 +48,12 @@ func (f failure) Unwrap() error { return f.err }
 
 func fail(err error) error { return failure{err} }
 
+// usageLine is a usage error (exit 2) whose line already says how to use
+// the command; run adds nothing to it.
+type usageLine string
+
+func (u usageLine) Error() string { return string(u) }
+
 // errOutput is a write to the client that failed: it has gone away.
 var errOutput = errors.New("write output")
 
@@ -161,7 +167,7 @@ func (e *cmdEnv) run(raw string) int {
 	}
 	line, _, _ := strings.Cut(err.Error(), "\n")
 	line = chat.SanitizeText(line) // it may quote the command line
-	if cmd != nil && cmd != root {
+	if _, whole := errors.AsType[usageLine](err); !whole && cmd != nil && cmd != root {
 		line += "; usage: " + e.prefix + " " + cmd.Use
 	}
 	e.errLine(line)
@@ -701,7 +707,8 @@ func (e *cmdEnv) adminCmd() *cobra.Command {
 			}
 			rep, err := sess.Exec(e.ctx, chat.Lobby, "/admin "+strings.Join(args, " "))
 			if errors.Is(err, chat.ErrUsage) {
-				return errors.New(ui.UserText(err)) // exit 2, with the usage
+				// Exit 2, with the chat's usage in this command's words.
+				return usageLine(strings.Replace(ui.UserText(err), "/admin ", e.prefix+" admin ", 1))
 			}
 			if err != nil {
 				return fail(err)
