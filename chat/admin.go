@@ -329,6 +329,7 @@ func (s *session) resolveTarget(ctx context.Context, arg string, keysOnly bool) 
 		switch {
 		case err == nil:
 			t.user, t.handle = UserID(u.ID), u.Handle
+			t.name += " (" + u.Handle + ")"
 		case !errors.Is(err, model.ErrNotFound):
 			return t, fmt.Errorf("look up key: %w", err)
 		}
