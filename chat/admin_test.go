@@ -150,6 +150,9 @@ func TestBanEndsSessionsAtItsPlaceInTheOrder(t *testing.T) {
 	if _, err := bob.Send(ctx, DirectConv(b.ID, u.ID), "still here?"); !errors.Is(err, ErrRemoved) {
 		t.Fatalf("a send of the banned session: %v", err)
 	}
+	if _, err := bob.Exec(ctx, Lobby, "/join #after-ban"); !errors.Is(err, ErrRemoved) {
+		t.Fatalf("a command of the banned session: %v", err)
+	}
 	if _, err := h.Authenticate(ctx, Key{Fingerprint: "SHA256:bob"}); !errors.Is(err, ErrRemoved) {
 		t.Fatalf("the banned key authenticated: %v", err)
 	}

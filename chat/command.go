@@ -67,6 +67,9 @@ func (s *session) Exec(ctx context.Context, conv ConvID, line string) (Reply, er
 	if s.isClosed() {
 		return Reply{}, ErrClosed
 	}
+	if err := s.removedErr(); err != nil { // kicked or banned: nothing more
+		return Reply{}, err
+	}
 	name, arg, ok := ParseCommand(line)
 	if !ok {
 		return Reply{}, fmt.Errorf("%w: type a command after /, e.g. /help", ErrUnknownCommand)
