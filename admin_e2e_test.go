@@ -259,10 +259,12 @@ func TestWhoisShowsFingerprintsOnlyToSelfAndAdmins(t *testing.T) {
 	aliceFP := gossh.FingerprintSHA256(aliceKey.PublicKey())
 	alice := dial(t, ts.addr, "alice", aliceKey, 120, 30)
 	alice.WaitFor("#lobby")
-	bob := dial(t, ts.addr, "bob", newKey(t), 120, 30)
+	bobKey := newKey(t)
+	bob := dial(t, ts.addr, "bob", bobKey, 120, 30)
 	bob.WaitFor("#lobby")
 	admin := dial(t, ts.addr, "boss", boss, 120, 30)
 	admin.WaitFor("#lobby")
+	bob.WaitFor("boss (admin)") // the sidebar's Online list
 
 	alice.Line("/whois alice")
 	alice.WaitFor("presence:", aliceFP)
@@ -273,9 +275,13 @@ func TestWhoisShowsFingerprintsOnlyToSelfAndAdmins(t *testing.T) {
 	if strings.Contains(bob.Screen(), aliceFP) {
 		t.Fatal("/whois showed alice's key to bob")
 	}
-	// The administrator is marked in /who and /whois.
+	// The administrator is marked in /who, /whois and who --json.
 	bob.Line("/who")
 	bob.WaitFor("boss (admin)")
+	if out := mustRun(t, ts.addr, "bob", bobKey, "", "who --json"); !strings.Contains(out, `{"handle":"boss","status":"online","admin":true}`) ||
+		strings.Count(out, `"admin"`) != 1 {
+		t.Fatalf("who --json: %q", out)
+	}
 	bob.Line("/whois boss")
 	bob.WaitFor("handle:    boss (admin)")
 }
@@ -304,10 +310,14 @@ func TestAdminsFileHotReloadGrantsAndRevokes(t *testing.T) {
 	alice.Line("/who")
 	alice.WaitFor("alice (admin)")
 
+	bob := dial(t, ts.addr, "bob", newKey(t), 120, 30)
+	bob.WaitFor("alice (admin)") // the sidebar's Online list
+
 	writeKeys(t, file, "# nobody\n")
 	eventually(t, "alice to lose the administrator's powers", func() bool {
 		return runCmd(t, ts.addr, "alice", aliceKey, "", "admin bans").code == 1
 	})
+	bob.WaitGone("alice (admin)")
 	// Her open session lost them too.
 	alice.Line("/admin bans")
 	alice.WaitFor("you are not allowed to use /admin")

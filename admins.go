@@ -5,6 +5,7 @@ package main
 // failing closed like it) and those listed by --admin-fingerprints.
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -81,6 +82,7 @@ func (a *admins) current() *adminFile {
 // watchAdmins re-reads the admins file every interval until shutdown.
 func (s *server) watchAdmins(interval time.Duration) {
 	defer close(s.adminsDone)
+	seen := s.admins.current() // the version the hub's marks were computed with
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -88,8 +90,16 @@ func (s *server) watchAdmins(interval time.Duration) {
 		case <-s.stopWatch:
 			return
 		case <-t.C:
-			if _, err := s.admins.file.check(s.stopWatch); err == nil {
-				s.admins.current()
+			if _, err := s.admins.file.check(s.stopWatch); err != nil {
+				continue
+			}
+			if f := s.admins.current(); f != seen {
+				seen = f
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				if err := s.hub.AdminsChanged(ctx); err != nil {
+					s.log.Debug("administrators changed; marks not refreshed", "err", err)
+				}
+				cancel()
 			}
 		}
 	}

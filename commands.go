@@ -328,12 +328,15 @@ func (e *cmdEnv) whoCmd() *cobra.Command {
 			for i := range online.Len() {
 				p := online.At(i)
 				if asJSON {
-					if err := e.writeJSON(jsonPresence{Handle: p.Handle, Status: p.Status.String(), Reason: p.Reason}); err != nil {
+					if err := e.writeJSON(jsonPresence{Handle: p.Handle, Status: p.Status.String(), Reason: p.Reason, Admin: p.Admin}); err != nil {
 						return err
 					}
 					continue
 				}
 				line := p.Handle
+				if p.Admin {
+					line += " (admin)"
+				}
 				if p.Status == chat.Away {
 					line += " (away"
 					if p.Reason != "" {
@@ -835,6 +838,7 @@ type jsonPresence struct {
 	Handle string `json:"handle"`
 	Status string `json:"status"` // online or away
 	Reason string `json:"reason,omitempty"`
+	Admin  bool   `json:"admin,omitempty"` // online with an administrator's key
 }
 
 type jsonRoom struct {

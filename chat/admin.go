@@ -148,6 +148,29 @@ func (h *Hub) adminOnlineLocked(u *userState) bool {
 	return false
 }
 
+// adminChangedLocked publishes the user's presence when whether they are
+// online as an administrator changed (a session came or went, the
+// operator's list changed); Hub.mu is held, in the sequencer.
+func (h *Hub) adminChangedLocked(u *userState) {
+	if a := h.adminOnlineLocked(u); a != u.admin {
+		u.admin = a
+		h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
+	}
+}
+
+// refreshAdminsOp re-applies the administrators' list to the users
+// online, once it changed (Hub.AdminsChanged).
+type refreshAdminsOp struct{}
+
+func (*refreshAdminsOp) isOp() {}
+
+// AdminsChanged tells the hub that Options.IsAdmin may answer otherwise
+// now: the Admin mark of the users online is brought up to date, in the
+// one order. It does not wait for that.
+func (h *Hub) AdminsChanged(ctx context.Context) error {
+	return h.submit(ctx, &refreshAdminsOp{})
+}
+
 // adminOp is a moderation action: its store change (with its audit row,
 // in one transaction), then what it changes in memory, under Hub.mu, then
 // what it asks of the server. It is sequenced so that a mute or a ban

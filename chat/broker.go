@@ -201,6 +201,9 @@ type Presence struct {
 	Status   Status
 	Reason   string    // away reason
 	LastSeen time.Time // for offline users
+	// Admin marks a user online with an administrator's key (Hub.isAdmin),
+	// as of the last presence change; the hub publishes a change of it.
+	Admin bool
 }
 
 // Contact is one entry of a user's contact list.

@@ -121,7 +121,10 @@
 //     mute refuses, at send and again at commit, every lobby or room post
 //     of the user sequenced after it, never a direct message. Bans are
 //     read from memory only (Hub.Banned), so the server can check every
-//     key offered before authentication.
+//     key offered before authentication. Whether a user is online as an
+//     administrator (Presence.Admin, the roster's mark) is published like
+//     any presence change, by the sequencer: when a session comes or goes
+//     and when the operator's list changes (Hub.AdminsChanged).
 //
 // Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
 // never the reverse. session.claimMu is held around store I/O, never with Hub.mu

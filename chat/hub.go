@@ -141,6 +141,7 @@ type userState struct {
 	status   Status
 	reason   string
 	sessions map[*session]struct{}
+	admin    bool            // the Admin last published (Hub.adminChangedLocked)
 	blocked  map[UserID]bool // users this user has blocked
 	limiter  bucket
 }
@@ -508,7 +509,7 @@ func (h *Hub) handleOf(ctx context.Context, id UserID) string {
 
 // presence is the user's public state; h.mu must be held.
 func (u *userState) presence() Presence {
-	return Presence{User: u.id, Handle: u.handle, Status: u.status, Reason: u.reason}
+	return Presence{User: u.id, Handle: u.handle, Status: u.status, Reason: u.reason, Admin: u.admin}
 }
 
 // publishPresenceLocked applies ev's presence to the shared roster and

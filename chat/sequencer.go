@@ -221,6 +221,12 @@ func (h *Hub) apply(batch []op) {
 			o.res <- h.applyRoom(o)
 		case *adminOp:
 			o.res <- h.applyAdmin(o)
+		case *refreshAdminsOp:
+			h.locked(func() {
+				for _, u := range h.users {
+					h.adminChangedLocked(u)
+				}
+			})
 		}
 	}
 	h.flushSends(batch[start:])
@@ -435,7 +441,10 @@ func (h *Hub) join(o *joinOp) {
 		}
 		u.sessions[s] = struct{}{}
 		if !ok {
+			u.admin = h.adminOnlineLocked(u)
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
+		} else {
+			h.adminChangedLocked(u)
 		}
 	})
 	o.res <- joinResult{}
@@ -452,6 +461,9 @@ func (h *Hub) leave(s *session) {
 		}
 		delete(u.sessions, s)
 		last = len(u.sessions) == 0
+		if !last {
+			h.adminChangedLocked(u)
+		}
 		if last {
 			delete(h.users, s.user)
 			h.usersGen++
