@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -367,4 +368,36 @@ func TestAdminCommandUsageExitsTwoAndKeyManagementIsReserved(t *testing.T) {
 	if out := mustRun(t, ts.addr, "boss", boss, "", "admin help"); !strings.Contains(out, "admin ban HANDLE|SHA256:FINGERPRINT [DURATION] [REASON]") {
 		t.Fatalf("admin help: %q", out)
 	}
+}
+
+func TestBanningAHandleBansEveryKeyOfTheAccount(t *testing.T) {
+	ts, boss := adminServer(t)
+	laptop, desktop := newKey(t), newKey(t)
+	mustRun(t, ts.addr, "bob", laptop, "", "who")
+	// A second key of bob's account, as linking a key makes one.
+	db, err := sql.Open("sqlite3", ts.cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO keys (fingerprint, user_id, public_key, created_at)
+		SELECT ?, user_id, ?, created_at FROM keys WHERE fingerprint = ?`,
+		gossh.FingerprintSHA256(desktop.PublicKey()), strings.TrimSpace(string(gossh.MarshalAuthorizedKey(desktop.PublicKey()))),
+		gossh.FingerprintSHA256(laptop.PublicKey())); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, ts.addr, "other-name", desktop, "", "send lobby from-the-desktop")
+	if out := mustRun(t, ts.addr, "bob", laptop, "", "history lobby"); !strings.Contains(out, "bob: from-the-desktop") {
+		t.Fatalf("the second key is not bob's: %q", out)
+	}
+	if out := mustRun(t, ts.addr, "boss", boss, "", "admin ban bob 1d"); !strings.Contains(out, "banned bob (2 keys)") {
+		t.Fatalf("ban: %q", out)
+	}
+	for name, k := range map[string]gossh.Signer{"laptop": laptop, "desktop": desktop} {
+		if told, err := tryLogin(t, ts.addr, k); err == nil || !strings.Contains(told, "banned from this server until") {
+			t.Fatalf("bob's %s key after the ban: err %v, told %q", name, err, told)
+		}
+	}
+	mustRun(t, ts.addr, "boss", boss, "", "admin unban bob")
+	mustRun(t, ts.addr, "bob", desktop, "", "who")
 }
