@@ -401,3 +401,31 @@ func TestBanningAHandleBansEveryKeyOfTheAccount(t *testing.T) {
 	mustRun(t, ts.addr, "boss", boss, "", "admin unban bob")
 	mustRun(t, ts.addr, "bob", desktop, "", "who")
 }
+
+func TestAdminsFileGrantsOnlyUsableLinesAndFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "admins")
+	plain, expired, from, flagged := newKey(t), newKey(t), newKey(t), newKey(t)
+	fp := func(k gossh.Signer) string { return gossh.FingerprintSHA256(k.PublicKey()) }
+	writeKeys(t, file, authorizedLine(plain, "")+authorizedLine(expired, `expiry-time="20200101"`)+authorizedLine(from, `from="127.0.0.1"`))
+	logs := &syncBuffer{}
+	a := &admins{fps: map[string]bool{fp(flagged): true}, file: newAllowlist(file, newLogger(logs, "info"))}
+	a.file.words = adminsWords
+	a.file.refresh()
+	for k, want := range map[gossh.Signer]bool{plain: true, expired: false, from: false, flagged: true} {
+		if got := a.isAdmin(fp(k)); got != want {
+			t.Errorf("isAdmin(%s) = %v, want %v", fp(k), got, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "grants none") {
+		t.Errorf("a from= line was not warned about:\n%s", logs.String())
+	}
+	// A file that cannot be read makes nobody an administrator by it.
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	a.file.refresh()
+	if a.isAdmin(fp(plain)) || !a.isAdmin(fp(flagged)) {
+		t.Fatal("a missing admins file still granted, or the flag stopped granting")
+	}
+}

@@ -73,6 +73,11 @@ func (a *admins) current() *adminFile {
 				continue
 			}
 			f.lines[gossh.FingerprintSHA256(k)] = lines
+			for _, l := range lines {
+				if l.hasFrom {
+					a.file.log.Warn("admins file line has from=, which cannot apply to an administrator's powers: it grants none", "line", l.n)
+				}
+			}
 		}
 		a.cache.Store(f)
 	}
