@@ -178,6 +178,8 @@ func (h *Hub) AdminsChanged(ctx context.Context) error {
 // it is posted by the muted user or reaches the banned key's sessions.
 type adminOp struct {
 	name  string
+	by    *session // the administrator, for the log
+	whom  string   // the target as the audit log names it, for the log
 	write func(ctx context.Context) error
 	apply func()
 	after func()
@@ -204,12 +206,15 @@ func (h *Hub) applyAdmin(o *adminOp) error {
 	if o.after != nil {
 		o.after()
 	}
+	// The log line names no reason or text: the audit log keeps them.
+	h.log.Info("moderation", "action", o.name, "admin", o.by.user, "target", o.whom)
 	return nil
 }
 
 // adminCmd sequences an adminOp and waits for its outcome.
 func (s *session) adminCmd(ctx context.Context, o *adminOp) error {
 	o.res = make(chan error, 1)
+	o.by = s
 	if err := s.hub.submit(ctx, o); err != nil {
 		return fmt.Errorf("/admin %s: %w", o.name, err)
 	}
@@ -419,6 +424,7 @@ func adminKick(ctx context.Context, s *session, rest string) (Reply, error) {
 	line := "you were kicked by " + by + reasonText(reason)
 	o := &adminOp{
 		name: "kick",
+		whom: t.name,
 		write: func(ctx context.Context) error {
 			return h.store.RecordAudit(ctx, &model.AuditEntry{ActorID: uint64(s.user), Actor: by, Action: "kick",
 				Target: t.name, TargetID: uint64(t.user), Reason: reason})
@@ -429,7 +435,6 @@ func adminKick(ctx context.Context, s *session, rest string) (Reply, error) {
 	if err := s.adminCmd(ctx, o); err != nil {
 		return Reply{}, err
 	}
-	h.log.Info("admin kick", "admin", s.user, "user", t.user, "reason", reason)
 	return Reply{Lines: []string{"kicked " + t.name + reasonText(reason)}}, nil
 }
 
@@ -470,6 +475,7 @@ func adminBan(ctx context.Context, s *session, rest string) (Reply, error) {
 	by := s.adminName(ctx)
 	o := &adminOp{
 		name: "ban",
+		whom: t.name,
 		write: func(ctx context.Context) error {
 			return h.store.BanKeys(ctx, bans, &model.AuditEntry{ActorID: uint64(s.user), Actor: by, Action: "ban",
 				Target: t.name, TargetID: uint64(t.user), Reason: reason, ExpiresAt: exp})
@@ -491,7 +497,6 @@ func adminBan(ctx context.Context, s *session, rest string) (Reply, error) {
 	if err := s.adminCmd(ctx, o); err != nil {
 		return Reply{}, err
 	}
-	h.log.Info("admin ban", "admin", s.user, "target", t.name, "keys", len(t.fps), "until", untilText(ban.Until), "reason", reason)
 	what := t.name
 	if len(t.fps) != 1 {
 		what += fmt.Sprintf(" (%d keys)", len(t.fps))
@@ -527,6 +532,7 @@ func adminUnban(ctx context.Context, s *session, rest string) (Reply, error) {
 	by := s.adminName(ctx)
 	o := &adminOp{
 		name: "unban",
+		whom: t.name,
 		write: func(ctx context.Context) error {
 			return h.store.Unban(ctx, t.fps, &model.AuditEntry{ActorID: uint64(s.user), Actor: by, Action: "unban", Target: t.name, TargetID: uint64(t.user)})
 		},
@@ -617,6 +623,7 @@ func adminMute(ctx context.Context, s *session, rest string) (Reply, error) {
 	by := s.adminName(ctx)
 	o := &adminOp{
 		name: "mute",
+		whom: t.name,
 		write: func(ctx context.Context) error {
 			return h.store.MuteUser(ctx, m, &model.AuditEntry{ActorID: uint64(s.user), Actor: by, Action: "mute",
 				Target: t.name, TargetID: uint64(t.user), Reason: reason, ExpiresAt: m.ExpiresAt})
@@ -647,6 +654,7 @@ func adminUnmute(ctx context.Context, s *session, rest string) (Reply, error) {
 	by := s.adminName(ctx)
 	o := &adminOp{
 		name: "unmute",
+		whom: t.name,
 		write: func(ctx context.Context) error {
 			return h.store.UnmuteUser(ctx, uint64(t.user), &model.AuditEntry{ActorID: uint64(s.user), Actor: by, Action: "unmute",
 				Target: t.name, TargetID: uint64(t.user)})
