@@ -22,6 +22,16 @@ func adminServer(t *testing.T, args ...string) (*testServer, gossh.Signer) {
 	return startServer(t, cfg), boss
 }
 
+// tailReady waits until tl is attached: it prints a message key sends
+// after it started.
+func tailReady(t *testing.T, ts *testServer, tl *tailer, user string, key gossh.Signer) {
+	t.Helper()
+	eventually(t, "the tail to follow", func() bool {
+		mustRun(t, ts.addr, user, key, "", "send lobby ready")
+		return len(tl.Lines()) > 0
+	})
+}
+
 // oneLine fails unless s is exactly one line containing every one of want.
 func oneLine(t *testing.T, what, s string, want ...string) {
 	t.Helper()
@@ -83,8 +93,7 @@ func TestBanEndsOpenSessionsAtOnce(t *testing.T) {
 	tail := startTail(t, ts.addr, "bob", bobKey, "tail lobby")
 	alice := dial(t, ts.addr, "alice", newKey(t), 100, 30)
 	alice.WaitFor("#lobby")
-	alice.Line("before-the-ban")
-	tail.waitLine(t, "before-the-ban")
+	tailReady(t, ts, tail, "bob", bobKey)
 	idle, err := gossh.Dial("tcp", ts.addr, sshConfig("bob", bobKey)) // no session yet
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +156,7 @@ func TestKickEndsSessionsWithTheReason(t *testing.T) {
 	bob := dial(t, ts.addr, "bob", bobKey, 100, 30)
 	bob.WaitFor("#lobby")
 	tail := startTail(t, ts.addr, "bob", bobKey, "tail lobby")
+	tailReady(t, ts, tail, "bob", bobKey)
 	admin := dial(t, ts.addr, "boss", boss, 100, 30)
 	admin.WaitFor("#lobby")
 	admin.Line("/admin kick bob cool off")
@@ -205,11 +215,9 @@ func TestAnnounceReachesEverySession(t *testing.T) {
 	bob.WaitFor("#lobby")
 	bob.Line("/join #go")
 	bob.WaitFor("│ #go")
-	tail := startTail(t, ts.addr, "carol", newKey(t), "tail lobby --json")
-	eventually(t, "carol's tail to follow", func() bool {
-		mustRun(t, ts.addr, "dave", newKey(t), "", "send lobby ping")
-		return len(tail.Lines()) > 0
-	})
+	carolKey := newKey(t)
+	tail := startTail(t, ts.addr, "carol", carolKey, "tail lobby --json")
+	tailReady(t, ts, tail, "carol", carolKey)
 	mustRun(t, ts.addr, "boss", boss, "", "admin announce restart at 20:00, back in 5 minutes")
 	alice.WaitFor("announcement from boss: restart at 20:00, back in 5 minutes")
 	bob.WaitFor("announcement from boss: restart at 20:00, back in 5 minutes")
