@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"charm.land/ssh"
-	gossh "golang.org/x/crypto/ssh"
 
 	"sshchat/chat"
 )
@@ -208,19 +207,5 @@ func (b *broker) LinkKey(ctx context.Context, key chat.Key, handle, code string)
 // why as a revoked key's are. It does not block: the server owns the
 // goroutines and waits for them at shutdown.
 func (s *server) endKeySessions(fp string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return // shutdown tells every session
-	}
-	for sess := range s.sessions {
-		if k := sess.PublicKey(); k == nil || gossh.FingerprintSHA256(k) != fp {
-			continue
-		}
-		s.ending.Add(1)
-		go func() {
-			defer s.ending.Done()
-			s.revoke(sess, "this key was removed from its account")
-		}()
-	}
+	s.endKeys([]string{fp}, "this key was removed from its account")
 }

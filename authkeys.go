@@ -31,6 +31,7 @@ import (
 type allowlist struct {
 	path    string
 	log     *log.Logger
+	words   allowlistWords                    // what the log calls the file and its failure
 	timeout time.Duration                     // longest a caller waits for a check of the file
 	settle  time.Duration                     // how long a changed file must stay unchanged before sessions are revoked against it
 	stat    func(string) (os.FileInfo, error) // os.Stat; a test makes it slow
@@ -86,8 +87,22 @@ const (
 	reasonUnsupported = "the key's line uses an option this server does not implement"
 )
 
+// allowlistWords are what the log says of an allowlist's file: its name,
+// what happens when it admits nobody, and what one who can write it can do.
+type allowlistWords struct {
+	file, nobody, refusing, anyone string
+}
+
+// Words of the log for --authorized-keys and for --admins (admins.go).
+var (
+	authorizedKeysWords = allowlistWords{file: "authorized-keys file", nobody: "nobody can log in",
+		refusing: "refusing logins until it is", anyone: "they can let anyone in"}
+	adminsWords = allowlistWords{file: "admins file", nobody: "nobody is an administrator",
+		refusing: "nobody is an administrator until it is", anyone: "they can make anyone an administrator"}
+)
+
 func newAllowlist(path string, logger *log.Logger) *allowlist {
-	return &allowlist{path: path, log: logger, timeout: allowlistTimeout, settle: allowlistSettle, stat: os.Stat}
+	return &allowlist{path: path, log: logger, words: authorizedKeysWords, timeout: allowlistTimeout, settle: allowlistSettle, stat: os.Stat}
 }
 
 // allowed reports whether key may log in from ip at now, against the file
@@ -143,7 +158,7 @@ func (a *allowlist) check(stop <-chan struct{}) (*keySet, error) {
 		return a.cur.Load(), nil
 	case <-t.C:
 		c.slow.Do(func() {
-			a.log.Error("authorized-keys file not read in time: refusing logins until it is", "path", a.path, "timeout", a.timeout)
+			a.log.Error(a.words.file+" not read in time: "+a.words.refusing, "path", a.path, "timeout", a.timeout)
 		})
 		return nil, errAllowlistSlow
 	case <-stop:
@@ -156,7 +171,7 @@ func (a *allowlist) check(stop <-chan struct{}) (*keySet, error) {
 func (a *allowlist) runCheck(c *fileCheck) {
 	defer func() {
 		if r := recover(); r != nil {
-			a.log.Error("authorized-keys check panic: nobody can log in", "panic", r)
+			a.log.Error(a.words.file+" check panic: "+a.words.nobody, "panic", r)
 			a.cur.Store(&keySet{err: fmt.Errorf("check panic: %v", r), readAt: time.Now()})
 		}
 		a.mu.Lock()
@@ -178,11 +193,11 @@ func (a *allowlist) runCheck(c *fileCheck) {
 	a.cur.Store(next)
 	switch {
 	case next.err != nil:
-		a.log.Error("authorized-keys file unusable: nobody can log in", "path", a.path, "err", next.err)
+		a.log.Error(a.words.file+" unusable: "+a.words.nobody, "path", a.path, "err", next.err)
 	case next.usable == 0:
 		// Often a file caught mid-rewrite; the watcher logs an error
 		// if it stays so (see watchAllowlist).
-		a.log.Warn("authorized-keys file has no usable keys: nobody can log in; waiting for the file to settle", "path", a.path)
+		a.log.Warn(a.words.file+" has no usable keys: "+a.words.nobody+"; waiting for the file to settle", "path", a.path)
 	default:
 		a.log.Info("authorized keys loaded", "path", a.path, "keys", next.usable)
 	}
@@ -257,7 +272,7 @@ func (a *allowlist) warnWritable(fi os.FileInfo) {
 		return !seen || old != mode
 	}
 	if changed(a.path, fi.Mode()) && fi.Mode().Perm()&0o022 != 0 {
-		a.log.Warn("authorized-keys file is writable by group or others: they can let anyone in", "path", a.path, "mode", fi.Mode().String())
+		a.log.Warn(a.words.file+" is writable by group or others: "+a.words.anyone, "path", a.path, "mode", fi.Mode().String())
 	}
 	dirs := map[string]bool{}
 	starts := []string{filepath.Dir(a.path)}
@@ -273,7 +288,7 @@ func (a *allowlist) warnWritable(fi os.FileInfo) {
 			dirs[dir] = true
 			di, err := os.Stat(dir)
 			if err == nil && changed(dir, di.Mode()) && di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
-				a.log.Warn("directory of the authorized-keys file is writable by group or others: they can replace the file", "path", a.path, "dir", dir, "mode", di.Mode().String())
+				a.log.Warn("directory of the "+a.words.file+" is writable by group or others: they can replace the file", "path", a.path, "dir", dir, "mode", di.Mode().String())
 			}
 		}
 	}

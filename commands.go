@@ -48,6 +48,12 @@ func (f failure) Unwrap() error { return f.err }
 
 func fail(err error) error { return failure{err} }
 
+// usageLine is a usage error (exit 2) whose line already says how to use
+// the command; run adds nothing to it.
+type usageLine string
+
+func (u usageLine) Error() string { return string(u) }
+
 // errOutput is a write to the client that failed: it has gone away.
 var errOutput = errors.New("write output")
 
@@ -161,7 +167,7 @@ func (e *cmdEnv) run(raw string) int {
 	}
 	line, _, _ := strings.Cut(err.Error(), "\n")
 	line = chat.SanitizeText(line) // it may quote the command line
-	if cmd != nil && cmd != root {
+	if _, whole := errors.AsType[usageLine](err); !whole && cmd != nil && cmd != root {
 		line += "; usage: " + e.prefix + " " + cmd.Use
 	}
 	e.errLine(line)
@@ -193,16 +199,16 @@ func (e *cmdEnv) end(reason string) {
 	e.cancel()
 }
 
-// endAtShutdown ends the command when the hub shuts down sess (a send
-// waiting on stdin would not notice).
+// endAtShutdown ends the command when the hub shuts down sess, or an
+// administrator ends it (a send waiting on stdin would not notice).
 func (e *cmdEnv) endAtShutdown(sess chat.Session) {
 	select {
 	case <-e.ctx.Done():
 		return
 	case <-sess.Done():
 	}
-	if errors.Is(sess.Err(), chat.ErrShutdown) {
-		e.end(ui.UserText(sess.Err()))
+	if err := sess.Err(); errors.Is(err, chat.ErrShutdown) || errors.Is(err, chat.ErrRemoved) {
+		e.end(ui.UserText(err))
 	}
 }
 
@@ -274,7 +280,7 @@ func (e *cmdEnv) tree() *cobra.Command {
 	root.SetHelpFunc(func(c *cobra.Command, _ []string) { _ = e.help(c) })
 	root.SetUsageFunc(e.help)
 	root.SetContext(e.ctx)
-	root.AddCommand(e.whoCmd(), e.roomsCmd(), e.sendCmd(), e.historyCmd(), e.tailCmd(), e.unreadCmd())
+	root.AddCommand(e.whoCmd(), e.roomsCmd(), e.sendCmd(), e.historyCmd(), e.tailCmd(), e.unreadCmd(), e.adminCmd())
 	return root
 }
 
@@ -322,12 +328,15 @@ func (e *cmdEnv) whoCmd() *cobra.Command {
 			for i := range online.Len() {
 				p := online.At(i)
 				if asJSON {
-					if err := e.writeJSON(jsonPresence{Handle: p.Handle, Status: p.Status.String(), Reason: p.Reason}); err != nil {
+					if err := e.writeJSON(jsonPresence{Handle: p.Handle, Status: p.Status.String(), Reason: p.Reason, Admin: p.Admin}); err != nil {
 						return err
 					}
 					continue
 				}
 				line := p.Handle
+				if p.Admin {
+					line += " (admin)"
+				}
 				if p.Status == chat.Away {
 					line += " (away"
 					if p.Reason != "" {
@@ -670,10 +679,56 @@ func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON b
 					// nothing more of it will come.
 					return fail(fmt.Errorf("%w: %s", chat.ErrNotAllowed, firstNonEmpty(ev.Reason, "you are no longer in "+name)))
 				}
+			case chat.AnnouncementEvent:
+				if err := e.writeAnnouncement(ev, asJSON); err != nil {
+					return nil // the client went away
+				}
 			case chat.ShutdownEvent:
 				return fail(chat.ErrShutdown)
 			}
 		}
+	}
+}
+
+func (e *cmdEnv) adminCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "admin SUBCOMMAND [ARGS...]",
+		Short: "administer the server (administrators): kick, ban, unban, bans, mute, unmute, announce, audit",
+		Long: "Run /admin SUBCOMMAND as in the chat, with the same words, and print its answer:\n" +
+			"  admin kick HANDLE [REASON]\n" +
+			"  admin ban HANDLE|SHA256:FINGERPRINT [DURATION] [REASON]   (DURATION like 30m, 12h, 7d; none: for good)\n" +
+			"  admin unban HANDLE|SHA256:FINGERPRINT\n" +
+			"  admin bans\n" +
+			"  admin mute HANDLE [DURATION] [REASON]\n" +
+			"  admin unmute HANDLE\n" +
+			"  admin announce TEXT\n" +
+			"  admin audit [N]\n" +
+			"Only a key of the server's administrators may; any other fails (exit 1).",
+		Args:               cobra.MinimumNArgs(1),
+		DisableFlagParsing: true, // a reason or an announcement may start with "-"
+		RunE: func(c *cobra.Command, args []string) error {
+			if args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+				return e.help(c)
+			}
+			sess, err := e.session()
+			if err != nil {
+				return err
+			}
+			rep, err := sess.Exec(e.ctx, chat.Lobby, "/admin "+strings.Join(args, " "))
+			if errors.Is(err, chat.ErrUsage) {
+				// Exit 2, with the chat's usage in this command's words.
+				return usageLine(strings.Replace(ui.UserText(err), "/admin ", e.prefix+" admin ", 1))
+			}
+			if err != nil {
+				return fail(err)
+			}
+			for _, l := range rep.Lines {
+				if err := e.writeLine(strings.TrimPrefix(l, "  ")); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 	}
 }
 
@@ -789,6 +844,7 @@ type jsonPresence struct {
 	Handle string `json:"handle"`
 	Status string `json:"status"` // online or away
 	Reason string `json:"reason,omitempty"`
+	Admin  bool   `json:"admin,omitempty"` // online with an administrator's key
 }
 
 type jsonRoom struct {
@@ -834,6 +890,25 @@ func (e *cmdEnv) writeMessage(conv string, m chat.Message, asJSON bool) error {
 		text = m.Body
 	}
 	return e.writeLine(strconv.FormatInt(int64(m.ID), 10) + "\t" + at + "\t" + text)
+}
+
+// jsonAnnouncement is an administrator's announcement as tail --json
+// writes it: it has no id and belongs to no conversation.
+type jsonAnnouncement struct {
+	Kind string `json:"kind"` // "announcement"
+	From string `json:"from"`
+	Body string `json:"body"`
+	At   string `json:"at"`
+}
+
+// writeAnnouncement writes an announcement: a JSON object, or a line
+// "-\tTIME\tannouncement from ADMIN: TEXT".
+func (e *cmdEnv) writeAnnouncement(ev chat.AnnouncementEvent, asJSON bool) error {
+	at := ev.At.UTC().Format(time.RFC3339)
+	if asJSON {
+		return e.writeJSON(jsonAnnouncement{Kind: "announcement", From: ev.From, Body: ev.Text, At: at})
+	}
+	return e.writeLine("-\t" + at + "\tannouncement from " + ev.From + ": " + ev.Text)
 }
 
 // writeJSON writes v as one line of JSON.

@@ -33,7 +33,12 @@ func TestContactsPresenceDirectMessagesAndOfflineDelivery(t *testing.T) {
 	bob1.Line("/away lunch")
 	alice.WaitFor("◌ bob (away)")
 	alice.Line("/whois bob")
-	alice.WaitFor("away: lunch", gossh.FingerprintSHA256(bobKey.PublicKey()))
+	alice.WaitFor("away: lunch")
+	if strings.Contains(alice.Screen(), gossh.FingerprintSHA256(bobKey.PublicKey())) {
+		t.Fatal("/whois showed bob's key to alice, who is neither bob nor an administrator")
+	}
+	bob1.Line("/whois bob")
+	bob1.WaitFor("away: lunch", gossh.FingerprintSHA256(bobKey.PublicKey()))
 	bob1.Line("/back")
 	alice.WaitFor("● bob")
 

@@ -7,7 +7,7 @@
 // keyoptions.go its option rules and revoke.go ends what it no longer admits.
 // For operators: cli.go holds --version, healthcheck and backup;
 // metrics.go the Prometheus metrics, /healthz and /readyz; retention.go
-// the pruner.
+// the pruner; admins.go says which keys are administrators'.
 package main
 
 import (
@@ -61,16 +61,20 @@ type Config struct {
 	MOTD           string // the MOTD file's text, read at start
 	AuthorizedKeys string
 	LogLevel       string
-	Admins         string
-	MaxSessions    int
-	MsgRate        float64 // messages per second per user
-	MsgBurst       int
-	FPS            int // maximum screen writes per second per session
-	ShutdownWait   time.Duration
-	LoginTimeout   time.Duration // to finish the SSH handshake and authentication
-	DebugAddr      string        // pprof listener, loopback only; empty = off
-	MetricsAddr    string        // Prometheus metrics, /healthz and /readyz; empty = off
-	Retention      time.Duration // messages older than this are pruned; 0 keeps everything
+	// Admins is an authorized_keys file of the administrators' keys,
+	// re-read on change ("": none); AdminFingerprints lists more by
+	// SHA256 fingerprint. See admins.go.
+	Admins            string
+	AdminFingerprints []string
+	MaxSessions       int
+	MsgRate           float64 // messages per second per user
+	MsgBurst          int
+	FPS               int // maximum screen writes per second per session
+	ShutdownWait      time.Duration
+	LoginTimeout      time.Duration // to finish the SSH handshake and authentication
+	DebugAddr         string        // pprof listener, loopback only; empty = off
+	MetricsAddr       string        // Prometheus metrics, /healthz and /readyz; empty = off
+	Retention         time.Duration // messages older than this are pruned; 0 keeps everything
 
 	// Connection admission (limits.go); 0 for a per-source or per-key
 	// limit means none.
@@ -109,7 +113,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str := func(p *string, name, envName, def, usage string) {
 		fs.StringVar(p, name, env(envName, def), usage+" [$"+envPrefix+envName+"]")
 	}
-	var maxSessions, rate, burst, grace, wait, fps, retention string
+	var maxSessions, rate, burst, grace, wait, fps, retention, adminFPs string
 	var maxStartups, startupsPerSource, connsPerSource, connsPerKey, sessionsPerKey, openTimeout, idleTimeout, newAccounts string
 	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
@@ -118,6 +122,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.Name, "name", "NAME", "sshchat", "server `name` shown in the welcome")
 	str(&c.MOTDFile, "motd", "MOTD", "", "message-of-the-day `file` shown at login")
 	str(&c.AuthorizedKeys, "authorized-keys", "AUTHORIZED_KEYS", "", "authorized_keys `file`: only its keys may log in, re-read on change (empty: any key)")
+	str(&c.Admins, "admins", "ADMINS", "", "authorized_keys `file` of the administrators' keys, re-read on change (empty: none)")
+	str(&adminFPs, "admin-fingerprints", "ADMIN_FINGERPRINTS", "", "comma-separated SHA256 key `fingerprints` of administrators, as ssh-keygen -lf prints them")
 	str(&c.LogLevel, "log-level", "LOG_LEVEL", "info", "log `level`: debug, info, warn or error")
 	str(&maxSessions, "max-sessions", "MAX_SESSIONS", "5000", "maximum concurrent SSH `sessions`")
 	str(&rate, "msg-rate", "MSG_RATE", "5", "`messages` per second one user may send, sustained")
@@ -192,6 +198,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		if *l.p, err = strconv.Atoi(l.v); err != nil || *l.p < 0 {
 			return c, fmt.Errorf("invalid %s %q: want a number, 0 for no limit", l.what, l.v)
 		}
+	}
+	if c.AdminFingerprints, err = parseFingerprints(adminFPs); err != nil {
+		return c, err
 	}
 	if err := checkAddr(c.Addr); err != nil {
 		return c, err

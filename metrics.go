@@ -114,7 +114,12 @@ var authReasonLabels = map[string]string{
 	reasonFrom:        "from",
 	reasonUnusable:    "file_unusable",
 	reasonUnsupported: "unsupported_option",
+	reasonBanned:      "banned",
 }
+
+// reasonBanned is the refusal of a key an administrator banned (the
+// allowlist's reasons are in authkeys.go).
+const reasonBanned = "banned by an administrator"
 
 // authRefusal counts a key refused for reason.
 func (m *metrics) authRefusal(reason string) {

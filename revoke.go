@@ -5,6 +5,7 @@ package main
 
 import (
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -186,6 +187,17 @@ func fileUnusable(reason string) bool {
 // more, and a client asking again and again must not keep it open.
 func (s *server) keyStillAdmitted(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
+		if k := sess.PublicKey(); k != nil {
+			fp := gossh.FingerprintSHA256(k)
+			if ban, banned := s.hub.Banned(fp); banned {
+				s.logLimited(log.InfoLevel, sourceOf(sess.RemoteAddr()), "key banned; refusing session and closing its connection", "fingerprint", fp)
+				wish.Fatalln(sess, "sshchat: this key is "+ban.Line())
+				if c, ok := sess.Context().Value(ssh.ContextKeyConn).(io.Closer); ok {
+					_ = c.Close()
+				}
+				return
+			}
+		}
 		if k := sess.PublicKey(); s.authz != nil && k != nil {
 			if ok, reason := s.authz.allowed(k, addrIP(sess.RemoteAddr()), time.Now()); !ok {
 				s.logLimited(log.InfoLevel, sourceOf(sess.RemoteAddr()), "key no longer authorized; refusing session and closing its connection",
@@ -207,6 +219,32 @@ func (s *server) keyStillAdmitted(next ssh.Handler) ssh.Handler {
 
 // noPTYLine refuses the chat to a key whose line forbids a terminal.
 const noPTYLine = "this key may only run commands (its authorized-keys line has no-pty or restrict); ssh -T HOST help lists them"
+
+// endKeys ends, with line, every open SSH session of the keys fps (an
+// administrator's kick or ban; chat.Options.EndKeys): the chat UI or the
+// command ends as a revocation does, and a client that stopped reading
+// is cut off after revokeWait. It does not block.
+func (s *server) endKeys(fps []string, line string) {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return // shutdown tells every session
+	}
+	var ending []ssh.Session
+	for sess := range s.sessions {
+		if k := sess.PublicKey(); k != nil && slices.Contains(fps, gossh.FingerprintSHA256(k)) {
+			ending = append(ending, sess)
+		}
+	}
+	s.ending.Add(len(ending))
+	s.mu.Unlock()
+	for _, sess := range ending {
+		go func() {
+			defer s.ending.Done()
+			s.revoke(sess, line)
+		}()
+	}
+}
 
 // revokeWait bounds how long revoking a session waits for the client to
 // take its one-line reason.

@@ -49,12 +49,15 @@ type server struct {
 	sessions  map[ssh.Session]chan struct{} // open sessions, for revocation; closed when each ends
 	serving   sync.WaitGroup                // running Serve calls; Add under mu
 
-	ending    sync.WaitGroup // endKeySessions' revocations; Add under mu while not stopping
+	ending    sync.WaitGroup // endKeys revocations (bans, kicks, removed keys); Add under mu while not stopping
 	stopWatch chan struct{}  // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
 	stopPrune chan struct{} // closed by stopPruner; ends the pruner (retention.go)
 	pruneDone chan struct{}
 	pruneOnce sync.Once
+
+	admins     *admins
+	adminsDone chan struct{} // closed when the admins watcher has ended
 }
 
 // refusals is per-connection state of the public-key handler: the refused
@@ -63,8 +66,9 @@ type server struct {
 type refusals struct {
 	mu        sync.Mutex
 	keys      []string
-	expired   []string // of keys, those refused because their line expired
-	unusable  bool     // a key was refused because the file could not be used
+	expired   []string          // of keys, those refused because their line expired
+	banned    map[string]string // of keys, those banned: the line to tell
+	unusable  bool              // a key was refused because the file could not be used
 	explained bool
 }
 
@@ -94,12 +98,27 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	adm := &admins{fps: map[string]bool{}}
+	for _, fp := range cfg.AdminFingerprints {
+		adm.fps[fp] = true
+	}
+	if cfg.Admins != "" {
+		adm.file = newAllowlist(cfg.Admins, logger.WithPrefix("admins"))
+		adm.file.words = adminsWords
+	}
 	s := &server{cfg: cfg, log: logger, store: store, sessions: map[ssh.Session]chan struct{}{},
 		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
-		stopPrune: make(chan struct{}), pruneDone: make(chan struct{})}
+		stopPrune: make(chan struct{}), pruneDone: make(chan struct{}),
+		admins: adm, adminsDone: make(chan struct{})}
 	s.metrics = newMetrics(s)
+	var keys chat.KeyEditor // nil on an open server
+	if cfg.AuthorizedKeys != "" {
+		s.keys, _ = NewKeysFile(cfg.AuthorizedKeys) // the path is not empty
+		keys = s.keys
+	}
 	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
-		Metrics: s.metrics, KeyRemoved: func(fp string) { s.endKeySessions(fp) }})
+		Metrics: s.metrics, KeyRemoved: func(fp string) { s.endKeySessions(fp) },
+		IsAdmin: adm.isAdmin, EndKeys: func(fps []string, line string) { s.endKeys(fps, line) }, Keys: keys})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -110,7 +129,6 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	if cfg.AuthorizedKeys != "" {
 		s.authz = newAllowlist(cfg.AuthorizedKeys, logger.WithPrefix("authz"))
 		s.authz.refresh()
-		s.keys, _ = NewKeysFile(cfg.AuthorizedKeys) // the path is not empty
 	}
 	s.broker = &broker{Hub: hub, links: newLinkLimit(time.Now)}
 	if cfg.AuthorizedKeys == "" && cfg.MaxNewAccountsPerSource > 0 {
@@ -149,6 +167,13 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		every = defaultPruneEvery
 	}
 	go s.pruneLoop(every)
+	if adm.file != nil {
+		adm.file.refresh()
+		adm.current()
+		go s.watchAdmins(2 * time.Second)
+	} else {
+		close(s.adminsDone)
+	}
 	return s, nil
 }
 
@@ -200,7 +225,7 @@ func (s *server) shutdown(wait time.Duration) error {
 	// Shutdown waits on, and the two must not run at the same time.
 	s.serving.Wait()
 	<-s.watchDone
-	s.ending.Wait()
+	<-s.adminsDone
 	s.stopPruner()
 	var errs []error
 	if err := s.hub.Close(ctx); err != nil {
@@ -210,6 +235,7 @@ func (s *server) shutdown(wait time.Duration) error {
 		s.log.Warn("sessions still open at shutdown; closing them", "err", err)
 		s.ssh.Close()
 	}
+	s.ending.Wait() // each ends with its session or at stopWatch
 	if err := s.closeStore(); err != nil {
 		errs = append(errs, err)
 	}
@@ -228,19 +254,26 @@ func (s *server) closeStore() error {
 	return nil
 }
 
-// keysFile returns the editor of the --authorized-keys file, or
-// errOpenServer (one line, for the admin) when the server has none.
-func (s *server) keysFile() (*KeysFile, error) {
-	if s.keys == nil {
-		return nil, errOpenServer
-	}
-	return s.keys, nil
-}
-
 // publicKeyAuth accepts any key on an open server, and only keys the
 // allowlist admits from the client's address when an authorized-keys file
 // is configured.
 func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
+	fp := gossh.FingerprintSHA256(key)
+	if ban, banned := s.hub.Banned(fp); banned {
+		r := refusalsOf(ctx)
+		r.mu.Lock()
+		if !slices.Contains(r.keys, fp) {
+			r.keys = append(r.keys, fp)
+		}
+		if r.banned == nil {
+			r.banned = map[string]string{}
+		}
+		r.banned[fp] = "key " + fp + " is " + ban.Line()
+		r.mu.Unlock()
+		s.metrics.authRefusal(reasonBanned)
+		s.logLimited(log.InfoLevel, sourceOf(ctx.RemoteAddr()), "refused key", "fingerprint", fp, "user", logSafe(ctx.User()), "remote", ctx.RemoteAddr().String(), "reason", "banned")
+		return false
+	}
 	if s.authz == nil {
 		return true
 	}
@@ -249,7 +282,6 @@ func (s *server) publicKeyAuth(ctx ssh.Context, key ssh.PublicKey) bool {
 		return true
 	}
 	s.metrics.authRefusal(reason)
-	fp := gossh.FingerprintSHA256(key)
 	r := refusalsOf(ctx)
 	r.mu.Lock()
 	if !slices.Contains(r.keys, fp) {
@@ -295,6 +327,12 @@ func (s *server) explainRefusal(ctx ssh.Context, challenge gossh.KeyboardInterac
 	}
 	if r.unusable {
 		msg = "sshchat: " + unusableLine
+	}
+	for _, fp := range r.keys { // a ban says more than "not authorized"
+		if line, ok := r.banned[fp]; ok {
+			msg = "sshchat: " + line
+			break
+		}
 	}
 	_, _ = challenge("", msg, nil, nil)
 	return false

@@ -57,7 +57,7 @@ func (h *Hub) Attach(ctx context.Context, acct Account) (Session, error) {
 		hub:   h,
 		id:    sid,
 		user:  acct.ID,
-		key:   acct.Fingerprint,
+		fp:    acct.Fingerprint,
 		quiet: true,
 		q:     make(chan Event, h.opts.QueueLen),
 		done:  make(chan struct{}),
@@ -68,6 +68,12 @@ func (h *Hub) Attach(ctx context.Context, acct Account) (Session, error) {
 	if h.closing {
 		h.mu.Unlock()
 		return nil, fmt.Errorf("attach: %w", ErrClosed)
+	}
+	// Under Hub.mu, where a ban is installed and its sessions ended: a
+	// session attached before the ban is ended by it, one after refused.
+	if err := h.checkBan(acct.Fingerprint); err != nil {
+		h.mu.Unlock()
+		return nil, err
 	}
 	q := h.quiet.users[acct.ID]
 	if q == nil {

@@ -206,6 +206,9 @@ type Presence struct {
 	Status   Status
 	Reason   string    // away reason
 	LastSeen time.Time // for offline users
+	// Admin marks a user online with an administrator's key (Hub.isAdmin),
+	// as of the last presence change; the hub publishes a change of it.
+	Admin bool
 }
 
 // Contact is one entry of a user's contact list.
@@ -306,6 +309,14 @@ type ConversationEvent struct {
 	Reason       string
 }
 
+// AnnouncementEvent is a line from a server administrator to every
+// session (/admin announce); it belongs to no conversation.
+type AnnouncementEvent struct {
+	From string // the administrator's handle
+	Text string
+	At   time.Time
+}
+
 // ShutdownEvent tells the session the server is going down.
 type ShutdownEvent struct{ Reason string }
 
@@ -316,3 +327,4 @@ func (NoticeEvent) isEvent()       {}
 func (ReadEvent) isEvent()         {}
 func (ShutdownEvent) isEvent()     {}
 func (ConversationEvent) isEvent() {}
+func (AnnouncementEvent) isEvent() {}

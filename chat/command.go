@@ -26,7 +26,7 @@ func commands() []command {
 		{name: "msg", args: "HANDLE [TEXT]", help: "open a direct conversation, optionally sending TEXT", run: cmdMsg, alias: []string{"query", "dm"}},
 		{name: "me", args: "ACTION", help: "send an action (\"* you ACTION\")", run: cmdMe},
 		{name: "who", help: "list the people online", run: cmdWho},
-		{name: "whois", args: "HANDLE", help: "show a user's handle, keys, presence and dates", run: cmdWhois},
+		{name: "whois", args: "HANDLE", help: "show a user's handle, presence and dates (keys: yours, or anyone's to administrators)", run: cmdWhois},
 		{name: "keys", args: "[link | remove FINGERPRINT]", help: "list your keys; link: a one-time code to add a key; remove one", run: cmdKeys},
 		{name: "nick", args: "HANDLE", help: "change your handle", run: cmdNick},
 		{name: "add", args: "HANDLE", help: "add a contact", run: cmdAdd},
@@ -47,6 +47,7 @@ func commands() []command {
 		{name: "deop", args: "HANDLE", help: "undo /op (owner)", run: cmdDeop},
 		{name: "away", args: "[REASON]", help: "mark yourself away", run: cmdAway},
 		{name: "back", help: "mark yourself back", run: cmdBack},
+		{name: "admin", args: "SUBCOMMAND ...", help: "server administration (administrators): kick, ban, unban, bans, mute, unmute, announce, audit", run: cmdAdmin},
 		{name: "quit", help: "leave the chat", run: cmdQuit, alias: []string{"exit"}},
 	}
 }
@@ -66,6 +67,9 @@ func ParseCommand(line string) (name, arg string, ok bool) {
 func (s *session) Exec(ctx context.Context, conv ConvID, line string) (Reply, error) {
 	if s.isClosed() {
 		return Reply{}, ErrClosed
+	}
+	if err := s.removedErr(); err != nil { // kicked or banned: nothing more
+		return Reply{}, err
 	}
 	name, arg, ok := ParseCommand(line)
 	if !ok {
@@ -176,6 +180,9 @@ func cmdWho(_ context.Context, s *session, _ ConvID, _ string) (Reply, error) {
 	var names []string
 	for _, u := range h.users {
 		n := u.handle
+		if h.adminOnlineLocked(u) {
+			n += " (admin)"
+		}
 		if u.status == Away {
 			n += " (away)"
 		}
@@ -201,13 +208,23 @@ func cmdWhois(ctx context.Context, s *session, _ ConvID, arg string) (Reply, err
 	h := s.hub
 	h.mu.Lock()
 	p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: h.seen.of(UserID(u.ID), u.LastSeen)}
+	admin := false
 	if o, ok := h.users[UserID(u.ID)]; ok {
 		p = o.presence()
+		admin = h.adminOnlineLocked(o)
 	}
 	h.mu.Unlock()
-	lines := []string{"handle:    " + p.Handle}
-	for _, k := range keys {
-		lines = append(lines, "key:       "+k.Fingerprint)
+	handle := p.Handle
+	if admin {
+		handle += " (admin)"
+	}
+	lines := []string{"handle:    " + handle}
+	// Which keys log into an account is the user's business and the
+	// administrators'.
+	if UserID(u.ID) == s.user || h.isAdmin(s.fp) {
+		for _, k := range keys {
+			lines = append(lines, "key:       "+k.Fingerprint)
+		}
 	}
 	status := p.Status.String()
 	if p.Status == Away && p.Reason != "" {

@@ -17,7 +17,9 @@
 //     /invite, /kick, /ban, /unban, /op, /deop, /topic: roomOp; each is
 //     stored with its line of the room's history in one transaction, so
 //     a member removed by it receives nothing of the room committed after
-//     it, and one added by it everything after). Consecutive sends are committed together
+//     it, and one added by it everything after) and server administration
+//     (/admin kick, ban, unban, mute, unmute, announce: adminOp, see
+//     below). Consecutive sends are committed together
 //     (group commit) and published in commit order, so every session sees
 //     the same order as the stored history, with each presence, rename
 //     and list change in its place among the messages.
@@ -107,9 +109,28 @@
 //     register and follow under Hub.mu, not through the sequencer, since
 //     they change nothing another session sees. Their sends take one
 //     per-user bucket that outlives the sessions (attach.go).
+//   - Administration (admin.go). Administrators are keys: Hub.isAdmin asks
+//     Options.IsAdmin about the fingerprint a session authenticated with,
+//     at each use, so a change of the operator's list takes effect at
+//     once, in open sessions too. Every /admin action is an adminOp: its
+//     store change and its audit row commit in one transaction, then,
+//     under Hub.mu, the bans and mutes in memory (moderation) change and
+//     the sessions (of Connect and Attach) of a kicked or banned key are
+//     ended with ErrRemoved; then Options.EndKeys asks the server to end
+//     those keys' SSH sessions. So nothing sequenced after a ban reaches
+//     its sessions and a send of theirs sequenced after it is refused; a
+//     join sequenced after a ban is refused, as is an Attach after it
+//     (checked under Hub.mu) and any login (Authenticate, Register). A
+//     mute refuses, at send and again at commit, every lobby or room post
+//     of the user sequenced after it, never a direct message. Bans are
+//     read from memory only (Hub.Banned), so the server can check every
+//     key offered before authentication. Whether a user is online as an
+//     administrator (Presence.Admin, the roster's mark) is published like
+//     any presence change, by the sequencer: when a session comes or goes
+//     and when the operator's list changes (Hub.AdminsChanged).
 //
-// Lock order: Hub.mu, then session.mu or lastSeenWriter.mu; never the
-// reverse. session.claimMu is held around store I/O, never with Hub.mu
+// Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
+// never the reverse. session.claimMu is held around store I/O, never with Hub.mu
 // (a notice pushed under it takes session.mu). Hub.submitMu is read-held
 // only while queueing an op and never while holding Hub.mu. No other lock
 // is held across store I/O.

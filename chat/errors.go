@@ -49,6 +49,10 @@ var (
 	// ErrLinkCode means a link code is wrong, used or expired (or names
 	// no account: the error does not tell which).
 	ErrLinkCode = errors.New("wrong or expired link code")
+	// ErrRemoved means an administrator ended the session or refused the
+	// key (/admin kick, /admin ban); the error wrapping it is the line to
+	// show ("you were kicked by alice: spam").
+	ErrRemoved = errors.New("removed by an administrator")
 )
 
 // UserErrors returns every sentinel above. Each is a user error: an error
@@ -59,6 +63,6 @@ func UserErrors() []error {
 		ErrUnknownKey, ErrHandleInvalid, ErrHandleTaken, ErrTooLong, ErrEmpty,
 		ErrNoSuchUser, ErrUsage, ErrUnknownCommand, ErrNotAllowed, ErrClosed,
 		ErrShutdown, ErrSlowConsumer, ErrRateLimited, ErrNotListed, ErrAlreadyListed,
-		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken, ErrLinkCode,
+		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken, ErrLinkCode, ErrRemoved,
 	}
 }

@@ -50,6 +50,19 @@ type Options struct {
 	// Metrics observes commits, fan-out, drops and rate refusals (default
 	// none; issue 11, operations).
 	Metrics Metrics
+	// IsAdmin reports whether the key with this fingerprint is a server
+	// administrator's, now (nil: nobody is). It is asked at each use
+	// (/admin, /who, /whois), so it must be cheap and must not call the
+	// hub.
+	IsAdmin func(fingerprint string) bool
+	// EndKeys, when set, is told after a kick or ban which keys' SSH
+	// sessions must end and the line to tell them; the hub has already
+	// ended their chat sessions. It is called from the sequencer and must
+	// not block.
+	EndKeys func(fingerprints []string, line string)
+	// Keys edits the authorized-keys file for /admin authorize and
+	// /admin revoke (nil: the server has none, it is open).
+	Keys KeyEditor
 }
 
 // DefaultHandleHold is the default Options.HandleHold.
@@ -129,6 +142,8 @@ type Hub struct {
 	// rooms know when to rebuild their lists of members online.
 	usersGen uint64
 	quiet    quietSet // sessions of Attach, apart from users (attach.go)
+
+	mod moderation // server-wide bans and mutes (admin.go)
 }
 
 var _ Broker = (*Hub)(nil)
@@ -140,6 +155,7 @@ type userState struct {
 	status   Status
 	reason   string
 	sessions map[*session]struct{}
+	admin    bool            // the Admin last published (Hub.adminChangedLocked)
 	blocked  map[UserID]bool // users this user has blocked
 	limiter  bucket
 }
@@ -178,6 +194,9 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		admit:   make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	h.health.log = logger
+	if err := h.mod.load(context.Background(), store); err != nil {
+		return nil, err
+	}
 	h.seen.init()
 	h.marks.init()
 	go h.sequence()
@@ -202,11 +221,17 @@ func (h *Hub) Authenticate(ctx context.Context, key Key) (Account, error) {
 	if err != nil {
 		return Account{}, fmt.Errorf("authenticate: %w", err)
 	}
+	if err := h.checkBan(key.Fingerprint); err != nil {
+		return Account{}, err
+	}
 	return Account{ID: UserID(u.ID), Handle: u.Handle, Fingerprint: key.Fingerprint}, nil
 }
 
 // Register creates an account for a new key.
 func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, error) {
+	if err := h.checkBan(key.Fingerprint); err != nil {
+		return Account{}, err
+	}
 	display, hkey, err := NormalizeHandle(handle)
 	if err != nil {
 		return Account{}, err
@@ -252,7 +277,7 @@ func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
 		hub:   h,
 		id:    sid,
 		user:  acct.ID,
-		key:   acct.Fingerprint,
+		fp:    acct.Fingerprint,
 		q:     make(chan Event, h.opts.QueueLen),
 		done:  make(chan struct{}),
 		claim: h.boot + "/" + strconv.FormatUint(sid, 36),
@@ -517,7 +542,7 @@ func (h *Hub) handleOf(ctx context.Context, id UserID) string {
 
 // presence is the user's public state; h.mu must be held.
 func (u *userState) presence() Presence {
-	return Presence{User: u.id, Handle: u.handle, Status: u.status, Reason: u.reason}
+	return Presence{User: u.id, Handle: u.handle, Status: u.status, Reason: u.reason, Admin: u.admin}
 }
 
 // publishPresenceLocked applies ev's presence to the shared roster and

@@ -134,7 +134,7 @@ func (s *session) listKeys(ctx context.Context) (Reply, error) {
 		if !k.CreatedAt.IsZero() {
 			line += "  added " + k.CreatedAt.UTC().Format("2006-01-02")
 		}
-		if k.Fingerprint == s.key {
+		if k.Fingerprint == s.fp {
 			line += "  (this session)"
 		}
 		lines = append(lines, line)
@@ -166,7 +166,7 @@ func (s *session) linkCode(ctx context.Context) (Reply, error) {
 // removeKey removes one of the account's keys (not the last, not the one
 // of this session) and has the server end that key's sessions.
 func (s *session) removeKey(ctx context.Context, fp string) (Reply, error) {
-	if fp == s.key {
+	if fp == s.fp {
 		if keys, err := s.hub.store.KeysOf(ctx, uint64(s.user)); err == nil && len(keys) == 1 {
 			return Reply{}, fmt.Errorf("%w: that is your only key; link another first (/keys link)", ErrNotAllowed)
 		}

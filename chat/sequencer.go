@@ -219,6 +219,14 @@ func (h *Hub) apply(batch []op) {
 			o.res <- h.changeList(o)
 		case *roomOp:
 			o.res <- h.applyRoom(o)
+		case *adminOp:
+			o.res <- h.applyAdmin(o)
+		case *refreshAdminsOp:
+			h.locked(func() {
+				for _, u := range h.users {
+					h.adminChangedLocked(u)
+				}
+			})
 		}
 	}
 	h.flushSends(batch[start:])
@@ -265,6 +273,11 @@ func (h *Hub) fail(o op, err error) {
 		case o.res <- roomResult{err: err}:
 		default:
 		}
+	case *adminOp:
+		select {
+		case o.res <- err:
+		default:
+		}
 	}
 }
 
@@ -283,6 +296,18 @@ func (h *Hub) flushSends(ops []op) {
 			// send and here has already taken effect.
 			if u, ok := h.users[UserID(s.msg.SenderID)]; ok {
 				s.msg.SenderHandle = u.handle
+			}
+			// A kick or ban sequenced before this send ended its session;
+			// a mute sequenced before it refuses a shared post.
+			if err := s.from.removedErr(); err != nil {
+				s.res <- sendResult{err: err}
+				continue
+			}
+			if s.peer == 0 {
+				if err := h.mutedErr(UserID(s.msg.SenderID)); err != nil {
+					s.res <- sendResult{err: err}
+					continue
+				}
 			}
 			if s.room != nil && !s.room.isMember(UserID(s.msg.SenderID)) {
 				// Removed since send looked: the removal is in force,
@@ -406,6 +431,11 @@ func (h *Hub) join(o *joinOp) {
 		// renames, so this is current).
 		handle = h
 	}
+	// A join sequenced after a ban of its key is refused.
+	if err := h.checkBan(s.fp); err != nil {
+		o.res <- joinResult{err: err}
+		return
+	}
 	h.locked(func() {
 		u, ok := h.users[s.user]
 		if !ok {
@@ -415,7 +445,10 @@ func (h *Hub) join(o *joinOp) {
 		}
 		u.sessions[s] = struct{}{}
 		if !ok {
+			u.admin = h.adminOnlineLocked(u)
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
+		} else {
+			h.adminChangedLocked(u)
 		}
 	})
 	o.res <- joinResult{}
@@ -432,6 +465,9 @@ func (h *Hub) leave(s *session) {
 		}
 		delete(u.sessions, s)
 		last = len(u.sessions) == 0
+		if !last {
+			h.adminChangedLocked(u)
+		}
 		if last {
 			delete(h.users, s.user)
 			h.usersGen++

@@ -17,7 +17,7 @@ type session struct {
 	hub   *Hub
 	id    uint64
 	user  UserID
-	key   string // fingerprint of the key the session logged in with
+	fp    string // fingerprint of the key it authenticated with
 	claim string // offline-claim token of this session
 	quiet bool   // opened by Hub.Attach: no presence, no claim (attach.go)
 	snap  Snapshot
@@ -146,6 +146,9 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 	if s.isClosed() {
 		return Message{}, ErrClosed
 	}
+	if err := s.removedErr(); err != nil {
+		return Message{}, err
+	}
 	body, err := CheckMessage(text)
 	if err != nil {
 		return Message{}, err
@@ -166,6 +169,11 @@ func (s *session) send(ctx context.Context, conv ConvID, text string, kind MsgKi
 			return Message{}, errNoConversation
 		}
 		peer = p
+	}
+	if peer == 0 {
+		if err := h.mutedErr(s.user); err != nil {
+			return Message{}, err
+		}
 	}
 	h.mu.Lock()
 	u, ok := h.senderLocked(s) // the online user, or the quiet one (attach.go)

@@ -30,7 +30,8 @@ var migrations = []migration{
 	{1, "released handles are held for their previous owner", migrateReleasedHandles},
 	{2, "handles are compared by confusable skeleton", migrateSkeletons},
 	{3, "rooms, their members, invites and bans; mentions", migrateRooms},
-	{4, "one-time codes that link a new key to an account", migrateLinkCodes},
+	{4, "server-wide bans, mutes and the moderation audit log", migrateModeration},
+	{5, "one-time codes that link a new key to an account", migrateLinkCodes},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.

@@ -190,6 +190,8 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		switch {
 		case errors.Is(msg.err, chat.ErrShutdown):
 			text = "server shutting down"
+		case errors.Is(msg.err, chat.ErrRemoved):
+			text = userText(msg.err) // the administrator's line, whole
 		case msg.err != nil:
 			text = "disconnected: " + userText(msg.err)
 		}

@@ -58,6 +58,12 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 		case *chat.ConversationEvent:
 			a.notes.Flush()
 			cmds = append(cmds, a.onConversation(*ev))
+		case chat.AnnouncementEvent:
+			a.notes.Flush()
+			a.onAnnouncement(ev)
+		case *chat.AnnouncementEvent:
+			a.notes.Flush()
+			a.onAnnouncement(*ev)
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
 		case *chat.ShutdownEvent:
@@ -255,6 +261,21 @@ func (a *App) onNotice(ev chat.NoticeEvent) {
 	}
 	c.addSystem(ev.Text, entSystem)
 	c.trimOld(a.window(c))
+}
+
+// onAnnouncement shows an administrator's announcement in the
+// conversation in front and, if that is not the lobby, in the lobby too.
+func (a *App) onAnnouncement(ev chat.AnnouncementEvent) {
+	text := "announcement from " + ev.From + ": " + ev.Text
+	for _, id := range []chat.ConvID{a.current, chat.Lobby} {
+		if c := a.convs[id]; c != nil {
+			c.addSystem(text, entSystem)
+			c.trimOld(a.window(c))
+		}
+		if a.current == chat.Lobby {
+			break
+		}
+	}
 }
 
 func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {

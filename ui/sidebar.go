@@ -210,8 +210,11 @@ func (s *Sidebar) rowText(i int) string {
 	case itemPerson, itemSelf:
 		p := it.person
 		paint, mark := st.pOnline, ""
+		if p.Admin {
+			mark = " (admin)"
+		}
 		if p.Status == chat.Away {
-			paint, mark = st.pAway, " (away)"
+			paint, mark = st.pAway, mark+" (away)"
 		}
 		if it.kind == itemSelf {
 			mark += " (you)"
