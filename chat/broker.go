@@ -237,6 +237,7 @@ type Snapshot struct {
 	Contacts      []Contact      // the user's contacts, by handle
 	Conversations []Conversation // lobby first, then rooms (joined, then invited) by name, then direct ones
 	Offline       []OfflineGroup // "while you were away", by sender
+	Settings      Settings       // the user's stored preferences
 }
 
 // Reply is the result of a /command.
@@ -306,6 +307,10 @@ type ConversationEvent struct {
 	Reason       string
 }
 
+// SettingsEvent tells every session of a user their settings after one
+// of them changed (/theme, /tz, /clock, /bell, /notices, /links).
+type SettingsEvent struct{ Settings Settings }
+
 // ShutdownEvent tells the session the server is going down.
 type ShutdownEvent struct{ Reason string }
 
@@ -316,3 +321,4 @@ func (NoticeEvent) isEvent()       {}
 func (ReadEvent) isEvent()         {}
 func (ShutdownEvent) isEvent()     {}
 func (ConversationEvent) isEvent() {}
+func (SettingsEvent) isEvent()     {}

@@ -49,6 +49,9 @@ var (
 	// ErrLinkCode means a link code is wrong, used or expired (or names
 	// no account: the error does not tell which).
 	ErrLinkCode = errors.New("wrong or expired link code")
+	// ErrSetting means a setting's value is not one it accepts (/theme,
+	// /tz, /clock, /bell, /notices, /links).
+	ErrSetting = errors.New("bad setting")
 )
 
 // UserErrors returns every sentinel above. Each is a user error: an error
@@ -60,5 +63,6 @@ func UserErrors() []error {
 		ErrNoSuchUser, ErrUsage, ErrUnknownCommand, ErrNotAllowed, ErrClosed,
 		ErrShutdown, ErrSlowConsumer, ErrRateLimited, ErrNotListed, ErrAlreadyListed,
 		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken, ErrLinkCode,
+		ErrSetting,
 	}
 }

@@ -219,6 +219,8 @@ func (h *Hub) apply(batch []op) {
 			o.res <- h.changeList(o)
 		case *roomOp:
 			o.res <- h.applyRoom(o)
+		case *settingOp:
+			o.res <- h.setSetting(o)
 		}
 	}
 	h.flushSends(batch[start:])
@@ -251,6 +253,11 @@ func (h *Hub) fail(o op, err error) {
 		default:
 		}
 	case *statusOp:
+		select {
+		case o.res <- err:
+		default:
+		}
+	case *settingOp:
 		select {
 		case o.res <- err:
 		default:

@@ -31,6 +31,7 @@ var migrations = []migration{
 	{2, "handles are compared by confusable skeleton", migrateSkeletons},
 	{3, "rooms, their members, invites and bans; mentions", migrateRooms},
 	{4, "one-time codes that link a new key to an account", migrateLinkCodes},
+	{5, "per-user settings: theme, time zone, clock, bell, notices, links", migrateUserSettings},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.

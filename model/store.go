@@ -34,6 +34,7 @@ type Store interface {
 	Contacts
 	Deliveries
 	Rooms
+	Settings
 	// Close flushes and closes the database.
 	Close() error
 }
