@@ -55,7 +55,7 @@ func commands() []command {
 		{name: "clock", args: "12|24", help: "12- or 24-hour times", example: "/clock 12", run: runSetting("clock")},
 		{name: "bell", args: "on|off", help: "ring the bell on a mention or direct message", example: "/bell off", run: runSetting("bell")},
 		{name: "notices", args: "on|off", help: "show people joining and leaving", example: "/notices off", run: runSetting("notices")},
-		{name: "links", args: "on|off", help: "show web addresses as clickable links where the terminal can", example: "/links off", run: runSetting("links")},
+		{name: "links", args: "on|off|auto", help: "web addresses as clickable links (auto: on terminals known to support them)", example: "/links off", run: runSetting("links")},
 		{name: "quit", help: "leave the chat", example: "/quit", run: cmdQuit, alias: []string{"exit"}},
 	}
 }

@@ -23,12 +23,20 @@ type Settings struct {
 	Clock12 bool   // 12-hour clock ("3:04pm") instead of 24-hour
 	Bell    bool   // ring the terminal bell on a mention or direct message
 	Notices bool   // show join/leave lines
-	Links   bool   // show URLs as OSC 8 hyperlinks
+	Links   string // LinksAuto, LinksOn or LinksOff: URLs as OSC 8 hyperlinks
 }
+
+// Links values of Settings.Links: auto links on terminals known to
+// support OSC 8 hyperlinks.
+const (
+	LinksAuto = "auto"
+	LinksOn   = "on"
+	LinksOff  = "off"
+)
 
 // DefaultSettings are the settings of a user who never changed any.
 func DefaultSettings() Settings {
-	return Settings{Theme: ThemeAuto, Bell: true, Notices: true, Links: true}
+	return Settings{Theme: ThemeAuto, Bell: true, Notices: true, Links: LinksAuto}
 }
 
 // setting is one /set-able preference: its command, what it accepts and how
@@ -109,9 +117,15 @@ func settingsTable() []setting {
 		{name: "notices", args: "on|off", parse: onOff,
 			apply: func(s *Settings, v string) { s.Notices = v == "on" },
 			show:  func(s Settings) string { return showOnOff(s.Notices) }},
-		{name: "links", args: "on|off", parse: onOff,
-			apply: func(s *Settings, v string) { s.Links = v == "on" },
-			show:  func(s Settings) string { return showOnOff(s.Links) }},
+		{name: "links", args: "on|off|auto",
+			parse: func(a string) (string, error) {
+				if strings.EqualFold(a, LinksAuto) {
+					return LinksAuto, nil
+				}
+				return onOff(a)
+			},
+			apply: func(s *Settings, v string) { s.Links = v },
+			show:  func(s Settings) string { return s.Links }},
 	}
 }
 

@@ -156,7 +156,8 @@ func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
 	d, path := openTest(t)
 	// Back to the schema before step 2, with two look-alikes in it.
 	for _, q := range []string{
-		`DROP TABLE link_codes`, // step 4
+		`DROP TABLE user_settings`, // step 5
+		`DROP TABLE link_codes`,    // step 4
 		`DROP TABLE mentions`, `DROP TABLE room_bans`, `DROP TABLE room_invites`,
 		`DROP TABLE room_members`, `DROP TABLE rooms`, // step 3
 		`DROP INDEX idx_users_skeleton`,

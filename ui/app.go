@@ -86,6 +86,7 @@ type App struct {
 	// presence last changed.
 	awayTold    map[chat.UserID]bool
 	markPending bool // a markTickMsg is scheduled
+	prefs       prefs // the user's settings and the terminal's background
 	exitReason  string
 
 	// mainCache is the area above the input as drawn for mainKey, frame
@@ -175,7 +176,7 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		a.w, a.h = clampSize(msg.Width, msg.Height)
 		return a.fillScreen(), false, true
 	case tea.BackgroundColorMsg:
-		a.setStyles(msg.IsDark())
+		a.onBackground(msg.IsDark())
 		return nil, false, true
 	case tea.KeyPressMsg:
 		cmd, typing := a.handleKey(msg)
@@ -243,14 +244,14 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 }
 
 // setStyles switches between the dark and light style sets and drops every
-// render cache.
-func (a *App) setStyles(isDark bool) {
+// render cache; it reports whether they changed.
+func (a *App) setStyles(isDark bool) bool {
 	st := a.cfg.theme.Light
 	if isDark {
 		st = a.cfg.theme.Dark
 	}
 	if st == a.st {
-		return
+		return false
 	}
 	a.st = st
 	a.rc.st = st
@@ -267,6 +268,7 @@ func (a *App) setStyles(isDark bool) {
 	a.dropRenderCaches()
 	a.status.bump()
 	a.sidebar.Touch()
+	return true
 }
 
 // dropRenderCaches forgets every rendered message line.
@@ -349,6 +351,9 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 		return nil, true
 	}
 	switch {
+	case key.Matches(k, a.keys.Help) && (k.String() == "f1" || a.focus == focusSidebar || a.composer.Len() == 0):
+		a.openModal(newHelpOverlay(a.common))
+		return nil, false
 	case key.Matches(k, a.keys.Switcher):
 		a.openModal(newSwitcher(a.common, a.chatState))
 		return nil, false

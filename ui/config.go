@@ -72,6 +72,9 @@ type appConfig struct {
 	// starts feeding events there, so events reach the App only after it.
 	attach    func(chat.Session)
 	loc       *time.Location
+	// hyperlinks says the client's terminal is known to show OSC 8
+	// hyperlinks (/links auto).
+	hyperlinks bool
 	now       func() time.Time
 	pageSize  int
 	maxWindow int

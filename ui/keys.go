@@ -17,6 +17,7 @@ type keyMap struct {
 	PageDown key.Binding
 	Switcher key.Binding // the quick switcher
 	Complete key.Binding // @handle completion in the input (Tab)
+	Help     key.Binding // the key and command overlay (? with an empty composer)
 }
 
 func newKeyMap() keyMap {
@@ -33,6 +34,7 @@ func newKeyMap() keyMap {
 		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgup/pgdn", "scroll")),
 		Switcher: key.NewBinding(key.WithKeys("ctrl+k"), key.WithHelp("^K", "go to")),
 		Complete: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "@name")),
+		Help:     key.NewBinding(key.WithKeys("f1", "?"), key.WithHelp("?/F1", "keys")),
 	}
 }
 
@@ -45,9 +47,9 @@ func hint(b key.Binding) string {
 // helpChat is the status line while typing; wide terminals get every key.
 func (k keyMap) helpChat(wide bool) []string {
 	if wide {
-		return []string{hint(k.Enter), "tab/^N/^P switch", hint(k.Switcher), "@name+tab complete", "esc/^S contacts", hint(k.PageUp), "/help", hint(k.Quit)}
+		return []string{hint(k.Enter), "tab/^N/^P switch", hint(k.Switcher), "@name+tab complete", "esc/^S contacts", hint(k.PageUp), hint(k.Help), hint(k.Quit)}
 	}
-	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Switcher), hint(k.Sidebar), "/help", hint(k.Quit)}
+	return []string{hint(k.Enter), hint(k.Switcher), hint(k.Help)}
 }
 
 // helpSidebar is the status line while the sidebar has focus.
@@ -69,6 +71,9 @@ func (k keyMap) helpSwitcher() []string {
 func (k keyMap) helpRooms() []string {
 	return []string{"↑/↓ pick", "enter join", "esc close", hint(k.Quit)}
 }
+
+// helpOverlay is the status line while the key overlay is open.
+func (k keyMap) helpOverlay() []string { return []string{"any key closes", hint(k.Quit)} }
 
 // helpLogin is the status line of the login screen.
 func (k keyMap) helpLogin() []string {
