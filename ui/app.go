@@ -85,7 +85,7 @@ type App struct {
 	// awayTold lists the peers already said to be away since their
 	// presence last changed.
 	awayTold    map[chat.UserID]bool
-	markPending bool // a markTickMsg is scheduled
+	markPending bool  // a markTickMsg is scheduled
 	prefs       prefs // the user's settings and the terminal's background
 	exitReason  string
 
