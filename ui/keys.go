@@ -44,6 +44,9 @@ func hint(b key.Binding) string {
 	return h.Key + " " + h.Desc
 }
 
+// The status line names the two or three keys that matter in each mode
+// (? or F1 shows them all); a wide chat screen gets more.
+
 // helpChat is the status line while typing; wide terminals get every key.
 func (k keyMap) helpChat(wide bool) []string {
 	if wide {
@@ -54,22 +57,22 @@ func (k keyMap) helpChat(wide bool) []string {
 
 // helpSidebar is the status line while the sidebar has focus.
 func (k keyMap) helpSidebar() []string {
-	return []string{"↑/↓ select", "pgup/dn page", "enter open", "esc back", hint(k.NextConv), hint(k.Quit)}
+	return []string{"enter open", "esc back", hint(k.Help)}
 }
 
 // helpDialog is the status line while the offline dialog is open.
 func (k keyMap) helpDialog() []string {
-	return []string{"↑/↓ pick", "enter open conversation", "esc dismiss", hint(k.Quit)}
+	return []string{"↑/↓ pick", "enter open conversation", "esc dismiss"}
 }
 
 // helpSwitcher is the status line while the quick switcher is open.
 func (k keyMap) helpSwitcher() []string {
-	return []string{"type to filter", "↑/↓ pick", "enter open", "esc close", hint(k.Quit)}
+	return []string{"type to filter", "enter open", "esc close"}
 }
 
 // helpRooms is the status line while the /rooms list is open.
 func (k keyMap) helpRooms() []string {
-	return []string{"↑/↓ pick", "enter join", "esc close", hint(k.Quit)}
+	return []string{"↑/↓ pick", "enter join", "esc close"}
 }
 
 // helpOverlay is the status line while the key overlay is open.

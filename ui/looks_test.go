@@ -121,10 +121,21 @@ func TestHelpOverlayOpensOnQuestionMarkOrF1(t *testing.T) {
 func TestStatusLineShowsTheKeysOfTheMode(t *testing.T) {
 	h := newHarness(t, nil)
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	lines := strings.Split(h.screen(), "\n")
-	last := lines[len(lines)-1]
-	if !strings.Contains(last, "?/F1 keys") || strings.Count(last, "·") != 2 {
-		t.Fatalf("status line %q", last)
+	status := func() string {
+		lines := strings.Split(h.screen(), "\n")
+		return lines[len(lines)-1]
+	}
+	if last := status(); !strings.Contains(last, "?/F1 keys") || strings.Count(last, "·") != 2 {
+		t.Fatalf("composer status line %q", last)
+	}
+	h.press(tea.KeyEscape) // the sidebar
+	if last := status(); !strings.Contains(last, "esc back") || strings.Count(last, "·") != 2 {
+		t.Fatalf("sidebar status line %q", last)
+	}
+	h.press(tea.KeyEscape)
+	h.press('k', tea.ModCtrl) // the switcher
+	if last := status(); !strings.Contains(last, "esc close") || strings.Count(last, "·") != 2 {
+		t.Fatalf("switcher status line %q", last)
 	}
 }
 
