@@ -17,7 +17,9 @@
 //     /invite, /kick, /ban, /unban, /op, /deop, /topic: roomOp; each is
 //     stored with its line of the room's history in one transaction, so
 //     a member removed by it receives nothing of the room committed after
-//     it, and one added by it everything after). Consecutive sends are committed together
+//     it, and one added by it everything after) and settings (/theme, /tz,
+//     /clock, /bell, /notices, /links: settingOp, so a user's sessions get
+//     SettingsEvents in the order the store took them). Consecutive sends are committed together
 //     (group commit) and published in commit order, so every session sees
 //     the same order as the stored history, with each presence, rename
 //     and list change in its place among the messages.

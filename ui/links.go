@@ -42,8 +42,12 @@ type urlRange struct{ start, end int }
 // ends a sentence (and a closing bracket with no opening one in the URL).
 func findURLs(text string) []urlRange {
 	var out []urlRange
+	low := asciiLower(text)
+	if !strings.Contains(low, "http") {
+		return nil
+	}
 	for i := 0; i < len(text); {
-		j := indexScheme(text[i:])
+		j := indexScheme(low[i:])
 		if j < 0 {
 			break
 		}
@@ -58,7 +62,7 @@ func findURLs(text string) []urlRange {
 		}
 		end = trimURLEnd(text[start:end]) + start
 		scheme := 7
-		if strings.HasPrefix(strings.ToLower(text[start:]), "https") {
+		if strings.HasPrefix(low[start:], "https") {
 			scheme = 8
 		}
 		if end-start > scheme {
@@ -69,8 +73,8 @@ func findURLs(text string) []urlRange {
 	return out
 }
 
-func indexScheme(s string) int {
-	low := strings.ToLower(s)
+// indexScheme finds the first "http://" or "https://" in low (lower case).
+func indexScheme(low string) int {
 	a, b := strings.Index(low, "http://"), strings.Index(low, "https://")
 	switch {
 	case a < 0:
@@ -224,4 +228,15 @@ func escapeLen(s string) int {
 		return len(s)
 	}
 	return 2
+}
+
+// asciiLower lowers ASCII letters only, so byte offsets stay those of s.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

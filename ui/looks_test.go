@@ -148,7 +148,7 @@ var osc8re = regexp.MustCompile("\x1b\\]8;;([^\x1b]*)\x1b\\\\([^\x1b]*)\x1b\\]8;
 func TestLinksAreOSC8OnlyAroundParsedURLs(t *testing.T) {
 	h := newHarness(t, nil)
 	lobby := chat.Conversation{ID: chat.Lobby, Kind: chat.KindRoom}
-	h.events(chat.MessageEvent{Message: msgAt(1, chat.Lobby, bobID, "bob", "see https://example.com/a_(b)."), Conversation: lobby})
+	h.events(chat.MessageEvent{Message: msgAt(1, chat.Lobby, bobID, "bob", "İ see HTTPS://example.com/a_(b)."), Conversation: lobby})
 	if strings.Contains(h.app.View().Content, "\x1b]8;") {
 		t.Fatal("a link on a terminal not known to show them (links auto)")
 	}
@@ -156,11 +156,11 @@ func TestLinksAreOSC8OnlyAroundParsedURLs(t *testing.T) {
 	h.events(chat.MessageEvent{Message: msgAt(2, chat.Lobby, bobID, "bob", "evil \x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\ and \x1b]8;;javascript:x\a"), Conversation: lobby})
 	out := h.app.View().Content
 	got := osc8re.FindAllStringSubmatch(out, -1)
-	if len(got) == 0 || got[0][1] != "https://example.com/a_(b)" || got[0][2] != "https://example.com/a_(b)" {
+	if len(got) == 0 || got[0][1] != "HTTPS://example.com/a_(b)" || got[0][2] != "HTTPS://example.com/a_(b)" {
 		t.Fatalf("links %q", got)
 	}
 	for _, m := range got {
-		if m[1] != m[2] || !strings.HasPrefix(m[1], "http") {
+		if m[1] != m[2] || !strings.HasPrefix(strings.ToLower(m[1]), "http") {
 			t.Fatalf("a link whose target is not the URL shown: %q", m)
 		}
 	}
