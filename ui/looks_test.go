@@ -253,3 +253,24 @@ func TestPalettesStayLegibleIn16ColoursAndMonochrome(t *testing.T) {
 		}
 	}
 }
+
+// TestFindURLsTakesOnlyWholeWebAddresses: http and https only, sentence
+// punctuation and unbalanced brackets left out, no scheme inside a word.
+func TestFindURLsTakesOnlyWholeWebAddresses(t *testing.T) {
+	for text, want := range map[string]string{
+		"see https://go.dev/doc.":             "https://go.dev/doc",
+		"(http://a.example/x_(y))":            "http://a.example/x_(y)",
+		"at <https://b.example/?q=1&r=2>, ok": "https://b.example/?q=1&r=2",
+		"xhttp://c.example ftp://d.example":   "",
+		"https:// alone":                      "",
+		"javascript:alert(1) http":            "",
+	} {
+		var got []string
+		for _, r := range findURLs(text) {
+			got = append(got, text[r.start:r.end])
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("findURLs(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
