@@ -109,6 +109,19 @@ func TestHelpOverlayOpensOnQuestionMarkOrF1(t *testing.T) {
 	if h.app.modal == nil {
 		t.Fatal("F1 did not open the overlay")
 	}
+	for _, size := range [][2]int{{minWidth, minHeight}, {60, 12}} {
+		h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		lines := strings.Split(h.app.View().Content, "\n")
+		for _, l := range lines {
+			if w := ansi.StringWidth(l); w > size[0] {
+				t.Fatalf("at %v a line is %d wide: %q", size, w, ansi.Strip(l))
+			}
+		}
+		if len(lines) > size[1] {
+			t.Fatalf("at %v the overlay takes %d rows", size, len(lines))
+		}
+	}
+	h.send(tea.WindowSizeMsg{Width: sidebarMinWidth, Height: 30})
 	h.press(tea.KeyEscape)
 	h.typeText("why?")
 	if h.app.modal != nil || h.app.composer.Value() != "why?" {
