@@ -240,6 +240,7 @@ type Snapshot struct {
 	Contacts      []Contact      // the user's contacts, by handle
 	Conversations []Conversation // lobby first, then rooms (joined, then invited) by name, then direct ones
 	Offline       []OfflineGroup // "while you were away", by sender
+	Settings      Settings       // the user's stored preferences
 }
 
 // Reply is the result of a /command.
@@ -317,6 +318,10 @@ type AnnouncementEvent struct {
 	At   time.Time
 }
 
+// SettingsEvent tells every session of a user their settings after one
+// of them changed (/theme, /tz, /clock, /bell, /notices, /links).
+type SettingsEvent struct{ Settings Settings }
+
 // ShutdownEvent tells the session the server is going down.
 type ShutdownEvent struct{ Reason string }
 
@@ -328,3 +333,4 @@ func (ReadEvent) isEvent()         {}
 func (ShutdownEvent) isEvent()     {}
 func (ConversationEvent) isEvent() {}
 func (AnnouncementEvent) isEvent() {}
+func (SettingsEvent) isEvent()     {}

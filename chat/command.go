@@ -10,45 +10,54 @@ import (
 	"sshchat/model"
 )
 
-// command is one /command: its usage, help line and handler.
+// command is one /command: its usage, help line, an example for
+// /help COMMAND, and its handler.
 type command struct {
-	name  string
-	args  string
-	help  string
-	run   func(ctx context.Context, s *session, conv ConvID, arg string) (Reply, error)
-	alias []string
+	name    string
+	args    string
+	help    string
+	example string
+	run     func(ctx context.Context, s *session, conv ConvID, arg string) (Reply, error)
+	alias   []string
 }
 
 // commands returns the command table, in /help order.
 func commands() []command {
 	return []command{
-		{name: "help", help: "list commands", run: cmdHelp},
-		{name: "msg", args: "HANDLE [TEXT]", help: "open a direct conversation, optionally sending TEXT", run: cmdMsg, alias: []string{"query", "dm"}},
-		{name: "me", args: "ACTION", help: "send an action (\"* you ACTION\")", run: cmdMe},
-		{name: "who", help: "list the people online", run: cmdWho},
-		{name: "whois", args: "HANDLE", help: "show a user's handle, presence and dates (keys: yours, or anyone's to administrators)", run: cmdWhois},
-		{name: "keys", args: "[link | remove FINGERPRINT]", help: "list your keys; link: a one-time code to add a key; remove one", run: cmdKeys},
-		{name: "nick", args: "HANDLE", help: "change your handle", run: cmdNick},
-		{name: "add", args: "HANDLE", help: "add a contact", run: cmdAdd},
-		{name: "remove", args: "HANDLE", help: "remove a contact", run: cmdRemove},
-		{name: "block", args: "HANDLE", help: "stop receiving anything from a user", run: cmdBlock},
-		{name: "unblock", args: "HANDLE", help: "undo /block", run: cmdUnblock},
-		{name: "join", args: "#ROOM", help: "join a room, creating it (public) if it does not exist", run: cmdJoin},
-		{name: "create", args: "#ROOM [private]", help: "create a room; a private one is invite-only", run: cmdCreate},
-		{name: "part", args: "[#ROOM]", help: "leave a room (the one in front by default); also /leave", run: cmdPart, alias: []string{"leave"}},
-		{name: "rooms", help: "list rooms to join", run: cmdRooms},
-		{name: "members", help: "list the members of the room in front", run: cmdMembers},
-		{name: "invite", args: "HANDLE", help: "invite a user to the room in front", run: cmdInvite},
-		{name: "topic", args: "[TEXT]", help: "show the topic of the room in front, or set it (operators; - clears it)", run: cmdTopic},
-		{name: "kick", args: "HANDLE [REASON]", help: "remove a member from the room in front (operators)", run: cmdKick},
-		{name: "ban", args: "HANDLE [REASON]", help: "remove a user from the room in front for good (operators)", run: cmdBan},
-		{name: "unban", args: "HANDLE", help: "undo /ban (operators)", run: cmdUnban},
-		{name: "op", args: "HANDLE", help: "make a member an operator of the room in front (owner)", run: cmdOp},
-		{name: "deop", args: "HANDLE", help: "undo /op (owner)", run: cmdDeop},
-		{name: "away", args: "[REASON]", help: "mark yourself away", run: cmdAway},
-		{name: "back", help: "mark yourself back", run: cmdBack},
-		{name: "admin", args: "SUBCOMMAND ...", help: "server administration (administrators): kick, ban, unban, bans, mute, unmute, announce, audit", run: cmdAdmin},
-		{name: "quit", help: "leave the chat", run: cmdQuit, alias: []string{"exit"}},
+		{name: "help", args: "[COMMAND]", help: "list commands, or explain one", example: "/help tz", run: cmdHelp},
+		{name: "msg", args: "HANDLE [TEXT]", help: "open a direct conversation, optionally sending TEXT", example: "/msg alice are you around?", run: cmdMsg, alias: []string{"query", "dm"}},
+		{name: "me", args: "ACTION", help: "send an action (\"* you ACTION\")", example: "/me waves", run: cmdMe},
+		{name: "who", help: "list the people online", example: "/who", run: cmdWho},
+		{name: "whois", args: "HANDLE", help: "show a user's handle, presence and dates (keys: yours, or anyone's to administrators)", example: "/whois alice", run: cmdWhois},
+		{name: "keys", args: "[link | remove FINGERPRINT]", help: "list your keys; link: a one-time code to add a key; remove one", example: "/keys link", run: cmdKeys},
+		{name: "nick", args: "HANDLE", help: "change your handle", example: "/nick alice2", run: cmdNick},
+		{name: "add", args: "HANDLE", help: "add a contact", example: "/add alice", run: cmdAdd},
+		{name: "remove", args: "HANDLE", help: "remove a contact", example: "/remove alice", run: cmdRemove},
+		{name: "block", args: "HANDLE", help: "stop receiving anything from a user", example: "/block spammer", run: cmdBlock},
+		{name: "unblock", args: "HANDLE", help: "undo /block", example: "/unblock spammer", run: cmdUnblock},
+		{name: "join", args: "#ROOM", help: "join a room, creating it (public) if it does not exist", example: "/join #go", run: cmdJoin},
+		{name: "create", args: "#ROOM [private]", help: "create a room; a private one is invite-only", example: "/create #team private", run: cmdCreate},
+		{name: "part", args: "[#ROOM]", help: "leave a room (the one in front by default); also /leave", example: "/part #go", run: cmdPart, alias: []string{"leave"}},
+		{name: "rooms", help: "list rooms to join", example: "/rooms", run: cmdRooms},
+		{name: "members", help: "list the members of the room in front", example: "/members", run: cmdMembers},
+		{name: "invite", args: "HANDLE", help: "invite a user to the room in front", example: "/invite alice", run: cmdInvite},
+		{name: "topic", args: "[TEXT]", help: "show the topic of the room in front, or set it (operators; - clears it)", example: "/topic Release on Friday", run: cmdTopic},
+		{name: "kick", args: "HANDLE [REASON]", help: "remove a member from the room in front (operators)", example: "/kick bob flooding", run: cmdKick},
+		{name: "ban", args: "HANDLE [REASON]", help: "remove a user from the room in front for good (operators)", example: "/ban bob spam", run: cmdBan},
+		{name: "unban", args: "HANDLE", help: "undo /ban (operators)", example: "/unban bob", run: cmdUnban},
+		{name: "op", args: "HANDLE", help: "make a member an operator of the room in front (owner)", example: "/op alice", run: cmdOp},
+		{name: "deop", args: "HANDLE", help: "undo /op (owner)", example: "/deop alice", run: cmdDeop},
+		{name: "away", args: "[REASON]", help: "mark yourself away", example: "/away lunch", run: cmdAway},
+		{name: "back", help: "mark yourself back", example: "/back", run: cmdBack},
+		{name: "set", help: "list your settings", example: "/set", run: cmdSet},
+		{name: "theme", args: "light|dark|auto", help: "colours for a light or dark terminal; auto asks the terminal", example: "/theme light", run: runSetting("theme")},
+		{name: "tz", args: "ZONE|server", help: "the time zone of message times", example: "/tz Europe/Paris", run: runSetting("tz")},
+		{name: "clock", args: "12|24", help: "12- or 24-hour times", example: "/clock 12", run: runSetting("clock")},
+		{name: "bell", args: "on|off", help: "ring the bell on a mention or direct message", example: "/bell off", run: runSetting("bell")},
+		{name: "notices", args: "on|off", help: "show people joining and leaving", example: "/notices off", run: runSetting("notices")},
+		{name: "links", args: "on|off|auto", help: "web addresses as clickable links (auto: on terminals known to support them)", example: "/links off", run: runSetting("links")},
+		{name: "admin", args: "SUBCOMMAND ...", help: "server administration (administrators): kick, ban, unban, bans, mute, unmute, announce, audit, authorize, revoke", example: "/admin ban bob 7d spam", run: cmdAdmin},
+		{name: "quit", help: "leave the chat", example: "/quit", run: cmdQuit, alias: []string{"exit"}},
 	}
 }
 
@@ -109,17 +118,43 @@ func usage(name string) error {
 	return ErrUsage
 }
 
-func cmdHelp(context.Context, *session, ConvID, string) (Reply, error) {
-	lines := []string{"Commands:"}
-	for _, c := range commands() {
-		u := "/" + c.name
-		if c.args != "" {
-			u += " " + c.args
-		}
-		lines = append(lines, fmt.Sprintf("  %-24s %s", u, c.help))
+func cmdHelp(_ context.Context, _ *session, _ ConvID, arg string) (Reply, error) {
+	if arg != "" {
+		return helpOne(arg)
 	}
-	lines = append(lines, "Keys: Ctrl+K quick switcher, Tab/Ctrl+N/Ctrl+P switch conversation (Tab completes an @handle while typing one), Esc/Ctrl+S contacts and people, PgUp/PgDn scroll, Ctrl+C quit")
+	lines := []string{"Commands (/help COMMAND explains one):"}
+	for _, c := range commands() {
+		lines = append(lines, fmt.Sprintf("  %-24s %s", c.usage(), c.help))
+	}
+	lines = append(lines, "Keys: ? or F1 all keys, Ctrl+K quick switcher, Tab/Ctrl+N/Ctrl+P switch conversation (Tab completes an @handle while typing one), Esc/Ctrl+S contacts and people, PgUp/PgDn scroll, Ctrl+C quit")
 	return Reply{Lines: lines}, nil
+}
+
+// usage is "/name ARGS".
+func (c command) usage() string {
+	if c.args == "" {
+		return "/" + c.name
+	}
+	return "/" + c.name + " " + c.args
+}
+
+// helpOne explains one command (/help tz): usage, help line, aliases and
+// an example.
+func helpOne(arg string) (Reply, error) {
+	name := strings.ToLower(strings.TrimPrefix(strings.Fields(arg)[0], "/"))
+	for _, c := range commands() {
+		if c.name == name || contains(c.alias, name) {
+			lines := []string{c.usage(), "  " + c.help}
+			if len(c.alias) > 0 {
+				lines = append(lines, "  also: /"+strings.Join(c.alias, ", /"))
+			}
+			if c.example != "" {
+				lines = append(lines, "  example: "+c.example)
+			}
+			return Reply{Lines: lines}, nil
+		}
+	}
+	return Reply{}, fmt.Errorf("%w: /%s is not a command; /help lists them", ErrUnknownCommand, SanitizeText(clipRunes(name, 32)))
 }
 
 // lookup resolves a handle argument to a user.

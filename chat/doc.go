@@ -17,9 +17,11 @@
 //     /invite, /kick, /ban, /unban, /op, /deop, /topic: roomOp; each is
 //     stored with its line of the room's history in one transaction, so
 //     a member removed by it receives nothing of the room committed after
-//     it, and one added by it everything after) and server administration
+//     it, and one added by it everything after), server administration
 //     (/admin kick, ban, unban, mute, unmute, announce: adminOp, see
-//     below). Consecutive sends are committed together
+//     below) and settings (/theme, /tz, /clock, /bell, /notices, /links:
+//     settingOp, so a user's sessions get SettingsEvents in the order the
+//     store took them). Consecutive sends are committed together
 //     (group commit) and published in commit order, so every session sees
 //     the same order as the stored history, with each presence, rename
 //     and list change in its place among the messages.

@@ -53,6 +53,9 @@ var (
 	// key (/admin kick, /admin ban); the error wrapping it is the line to
 	// show ("you were kicked by alice: spam").
 	ErrRemoved = errors.New("removed by an administrator")
+	// ErrSetting means a setting's value is not one it accepts (/theme,
+	// /tz, /clock, /bell, /notices, /links).
+	ErrSetting = errors.New("bad setting")
 )
 
 // UserErrors returns every sentinel above. Each is a user error: an error
@@ -64,5 +67,6 @@ func UserErrors() []error {
 		ErrNoSuchUser, ErrUsage, ErrUnknownCommand, ErrNotAllowed, ErrClosed,
 		ErrShutdown, ErrSlowConsumer, ErrRateLimited, ErrNotListed, ErrAlreadyListed,
 		ErrStorageUnavailable, ErrRoomNameInvalid, ErrNameTaken, ErrLinkCode, ErrRemoved,
+		ErrSetting,
 	}
 }

@@ -376,6 +376,7 @@ func (h *Hub) snapshot(ctx context.Context, me UserID, batch model.OfflineBatch)
 		return Snapshot{}, err
 	}
 	snap.Contacts = contacts
+	snap.Settings = h.loadSettings(ctx, me)
 
 	h.mu.Lock()
 	snap.Online = h.roster // shared, not copied

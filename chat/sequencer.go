@@ -227,6 +227,8 @@ func (h *Hub) apply(batch []op) {
 					h.adminChangedLocked(u)
 				}
 			})
+		case *settingOp:
+			o.res <- h.setSetting(o)
 		}
 	}
 	h.flushSends(batch[start:])
@@ -259,6 +261,11 @@ func (h *Hub) fail(o op, err error) {
 		default:
 		}
 	case *statusOp:
+		select {
+		case o.res <- err:
+		default:
+		}
+	case *settingOp:
 		select {
 		case o.res <- err:
 		default:

@@ -157,7 +157,8 @@ func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
 	// Back to the schema before step 2, with two look-alikes in it.
 	for _, q := range []string{
 		`DROP TABLE audit_log`, `DROP TABLE mutes`, `DROP TABLE bans`, // step 4
-		`DROP TABLE link_codes`, // step 5
+		`DROP TABLE link_codes`,    // step 5
+		`DROP TABLE user_settings`, // step 6
 		`DROP TABLE mentions`, `DROP TABLE room_bans`, `DROP TABLE room_invites`,
 		`DROP TABLE room_members`, `DROP TABLE rooms`, // step 3
 		`DROP INDEX idx_users_skeleton`,

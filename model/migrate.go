@@ -32,6 +32,7 @@ var migrations = []migration{
 	{3, "rooms, their members, invites and bans; mentions", migrateRooms},
 	{4, "server-wide bans, mutes and the moderation audit log", migrateModeration},
 	{5, "one-time codes that link a new key to an account", migrateLinkCodes},
+	{6, "per-user settings: theme, time zone, clock, bell, notices, links", migrateUserSettings},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.

@@ -35,6 +35,7 @@ type Store interface {
 	Deliveries
 	Rooms
 	Moderation
+	Settings
 	// Close flushes and closes the database.
 	Close() error
 }

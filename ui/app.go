@@ -85,7 +85,8 @@ type App struct {
 	// awayTold lists the peers already said to be away since their
 	// presence last changed.
 	awayTold    map[chat.UserID]bool
-	markPending bool // a markTickMsg is scheduled
+	markPending bool  // a markTickMsg is scheduled
+	prefs       prefs // the user's settings and the terminal's background
 	exitReason  string
 
 	// mainCache is the area above the input as drawn for mainKey, frame
@@ -175,7 +176,7 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		a.w, a.h = clampSize(msg.Width, msg.Height)
 		return a.fillScreen(), false, true
 	case tea.BackgroundColorMsg:
-		a.setStyles(msg.IsDark())
+		a.onBackground(msg.IsDark())
 		return nil, false, true
 	case tea.KeyPressMsg:
 		cmd, typing := a.handleKey(msg)
@@ -245,14 +246,14 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 }
 
 // setStyles switches between the dark and light style sets and drops every
-// render cache.
-func (a *App) setStyles(isDark bool) {
+// render cache; it reports whether they changed.
+func (a *App) setStyles(isDark bool) bool {
 	st := a.cfg.theme.Light
 	if isDark {
 		st = a.cfg.theme.Dark
 	}
 	if st == a.st {
-		return
+		return false
 	}
 	a.st = st
 	a.rc.st = st
@@ -269,6 +270,7 @@ func (a *App) setStyles(isDark bool) {
 	a.dropRenderCaches()
 	a.status.bump()
 	a.sidebar.Touch()
+	return true
 }
 
 // dropRenderCaches forgets every rendered message line.
@@ -351,6 +353,9 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 		return nil, true
 	}
 	switch {
+	case key.Matches(k, a.keys.Help) && (k.String() == "f1" || a.focus == focusSidebar || a.composer.Len() == 0):
+		a.openModal(newHelpOverlay(a.common))
+		return nil, false
 	case key.Matches(k, a.keys.Switcher):
 		a.openModal(newSwitcher(a.common, a.chatState))
 		return nil, false

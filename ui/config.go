@@ -70,11 +70,14 @@ type appConfig struct {
 	connect func(context.Context, chat.Account) (chat.Session, error)
 	// attach is called (in a Cmd) once the App holds the session; session.go
 	// starts feeding events there, so events reach the App only after it.
-	attach    func(chat.Session)
-	loc       *time.Location
-	now       func() time.Time
-	pageSize  int
-	maxWindow int
+	attach func(chat.Session)
+	loc    *time.Location
+	// hyperlinks says the client's terminal is known to show OSC 8
+	// hyperlinks (/links auto).
+	hyperlinks bool
+	now        func() time.Time
+	pageSize   int
+	maxWindow  int
 	// markDelay debounces read markers; quitDelay keeps a final notice on
 	// screen before quitting; noticeEvery rate-limits join/leave lines in a
 	// big lobby; retryDelay spaces the retries of a rate-limited line;

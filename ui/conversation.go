@@ -16,6 +16,9 @@ type renderCtx struct {
 	me    chat.UserID
 	meKey string // the user's handle key: mentions of it are highlighted
 	loc   *time.Location
+	// clock12 draws times on the 12-hour clock; links wraps URLs in OSC 8
+	// hyperlinks (see settings.go).
+	clock12, links bool
 }
 
 // entryKind tells message entries from system lines.
@@ -191,10 +194,10 @@ func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
 		bp = st.pAction
 	}
 	stamp, indent, bw := "", "", w
-	if w >= stampWidth+10 {
-		stamp = st.pTime.s(m.At.In(rc.loc).Format("15:04")) + " "
-		indent = strings.Repeat(" ", stampWidth)
-		bw = w - stampWidth
+	if sw := rc.stampCells(); w >= sw+10 {
+		stamp = st.pTime.s(rc.stamp(m.At)) + " "
+		indent = strings.Repeat(" ", sw)
+		bw = w - sw
 	}
 	mention := ""
 	if m.From != rc.me && chat.Mentions(body, rc.meKey) {
@@ -208,6 +211,9 @@ func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
 		} else {
 			out[i] = indent + paintMentions(l, mention, bp, rc.st.pMention)
 		}
+	}
+	if rc.links {
+		out = linkLines(body, wrapped, out)
 	}
 	return out
 }

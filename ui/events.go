@@ -64,6 +64,10 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 		case *chat.AnnouncementEvent:
 			a.notes.Flush()
 			a.onAnnouncement(*ev)
+		case chat.SettingsEvent:
+			a.applySettings(ev.Settings)
+		case *chat.SettingsEvent:
+			a.applySettings(ev.Settings)
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
 		case *chat.ShutdownEvent:
@@ -71,7 +75,7 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 		}
 	}
 	cmds = append(cmds, a.notes.Schedule())
-	if bell {
+	if bell && a.prefs.Bell {
 		// The one place the UI rings: at most once per batch. BEL goes to
 		// the terminal as a raw write, never inside the view.
 		cmds = append(cmds, tea.Raw("\a"))
@@ -219,9 +223,9 @@ func (a *App) onPresence(ev chat.PresenceEvent) {
 	delete(a.awayTold, p.User) // a new away spell is told again
 	if p.User != a.me.ID {
 		switch {
-		case ev.Joined:
+		case ev.Joined && a.prefs.Notices:
 			a.notes.Add(p.User, p.Handle, true)
-		case ev.Left:
+		case ev.Left && a.prefs.Notices:
 			a.notes.Add(p.User, p.Handle, false)
 		}
 	}

@@ -17,6 +17,7 @@ type keyMap struct {
 	PageDown key.Binding
 	Switcher key.Binding // the quick switcher
 	Complete key.Binding // @handle completion in the input (Tab)
+	Help     key.Binding // the key and command overlay (? with an empty composer)
 }
 
 func newKeyMap() keyMap {
@@ -33,6 +34,7 @@ func newKeyMap() keyMap {
 		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgup/pgdn", "scroll")),
 		Switcher: key.NewBinding(key.WithKeys("ctrl+k"), key.WithHelp("^K", "go to")),
 		Complete: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "@name")),
+		Help:     key.NewBinding(key.WithKeys("f1", "?"), key.WithHelp("?/F1", "keys")),
 	}
 }
 
@@ -42,33 +44,39 @@ func hint(b key.Binding) string {
 	return h.Key + " " + h.Desc
 }
 
+// The status line names the two or three keys that matter in each mode
+// (? or F1 shows them all); a wide chat screen gets more.
+
 // helpChat is the status line while typing; wide terminals get every key.
 func (k keyMap) helpChat(wide bool) []string {
 	if wide {
-		return []string{hint(k.Enter), "tab/^N/^P switch", hint(k.Switcher), "@name+tab complete", "esc/^S contacts", hint(k.PageUp), "/help", hint(k.Quit)}
+		return []string{hint(k.Enter), "tab/^N/^P switch", hint(k.Switcher), "@name+tab complete", "esc/^S contacts", hint(k.PageUp), hint(k.Help), hint(k.Quit)}
 	}
-	return []string{hint(k.Enter), hint(k.NextConv), hint(k.Switcher), hint(k.Sidebar), "/help", hint(k.Quit)}
+	return []string{hint(k.Enter), hint(k.Switcher), hint(k.Help)}
 }
 
 // helpSidebar is the status line while the sidebar has focus.
 func (k keyMap) helpSidebar() []string {
-	return []string{"↑/↓ select", "pgup/dn page", "enter open", "esc back", hint(k.NextConv), hint(k.Quit)}
+	return []string{"enter open", "esc back", hint(k.Help)}
 }
 
 // helpDialog is the status line while the offline dialog is open.
 func (k keyMap) helpDialog() []string {
-	return []string{"↑/↓ pick", "enter open conversation", "esc dismiss", hint(k.Quit)}
+	return []string{"↑/↓ pick", "enter open conversation", "esc dismiss"}
 }
 
 // helpSwitcher is the status line while the quick switcher is open.
 func (k keyMap) helpSwitcher() []string {
-	return []string{"type to filter", "↑/↓ pick", "enter open", "esc close", hint(k.Quit)}
+	return []string{"type to filter", "enter open", "esc close"}
 }
 
 // helpRooms is the status line while the /rooms list is open.
 func (k keyMap) helpRooms() []string {
-	return []string{"↑/↓ pick", "enter join", "esc close", hint(k.Quit)}
+	return []string{"↑/↓ pick", "enter join", "esc close"}
 }
+
+// helpOverlay is the status line while the key overlay is open.
+func (k keyMap) helpOverlay() []string { return []string{"any key closes", hint(k.Quit)} }
 
 // helpLogin is the status line of the login screen.
 func (k keyMap) helpLogin() []string {

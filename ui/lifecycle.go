@@ -68,6 +68,10 @@ func (a *App) connected(msg connectedMsg) tea.Cmd {
 	}
 	a.online = snap.Online
 	a.contacts = snap.Contacts
+	if snap.Settings.Theme == "" { // a broker that keeps no settings
+		snap.Settings = chat.DefaultSettings()
+	}
+	a.applySettings(snap.Settings)
 	lobby := a.convs[chat.Lobby]
 	n := snap.Online.Len()
 	welcome := fmt.Sprintf("Welcome to %s, %s! %d %s online.", a.cfg.serverName, a.me.Handle,

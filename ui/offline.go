@@ -164,7 +164,7 @@ func (d *OfflineDialog) lines() []string {
 				// A room's group has several senders: each line names its own.
 				text = st.HandleStyle(m.FromHandle).Render(safeLine(m.FromHandle)) + ": " + text
 			}
-			line := "    " + st.Time.Render(m.At.In(rc.loc).Format("15:04")) + " " + text
+			line := "    " + st.Time.Render(rc.stamp(m.At)) + " " + text
 			body = append(body, fit(line, inner))
 		}
 	}

@@ -120,6 +120,7 @@ func serve(s ssh.Session, b chat.Broker, opts Options, theme Theme) {
 		key:        key,
 		wanted:     s.User(),
 		loc:        clientLocation(s.Environ()),
+		hyperlinks: hyperlinkTerminal(s.Environ()),
 		pageSize:   opts.HistoryPage,
 		maxWindow:  opts.MaxWindow,
 		updateHook: opts.updateHook,

@@ -21,6 +21,7 @@ const (
 	hintLogin
 	hintSwitcher
 	hintRooms
+	hintHelp
 )
 
 // Status is the bottom line: the last error (red, until the next edit, a
@@ -164,6 +165,8 @@ func (s *Status) View() string {
 			hints = s.keys.helpSwitcher()
 		case hintRooms:
 			hints = s.keys.helpRooms()
+		case hintHelp:
+			hints = s.keys.helpOverlay()
 		default:
 			hints = s.keys.helpChat(s.w >= 100)
 		}

@@ -91,7 +91,7 @@ var (
 	knownErrors = chat.UserErrors()
 	// bareErrors are shown without their sentinel's prefix.
 	bareErrors = []error{chat.ErrHandleTaken, chat.ErrNotAllowed, chat.ErrNotListed,
-		chat.ErrAlreadyListed, chat.ErrUnknownCommand, chat.ErrRemoved}
+		chat.ErrAlreadyListed, chat.ErrUnknownCommand, chat.ErrRemoved, chat.ErrSetting}
 )
 
 // isKnownChatError reports whether err is one of the chat package's user
