@@ -24,7 +24,9 @@ func retainedAfter(t *testing.T, n int) int64 {
 		return int64(ms.HeapAlloc)
 	}
 	base := heap()
-	h := newHarness(t, nil)
+	// The renderings shared by every session belong to the server (one
+	// set per Theme), not to this session: leave them out of its count.
+	h := newHarness(t, nil, func(c *appConfig) { c.theme = NewTheme(); c.theme.lines = nil })
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	const batch = 50
 	for id := 1; id <= n; id += batch {
