@@ -21,6 +21,7 @@ for r in ${RUNS:-n1000 n2000 idle2000 msgs5000}; do
   n1000) run n1000 25001 -n 1000 -senders 5 -rate 2 -duration 20s -timeout 30s ;;
   n2000) run n2000 25003 -n 2000 -senders 5 -rate 2 -duration 20s -timeout 30s ;;
   idle2000) run idle2000 25004 -n 2000 -idle 30s -timeout 30s ;;
+  storm1000) run storm1000 25008 -n 1000 -storm 500 -senders 5 -rate 2 -duration 40s -timeout 60s ;;
   msgs5000) run msgs5000 25005 -n 1000 -senders 10 -rate 5 -duration 100s -observers 30 -timeout 30s ;;
   esac
 done
