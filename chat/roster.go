@@ -10,11 +10,11 @@ import (
 // per presence change and every session holds a reference to it instead of
 // a copy. Changes build a new Roster with With, never modify one in place.
 //
-// The members are kept in chunks of at most 2 × rosterChunk, and a new
+// The members are kept in chunks of at most 2 × rosterChunkSize; a new
 // version copies only the chunk that changed plus the list of chunks: the
 // versions that sessions still hold (a snapshot keeps the roster of its
-// connect time) share everything else, so they cost O(users / rosterChunk
-// + rosterChunk) each instead of O(users).
+// connect time) share everything else, so each costs O(users /
+// rosterChunkSize + rosterChunkSize) instead of O(users).
 //
 // A nil *Roster is the empty roster. Every method is safe for concurrent
 // use.
