@@ -544,7 +544,7 @@ func TestEndToEndObserversSample(t *testing.T) {
 // either before the storm or during it.
 func TestEndToEndLoginStorm(t *testing.T) {
 	f := startFakeChat(t, nil)
-	cfg := testConfig(t, f.addr(), "-n", "3", "-senders", "1", "-rate", "20", "-duration", "1s", "-storm", "4",
+	cfg := testConfig(t, f.addr(), "-n", "3", "-senders", "1", "-rate", "10", "-duration", "3s", "-storm", "4",
 		"-settle", "0s", "-drain", "10s", "-timeout", "15s")
 	rep := run(context.Background(), cfg, nil)
 	if !rep.OK || rep.Storm != 4 || rep.StormConnected != 4 || rep.StormFailed != 0 {
