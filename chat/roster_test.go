@@ -3,6 +3,7 @@ package chat
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ func checkRoster(t *testing.T, r *Roster, want map[UserID]Presence) {
 	}
 	var prev *rosterMember
 	for i := range r.Len() {
-		m := r.members[i]
+		m := r.member(i)
 		if w, ok := want[m.User]; !ok || w != m.Presence {
 			t.Fatalf("member %d = %+v, want %+v (present %v)", i, m.Presence, w, ok)
 		}
@@ -59,6 +60,70 @@ func TestRosterWithKeepsOrderAndNeverChangesTheOld(t *testing.T) {
 	}
 }
 
+// TestRosterWithKeepsOrderAcrossChunks is the test above with enough users
+// for many chunks, logins, renames and logouts splitting and merging them.
+func TestRosterWithKeepsOrderAcrossChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	want := map[UserID]Presence{}
+	var r *Roster
+	for step := range 6000 {
+		id := UserID(rng.IntN(700) + 1)
+		st := Online
+		if step > 3000 && rng.IntN(2) == 0 {
+			st = Offline // the second half shrinks the roster again
+		}
+		p := Presence{User: id, Handle: fmt.Sprintf("u%03d", rng.IntN(500)), Status: st}
+		before := slices.Clone(r.membersOrNil())
+		next := r.With(p)
+		if st == Offline {
+			delete(want, id)
+		} else {
+			want[id] = p
+		}
+		if step%97 == 0 || step == 5999 {
+			if !slices.Equal(before, r.membersOrNil()) {
+				t.Fatalf("step %d: With modified the old roster", step)
+			}
+			checkRoster(t, next, want)
+			for c, ch := range next.chunks {
+				if len(ch.members) == 0 || len(ch.members) > 2*rosterChunkSize {
+					t.Fatalf("step %d: chunk %d has %d members", step, c, len(ch.members))
+				}
+			}
+		}
+		r = next
+	}
+}
+
+// TestRosterVersionsShareMemory: a login to a roster of 2,000 copies one
+// chunk and the list of chunks, not the 2,000 members, so that the
+// versions sessions still hold (each snapshot keeps the roster of its
+// connect time) do not cost O(users) each.
+func TestRosterVersionsShareMemory(t *testing.T) {
+	var r *Roster
+	for i := range 2000 {
+		r = r.With(Presence{User: UserID(i + 1), Handle: fmt.Sprintf("load%04d", i+1), Status: Online})
+	}
+	ids := 2000
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	for range 100 {
+		ids++
+		r = r.With(Presence{User: UserID(ids), Handle: fmt.Sprintf("load%04d", ids), Status: Online})
+	}
+	runtime.ReadMemStats(&ms)
+	per := (ms.TotalAlloc - before) / 100
+	// 2,000 members × 8 bytes is 16,000 bytes; one chunk and the chunk
+	// list are a few hundred to a couple of thousand.
+	if per > 4000 {
+		t.Fatalf("a login to 2,000 users allocates %d bytes, want ≤ 4,000", per)
+	}
+	if r.Len() != 2100 || r.At(0).Handle != "load0001" || r.At(2099).Handle != "load2100" {
+		t.Fatalf("roster: %d, %v .. %v", r.Len(), r.At(0), r.At(r.Len()-1))
+	}
+}
+
 func TestRosterNilIsEmptyAndNoOpKeepsTheSameRoster(t *testing.T) {
 	var r *Roster
 	if r.Len() != 0 || r.With(Presence{User: 1}) != nil {
@@ -80,7 +145,11 @@ func (r *Roster) membersOrNil() []*rosterMember {
 	if r == nil {
 		return nil
 	}
-	return r.members
+	var out []*rosterMember
+	for _, ch := range r.chunks {
+		out = append(out, ch.members...)
+	}
+	return out
 }
 
 func maps(m map[UserID]Presence) map[UserID]Presence {

@@ -108,7 +108,7 @@ func newApp(cfg appConfig) *App {
 		chatState: &chatState{convs: make(map[chat.ConvID]*Conversation)},
 	}
 	a.w, a.h = 80, 24
-	a.rc = renderCtx{st: a.st, loc: cfg.loc}
+	a.rc = renderCtx{st: a.st, loc: cfg.loc, shared: cfg.theme.lines}
 	a.pane = newPane(com, a.chatState, &a.rc)
 	a.composer = newComposer(a.st, defaultLimit)
 	a.sidebar = newSidebar(com, a.chatState)

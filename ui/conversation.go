@@ -19,6 +19,9 @@ type renderCtx struct {
 	// clock12 draws times on the 12-hour clock; links wraps URLs in OSC 8
 	// hyperlinks (see settings.go).
 	clock12, links bool
+	// shared holds renderings of messages common to every reader (nil:
+	// none); see sharedLines.
+	shared *sharedLines
 }
 
 // entryKind tells message entries from system lines.
@@ -56,7 +59,15 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 	if e.lines != nil && int(e.width) == w {
 		return e.lines
 	}
+	var share sharedKey
+	shareable := false
 	if e.kind == entMessage && e.msg.Kind != chat.KindRename && e.msg.Kind != chat.KindSystem {
+		if share, shareable = sharedKeyOf(rc, &e.msg, w); shareable {
+			if lines, ok := rc.shared.get(share); ok {
+				e.lines, e.width = lines, int32(w)
+				return e.lines
+			}
+		}
 		e.lines = renderMessage(rc, &e.msg, w)
 	} else {
 		// A rename or a room's system line on record is a system line too.
@@ -75,6 +86,9 @@ func (e *entry) render(rc *renderCtx, w int) []string {
 		e.lines[i] = paneMargin + l
 	}
 	e.width = int32(w)
+	if shareable {
+		rc.shared.put(share, e.lines)
+	}
 	return e.lines
 }
 

@@ -24,7 +24,9 @@ func retainedAfter(t *testing.T, n int) int64 {
 		return int64(ms.HeapAlloc)
 	}
 	base := heap()
-	h := newHarness(t, nil)
+	// The renderings shared by every session belong to the server (one
+	// set per Theme), not to this session: leave them out of its count.
+	h := newHarness(t, nil, func(c *appConfig) { c.theme = NewTheme(); c.theme.lines = nil })
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	const batch = 50
 	for id := 1; id <= n; id += batch {
@@ -307,7 +309,8 @@ func retainedIn200Rooms(t *testing.T, perRoom int) (int64, *harness) {
 	}
 	b := roomsBroker(convs, nil, nil)
 	base := heap()
-	h := newHarness(t, b)
+	// The shared renderings belong to the server, as in retainedAfter.
+	h := newHarness(t, b, func(c *appConfig) { c.theme = NewTheme(); c.theme.lines = nil })
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	id := 1
 	for range perRoom {

@@ -161,7 +161,12 @@ func handleHash(handle string) uint32 {
 // background colour is known.
 type Theme struct {
 	Dark, Light *Styles
+	// lines are the message renderings shared by the sessions of the
+	// theme (nil: each session renders its own).
+	lines *sharedLines
 }
 
 // NewTheme builds both style sets once.
-func NewTheme() Theme { return Theme{Dark: NewStyles(true), Light: NewStyles(false)} }
+func NewTheme() Theme {
+	return Theme{Dark: NewStyles(true), Light: NewStyles(false), lines: newSharedLines()}
+}

@@ -44,6 +44,7 @@ type config struct {
 	runID       int
 	cpuProfile  string
 	floor       bool // run the workload against a floor server first
+	storm       int  // sessions that log in and out during the second half of the send window
 }
 
 // defaultObservers is the default of -observers: every session observes in
@@ -108,6 +109,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.runID, "run-id", 0, "run id embedded in every token (0: random), so tokens of earlier runs in the history never count")
 	fs.BoolVar(&c.dumpScreen, "dump-screen", false, "print the last session's final screen to stderr (diagnostics)")
 	fs.BoolVar(&c.floor, "floor", false, "first run the same workload against a minimal line-broadcast SSH server started by the tool (the floor), then against -addr; the report carries both and their ratios")
+	fs.IntVar(&c.storm, "storm", 0, "a login storm: this many more sessions (users after the -n) connect, -connect-concurrency at a time, and leave once ready, starting halfway through the send window; the report gives the latency of messages sent before the storm and during it")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the tool's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -157,6 +159,10 @@ func (c *config) validate() error {
 		return errors.New("-timeout must be positive")
 	case c.pid < 0:
 		return errors.New("-pid must not be negative")
+	case c.storm < 0:
+		return errors.New("-storm must not be negative")
+	case c.storm > 0 && (c.senders == 0 || c.idle > 0):
+		return errors.New("-storm needs senders (it measures their latency before and during the storm)")
 	}
 	c.senders = min(c.senders, c.n)
 	c.observers = min(c.observers, c.n)
@@ -186,7 +192,8 @@ func (c *config) validate() error {
 func (c *config) autoDeadline() time.Duration {
 	waves := (c.n + c.concurrency - 1) / c.concurrency
 	connect := min(time.Duration(waves)*c.timeout, 5*time.Minute)
-	return connect + c.settle + c.duration + c.drain + c.idle + 30*time.Second
+	storm := min(time.Duration((c.storm+c.concurrency-1)/c.concurrency)*c.timeout, 5*time.Minute)
+	return connect + c.settle + c.duration + storm + c.drain + c.idle + 30*time.Second
 }
 
 // resolveLoopback checks that addr (host:port) names a loopback address and

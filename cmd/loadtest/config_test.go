@@ -54,6 +54,9 @@ func TestConfigValidation(t *testing.T) {
 		{"extra"},
 		{"-observers", "-1"},
 		{"-observers", "0"},
+		{"-storm", "-1"},
+		{"-storm", "5", "-idle", "1s"},
+		{"-storm", "5", "-senders", "0"},
 	}
 	for _, args := range bad {
 		if _, err := parseConfig(args, &bytes.Buffer{}); err == nil {

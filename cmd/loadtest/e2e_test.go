@@ -538,3 +538,25 @@ func TestEndToEndObserversSample(t *testing.T) {
 		t.Fatalf("bytes per delivery %v", rep.BytesPerSessionPerDelivery)
 	}
 }
+
+// TestEndToEndLoginStorm: with -storm the extra sessions log in and out
+// halfway through the send window, and every delivery is counted once,
+// either before the storm or during it.
+func TestEndToEndLoginStorm(t *testing.T) {
+	f := startFakeChat(t, nil)
+	cfg := testConfig(t, f.addr(), "-n", "3", "-senders", "1", "-rate", "10", "-duration", "3s", "-storm", "4",
+		"-settle", "0s", "-drain", "10s", "-timeout", "15s")
+	rep := run(context.Background(), cfg, nil)
+	if !rep.OK || rep.Storm != 4 || rep.StormConnected != 4 || rep.StormFailed != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if rep.Connected != 3 || rep.Delivered != rep.Expected {
+		t.Fatalf("storm sessions counted as receivers: %+v", rep)
+	}
+	if rep.QuietDeliveries == 0 || rep.StormDeliveries == 0 || rep.QuietDeliveries+rep.StormDeliveries != rep.Delivered {
+		t.Fatalf("quiet %d + storm %d deliveries, %d delivered", rep.QuietDeliveries, rep.StormDeliveries, rep.Delivered)
+	}
+	if rep.QuietP99Ms <= 0 || rep.StormP99Ms <= 0 || rep.StormP99Ratio <= 0 {
+		t.Fatalf("quiet/storm latency: %+v", rep)
+	}
+}

@@ -63,6 +63,21 @@ type report struct {
 	LatencyP99Ms  float64 `json:"latency_p99_ms"`
 	LatencyMaxMs  float64 `json:"latency_max_ms"`
 
+	// A login storm (-storm): the storm sessions, and the latency of the
+	// messages sent before it (quiet) and during it (storm).
+	Storm             int     `json:"storm,omitempty"`
+	StormConnected    int     `json:"storm_connected,omitempty"`
+	StormFailed       int     `json:"storm_failed,omitempty"`
+	StormWallS        float64 `json:"storm_wall_s,omitempty"`
+	StormConnectP99Ms float64 `json:"storm_connect_p99_ms,omitempty"`
+	QuietDeliveries   int64   `json:"quiet_deliveries,omitempty"`
+	StormDeliveries   int64   `json:"storm_deliveries,omitempty"`
+	QuietP50Ms        float64 `json:"quiet_latency_p50_ms,omitempty"`
+	QuietP99Ms        float64 `json:"quiet_latency_p99_ms,omitempty"`
+	StormP50Ms        float64 `json:"storm_latency_p50_ms,omitempty"`
+	StormP99Ms        float64 `json:"storm_latency_p99_ms,omitempty"`
+	StormP99Ratio     float64 `json:"storm_p99_ratio,omitempty"`
+
 	BytesReceived              int64   `json:"bytes_received"`
 	BytesPerSessionPerDelivery float64 `json:"bytes_per_session_per_delivery"`
 	BytesPerSessionPerS        float64 `json:"bytes_per_session_per_s"`
@@ -114,6 +129,7 @@ func newReport(cfg *config) *report {
 		IdleS:     cfg.idle.Seconds(),
 		ServerPID: cfg.pid,
 		RunID:     cfg.runID,
+		Storm:     cfg.storm,
 		Failures:  map[string]int{},
 	}
 }
@@ -234,6 +250,11 @@ func (r *report) writeSummary(w io.Writer) {
 		}
 		p("  latency     p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms", r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs)
 		p("  bandwidth   %.1f bytes per session per delivered message", r.BytesPerSessionPerDelivery)
+		if r.Storm > 0 {
+			p("  storm       %d logged in and out (%d failed) in %.1fs from halfway, connect p99 %.1f ms", r.StormConnected, r.StormFailed, r.StormWallS, r.StormConnectP99Ms)
+			p("  quiet/storm p50 %.1f / %.1f ms, p99 %.1f / %.1f ms (×%.2f) over %d / %d deliveries sent before / during the storm",
+				r.QuietP50Ms, r.StormP50Ms, r.QuietP99Ms, r.StormP99Ms, r.StormP99Ratio, r.QuietDeliveries, r.StormDeliveries)
+		}
 	}
 	if r.Mode == "idle" {
 		p("  idle        %gs held; %.1f bytes per session per s received", r.IdleS, r.BytesPerSessionPerS)

@@ -94,6 +94,7 @@ func run(ctx context.Context, cfg *config, log io.Writer) *report {
 		tr:  newTracker(cfg.runID, max(cfg.senders, 1), cfg.perSender()),
 		rep: newReport(cfg),
 	}
+	r.tr.split = cfg.storm > 0
 	r.exec(ctx)
 	r.rep.finish(cfg)
 	return r.rep
@@ -305,7 +306,32 @@ func (r *runner) send(ctx context.Context, ready []*session) {
 		offset := interval * time.Duration(i) / time.Duration(len(senders))
 		wg.Go(func() { sentBy[i] = sendLoop(ctx, s, i, tr, start, offset, interval, cfg.duration) })
 	}
+	var storm stormResult
+	stormDone := make(chan struct{})
+	if cfg.storm > 0 {
+		go func() {
+			defer close(stormDone)
+			if !sleepCtx(ctx, cfg.duration/2) {
+				return
+			}
+			r.logf("storm: %d sessions log in and out (%d at a time)", cfg.storm, cfg.concurrency)
+			tr.startStorm()
+			storm = r.storm(ctx)
+		}()
+	} else {
+		close(stormDone)
+	}
 	wg.Wait()
+	<-stormDone
+	if cfg.storm > 0 {
+		rep.StormConnected, rep.StormFailed = storm.connected, storm.failed
+		rep.StormWallS = round3(storm.wall.Seconds())
+		d := summarize(storm.connectTimes)
+		rep.StormConnectP99Ms = ms(d.P99)
+		if storm.wall > cfg.duration-cfg.duration/2 {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("the storm took %.1fs, longer than the second half of the send window: messages sent after it count as storm", storm.wall.Seconds()))
+		}
+	}
 	var observers, all []int32
 	for _, s := range ready {
 		all = append(all, s.sender.Load())
@@ -395,7 +421,7 @@ func (r *runner) teardown() {
 	}
 	wait := time.NewTimer(5 * time.Second)
 	defer wait.Stop()
-	var lat []time.Duration
+	var lat, quietLat, stormLat []time.Duration
 	var rxBytes, rxDeliveries int64
 	var allBytes, allDeliveries int64
 	stuck := 0
@@ -413,6 +439,8 @@ func (r *runner) teardown() {
 			continue
 		}
 		lat = append(lat, s.lat...)
+		quietLat = append(quietLat, s.quietLat...)
+		stormLat = append(stormLat, s.stormLat...)
 		if !s.ready {
 			continue
 		}
@@ -446,6 +474,13 @@ func (r *runner) teardown() {
 	rep.Foreign = r.tr.foreign.Load()
 	d := summarize(lat)
 	rep.LatencyP50Ms, rep.LatencyP90Ms, rep.LatencyP99Ms, rep.LatencyMaxMs = ms(d.P50), ms(d.P90), ms(d.P99), ms(d.Max)
+	if r.tr.split {
+		q, st := summarize(quietLat), summarize(stormLat)
+		rep.QuietDeliveries, rep.StormDeliveries = int64(len(quietLat)), int64(len(stormLat))
+		rep.QuietP50Ms, rep.QuietP99Ms = ms(q.P50), ms(q.P99)
+		rep.StormP50Ms, rep.StormP99Ms = ms(st.P50), ms(st.P99)
+		rep.StormP99Ratio = ratio(rep.StormP99Ms, rep.QuietP99Ms)
+	}
 	rep.BytesReceived = allBytes
 	// Bytes per delivered message are measured on observers that do not
 	// type, so that the echo of typing does not count.

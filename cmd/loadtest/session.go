@@ -35,6 +35,24 @@ type tracker struct {
 	unknown atomic.Int64
 	// foreign counts sightings of tokens of other runs (stored history).
 	foreign atomic.Int64
+	// split is set for a run with a login storm: latencies are also kept
+	// apart by whether the message was sent before stormAt.
+	split bool
+	// stormAt is when the storm started, as an offset from base plus one
+	// (zero: not yet).
+	stormAt atomic.Int64
+}
+
+// startStorm records now as the start of the login storm.
+func (t *tracker) startStorm() {
+	t.stormAt.Store(int64(time.Since(t.base)) + 1)
+}
+
+// inStorm reports whether a message sent at offset at was sent during the
+// login storm.
+func (t *tracker) inStorm(at time.Duration) bool {
+	v := t.stormAt.Load()
+	return v != 0 && int64(at) >= v-1
 }
 
 // newTracker returns a tracker for run id run, senders senders and up to
@@ -113,6 +131,9 @@ type session struct {
 	// after the ready pattern and counts deliveries. Other sessions drop
 	// their emulator once ready and only count bytes.
 	observe bool
+	// storm is set before connect for a session of a login storm: it
+	// counts nothing it sees (it joins while messages are on the screens).
+	storm bool
 	// sender is this session's sender index, or -1. Own tokens are ignored
 	// (they also appear in the session's own input line while typing).
 	sender atomic.Int32
@@ -126,7 +147,9 @@ type session struct {
 	// Results, owned by the reader until done is closed.
 	seen bitset
 	lat  []time.Duration
-	now  time.Time // time the current chunk was read
+	// quietLat and stormLat split lat by the send time, in a storm run.
+	quietLat, stormLat []time.Duration
+	now                time.Time // time the current chunk was read
 	// started is set when the reader goroutine has been started (so done
 	// will be closed).
 	started bool
@@ -296,6 +319,9 @@ func (s *session) readLoop() {
 
 // onToken records a token seen on screen at s.now.
 func (s *session) onToken(id tokenID) {
+	if s.storm {
+		return
+	}
 	if id.Run != s.tr.run {
 		s.tr.foreign.Add(1)
 		return
@@ -317,7 +343,15 @@ func (s *session) onToken(id tokenID) {
 	if s.seen.testAndSet(i) {
 		return
 	}
-	s.lat = append(s.lat, s.now.Sub(s.tr.base)-at)
+	d := s.now.Sub(s.tr.base) - at
+	s.lat = append(s.lat, d)
+	if s.tr.split {
+		if s.tr.inStorm(at) {
+			s.stormLat = append(s.stormLat, d)
+		} else {
+			s.quietLat = append(s.quietLat, d)
+		}
+	}
 	s.tr.delivered.Add(1)
 }
 
