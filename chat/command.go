@@ -45,6 +45,7 @@ func commands() []command {
 		{name: "unban", args: "HANDLE", help: "undo /ban (operators)", run: cmdUnban},
 		{name: "op", args: "HANDLE", help: "make a member an operator of the room in front (owner)", run: cmdOp},
 		{name: "deop", args: "HANDLE", help: "undo /op (owner)", run: cmdDeop},
+		{name: "search", args: "WORDS", help: "find messages containing WORDS in every conversation you can read", run: cmdSearch},
 		{name: "away", args: "[REASON]", help: "mark yourself away", run: cmdAway},
 		{name: "back", help: "mark yourself back", run: cmdBack},
 		{name: "quit", help: "leave the chat", run: cmdQuit, alias: []string{"exit"}},
