@@ -45,6 +45,8 @@ func commands() []command {
 		{name: "unban", args: "HANDLE", help: "undo /ban (operators)", run: cmdUnban},
 		{name: "op", args: "HANDLE", help: "make a member an operator of the room in front (owner)", run: cmdOp},
 		{name: "deop", args: "HANDLE", help: "undo /op (owner)", run: cmdDeop},
+		{name: "edit", args: "NEW TEXT", help: "replace your last message here (Up in an empty composer does too)", run: cmdEdit},
+		{name: "delete", help: "delete your last message here", run: cmdDelete},
 		{name: "search", args: "WORDS", help: "find messages containing WORDS in every conversation you can read", run: cmdSearch},
 		{name: "away", args: "[REASON]", help: "mark yourself away", run: cmdAway},
 		{name: "back", help: "mark yourself back", run: cmdBack},

@@ -219,6 +219,8 @@ func (h *Hub) apply(batch []op) {
 			o.res <- h.changeList(o)
 		case *roomOp:
 			o.res <- h.applyRoom(o)
+		case *editOp: // edit.go
+			o.res <- h.edit(o)
 		}
 	}
 	h.flushSends(batch[start:])
@@ -263,6 +265,11 @@ func (h *Hub) fail(o op, err error) {
 	case *roomOp:
 		select {
 		case o.res <- roomResult{err: err}:
+		default:
+		}
+	case *editOp:
+		select {
+		case o.res <- editResult{err: err}:
 		default:
 		}
 	}
