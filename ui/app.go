@@ -372,6 +372,9 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 		return nil, false
 	case key.Matches(k, a.keys.Enter):
 		return a.submit(), false
+	case k.String() == editLastKey && a.composer.Len() == 0:
+		a.recallForEdit() // edit.go
+		return nil, false
 	case key.Matches(k, a.keys.Up):
 		if !a.recallUnsent() {
 			a.mem.recallLine(&a.composer, a.current, -1)

@@ -58,6 +58,8 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 		case *chat.ConversationEvent:
 			a.notes.Flush()
 			cmds = append(cmds, a.onConversation(*ev))
+		case chat.EditEvent: // edit.go
+			a.onEdit(ev)
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
 		case *chat.ShutdownEvent:
@@ -263,4 +265,12 @@ func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {
 		text += ": " + r
 	}
 	return a.end(text)
+}
+
+// onEdit shows an edited or deleted message in place, in whichever
+// window holds it.
+func (a *App) onEdit(ev chat.EditEvent) {
+	if c := a.convs[ev.Message.Conv]; c != nil {
+		c.replaceMessage(ev.Message)
+	}
 }
