@@ -50,9 +50,8 @@ const SearchLimit = 100
 
 // Search is one search: the words, where to look and which page.
 type Search struct {
-	// Words are what to find: messages containing every word (case and
-	// accents ignored by the tokenizer; the last word also matches as a
-	// prefix).
+	// Words are what to find: messages containing every word, as whole
+	// words (case and accents ignored by the tokenizer).
 	Words string
 	// Convs are the conversations the searching user may read; nothing
 	// else is searched. Empty: nothing is found.
@@ -80,8 +79,10 @@ func searchSQL(nConvs, nHidden int) string {
 }
 
 // ftsQuery turns typed words into an FTS4 match expression: each word a
-// quoted term (so nothing typed is read as syntax), all required, the
-// last one also as a prefix. ok is false when no word is left.
+// quoted term (so nothing typed is read as syntax), all required. Words
+// match whole words only: a prefix query reads the index of every word
+// it starts, too slow on a large history. ok is false when no word is
+// left.
 func ftsQuery(words string) (string, bool) {
 	fields := strings.FieldsFunc(words, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
@@ -97,11 +98,7 @@ func ftsQuery(words string) (string, bool) {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(`"` + f)
-		if i == len(fields)-1 {
-			b.WriteString(`*`)
-		}
-		b.WriteString(`"`)
+		b.WriteString(`"` + f + `"`)
 	}
 	return b.String(), true
 }

@@ -3,6 +3,8 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -29,7 +31,7 @@ func TestSearchFindsAcrossGivenConversationsNewestFirst(t *testing.T) {
 	d, _ := openTest(t)
 	a, b := mustUser(t, d, "alice"), mustUser(t, d, "bob")
 	l := appendBodies(t, d, "#lobby", a, "the Blue whale", "nothing here")
-	r := appendBodies(t, d, "#ops", b, "blueberry pie")
+	r := appendBodies(t, d, "#ops", b, "blue-berry pie")
 	p := appendBodies(t, d, "#secret", b, "blue secret")
 	dm := appendBodies(t, d, DMConv(a.ID, b.ID), b, "a blue note")
 	got, err := d.Search(ctx, Search{Words: "blue", Convs: []string{"#lobby", "#ops", DMConv(a.ID, b.ID)}, Limit: 10})
@@ -114,5 +116,68 @@ func TestSearchIndexFollowsPruning(t *testing.T) {
 	var n int
 	if err := d.rdb.QueryRowContext(ctx, `SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'ancient'`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("index rows after prune = %d, %v", n, err)
+	}
+}
+
+// BenchmarkSearch1M searches a database of -model.seed messages (default
+// 1,000,000) over 100 rooms, as a user who may read 11 conversations (the
+// lobby and ten rooms): a word in one message of a thousand, a word in
+// every message (the newest 20 are the page), a two-word query, and a
+// word only in rooms the user may not read (the worst case: every match
+// is read and filtered out).
+func BenchmarkSearch1M(b *testing.B) {
+	n := *seedMessages
+	if testing.Short() {
+		n = min(n, 100_000)
+	}
+	ctx := context.Background()
+	d, _ := openTest(b)
+	start := time.Now()
+	tx, err := d.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "PRAGMA cache_size = -524288"); err != nil {
+		b.Fatal(err)
+	}
+	const seed = `WITH RECURSIVE seq(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM seq WHERE k + 1 < ?)
+		INSERT INTO messages (conv, sender_id, sender_handle, kind, body, created_at)
+		SELECT '#room' || (k % 100), k / 100 % 10 + 1, 'user' || (k / 100 % 10 + 1), 0,
+			'a typical chat line about w' || (k % 1000) || ' and t' || (k % 7) ||
+			CASE WHEN k % 100 >= 50 THEN ' elsewhere' ELSE '' END, ?
+		FROM seq`
+	if _, err := tx.ExecContext(ctx, seed, n, time.Now().UTC()); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	_, _ = d.wdb.ExecContext(ctx, "PRAGMA cache_size = -16384")
+	var segs int
+	_ = d.rdb.QueryRowContext(ctx, `SELECT count(*) FROM messages_fts_segdir`).Scan(&segs)
+	b.Logf("index segments: %d", segs)
+	if os.Getenv("SEARCH_OPTIMIZE") != "" {
+		if _, err := d.wdb.ExecContext(ctx, `INSERT INTO messages_fts (messages_fts) VALUES ('optimize')`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("seeded %d messages (indexed) in %v", n, time.Since(start))
+	convs := []string{"#lobby"}
+	for i := range 10 {
+		convs = append(convs, fmt.Sprintf("#room%d", i))
+	}
+	for _, c := range []struct{ name, words string }{
+		{"rare", "w7"},
+		{"common", "typical"},
+		{"twowords", "w7 t0"},
+		{"unreadable", "elsewhere"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := d.Search(ctx, Search{Words: c.words, Convs: convs, Hidden: []uint64{3}, Limit: 20}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
