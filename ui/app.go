@@ -227,6 +227,10 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		return a.runLine(msg.line), false, true
 	case joinRoomMsg:
 		return a.joinRoom(msg.room), false, true
+	case openFoundMsg: // searchlist.go
+		return a.openFound(msg.m), false, true
+	case foundPageMsg:
+		return a.foundLoaded(msg), false, true
 	case roomsPageMsg:
 		if a.modal == nil {
 			return nil, false, true
