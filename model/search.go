@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -15,9 +16,10 @@ import (
 //
 // Everything specific to SQLite's full-text engine is in this file: the
 // index (searchSchema, created by migration step 5), how the words typed
-// become a match expression (ftsQuery) and the one query that uses it
-// (searchSQL). The index is an FTS4 table over messages.body (external
-// content: it stores no copy of the text) kept by triggers, so every
+// become a match expression (ftsQuery, ftsConvs) and the one query that
+// uses it (searchSQL). The index is an FTS4 table over the body and the
+// conversation (as one token), with external content (a view of
+// messages: it stores no copy of the text), kept by triggers, so every
 // write of messages (AppendMessages, EditMessage, DeleteMessage, pruning)
 // changes it in the same transaction. On PostgreSQL the same shape is a
 // tsvector column with a GIN index and `@@ plainto_tsquery(?)`.
@@ -26,10 +28,15 @@ import (
 // stored messages. Only text and actions are indexed (a deleted message
 // has an empty body).
 var searchSchema = []string{
-	`CREATE VIRTUAL TABLE messages_fts USING fts4(content="messages", body, tokenize=unicode61)`,
+	// The index reads its content through this view: the body, and the
+	// conversation as one token ("c" and its hex), so that the readable
+	// conversations can be part of the MATCH.
+	`CREATE VIEW messages_fts_content (rowid, conv, body) AS
+		SELECT id, 'c' || hex(conv), body FROM messages`,
+	`CREATE VIRTUAL TABLE messages_fts USING fts4(content="messages_fts_content", conv, body, tokenize=unicode61)`,
 	`CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages
 		WHEN new.kind IN (0, 1)
-		BEGIN INSERT INTO messages_fts (docid, body) VALUES (new.id, new.body); END`,
+		BEGIN INSERT INTO messages_fts (docid, conv, body) VALUES (new.id, 'c' || hex(new.conv), new.body); END`,
 	`CREATE TRIGGER messages_fts_bd BEFORE DELETE ON messages
 		WHEN old.kind IN (0, 1)
 		BEGIN DELETE FROM messages_fts WHERE docid = old.id; END`,
@@ -38,8 +45,8 @@ var searchSchema = []string{
 		BEGIN DELETE FROM messages_fts WHERE docid = old.id; END`,
 	`CREATE TRIGGER messages_fts_au AFTER UPDATE OF body ON messages
 		WHEN new.kind IN (0, 1)
-		BEGIN INSERT INTO messages_fts (docid, body) VALUES (new.id, new.body); END`,
-	`INSERT INTO messages_fts (docid, body) SELECT id, body FROM messages WHERE kind IN (0, 1)`,
+		BEGIN INSERT INTO messages_fts (docid, conv, body) VALUES (new.id, 'c' || hex(new.conv), new.body); END`,
+	`INSERT INTO messages_fts (docid, conv, body) SELECT id, 'c' || hex(conv), body FROM messages WHERE kind IN (0, 1)`,
 }
 
 // ErrBadSearch means the words to search for have nothing to match.
@@ -78,8 +85,9 @@ func searchSQL(nConvs, nHidden int) string {
 		ORDER BY f.docid DESC LIMIT ?`
 }
 
-// ftsQuery turns typed words into an FTS4 match expression: each word a
-// quoted term (so nothing typed is read as syntax), all required. Words
+// ftsQuery turns typed words into an FTS4 match expression: each word,
+// lower-cased (so nothing typed is read as an operator), a term of the
+// body, all required. Words
 // match whole words only: a prefix query reads the index of every word
 // it starts, too slow on a large history. ok is false when no word is
 // left.
@@ -98,7 +106,7 @@ func ftsQuery(words string) (string, bool) {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(`"` + f + `"`)
+		b.WriteString("body:" + strings.ToLower(f))
 	}
 	return b.String(), true
 }
@@ -115,6 +123,7 @@ func (d *DB) Search(ctx context.Context, q Search) ([]Message, error) {
 	if !ok {
 		return nil, ErrBadSearch
 	}
+	match += " " + ftsConvs(q.Convs)
 	if len(q.Convs) == 0 || q.Limit <= 0 {
 		return nil, nil
 	}
@@ -222,4 +231,19 @@ func (d *DB) changeMessage(ctx context.Context, op string, id int64, body string
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
 	}
 	return nil
+}
+
+// ftsConvs is the match expression "in one of convs", on the index's
+// one-token form of a conversation ("c" and the hex of its ID). The index
+// then reads only what those conversations said; the SQL filter stays the
+// guarantee. The driver builds FTS4 with the enhanced query syntax
+// (SQLITE_ENABLE_FTS3_PARENTHESIS), where AND binds tighter than OR:
+// hence the parentheses (TestSearchFindsAcrossGivenConversationsNewestFirst
+// fails without them).
+func ftsConvs(convs []string) string {
+	parts := make([]string, len(convs))
+	for i, c := range convs {
+		parts[i] = "conv:c" + strings.ToUpper(hex.EncodeToString([]byte(c)))
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
 }
