@@ -157,7 +157,7 @@ func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
 	// Back to the schema before step 2, with two look-alikes in it.
 	for _, q := range []string{
 		`DROP TABLE messages_fts`, `DROP TRIGGER messages_fts_ai`, `DROP TRIGGER messages_fts_bd`,
-		`DROP TRIGGER messages_fts_bu`, `DROP TRIGGER messages_fts_au`, `DROP TABLE message_edits`, // step 5
+		`DROP TRIGGER messages_fts_bu`, `DROP TRIGGER messages_fts_au`, `DROP TABLE message_edits`, `DROP VIEW messages_fts_content`, // step 5
 		`DROP TABLE link_codes`, // step 4
 		`DROP TABLE mentions`, `DROP TABLE room_bans`, `DROP TABLE room_invites`,
 		`DROP TABLE room_members`, `DROP TABLE rooms`, // step 3

@@ -181,3 +181,30 @@ func BenchmarkSearch1M(b *testing.B) {
 		})
 	}
 }
+
+func TestSearchStepBackfillsMessagesStoredBeforeIt(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTest(t)
+	a := mustUser(t, d, "alice")
+	// Back to the schema before step 5, with a message in it.
+	for _, q := range []string{
+		`DROP TRIGGER messages_fts_ai`, `DROP TRIGGER messages_fts_bd`, `DROP TRIGGER messages_fts_bu`,
+		`DROP TRIGGER messages_fts_au`, `DROP TABLE messages_fts`, `DROP VIEW messages_fts_content`,
+		`DROP TABLE message_edits`, `DELETE FROM schema_migrations WHERE version >= 5`,
+	} {
+		if _, err := d.wdb.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	id := appendBodies(t, d, "#lobby", a, "stored before the index")[0]
+	_ = d.Close()
+	d, err := Open(path)
+	if err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	got, err := d.Search(ctx, Search{Words: "before index", Convs: []string{"#lobby"}, Limit: 10})
+	if err != nil || len(got) != 1 || got[0].ID != id {
+		t.Fatalf("search after the step = %v, %v", ids(got), err)
+	}
+}
