@@ -280,8 +280,62 @@ func (e *cmdEnv) tree() *cobra.Command {
 	root.SetHelpFunc(func(c *cobra.Command, _ []string) { _ = e.help(c) })
 	root.SetUsageFunc(e.help)
 	root.SetContext(e.ctx)
-	root.AddCommand(e.whoCmd(), e.roomsCmd(), e.sendCmd(), e.historyCmd(), e.tailCmd(), e.unreadCmd(), e.adminCmd())
+	root.AddCommand(e.whoCmd(), e.roomsCmd(), e.sendCmd(), e.historyCmd(), e.tailCmd(), e.unreadCmd(), e.adminCmd(), e.searchCmd())
 	return root
+}
+
+// searchCmd prints the messages containing WORDS in every conversation
+// the user may read, newest first (Session.Search).
+func (e *cmdEnv) searchCmd() *cobra.Command {
+	var (
+		asJSON bool
+		limit  int
+		before int64
+	)
+	c := &cobra.Command{
+		Use:   "search WORDS... [--limit N] [--before ID] [--json]",
+		Short: "print the newest messages containing WORDS, in every conversation you can read",
+		Long: "Print up to --limit messages containing every word, newest first, from the lobby, your rooms\n" +
+			"and your direct conversations: conversation, id, time and the line (--before ID pages further back).",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if limit < 1 || limit > chat.SearchPage {
+				return fmt.Errorf("--limit must be between 1 and %d", chat.SearchPage)
+			}
+			if before < 0 {
+				return fmt.Errorf("--before must be a message id")
+			}
+			sess, err := e.session()
+			if err != nil {
+				return err
+			}
+			found, err := sess.Search(e.ctx, strings.Join(args, " "), chat.MessageID(before), limit)
+			if err != nil {
+				return fail(err)
+			}
+			names := map[chat.ConvID]string{}
+			for _, c := range sess.Snapshot().Conversations {
+				names[c.ID] = convName(c)
+			}
+			for _, m := range found {
+				name := firstNonEmpty(names[m.Conv], string(m.Conv))
+				if !asJSON {
+					if err := e.writeLine(name + "\t" + strconv.FormatInt(int64(m.ID), 10) + "\t" + m.At.UTC().Format(time.RFC3339) + "\t" + m.FromHandle + ": " + m.Body); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := e.writeMessage(name, m, true); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line: id, conv, from, body, at, kind")
+	c.Flags().IntVar(&limit, "limit", 20, fmt.Sprintf("how many messages (1-%d)", chat.SearchPage))
+	c.Flags().Int64Var(&before, "before", 0, "only messages older than this id")
+	return c
 }
 
 // help writes the help of c: the list of commands for the root, the usage

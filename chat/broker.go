@@ -84,6 +84,10 @@ type Session interface {
 	// a member of) whose names sort after after (by name key; "" from the
 	// first), for paging the /rooms list.
 	Rooms(ctx context.Context, after string, n int) ([]RoomInfo, error)
+	// Search returns up to n messages containing words, newest first,
+	// older than before (0: from the newest), from every conversation the
+	// user may read; never a blocked sender's or a deleted message.
+	Search(ctx context.Context, words string, before MessageID, n int) ([]Message, error)
 	// DismissOffline marks the offline batch of the snapshot delivered.
 	DismissOffline(ctx context.Context) error
 	// Close ends the session (idempotent).
@@ -120,6 +124,10 @@ type Message struct {
 	Kind       MsgKind
 	Body       string
 	At         time.Time
+	// Edited is when the body was last edited or deleted (zero: never).
+	Edited time.Time
+	// Deleted: the sender (or an admin) deleted it; Body is empty.
+	Deleted bool
 }
 
 // ConvKind tells rooms from direct conversations.
@@ -259,6 +267,9 @@ type Reply struct {
 	Rooms []RoomInfo
 	// Closed asks the UI to drop this conversation from view (/part).
 	Closed ConvID
+	// Found are the results of /search, newest first, which the UI shows
+	// as a list to open one from; more are read with Session.Search.
+	Found []Message
 }
 
 // Event is something the broker tells a session. The concrete types are

@@ -98,6 +98,18 @@
 //     Reads and logins go on (a login leaves its offline messages queued).
 //     The log gets one line when storage degrades and one when a write
 //     succeeds again (storageHealth); there is nothing to restart.
+//   - Edits and deletions (/edit, /delete: the user's last text or action
+//     in the conversation; mayChange is the one rule of who may) are
+//     sequenced (editOp), so "last" is the last committed before it and
+//     the EditEvent takes its place among the messages; the store keeps
+//     the row (a deletion empties it) with its edit time, and the event
+//     goes to exactly the sessions the message went to (skipping those
+//     who blocked the sender). Quiet sessions are not told.
+//   - Search (Session.Search, /search) reads only the conversations the
+//     user may read when it runs (the lobby, rooms they are a member of,
+//     their direct conversations), passed to the store as part of the
+//     query with their blocked senders; room results are checked against
+//     membership again after the read, as History's are.
 //   - Presence counts sessions: a user is online from their first session's
 //     login to their last session's logout.
 //   - Quiet sessions (Hub.Attach, for commands run without a terminal)

@@ -617,10 +617,14 @@ func toMessage(m model.Message) Message {
 	if from == "" {
 		from = m.SenderHandle
 	}
-	return Message{
+	out := Message{
 		ID: MessageID(m.ID), Conv: ConvID(m.Conv), From: UserID(m.SenderID), FromHandle: from,
-		Kind: MsgKind(m.Kind), Body: m.Body, At: m.CreatedAt,
+		Kind: MsgKind(m.Kind), Body: m.Body, At: m.CreatedAt, Deleted: m.Deleted,
 	}
+	if m.EditedAt != nil {
+		out.Edited = *m.EditedAt
+	}
+	return out
 }
 
 // bucket is a token bucket; its user's h.mu guards it.

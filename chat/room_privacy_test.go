@@ -19,7 +19,8 @@ import (
 // member of it (an invitation shows the invited user its name and topic),
 // nor any direct message of others: live events, history, snapshots
 // (conversations, unread and mention counts, offline groups), /rooms,
-// /members, /topic, /whois, and every command reply and error.
+// /members, /topic, /whois, search (Session.Search and /search), and
+// every command reply and error.
 //
 // Every private message and topic carries a marker naming its room
 // ("PRIVp1x..", "TOPICp1x.."), every direct message one naming its pair
@@ -194,6 +195,17 @@ func privacyRun(t *testing.T, seed uint64, steps int) {
 		}
 		rep, err := s.Exec(ctx, Lobby, "/rooms")
 		check(i, "/rooms", fmt.Sprint(rep, err), bad)
+		for _, words := range []string{"PRIV", "DM", "TOPIC", "y"} {
+			found, err := s.Search(ctx, words, 0, SearchPage)
+			check(i, "search "+words, fmt.Sprint(found, err), bad)
+			for _, m := range found {
+				if p, ok := isPrivate(m.Conv); ok && !now[p].member[id] {
+					t.Fatalf("seed %d step %d: u%d, not a member of %s, found %+v", seed, step, i, p, m)
+				}
+			}
+			rep, err := s.Exec(ctx, Lobby, "/search "+words)
+			check(i, "/search "+words, fmt.Sprint(rep, err), bad)
+		}
 	}
 	checkSnapshot := func(i int, snap Snapshot, now map[string]standing) {
 		id := accts[i].ID

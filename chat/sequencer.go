@@ -229,6 +229,8 @@ func (h *Hub) apply(batch []op) {
 			})
 		case *settingOp:
 			o.res <- h.setSetting(o)
+		case *editOp: // edit.go
+			o.res <- h.edit(o)
 		}
 	}
 	h.flushSends(batch[start:])
@@ -278,6 +280,11 @@ func (h *Hub) fail(o op, err error) {
 	case *roomOp:
 		select {
 		case o.res <- roomResult{err: err}:
+		default:
+		}
+	case *editOp:
+		select {
+		case o.res <- editResult{err: err}:
 		default:
 		}
 	case *adminOp:

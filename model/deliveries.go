@@ -19,7 +19,7 @@ const (
 		WHERE d.recipient_id = ? AND d.delivered_at IS NULL AND d.claim = ?
 		GROUP BY d.sender_id, m.conv`
 	qClaimMessages = `SELECT ` + messageColumns + `
-		FROM deliveries d JOIN messages m ON m.id = d.message_id LEFT JOIN users u ON u.id = m.sender_id
+		FROM deliveries d JOIN messages m ON m.id = d.message_id LEFT JOIN users u ON u.id = m.sender_id` + joinEdits + `
 		WHERE d.recipient_id = ? AND d.delivered_at IS NULL AND d.claim = ?
 		ORDER BY d.message_id DESC LIMIT ?`
 	qHasOffline = `SELECT count(*) FROM (SELECT 1 FROM deliveries

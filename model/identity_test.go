@@ -159,6 +159,8 @@ func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
 		`DROP TABLE audit_log`, `DROP TABLE mutes`, `DROP TABLE bans`, // step 4
 		`DROP TABLE link_codes`,    // step 5
 		`DROP TABLE user_settings`, // step 6
+		`DROP TABLE messages_fts`, `DROP TRIGGER messages_fts_ai`, `DROP TRIGGER messages_fts_bd`,
+		`DROP TRIGGER messages_fts_bu`, `DROP TRIGGER messages_fts_au`, `DROP TABLE message_edits`, `DROP VIEW messages_fts_content`, // step 7
 		`DROP TABLE mentions`, `DROP TABLE room_bans`, `DROP TABLE room_invites`,
 		`DROP TABLE room_members`, `DROP TABLE rooms`, // step 3
 		`DROP INDEX idx_users_skeleton`,

@@ -40,7 +40,10 @@ const (
 	// messageColumns are what scanMessages reads, from messages m joined
 	// with users u on the sender (a LEFT JOIN: a deleted sender keeps the
 	// handle stored with the message).
-	messageColumns = `m.id, m.conv, m.sender_id, m.sender_handle, m.kind, m.body, m.created_at, coalesce(u.handle, m.sender_handle)`
+	messageColumns = `m.id, m.conv, m.sender_id, m.sender_handle, m.kind, m.body, m.created_at, coalesce(u.handle, m.sender_handle), e.edited_at, coalesce(e.deleted, FALSE)`
+
+	// joinEdits joins a message m with its edit record e, for messageColumns.
+	joinEdits = ` LEFT JOIN message_edits e ON e.message_id = m.id`
 )
 
 // placeholders returns "?, ?, ..." with n marks.
@@ -62,7 +65,7 @@ func notInSenders(col string, n int) string {
 // historySQL returns the History query for nHidden hidden senders (args:
 // conv, before, hidden..., limit).
 func historySQL(nHidden int) string {
-	return `SELECT ` + messageColumns + ` FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+	return `SELECT ` + messageColumns + ` FROM messages m LEFT JOIN users u ON u.id = m.sender_id` + joinEdits + `
 		WHERE m.conv = ? AND m.id < ?` + notInSenders("m.sender_id", nHidden) + ` ORDER BY m.id DESC LIMIT ?`
 }
 
@@ -235,7 +238,7 @@ func scanMessages(rows *sql.Rows, capHint int) ([]Message, error) {
 	msgs := make([]Message, 0, capHint)
 	for rows.Next() {
 		var m Message
-		if err := rows.Scan(&m.ID, &m.Conv, &m.SenderID, &m.SenderHandle, &m.Kind, &m.Body, &m.CreatedAt, &m.Author); err != nil {
+		if err := rows.Scan(&m.ID, &m.Conv, &m.SenderID, &m.SenderHandle, &m.Kind, &m.Body, &m.CreatedAt, &m.Author, &m.EditedAt, &m.Deleted); err != nil {
 			return nil, err
 		}
 		msgs = append(msgs, m)

@@ -89,6 +89,18 @@ type Messages interface {
 	// current handle in Author. Messages sent by a user in hidden are left
 	// out (blocked senders).
 	History(ctx context.Context, conv string, before int64, limit int, hidden []uint64) ([]Message, error)
+	// Search returns the messages of the given conversations that contain
+	// the words, newest first (see search.go).
+	Search(ctx context.Context, q Search) ([]Message, error)
+	// LastOwnMessage returns the newest text or action a user sent in a
+	// conversation that is not deleted, or ErrNotFound.
+	LastOwnMessage(ctx context.Context, conv string, userID uint64) (Message, error)
+	// MessageByID returns one message, or ErrNotFound.
+	MessageByID(ctx context.Context, id int64) (Message, error)
+	// EditMessage replaces a message's body and records the edit time.
+	EditMessage(ctx context.Context, id int64, body string, at time.Time) error
+	// DeleteMessage empties a message and marks it deleted.
+	DeleteMessage(ctx context.Context, id int64, at time.Time) error
 	// Conversations lists the direct-message conversations user takes part
 	// in, each with its newest message ID.
 	Conversations(ctx context.Context, userID uint64) ([]ConvSummary, error)
@@ -230,6 +242,13 @@ type Message struct {
 	Kind         int    `gorm:"not null;default:0"`
 	Body         string `gorm:"not null"`
 	CreatedAt    time.Time
+	// EditedAt is when the body was last edited or deleted (nil: never),
+	// read from message_edits. It is not a column.
+	EditedAt *time.Time `gorm:"-"`
+	// Deleted marks a message its sender (or an admin) deleted: the row
+	// stays, with an empty body, so that order and replies hold. It is
+	// not a column (message_edits).
+	Deleted bool `gorm:"-"`
 
 	// OfflineFor, when non-zero on AppendMessages, records a pending
 	// delivery for that recipient. It is not a column.

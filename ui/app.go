@@ -230,6 +230,10 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		return a.runLine(msg.line), false, true
 	case joinRoomMsg:
 		return a.joinRoom(msg.room), false, true
+	case openFoundMsg: // searchlist.go
+		return a.openFound(msg.m), false, true
+	case foundPageMsg:
+		return a.foundLoaded(msg), false, true
 	case roomsPageMsg:
 		if a.modal == nil {
 			return nil, false, true
@@ -379,6 +383,9 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 		return nil, false
 	case key.Matches(k, a.keys.Enter):
 		return a.submit(), false
+	case k.String() == editLastKey && a.composer.Len() == 0:
+		a.recallForEdit() // edit.go
+		return nil, false
 	case key.Matches(k, a.keys.Up):
 		if !a.recallUnsent() {
 			a.mem.recallLine(&a.composer, a.current, -1)

@@ -187,6 +187,12 @@ func (c *Conversation) touchRun(i int) {
 	}
 }
 
+// How an edited or deleted message reads, live and in history.
+const (
+	editedMark  = " (edited)"
+	deletedText = "message deleted"
+)
+
 // stampWidth is the width of "HH:MM ".
 const stampWidth = 6
 
@@ -200,6 +206,12 @@ func renderMessage(rc *renderCtx, m *chat.Message, w int) []string {
 	hp, bp := st.handlePaint(handle), st.pBody
 	if m.From == rc.me {
 		hp, bp = st.pSelf, st.pSelfBody
+	}
+	switch {
+	case m.Deleted:
+		body, bp = deletedText, st.pSystem
+	case !m.Edited.IsZero():
+		body += editedMark
 	}
 	action := m.Kind == chat.KindAction
 	plain := handle + ": " + body
@@ -359,6 +371,20 @@ func (c *Conversation) contains(id chat.MessageID) bool {
 	k := msgKey(id)
 	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].key >= k })
 	return i < len(c.entries) && c.entries[i].key == k
+}
+
+// replaceMessage shows m (edited or deleted) in place of the message with
+// its ID, if the window holds it; it reports whether it did.
+func (c *Conversation) replaceMessage(m chat.Message) bool {
+	k := msgKey(m.ID)
+	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].key >= k })
+	if i == len(c.entries) || c.entries[i].key != k {
+		return false
+	}
+	e := &c.entries[i]
+	m.FromHandle = cmp.Or(e.msg.FromHandle, m.FromHandle)
+	e.msg, e.lines = m, nil
+	return true
 }
 
 // renameAuthor shows the messages of user id under their new handle: a

@@ -68,6 +68,8 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 			a.applySettings(ev.Settings)
 		case *chat.SettingsEvent:
 			a.applySettings(ev.Settings)
+		case chat.EditEvent: // edit.go
+			a.onEdit(ev)
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
 		case *chat.ShutdownEvent:
@@ -288,4 +290,12 @@ func (a *App) onShutdown(ev chat.ShutdownEvent) tea.Cmd {
 		text += ": " + r
 	}
 	return a.end(text)
+}
+
+// onEdit shows an edited or deleted message in place, in whichever
+// window holds it.
+func (a *App) onEdit(ev chat.EditEvent) {
+	if c := a.convs[ev.Message.Conv]; c != nil {
+		c.replaceMessage(ev.Message)
+	}
 }

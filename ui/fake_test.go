@@ -286,6 +286,11 @@ func (s *fakeSession) MarkRead(_ context.Context, conv chat.ConvID, upTo chat.Me
 	return nil
 }
 
+// Search finds nothing: the broker's search is tested in chat.
+func (s *fakeSession) Search(context.Context, string, chat.MessageID, int) ([]chat.Message, error) {
+	return nil, nil
+}
+
 // Rooms serves the broker's rooms list (set by a test), paged by name.
 func (s *fakeSession) Rooms(_ context.Context, after string, n int) ([]chat.RoomInfo, error) {
 	s.mu.Lock()

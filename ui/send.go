@@ -181,6 +181,9 @@ func (a *App) executed(msg execMsg) tea.Cmd {
 	if len(r.Rooms) > 0 {
 		a.openModal(newRoomList(a.common, a.sess, r.Rooms))
 	}
+	if len(r.Found) > 0 {
+		a.openModal(newSearchList(a.common, r.Found, a.searchNames(r.Found)))
+	}
 	if r.Quit {
 		cmds = append(cmds, tea.Quit)
 	}

@@ -38,6 +38,9 @@ type sharedKey struct {
 	// clock12 and links are the reader's settings that change a rendering
 	// (see settings.go).
 	clock12, links bool
+	// edited and deleted tell an edited message's renderings apart.
+	edited  int64 // Message.Edited in Unix nanoseconds, 0 for never
+	deleted bool
 }
 
 func newSharedLines() *sharedLines {
@@ -83,5 +86,13 @@ func sharedKeyOf(rc *renderCtx, m *chat.Message, w int) (sharedKey, bool) {
 		return sharedKey{}, false
 	}
 	return sharedKey{conv: m.Conv, id: m.ID, handle: m.FromHandle, width: w, st: rc.st, loc: rc.loc,
-		clock12: rc.clock12, links: rc.links}, true
+		clock12: rc.clock12, links: rc.links, deleted: m.Deleted, edited: editedAt(m)}, true
+}
+
+// editedAt is m's edit time for sharedKey (0 when never edited).
+func editedAt(m *chat.Message) int64 {
+	if m.Edited.IsZero() {
+		return 0
+	}
+	return m.Edited.UnixNano()
 }

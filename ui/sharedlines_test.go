@@ -2,6 +2,7 @@ package ui
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,30 @@ func TestSharedRenderingsAreBounded(t *testing.T) {
 	}
 	if _, ok := s.get(sharedKey{id: 1, width: 80}); ok {
 		t.Fatal("the oldest rendering was kept")
+	}
+}
+
+// TestSharedRenderingFollowsAnEdit: once a message is edited (or deleted),
+// a reader who draws it gets the new text, not the rendering another
+// reader shared before the edit.
+func TestSharedRenderingFollowsAnEdit(t *testing.T) {
+	theme := NewTheme()
+	rc := func(me chat.UserID, handle string) *renderCtx {
+		return &renderCtx{st: theme.Dark, me: me, meKey: chat.HandleKey(handle), loc: time.UTC, shared: theme.lines}
+	}
+	alice, bob := rc(1, "alice"), rc(2, "bob")
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	m := chat.Message{ID: 20, Conv: chat.Lobby, From: 3, FromHandle: "carol", Kind: chat.KindText, Body: "first words", At: at}
+	(&entry{key: 40, kind: entMessage, msg: m}).render(alice, 60)
+
+	m.Body, m.Edited = "second words", at.Add(time.Minute)
+	got := strings.Join((&entry{key: 40, kind: entMessage, msg: m}).render(bob, 60), "\n")
+	if strings.Contains(got, "first words") || !strings.Contains(got, "second words") {
+		t.Fatalf("bob drew the edited message as %q", got)
+	}
+	m.Body, m.Deleted, m.Edited = "", true, at.Add(2*time.Minute)
+	got = strings.Join((&entry{key: 40, kind: entMessage, msg: m}).render(alice, 60), "\n")
+	if strings.Contains(got, "words") {
+		t.Fatalf("alice drew the deleted message as %q", got)
 	}
 }

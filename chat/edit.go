@@ -1,0 +1,164 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"sshchat/model"
+)
+
+// EditEvent tells that a message was edited or deleted: Message is it as
+// it now reads (Edited set; Deleted with an empty Body). It is sequenced
+// like a send and fanned out to exactly those who could see the message.
+type EditEvent struct {
+	Message Message
+}
+
+func (EditEvent) isEvent() {}
+
+// editOp edits (or, with del, deletes) the user's last message in conv.
+// It is sequenced, so the change takes its place among the messages and
+// "the last message" is the last one committed before it.
+type editOp struct {
+	s    *session
+	conv ConvID
+	body string
+	del  bool
+	res  chan editResult
+}
+
+type editResult struct {
+	msg Message
+	err error
+}
+
+func (*editOp) isOp() {}
+
+// mayChange says whether user may edit (or delete) m: only its sender.
+// Admins may delete any message: the admin notion (issue 11) hooks in
+// here, for deletion only.
+func mayChange(user UserID, m Message, del bool) bool {
+	_ = del // adminMayDelete(user) once admins exist
+	return m.From == user
+}
+
+// EditLast replaces the body of the user's last message in conv (or, with
+// del, deletes it) and tells everyone who could see it.
+func (s *session) editLast(ctx context.Context, conv ConvID, text string, del bool) (Message, error) {
+	if s.isClosed() {
+		return Message{}, ErrClosed
+	}
+	body := ""
+	if !del {
+		var err error
+		if body, err = CheckMessage(text); err != nil {
+			return Message{}, err
+		}
+	}
+	if err := s.readable(ctx, conv); err != nil {
+		return Message{}, err
+	}
+	o := &editOp{s: s, conv: conv, body: body, del: del, res: make(chan editResult, 1)}
+	if err := s.hub.submit(ctx, o); err != nil {
+		return Message{}, err
+	}
+	select {
+	case r := <-o.res:
+		return r.msg, r.err
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	}
+}
+
+// edit applies an editOp on the sequencer: store, then tell.
+func (h *Hub) edit(o *editOp) editResult {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	what := "edit"
+	if o.del {
+		what = "delete"
+	}
+	row, err := h.store.LastOwnMessage(ctx, string(o.conv), uint64(o.s.user))
+	if errors.Is(err, model.ErrNotFound) {
+		return editResult{err: fmt.Errorf("%w: you have no message here to %s", ErrNotAllowed, what)}
+	}
+	if err != nil {
+		return editResult{err: fmt.Errorf("/%s: %w", what, err)}
+	}
+	m := toMessage(row)
+	if !mayChange(o.s.user, m, o.del) {
+		return editResult{err: fmt.Errorf("%w: you may %s only your own messages", ErrNotAllowed, what)}
+	}
+	var room *roomState
+	if _, ok := roomKey(o.conv); ok {
+		if room, err = h.member(ctx, o.conv, o.s.user); err != nil || room == nil {
+			return editResult{err: errNoConversation}
+		}
+	}
+	now := h.opts.Now().UTC()
+	if o.del {
+		err = h.store.DeleteMessage(ctx, row.ID, now)
+	} else {
+		err = h.store.EditMessage(ctx, row.ID, o.body, now)
+	}
+	if err != nil {
+		return editResult{err: h.wrote(err, what+" message", "your message was not changed")}
+	}
+	h.health.ok()
+	m.Body, m.Edited, m.Deleted = o.body, now, o.del
+	h.locked(func() {
+		h.recent.reset() // a stored message now reads differently
+		ev := EditEvent{Message: m}
+		switch {
+		case room != nil:
+			if r := room; r.fan == nil || r.fanGen != h.usersGen {
+				h.rebuildFanLocked(r)
+			}
+			for _, e := range room.fan {
+				if !e.u.blocked[m.From] {
+					for s := range e.u.sessions {
+						s.push(ev)
+					}
+				}
+			}
+		case o.conv == Lobby:
+			for _, u := range h.users {
+				if !u.blocked[m.From] {
+					for s := range u.sessions {
+						s.push(ev)
+					}
+				}
+			}
+		default:
+			h.toUserLocked(m.From, ev)
+			if peer, ok := directPeer(o.conv, m.From); ok && peer != m.From {
+				if p, ok := h.users[peer]; ok && !p.blocked[m.From] {
+					h.toUserLocked(peer, ev)
+				}
+			}
+		}
+	})
+	return editResult{msg: m}
+}
+
+// cmdEdit replaces the body of the user's last message in the
+// conversation in front.
+func cmdEdit(ctx context.Context, s *session, conv ConvID, arg string) (Reply, error) {
+	if arg == "" {
+		return Reply{}, fmt.Errorf("%w: /edit NEW TEXT", ErrUsage)
+	}
+	if _, err := s.editLast(ctx, conv, arg, false); err != nil {
+		return Reply{}, err
+	}
+	return Reply{}, nil
+}
+
+// cmdDelete deletes the user's last message in the conversation in front.
+func cmdDelete(ctx context.Context, s *session, conv ConvID, _ string) (Reply, error) {
+	if _, err := s.editLast(ctx, conv, "", true); err != nil {
+		return Reply{}, err
+	}
+	return Reply{}, nil
+}

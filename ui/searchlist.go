@@ -1,0 +1,191 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"sshchat/chat"
+)
+
+// openFoundMsg asks the App to open a conversation at a search result.
+type openFoundMsg struct{ m chat.Message }
+
+// foundPageMsg is the page of history ending at a search result.
+type foundPageMsg struct {
+	at   chat.Message
+	msgs []chat.Message
+	err  error
+}
+
+// SearchList is the /search dialog: the results, newest first, one line
+// each (conversation, time, sender, text). Enter opens the conversation at
+// the result picked, Esc closes.
+type SearchList struct {
+	*common
+	version
+	found  []chat.Message
+	names  map[chat.ConvID]string
+	sel    int
+	closed bool
+	w, h   int
+	view   string
+	drawn  uint64
+}
+
+func newSearchList(com *common, found []chat.Message, names map[chat.ConvID]string) *SearchList {
+	return &SearchList{common: com, found: found, names: names}
+}
+
+// Closed reports whether Esc or Enter closed the list.
+func (l *SearchList) Closed() bool { return l.closed }
+
+// Hints names the status line's hints while open (those of a list).
+func (l *SearchList) Hints() hintSet { return hintRooms }
+
+// SetSize sets the area the list is centred in.
+func (l *SearchList) SetSize(w, h int) {
+	if w != l.w || h != l.h {
+		l.w, l.h = w, h
+		l.bump()
+	}
+}
+
+// Update moves the cursor (Up, Down, PgUp, PgDn); Enter opens, Esc closes.
+func (l *SearchList) Update(msg tea.Msg) tea.Cmd {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok || l.closed {
+		return nil
+	}
+	delta := 0
+	switch {
+	case key.Matches(k, l.keys.Back):
+		l.closed = true
+	case key.Matches(k, l.keys.Enter):
+		if len(l.found) == 0 {
+			return nil
+		}
+		l.closed = true
+		m := l.found[l.sel]
+		return func() tea.Msg { return openFoundMsg{m} }
+	case key.Matches(k, l.keys.Up):
+		delta = -1
+	case key.Matches(k, l.keys.Down):
+		delta = 1
+	case key.Matches(k, l.keys.PageUp):
+		delta = -l.rows()
+	case key.Matches(k, l.keys.PageDown):
+		delta = l.rows()
+	}
+	if sel := clampInt(l.sel+delta, 0, max(0, len(l.found)-1)); sel != l.sel {
+		l.sel = sel
+		l.bump()
+	}
+	return nil
+}
+
+func (l *SearchList) rows() int { return max(1, l.h-2-4) } // border, title, blank, blank, hint
+
+// View draws the list as at most h lines of at most w cells.
+func (l *SearchList) View() string {
+	if l.drawn == l.Version() && l.view != "" {
+		return l.view
+	}
+	l.view, l.drawn = strings.Join(l.lines(), "\n"), l.Version()
+	return l.view
+}
+
+func (l *SearchList) lines() []string {
+	st := l.st
+	boxW := min(l.w, 100)
+	inner := max(1, boxW-4)
+	avail := l.rows()
+	top := clampInt(l.sel-avail/2, 0, max(0, len(l.found)-avail))
+	var body []string
+	for i := top; i < len(l.found) && len(body) < avail; i++ {
+		m := l.found[i]
+		name := l.names[m.Conv]
+		if name == "" {
+			name = string(m.Conv)
+		}
+		row := fmt.Sprintf("%s %s %s: %s", pad(safeLine(name), 12), m.At.In(l.cfg.loc).Format("01-02 15:04"), safeLine(m.FromHandle), safeLine(m.Body))
+		if i == l.sel {
+			body = append(body, st.DialogSelected.Render(pad(fit("› "+row, inner), inner)))
+		} else {
+			body = append(body, fit("  "+row, inner))
+		}
+	}
+	if len(l.found) == 0 {
+		body = append(body, st.System.Render("  nothing found"))
+	}
+	title := st.DialogTitle.Render("Search") + st.System.Render(fmt.Sprintf("  %d found, newest first", len(l.found)))
+	content := append([]string{fit(title, inner), ""}, body...)
+	content = append(content, "", st.System.Render(fit("↑/↓ pick · enter open there · esc close", inner)))
+	box := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1).Width(boxW).
+		Render(strings.Join(content, "\n"))
+	lines := strings.Split(box, "\n")
+	left := strings.Repeat(" ", max(0, (l.w-boxW)/2))
+	for i := range lines {
+		lines[i] = fit(left+lines[i], l.w)
+	}
+	if len(lines) > l.h {
+		lines = lines[:l.h]
+	}
+	return lines
+}
+
+// openFound switches to the result's conversation and reads the page of
+// history that ends at it.
+func (a *App) openFound(m chat.Message) tea.Cmd {
+	c := a.convs[m.Conv]
+	if c == nil || a.sess == nil {
+		a.status.SetError("that conversation is not open here any more")
+		return nil
+	}
+	cmd := a.switchTo(m.Conv)
+	sess, ctx, n, lg := a.sess, a.cfg.ctx, a.cfg.pageSize, a.cfg.logger
+	return tea.Batch(cmd, func() tea.Msg {
+		msgs, err := sess.History(ctx, m.Conv, m.ID+1, n)
+		logUnexpected(lg, "history", err)
+		return foundPageMsg{at: m, msgs: msgs, err: err}
+	})
+}
+
+// foundLoaded shows the conversation from the history page that ends at
+// the result: the result is the bottom line, PgUp reads older messages
+// as usual and PgDn past the bottom returns to the newest.
+func (a *App) foundLoaded(msg foundPageMsg) tea.Cmd {
+	c := a.convs[msg.at.Conv]
+	if c == nil {
+		return nil
+	}
+	if msg.err != nil {
+		a.status.SetError("history: " + userText(msg.err))
+		return nil
+	}
+	c.entries = nil
+	c.mergeHistory(msg.msgs)
+	c.loaded, c.loading = true, false
+	c.hasOlder = len(msg.msgs) >= a.cfg.pageSize
+	c.hasNewer = true
+	c.offset, c.newBelow = 0, 0
+	return nil
+}
+
+// searchNames names the conversations of results as the sidebar does.
+func (a *App) searchNames(found []chat.Message) map[chat.ConvID]string {
+	names := make(map[chat.ConvID]string)
+	for _, m := range found {
+		if c := a.convs[m.Conv]; c != nil {
+			name := c.info.Name
+			if c.info.Kind == chat.KindDirect {
+				name = "@" + name
+			}
+			names[m.Conv] = name
+		}
+	}
+	return names
+}
