@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"sshchat/model"
 )
@@ -38,31 +37,16 @@ type quietSet struct {
 // Its registration needs no place in the sequencer's order: it changes
 // nothing another session sees.
 func (h *Hub) Attach(ctx context.Context, acct Account) (Session, error) {
-	select {
-	case h.admit <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("attach: %w", ctx.Err())
-	}
-	defer func() { <-h.admit }()
-	blocked, err := h.store.BlockedBy(ctx, uint64(acct.ID))
+	release, err := h.admitted(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
-	u, err := h.store.UserByID(ctx, uint64(acct.ID))
+	defer release()
+	s, u, blocked, err := h.newSession(ctx, acct, "q")
 	if err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
 	}
-	sid := h.nextSession.Add(1)
-	s := &session{
-		hub:   h,
-		id:    sid,
-		user:  acct.ID,
-		fp:    acct.Fingerprint,
-		quiet: true,
-		q:     make(chan Event, h.opts.QueueLen),
-		done:  make(chan struct{}),
-		claim: h.boot + "/q" + strconv.FormatUint(sid, 36),
-	}
+	s.quiet = true
 	s.released = true // holds no offline claim, and never takes one
 	h.mu.Lock()
 	if h.closing {

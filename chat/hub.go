@@ -256,31 +256,51 @@ func (h *Hub) Register(ctx context.Context, key Key, handle string) (Account, er
 	return Account{ID: UserID(u.ID), Handle: display, Fingerprint: key.Fingerprint}, nil
 }
 
-// Connect opens a session for acct.
-func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
+// admitted waits for one of the admit slots that bound how many Connects
+// and Attaches run at once; release gives it back.
+func (h *Hub) admitted(ctx context.Context) (release func(), err error) {
 	select {
 	case h.admit <- struct{}{}:
+		return func() { <-h.admit }, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("connect: %w", ctx.Err())
+		return nil, ctx.Err()
 	}
-	defer func() { <-h.admit }()
+}
+
+// newSession reads what a session of acct starts from (its account and
+// block list) and makes it, not yet registered; claimTag tells the offline
+// claims of Connect's sessions ("") from Attach's ("q").
+func (h *Hub) newSession(ctx context.Context, acct Account, claimTag string) (*session, model.User, []uint64, error) {
 	blocked, err := h.store.BlockedBy(ctx, uint64(acct.ID))
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, model.User{}, nil, err
 	}
 	u, err := h.store.UserByID(ctx, uint64(acct.ID))
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, model.User{}, nil, err
 	}
 	sid := h.nextSession.Add(1)
-	s := &session{
+	return &session{
 		hub:   h,
 		id:    sid,
 		user:  acct.ID,
 		fp:    acct.Fingerprint,
 		q:     make(chan Event, h.opts.QueueLen),
 		done:  make(chan struct{}),
-		claim: h.boot + "/" + strconv.FormatUint(sid, 36),
+		claim: h.boot + "/" + claimTag + strconv.FormatUint(sid, 36),
+	}, u, blocked, nil
+}
+
+// Connect opens a session for acct.
+func (h *Hub) Connect(ctx context.Context, acct Account) (Session, error) {
+	release, err := h.admitted(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	defer release()
+	s, u, blocked, err := h.newSession(ctx, acct, "")
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
 	}
 	bset := make(map[UserID]bool, len(blocked))
 	for _, b := range blocked {

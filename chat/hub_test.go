@@ -41,6 +41,21 @@ func newTestHub(t testing.TB, opts Options) (*Hub, *model.DB) {
 	return h, db
 }
 
+// openHubAt opens the database at path and a hub over it, for tests that
+// close and reopen them (a restart); the caller closes both.
+func openHubAt(t *testing.T, path string) (*Hub, *model.DB) {
+	t.Helper()
+	db, err := model.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHub(db, nopLogger{}, Options{RateBurst: 1000, RatePerSecond: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, db
+}
+
 // account registers a user with a fresh fingerprint.
 func account(t testing.TB, h *Hub, handle string) Account {
 	t.Helper()

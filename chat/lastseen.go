@@ -128,18 +128,28 @@ func (w *lastSeenWriter) flush(ctx context.Context, h *Hub) error {
 // close stops run and writes what is left; it fails only when ctx ends
 // first.
 func (w *lastSeenWriter) close(ctx context.Context, h *Hub) error {
-	w.mu.Lock()
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
-	w.mu.Unlock()
-	select {
-	case <-w.done:
-	case <-ctx.Done():
-		return fmt.Errorf("close hub: %w", ctx.Err())
+	if err := stopWriter(ctx, &w.mu, w.stop, w.done); err != nil {
+		return err
 	}
 	w.flush(ctx, h) // logs its own failure
 	return nil
+}
+
+// stopWriter closes stop (once, under mu) and waits until the writer's
+// run loop has closed done, or ctx ends. The writers (lastSeenWriter,
+// readMarkWriter) then write what is left themselves.
+func stopWriter(ctx context.Context, mu *sync.Mutex, stop, done chan struct{}) error {
+	mu.Lock()
+	select {
+	case <-stop:
+	default:
+		close(stop)
+	}
+	mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close hub: %w", ctx.Err())
+	}
 }

@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -137,17 +136,8 @@ func (w *readMarkWriter) flush(ctx context.Context, h *Hub, keep func(readMarkKe
 // close stops run and writes what is left; it fails only when ctx ends
 // first.
 func (w *readMarkWriter) close(ctx context.Context, h *Hub) error {
-	w.mu.Lock()
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
-	w.mu.Unlock()
-	select {
-	case <-w.done:
-	case <-ctx.Done():
-		return fmt.Errorf("close hub: %w", ctx.Err())
+	if err := stopWriter(ctx, &w.mu, w.stop, w.done); err != nil {
+		return err
 	}
 	w.flush(ctx, h, func(readMarkKey) bool { return true }) // logs its own failure
 	return nil

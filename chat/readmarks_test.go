@@ -14,17 +14,7 @@ import (
 func TestReadMarkersCountAtOnceAndSurviveRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "chat.db")
-	open := func() (*Hub, *model.DB) {
-		db, err := model.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := NewHub(db, nopLogger{}, Options{RateBurst: 1000, RatePerSecond: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h, db
-	}
+	open := func() (*Hub, *model.DB) { return openHubAt(t, path) }
 	h, db := open()
 	a, b := account(t, h, "alice"), account(t, h, "bob")
 	alice, bob := connect(t, h, a), connect(t, h, b)

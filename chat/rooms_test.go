@@ -306,17 +306,7 @@ func TestRemovedMemberStopsReceivingAtOnceInEverySession(t *testing.T) {
 func TestRoomStateSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "chat.db")
-	open := func() (*Hub, *model.DB) {
-		db, err := model.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := NewHub(db, nopLogger{}, Options{RateBurst: 1000, RatePerSecond: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h, db
-	}
+	open := func() (*Hub, *model.DB) { return openHubAt(t, path) }
 	h, db := open()
 	a, b, c := account(t, h, "alice"), account(t, h, "bob"), account(t, h, "carol")
 	alice, bob, carol := connect(t, h, a), connect(t, h, b), connect(t, h, c)
