@@ -292,7 +292,16 @@ func (d *DB) MarkRead(ctx context.Context, userID uint64, conv string, upTo int6
 // the user's read marker that were sent neither by the user nor by a user in
 // hidden. Every conversation of convs is a key of the result.
 func (d *DB) Unread(ctx context.Context, userID uint64, convs []string, hidden []uint64) (map[string]int, error) {
-	const op = "unread"
+	return d.countPerConv(ctx, "unread", unreadSQL, convs, hidden, func(conv string) [4]any {
+		return [4]any{conv, userID, conv, userID}
+	})
+}
+
+// countPerConv runs one count query per conversation of convs (each once),
+// all in one read transaction so that the counts come from one snapshot.
+// query builds the statement for n hidden senders; head gives its first
+// four arguments for a conversation, the hidden IDs follow.
+func (d *DB) countPerConv(ctx context.Context, op string, query func(nHidden int) string, convs []string, hidden []uint64, head func(conv string) [4]any) (map[string]int, error) {
 	if err := d.check(op); err != nil {
 		return nil, err
 	}
@@ -301,13 +310,12 @@ func (d *DB) Unread(ctx context.Context, userID uint64, convs []string, hidden [
 		return out, nil
 	}
 	h := uniqueIDs(hidden)
-	// One read transaction: all counts come from the same snapshot.
 	tx, err := d.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, d.wrap(op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
-	stmt, err := tx.PrepareContext(ctx, unreadSQL(len(h)))
+	stmt, err := tx.PrepareContext(ctx, query(len(h)))
 	if err != nil {
 		return nil, d.wrap(op, err)
 	}
@@ -318,7 +326,8 @@ func (d *DB) Unread(ctx context.Context, userID uint64, convs []string, hidden [
 		if _, done := out[conv]; done {
 			continue
 		}
-		args[0], args[1], args[2], args[3] = conv, userID, conv, userID
+		a := head(conv)
+		copy(args, a[:])
 		var n int
 		if err := stmt.QueryRowContext(ctx, args...).Scan(&n); err != nil {
 			return nil, d.wrap(op, err)

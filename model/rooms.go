@@ -448,39 +448,9 @@ func (d *DB) SetRoomTopic(ctx context.Context, roomID int64, topic string, notic
 // newer than user's read marker that mention user and were not sent by a
 // user in hidden. Every conversation of convs is a key of the result.
 func (d *DB) MentionCounts(ctx context.Context, userID uint64, convs []string, hidden []uint64) (map[string]int, error) {
-	const op = "mention counts"
-	if err := d.check(op); err != nil {
-		return nil, err
-	}
-	out := make(map[string]int, len(convs))
-	if len(convs) == 0 {
-		return out, nil
-	}
-	h := uniqueIDs(hidden)
-	tx, err := d.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, d.wrap(op, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	stmt, err := tx.PrepareContext(ctx, mentionSQL(len(h)))
-	if err != nil {
-		return nil, d.wrap(op, err)
-	}
-	defer stmt.Close()
-	args := make([]any, 4, 4+len(h))
-	args = append(args, h...)
-	for _, conv := range convs {
-		if _, done := out[conv]; done {
-			continue
-		}
-		args[0], args[1], args[2], args[3] = userID, conv, userID, conv
-		var n int
-		if err := stmt.QueryRowContext(ctx, args...).Scan(&n); err != nil {
-			return nil, d.wrap(op, err)
-		}
-		out[conv] = n
-	}
-	return out, nil
+	return d.countPerConv(ctx, "mention counts", mentionSQL, convs, hidden, func(conv string) [4]any {
+		return [4]any{userID, conv, userID, conv}
+	})
 }
 
 // CountUsers returns how many accounts exist.
