@@ -118,7 +118,8 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	}
 	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
 		Metrics: s.metrics, KeyRemoved: func(fp string) { s.endKeySessions(fp) },
-		IsAdmin: adm.isAdmin, EndKeys: func(fps []string, line string) { s.endKeys(fps, line) }, Keys: keys})
+		IsAdmin: adm.isAdmin, EndKeys: func(fps []string, line string) { s.endKeys(fps, line) }, Keys: keys,
+		Limits: s.limitLines})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -251,7 +251,7 @@ func (s *session) removedErr() error {
 
 // adminUsage is the usage line of /admin and of each subcommand.
 var adminUsage = map[string]string{
-	"":          "/admin kick|ban|unban|bans|mute|unmute|announce|audit|authorize|revoke ...",
+	"":          "/admin kick|ban|unban|bans|mute|unmute|announce|audit|authorize|revoke|limits ...",
 	"authorize": "/admin authorize PUBKEY [COMMENT]",
 	"revoke":    "/admin revoke SHA256:FINGERPRINT",
 	"kick":      "/admin kick HANDLE [REASON]",
@@ -262,6 +262,7 @@ var adminUsage = map[string]string{
 	"unmute":    "/admin unmute HANDLE",
 	"announce":  "/admin announce TEXT",
 	"audit":     "/admin audit [N]",
+	"limits":    "/admin limits",
 }
 
 func adminUsageErr(sub string) error { return fmt.Errorf("%w: %s", ErrUsage, adminUsage[sub]) }
@@ -296,6 +297,8 @@ func cmdAdmin(ctx context.Context, s *session, _ ConvID, arg string) (Reply, err
 		return adminAuthorize(ctx, s, rest)
 	case "revoke":
 		return adminRevoke(ctx, s, rest)
+	case "limits":
+		return adminLimits(ctx, s, rest)
 	}
 	return Reply{}, adminUsageErr("")
 }

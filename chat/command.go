@@ -59,7 +59,7 @@ func commands() []command {
 		{name: "bell", args: "on|off", help: "ring the bell on a mention or direct message", example: "/bell off", run: runSetting("bell")},
 		{name: "notices", args: "on|off", help: "show people joining and leaving", example: "/notices off", run: runSetting("notices")},
 		{name: "links", args: "on|off|auto", help: "web addresses as clickable links (auto: on terminals known to support them)", example: "/links off", run: runSetting("links")},
-		{name: "admin", args: "SUBCOMMAND ...", help: "server administration (administrators): kick, ban, unban, bans, mute, unmute, announce, audit, authorize, revoke", example: "/admin ban bob 7d spam", run: cmdAdmin},
+		{name: "admin", args: "SUBCOMMAND ...", help: "server administration (administrators): kick, ban, unban, bans, mute, unmute, announce, audit, authorize, revoke, limits", example: "/admin ban bob 7d spam", run: cmdAdmin},
 		{name: "quit", help: "leave the chat", example: "/quit", run: cmdQuit, alias: []string{"exit"}},
 	}
 }

@@ -63,6 +63,11 @@ type Options struct {
 	// Keys edits the authorized-keys file for /admin authorize and
 	// /admin revoke (nil: the server has none, it is open).
 	Keys KeyEditor
+	// Limits, when set, returns the server's lines of /admin limits: each
+	// admission limit with its value and who is nearest it. It is called
+	// on the administrator's goroutine, outside Hub.mu, and may call the
+	// hub.
+	Limits func(ctx context.Context) []string
 }
 
 // DefaultHandleHold is the default Options.HandleHold.
