@@ -89,6 +89,9 @@ type Messages interface {
 	// current handle in Author. Messages sent by a user in hidden are left
 	// out (blocked senders).
 	History(ctx context.Context, conv string, before int64, limit int, hidden []uint64) ([]Message, error)
+	// HistoryAfter returns up to limit messages of conv with ID > after,
+	// oldest first, leaving out messages sent by a user in hidden.
+	HistoryAfter(ctx context.Context, conv string, after int64, limit int, hidden []uint64) ([]Message, error)
 	// Search returns the messages of the given conversations that contain
 	// the words, newest first (see search.go).
 	Search(ctx context.Context, q Search) ([]Message, error)

@@ -234,6 +234,8 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		return a.openFound(msg.m), false, true
 	case foundPageMsg:
 		return a.foundLoaded(msg), false, true
+	case forwardMsg: // navigate.go
+		return a.forwardLoaded(msg), false, true
 	case roomsPageMsg:
 		if a.modal == nil {
 			return nil, false, true

@@ -266,9 +266,65 @@ func (a *App) pageDown() tea.Cmd {
 	if c.offset > 0 {
 		return nil
 	}
+	want := c.offset // past the bottom: carried into the page read forwards
 	c.offset, c.newBelow = 0, 0
 	if c.hasNewer {
+		if after := c.newestID(); after != 0 && !c.loading {
+			return a.loadForward(c, after, want)
+		}
 		return a.loadHistory(c, 0, true)
+	}
+	return nil
+}
+
+// forwardMsg is a page of messages after the window of a conversation
+// that was cut at the new end.
+type forwardMsg struct {
+	conv  chat.ConvID
+	after chat.MessageID
+	want  int // the offset PgDn asked for, relative to the old bottom
+	msgs  []chat.Message
+	err   error
+}
+
+// loadForward reads the page after the newest message of the window.
+func (a *App) loadForward(c *Conversation, after chat.MessageID, want int) tea.Cmd {
+	if a.sess == nil || c.loading {
+		return nil
+	}
+	c.loading = true
+	sess, ctx, id, n, lg := a.sess, a.cfg.ctx, c.info.ID, a.cfg.pageSize, a.cfg.logger
+	return func() tea.Msg {
+		msgs, err := sess.HistoryAfter(ctx, id, after, n)
+		logUnexpected(lg, "history after", err)
+		return forwardMsg{conv: id, after: after, want: want, msgs: msgs, err: err}
+	}
+}
+
+// forwardLoaded appends a page read forwards below the window and scrolls
+// down by what PgDn asked for; a short page means the window reached the
+// newest message and follows live ones again.
+func (a *App) forwardLoaded(msg forwardMsg) tea.Cmd {
+	c := a.convs[msg.conv]
+	if c == nil {
+		return nil
+	}
+	c.loading = false
+	if msg.err != nil {
+		a.status.SetError("history: " + userText(msg.err))
+		return nil
+	}
+	w := a.textWidth()
+	before := c.totalLines(&a.rc, w)
+	c.mergeHistory(msg.msgs)
+	added := c.totalLines(&a.rc, w) - before
+	c.offset = max(0, added+msg.want)
+	if len(msg.msgs) < a.cfg.pageSize {
+		c.hasNewer = false
+	}
+	c.trimOld(a.window(c))
+	if c.info.ID == a.current {
+		return a.markRead(c)
 	}
 	return nil
 }
