@@ -543,6 +543,9 @@ func TestConversationWindowIsBoundedAndRefetchesNewest(t *testing.T) {
 			}
 			return pageOf(conv, max(1, int(before)-n), int(before)-1), nil
 		}
+		s.afterFn = func(conv chat.ConvID, after chat.MessageID, n int) ([]chat.Message, error) {
+			return pageOf(conv, int(after)+1, min(1000, int(after)+n)), nil
+		}
 	}
 	h := newHarness(t, b, func(c *appConfig) { c.pageSize = 40; c.maxWindow = 100 })
 	c := h.app.convs[chat.Lobby]
