@@ -1606,11 +1606,13 @@ func TestUpRecallsSentLinesAndDownGoesForward(t *testing.T) {
 		h.press(tea.KeyEnter)
 	}
 	var seen []string
-	for range 4 {
+	for range 5 {
 		h.press(tea.KeyUp)
 		seen = append(seen, h.app.composer.Value())
 	}
-	if want := []string{"three", "two", "one", "one"}; !slices.Equal(seen, want) {
+	// The first Up offers the last message for editing (edit.go), then
+	// the lines entered, newest first.
+	if want := []string{"/edit three", "three", "two", "one", "one"}; !slices.Equal(seen, want) {
 		t.Fatalf("Up recalled %q, want %q", seen, want)
 	}
 	h.press(tea.KeyDown)
@@ -1642,19 +1644,26 @@ func TestUpNeverRecallsADirectMessageInAnotherConversation(t *testing.T) {
 	h.typeText("my door code is 4711")
 	h.press(tea.KeyEnter)
 	h.run(h.app.switchTo(chat.Lobby))
-	for range 2 {
+	// The first Up offers the last message for editing (edit.go).
+	for range 3 {
 		h.press(tea.KeyUp)
-		if v := h.app.composer.Value(); v != "lobby line" {
+		if v := h.app.composer.Value(); v != "lobby line" && v != "/edit lobby line" {
 			t.Fatalf("Up in the lobby recalled %q, want only the lobby's own line", v)
 		}
 	}
+	if v := h.app.composer.Value(); v != "lobby line" {
+		t.Fatalf("Up in the lobby ended at %q", v)
+	}
 	h.app.composer.Reset()
 	h.run(h.app.switchTo(dmBob.ID))
-	for range 2 {
+	for range 3 {
 		h.press(tea.KeyUp)
-		if v := h.app.composer.Value(); v != "my door code is 4711" {
+		if v := h.app.composer.Value(); v != "my door code is 4711" && v != "/edit my door code is 4711" {
 			t.Fatalf("Up in bob's conversation recalled %q", v)
 		}
+	}
+	if v := h.app.composer.Value(); v != "my door code is 4711" {
+		t.Fatalf("Up in bob's conversation ended at %q", v)
 	}
 }
 
