@@ -251,7 +251,7 @@ func (s *session) removedErr() error {
 
 // adminUsage is the usage line of /admin and of each subcommand.
 var adminUsage = map[string]string{
-	"":          "/admin kick|ban|unban|bans|mute|unmute|announce|audit|authorize|revoke ...",
+	"":          "/admin kick|ban|unban|bans|mute|unmute|announce|audit|delete|authorize|revoke ...",
 	"authorize": "/admin authorize PUBKEY [COMMENT]",
 	"revoke":    "/admin revoke SHA256:FINGERPRINT",
 	"kick":      "/admin kick HANDLE [REASON]",
@@ -262,6 +262,7 @@ var adminUsage = map[string]string{
 	"unmute":    "/admin unmute HANDLE",
 	"announce":  "/admin announce TEXT",
 	"audit":     "/admin audit [N]",
+	"delete":    "/admin delete MESSAGE_ID",
 }
 
 func adminUsageErr(sub string) error { return fmt.Errorf("%w: %s", ErrUsage, adminUsage[sub]) }
@@ -292,6 +293,8 @@ func cmdAdmin(ctx context.Context, s *session, _ ConvID, arg string) (Reply, err
 		return adminAnnounce(ctx, s, rest)
 	case "audit":
 		return adminAudit(ctx, s, rest)
+	case "delete": // edit.go
+		return adminDelete(ctx, s, rest)
 	case "authorize":
 		return adminAuthorize(ctx, s, rest)
 	case "revoke":

@@ -104,6 +104,9 @@ type Messages interface {
 	EditMessage(ctx context.Context, id int64, body string, at time.Time) error
 	// DeleteMessage empties a message and marks it deleted.
 	DeleteMessage(ctx context.Context, id int64, at time.Time) error
+	// AuditedDeleteMessage deletes a message and stores the audit entry
+	// of the administrator who did, in one transaction.
+	AuditedDeleteMessage(ctx context.Context, id int64, at time.Time, a *AuditEntry) error
 	// Conversations lists the direct-message conversations user takes part
 	// in, each with its newest message ID.
 	Conversations(ctx context.Context, userID uint64) ([]ConvSummary, error)
