@@ -54,7 +54,7 @@ func TestSearchOverSSHEnterOpensTheConversationAtTheMessage(t *testing.T) {
 	alice.Type("\t") // to the lobby
 	alice.WaitFor("│ #lobby")
 	alice.Line("/search needle")
-	alice.WaitFor("enter open there", "the needle is here")
+	alice.WaitFor("enter open there", "the needle is here", "message id ")
 	alice.Type("\r")
 	alice.WaitGone("enter open there")
 	// The result is shown with what followed it (read forwards).

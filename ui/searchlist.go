@@ -127,7 +127,12 @@ func (l *SearchList) lines() []string {
 	}
 	title := st.DialogTitle.Render("Search") + st.System.Render(fmt.Sprintf("  %d found, newest first", len(l.found)))
 	content := append([]string{fit(title, inner), ""}, body...)
-	content = append(content, "", st.System.Render(fit("↑/↓ pick · enter open there · esc close", inner)))
+	help := "↑/↓ pick · enter open there · esc close"
+	if l.sel < len(l.found) {
+		// The id an administrator's /admin delete takes.
+		help += fmt.Sprintf(" · message id %d", l.found[l.sel].ID)
+	}
+	content = append(content, "", st.System.Render(fit(help, inner)))
 	box := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1).Width(boxW).
 		Render(strings.Join(content, "\n"))
 	lines := strings.Split(box, "\n")
