@@ -270,7 +270,7 @@ func (a *App) pageDown() tea.Cmd {
 	c.offset, c.newBelow = 0, 0
 	if c.hasNewer {
 		if after := c.newestID(); after != 0 && !c.loading {
-			return a.loadForward(c, after, want)
+			return a.loadForward(c, after, want, false)
 		}
 		return a.loadHistory(c, 0, true)
 	}
@@ -283,12 +283,15 @@ type forwardMsg struct {
 	conv  chat.ConvID
 	after chat.MessageID
 	want  int // the offset PgDn asked for, relative to the old bottom
-	msgs  []chat.Message
+	// catchUp is the read after reaching the newest: it picks up what was
+	// committed between the last page's read and live messages appending.
+	catchUp bool
+	msgs    []chat.Message
 	err   error
 }
 
 // loadForward reads the page after the newest message of the window.
-func (a *App) loadForward(c *Conversation, after chat.MessageID, want int) tea.Cmd {
+func (a *App) loadForward(c *Conversation, after chat.MessageID, want int, catchUp bool) tea.Cmd {
 	if a.sess == nil || c.loading {
 		return nil
 	}
@@ -297,7 +300,7 @@ func (a *App) loadForward(c *Conversation, after chat.MessageID, want int) tea.C
 	return func() tea.Msg {
 		msgs, err := sess.HistoryAfter(ctx, id, after, n)
 		logUnexpected(lg, "history after", err)
-		return forwardMsg{conv: id, after: after, want: want, msgs: msgs, err: err}
+		return forwardMsg{conv: id, after: after, want: want, catchUp: catchUp, msgs: msgs, err: err}
 	}
 }
 
@@ -318,13 +321,26 @@ func (a *App) forwardLoaded(msg forwardMsg) tea.Cmd {
 	before := c.totalLines(&a.rc, w)
 	c.mergeHistory(msg.msgs)
 	added := c.totalLines(&a.rc, w) - before
-	c.offset = max(0, added+msg.want)
-	if len(msg.msgs) < a.cfg.pageSize {
-		c.hasNewer = false
+	var next tea.Cmd
+	switch {
+	case msg.catchUp:
+		if c.offset > 0 {
+			c.offset += added // the view stays where the reader is
+		}
+	default:
+		c.offset = max(0, added+msg.want)
+		if len(msg.msgs) < a.cfg.pageSize && c.hasNewer {
+			// The newest is reached: live messages append from now on,
+			// and one more read picks up those committed meanwhile.
+			c.hasNewer = false
+			if after := c.newestID(); after != 0 {
+				next = a.loadForward(c, after, 0, true)
+			}
+		}
 	}
 	c.trimOld(a.window(c))
 	if c.info.ID == a.current {
-		return a.markRead(c)
+		return tea.Batch(a.markRead(c), next)
 	}
-	return nil
+	return next
 }
