@@ -287,7 +287,7 @@ type forwardMsg struct {
 	// committed between the last page's read and live messages appending.
 	catchUp bool
 	msgs    []chat.Message
-	err   error
+	err     error
 }
 
 // loadForward reads the page after the newest message of the window.
