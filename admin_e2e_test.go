@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -497,5 +498,49 @@ func TestAdminAuthorizeAndRevokeEditTheKeysFile(t *testing.T) {
 		if !strings.Contains(audit, want) {
 			t.Fatalf("audit lacks %q:\n%s", want, audit)
 		}
+	}
+}
+
+// TestAdminDeletesAnyMessageAuditedAndNonAdminCannot: an administrator
+// deletes another user's message by its ID; every session shows "message
+// deleted", the audit log lists it, and a non-admin is refused.
+func TestAdminDeletesAnyMessageAuditedAndNonAdminCannot(t *testing.T) {
+	ts, boss := adminServer(t)
+	aliceKey, bobKey := newKey(t), newKey(t)
+	alice := dial(t, ts.addr, "alice", aliceKey, 100, 30)
+	alice.WaitFor("#lobby")
+	bob := dial(t, ts.addr, "bob", bobKey, 100, 30)
+	bob.WaitFor("#lobby")
+	alice.Line("rude words here")
+	bob.WaitFor("alice: rude words here")
+	out := mustRun(t, ts.addr, "alice", aliceKey, "", "history lobby --json")
+	var id int64
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Contains(l, "rude words here") {
+			if _, err := fmt.Sscanf(l, `{"id":%d`, &id); err != nil {
+				t.Fatalf("no id in %q: %v", l, err)
+			}
+		}
+	}
+	if id == 0 {
+		t.Fatalf("message not in history:\n%s", out)
+	}
+	if r := runCmd(t, ts.addr, "bob", bobKey, "", fmt.Sprintf("admin delete %d", id)); r.code != 1 || !strings.Contains(r.stderr, "not allowed") {
+		t.Fatalf("non-admin delete: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runCmd(t, ts.addr, "boss", boss, "", "admin delete nope"); r.code != 2 {
+		t.Fatalf("admin delete nope: exit %d %q", r.code, r.stderr)
+	}
+	if out := mustRun(t, ts.addr, "boss", boss, "", fmt.Sprintf("admin delete %d", id)); !strings.Contains(out, fmt.Sprintf("deleted message %d from alice", id)) {
+		t.Fatalf("admin delete answered %q", out)
+	}
+	alice.WaitFor("alice: message deleted")
+	bob.WaitFor("alice: message deleted")
+	bob.WaitGone("rude words here")
+	if out := mustRun(t, ts.addr, "boss", boss, "", "admin audit 1"); !strings.Contains(out, fmt.Sprintf("boss delete alice: message %d", id)) {
+		t.Fatalf("audit:\n%s", out)
+	}
+	if r := runCmd(t, ts.addr, "boss", boss, "", fmt.Sprintf("admin delete %d", id)); r.code != 1 || !strings.Contains(r.stderr, "no message") {
+		t.Fatalf("deleting again: exit %d %q", r.code, r.stderr)
 	}
 }

@@ -747,7 +747,7 @@ func (e *cmdEnv) tail(sess chat.Session, conv chat.ConvID, name string, asJSON b
 func (e *cmdEnv) adminCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "admin SUBCOMMAND [ARGS...]",
-		Short: "administer the server (administrators): kick, ban, unban, bans, mute, unmute, announce, audit, limits",
+		Short: "administer the server (administrators): kick, ban, unban, bans, mute, unmute, announce, audit, delete, limits",
 		Long: "Run /admin SUBCOMMAND as in the chat, with the same words, and print its answer:\n" +
 			"  admin kick HANDLE [REASON]\n" +
 			"  admin ban HANDLE|SHA256:FINGERPRINT [DURATION] [REASON]   (DURATION like 30m, 12h, 7d; none: for good)\n" +
@@ -758,6 +758,7 @@ func (e *cmdEnv) adminCmd() *cobra.Command {
 			"  admin announce TEXT\n" +
 			"  admin audit [N]\n" +
 			"  admin limits   (each limit in force, its value and who is nearest it)\n" +
+			"  admin delete MESSAGE_ID   (ids as in history --json and search --json)\n" +
 			"Only a key of the server's administrators may; any other fails (exit 1).",
 		Args:               cobra.MinimumNArgs(1),
 		DisableFlagParsing: true, // a reason or an announcement may start with "-"

@@ -54,10 +54,11 @@ func TestSearchOverSSHEnterOpensTheConversationAtTheMessage(t *testing.T) {
 	alice.Type("\t") // to the lobby
 	alice.WaitFor("│ #lobby")
 	alice.Line("/search needle")
-	alice.WaitFor("enter open there", "the needle is here")
+	alice.WaitFor("enter open there", "the needle is here", "message id ")
 	alice.Type("\r")
 	alice.WaitGone("enter open there")
-	alice.WaitFor("│ #go", "alice: the needle is here")
+	// The result is shown with what followed it (read forwards).
+	alice.WaitFor("│ #go", "alice: the needle is here", "filler line 0", "filler line 5")
 	if strings.Contains(alice.Screen(), "filler line 79") {
 		t.Fatalf("opened at the newest, not at the result:\n%s", alice.Screen())
 	}

@@ -251,7 +251,7 @@ func (s *session) removedErr() error {
 
 // adminUsage is the usage line of /admin and of each subcommand.
 var adminUsage = map[string]string{
-	"":          "/admin kick|ban|unban|bans|mute|unmute|announce|audit|authorize|revoke|limits ...",
+	"":          "/admin kick|ban|unban|bans|mute|unmute|announce|audit|delete|authorize|revoke|limits ...",
 	"authorize": "/admin authorize PUBKEY [COMMENT]",
 	"revoke":    "/admin revoke SHA256:FINGERPRINT",
 	"kick":      "/admin kick HANDLE [REASON]",
@@ -263,6 +263,7 @@ var adminUsage = map[string]string{
 	"announce":  "/admin announce TEXT",
 	"audit":     "/admin audit [N]",
 	"limits":    "/admin limits",
+	"delete":    "/admin delete MESSAGE_ID",
 }
 
 func adminUsageErr(sub string) error { return fmt.Errorf("%w: %s", ErrUsage, adminUsage[sub]) }
@@ -293,6 +294,8 @@ func cmdAdmin(ctx context.Context, s *session, _ ConvID, arg string) (Reply, err
 		return adminAnnounce(ctx, s, rest)
 	case "audit":
 		return adminAudit(ctx, s, rest)
+	case "delete": // edit.go
+		return adminDelete(ctx, s, rest)
 	case "authorize":
 		return adminAuthorize(ctx, s, rest)
 	case "revoke":

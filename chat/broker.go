@@ -77,6 +77,10 @@ type Session interface {
 	// History returns up to n messages of conv older than before (0: the
 	// newest), oldest first.
 	History(ctx context.Context, conv ConvID, before MessageID, n int) ([]Message, error)
+	// HistoryAfter returns up to n messages of conv newer than after,
+	// oldest first: the page that follows a message (a search result
+	// opened in its context), read forwards.
+	HistoryAfter(ctx context.Context, conv ConvID, after MessageID, n int) ([]Message, error)
 	// MarkRead records that conv was read up to upTo and tells the user's
 	// other sessions (a ReadEvent).
 	MarkRead(ctx context.Context, conv ConvID, upTo MessageID) error

@@ -70,9 +70,9 @@
 //     public room: any member (an invitation is then only a pointer). An
 //     invitation shows the invited user the room's name and topic (a
 //     ConversationEvent with Invited, and the snapshot), nothing else.
-//   - Privacy of private rooms. Send, History, MarkRead, /members and
-//     /topic serve members only, and /rooms lists a private room only to its
-//     members. A non-member's refusal reads as it would for a room that does
+//   - Privacy of private rooms. Send, History, HistoryAfter, MarkRead,
+//     /members and /topic serve members only, and /rooms lists a private
+//     room only to its members. A non-member's refusal reads as it would for a room that does
 //     not exist (it names only what they typed), except that /join and
 //     /create say the name is taken. Removal (/part, /kick, /ban) is told to
 //     every session of the user at once (ConversationEvent with Removed),
@@ -104,7 +104,11 @@
 //     the EditEvent takes its place among the messages; the store keeps
 //     the row (a deletion empties it) with its edit time, and the event
 //     goes to exactly the sessions the message went to (skipping those
-//     who blocked the sender). Quiet sessions are not told.
+//     who blocked the sender). Quiet sessions are not told. An
+//     administrator may delete any message by its ID (/admin delete), in
+//     any conversation, without reading it: the reply names only the
+//     message's ID and sender, and the audit row is written in the
+//     deletion's transaction.
 //   - Search (Session.Search, /search) reads only the conversations the
 //     user may read when it runs (the lobby, rooms they are a member of,
 //     their direct conversations), passed to the store as part of the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"sshchat/model"
@@ -26,7 +28,11 @@ type editOp struct {
 	conv ConvID
 	body string
 	del  bool
-	res  chan editResult
+	// id, when set, is the message an administrator deletes (any
+	// sender's, audited as by); else the user's last message in conv.
+	id  MessageID
+	by  string
+	res chan editResult
 }
 
 type editResult struct {
@@ -36,12 +42,10 @@ type editResult struct {
 
 func (*editOp) isOp() {}
 
-// mayChange says whether user may edit (or delete) m: only its sender.
-// Admins may delete any message: the admin notion (issue 11) hooks in
-// here, for deletion only.
-func mayChange(user UserID, m Message, del bool) bool {
-	_ = del // adminMayDelete(user) once admins exist
-	return m.From == user
+// mayChange says whether user may edit (or delete) m: its sender, or, for
+// a deletion, an administrator (admin: the session's key is one's now).
+func mayChange(user UserID, m Message, del, admin bool) bool {
+	return m.From == user || del && admin
 }
 
 // EditLast replaces the body of the user's last message in conv (or, with
@@ -80,27 +84,50 @@ func (h *Hub) edit(o *editOp) editResult {
 	if o.del {
 		what = "delete"
 	}
-	row, err := h.store.LastOwnMessage(ctx, string(o.conv), uint64(o.s.user))
-	if errors.Is(err, model.ErrNotFound) {
-		return editResult{err: fmt.Errorf("%w: you have no message here to %s", ErrNotAllowed, what)}
+	admin := o.id != 0 && h.isAdmin(o.s.fp)
+	var row model.Message
+	var err error
+	if o.id != 0 {
+		row, err = h.store.MessageByID(ctx, int64(o.id))
+		if err == nil && (row.Deleted || row.Kind != model.KindText && row.Kind != model.KindAction) {
+			err = model.ErrNotFound
+		}
+		if errors.Is(err, model.ErrNotFound) {
+			return editResult{err: fmt.Errorf("%w: no message %d to delete", ErrNotAllowed, o.id)}
+		}
+		o.conv = ConvID(row.Conv)
+	} else {
+		row, err = h.store.LastOwnMessage(ctx, string(o.conv), uint64(o.s.user))
+		if errors.Is(err, model.ErrNotFound) {
+			return editResult{err: fmt.Errorf("%w: you have no message here to %s", ErrNotAllowed, what)}
+		}
 	}
 	if err != nil {
 		return editResult{err: fmt.Errorf("/%s: %w", what, err)}
 	}
 	m := toMessage(row)
-	if !mayChange(o.s.user, m, o.del) {
+	if !mayChange(o.s.user, m, o.del, admin) {
 		return editResult{err: fmt.Errorf("%w: you may %s only your own messages", ErrNotAllowed, what)}
 	}
 	var room *roomState
 	if _, ok := roomKey(o.conv); ok {
-		if room, err = h.member(ctx, o.conv, o.s.user); err != nil || room == nil {
+		if admin {
+			room, err = h.room(ctx, o.conv) // an admin need not be a member
+		} else {
+			room, err = h.member(ctx, o.conv, o.s.user)
+		}
+		if err != nil || room == nil {
 			return editResult{err: errNoConversation}
 		}
 	}
 	now := h.opts.Now().UTC()
-	if o.del {
+	switch {
+	case admin:
+		err = h.store.AuditedDeleteMessage(ctx, row.ID, now, &model.AuditEntry{ActorID: uint64(o.s.user), Actor: o.by,
+			Action: "delete", Target: m.FromHandle, TargetID: uint64(m.From), Reason: fmt.Sprintf("message %d", m.ID)})
+	case o.del:
 		err = h.store.DeleteMessage(ctx, row.ID, now)
-	} else {
+	default:
 		err = h.store.EditMessage(ctx, row.ID, o.body, now)
 	}
 	if err != nil {
@@ -161,4 +188,25 @@ func cmdDelete(ctx context.Context, s *session, conv ConvID, _ string) (Reply, e
 		return Reply{}, err
 	}
 	return Reply{}, nil
+}
+
+// adminDelete deletes any message by its ID (/admin delete ID), audited.
+func adminDelete(ctx context.Context, s *session, rest string) (Reply, error) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(rest, "#"), 10, 64)
+	if err != nil || n <= 0 {
+		return Reply{}, adminUsageErr("delete")
+	}
+	o := &editOp{s: s, del: true, id: MessageID(n), by: s.adminName(ctx), res: make(chan editResult, 1)}
+	if err := s.hub.submit(ctx, o); err != nil {
+		return Reply{}, fmt.Errorf("/admin delete: %w", err)
+	}
+	select {
+	case r := <-o.res:
+		if r.err != nil {
+			return Reply{}, r.err
+		}
+		return Reply{Lines: []string{fmt.Sprintf("deleted message %d from %s", n, r.msg.FromHandle)}}, nil
+	case <-ctx.Done():
+		return Reply{}, ctx.Err()
+	}
 }

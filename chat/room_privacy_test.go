@@ -160,6 +160,11 @@ func privacyRun(t *testing.T, seed uint64, steps int) {
 			if p, ok := isPrivate(conv); ok && !now[p].member[id] && err == nil {
 				t.Fatalf("seed %d step %d: u%d read %s's history", seed, step, i, k)
 			}
+			msgs, err = s.HistoryAfter(ctx, conv, 0, 500)
+			check(i, "history after "+k, fmt.Sprint(msgs, err), bad)
+			if p, ok := isPrivate(conv); ok && !now[p].member[id] && err == nil {
+				t.Fatalf("seed %d step %d: u%d read %s's history forwards", seed, step, i, k)
+			}
 			lines := []string{"/members", "/topic", "/whois u0"}
 			if p, ok := isPrivate(conv); ok && !now[p].member[id] {
 				lines = append(lines, "/invite u1", "/kick u1", "/ban u1", "/op u1", "/topic x", "/part") // refused

@@ -349,6 +349,26 @@ func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n 
 	return s.stillReadable(ctx, conv, out)
 }
 
+// HistoryAfter returns newer messages of a conversation the user may
+// read, with the same checks as History (membership again after the read).
+func (s *session) HistoryAfter(ctx context.Context, conv ConvID, after MessageID, n int) ([]Message, error) {
+	if err := s.readable(ctx, conv); err != nil {
+		return nil, err
+	}
+	if n <= 0 || n > 500 {
+		n = 500
+	}
+	hidden, err := s.hub.store.BlockedBy(ctx, uint64(s.user))
+	if err != nil {
+		return nil, fmt.Errorf("history after: %w", err)
+	}
+	rows, err := s.hub.store.HistoryAfter(ctx, string(conv), int64(after), n, hidden)
+	if err != nil {
+		return nil, fmt.Errorf("history after: %w", err)
+	}
+	return s.stillReadable(ctx, conv, toMessages(rows))
+}
+
 // stillReadable returns msgs, read from a room, if the user is still a
 // member once they are read. The check before the read is not ordered
 // with removals: a user removed meanwhile could otherwise be served what

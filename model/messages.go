@@ -69,6 +69,13 @@ func historySQL(nHidden int) string {
 		WHERE m.conv = ? AND m.id < ?` + notInSenders("m.sender_id", nHidden) + ` ORDER BY m.id DESC LIMIT ?`
 }
 
+// historyAfterSQL returns the HistoryAfter query for nHidden hidden
+// senders (args: conv, after, hidden..., limit).
+func historyAfterSQL(nHidden int) string {
+	return `SELECT ` + messageColumns + ` FROM messages m LEFT JOIN users u ON u.id = m.sender_id` + joinEdits + `
+		WHERE m.conv = ? AND m.id > ?` + notInSenders("m.sender_id", nHidden) + ` ORDER BY m.id ASC LIMIT ?`
+}
+
 // unreadSQL returns the per-conversation unread count query for nHidden
 // hidden senders (args: conv, user, conv, user, hidden...). Lines of
 // record (renames, a room's joins, kicks, topics) are not unread, as the
@@ -229,6 +236,33 @@ func (d *DB) History(ctx context.Context, conv string, before int64, limit int, 
 		return nil, d.wrap(op, err)
 	}
 	slices.Reverse(msgs)
+	return msgs, nil
+}
+
+// HistoryAfter returns up to limit messages of conv with ID > after,
+// oldest first, leaving out messages sent by a user in hidden: the page
+// that follows a message, for reading a conversation forwards.
+func (d *DB) HistoryAfter(ctx context.Context, conv string, after int64, limit int, hidden []uint64) ([]Message, error) {
+	const op = "history after"
+	if err := d.check(op); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	h := uniqueIDs(hidden)
+	args := make([]any, 0, len(h)+3)
+	args = append(args, conv, max(after, 0))
+	args = append(args, h...)
+	args = append(args, limit)
+	rows, err := d.rdb.QueryContext(ctx, historyAfterSQL(len(h)), args...)
+	if err != nil {
+		return nil, d.wrap(op, err)
+	}
+	msgs, err := scanMessages(rows, min(limit, 256))
+	if err != nil {
+		return nil, d.wrap(op, err)
+	}
 	return msgs, nil
 }
 

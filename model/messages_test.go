@@ -147,6 +147,33 @@ func TestHistoryPagesNewestFirstReturnedOldestFirst(t *testing.T) {
 	}
 }
 
+func TestHistoryAfterPagesForwardsOldestFirst(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	a, b := mustUser(t, d, "alice"), mustUser(t, d, "bob")
+	all := appendN(t, d, "#lobby", 25, "m", a)
+	appendN(t, d, "#other", 5, "o", a)
+
+	page1, err := d.HistoryAfter(ctx, "#lobby", all[4], 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(page1); !reflect.DeepEqual(got, all[5:15]) {
+		t.Fatalf("first page = %v, want %v", got, all[5:15])
+	}
+	page2, _ := d.HistoryAfter(ctx, "#lobby", page1[len(page1)-1].ID, 20, nil)
+	if got := ids(page2); !reflect.DeepEqual(got, all[15:]) {
+		t.Fatalf("second page = %v, want %v", got, all[15:])
+	}
+	if end, _ := d.HistoryAfter(ctx, "#lobby", all[24], 10, nil); len(end) != 0 {
+		t.Fatalf("past the newest: %v", ids(end))
+	}
+	appendN(t, d, "#lobby", 3, "b", b)
+	if h, _ := d.HistoryAfter(ctx, "#lobby", all[20], 10, []uint64{b.ID}); !reflect.DeepEqual(ids(h), all[21:]) {
+		t.Fatalf("hidden sender: %v", ids(h))
+	}
+}
+
 func TestHistoryHidesBlockedSenders(t *testing.T) {
 	ctx := context.Background()
 	d, _ := openTest(t)

@@ -208,6 +208,20 @@ func (d *DB) DeleteMessage(ctx context.Context, id int64, at time.Time) error {
 	return d.changeMessage(ctx, "delete message", id, "", at, true)
 }
 
+// AuditedDeleteMessage deletes message id as DeleteMessage does and
+// stores a (an administrator's deletion) in the same transaction.
+// ErrNotFound, and nothing stored, when there is no such text or action
+// or it is already deleted.
+func (d *DB) AuditedDeleteMessage(ctx context.Context, id int64, at time.Time, a *AuditEntry) error {
+	return d.moderationWrite(ctx, "delete message", a, func(tx *sql.Tx, _ time.Time) error {
+		if err := affected(tx.ExecContext(ctx, qChangeBody, "", id, id)); err != nil {
+			return fmt.Errorf("message %d: %w", id, err)
+		}
+		_, err := tx.ExecContext(ctx, qRecordEdit, id, at.UTC(), true)
+		return err
+	})
+}
+
 func (d *DB) changeMessage(ctx context.Context, op string, id int64, body string, at time.Time, deleted bool) error {
 	if err := d.check(op); err != nil {
 		return err

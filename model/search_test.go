@@ -208,3 +208,28 @@ func TestSearchStepBackfillsMessagesStoredBeforeIt(t *testing.T) {
 		t.Fatalf("search after the step = %v, %v", ids(got), err)
 	}
 }
+
+func TestAuditedDeleteMessageWritesAuditInItsTransactionOnly(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	a := mustUser(t, d, "alice")
+	ids := appendN(t, d, "#lobby", 2, "m", a)
+	at := time.Now()
+	if err := d.AuditedDeleteMessage(ctx, ids[0], at, &AuditEntry{Actor: "boss", Action: "delete", Target: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := d.MessageByID(ctx, ids[0])
+	if err != nil || !m.Deleted || m.Body != "" {
+		t.Fatalf("not deleted: %+v %v", m, err)
+	}
+	// Deleting again, or a message that is not there, stores no audit row.
+	for _, id := range []int64{ids[0], 9999} {
+		if err := d.AuditedDeleteMessage(ctx, id, at, &AuditEntry{Actor: "boss", Action: "delete"}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("delete %d: %v", id, err)
+		}
+	}
+	log, err := d.Audit(ctx, 10)
+	if err != nil || len(log) != 1 || log[0].Action != "delete" || log[0].Target != "alice" {
+		t.Fatalf("audit = %+v, %v", log, err)
+	}
+}

@@ -89,6 +89,9 @@ type Messages interface {
 	// current handle in Author. Messages sent by a user in hidden are left
 	// out (blocked senders).
 	History(ctx context.Context, conv string, before int64, limit int, hidden []uint64) ([]Message, error)
+	// HistoryAfter returns up to limit messages of conv with ID > after,
+	// oldest first, leaving out messages sent by a user in hidden.
+	HistoryAfter(ctx context.Context, conv string, after int64, limit int, hidden []uint64) ([]Message, error)
 	// Search returns the messages of the given conversations that contain
 	// the words, newest first (see search.go).
 	Search(ctx context.Context, q Search) ([]Message, error)
@@ -101,6 +104,9 @@ type Messages interface {
 	EditMessage(ctx context.Context, id int64, body string, at time.Time) error
 	// DeleteMessage empties a message and marks it deleted.
 	DeleteMessage(ctx context.Context, id int64, at time.Time) error
+	// AuditedDeleteMessage deletes a message and stores the audit entry
+	// of the administrator who did, in one transaction.
+	AuditedDeleteMessage(ctx context.Context, id int64, at time.Time, a *AuditEntry) error
 	// Conversations lists the direct-message conversations user takes part
 	// in, each with its newest message ID.
 	Conversations(ctx context.Context, userID uint64) ([]ConvSummary, error)

@@ -234,6 +234,8 @@ func (a *App) route(msg tea.Msg) (cmd tea.Cmd, typing, known bool) {
 		return a.openFound(msg.m), false, true
 	case foundPageMsg:
 		return a.foundLoaded(msg), false, true
+	case forwardMsg: // navigate.go
+		return a.forwardLoaded(msg), false, true
 	case roomsPageMsg:
 		if a.modal == nil {
 			return nil, false, true
@@ -387,11 +389,22 @@ func (a *App) handleKey(k tea.KeyPressMsg) (cmd tea.Cmd, typing bool) {
 		a.recallForEdit() // edit.go
 		return nil, false
 	case key.Matches(k, a.keys.Up):
-		if !a.recallUnsent() {
+		switch {
+		case a.editOfferShown(): // edit.go: on into the input history
+			a.mem.editOffered = false
+			a.composer.Reset()
+			a.mem.recallLine(&a.composer, a.current, -1)
+		case a.recallUnsent(), a.offerEditOnUp():
+		default:
 			a.mem.recallLine(&a.composer, a.current, -1)
 		}
 		return nil, false
 	case key.Matches(k, a.keys.Down):
+		if a.editOfferShown() {
+			a.mem.editOffered = false
+			a.composer.Reset()
+			return nil, false
+		}
 		a.mem.recallLine(&a.composer, a.current, 1)
 		return nil, false
 	}

@@ -543,6 +543,9 @@ func TestConversationWindowIsBoundedAndRefetchesNewest(t *testing.T) {
 			}
 			return pageOf(conv, max(1, int(before)-n), int(before)-1), nil
 		}
+		s.afterFn = func(conv chat.ConvID, after chat.MessageID, n int) ([]chat.Message, error) {
+			return pageOf(conv, int(after)+1, min(1000, int(after)+n)), nil
+		}
 	}
 	h := newHarness(t, b, func(c *appConfig) { c.pageSize = 40; c.maxWindow = 100 })
 	c := h.app.convs[chat.Lobby]
@@ -568,6 +571,78 @@ func TestConversationWindowIsBoundedAndRefetchesNewest(t *testing.T) {
 	}
 	if n := len(c.entries); n > 110 {
 		t.Fatalf("window holds %d entries after live growth", n)
+	}
+}
+
+func TestSearchResultOpensCentredAndPgDnPagesForwardToTheNewest(t *testing.T) {
+	b := newFakeBroker()
+	b.onConnect = func(s *fakeSession) {
+		s.historyFn = func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error) {
+			if before == 0 {
+				return pageOf(conv, 301-n, 300), nil
+			}
+			return pageOf(conv, max(1, int(before)-n), int(before)-1), nil
+		}
+		atEnd := 0
+		s.afterFn = func(conv chat.ConvID, after chat.MessageID, n int) ([]chat.Message, error) {
+			if after >= 300 {
+				// Message 301 is committed after the first read that
+				// reached the newest and before live ones append.
+				if atEnd++; atEnd > 1 {
+					return pageOf(conv, 301, 301), nil
+				}
+			}
+			return pageOf(conv, int(after)+1, min(300, int(after)+n)), nil
+		}
+	}
+	h := newHarness(t, b, func(c *appConfig) { c.pageSize = 50 })
+	c := h.app.convs[chat.Lobby]
+	h.send(openFoundMsg{m: msgAt(100, chat.Lobby, bobID, "bob", "message number 100")})
+	if !c.hasNewer || c.newestID() != 150 || c.oldestID() != 51 {
+		t.Fatalf("window %d..%d hasNewer=%v", c.oldestID(), c.newestID(), c.hasNewer)
+	}
+	// The result is in the middle of the pane, with what followed it below.
+	lines := strings.Split(h.screen(), "\n")
+	at := -1
+	for i, l := range lines {
+		if strings.Contains(l, "message number 100") {
+			at = i
+		}
+	}
+	if at < 0 || !strings.Contains(h.screen(), "message number 101") {
+		t.Fatalf("result or what followed it not shown:\n%s", h.screen())
+	}
+	if mid := len(lines) / 2; at < mid-4 || at > mid+4 {
+		t.Fatalf("result on line %d of %d, not in the middle:\n%s", at, len(lines), h.screen())
+	}
+	// PgDn reads forwards, never jumping to the newest page.
+	for i := 0; i < 100 && c.hasNewer; i++ {
+		h.press(tea.KeyPgDown)
+		if c.hasNewer && strings.Contains(h.screen(), "message number 300") {
+			t.Fatalf("jumped to the newest:\n%s", h.screen())
+		}
+	}
+	h.sess.mu.Lock()
+	afters, hist := slices.Clone(h.sess.afters), slices.Clone(h.sess.hist)
+	h.sess.mu.Unlock()
+	if len(afters) < 4 || afters[1].before != 150 {
+		t.Fatalf("forward reads = %+v", afters)
+	}
+	for _, hc := range hist[1:] {
+		if hc.before == 0 {
+			t.Fatalf("newest page fetched again instead of paging forwards: %+v", hist)
+		}
+	}
+	if c.hasNewer || c.newestID() != 301 {
+		t.Fatalf("newest not reached (or 301, committed meanwhile, missed): hasNewer=%v newest=%d", c.hasNewer, c.newestID())
+	}
+	for i := 0; i < 20 && c.offset > 0; i++ {
+		h.press(tea.KeyPgDown)
+	}
+	// At the newest, live messages are appended again.
+	h.events(chat.MessageEvent{Message: msgAt(302, chat.Lobby, bobID, "bob", "live one"), Conversation: chat.Conversation{ID: chat.Lobby}})
+	if c.newestID() != 302 || !strings.Contains(h.screen(), "live one") {
+		t.Fatalf("live message not shown at the newest:\n%s", h.screen())
 	}
 }
 
@@ -1539,11 +1614,13 @@ func TestUpRecallsSentLinesAndDownGoesForward(t *testing.T) {
 		h.press(tea.KeyEnter)
 	}
 	var seen []string
-	for range 4 {
+	for range 5 {
 		h.press(tea.KeyUp)
 		seen = append(seen, h.app.composer.Value())
 	}
-	if want := []string{"three", "two", "one", "one"}; !slices.Equal(seen, want) {
+	// The first Up offers the last message for editing (edit.go), then
+	// the lines entered, newest first.
+	if want := []string{"/edit three", "three", "two", "one", "one"}; !slices.Equal(seen, want) {
 		t.Fatalf("Up recalled %q, want %q", seen, want)
 	}
 	h.press(tea.KeyDown)
@@ -1575,19 +1652,26 @@ func TestUpNeverRecallsADirectMessageInAnotherConversation(t *testing.T) {
 	h.typeText("my door code is 4711")
 	h.press(tea.KeyEnter)
 	h.run(h.app.switchTo(chat.Lobby))
-	for range 2 {
+	// The first Up offers the last message for editing (edit.go).
+	for range 3 {
 		h.press(tea.KeyUp)
-		if v := h.app.composer.Value(); v != "lobby line" {
+		if v := h.app.composer.Value(); v != "lobby line" && v != "/edit lobby line" {
 			t.Fatalf("Up in the lobby recalled %q, want only the lobby's own line", v)
 		}
 	}
+	if v := h.app.composer.Value(); v != "lobby line" {
+		t.Fatalf("Up in the lobby ended at %q", v)
+	}
 	h.app.composer.Reset()
 	h.run(h.app.switchTo(dmBob.ID))
-	for range 2 {
+	for range 3 {
 		h.press(tea.KeyUp)
-		if v := h.app.composer.Value(); v != "my door code is 4711" {
+		if v := h.app.composer.Value(); v != "my door code is 4711" && v != "/edit my door code is 4711" {
 			t.Fatalf("Up in bob's conversation recalled %q", v)
 		}
+	}
+	if v := h.app.composer.Value(); v != "my door code is 4711" {
+		t.Fatalf("Up in bob's conversation ended at %q", v)
 	}
 }
 

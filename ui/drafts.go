@@ -20,6 +20,10 @@ type inputMemory struct {
 	sentLines map[chat.ConvID][]string
 	recall    int
 	recallRev int
+	// editOffered is set when Up offered "/edit" for the last message
+	// (edit.go), at composer revision editRev.
+	editOffered bool
+	editRev     int
 }
 
 // setDraft makes text the draft of conversation id.

@@ -43,3 +43,40 @@ func TestShiftUpInEmptyComposerOffersYourLastMessageForEdit(t *testing.T) {
 		t.Fatalf("shift+up gave %q", v)
 	}
 }
+
+// TestUpInEmptyComposerEditsYourLastMessageThenRecallsLines: Up offers
+// "/edit" for the message just sent, Up again the input history, Down
+// from the offer clears it; after a command Up recalls the command.
+func TestUpInEmptyComposerEditsYourLastMessageThenRecallsLines(t *testing.T) {
+	h := newHarness(t, nil)
+	h.typeText("my typo")
+	h.press(tea.KeyEnter)
+	h.press(tea.KeyUp)
+	if v := h.app.composer.Value(); v != "/edit my typo" {
+		t.Fatalf("Up gave %q, want the edit offer", v)
+	}
+	h.press(tea.KeyDown)
+	if v := h.app.composer.Value(); v != "" {
+		t.Fatalf("Down from the offer left %q", v)
+	}
+	h.press(tea.KeyUp)
+	h.press(tea.KeyUp)
+	if v := h.app.composer.Value(); v != "my typo" {
+		t.Fatalf("Up again gave %q, want the line entered", v)
+	}
+	// An edited offer is a draft: Up leaves it alone.
+	h.app.composer.Reset()
+	h.press(tea.KeyUp)
+	h.typeText("x")
+	h.press(tea.KeyUp)
+	if v := h.app.composer.Value(); v != "/edit my typox" {
+		t.Fatalf("Up replaced an edited offer: %q", v)
+	}
+	h.app.composer.Reset()
+	h.typeText("/topic hi")
+	h.press(tea.KeyEnter)
+	h.press(tea.KeyUp)
+	if v := h.app.composer.Value(); v != "/topic hi" {
+		t.Fatalf("Up after a command gave %q", v)
+	}
+}

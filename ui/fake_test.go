@@ -170,6 +170,7 @@ type fakeSession struct {
 	sends     []sendCall
 	execs     []sendCall
 	hist      []histCall
+	afters    []histCall // HistoryAfter calls (before holds the after)
 	marks     []markCall
 	dismissed int
 	roomsAt   []string // the after of each Rooms call
@@ -178,6 +179,7 @@ type fakeSession struct {
 	sendFn    func(conv chat.ConvID, text string) (chat.Message, error)
 	execFn    func(conv chat.ConvID, line string) (chat.Reply, error)
 	historyFn func(conv chat.ConvID, before chat.MessageID, n int) ([]chat.Message, error)
+	afterFn   func(conv chat.ConvID, after chat.MessageID, n int) ([]chat.Message, error)
 }
 
 func newFakeSession(b *fakeBroker, acct chat.Account) *fakeSession {
@@ -261,6 +263,25 @@ func (s *fakeSession) History(_ context.Context, conv chat.ConvID, before chat.M
 		}
 	}
 	return page[max(0, len(page)-n):], nil
+}
+
+func (s *fakeSession) HistoryAfter(_ context.Context, conv chat.ConvID, after chat.MessageID, n int) ([]chat.Message, error) {
+	s.mu.Lock()
+	s.afters = append(s.afters, histCall{conv, after, n})
+	fn := s.afterFn
+	s.mu.Unlock()
+	if fn != nil {
+		return fn(conv, after, n)
+	}
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	var page []chat.Message
+	for _, m := range s.b.history[conv] {
+		if m.ID > after && len(page) < n {
+			page = append(page, m)
+		}
+	}
+	return page, nil
 }
 
 // store keeps messages as the conversation's history, served by History.

@@ -266,9 +266,81 @@ func (a *App) pageDown() tea.Cmd {
 	if c.offset > 0 {
 		return nil
 	}
+	want := c.offset // past the bottom: carried into the page read forwards
 	c.offset, c.newBelow = 0, 0
 	if c.hasNewer {
+		if after := c.newestID(); after != 0 && !c.loading {
+			return a.loadForward(c, after, want, false)
+		}
 		return a.loadHistory(c, 0, true)
 	}
 	return nil
+}
+
+// forwardMsg is a page of messages after the window of a conversation
+// that was cut at the new end.
+type forwardMsg struct {
+	conv  chat.ConvID
+	after chat.MessageID
+	want  int // the offset PgDn asked for, relative to the old bottom
+	// catchUp is the read after reaching the newest: it picks up what was
+	// committed between the last page's read and live messages appending.
+	catchUp bool
+	msgs    []chat.Message
+	err     error
+}
+
+// loadForward reads the page after the newest message of the window.
+func (a *App) loadForward(c *Conversation, after chat.MessageID, want int, catchUp bool) tea.Cmd {
+	if a.sess == nil || c.loading {
+		return nil
+	}
+	c.loading = true
+	sess, ctx, id, n, lg := a.sess, a.cfg.ctx, c.info.ID, a.cfg.pageSize, a.cfg.logger
+	return func() tea.Msg {
+		msgs, err := sess.HistoryAfter(ctx, id, after, n)
+		logUnexpected(lg, "history after", err)
+		return forwardMsg{conv: id, after: after, want: want, catchUp: catchUp, msgs: msgs, err: err}
+	}
+}
+
+// forwardLoaded appends a page read forwards below the window and scrolls
+// down by what PgDn asked for; a short page means the window reached the
+// newest message and follows live ones again.
+func (a *App) forwardLoaded(msg forwardMsg) tea.Cmd {
+	c := a.convs[msg.conv]
+	if c == nil {
+		return nil
+	}
+	c.loading = false
+	if msg.err != nil {
+		a.status.SetError("history: " + userText(msg.err))
+		return nil
+	}
+	w := a.textWidth()
+	before := c.totalLines(&a.rc, w)
+	c.mergeHistory(msg.msgs)
+	added := c.totalLines(&a.rc, w) - before
+	var next tea.Cmd
+	switch {
+	case msg.catchUp:
+		if c.offset > 0 {
+			c.offset += added // the view stays where the reader is
+		}
+	default:
+		c.offset = max(0, added+msg.want)
+		if len(msg.msgs) < a.cfg.pageSize && c.hasNewer {
+			// The newest is reached: live messages append from now on,
+			// and one more read picks up those committed meanwhile.
+			c.hasNewer = false
+			if after := c.newestID(); after != 0 {
+				next = a.loadForward(c, after, 0, true)
+			}
+		}
+	}
+	c.trimOld(a.window(c))
+	if c.info.ID == a.current {
+		return tea.Batch(a.markRead(c), next)
+	}
+	return next
 }

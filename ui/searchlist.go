@@ -2,6 +2,8 @@ package ui
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -14,11 +16,13 @@ import (
 // openFoundMsg asks the App to open a conversation at a search result.
 type openFoundMsg struct{ m chat.Message }
 
-// foundPageMsg is the page of history ending at a search result.
+// foundPageMsg is the page of history ending at a search result and the
+// page that follows it.
 type foundPageMsg struct {
-	at   chat.Message
-	msgs []chat.Message
-	err  error
+	at    chat.Message
+	msgs  []chat.Message // up to and including the result
+	after []chat.Message // the page after it
+	err   error
 }
 
 // SearchList is the /search dialog: the results, newest first, one line
@@ -123,7 +127,12 @@ func (l *SearchList) lines() []string {
 	}
 	title := st.DialogTitle.Render("Search") + st.System.Render(fmt.Sprintf("  %d found, newest first", len(l.found)))
 	content := append([]string{fit(title, inner), ""}, body...)
-	content = append(content, "", st.System.Render(fit("↑/↓ pick · enter open there · esc close", inner)))
+	help := "↑/↓ pick · enter open there · esc close"
+	if l.sel < len(l.found) {
+		// The id an administrator's /admin delete takes.
+		help += fmt.Sprintf(" · message id %d", l.found[l.sel].ID)
+	}
+	content = append(content, "", st.System.Render(fit(help, inner)))
 	box := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1).Width(boxW).
 		Render(strings.Join(content, "\n"))
 	lines := strings.Split(box, "\n")
@@ -138,7 +147,7 @@ func (l *SearchList) lines() []string {
 }
 
 // openFound switches to the result's conversation and reads the page of
-// history that ends at it.
+// history that ends at it and the page that follows it.
 func (a *App) openFound(m chat.Message) tea.Cmd {
 	c := a.convs[m.Conv]
 	if c == nil || a.sess == nil {
@@ -150,13 +159,18 @@ func (a *App) openFound(m chat.Message) tea.Cmd {
 	return tea.Batch(cmd, func() tea.Msg {
 		msgs, err := sess.History(ctx, m.Conv, m.ID+1, n)
 		logUnexpected(lg, "history", err)
-		return foundPageMsg{at: m, msgs: msgs, err: err}
+		if err != nil {
+			return foundPageMsg{at: m, err: err}
+		}
+		after, err := sess.HistoryAfter(ctx, m.Conv, m.ID, n)
+		logUnexpected(lg, "history after", err)
+		return foundPageMsg{at: m, msgs: msgs, after: after, err: err}
 	})
 }
 
-// foundLoaded shows the conversation from the history page that ends at
-// the result: the result is the bottom line, PgUp reads older messages
-// as usual and PgDn past the bottom returns to the newest.
+// foundLoaded shows the conversation around the result, the result in
+// the middle of the pane: PgUp reads older messages as usual and PgDn
+// reads newer ones forwards (hasNewer) until it reaches the newest.
 func (a *App) foundLoaded(msg foundPageMsg) tea.Cmd {
 	c := a.convs[msg.at.Conv]
 	if c == nil {
@@ -166,13 +180,40 @@ func (a *App) foundLoaded(msg foundPageMsg) tea.Cmd {
 		a.status.SetError("history: " + userText(msg.err))
 		return nil
 	}
-	c.entries = nil
-	c.mergeHistory(msg.msgs)
+	n := a.cfg.pageSize
+	newest := len(msg.after) < n
+	// When the page after reaches the newest, live messages that arrived
+	// meanwhile (newer than the result) are kept: nothing lies between.
+	var live []entry
+	if newest {
+		for _, e := range c.entries {
+			if e.kind == entMessage && e.msg.ID > msg.at.ID {
+				live = append(live, e)
+			}
+		}
+	}
+	c.entries = live
+	c.loaded = false
+	c.mergeHistory(append(slices.Clone(msg.msgs), msg.after...))
 	c.loaded, c.loading = true, false
-	c.hasOlder = len(msg.msgs) >= a.cfg.pageSize
-	c.hasNewer = true
-	c.offset, c.newBelow = 0, 0
+	c.hasOlder = len(msg.msgs) >= n
+	c.hasNewer = !newest
+	c.newBelow = 0
+	c.offset = a.centreOffset(c, msg.at.ID)
 	return nil
+}
+
+// centreOffset is the scroll offset that puts message id in the middle
+// of the pane (or as near as the messages after it allow).
+func (a *App) centreOffset(c *Conversation, id chat.MessageID) int {
+	w, rows := a.textWidth(), a.convRows()
+	k := msgKey(id)
+	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].key > k })
+	below := 0
+	for j := i; j < len(c.entries); j++ {
+		below += len(c.render(j, &a.rc, w))
+	}
+	return max(0, below-rows/2)
 }
 
 // searchNames names the conversations of results as the sidebar does.
