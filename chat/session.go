@@ -324,15 +324,9 @@ func (s *session) notice(conv ConvID, text string) {
 
 // History returns older messages of a conversation the user may read.
 func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n int) ([]Message, error) {
-	if err := s.readable(ctx, conv); err != nil {
-		return nil, err
-	}
-	if n <= 0 || n > 500 {
-		n = 500
-	}
-	hidden, err := s.hub.store.BlockedBy(ctx, uint64(s.user))
+	n, hidden, err := s.historyRead(ctx, conv, n, "history")
 	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
+		return nil, err
 	}
 	if msgs, ok := s.hub.recent.page(conv, before, n, hidden); ok {
 		return s.stillReadable(ctx, conv, msgs)
@@ -352,21 +346,32 @@ func (s *session) History(ctx context.Context, conv ConvID, before MessageID, n 
 // HistoryAfter returns newer messages of a conversation the user may
 // read, with the same checks as History (membership again after the read).
 func (s *session) HistoryAfter(ctx context.Context, conv ConvID, after MessageID, n int) ([]Message, error) {
-	if err := s.readable(ctx, conv); err != nil {
-		return nil, err
-	}
-	if n <= 0 || n > 500 {
-		n = 500
-	}
-	hidden, err := s.hub.store.BlockedBy(ctx, uint64(s.user))
+	n, hidden, err := s.historyRead(ctx, conv, n, "history after")
 	if err != nil {
-		return nil, fmt.Errorf("history after: %w", err)
+		return nil, err
 	}
 	rows, err := s.hub.store.HistoryAfter(ctx, string(conv), int64(after), n, hidden)
 	if err != nil {
 		return nil, fmt.Errorf("history after: %w", err)
 	}
 	return s.stillReadable(ctx, conv, toMessages(rows))
+}
+
+// historyRead checks that the user may read conv (its refusal returned as
+// is) and returns the page size to read (n, at most 500) and the senders
+// to leave out (blocked); op names a store failure.
+func (s *session) historyRead(ctx context.Context, conv ConvID, n int, op string) (int, []uint64, error) {
+	if err := s.readable(ctx, conv); err != nil {
+		return 0, nil, err
+	}
+	if n <= 0 || n > 500 {
+		n = 500
+	}
+	hidden, err := s.hub.store.BlockedBy(ctx, uint64(s.user))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return n, hidden, nil
 }
 
 // stillReadable returns msgs, read from a room, if the user is still a
