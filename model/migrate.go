@@ -34,6 +34,7 @@ var migrations = []migration{
 	{5, "one-time codes that link a new key to an account", migrateLinkCodes},
 	{6, "per-user settings: theme, time zone, clock, bell, notices, links", migrateUserSettings},
 	{7, "full-text search of messages; edited and deleted messages", migrateSearch},
+	{8, "full-text index stored newest first", migrateSearchNewestFirst},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.
@@ -229,6 +230,17 @@ func migrateSearch(tx *gorm.DB) error {
 		return err
 	}
 	for _, q := range searchSchema {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateSearchNewestFirst rebuilds the full-text index so that a search,
+// which reads newest first, stops at its page (see search.go).
+func migrateSearchNewestFirst(tx *gorm.DB) error {
+	for _, q := range searchNewestFirst {
 		if err := tx.Exec(q).Error; err != nil {
 			return err
 		}

@@ -15,7 +15,8 @@ import (
 // Full-text search of message bodies.
 //
 // Everything specific to SQLite's full-text engine is in this file: the
-// index (searchSchema, created by migration step 7), how the words typed
+// index (searchSchema, created by migration step 7, stored newest first
+// since step 8: searchNewestFirst), how the words typed
 // become a match expression (ftsQuery, ftsConvs) and the one query that
 // uses it (searchSQL). The index is an FTS4 table over the body and the
 // conversation (as one token), with external content (a view of
@@ -49,6 +50,18 @@ var searchSchema = []string{
 	`INSERT INTO messages_fts (docid, conv, body) SELECT id, 'c' || hex(conv), body FROM messages WHERE kind IN (0, 1)`,
 }
 
+// searchNewestFirst (step 8) rebuilds the index with every word's list
+// of documents stored newest first (order=DESC). Search reads newest
+// first, and FTS4 reads a list lazily only in the order it is stored:
+// the other way round it loads a word's whole list before the first row,
+// which for a word in nearly every message is the whole history. The
+// view and the triggers of step 7 stay as they are.
+var searchNewestFirst = []string{
+	`DROP TABLE messages_fts`,
+	`CREATE VIRTUAL TABLE messages_fts USING fts4(content="messages_fts_content", conv, body, tokenize=unicode61, order=DESC)`,
+	`INSERT INTO messages_fts (docid, conv, body) SELECT id, 'c' || hex(conv), body FROM messages WHERE kind IN (0, 1)`,
+}
+
 // ErrBadSearch means the words to search for have nothing to match.
 var ErrBadSearch = errors.New("nothing to search for")
 
@@ -73,8 +86,9 @@ type Search struct {
 
 // searchSQL returns the search query for nConvs conversations and nHidden
 // hidden senders (args: match, before, convs..., hidden..., limit). The
-// index is the outer loop, walked newest first, so a page stops at its
-// limit; the privacy filter is part of the query.
+// index is the outer loop, walked newest first in the order it is stored
+// (searchNewestFirst), so a page stops at its limit; the privacy filter
+// is part of the query.
 func searchSQL(nConvs, nHidden int) string {
 	return `SELECT ` + messageColumns + ` FROM messages_fts f
 		CROSS JOIN messages m ON m.id = f.docid

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -206,6 +207,55 @@ func TestSearchStepBackfillsMessagesStoredBeforeIt(t *testing.T) {
 	got, err := d.Search(ctx, Search{Words: "before index", Convs: []string{"#lobby"}, Limit: 10})
 	if err != nil || len(got) != 1 || got[0].ID != id {
 		t.Fatalf("search after the step = %v, %v", ids(got), err)
+	}
+}
+
+// TestSearchIndexStepStoresNewestFirst migrates an index of step 7 (lists
+// stored oldest first, which a newest-first search must load whole) with
+// messages in it: step 8 stores it newest first, and search still finds
+// every message, newest first, page by page.
+func TestSearchIndexStepStoresNewestFirst(t *testing.T) {
+	ctx := context.Background()
+	d, path := openTest(t)
+	a := mustUser(t, d, "alice")
+	for _, q := range []string{
+		`DROP TABLE messages_fts`,
+		`CREATE VIRTUAL TABLE messages_fts USING fts4(content="messages_fts_content", conv, body, tokenize=unicode61)`,
+		`DELETE FROM schema_migrations WHERE version = 8`,
+	} {
+		if _, err := d.wdb.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	want := appendBodies(t, d, "#lobby", a, "one word", "two word", "three word")
+	_ = d.Close()
+	d, err := Open(path)
+	if err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	var decl string
+	if err := d.rdb.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = 'messages_fts'`).Scan(&decl); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(decl, "order=DESC") {
+		t.Fatalf("index after step 8: %s", decl)
+	}
+	more := appendBodies(t, d, "#lobby", a, "four word")
+	var got []int64
+	for before := int64(0); ; {
+		page, err := d.Search(ctx, Search{Words: "word", Convs: []string{"#lobby"}, Before: before, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, ids(page)...)
+		before = page[len(page)-1].ID
+	}
+	if w := []int64{more[0], want[2], want[1], want[0]}; !reflect.DeepEqual(got, w) {
+		t.Fatalf("pages = %v, want %v", got, w)
 	}
 }
 
