@@ -235,16 +235,17 @@ func TestPtyWindowReadDuringWindowChanges(t *testing.T) {
 	stop := make(chan struct{})
 	last := make(chan Window, 1)
 	session, _, cleanup := newTestSession(t, &Server{Handler: func(s Session) {
-		var w Window
 		for {
 			select {
 			case <-stop:
-				last <- w
+				// Read once more: the loop's last read may have come
+				// before the changes were applied (a busy machine).
+				pty, _, _ := s.Pty()
+				last <- pty.Window
 				return
 			default:
 			}
-			pty, _, _ := s.Pty()
-			w = pty.Window
+			_, _, _ = s.Pty() // concurrent with the window changes
 		}
 	}}, nil)
 	defer cleanup()
