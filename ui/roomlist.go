@@ -31,18 +31,13 @@ type joinRoomMsg struct{ room chat.RoomInfo }
 // Esc closes.
 type RoomList struct {
 	*common
-	version
+	pickList
 	sess    chat.Session
 	rooms   []chat.RoomInfo
 	seen    map[chat.ConvID]bool
-	sel     int
 	loading bool // a page is being read
 	end     bool // no more pages
 	failed  string
-	closed  bool
-	w, h    int
-	view    string
-	drawn   uint64
 }
 
 func newRoomList(com *common, sess chat.Session, first []chat.RoomInfo) *RoomList {
@@ -65,19 +60,8 @@ func (l *RoomList) add(rooms []chat.RoomInfo) int {
 	return n
 }
 
-// Closed reports whether Esc or Enter closed the list.
-func (l *RoomList) Closed() bool { return l.closed }
-
 // Hints names the status line's hints while open.
 func (l *RoomList) Hints() hintSet { return hintRooms }
-
-// SetSize sets the area the list is centred in.
-func (l *RoomList) SetSize(w, h int) {
-	if w != l.w || h != l.h {
-		l.w, l.h = w, h
-		l.bump()
-	}
-}
 
 // Update moves the cursor (Up, Down, PgUp, PgDn), reading the next page
 // when it reaches the end; Enter picks, Esc closes. It also takes the
@@ -111,14 +95,9 @@ func (l *RoomList) Update(msg tea.Msg) tea.Cmd {
 			l.closed = true
 			r := l.rooms[l.sel]
 			return func() tea.Msg { return joinRoomMsg{r} }
-		case key.Matches(msg, l.keys.Up):
-			return l.move(-1)
-		case key.Matches(msg, l.keys.Down):
-			return l.move(1)
-		case key.Matches(msg, l.keys.PageUp):
-			return l.move(-l.rows())
-		case key.Matches(msg, l.keys.PageDown):
-			return l.move(l.rows())
+		}
+		if d, ok := l.cursorDelta(l.keys, msg); ok {
+			return l.move(d)
 		}
 	}
 	return nil
@@ -126,10 +105,7 @@ func (l *RoomList) Update(msg tea.Msg) tea.Cmd {
 
 // move moves the cursor; on the last room it reads the next page.
 func (l *RoomList) move(delta int) tea.Cmd {
-	if sel := clampInt(l.sel+delta, 0, max(0, len(l.rooms)-1)); sel != l.sel {
-		l.sel = sel
-		l.bump()
-	}
+	l.moveBy(delta, len(l.rooms))
 	if l.sel < len(l.rooms)-1 || l.end || l.loading || l.sess == nil {
 		return nil
 	}
@@ -148,16 +124,8 @@ func (l *RoomList) move(delta int) tea.Cmd {
 }
 
 // rows is how many rooms fit on screen.
-func (l *RoomList) rows() int { return max(1, l.h-2-4) } // border, title, blank, blank, hint
-
 // View draws the list as at most h lines of at most w cells.
-func (l *RoomList) View() string {
-	if l.drawn == l.Version() && l.view != "" {
-		return l.view
-	}
-	l.view, l.drawn = strings.Join(l.lines(), "\n"), l.Version()
-	return l.view
-}
+func (l *RoomList) View() string { return l.drawCached(l.lines) }
 
 func (l *RoomList) lines() []string {
 	st := l.st

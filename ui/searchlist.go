@@ -30,33 +30,17 @@ type foundPageMsg struct {
 // the result picked, Esc closes.
 type SearchList struct {
 	*common
-	version
-	found  []chat.Message
-	names  map[chat.ConvID]string
-	sel    int
-	closed bool
-	w, h   int
-	view   string
-	drawn  uint64
+	pickList
+	found []chat.Message
+	names map[chat.ConvID]string
 }
 
 func newSearchList(com *common, found []chat.Message, names map[chat.ConvID]string) *SearchList {
 	return &SearchList{common: com, found: found, names: names}
 }
 
-// Closed reports whether Esc or Enter closed the list.
-func (l *SearchList) Closed() bool { return l.closed }
-
 // Hints names the status line's hints while open (those of a list).
 func (l *SearchList) Hints() hintSet { return hintRooms }
-
-// SetSize sets the area the list is centred in.
-func (l *SearchList) SetSize(w, h int) {
-	if w != l.w || h != l.h {
-		l.w, l.h = w, h
-		l.bump()
-	}
-}
 
 // Update moves the cursor (Up, Down, PgUp, PgDn); Enter opens, Esc closes.
 func (l *SearchList) Update(msg tea.Msg) tea.Cmd {
@@ -64,7 +48,6 @@ func (l *SearchList) Update(msg tea.Msg) tea.Cmd {
 	if !ok || l.closed {
 		return nil
 	}
-	delta := 0
 	switch {
 	case key.Matches(k, l.keys.Back):
 		l.closed = true
@@ -75,32 +58,15 @@ func (l *SearchList) Update(msg tea.Msg) tea.Cmd {
 		l.closed = true
 		m := l.found[l.sel]
 		return func() tea.Msg { return openFoundMsg{m} }
-	case key.Matches(k, l.keys.Up):
-		delta = -1
-	case key.Matches(k, l.keys.Down):
-		delta = 1
-	case key.Matches(k, l.keys.PageUp):
-		delta = -l.rows()
-	case key.Matches(k, l.keys.PageDown):
-		delta = l.rows()
 	}
-	if sel := clampInt(l.sel+delta, 0, max(0, len(l.found)-1)); sel != l.sel {
-		l.sel = sel
-		l.bump()
+	if d, ok := l.cursorDelta(l.keys, k); ok {
+		l.moveBy(d, len(l.found))
 	}
 	return nil
 }
 
-func (l *SearchList) rows() int { return max(1, l.h-2-4) } // border, title, blank, blank, hint
-
 // View draws the list as at most h lines of at most w cells.
-func (l *SearchList) View() string {
-	if l.drawn == l.Version() && l.view != "" {
-		return l.view
-	}
-	l.view, l.drawn = strings.Join(l.lines(), "\n"), l.Version()
-	return l.view
-}
+func (l *SearchList) View() string { return l.drawCached(l.lines) }
 
 func (l *SearchList) lines() []string {
 	st := l.st
