@@ -156,6 +156,7 @@ func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
 	d, path := openTest(t)
 	// Back to the schema before step 2, with two look-alikes in it.
 	for _, q := range []string{
+		`DROP TABLE conv_heads`,                                       // step 9
 		`DROP TABLE audit_log`, `DROP TABLE mutes`, `DROP TABLE bans`, // step 4
 		`DROP TABLE link_codes`,    // step 5
 		`DROP TABLE user_settings`, // step 6

@@ -141,41 +141,38 @@ func (d *DB) AppendMessages(ctx context.Context, msgs []*Message) error {
 	}
 
 	now := time.Now().UTC()
-	ids := make([]int64, len(msgs))
-	times := make([]time.Time, len(msgs))
+	set := make([]*Message, len(msgs)) // copies: on error msgs are left unchanged
+	for i, m := range msgs {
+		c := *m
+		set[i] = &c
+	}
 	err := d.writeTx(ctx, func(tx *sql.Tx) error {
-		insMsg, err := tx.PrepareContext(ctx, qInsertMessage)
-		if err != nil {
-			return err
-		}
-		defer insMsg.Close()
 		var insDel *sql.Stmt
-		for i, m := range msgs {
-			at := m.CreatedAt.UTC()
-			if m.CreatedAt.IsZero() {
-				at = now
-			}
-			var id int64
-			if err := insMsg.QueryRowContext(ctx, m.Conv, m.SenderID, m.SenderHandle, m.Kind, m.Body, at).Scan(&id); err != nil {
-				return err
-			}
-			ids[i], times[i] = id, at
+		err := insertChained(ctx, tx, set, now, func(i int) error {
+			m := set[i]
 			for _, mn := range m.Mentions {
-				if _, err := tx.ExecContext(ctx, qInsertMention, id, mn.UserID, m.Conv, m.SenderID); err != nil {
+				if _, err := tx.ExecContext(ctx, qInsertMention, m.ID, mn.UserID, m.Conv, m.SenderID); err != nil {
 					return err
 				}
 			}
 			for _, to := range offlineRecipients(m) {
 				if insDel == nil {
+					var err error
 					if insDel, err = tx.PrepareContext(ctx, qInsertPending); err != nil {
 						return err
 					}
-					defer insDel.Close()
 				}
-				if _, err := insDel.ExecContext(ctx, to, id, m.SenderID); err != nil {
+				if _, err := insDel.ExecContext(ctx, to, m.ID, m.SenderID); err != nil {
 					return err
 				}
 			}
+			return nil
+		})
+		if insDel != nil {
+			defer insDel.Close()
+		}
+		if err != nil {
+			return err
 		}
 		for conv, p := range dms {
 			if _, err := tx.ExecContext(ctx, qInsertDirect, conv, p.a, p.b, now); err != nil {
@@ -188,7 +185,7 @@ func (d *DB) AppendMessages(ctx context.Context, msgs []*Message) error {
 		return d.wrap(op, err)
 	}
 	for i, m := range msgs {
-		m.ID, m.CreatedAt = ids[i], times[i]
+		m.ID, m.Prev, m.CreatedAt = set[i].ID, set[i].Prev, set[i].CreatedAt
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ var migrations = []migration{
 	{6, "per-user settings: theme, time zone, clock, bell, notices, links", migrateUserSettings},
 	{7, "full-text search of messages; edited and deleted messages", migrateSearch},
 	{8, "full-text index stored newest first", migrateSearchNewestFirst},
+	{9, "each conversation's newest message, locked to keep one order", migrateConvHeads},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.

@@ -129,16 +129,7 @@ func insertNotice(ctx context.Context, tx *sql.Tx, m *Message, now time.Time) er
 	if m == nil {
 		return nil
 	}
-	at := m.CreatedAt.UTC()
-	if m.CreatedAt.IsZero() {
-		at = now
-	}
-	var id int64
-	if err := tx.QueryRowContext(ctx, qInsertMessage, m.Conv, m.SenderID, m.SenderHandle, m.Kind, m.Body, at).Scan(&id); err != nil {
-		return err
-	}
-	m.ID, m.CreatedAt = id, at
-	return nil
+	return insertChained(ctx, tx, []*Message{m}, now, nil)
 }
 
 // roomWrite runs fn and appends notice in one write transaction. On error

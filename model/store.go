@@ -256,6 +256,10 @@ type Message struct {
 	// not a column (message_edits).
 	Deleted bool `gorm:"-"`
 
+	// Prev is the ID of the message before this one in its conversation
+	// (0: none), set when the message is appended. It is not a column.
+	Prev int64 `gorm:"-"`
+
 	// OfflineFor, when non-zero on AppendMessages, records a pending
 	// delivery for that recipient. It is not a column.
 	OfflineFor uint64 `gorm:"-"`

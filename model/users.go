@@ -158,7 +158,7 @@ func (d *DB) RenameUser(ctx context.Context, r Rename) error {
 			}
 		}
 		if r.Notice != nil {
-			return tx.Create(&notice).Error
+			return insertChained(ctx, tx.Statement.ConnPool, []*Message{&notice}, at, nil)
 		}
 		return nil
 	})
