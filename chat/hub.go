@@ -68,6 +68,9 @@ type Options struct {
 	// on the administrator's goroutine, outside Hub.mu, and may call the
 	// hub.
 	Limits func(ctx context.Context) []string
+	// Bus, when set, joins this hub to the other nodes that share its
+	// store (cluster.go); nil: a single node.
+	Bus Bus
 }
 
 // DefaultHandleHold is the default Options.HandleHold.
@@ -149,6 +152,8 @@ type Hub struct {
 	quiet    quietSet // sessions of Attach, apart from users (attach.go)
 
 	mod moderation // server-wide bans and mutes (admin.go)
+
+	link busLink // to the other nodes of a cluster (cluster.go)
 }
 
 var _ Broker = (*Hub)(nil)
@@ -207,6 +212,10 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 	go h.sequence()
 	go h.seen.run(h)
 	go h.marks.run(h)
+	if err := h.startBus(); err != nil {
+		_ = h.Close(context.Background())
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -361,6 +370,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closing = true
 	h.mu.Unlock()
+	h.stopBus()
 	h.submitMu.Lock()
 	if !h.stopped {
 		h.stopped = true

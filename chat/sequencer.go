@@ -231,6 +231,8 @@ func (h *Hub) apply(batch []op) {
 			o.res <- h.setSetting(o)
 		case *editOp: // edit.go
 			o.res <- h.edit(o)
+		case *remoteOp: // cluster.go
+			h.applyRemote(o)
 		}
 	}
 	h.flushSends(batch[start:])

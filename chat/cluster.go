@@ -1,0 +1,143 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+)
+
+// Several nodes. Hubs that share one database form a cluster when each is
+// given a Bus (Options.Bus): a hub publishes on it what it committed or
+// changed and applies, through its sequencer, what the others published.
+// The database stays the truth; the bus only tells the other nodes sooner
+// than they would find out. Whatever a node missed on the bus (it was
+// disconnected, or the publisher died between its commit and its publish)
+// it reads back from the store.
+//
+// Events of one node reach another in the order it published them (one
+// subject, one subscription). Each event is a busEvent: the publishing
+// node, a kind naming what happened, and a JSON body of that kind.
+
+// Bus carries events between the hubs of a cluster. The NATS
+// implementation is in package cluster; tests may use an in-memory one.
+type Bus interface {
+	// Node is this node's name, unique in the cluster.
+	Node() string
+	// Publish sends data to the other nodes without waiting for them. An
+	// error means it was not sent (the bus is down); the others catch up
+	// from the store.
+	Publish(data []byte) error
+	// Subscribe calls fn, on one goroutine, in order, with what the other
+	// nodes publish (never this node's own), until unsubscribe is called.
+	// fn must not block for long.
+	Subscribe(fn func(data []byte)) (unsubscribe func(), err error)
+	// Connected reports whether the bus reaches the other nodes now.
+	Connected() bool
+	// OnChange registers fn to be told, on the bus's goroutine, each time
+	// the connection goes down (false) or comes back (true).
+	OnChange(fn func(up bool))
+}
+
+// busEvent is one event on the bus.
+type busEvent struct {
+	Node string          `json:"n"`
+	Kind string          `json:"k"`
+	Body json.RawMessage `json:"b,omitempty"`
+}
+
+// remoteOp applies an event another node published, in the sequencer: it
+// takes its place among this node's own changes.
+type remoteOp struct{ ev busEvent }
+
+func (*remoteOp) isOp() {}
+
+// busLink is a hub's connection to the cluster (nil Bus: none).
+type busLink struct {
+	bus   Bus
+	unsub func()
+
+	mu      sync.Mutex
+	failing bool // the last Publish failed (logged once per change)
+}
+
+// startBus subscribes the hub to the other nodes' events. Events are
+// queued for the sequencer; a full queue makes the bus wait (NATS then
+// drops what overflows its own buffer, and the gap is read back from the
+// store).
+func (h *Hub) startBus() error {
+	if h.opts.Bus == nil {
+		return nil
+	}
+	h.link.bus = h.opts.Bus
+	unsub, err := h.link.bus.Subscribe(func(data []byte) {
+		var ev busEvent
+		if err := json.Unmarshal(data, &ev); err != nil {
+			h.log.Warn("bus: undecodable event", "err", err)
+			return
+		}
+		if ev.Node == h.link.bus.Node() {
+			return
+		}
+		if err := h.submit(context.Background(), &remoteOp{ev: ev}); err != nil {
+			return // closing
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to the cluster bus: %w", err)
+	}
+	h.link.unsub = unsub
+	return nil
+}
+
+// stopBus unsubscribes; events still queued are applied by the sequencer
+// before it exits.
+func (h *Hub) stopBus() {
+	if h.link.unsub != nil {
+		h.link.unsub()
+	}
+}
+
+// publish tells the other nodes about a change of kind (no-op on a single
+// node). It never blocks on them: a failure is logged once per change of
+// state and the others catch up from the store.
+func (h *Hub) publish(kind string, body any) {
+	if h.link.bus == nil {
+		return
+	}
+	data, err := json.Marshal(body)
+	if err == nil {
+		data, err = json.Marshal(busEvent{Node: h.link.bus.Node(), Kind: kind, Body: data})
+	}
+	if err != nil {
+		h.log.Error("bus: encode event", "kind", kind, "err", err)
+		return
+	}
+	err = h.link.bus.Publish(data)
+	h.link.mu.Lock()
+	changed := (err != nil) != h.link.failing
+	h.link.failing = err != nil
+	h.link.mu.Unlock()
+	if changed && err != nil {
+		h.log.Warn("bus: publish failed; other nodes will catch up from the store", "err", err)
+	} else if changed {
+		h.log.Info("bus: publishing again")
+	}
+}
+
+// applyRemote applies another node's event (in the sequencer).
+func (h *Hub) applyRemote(o *remoteOp) {
+	switch o.ev.Kind {
+	default:
+		h.log.Debug("bus: event of unknown kind", "kind", o.ev.Kind, "node", o.ev.Node)
+	}
+}
+
+// decodeBody decodes an event's body into v, logging what it could not.
+func (h *Hub) decodeBody(ev busEvent, v any) bool {
+	if err := json.Unmarshal(ev.Body, v); err != nil {
+		h.log.Warn("bus: undecodable event body", "kind", ev.Kind, "node", ev.Node, "err", err)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,201 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"sshchat/chat"
+	"sshchat/model"
+)
+
+// The harness runs a cluster inside the test process: a real NATS server
+// (embedded), a real shared database, and one chat.Hub with its own store
+// handle and NATS connection per node.
+
+type testLogger struct {
+	t    testing.TB
+	node string
+}
+
+func (l testLogger) log(level string, msg any, kv ...any) {
+	l.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %v", l.node, level, msg)
+	for i := 0; i+1 < len(kv); i += 2 {
+		fmt.Fprintf(&b, " %v=%v", kv[i], kv[i+1])
+	}
+	l.t.Log(b.String())
+}
+
+func (l testLogger) Debug(any, ...any)              {}
+func (l testLogger) Info(msg any, kv ...any)        { l.log("INFO", msg, kv...) }
+func (l testLogger) Warn(msg any, kv ...any)        { l.log("WARN", msg, kv...) }
+func (l testLogger) Error(msg any, kv ...any)       { l.log("ERROR", msg, kv...) }
+func (l testLogger) Print(format string, a ...any) { l.t.Logf(format, a...) }
+
+// natsServer is an embedded NATS server that can be stopped and started
+// again on the same port (a NATS outage).
+type natsServer struct {
+	t    testing.TB
+	port int
+	srv  *natsserver.Server
+}
+
+func startNATS(t testing.TB) *natsServer {
+	t.Helper()
+	n := &natsServer{t: t, port: -1}
+	n.start()
+	n.port = n.srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *natsServer) start() {
+	n.t.Helper()
+	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: n.port, NoLog: true, NoSigs: true})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		n.t.Fatal("embedded NATS server did not start")
+	}
+	n.srv = srv
+}
+
+func (n *natsServer) stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.srv = nil
+	}
+}
+
+func (n *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
+
+// node is one member of a test cluster.
+type node struct {
+	name  string
+	hub   *chat.Hub
+	bus   *NATS
+	store *model.DB
+}
+
+// testCluster is n nodes over one database and one NATS server.
+type testCluster struct {
+	t     testing.TB
+	nats  *natsServer
+	db    string // the shared database: a SQLite path
+	nodes []*node
+	keys  int
+	mu    sync.Mutex
+}
+
+// startCluster starts n nodes named a, b, c, ...
+func startCluster(t testing.TB, n int) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, nats: startNATS(t), db: filepath.Join(t.TempDir(), "chat.db")}
+	for i := range n {
+		c.nodes = append(c.nodes, c.startNode(string(rune('a'+i))))
+	}
+	return c
+}
+
+// openStore opens the shared database for one node.
+func (c *testCluster) openStore() *model.DB {
+	c.t.Helper()
+	db, err := model.Open(c.db)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return db
+}
+
+// startNode starts one node; it is stopped at the end of the test.
+func (c *testCluster) startNode(name string) *node {
+	c.t.Helper()
+	store := c.openStore()
+	bus, err := Connect(c.nats.url(), name, testLogger{c.t, name})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	hub, err := chat.NewHub(store, testLogger{c.t, name}, chat.Options{RateBurst: 1000, RatePerSecond: 1000, Bus: bus})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	nd := &node{name: name, hub: hub, bus: bus, store: store}
+	c.t.Cleanup(nd.stop)
+	return nd
+}
+
+// stop closes the node in order (a clean shutdown); idempotent.
+func (nd *node) stop() {
+	if nd.hub == nil {
+		return
+	}
+	_ = nd.hub.Close(context.Background())
+	nd.bus.Close()
+	_ = nd.store.Close()
+	nd.hub = nil
+}
+
+// account registers a user (on node 0) with a fresh key.
+func (c *testCluster) account(handle string) chat.Account {
+	c.t.Helper()
+	c.mu.Lock()
+	c.keys++
+	fp := fmt.Sprintf("SHA256:test-%s-%d", handle, c.keys)
+	c.mu.Unlock()
+	a, err := c.nodes[0].hub.Register(context.Background(), chat.Key{Fingerprint: fp, Authorized: "ssh-ed25519 x"}, handle)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return a
+}
+
+// connect opens a session of acct on nd; it is closed at the end of the
+// test.
+func (c *testCluster) connect(nd *node, acct chat.Account) chat.Session {
+	c.t.Helper()
+	s, err := nd.hub.Connect(context.Background(), acct)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(s.Close)
+	return s
+}
+
+// waitFor reads s's events until match says yes, failing after d.
+func waitFor(t testing.TB, s chat.Session, d time.Duration, what string, match func(chat.Event) bool) chat.Event {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case ev, ok := <-s.Events():
+			if !ok {
+				t.Fatalf("waiting for %s: session closed: %v", what, s.Err())
+			}
+			if match(ev) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("waiting for %s: nothing after %s", what, d)
+		}
+	}
+}
+
+// messageText matches a MessageEvent with the given body.
+func messageText(body string) func(chat.Event) bool {
+	return func(ev chat.Event) bool {
+		m, ok := ev.(chat.MessageEvent)
+		return ok && m.Message.Body == body
+	}
+}
