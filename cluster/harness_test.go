@@ -35,10 +35,10 @@ func (l testLogger) log(level string, msg any, kv ...any) {
 	l.t.Log(b.String())
 }
 
-func (l testLogger) Debug(any, ...any)              {}
-func (l testLogger) Info(msg any, kv ...any)        { l.log("INFO", msg, kv...) }
-func (l testLogger) Warn(msg any, kv ...any)        { l.log("WARN", msg, kv...) }
-func (l testLogger) Error(msg any, kv ...any)       { l.log("ERROR", msg, kv...) }
+func (l testLogger) Debug(any, ...any)             {}
+func (l testLogger) Info(msg any, kv ...any)       { l.log("INFO", msg, kv...) }
+func (l testLogger) Warn(msg any, kv ...any)       { l.log("WARN", msg, kv...) }
+func (l testLogger) Error(msg any, kv ...any)      { l.log("ERROR", msg, kv...) }
 func (l testLogger) Print(format string, a ...any) { l.t.Logf(format, a...) }
 
 // natsServer is an embedded NATS server that can be stopped and started
