@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -118,5 +119,109 @@ func TestShippedDeploymentConfigsRunAndPassTheirHealthcheck(t *testing.T) {
 				t.Fatal("server did not stop")
 			}
 		})
+	}
+}
+
+// The cluster settings are read from flags and SSHCHAT_* variables (a
+// flag wins); without them the server is one node on SQLite named after
+// its host.
+func TestClusterFlagsAndVariables(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--data-dir", filepath.Join(dir, "d"), "--host-key", filepath.Join(dir, "k")}
+	env := map[string]string{
+		"SSHCHAT_DATABASE_URL": "postgres://sshchat:secret@db1:5432/sshchat?sslmode=disable",
+		"SSHCHAT_NATS_URL":     "nats://nats1:4222,nats://nats2:4222",
+		"SSHCHAT_NODE_NAME":    "from-env",
+	}
+	cfg, err := parseConfig(append(base, "--node-name", "chat-2.eu_west"), func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL != env["SSHCHAT_DATABASE_URL"] || cfg.NATSURL != env["SSHCHAT_NATS_URL"] || cfg.NodeName != "chat-2.eu_west" {
+		t.Fatalf("config %+v", cfg)
+	}
+	cfg, err = parseConfig(append(base, "--database-url", "postgresql:///sshchat?host=/run/postgresql", "--nats-url", "tls://user:pw@nats.example:4222"), func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL != "postgresql:///sshchat?host=/run/postgresql" || cfg.NATSURL != "tls://user:pw@nats.example:4222" {
+		t.Fatalf("config %+v", cfg)
+	}
+	def, err := parseConfig(base, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := hostNodeName(os.Hostname, false)
+	if def.DatabaseURL != "" || def.NATSURL != "" || def.NodeName != host || def.DBPath != filepath.Join(dir, "d", "sshchat.db") {
+		t.Fatalf("defaults %+v; want SQLite in the data directory, no NATS, node %q", def, host)
+	}
+}
+
+// A bad cluster setting stops the server with one line naming it, and
+// never prints the password a URL holds.
+func TestBadClusterSettingsFailWithOneLine(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--data-dir", filepath.Join(dir, "d"), "--host-key", filepath.Join(dir, "k")}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--database-url", "mysql://root:hunter2@db/chat"}, `unknown scheme "mysql"`},
+		{[]string{"--database-url", "db.example/chat"}, "no scheme"},
+		{[]string{"--database-url", "postgres://u:hunter2@db/%zz"}, "not a URL"},
+		{[]string{"--database-url", "postgres://db/chat", "--db", filepath.Join(dir, "x.db")}, "both --db and --database-url"},
+		{[]string{"--nats-url", "http://nats:4222"}, "want nats://HOST:4222 or tls://HOST:4222"},
+		{[]string{"--nats-url", "nats://a:4222,ws://b:hunter2@c"}, `"ws://b:xxxxx@c"`},
+		{[]string{"--nats-url", "nats://:4222"}, "no host"},
+		{[]string{"--nats-url", "nats://a:99999"}, "bad port"},
+		{[]string{"--node-name", "node 1"}, "invalid node name"},
+		{[]string{"--node-name", "nöde"}, "invalid node name"},
+		{[]string{"--node-name", strings.Repeat("n", 65)}, "at most 64"},
+	} {
+		_, err := parseConfig(append(base, c.args...), func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: %v; want one line with %q and no password", c.args, err, c.want)
+		}
+	}
+	if err := checkNodeName(strings.Repeat("n", 64)); err != nil {
+		t.Errorf("64-byte node name: %v", err)
+	}
+}
+
+// The default node name is the host name made valid; without one a single
+// node still starts, while a cluster, where names must differ, asks for
+// --node-name.
+func TestNodeNameDefaultsToTheHostName(t *testing.T) {
+	for host, want := range map[string]string{
+		"chat1":                 "chat1",
+		"chat1.example.org":     "chat1.example.org",
+		"bad host/name":         "bad-host-name",
+		strings.Repeat("h", 70): strings.Repeat("h", 64),
+		"héte":                  "h-te",
+	} {
+		got, err := hostNodeName(func() (string, error) { return host, nil }, true)
+		if err != nil || got != want || checkNodeName(got) != nil {
+			t.Errorf("host %q: node name %q, %v; want %q", host, got, err, want)
+		}
+	}
+	failing := func() (string, error) { return "", errors.New("no uts") }
+	if got, err := hostNodeName(failing, false); err != nil || got != "sshchat" {
+		t.Errorf("single node without a host name: %q, %v; want sshchat", got, err)
+	}
+	if _, err := hostNodeName(failing, true); err == nil || !strings.Contains(err.Error(), "--node-name") {
+		t.Errorf("cluster without a host name: %v; want an error asking for --node-name", err)
+	}
+}
+
+// Until the store and the bus are wired, a server asked for PostgreSQL or
+// NATS refuses to start in one line rather than serving alone on SQLite.
+func TestClusterSettingsAreNotSilentlyIgnored(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"--database-url", "postgres://db/chat"}, {"--nats-url", "nats://127.0.0.1:4222"}} {
+		err := run(context.Background(), append([]string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "d"), "--host-key", filepath.Join(dir, "k")}, args...),
+			func(string) string { return "" }, io.Discard)
+		if !errors.Is(err, errClusterUnavailable) {
+			t.Errorf("%q: %v; want the server to refuse to start", args, err)
+		}
 	}
 }

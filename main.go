@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -89,6 +90,14 @@ type Config struct {
 	OpenTimeout             time.Duration // to start a session after authenticating
 	IdleTimeout             time.Duration // a connection may stay open without a session after its last one ended
 
+	// Several nodes behind one address (docs/deploy.md). Parsed and
+	// checked here; the store and the bus are chosen from them in
+	// newServer. DatabaseURL "" is the SQLite file DBPath; NATSURL ""
+	// is a single node; NodeName names this node in the cluster.
+	DatabaseURL string
+	NATSURL     string
+	NodeName    string
+
 	pruneEvery  time.Duration // between pruning passes; 0 means defaultPruneEvery (tests lower it)
 	maxRevoking int           // revocations at once; 0 means the constant maxRevoking (tests lower it)
 }
@@ -142,6 +151,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
 	str(&retention, "retention", "RETENTION", "", "delete messages older than this `age`, e.g. 90d or 36h (empty or 0: keep everything)")
 	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "`address` host:port serving Prometheus /metrics, /healthz and /readyz over HTTP (empty: off)")
+	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "database `URL`: postgres://user@host/db for PostgreSQL shared by several nodes (empty: the SQLite file of --db)")
+	str(&c.NATSURL, "nats-url", "NATS_URL", "", "comma-separated NATS server `URLs` (nats:// or tls://) linking several nodes (empty: a single node)")
+	str(&c.NodeName, "node-name", "NODE_NAME", "", "this node's `name`, unique in the cluster: letters, digits, '-', '_', '.', at most 64 (empty: the host name)")
 	usage := func() {
 		fmt.Fprintf(stderr, "Usage: sshchat [flags]\n       sshchat --version | healthcheck [--addr HOST:PORT] | backup [--data-dir DIR] FILE\n\nA chat server for ssh clients. Every flag can also be set with the environment variable in brackets; a flag wins over its variable.\n\n")
 		fs.SetOutput(stderr)
@@ -222,6 +234,22 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 			return c, fmt.Errorf("invalid debug address %q: want a loopback host:port like 127.0.0.1:6060", c.DebugAddr)
 		}
 	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		return c, err
+	}
+	if err := checkNATSURL(c.NATSURL); err != nil {
+		return c, err
+	}
+	if c.DatabaseURL != "" && c.DBPath != "" {
+		return c, errors.New("both --db and --database-url are set: the database is one or the other")
+	}
+	if c.NodeName == "" {
+		if c.NodeName, err = hostNodeName(os.Hostname, c.NATSURL != ""); err != nil {
+			return c, err
+		}
+	} else if err := checkNodeName(c.NodeName); err != nil {
+		return c, err
+	}
 	if _, err := log.ParseLevel(c.LogLevel); err != nil {
 		return c, fmt.Errorf("invalid log level %q: want debug, info, warn or error", c.LogLevel)
 	}
@@ -258,6 +286,98 @@ func checkAddr(addr string) error {
 		return fmt.Errorf("invalid listen address %q: bad host", addr)
 	}
 	return nil
+}
+
+// checkDatabaseURL accepts "" (the SQLite file of --db) and a PostgreSQL
+// URL, postgres:// or postgresql:// as libpq and pgx read them. Its
+// errors never quote the URL, which may hold a password.
+func checkDatabaseURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return errors.New("invalid database URL: not a URL; want postgres://USER@HOST:5432/DB")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "postgres", "postgresql":
+		return nil
+	case "":
+		return errors.New("invalid database URL: no scheme; want postgres://USER@HOST:5432/DB (empty: the SQLite file of --db)")
+	}
+	return fmt.Errorf("invalid database URL: unknown scheme %.20q; want postgres://USER@HOST:5432/DB (empty: the SQLite file of --db)", u.Scheme)
+}
+
+// checkNATSURL accepts "" (a single node) and a comma-separated list of
+// NATS server URLs, as nats.go takes them: nats:// or tls://, each with a
+// host. Its errors quote an entry only without its password.
+func checkNATSURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	for i, entry := range strings.Split(v, ",") {
+		u, err := url.Parse(strings.TrimSpace(entry))
+		if err != nil {
+			return fmt.Errorf("invalid NATS URL (entry %d): not a URL; want nats://HOST:4222 or tls://HOST:4222", i+1)
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "nats", "tls":
+		default:
+			return fmt.Errorf("invalid NATS URL %.200q: want nats://HOST:4222 or tls://HOST:4222", u.Redacted())
+		}
+		if u.Hostname() == "" {
+			return fmt.Errorf("invalid NATS URL %.200q: no host; want nats://HOST:4222 or tls://HOST:4222", u.Redacted())
+		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("invalid NATS URL %.200q: bad port", u.Redacted())
+			}
+		}
+	}
+	return nil
+}
+
+// maxNodeName is the longest node name.
+const maxNodeName = 64
+
+// checkNodeName accepts a node name of letters, digits, '-', '_' and '.',
+// at most maxNodeName bytes: it names the node to the others (and in
+// subjects and logs), so it must be unique in the cluster and safe
+// anywhere.
+func checkNodeName(name string) error {
+	if len(name) > maxNodeName || strings.IndexFunc(name, func(r rune) bool { return !nodeNameRune(r) }) >= 0 {
+		return fmt.Errorf("invalid node name %.80q: want letters, digits, '-', '_' or '.', at most %d", name, maxNodeName)
+	}
+	return nil
+}
+
+// nodeNameRune reports whether r may appear in a node name.
+func nodeNameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+}
+
+// hostNodeName is the default node name: the host name, with any rune a
+// node name may not hold made '-' and cut to maxNodeName. Without a host
+// name it is "sshchat" on a single node, and an error in a cluster, where
+// names must differ.
+func hostNodeName(hostname func() (string, error), cluster bool) (string, error) {
+	h, err := hostname()
+	if err == nil && h != "" {
+		b := []byte(strings.Map(func(r rune) rune {
+			if nodeNameRune(r) {
+				return r
+			}
+			return '-'
+		}, h))
+		return string(b[:min(len(b), maxNodeName)]), nil
+	}
+	if cluster {
+		if err == nil {
+			err = errors.New("empty")
+		}
+		return "", fmt.Errorf("node name: cannot read the host name (%v); set --node-name", err)
+	}
+	return "sshchat", nil
 }
 
 // checkDataDir creates the data directory if needed and proves it writable.

@@ -84,6 +84,10 @@ func refusalsOf(ctx ssh.Context) *refusals {
 	return r
 }
 
+// errClusterUnavailable refuses --database-url and --nats-url in a build
+// that cannot use them yet.
+var errClusterUnavailable = errors.New("--database-url and --nats-url are not available in this build: leave them empty to run one node on SQLite")
+
 // newServer opens the store and builds the hub and the SSH server.
 func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	pemBytes, err := loadOrCreateHostKey(cfg.HostKey)
@@ -93,6 +97,13 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	signer, err := gossh.ParsePrivateKey(pemBytes)
 	if err != nil {
 		return nil, fmt.Errorf("parse host key %s: %w", cfg.HostKey, err)
+	}
+	// Several nodes (docs/deploy.md): the store is chosen from
+	// cfg.DatabaseURL and the bus from cfg.NATSURL, naming this node
+	// cfg.NodeName, here. Until they are, a server asked for either
+	// refuses to start rather than run alone on SQLite.
+	if cfg.DatabaseURL != "" || cfg.NATSURL != "" {
+		return nil, errClusterUnavailable
 	}
 	store, err := model.Open(cfg.DBPath)
 	if err != nil {
