@@ -12,45 +12,47 @@ import (
 // before it in its conversation's history, so that a node reading the
 // chain can tell a missing message from a late one.
 func TestPrevChainsEachConversationInCommitOrder(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	prev := map[int64]int64{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 20 {
-				conv := []string{"#lobby", "#ops"}[i%2]
-				batch := []*Message{
-					{Conv: conv, SenderID: 1, SenderHandle: "a", Body: fmt.Sprint(w, i)},
-					{Conv: "#lobby", SenderID: 1, SenderHandle: "a", Body: "second"},
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		prev := map[int64]int64{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 20 {
+					conv := []string{"#lobby", "#ops"}[i%2]
+					batch := []*Message{
+						{Conv: conv, SenderID: 1, SenderHandle: "a", Body: fmt.Sprint(w, i)},
+						{Conv: "#lobby", SenderID: 1, SenderHandle: "a", Body: "second"},
+					}
+					if err := d.AppendMessages(ctx, batch); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					for _, m := range batch {
+						prev[m.ID] = m.Prev
+					}
+					mu.Unlock()
 				}
-				if err := d.AppendMessages(ctx, batch); err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				for _, m := range batch {
-					prev[m.ID] = m.Prev
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	for _, conv := range []string{"#lobby", "#ops"} {
-		hist, err := d.History(ctx, conv, 0, 1000, nil)
-		if err != nil {
-			t.Fatal(err)
+			}()
 		}
-		var last int64
-		for _, m := range hist {
-			if p, ok := prev[m.ID]; !ok || p != last {
-				t.Fatalf("%s: message %d has Prev %d, history has %d before it", conv, m.ID, p, last)
+		wg.Wait()
+		for _, conv := range []string{"#lobby", "#ops"} {
+			hist, err := d.History(ctx, conv, 0, 1000, nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			last = m.ID
+			var last int64
+			for _, m := range hist {
+				if p, ok := prev[m.ID]; !ok || p != last {
+					t.Fatalf("%s: message %d has Prev %d, history has %d before it", conv, m.ID, p, last)
+				}
+				last = m.ID
+			}
 		}
-	}
+	})
 }
