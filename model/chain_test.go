@@ -8,13 +8,20 @@ import (
 )
 
 // TestPrevChainsEachConversationInCommitOrder appends from several writers
-// at once to two conversations: every message's Prev must be the message
-// before it in its conversation's history, so that a node reading the
-// chain can tell a missing message from a late one.
+// at once, through two stores on one database (two nodes), to two
+// conversations: every message's Prev must be the message before it in
+// its conversation's history, so that a node reading the chain can tell
+// a missing message from a late one.
 func TestPrevChainsEachConversationInCommitOrder(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dia string) {
 		ctx := context.Background()
-		d, _ := openOn(t, dia)
+		d, url := openOn(t, dia)
+		d2, err := OpenURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d2.Close()
+		stores := []*DB{d, d2}
 		prev := map[int64]int64{}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -28,7 +35,7 @@ func TestPrevChainsEachConversationInCommitOrder(t *testing.T) {
 						{Conv: conv, SenderID: 1, SenderHandle: "a", Body: fmt.Sprint(w, i)},
 						{Conv: "#lobby", SenderID: 1, SenderHandle: "a", Body: "second"},
 					}
-					if err := d.AppendMessages(ctx, batch); err != nil {
+					if err := stores[w%2].AppendMessages(ctx, batch); err != nil {
 						t.Error(err)
 						return
 					}
