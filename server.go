@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,10 +87,6 @@ func refusalsOf(ctx ssh.Context) *refusals {
 	return r
 }
 
-// errClusterUnavailable refuses --database-url and --nats-url in a build
-// that cannot use them yet.
-var errClusterUnavailable = errors.New("--database-url is not available in this build: leave it empty to use the SQLite file")
-
 // newServer opens the store and builds the hub and the SSH server.
 func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	pemBytes, err := loadOrCreateHostKey(cfg.HostKey)
@@ -102,12 +99,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	}
 	// Several nodes (docs/deploy.md): the store is chosen from
 	// cfg.DatabaseURL and the bus from cfg.NATSURL.
-	if cfg.DatabaseURL != "" {
-		return nil, errClusterUnavailable
-	}
-	store, err := model.Open(cfg.DBPath)
+	store, err := openStore(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
 	var bus *cluster.NATS
 	if cfg.NATSURL != "" {
@@ -180,7 +174,11 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	s.ssh.EnvCallback = acceptEnv
 	s.ssh.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.limitChannels(ssh.DefaultSessionHandler)}
 	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
-	logger.Info("database", "path", cfg.DBPath)
+	if cfg.DatabaseURL != "" {
+		logger.Info("database", "postgres", redactedURL(cfg.DatabaseURL))
+	} else {
+		logger.Info("database", "path", cfg.DBPath)
+	}
 	if s.authz == nil {
 		logger.Warn("no authorized-keys file: any SSH key may join (open server)")
 		close(s.watchDone)
@@ -492,4 +490,41 @@ func closeBus(bus *cluster.NATS) {
 	if bus != nil {
 		bus.Close()
 	}
+}
+
+// openStore opens the PostgreSQL database of cfg.DatabaseURL, or else the
+// SQLite file of cfg.DBPath.
+func openStore(cfg Config) (*model.DB, error) {
+	if cfg.DatabaseURL != "" {
+		store, err := model.OpenURL(cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %s", redactedURL(cfg.DatabaseURL), withoutPassword(err.Error(), cfg.DatabaseURL))
+		}
+		return store, nil
+	}
+	store, err := model.Open(cfg.DBPath)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return store, nil
+}
+
+// withoutPassword removes the password of the URL raw from msg (a driver's
+// error may quote what it was given).
+func withoutPassword(msg, raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			return strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// redactedURL is a database URL without its password, for logs.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
