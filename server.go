@@ -38,13 +38,14 @@ type server struct {
 	broker    *broker // the hub as sessions see it (accounts.go)
 	ssh       *ssh.Server
 	authz     *allowlist
-	keys      *KeysFile    // edits --authorized-keys (/admin authorize, revoke); nil on an open server
-	admit     *admission   // connection and session limits
-	warns     *logLimiter  // rate of refusal lines per source
-	sessLines *logLimiter  // rate of session start and end lines per source
-	active    atomic.Int64 // open sessions
-	metrics   *metrics     // Prometheus metrics (metrics.go)
-	conns     atomic.Int64 // open TCP connections
+	keys      *KeysFile     // edits --authorized-keys (/admin authorize, revoke); nil on an open server
+	admit     *admission    // connection and session limits
+	proxy     *proxyHeaders // reads PROXY headers (proxy.go); nil when --proxy-protocol is off
+	warns     *logLimiter   // rate of refusal lines per source
+	sessLines *logLimiter   // rate of session start and end lines per source
+	active    atomic.Int64  // open sessions
+	metrics   *metrics      // Prometheus metrics (metrics.go)
+	conns     atomic.Int64  // open TCP connections
 
 	mu        sync.Mutex // guards the fields below
 	listeners []net.Listener
@@ -122,7 +123,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		adm.file.words = adminsWords
 	}
 	s := &server{cfg: cfg, log: logger, store: store, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
+		admit: newAdmission(cfg), proxy: newProxyHeaders(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
 		stopPrune: make(chan struct{}), pruneDone: make(chan struct{}),
 		admins: adm, adminsDone: make(chan struct{})}
 	s.metrics = newMetrics(s)
@@ -178,6 +179,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		logger.Info("database", "postgres", redactedURL(cfg.DatabaseURL))
 	} else {
 		logger.Info("database", "path", cfg.DBPath)
+	}
+	if s.proxy != nil {
+		logger.Info("PROXY protocol on: a header from a trusted address gives the client's address; one from any other is refused", "trusted", fmt.Sprint(cfg.ProxyTrusted))
 	}
 	if s.authz == nil {
 		logger.Warn("no authorized-keys file: any SSH key may join (open server)")
