@@ -88,7 +88,7 @@ type fullText struct {
 
 // fullTextOf returns the search of the database GORM names name.
 func fullTextOf(name string) fullText {
-	if name == postgresDialect.name {
+	if dialectOf(name).name == postgresDialect.name {
 		return fullText{schema: searchSchemaPostgres, match: tsQuery, query: searchSQLPostgres}
 	}
 	return fullText{
