@@ -306,6 +306,19 @@ func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
+// exec runs one write statement on its own (autocommit), run again as
+// writeTx runs a transaction when the database aborted it to break a
+// deadlock.
+func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	const attempts = 5
+	for i := 1; ; i++ {
+		res, err := d.wdb.ExecContext(ctx, q, args...)
+		if err == nil || i == attempts || !d.dia.retry(err) || ctx.Err() != nil {
+			return res, err
+		}
+	}
+}
+
 func (d *DB) writeTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.wdb.BeginTx(ctx, nil)
 	if err != nil {
