@@ -164,6 +164,9 @@ type Deliveries interface {
 	// ReleaseAllClaims returns every claimed but undelivered delivery to
 	// pending.
 	ReleaseAllClaims(ctx context.Context) error
+	// ReleaseClaimsPrefix returns to pending the claimed but undelivered
+	// deliveries whose claim starts with prefix (one node's, in a cluster).
+	ReleaseClaimsPrefix(ctx context.Context, prefix string) error
 }
 
 // Rooms stores rooms, their members, invites and bans, and mentions.
