@@ -70,6 +70,7 @@ func (h *Hub) startBus() error {
 		return nil
 	}
 	h.link.bus = h.opts.Bus
+	h.core.up = h.link.bus.Connected()
 	unsub, err := h.link.bus.Subscribe(func(data []byte) {
 		var ev busEvent
 		if err := json.Unmarshal(data, &ev); err != nil {
@@ -87,12 +88,14 @@ func (h *Hub) startBus() error {
 		return fmt.Errorf("subscribe to the cluster bus: %w", err)
 	}
 	h.link.unsub = unsub
+	h.startCluster() // cluster_presence.go
 	return nil
 }
 
 // stopBus unsubscribes; events still queued are applied by the sequencer
 // before it exits.
 func (h *Hub) stopBus() {
+	h.stopCluster() // cluster_presence.go
 	if h.link.unsub != nil {
 		h.link.unsub()
 	}
@@ -106,9 +109,19 @@ func (h *Hub) publish(kind string, body any) {
 		return
 	}
 	data, err := json.Marshal(body)
-	if err == nil {
-		data, err = json.Marshal(busEvent{Node: h.link.bus.Node(), Kind: kind, Body: data})
+	if err != nil {
+		h.log.Error("bus: encode event", "kind", kind, "err", err)
+		return
 	}
+	h.publishRaw(kind, data)
+}
+
+// publishRaw publishes an event whose body is encoded already.
+func (h *Hub) publishRaw(kind string, body json.RawMessage) {
+	if h.link.bus == nil {
+		return
+	}
+	data, err := json.Marshal(busEvent{Node: h.link.bus.Node(), Kind: kind, Body: body})
 	if err != nil {
 		h.log.Error("bus: encode event", "kind", kind, "err", err)
 		return
@@ -127,6 +140,9 @@ func (h *Hub) publish(kind string, body any) {
 
 // applyRemote applies another node's event (in the sequencer).
 func (h *Hub) applyRemote(o *remoteOp) {
+	if h.applyCluster(o.ev) { // cluster_order.go, cluster_presence.go
+		return
+	}
 	switch o.ev.Kind {
 	default:
 		h.log.Debug("bus: event of unknown kind", "kind", o.ev.Kind, "node", o.ev.Node)
@@ -140,4 +156,14 @@ func (h *Hub) decodeBody(ev busEvent, v any) bool {
 		return false
 	}
 	return true
+}
+
+// mustJSON encodes v, which is one of this package's event bodies (that
+// always encode); null if it did not.
+func mustJSON(v any) json.RawMessage {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return data
 }
