@@ -46,11 +46,11 @@ type line struct {
 	// Direct conversations: the recipient, their handle at the send,
 	// whether it was routed offline (nobody delivers it live) and whether
 	// the recipient had blocked the sender (stored, never delivered).
-	Peer       UserID    `json:",omitempty"`
-	PeerHandle string    `json:",omitempty"`
-	Offline    bool      `json:",omitempty"`
-	PeerGone   bool      `json:",omitempty"`
-	Mentions   []UserID  `json:",omitempty"`
+	Peer       UserID     `json:",omitempty"`
+	PeerHandle string     `json:",omitempty"`
+	Offline    bool       `json:",omitempty"`
+	PeerGone   bool       `json:",omitempty"`
+	Mentions   []UserID   `json:",omitempty"`
 	send       *sendOp    // a send of this node: fanned out as flushSends did
 	room       *roomState // a room's line of record of this node
 	remote     bool       // committed by another node
@@ -59,9 +59,9 @@ type line struct {
 // convOrder is where one conversation's fan-out stands on this node.
 // Owned by the sequencer.
 type convOrder struct {
-	last  MessageID            // the newest message delivered
-	held  map[MessageID]*line  // lines waiting for their predecessor, by Prev
-	timer *time.Timer          // armed while lines are held
+	last  MessageID           // the newest message delivered
+	held  map[MessageID]*line // lines waiting for their predecessor, by Prev
+	timer *time.Timer         // armed while lines are held
 	armed bool
 }
 
