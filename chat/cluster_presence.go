@@ -439,9 +439,14 @@ func (h *Hub) applyTick() {
 	}
 }
 
-// nodeGone forgets a node: its users go offline unless online elsewhere,
-// and the offline messages its sessions claimed are offered again.
+// nodeGone forgets a node: the offline messages its sessions claimed are
+// offered again, then its users go offline unless online elsewhere.
 func (h *Hub) nodeGone(name, why string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.store.ReleaseClaimsPrefix(ctx, name+"/"); err != nil {
+		h.log.Warn("cluster: release a gone node's offline claims", "node", name, "err", err)
+	}
 	known := false
 	h.locked(func() {
 		n, ok := h.core.peers[name]
@@ -454,11 +459,6 @@ func (h *Hub) nodeGone(name, why string) {
 		}
 		delete(h.core.peers, name)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.store.ReleaseClaimsPrefix(ctx, name+"/"); err != nil {
-		h.log.Warn("cluster: release a gone node's offline claims", "node", name, "err", err)
-	}
 	if known {
 		h.log.Info("cluster: node gone", "node", name, "why", why)
 	}

@@ -345,7 +345,7 @@ func (h *Hub) flushSends(ops []op) {
 					// leaves wait behind sends), and on no other node:
 					// kept for the next login.
 					s.msg.OfflineFor = uint64(s.peer)
-				} else if p.blocked[UserID(s.msg.SenderID)] {
+				} else if online && p.blocked[UserID(s.msg.SenderID)] {
 					// Blocked since send checked the store: the in-memory
 					// block list is current.
 					s.peerGone = true
