@@ -36,6 +36,10 @@ const (
 	maxHeld        = 4096
 	// gapPage is how many messages one store read of a gap takes.
 	gapPage = 256
+	// maxConvs bounds how many conversations the orderer remembers; past
+	// it the idle ones are forgotten (each starts again with its next
+	// message).
+	maxConvs = 16384
 )
 
 // line is a committed message on its way to this node's sessions, with
@@ -73,6 +77,24 @@ type orderer struct {
 	// catching up starts there in conversations never delivered here.
 	downMark MessageID
 	newest   MessageID
+}
+
+// evictIdle forgets half of the conversations that hold nothing, the
+// lobby excepted.
+func (o *orderer) evictIdle() {
+	n := len(o.convs) / 2
+	for conv, c := range o.convs {
+		if n == 0 {
+			return
+		}
+		if conv != Lobby && len(c.held) == 0 && !c.armed {
+			if c.timer != nil {
+				c.timer.Stop()
+			}
+			delete(o.convs, conv)
+			n--
+		}
+	}
 }
 
 // gapOp asks the sequencer to read a conversation's gap from the store
@@ -132,6 +154,9 @@ func (h *Hub) order(l *line) {
 	c := o.convs[l.M.Conv]
 	if c == nil {
 		// A conversation new here starts with its first message.
+		if len(o.convs) >= maxConvs {
+			o.evictIdle()
+		}
 		c = &convOrder{last: l.Prev}
 		o.convs[l.M.Conv] = c
 	}

@@ -465,6 +465,9 @@ func (h *Hub) join(o *joinOp) {
 		} else {
 			h.adminChangedLocked(u)
 		}
+		if h.clustered() && !h.core.up {
+			s.push(NoticeEvent{Text: LinkDownNotice})
+		}
 	})
 	o.res <- joinResult{}
 }
