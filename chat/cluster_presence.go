@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -69,6 +70,7 @@ type clusterCore struct {
 
 	stopTick chan struct{}
 	tickDone chan struct{}
+	stopOnce sync.Once
 }
 
 // peerNode is another node as this one knows it.
@@ -497,13 +499,10 @@ func (h *Hub) stopCluster() {
 	if !h.clustered() || h.core.stopTick == nil {
 		return
 	}
-	select {
-	case <-h.core.stopTick:
-		return // closed already
-	default:
-	}
-	h.publish(evBye, struct{}{})
-	close(h.core.stopTick)
+	h.core.stopOnce.Do(func() {
+		h.publish(evBye, struct{}{})
+		close(h.core.stopTick)
+	})
 	<-h.core.tickDone
 }
 
