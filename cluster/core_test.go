@@ -385,3 +385,25 @@ func TestNATSOutageCatchesUpInOrderWithoutDuplicatesAndSaysSo(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeStartingKeepsOtherNodesOfflineClaims(t *testing.T) {
+	c := startCluster(t, 2)
+	alice, bob := c.account("alice"), c.account("bob")
+	as := c.connect(c.nodes[0], alice)
+	dm := chat.DirectConv(alice.ID, bob.ID)
+	send(t, as, dm, "held by b 1")
+	send(t, as, dm, "held by b 2")
+	bs := c.connect(c.nodes[1], bob)
+	if n := offlineCount(bs); n != 2 {
+		t.Fatalf("bob's session on b claimed %d, want 2", n)
+	}
+	// A node (re)starting releases its own old claims, not those of the
+	// live sessions of the others: bob's second login is offered nothing
+	// his first is showing.
+	d := c.startNode("d")
+	c.nodes = append(c.nodes, d)
+	bd := c.connect(d, bob)
+	if n := offlineCount(bd); n != 0 {
+		t.Fatalf("bob's session on the new node was offered %d already claimed by his session on b", n)
+	}
+}
