@@ -72,6 +72,27 @@ func TestUsersOnTwoNodesChatInLobbyRoomAndDirect(t *testing.T) {
 	}
 	send(t, cs, dm, "psst alice")
 	ar.waitBody(soon, "psst alice")
+	// carol is online (on another node): a mention of her is not kept
+	// for her next login, nor is the direct message.
+	send(t, as, chat.Lobby, "@carol look")
+	cr.waitBody(soon, "@carol look")
+	if n := offlineCount(c.connect(cn, carol)); n != 0 {
+		t.Fatalf("carol's next login was offered %d offline messages sent while she was online on another node", n)
+	}
+	// Her contact list marks alice online.
+	exec(t, cs, chat.Lobby, "/add alice")
+	cr.wait(soon, "alice online in carol's contacts", func(evs []chat.Event) bool {
+		for _, ev := range evs {
+			if ce, ok := ev.(chat.ContactsEvent); ok {
+				for _, k := range ce.Contacts {
+					if k.User == alice.ID && k.Status == chat.Online {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
 	for _, ev := range cr.events() {
 		if n, ok := ev.(chat.NoticeEvent); ok && strings.Contains(n.Text, "offline") {
 			t.Fatalf("carol was told alice is offline: %q", n.Text)
