@@ -278,7 +278,8 @@ func (h *Hub) publishLaterLocked(kind string, body any) {
 // changed: lines of record, local presence changes, other events. In the
 // sequencer, Hub.mu not held.
 func (h *Hub) clusterFlush() {
-	if !h.clustered() {
+	// Only the sequencer writes these, so it may look without Hub.mu.
+	if !h.clustered() || len(h.core.lines) == 0 && len(h.core.events) == 0 && len(h.core.announce) == 0 {
 		return
 	}
 	var (

@@ -428,3 +428,20 @@ func TestNodeStartingKeepsOtherNodesOfflineClaims(t *testing.T) {
 		t.Fatalf("bob's session on the new node was offered %d already claimed by his session on b", n)
 	}
 }
+
+func TestQuietSessionFollowingGetsMessagesOfOtherNodes(t *testing.T) {
+	c := startCluster(t, 2)
+	alice, carol := c.account("alice"), c.account("carol")
+	as := c.connect(c.nodes[0], alice)
+	tail, err := c.nodes[1].hub.Attach(context.Background(), carol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tail.Close)
+	if err := c.nodes[1].hub.Follow(context.Background(), tail, chat.Lobby); err != nil {
+		t.Fatal(err)
+	}
+	tr := record(t, tail)
+	send(t, as, chat.Lobby, "for the tail")
+	tr.waitBody(soon, "for the tail")
+}
