@@ -237,7 +237,8 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 	return h, nil
 }
 
-// Online returns how many users are online.
+// Online returns how many users are online, on every node of a cluster
+// (each once).
 func (h *Hub) Online() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
