@@ -73,6 +73,9 @@ type convOrder struct {
 type orderer struct {
 	convs map[ConvID]*convOrder
 	held  int
+	// origin is the newest message ID in the store when the node joined
+	// (raised to the newest delivered in a conversation it forgot).
+	origin MessageID
 	// downMark is the newest message ID delivered when the bus went down:
 	// catching up starts there in conversations never delivered here.
 	downMark MessageID
@@ -91,6 +94,7 @@ func (o *orderer) evictIdle() {
 			if c.timer != nil {
 				c.timer.Stop()
 			}
+			o.origin = max(o.origin, c.last) // so that it is not shown again
 			delete(o.convs, conv)
 			n--
 		}
@@ -153,11 +157,14 @@ func (h *Hub) order(l *line) {
 	}
 	c := o.convs[l.M.Conv]
 	if c == nil {
-		// A conversation new here starts with its first message.
+		// A conversation new here starts after its first message's
+		// predecessor if that was committed before the node joined (the
+		// sessions here read it from history), else at the node's origin:
+		// whatever came after is told or read from the store.
 		if len(o.convs) >= maxConvs {
 			o.evictIdle()
 		}
-		c = &convOrder{last: l.Prev}
+		c = &convOrder{last: min(l.Prev, o.origin)}
 		o.convs[l.M.Conv] = c
 	}
 	switch {
@@ -352,19 +359,14 @@ func (h *Hub) catchUp() {
 	o.downMark = 0
 }
 
-// startOrder starts the lobby's order at its newest stored message
-// (NewHub, before the sequencer runs).
+// startOrder notes where the node joins the cluster (NewHub, before it
+// subscribes to the bus): the newest message then.
 func (h *Hub) startOrder(ctx context.Context) error {
-	rows, err := h.store.History(ctx, string(Lobby), 0, 1, nil)
+	id, err := h.store.NewestMessageID(ctx)
 	if err != nil {
-		return fmt.Errorf("read the lobby's newest message: %w", err)
+		return fmt.Errorf("join the cluster: %w", err)
 	}
-	c := &convOrder{}
-	if len(rows) > 0 {
-		c.last = MessageID(rows[0].ID)
-	}
-	h.core.ord.convs = map[ConvID]*convOrder{Lobby: c}
-	h.core.ord.newest = c.last
+	h.core.ord = orderer{convs: make(map[ConvID]*convOrder), origin: MessageID(id), newest: MessageID(id)}
 	return nil
 }
 

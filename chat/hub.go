@@ -221,8 +221,8 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 	h.seen.init()
 	h.marks.init()
 	if opts.Bus != nil {
-		// The lobby's order starts at its newest message: any line after
-		// it is told or read from the store (cluster_order.go).
+		// Where this node joins the cluster's order: anything committed
+		// after is told or read from the store (cluster_order.go).
 		if err := h.startOrder(context.Background()); err != nil {
 			return nil, err
 		}
