@@ -445,3 +445,19 @@ func TestQuietSessionFollowingGetsMessagesOfOtherNodes(t *testing.T) {
 	send(t, as, chat.Lobby, "for the tail")
 	tr.waitBody(soon, "for the tail")
 }
+
+func TestAnnouncementReachesSessionsOnEveryNode(t *testing.T) {
+	c := startCluster(t, 3)
+	boss, carol := c.account("boss"), c.account("carol")
+	rs := c.connect(c.nodes[0], boss)
+	cr := record(t, c.connect(c.nodes[2], carol))
+	exec(t, rs, chat.Lobby, "/admin announce maintenance at noon")
+	cr.wait(soon, "the announcement", func(evs []chat.Event) bool {
+		for _, ev := range evs {
+			if a, ok := ev.(chat.AnnouncementEvent); ok && a.Text == "maintenance at noon" {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -139,7 +139,8 @@ func (c *testCluster) startNodeWith(name string, lossy bool) *node {
 		nd.lossy = &lossyBus{NATS: bus}
 		hbus = nd.lossy
 	}
-	hub, err := chat.NewHub(store, testLogger{c.t, name}, chat.Options{RateBurst: 1000, RatePerSecond: 1000, Bus: hbus})
+	hub, err := chat.NewHub(store, testLogger{c.t, name}, chat.Options{RateBurst: 1000, RatePerSecond: 1000, Bus: hbus,
+		IsAdmin: func(fp string) bool { return strings.HasPrefix(fp, "SHA256:test-boss-") }})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -159,7 +160,8 @@ func (nd *node) stop() {
 	nd.hub = nil
 }
 
-// account registers a user (on node 0) with a fresh key.
+// account registers a user (on node 0) with a fresh key; "boss" is an
+// administrator.
 func (c *testCluster) account(handle string) chat.Account {
 	c.t.Helper()
 	c.mu.Lock()
