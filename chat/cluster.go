@@ -103,28 +103,29 @@ func (h *Hub) stopBus() {
 
 // publish tells the other nodes about a change of kind (no-op on a single
 // node). It never blocks on them: a failure is logged once per change of
-// state and the others catch up from the store.
-func (h *Hub) publish(kind string, body any) {
+// state and the others catch up from the store. The error says whether
+// it was sent; most callers need not look.
+func (h *Hub) publish(kind string, body any) error {
 	if h.link.bus == nil {
-		return
+		return nil
 	}
 	data, err := json.Marshal(body)
 	if err != nil {
 		h.log.Error("bus: encode event", "kind", kind, "err", err)
-		return
+		return err
 	}
-	h.publishRaw(kind, data)
+	return h.publishRaw(kind, data)
 }
 
 // publishRaw publishes an event whose body is encoded already.
-func (h *Hub) publishRaw(kind string, body json.RawMessage) {
+func (h *Hub) publishRaw(kind string, body json.RawMessage) error {
 	if h.link.bus == nil {
-		return
+		return nil
 	}
 	data, err := json.Marshal(busEvent{Node: h.link.bus.Node(), Kind: kind, Body: body})
 	if err != nil {
 		h.log.Error("bus: encode event", "kind", kind, "err", err)
-		return
+		return err
 	}
 	err = h.link.bus.Publish(data)
 	h.link.mu.Lock()
@@ -136,6 +137,7 @@ func (h *Hub) publishRaw(kind string, body json.RawMessage) {
 	} else if changed {
 		h.log.Info("bus: publishing again")
 	}
+	return err
 }
 
 // applyRemote applies another node's event (in the sequencer).

@@ -80,6 +80,9 @@ type orderer struct {
 	// catching up starts there in conversations never delivered here.
 	downMark MessageID
 	newest   MessageID
+	// unsent are the conversations this node committed to while its
+	// lines could not be published (the bus down).
+	unsent map[ConvID]bool
 }
 
 // evictIdle forgets half of the conversations that hold nothing, the
@@ -117,7 +120,13 @@ func (h *Hub) commitLine(l *line) {
 		h.fanLine(l)
 		return
 	}
-	h.publish(evLine, l)
+	if err := h.publish(evLine, l); err != nil || !h.core.up {
+		// The others may never hear of it: named when the bus is back.
+		if h.core.ord.unsent == nil {
+			h.core.ord.unsent = make(map[ConvID]bool)
+		}
+		h.core.ord.unsent[l.M.Conv] = true
+	}
 	h.order(l)
 }
 
@@ -325,10 +334,22 @@ func storedLine(m Message, prev MessageID) *line {
 	return l
 }
 
-// catchUp reads, after the bus was down, what every conversation
-// delivered here (and the lobby, and the rooms of the users online here)
-// missed, and delivers it in order.
-func (h *Hub) catchUp() {
+// upBody is what a node whose bus came back tells the others: the newest
+// message it had delivered when the bus went down and the conversations
+// it committed to meanwhile (which the others may never have seen).
+type upBody struct {
+	Seq   int64 // tells one return from the next
+	Since MessageID
+	Convs []ConvID `json:",omitempty"`
+}
+
+// catchUp reads, after a bus was down (this node's or another's), what
+// every conversation delivered here missed, and the lobby, the rooms of
+// the users online here and the conversations another node committed to
+// while its bus was down (up, nil for this node's own return), and
+// delivers it in order. A conversation not delivered here yet starts at
+// the newest message delivered when the bus went down.
+func (h *Hub) catchUp(up *upBody) {
 	o := &h.core.ord
 	if o.convs == nil {
 		o.convs = make(map[ConvID]*convOrder)
@@ -338,6 +359,10 @@ func (h *Hub) catchUp() {
 		from = o.newest
 	}
 	want := []ConvID{Lobby}
+	if up != nil {
+		want = append(want, up.Convs...)
+		from = min(from, up.Since)
+	}
 	h.locked(func() {
 		for conv, r := range h.rooms {
 			for id := range r.members {
@@ -349,14 +374,16 @@ func (h *Hub) catchUp() {
 		}
 	})
 	for _, conv := range want {
-		if o.convs[conv] == nil && from > 0 {
+		if o.convs[conv] == nil {
 			o.convs[conv] = &convOrder{last: from}
 		}
 	}
 	for conv := range o.convs {
 		h.fillGap(conv)
 	}
-	o.downMark = 0
+	if up == nil {
+		o.downMark = 0
+	}
 }
 
 // startOrder notes where the node joins the cluster (NewHub, before it

@@ -67,6 +67,8 @@ type clusterCore struct {
 	// Owned by the sequencer:
 	up       bool
 	lastBeat time.Time
+	lastUp   *upBody // this node's last return, repeated in upBeats more heartbeats
+	upBeats  int
 
 	stopTick chan struct{}
 	tickDone chan struct{}
@@ -77,6 +79,7 @@ type clusterCore struct {
 type peerNode struct {
 	users map[UserID]Presence
 	heard time.Time
+	upSeq int64 // the node's last return caught up with here
 }
 
 type presenceBody struct {
@@ -85,7 +88,15 @@ type presenceBody struct {
 	OldHandle string `json:",omitempty"`
 }
 
-type heartbeatBody struct{ Users []Presence }
+type heartbeatBody struct {
+	Users []Presence
+	// Up repeats the node's last return (evUp) for a few beats, for the
+	// nodes that came back after it and missed the event.
+	Up *upBody `json:",omitempty"`
+}
+
+// upRepeat is for how many heartbeats a return is repeated.
+const upRepeat = 5
 
 // clusterTickOp publishes the heartbeat and finds silent nodes.
 type clusterTickOp struct{}
@@ -136,8 +147,11 @@ func (h *Hub) applyCluster(ev busEvent) bool {
 	case evBye:
 		h.nodeGone(ev.Node, "closed")
 	case evUp:
-		h.heard(ev.Node)
-		h.catchUp()
+		var b upBody
+		if h.decodeBody(ev, &b) {
+			h.heard(ev.Node)
+			h.peerUp(ev.Node, &b)
+		}
 	case evAnnounce:
 		var a AnnouncementEvent
 		if h.decodeBody(ev, &a) {
@@ -388,6 +402,9 @@ func (h *Hub) applyHeartbeat(ev busEvent) {
 	if !h.decodeBody(ev, &b) {
 		return
 	}
+	if b.Up != nil {
+		h.peerUp(ev.Node, b.Up)
+	}
 	h.locked(func() {
 		n := h.peerLocked(ev.Node)
 		seen := make(map[UserID]bool, len(b.Users))
@@ -405,9 +422,26 @@ func (h *Hub) applyHeartbeat(ev busEvent) {
 	})
 }
 
+// peerUp catches up with another node's return, once per return.
+func (h *Hub) peerUp(node string, up *upBody) {
+	seen := false
+	h.locked(func() {
+		n := h.peerLocked(node)
+		seen = n.upSeq == up.Seq
+		n.upSeq = up.Seq
+	})
+	if !seen {
+		h.catchUp(up)
+	}
+}
+
 // heartbeat publishes this node's users online.
 func (h *Hub) heartbeat() {
 	var b heartbeatBody
+	if h.core.upBeats > 0 {
+		b.Up = h.core.lastUp
+		h.core.upBeats--
+	}
 	h.locked(func() {
 		b.Users = make([]Presence, 0, len(h.users))
 		for _, u := range h.users {
@@ -487,9 +521,20 @@ func (h *Hub) applyBusState(o *busStateOp) {
 			n.heard = now // they could not be heard meanwhile
 		}
 	})
+	up := &upBody{Seq: time.Now().UnixNano(), Since: h.core.ord.downMark}
+	for conv := range h.core.ord.unsent {
+		up.Convs = append(up.Convs, conv)
+	}
+	clear(h.core.ord.unsent)
+	if prev := h.core.lastUp; prev != nil && h.core.upBeats > 0 {
+		// The previous return was not repeated enough yet: keep its news.
+		up.Since = min(up.Since, prev.Since)
+		up.Convs = append(up.Convs, prev.Convs...)
+	}
+	h.core.lastUp, h.core.upBeats = up, upRepeat
+	h.publish(evUp, up)
 	h.heartbeat()
-	h.publish(evUp, struct{}{})
-	h.catchUp()
+	h.catchUp(nil)
 	h.locked(func() { h.broadcastLocked(NoticeEvent{Text: LinkUpNotice}) })
 	h.log.Info("cluster: bus back; caught up from the store")
 }

@@ -380,11 +380,16 @@ func TestNATSOutageCatchesUpInOrderWithoutDuplicatesAndSaysSo(t *testing.T) {
 		send(t, as, chat.Lobby, fmt.Sprint("during a ", i))
 	}
 	send(t, cs, chat.Lobby, "during c")
+	// A direct conversation that begins during the outage: carol's node
+	// has never seen it.
+	dm := chat.DirectConv(alice.ID, carol.ID)
+	send(t, as, dm, "first words, during")
 	c.nats.start()
 	ar.wait(10*time.Second, "alice told the link is back", notice(chat.LinkUpNotice))
 	cr.wait(10*time.Second, "carol told the link is back", notice(chat.LinkUpNotice))
 	cr.waitBody(soon, "during a 4")
 	ar.waitBody(soon, "during c")
+	cr.waitBody(soon, "first words, during")
 	send(t, cs, chat.Lobby, "after")
 	ar.waitBody(soon, "after")
 
