@@ -343,26 +343,33 @@ type upBody struct {
 	Convs []ConvID `json:",omitempty"`
 }
 
-// catchUp reads, after a bus was down (this node's or another's), what
-// every conversation delivered here missed, and the lobby, the rooms of
-// the users online here and the conversations another node committed to
-// while its bus was down (up, nil for this node's own return), and
-// delivers it in order. A conversation not delivered here yet starts at
-// the newest message delivered when the bus went down.
+// catchUp reads from the store what this node missed while a bus was
+// down, and delivers it in order. After this node's own return (up nil):
+// every conversation delivered here, the lobby and the rooms of the users
+// online here, a conversation not delivered here yet starting at the
+// newest message delivered when the bus went down. After another node's
+// return: the conversations it committed to meanwhile (the others'
+// commits came on the bus), one not delivered here starting at the
+// newest message that node had delivered when its bus went down.
 func (h *Hub) catchUp(up *upBody) {
 	o := &h.core.ord
 	if o.convs == nil {
 		o.convs = make(map[ConvID]*convOrder)
+	}
+	if up != nil {
+		for _, conv := range up.Convs {
+			if o.convs[conv] == nil {
+				o.convs[conv] = &convOrder{last: up.Since}
+			}
+			h.fillGap(conv)
+		}
+		return
 	}
 	from := o.downMark
 	if from == 0 {
 		from = o.newest
 	}
 	want := []ConvID{Lobby}
-	if up != nil {
-		want = append(want, up.Convs...)
-		from = min(from, up.Since)
-	}
 	h.locked(func() {
 		for conv, r := range h.rooms {
 			for id := range r.members {
@@ -381,9 +388,7 @@ func (h *Hub) catchUp(up *upBody) {
 	for conv := range o.convs {
 		h.fillGap(conv)
 	}
-	if up == nil {
-		o.downMark = 0
-	}
+	o.downMark = 0
 }
 
 // startOrder notes where the node joins the cluster (NewHub, before it
