@@ -152,6 +152,7 @@ func (h *Hub) adminChangedLocked(u *userState) {
 	if a := h.adminOnlineLocked(u); a != u.admin {
 		u.admin = a
 		h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
+		h.localPresenceLocked(u.id, "")
 	}
 }
 

@@ -146,6 +146,24 @@
 //     administrator (Presence.Admin, the roster's mark) is published like
 //     any presence change, by the sequencer: when a session comes or goes
 //     and when the operator's list changes (Hub.AdminsChanged).
+//   - Several nodes (Options.Bus; cluster.go, cluster_order.go,
+//     cluster_presence.go). Hubs sharing one database publish what they
+//     commit and change; the store stays the truth. Every committed
+//     message (sends, lines of record, rename lines) is published after
+//     its commit and fanned out on every node, its own commits included,
+//     through one orderer per conversation that follows the store's Prev
+//     chain: a message is shown after its predecessor, never twice, and a
+//     predecessor that does not come on the bus in time is read from the
+//     store, so a node dying between commit and publish loses nothing for
+//     the others. Each node routes what it receives by its own state and
+//     the rules above (blocks, membership, offline routing decided by the
+//     committing node). Presence counts sessions on every node (each
+//     node's changes and heartbeat); a node silent for deadAfter is gone,
+//     its users offline unless online elsewhere and its offline claims
+//     (which carry its name) released. A node whose bus is down goes on
+//     locally, tells its sessions, and on return catches up from the
+//     store. All of it is applied in the sequencer; gap and tick timers
+//     only submit ops.
 //
 // Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
 // never the reverse. session.claimMu is held around store I/O, never with Hub.mu

@@ -169,6 +169,14 @@ func (h *Hub) rebuildFanLocked(r *roomState) {
 // onlineLocked counts the room's members online now (Hub.mu held).
 func (h *Hub) onlineLocked(r *roomState) int {
 	n := 0
+	if len(h.core.peers) > 0 {
+		for id := range r.members {
+			if h.onlineAnywhereLocked(id) {
+				n++
+			}
+		}
+		return n
+	}
 	if len(r.members) <= len(h.users) {
 		for id := range r.members {
 			if _, ok := h.users[id]; ok {
@@ -524,6 +532,12 @@ func (h *Hub) createRoom(ctx context.Context, o *roomOp, myHandle string, notice
 // order, so the recent cache takes it).
 func (h *Hub) publishRoomNoticeLocked(r *roomState, n *model.Message) {
 	r.fan = nil // every change of the room comes with a notice
+	if h.clustered() {
+		// Published and fanned out in its conversation's order after the
+		// op (clusterFlush, cluster_order.go).
+		h.core.lines = append(h.core.lines, noticeLine(r, n))
+		return
+	}
 	m := toMessage(*n)
 	h.recent.add(m)
 	h.roomFanoutLocked(r, m)

@@ -517,7 +517,7 @@ func (s *session) Rooms(ctx context.Context, after string, n int) ([]RoomInfo, e
 	defer h.mu.Unlock()
 	for i, l := range rows {
 		if lobby && l.Room.NameKey > lobbyKey {
-			out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: len(h.users), Joined: true})
+			out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: h.onlineCountLocked(), Joined: true})
 			lobby = false
 		}
 		info := RoomInfo{ID: RoomConv(l.Room.NameKey), Name: l.Room.Name, Topic: l.Room.Topic, Members: l.Members, Joined: l.Joined}
@@ -527,7 +527,7 @@ func (s *session) Rooms(ctx context.Context, after string, n int) ([]RoomInfo, e
 		out = append(out, info)
 	}
 	if lobby {
-		out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: len(h.users), Joined: true})
+		out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: h.onlineCountLocked(), Joined: true})
 	}
 	if len(out) > n {
 		out = out[:n]
