@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"charm.land/log/v2"
+
+	"sshchat/chat"
 )
 
 func main() {
@@ -91,6 +93,9 @@ type Config struct {
 
 	pruneEvery  time.Duration // between pruning passes; 0 means defaultPruneEvery (tests lower it)
 	maxRevoking int           // revocations at once; 0 means the constant maxRevoking (tests lower it)
+	// bus joins this node to a cluster (chat.Options.Bus; nil: a single
+	// node). Tests build one over an embedded NATS server.
+	bus chat.Bus
 }
 
 // envPrefix is the prefix of every configuration variable.

@@ -52,6 +52,9 @@ type server struct {
 	ending    sync.WaitGroup // endKeys revocations (bans, kicks, removed keys); Add under mu while not stopping
 	stopWatch chan struct{}  // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
+	// recheck asks the allowlist watcher to look at the file now
+	// (capacity 1): it was edited here or on another node.
+	recheck   chan struct{}
 	stopPrune chan struct{} // closed by stopPruner; ends the pruner (retention.go)
 	pruneDone chan struct{}
 	pruneOnce sync.Once
@@ -107,7 +110,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		adm.file.words = adminsWords
 	}
 	s := &server{cfg: cfg, log: logger, store: store, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
+		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}), recheck: make(chan struct{}, 1),
 		stopPrune: make(chan struct{}), pruneDone: make(chan struct{}),
 		admins: adm, adminsDone: make(chan struct{})}
 	s.metrics = newMetrics(s)
@@ -119,7 +122,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
 		Metrics: s.metrics, KeyRemoved: func(fp string) { s.endKeySessions(fp) },
 		IsAdmin: adm.isAdmin, EndKeys: func(fps []string, line string) { s.endKeys(fps, line) }, Keys: keys,
-		Limits: s.limitLines})
+		Limits: s.limitLines, AllowlistChanged: s.allowlistChanged, Bus: cfg.bus})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -180,7 +180,16 @@ type adminOp struct {
 	write func(ctx context.Context) error
 	apply func()
 	after func()
-	res   chan error
+	// pub, when set, is published to the other nodes once applied
+	// (cluster_sync.go): an event kind and its body.
+	pub *pubEvent
+	res chan error
+}
+
+// pubEvent is an event to publish: its kind and body.
+type pubEvent struct {
+	kind string
+	body any
 }
 
 func (*adminOp) isOp() {}
@@ -202,6 +211,9 @@ func (h *Hub) applyAdmin(o *adminOp) error {
 	}
 	if o.after != nil {
 		o.after()
+	}
+	if o.pub != nil {
+		h.publish(o.pub.kind, o.pub.body)
 	}
 	// The log line names no reason or text: the audit log keeps them.
 	h.log.Info("moderation", "action", o.name, "admin", o.by.user, "target", o.whom)
@@ -236,6 +248,17 @@ func (h *Hub) endUserLocked(id UserID, fps map[string]bool, err error) {
 	}
 	end(h.users[id])
 	end(h.quiet.users[id])
+}
+
+// announceLocked tells every session an administrator's announcement
+// (Hub.mu held).
+func (h *Hub) announceLocked(ev AnnouncementEvent) {
+	h.broadcastLocked(ev)
+	// Quiet sessions that follow a conversation read their events
+	// (tail); one-shot commands do not, and are not sent it.
+	for qs := range h.quiet.follows {
+		qs.push(ev)
+	}
 }
 
 // removedErr reports whether s was ended by an administrator, and why.

@@ -129,6 +129,9 @@ func (h *Hub) publish(kind string, body any) {
 func (h *Hub) applyRemote(o *remoteOp) {
 	switch o.ev.Kind {
 	default:
+		if h.applySynced(o.ev) { // cluster_sync.go
+			return
+		}
 		h.log.Debug("bus: event of unknown kind", "kind", o.ev.Kind, "node", o.ev.Node)
 	}
 }
