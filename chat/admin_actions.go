@@ -134,6 +134,9 @@ func adminKick(ctx context.Context, s *session, rest string) (Reply, error) {
 	h := s.hub
 	h.mu.Lock()
 	_, online := h.users[t.user]
+	if !online { // on another node of a cluster (the roster counts every node's)
+		_, online = h.roster.Lookup(t.user)
+	}
 	q := h.quiet.users[t.user]
 	connected := online || q != nil && len(q.sessions) > 0
 	h.mu.Unlock()
