@@ -93,6 +93,9 @@ type Config struct {
 
 	pruneEvery  time.Duration // between pruning passes; 0 means defaultPruneEvery (tests lower it)
 	maxRevoking int           // revocations at once; 0 means the constant maxRevoking (tests lower it)
+	// allowlistEvery is between the allowlist watcher's looks at the
+	// file; 0 means defaultAllowlistEvery (tests raise it).
+	allowlistEvery time.Duration
 	// bus joins this node to a cluster (chat.Options.Bus; nil: a single
 	// node). Tests build one over an embedded NATS server.
 	bus chat.Bus

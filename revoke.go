@@ -130,6 +130,10 @@ func (s *server) watchAllowlist(interval time.Duration) {
 	}
 }
 
+// defaultAllowlistEvery is between the watcher's looks at the
+// authorized-keys file when nothing asks for one sooner.
+const defaultAllowlistEvery = 2 * time.Second
+
 // allowlistChanged asks the watcher to look at the authorized-keys file
 // now (chat.Options.AllowlistChanged: an administrator edited it, on this
 // node or another that shares the file). It does not block.

@@ -164,7 +164,11 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		logger.Warn("no authorized-keys file: any SSH key may join (open server)")
 		close(s.watchDone)
 	} else {
-		go s.watchAllowlist(2 * time.Second)
+		every := cfg.allowlistEvery
+		if every <= 0 {
+			every = defaultAllowlistEvery
+		}
+		go s.watchAllowlist(every)
 	}
 	every := cfg.pruneEvery
 	if every <= 0 {
