@@ -146,6 +146,26 @@
 //     administrator (Presence.Admin, the roster's mark) is published like
 //     any presence change, by the sequencer: when a session comes or goes
 //     and when the operator's list changes (Hub.AdminsChanged).
+//   - State carried between nodes (cluster_sync.go). In a cluster
+//     (Options.Bus) every change another node must learn is published
+//     after its commit, by the op that made it, and applied on each other
+//     node by its sequencer (remoteOp), so it takes one place there among
+//     that node's own changes. What a node holds in memory is re-read
+//     from the store, which stays the truth: a room's members, invitations,
+//     bans, roles and topic (on a room event, and on a line of record of a
+//     loaded room, remoteLine, before the line is fanned out, so the line
+//     and every later message go to the members the store has), a user's
+//     block list (so messages from the blocked stop reaching the blocker
+//     there too), the bans and mutes in force. The event then says whom to
+//     tell what a local change tells: a room's joiner, invitee, removed
+//     user (their tails end), new role or topic; the user's contacts,
+//     settings, edits and deletions (to the sessions that could see the
+//     message), read markers; a banned or kicked user's sessions end and
+//     Options.EndKeys is called on every node, as is Options.KeyRemoved
+//     for /keys remove and Options.AllowlistChanged after /admin authorize
+//     or revoke. A rename's line (remoteLine) renames the user there. A
+//     node that misses an event still reads the state from the store at
+//     its next use or line, but its sessions are not told.
 //
 // Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
 // never the reverse. session.claimMu is held around store I/O, never with Hub.mu
