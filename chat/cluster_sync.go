@@ -122,6 +122,8 @@ func (h *Hub) applySynced(ev busEvent) bool {
 		if h.decodeBody(ev, &a) {
 			h.locked(func() { h.announceLocked(a) })
 		}
+	case evResync:
+		h.resync()
 	case evAllowlist:
 		if h.opts.AllowlistChanged != nil {
 			h.opts.AllowlistChanged()
@@ -386,4 +388,142 @@ func (h *Hub) allowlistChanged() {
 		h.opts.AllowlistChanged()
 	}
 	h.publish(evAllowlist, struct{}{})
+}
+
+// evResync is submitted by this node itself (never published) when its
+// bus connection comes back: see resync.
+const evResync = "resync"
+
+// watchBus has the hub re-read, through its sequencer, what it holds of
+// state shared with other nodes whenever the bus connection comes back:
+// changes published meanwhile never reached it.
+func (h *Hub) watchBus() {
+	if h.link.bus == nil {
+		return
+	}
+	h.link.bus.OnChange(func(up bool) {
+		if up {
+			// Fails only when the hub is closing.
+			_ = h.submit(context.Background(), &remoteOp{ev: busEvent{Node: h.link.bus.Node(), Kind: evResync}})
+		}
+	})
+}
+
+// resync re-reads from the store the state other nodes may have changed
+// while this one did not hear them (the bus was down): bans and mutes
+// (ending the sessions of keys banned meanwhile), the rooms loaded here
+// (telling members what changed for them) and the block lists of the
+// users with sessions here. It runs in the sequencer.
+func (h *Hub) resync() {
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	var next moderation
+	if err := next.load(ctx, h.store); err != nil {
+		h.log.Warn("bus: reload bans and mutes", "err", err)
+	} else {
+		ended := map[string]string{} // fingerprint: line
+		h.locked(func() {
+			h.mod.mu.Lock()
+			h.mod.bans, h.mod.mutes = next.bans, next.mutes
+			h.mod.mu.Unlock()
+			end := func(u *userState) {
+				for s := range u.sessions {
+					if b, banned := h.Banned(s.fp); banned {
+						s.drop(bannedErr(b))
+						ended[s.fp] = "this key is " + b.Line()
+					}
+				}
+			}
+			for _, u := range h.users {
+				end(u)
+			}
+			for _, q := range h.quiet.users {
+				end(q)
+			}
+		})
+		for fp, line := range ended {
+			h.endKeys([]string{fp}, line)
+		}
+	}
+
+	h.mu.Lock()
+	convs := make([]ConvID, 0, len(h.rooms))
+	for c := range h.rooms {
+		convs = append(convs, c)
+	}
+	ids := make([]UserID, 0, len(h.users)+len(h.quiet.users))
+	for id := range h.users {
+		ids = append(ids, id)
+	}
+	for id, q := range h.quiet.users {
+		if _, on := h.users[id]; !on && len(q.sessions) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	h.mu.Unlock()
+	for _, conv := range convs {
+		if st, ok := h.readRoom(conv); ok {
+			h.locked(func() { h.resyncRoomLocked(conv, st) })
+		}
+	}
+	for _, id := range ids {
+		blocked, err := h.store.BlockedBy(ctx, uint64(id))
+		if err != nil {
+			h.log.Warn("bus: reload block list", "user", id, "err", err)
+			continue
+		}
+		same := true
+		h.locked(func() {
+			cur := map[UserID]bool(nil)
+			if u, ok := h.users[id]; ok {
+				cur = u.blocked
+			} else if q, ok := h.quiet.users[id]; ok {
+				cur = q.blocked
+			}
+			same = len(cur) == len(blocked)
+			for _, b := range blocked {
+				same = same && cur[UserID(b)]
+			}
+		})
+		if same {
+			continue
+		}
+		blocked, contacts, err := h.contacts(ctx, id)
+		if err != nil {
+			h.log.Warn("bus: reload contacts", "user", id, "err", err)
+			continue
+		}
+		h.locked(func() { h.installListsLocked(id, blocked, contacts) })
+	}
+}
+
+// resyncRoomLocked installs a room's stored state and tells the members
+// here what changed for them since the state it replaces: removal, a new
+// membership, invitation or role, or a new topic (Hub.mu held).
+func (h *Hub) resyncRoomLocked(conv ConvID, st model.RoomState) {
+	r := h.rooms[conv]
+	oldMembers, oldInvited, oldTopic := r.members, r.invited, r.topic
+	h.syncRoomLocked(conv, st)
+	for id := range oldMembers {
+		if !r.isMember(id) {
+			h.removedLocked(id, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: r.name}, Removed: true,
+				Reason: "you are no longer in " + r.name})
+		}
+	}
+	for id := range oldInvited {
+		if !r.invited[id] && !r.isMember(id) {
+			h.removedLocked(id, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: r.name}, Removed: true,
+				Reason: "your invitation to " + r.name + " was withdrawn"})
+		}
+	}
+	for id, role := range r.members {
+		if old, was := oldMembers[id]; !was || old != role || r.topic != oldTopic {
+			h.toUserLocked(id, ConversationEvent{Conversation: r.conversation(id)})
+		}
+	}
+	for id := range r.invited {
+		if !oldInvited[id] {
+			h.toUserLocked(id, ConversationEvent{Conversation: r.conversation(id)})
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"sshchat/chat"
 )
@@ -330,5 +331,79 @@ func TestClusterRemovedKeyEndsSessionsOnEveryNode(t *testing.T) {
 		within(t, "node "+nd.name+" ends the removed key's SSH sessions", func() bool {
 			return nd.calls.has(func(s *serverCalls) []string { return s.removed }, second.Fingerprint)
 		})
+	}
+}
+
+func TestClusterStateCatchesUpAfterNATSOutage(t *testing.T) {
+	ctx := context.Background()
+	c, n := startSyncCluster(t, 3)
+	a, b, cn := n[0], n[1], n[2]
+	admin, alice, bob, carol, dave := c.account("maria"), c.account("alice"), c.account("bob"), c.account("carol"), c.account("dave")
+	adminA := c.connect(a.node, admin)
+	aliceA := c.connect(a.node, alice)
+	c.connect(a.node, bob) // the ban looks bob up online
+	bobB := c.connect(b.node, bob)
+	bobC := c.connect(cn.node, bob)
+	carolA := c.connect(a.node, carol)
+	carolC := c.connect(cn.node, carol)
+	daveB := c.connect(b.node, dave)
+	const room = chat.ConvID("#r")
+	execOK(t, aliceA, chat.Lobby, "/create #r")
+	execOK(t, daveB, chat.Lobby, "/join #r")
+	within(t, "a lists dave in #r", func() bool { return strings.Contains(members(t, aliceA, room), "dave") })
+
+	// NATS goes away; a bans bob, kicks dave from #r, and carol blocks
+	// dave there, while no other node hears of it.
+	c.nats.stop()
+	within(t, "every node sees NATS gone", func() bool {
+		return !a.bus.Connected() && !b.bus.Connected() && !cn.bus.Connected()
+	})
+	execOK(t, adminA, chat.Lobby, "/admin ban bob spam")
+	execOK(t, aliceA, room, "/kick dave")
+	execOK(t, carolA, chat.Lobby, "/block dave")
+
+	// NATS comes back: b and c read what they missed from the store.
+	c.nats.start()
+	const catchUp = 10 * time.Second
+	for _, s := range []chat.Session{bobB, bobC} {
+		waitGone(t, s, catchUp)
+	}
+	if _, banned := cn.hub.Banned(bob.Fingerprint); !banned {
+		t.Fatal("c does not hold bob's key banned after catching up")
+	}
+	waitFor(t, daveB, catchUp, "dave's removal from #r, on b", convEvent(room, func(e chat.ConversationEvent) bool { return e.Removed }))
+	if _, err := daveB.Send(ctx, room, "still in?"); !errors.Is(err, chat.ErrNotAllowed) {
+		t.Fatalf("dave's post to #r on b after catching up: %v, want ErrNotAllowed", err)
+	}
+	waitFor(t, carolC, catchUp, "carol's block list on c", func(ev chat.Event) bool {
+		_, ok := ev.(chat.ContactsEvent)
+		return ok
+	})
+	daveC := c.connect(cn.node, dave)
+	if _, err := daveC.Send(ctx, chat.Lobby, "blocked words"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.connect(cn.node, c.account("erin")).Send(ctx, chat.Lobby, "marker"); err != nil {
+		t.Fatal(err)
+	}
+	markerFirst(t, carolC, "blocked words", "marker")
+}
+
+// waitGone waits until s is ended with ErrRemoved, failing after d.
+func waitGone(t testing.TB, s chat.Session, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case _, ok := <-s.Events():
+			if !ok {
+				if !errors.Is(s.Err(), chat.ErrRemoved) {
+					t.Fatalf("session ended with %v, want ErrRemoved", s.Err())
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatalf("session still open after %s", d)
+		}
 	}
 }
