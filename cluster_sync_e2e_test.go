@@ -73,7 +73,9 @@ func TestAllowlistEditOnOneNodeRevokesOnEveryNode(t *testing.T) {
 	mustRun(t, a.addr, "boss", boss, "", "admin revoke "+fp)
 	start := time.Now()
 	g.WaitRaw("no longer authorized") // the UI shows the reason, then restores the terminal
-	if took := time.Since(start); took > 2*time.Second {
+	took := time.Since(start)
+	t.Logf("told after %s", took)
+	if took > 2*time.Second {
 		t.Fatalf("the revoked key's session on b was told %s after the revocation on a, want within 2s", took)
 	}
 	g.WaitClosed()
