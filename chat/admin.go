@@ -250,17 +250,6 @@ func (h *Hub) endUserLocked(id UserID, fps map[string]bool, err error) {
 	end(h.quiet.users[id])
 }
 
-// announceLocked tells every session an administrator's announcement
-// (Hub.mu held).
-func (h *Hub) announceLocked(ev AnnouncementEvent) {
-	h.broadcastLocked(ev)
-	// Quiet sessions that follow a conversation read their events
-	// (tail); one-shot commands do not, and are not sent it.
-	for qs := range h.quiet.follows {
-		qs.push(ev)
-	}
-}
-
 // removedErr reports whether s was ended by an administrator, and why.
 func (s *session) removedErr() error {
 	if err := s.Err(); errors.Is(err, ErrRemoved) {

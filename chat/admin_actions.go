@@ -422,8 +422,14 @@ func adminAnnounce(ctx context.Context, s *session, rest string) (Reply, error) 
 		write: func(ctx context.Context) error {
 			return h.store.RecordAudit(ctx, &model.AuditEntry{ActorID: uint64(s.user), Actor: by, Action: "announce", Reason: text})
 		},
-		apply: func() { h.announceLocked(ev) },
-		pub:   &pubEvent{evAnnounce, ev},
+		apply: func() {
+			h.broadcastLocked(ev)
+			// Quiet sessions that follow a conversation read their events
+			// (tail); one-shot commands do not, and are not sent it.
+			for qs := range h.quiet.follows {
+				qs.push(ev)
+			}
+		},
 	}
 	if err := s.adminCmd(ctx, o); err != nil {
 		return Reply{}, err

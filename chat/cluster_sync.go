@@ -30,7 +30,6 @@ const (
 	evRead       = "read"        // readChange: a user read a conversation
 	evKeyRemoved = "key-removed" // keyRef: a user removed one of their keys
 	evAllowlist  = "allowlist"   // no body: the authorized-keys file was edited
-	evAnnounce   = "announce"    // AnnouncementEvent: /admin announce
 )
 
 // syncTimeout bounds the store reads of applying another node's change.
@@ -116,11 +115,6 @@ func (h *Hub) applySynced(ev busEvent) bool {
 		var k keyRef
 		if h.decodeBody(ev, &k) && h.opts.KeyRemoved != nil && k.Fingerprint != "" {
 			h.opts.KeyRemoved(k.Fingerprint)
-		}
-	case evAnnounce:
-		var a AnnouncementEvent
-		if h.decodeBody(ev, &a) {
-			h.locked(func() { h.announceLocked(a) })
 		}
 	case evResync:
 		h.resync()
@@ -390,22 +384,25 @@ func (h *Hub) allowlistChanged() {
 	h.publish(evAllowlist, struct{}{})
 }
 
-// evResync is submitted by this node itself (never published) when its
-// bus connection comes back: see resync.
+// evResync (no body) is what a node whose bus connection came back
+// submits to its own sequencer and publishes to the others: see resync.
 const evResync = "resync"
 
 // watchBus has the hub re-read, through its sequencer, what it holds of
-// state shared with other nodes whenever the bus connection comes back:
-// changes published meanwhile never reached it.
+// state shared with other nodes whenever the bus connection comes back,
+// and has the other nodes do the same: changes published meanwhile, by
+// them or by this node, never reached the other side.
 func (h *Hub) watchBus() {
 	if h.link.bus == nil {
 		return
 	}
 	h.link.bus.OnChange(func(up bool) {
-		if up {
-			// Fails only when the hub is closing.
-			_ = h.submit(context.Background(), &remoteOp{ev: busEvent{Node: h.link.bus.Node(), Kind: evResync}})
+		if !up {
+			return
 		}
+		h.publish(evResync, struct{}{})
+		// Fails only when the hub is closing.
+		_ = h.submit(context.Background(), &remoteOp{ev: busEvent{Node: h.link.bus.Node(), Kind: evResync}})
 	})
 }
 

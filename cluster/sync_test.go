@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sshchat/chat"
+	"sshchat/model"
 )
 
 // Each test here makes changes on one node of three and checks, within
@@ -233,14 +234,6 @@ func TestClusterModerationAppliesOnEveryNode(t *testing.T) {
 		return !onB && !onC
 	})
 	c.connect(b.node, bob)
-
-	// An announcement on a reaches every node.
-	carolB := c.connect(b.node, carol)
-	execOK(t, adminA, chat.Lobby, "/admin announce back soon")
-	waitFor(t, carolB, syncDeadline, "the announcement on b", func(ev chat.Event) bool {
-		an, ok := ev.(chat.AnnouncementEvent)
-		return ok && an.Text == "back soon" && an.From == "maria"
-	})
 }
 
 func TestClusterSettingsEditsAndReadMarkersReachOtherNodes(t *testing.T) {
@@ -405,5 +398,37 @@ func waitGone(t testing.TB, s chat.Session, d time.Duration) {
 		case <-deadline:
 			t.Fatalf("session still open after %s", d)
 		}
+	}
+}
+
+func TestClusterNodesResyncWhenAnotherNodeComesBack(t *testing.T) {
+	ctx := context.Background()
+	c, n := startSyncCluster(t, 3)
+	_, b, cn := n[0], n[1], n[2]
+	bob := c.account("bob")
+	bobB := c.connect(b.node, bob)
+	bobC := c.connect(cn.node, bob)
+
+	// Node a bans bob while it alone is cut off from NATS: the store has
+	// the ban, the others never heard of it.
+	err := n[0].store.BanKeys(ctx, []model.Ban{{Fingerprint: bob.Fingerprint, UserID: uint64(bob.ID), Reason: "spam", CreatedAt: time.Now()}},
+		&model.AuditEntry{Action: "ban", Target: "bob", TargetID: uint64(bob.ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its bus comes back: it asks every node to re-read.
+	back, err := Connect(c.nats.url(), "a", testLogger{t, "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	within(t, "a's bus up", back.Connected)
+	if err := back.Publish([]byte(`{"n":"a","k":"resync","b":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitRemoved(t, bobB, "bob's session on b")
+	waitRemoved(t, bobC, "bob's session on c")
+	if _, banned := cn.hub.Banned(bob.Fingerprint); !banned {
+		t.Fatal("c does not hold bob's key banned after the resync")
 	}
 }
