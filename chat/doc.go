@@ -165,10 +165,11 @@
 //     for /keys remove and Options.AllowlistChanged after /admin authorize
 //     or revoke. A rename's line (remoteLine) renames the user there. A
 //     node whose bus connection comes back re-reads all of this state
-//     (Hub.resync): sessions of keys banned meanwhile end, members are
-//     told what changed in the rooms loaded there, and users whose block
-//     list changed get their contacts; settings, edits and read markers
-//     missed meanwhile are read at the next login or history read.
+//     (Hub.resync) and has the others do the same: sessions of keys
+//     banned meanwhile end, members are told what changed in the rooms
+//     loaded there, and users whose block list changed get their
+//     contacts; settings, edits and read markers missed meanwhile are
+//     read at the next login or history read.
 //
 // Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
 // never the reverse. session.claimMu is held around store I/O, never with Hub.mu
