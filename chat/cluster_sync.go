@@ -230,8 +230,9 @@ func (h *Hub) remoteRoom(c roomChange) {
 
 // remoteRename applies a rename recorded on another node (its KindRename
 // line: "OLD is now known as NEW"): joins sequenced after it use the new
-// handle, the user's sessions here are told, and everyone here sees the
-// user renamed.
+// handle, and if the user has sessions here, they and everyone here are
+// told as on the node that made it. It does nothing twice: the presence
+// of users online elsewhere (cluster presence) may have applied it first.
 func (h *Hub) remoteRename(m Message) {
 	old, nu, ok := strings.Cut(m.Body, " is now known as ")
 	if !ok || nu == "" {
@@ -244,15 +245,10 @@ func (h *Hub) remoteRename(m Message) {
 		if q, ok := h.quiet.users[m.From]; ok {
 			q.handle = nu
 		}
-		if u, ok := h.users[m.From]; ok {
+		if u, ok := h.users[m.From]; ok && u.handle != nu {
 			u.handle = nu
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), OldHandle: old})
 			h.toUserLocked(m.From, NoticeEvent{Text: "you are now known as " + nu})
-			return
-		}
-		if p, ok := h.roster.Lookup(m.From); ok { // online on another node
-			p.Handle = nu
-			h.publishPresenceLocked(PresenceEvent{Presence: p, OldHandle: old})
 		}
 	})
 }

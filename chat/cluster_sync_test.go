@@ -86,3 +86,28 @@ func TestRemoteLineAppliesRename(t *testing.T) {
 		t.Fatalf("alice's post on b after the rename: %+v, %v; want it from alicia", m, err)
 	}
 }
+
+func TestRemoteLineRenameIsAppliedOnce(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoHubs(t)
+	alice, bob := account(t, a, "alice"), account(t, a, "bob")
+	aliceA := connect(t, a, alice)
+	bobB := connect(t, b, bob)
+	connect(t, b, alice)
+	if _, err := aliceA.Exec(ctx, Lobby, "/nick alicia"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := aliceA.History(ctx, Lobby, 0, 1)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("the rename's line: %v, %v", msgs, err)
+	}
+	drain(bobB)
+	b.remoteLine(msgs[0])
+	b.remoteLine(msgs[0]) // told again (by presence, or a catch-up)
+	next[PresenceEvent](t, bobB)
+	for _, ev := range drain(bobB) {
+		if p, ok := ev.(PresenceEvent); ok && p.OldHandle != "" {
+			t.Fatalf("the rename was told twice: %+v", p)
+		}
+	}
+}
