@@ -127,25 +127,6 @@
 //     register and follow under Hub.mu, not through the sequencer, since
 //     they change nothing another session sees. Their sends take one
 //     per-user bucket that outlives the sessions (attach.go).
-//   - Administration (admin.go). Administrators are keys: Hub.isAdmin asks
-//     Options.IsAdmin about the fingerprint a session authenticated with,
-//     at each use, so a change of the operator's list takes effect at
-//     once, in open sessions too. Every /admin action is an adminOp: its
-//     store change and its audit row commit in one transaction, then,
-//     under Hub.mu, the bans and mutes in memory (moderation) change and
-//     the sessions (of Connect and Attach) of a kicked or banned key are
-//     ended with ErrRemoved; then Options.EndKeys asks the server to end
-//     those keys' SSH sessions. So nothing sequenced after a ban reaches
-//     its sessions and a send of theirs sequenced after it is refused; a
-//     join sequenced after a ban is refused, as is an Attach after it
-//     (checked under Hub.mu) and any login (Authenticate, Register). A
-//     mute refuses, at send and again at commit, every lobby or room post
-//     of the user sequenced after it, never a direct message. Bans are
-//     read from memory only (Hub.Banned), so the server can check every
-//     key offered before authentication. Whether a user is online as an
-//     administrator (Presence.Admin, the roster's mark) is published like
-//     any presence change, by the sequencer: when a session comes or goes
-//     and when the operator's list changes (Hub.AdminsChanged).
 //   - State carried between nodes (cluster_sync.go). In a cluster
 //     (Options.Bus) every change another node must learn is published
 //     after its commit, by the op that made it, and applied on each other
@@ -170,6 +151,25 @@
 //     loaded there, and users whose block list changed get their
 //     contacts; settings, edits and read markers missed meanwhile are
 //     read at the next login or history read.
+//   - Administration (admin.go). Administrators are keys: Hub.isAdmin asks
+//     Options.IsAdmin about the fingerprint a session authenticated with,
+//     at each use, so a change of the operator's list takes effect at
+//     once, in open sessions too. Every /admin action is an adminOp: its
+//     store change and its audit row commit in one transaction, then,
+//     under Hub.mu, the bans and mutes in memory (moderation) change and
+//     the sessions (of Connect and Attach) of a kicked or banned key are
+//     ended with ErrRemoved; then Options.EndKeys asks the server to end
+//     those keys' SSH sessions. So nothing sequenced after a ban reaches
+//     its sessions and a send of theirs sequenced after it is refused; a
+//     join sequenced after a ban is refused, as is an Attach after it
+//     (checked under Hub.mu) and any login (Authenticate, Register). A
+//     mute refuses, at send and again at commit, every lobby or room post
+//     of the user sequenced after it, never a direct message. Bans are
+//     read from memory only (Hub.Banned), so the server can check every
+//     key offered before authentication. Whether a user is online as an
+//     administrator (Presence.Admin, the roster's mark) is published like
+//     any presence change, by the sequencer: when a session comes or goes
+//     and when the operator's list changes (Hub.AdminsChanged).
 //
 // Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
 // never the reverse. session.claimMu is held around store I/O, never with Hub.mu
