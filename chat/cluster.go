@@ -147,6 +147,9 @@ func (h *Hub) applyRemote(o *remoteOp) {
 	}
 	switch o.ev.Kind {
 	default:
+		if h.applySynced(o.ev) { // cluster_sync.go
+			return
+		}
 		h.log.Debug("bus: event of unknown kind", "kind", o.ev.Kind, "node", o.ev.Node)
 	}
 }

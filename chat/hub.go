@@ -68,6 +68,12 @@ type Options struct {
 	// on the administrator's goroutine, outside Hub.mu, and may call the
 	// hub.
 	Limits func(ctx context.Context) []string
+	// AllowlistChanged, when set, is called after /admin authorize or
+	// /admin revoke edited the authorized-keys file (Keys), on this node
+	// and, through the Bus, on every other: the server re-reads its file
+	// at once and ends the sessions it no longer admits, instead of
+	// waiting for its watcher's next look. It must not block.
+	AllowlistChanged func()
 	// Bus, when set, joins this hub to the other nodes that share its
 	// store (cluster.go); nil: a single node.
 	Bus Bus
@@ -234,6 +240,7 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		_ = h.Close(context.Background())
 		return nil, err
 	}
+	h.watchBus() // cluster_sync.go
 	return h, nil
 }
 

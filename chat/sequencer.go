@@ -591,15 +591,7 @@ func (h *Hub) changeList(o *listOp) error {
 	if err != nil {
 		return fmt.Errorf("/%s: load contacts: %w", o.name, err)
 	}
-	h.locked(func() {
-		if u, ok := h.users[o.s.user]; ok {
-			u.blocked = make(map[UserID]bool, len(blocked))
-			for _, b := range blocked {
-				u.blocked[UserID(b)] = true
-			}
-		}
-		h.toUserLocked(o.s.user, ContactsEvent{Contacts: contacts})
-		h.quietBlockedLocked(o.s.user, blocked) // sessions of Attach (attach.go)
-	})
+	h.locked(func() { h.installListsLocked(o.s.user, blocked, contacts) })
+	h.publish(evList, userRef{User: o.s.user}) // other nodes (cluster_sync.go)
 	return nil
 }

@@ -399,14 +399,9 @@ func (s *session) MarkRead(ctx context.Context, conv ConvID, upTo MessageID) err
 	// the user's other sessions are told now, so that their counts follow.
 	h.marks.note(s.user, conv, upTo)
 	h.mu.Lock()
-	if u, ok := h.users[s.user]; ok {
-		for o := range u.sessions {
-			if o != s {
-				o.push(ReadEvent{Conv: conv, UpTo: upTo})
-			}
-		}
-	}
+	h.readLocked(s.user, s, conv, upTo)
 	h.mu.Unlock()
+	h.publish(evRead, readChange{User: s.user, Conv: conv, UpTo: upTo}) // other nodes (cluster_sync.go)
 	return nil
 }
 
