@@ -58,6 +58,7 @@ type line struct {
 	send       *sendOp    // a send of this node: fanned out as flushSends did
 	room       *roomState // a room's line of record of this node
 	remote     bool       // committed by another node
+	stored     bool       // read back from the store, not heard on the bus
 }
 
 // convOrder is where one conversation's fan-out stands on this node.
@@ -327,7 +328,7 @@ func (h *Hub) skipGap(conv ConvID, c *convOrder) {
 // another node whose line did not come: routed by this node's rules
 // alone (its own blocks; a direct message goes to its parties' sessions).
 func storedLine(m Message, prev MessageID) *line {
-	l := &line{M: m, Prev: prev, remote: true}
+	l := &line{M: m, Prev: prev, remote: true, stored: true}
 	if peer, ok := directPeer(m.Conv, m.From); ok {
 		l.Peer = peer
 	}
@@ -420,7 +421,7 @@ func (h *Hub) stopOrder() {
 func (h *Hub) fanLine(l *line) {
 	m := l.M
 	if l.remote {
-		h.remoteLine(m)
+		h.remoteLine(m, l.stored)
 	}
 	if m.Kind == KindRename {
 		// Shown as the rename's PresenceEvent, not as a message; handles

@@ -136,7 +136,7 @@ func (h *Hub) applySynced(ev busEvent) bool {
 // rename takes effect as a local one does. Telling the sessions concerned
 // is left to the room event (remoteRoom), which says whom; a line alone
 // does not.
-func (h *Hub) remoteLine(m Message) {
+func (h *Hub) remoteLine(m Message, stored bool) {
 	switch {
 	case m.Kind == KindSystem && m.Conv != Lobby:
 		h.mu.Lock()
@@ -146,9 +146,17 @@ func (h *Hub) remoteLine(m Message) {
 			return // read from the store, change included, at first use
 		}
 		st, ok := h.readRoom(m.Conv)
-		if ok {
-			h.locked(func() { h.syncRoomLocked(m.Conv, st) })
+		if !ok {
+			return
 		}
+		if stored {
+			// Read back from the store (a gap, an outage): the room
+			// event telling who is concerned was probably lost with
+			// it, so what changed is told here, the line as reason.
+			h.locked(func() { h.resyncRoomLocked(m.Conv, st, m.Body) })
+			return
+		}
+		h.locked(func() { h.syncRoomLocked(m.Conv, st) })
 	case m.Kind == KindRename:
 		h.remoteRename(m)
 	}
@@ -456,7 +464,7 @@ func (h *Hub) resync() {
 	h.mu.Unlock()
 	for _, conv := range convs {
 		if st, ok := h.readRoom(conv); ok {
-			h.locked(func() { h.resyncRoomLocked(conv, st) })
+			h.locked(func() { h.resyncRoomLocked(conv, st, "") })
 		}
 	}
 	for _, id := range ids {
@@ -491,16 +499,21 @@ func (h *Hub) resync() {
 }
 
 // resyncRoomLocked installs a room's stored state and tells the members
-// here what changed for them since the state it replaces: removal, a new
-// membership, invitation or role, or a new topic (Hub.mu held).
-func (h *Hub) resyncRoomLocked(conv ConvID, st model.RoomState) {
+// here what changed for them since the state it replaces: removal (with
+// reason when not empty), a new membership, invitation or role, or a new
+// topic (Hub.mu held).
+func (h *Hub) resyncRoomLocked(conv ConvID, st model.RoomState, reason string) {
 	r := h.rooms[conv]
 	oldMembers, oldInvited, oldTopic := r.members, r.invited, r.topic
 	h.syncRoomLocked(conv, st)
 	for id := range oldMembers {
 		if !r.isMember(id) {
+			why := reason
+			if why == "" {
+				why = "you are no longer in " + r.name
+			}
 			h.removedLocked(id, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: r.name}, Removed: true,
-				Reason: "you are no longer in " + r.name})
+				Reason: why})
 		}
 	}
 	for id := range oldInvited {

@@ -52,7 +52,7 @@ func TestRemoteLineAppliesRoomChangeFromTheStore(t *testing.T) {
 	if err != nil || len(msgs) != 1 || msgs[0].Kind != KindSystem {
 		t.Fatalf("the kick's line: %v, %v", msgs, err)
 	}
-	b.remoteLine(msgs[0])
+	b.remoteLine(msgs[0], false)
 	if _, err := bobB.Send(ctx, "#r", "still in?"); !errors.Is(err, ErrNotAllowed) {
 		t.Fatalf("bob's post on b after the kick's line: %v, want ErrNotAllowed", err)
 	}
@@ -73,7 +73,7 @@ func TestRemoteLineAppliesRename(t *testing.T) {
 		t.Fatalf("the rename's line: %v, %v", msgs, err)
 	}
 	drain(bobB)
-	b.remoteLine(msgs[0])
+	b.remoteLine(msgs[0], false)
 	p := next[PresenceEvent](t, bobB)
 	if p.OldHandle != "alice" || p.Handle != "alicia" || p.User != alice.ID {
 		t.Fatalf("bob on b was told %+v, want alice renamed alicia", p)
@@ -102,8 +102,8 @@ func TestRemoteLineRenameIsAppliedOnce(t *testing.T) {
 		t.Fatalf("the rename's line: %v, %v", msgs, err)
 	}
 	drain(bobB)
-	b.remoteLine(msgs[0])
-	b.remoteLine(msgs[0]) // told again (by presence, or a catch-up)
+	b.remoteLine(msgs[0], false)
+	b.remoteLine(msgs[0], false) // told again (by presence, or a catch-up)
 	next[PresenceEvent](t, bobB)
 	for _, ev := range drain(bobB) {
 		if p, ok := ev.(PresenceEvent); ok && p.OldHandle != "" {

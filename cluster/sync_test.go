@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -111,8 +112,8 @@ func TestClusterRoomChangesApplyOnEveryNode(t *testing.T) {
 	execOK(t, carolC, chat.Lobby, "/join #p")
 	within(t, "a lists carol in #p", func() bool { return strings.Contains(members(t, aliceA, priv), "carol") })
 	execOK(t, aliceA, priv, "/ban carol")
-	for _, s := range []chat.Session{carolA, carolC} {
-		waitFor(t, s, syncDeadline, "carol's ban from #p", convEvent(priv, func(e chat.ConversationEvent) bool {
+	for i, s := range []chat.Session{carolA, carolC} {
+		waitFor(t, s, syncDeadline, fmt.Sprintf("carol's ban from #p (%d)", i), convEvent(priv, func(e chat.ConversationEvent) bool {
 			return e.Removed && e.Reason == "alice banned you from #p"
 		}))
 	}
