@@ -213,11 +213,11 @@ func TestNodeNameDefaultsToTheHostName(t *testing.T) {
 	}
 }
 
-// Until the store and the bus are wired, a server asked for PostgreSQL or
-// NATS refuses to start in one line rather than serving alone on SQLite.
+// Until the PostgreSQL store is wired, a server asked for it refuses to
+// start in one line rather than serving alone on SQLite.
 func TestClusterSettingsAreNotSilentlyIgnored(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{{"--database-url", "postgres://db/chat"}, {"--nats-url", "nats://127.0.0.1:4222"}} {
+	for _, args := range [][]string{{"--database-url", "postgres://db/chat"}} {
 		err := run(context.Background(), append([]string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "d"), "--host-key", filepath.Join(dir, "k")}, args...),
 			func(string) string { return "" }, io.Discard)
 		if !errors.Is(err, errClusterUnavailable) {

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"charm.land/log/v2"
+
+	"sshchat/cluster"
 )
 
 func main() {
@@ -337,41 +339,33 @@ func checkNATSURL(v string) error {
 	return nil
 }
 
-// maxNodeName is the longest node name.
-const maxNodeName = 64
-
 // checkNodeName accepts a node name of letters, digits, '-', '_' and '.',
 // at most maxNodeName bytes: it names the node to the others (and in
 // subjects and logs), so it must be unique in the cluster and safe
 // anywhere.
 func checkNodeName(name string) error {
-	if len(name) > maxNodeName || strings.IndexFunc(name, func(r rune) bool { return !nodeNameRune(r) }) >= 0 {
-		return fmt.Errorf("invalid node name %.80q: want letters, digits, '-', '_' or '.', at most %d", name, maxNodeName)
+	if !cluster.ValidNodeName(name) {
+		return fmt.Errorf("invalid node name %.80q: want letters, digits, '-', '_' or '.', at most %d", name, cluster.MaxNodeName)
 	}
 	return nil
 }
 
-// nodeNameRune reports whether r may appear in a node name.
-func nodeNameRune(r rune) bool {
-	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
-}
-
 // hostNodeName is the default node name: the host name, with any rune a
-// node name may not hold made '-' and cut to maxNodeName. Without a host
+// node name may not hold made '-' and cut to cluster.MaxNodeName. Without a host
 // name it is "sshchat" on a single node, and an error in a cluster, where
 // names must differ.
-func hostNodeName(hostname func() (string, error), cluster bool) (string, error) {
+func hostNodeName(hostname func() (string, error), inCluster bool) (string, error) {
 	h, err := hostname()
 	if err == nil && h != "" {
 		b := []byte(strings.Map(func(r rune) rune {
-			if nodeNameRune(r) {
+			if cluster.NodeNameRune(r) {
 				return r
 			}
 			return '-'
 		}, h))
-		return string(b[:min(len(b), maxNodeName)]), nil
+		return string(b[:min(len(b), cluster.MaxNodeName)]), nil
 	}
-	if cluster {
+	if inCluster {
 		if err == nil {
 			err = errors.New("empty")
 		}

@@ -22,6 +22,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"sshchat/chat"
+	"sshchat/cluster"
 	"sshchat/model"
 	"sshchat/ui"
 )
@@ -31,6 +32,7 @@ type server struct {
 	cfg       Config
 	log       *log.Logger
 	store     *model.DB
+	bus       *cluster.NATS // nil on a single node
 	hub       *chat.Hub
 	broker    *broker // the hub as sessions see it (accounts.go)
 	ssh       *ssh.Server
@@ -86,7 +88,7 @@ func refusalsOf(ctx ssh.Context) *refusals {
 
 // errClusterUnavailable refuses --database-url and --nats-url in a build
 // that cannot use them yet.
-var errClusterUnavailable = errors.New("--database-url and --nats-url are not available in this build: leave them empty to run one node on SQLite")
+var errClusterUnavailable = errors.New("--database-url is not available in this build: leave it empty to use the SQLite file")
 
 // newServer opens the store and builds the hub and the SSH server.
 func newServer(cfg Config, logger *log.Logger) (*server, error) {
@@ -99,15 +101,23 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		return nil, fmt.Errorf("parse host key %s: %w", cfg.HostKey, err)
 	}
 	// Several nodes (docs/deploy.md): the store is chosen from
-	// cfg.DatabaseURL and the bus from cfg.NATSURL, naming this node
-	// cfg.NodeName, here. Until they are, a server asked for either
-	// refuses to start rather than run alone on SQLite.
-	if cfg.DatabaseURL != "" || cfg.NATSURL != "" {
+	// cfg.DatabaseURL and the bus from cfg.NATSURL.
+	if cfg.DatabaseURL != "" {
 		return nil, errClusterUnavailable
 	}
 	store, err := model.Open(cfg.DBPath)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
+	}
+	var bus *cluster.NATS
+	if cfg.NATSURL != "" {
+		if cfg.DatabaseURL == "" {
+			logger.Warn("--nats-url without --database-url: every node must open this same SQLite file, so all must run on this machine; use PostgreSQL for nodes on several machines")
+		}
+		if bus, err = cluster.Connect(cfg.NATSURL, cfg.NodeName, logger.WithPrefix("nats")); err != nil {
+			store.Close()
+			return nil, err
+		}
 	}
 	adm := &admins{fps: map[string]bool{}}
 	for _, fp := range cfg.AdminFingerprints {
@@ -130,11 +140,13 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
 		Metrics: s.metrics, KeyRemoved: func(fp string) { s.endKeySessions(fp) },
 		IsAdmin: adm.isAdmin, EndKeys: func(fps []string, line string) { s.endKeys(fps, line) }, Keys: keys,
-		Limits: s.limitLines})
+		Limits: s.limitLines, Bus: optionalBus(bus)})
 	if err != nil {
+		closeBus(bus)
 		store.Close()
 		return nil, err
 	}
+	s.bus = bus
 	s.hub = hub
 	s.warns = s.limiter("refusal", refusalLinesPerMinute)
 	s.sessLines = s.limiter("session", sessionLinesPerMinute)
@@ -156,6 +168,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	)
 	if err != nil {
 		hub.Close(context.Background())
+		closeBus(bus)
 		store.Close()
 		return nil, fmt.Errorf("build ssh server: %w", err)
 	}
@@ -248,6 +261,7 @@ func (s *server) shutdown(wait time.Duration) error {
 		s.ssh.Close()
 	}
 	s.ending.Wait() // each ends with its session or at stopWatch
+	closeBus(s.bus)
 	if err := s.closeStore(); err != nil {
 		errs = append(errs, err)
 	}
@@ -462,4 +476,20 @@ func loadOrCreateHostKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("write host key: %w", err)
 	}
 	return b, nil
+}
+
+// optionalBus is bus as a chat.Bus: nil stays an untyped nil (a single
+// node), not a nil *cluster.NATS the hub would call.
+func optionalBus(bus *cluster.NATS) chat.Bus {
+	if bus == nil {
+		return nil
+	}
+	return bus
+}
+
+// closeBus closes the NATS connection, if any.
+func closeBus(bus *cluster.NATS) {
+	if bus != nil {
+		bus.Close()
+	}
 }

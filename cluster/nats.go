@@ -8,7 +8,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +26,21 @@ const Subject = "sshchat.events"
 // names cannot carry.
 var ErrNodeName = errors.New("invalid node name")
 
-var nodeName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+// MaxNodeName is the longest node name.
+const MaxNodeName = 64
+
+// NodeNameRune reports whether r may appear in a node name: it names the
+// node to the others, in NATS client names and logs, so it must be safe
+// anywhere.
+func NodeNameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+}
+
+// ValidNodeName reports whether name is a node name: 1 to MaxNodeName
+// bytes of NodeNameRune.
+func ValidNodeName(name string) bool {
+	return name != "" && len(name) <= MaxNodeName && strings.IndexFunc(name, func(r rune) bool { return !NodeNameRune(r) }) < 0
+}
 
 // Logger is the logging the bus needs; *charm.land/log.Logger has it.
 type Logger interface {
@@ -52,7 +66,7 @@ var _ chat.Bus = (*NATS)(nil)
 // background when the server is not up yet: a node starts without NATS
 // and joins the others when it comes.
 func Connect(url, node string, log Logger) (*NATS, error) {
-	if !nodeName.MatchString(node) {
+	if !ValidNodeName(node) {
 		return nil, fmt.Errorf("connect to NATS: %w: %q (letters, digits, '-', '_', '.'; at most 64)", ErrNodeName, node)
 	}
 	b := &NATS{node: node}
