@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -154,3 +156,72 @@ func BenchmarkClaimOffline10k(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkAppendMessagesPostgres measures committed messages per second
+// on the PostgreSQL of SSHCHAT_TEST_POSTGRES with synchronous_commit=on:
+// one writer appending batches of batch messages (a group commit, as the
+// chat writer issues them), and 8 writers at once (as several nodes do),
+// either all to the lobby and one DM (they queue on their conv_heads
+// rows) or each to a room and a DM of its own. One message in four is a
+// DM to an offline user.
+func BenchmarkAppendMessagesPostgres(b *testing.B) {
+	for _, batch := range []int{1, 16, 64, 256} {
+		for _, w := range []struct {
+			name    string
+			writers int
+			ownRoom bool
+		}{{"writers=1", 1, false}, {"writers=8/one-room", 8, false}, {"writers=8/own-rooms", 8, true}} {
+			b.Run(fmt.Sprintf("batch=%d/%s", batch, w.name), func(b *testing.B) {
+				ctx := context.Background()
+				d, _ := openOn(b, "postgres")
+				var sc string
+				if err := d.rdb.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&sc); err != nil || sc != "on" {
+					b.Fatalf("synchronous_commit = %q, %v: want on", sc, err)
+				}
+				alice, bob := mustUser(b, d, "alice"), mustUser(b, d, "bob")
+				var next atomic.Int64
+				b.ReportAllocs()
+				b.SetParallelism(max(1, w.writers/runtime.GOMAXPROCS(0)))
+				if w.writers == 1 {
+					b.SetParallelism(1)
+				}
+				b.ResetTimer()
+				run := func(conv, dm string, pb interface{ Next() bool }) {
+					msgs := make([]*Message, batch)
+					for pb.Next() {
+						for i := range msgs {
+							m := &Message{Conv: conv, SenderID: alice.ID, SenderHandle: "alice",
+								Body: "a typical chat line of a few dozen characters"}
+							if i%4 == 3 {
+								m.Conv, m.OfflineFor = dm, bob.ID
+							}
+							msgs[i] = m
+						}
+						if err := d.AppendMessages(ctx, msgs); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}
+				if w.writers == 1 {
+					run("#lobby", DMConv(alice.ID, bob.ID), loopNext{b})
+				} else {
+					b.RunParallel(func(pb *testing.PB) {
+						conv, dm := "#lobby", DMConv(alice.ID, bob.ID)
+						if w.ownRoom {
+							k := next.Add(1)
+							conv, dm = fmt.Sprintf("#room%d", k), DMConv(alice.ID, bob.ID+uint64(k)*1000)
+						}
+						run(conv, dm, pb)
+					})
+				}
+				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "msgs/s")
+			})
+		}
+	}
+}
+
+// loopNext is b.Loop as a PB.Next.
+type loopNext struct{ b *testing.B }
+
+func (l loopNext) Next() bool { return l.b.Loop() }

@@ -14,86 +14,90 @@ import (
 // not free it), that the owner can take it back, and that it is free once
 // the hold ends.
 func TestReleasedHandleIsHeldAcrossRestart(t *testing.T) {
-	ctx := context.Background()
-	d, path := openTest(t)
-	a := mustUser(t, d, "rca")
-	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	until := at.Add(7 * 24 * time.Hour)
-	notice := &Message{Conv: "#lobby", SenderID: a.ID, SenderHandle: "rca_away", Kind: KindRename, Body: "rca is now known as rca_away"}
-	if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca_away", HandleKey: "rca_away", At: at, HoldUntil: until, Notice: notice}); err != nil {
-		t.Fatal(err)
-	}
-	if notice.ID == 0 {
-		t.Fatal("notice not appended")
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, path := openOn(t, dia)
+		a := mustUser(t, d, "rca")
+		at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+		until := at.Add(7 * 24 * time.Hour)
+		notice := &Message{Conv: "#lobby", SenderID: a.ID, SenderHandle: "rca_away", Kind: KindRename, Body: "rca is now known as rca_away"}
+		if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca_away", HandleKey: "rca_away", At: at, HoldUntil: until, Notice: notice}); err != nil {
+			t.Fatal(err)
+		}
+		if notice.ID == 0 {
+			t.Fatal("notice not appended")
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d, err := OpenURL(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.Close() })
 
-	u := User{Handle: "RCA", HandleKey: "rca", CreatedAt: at.Add(time.Hour)}
-	err = d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:other", PublicKey: "x"})
-	var hc *HandleConflictError
-	if !errors.As(err, &hc) || !errors.Is(err, ErrConflict) || hc.Holder != "rca" || !hc.HeldUntil.Equal(until) {
-		t.Fatalf("claim of a held handle after restart: %v (%+v)", err, hc)
-	}
-	// The previous owner may take it back at any time.
-	if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca", HandleKey: "rca", At: at.Add(time.Hour)}); err != nil {
-		t.Fatalf("owner takes the handle back: %v", err)
-	}
-	// After the hold, another key may take a released handle.
-	if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca2", HandleKey: "rca2", At: at, HoldUntil: until}); err != nil {
-		t.Fatal(err)
-	}
-	u = User{Handle: "rca", HandleKey: "rca", CreatedAt: until.Add(time.Second)}
-	if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:other", PublicKey: "x"}); err != nil {
-		t.Fatalf("claim after the hold: %v", err)
-	}
-	// History names the old author by their current handle.
-	h, err := d.History(ctx, "#lobby", 0, 10, nil)
-	if err != nil || len(h) != 1 || h[0].Author != "rca2" || h[0].SenderHandle != "rca_away" {
-		t.Fatalf("history = %+v, %v", h, err)
-	}
+		u := User{Handle: "RCA", HandleKey: "rca", CreatedAt: at.Add(time.Hour)}
+		err = d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:other", PublicKey: "x"})
+		var hc *HandleConflictError
+		if !errors.As(err, &hc) || !errors.Is(err, ErrConflict) || hc.Holder != "rca" || !hc.HeldUntil.Equal(until) {
+			t.Fatalf("claim of a held handle after restart: %v (%+v)", err, hc)
+		}
+		// The previous owner may take it back at any time.
+		if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca", HandleKey: "rca", At: at.Add(time.Hour)}); err != nil {
+			t.Fatalf("owner takes the handle back: %v", err)
+		}
+		// After the hold, another key may take a released handle.
+		if err := d.RenameUser(ctx, Rename{UserID: a.ID, Handle: "rca2", HandleKey: "rca2", At: at, HoldUntil: until}); err != nil {
+			t.Fatal(err)
+		}
+		u = User{Handle: "rca", HandleKey: "rca", CreatedAt: until.Add(time.Second)}
+		if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:other", PublicKey: "x"}); err != nil {
+			t.Fatalf("claim after the hold: %v", err)
+		}
+		// History names the old author by their current handle.
+		h, err := d.History(ctx, "#lobby", 0, 10, nil)
+		if err != nil || len(h) != 1 || h[0].Author != "rca2" || h[0].SenderHandle != "rca_away" {
+			t.Fatalf("history = %+v, %v", h, err)
+		}
+	})
 }
 
 // TestSchemaStepsAreRecordedAndRunOnce checks the versioned migrations: each
 // step is recorded, reopening applies nothing again, and a database from a
 // newer server is refused instead of being used.
 func TestSchemaStepsAreRecordedAndRunOnce(t *testing.T) {
-	d, path := openTest(t)
-	versions := func() []int {
-		t.Helper()
-		var v []int
-		if err := d.w.Raw(`SELECT version FROM schema_migrations ORDER BY version`).Scan(&v).Error; err != nil {
+	forEachDialect(t, func(t *testing.T, dia string) {
+		d, path := openOn(t, dia)
+		versions := func() []int {
+			t.Helper()
+			var v []int
+			if err := d.w.Raw(`SELECT version FROM schema_migrations ORDER BY version`).Scan(&v).Error; err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if v := versions(); len(v) != len(migrations) || v[len(v)-1] != migrations[len(migrations)-1].version {
+			t.Fatalf("recorded versions %v, want one per step of %d", v, len(migrations))
+		}
+		_ = d.Close()
+		var err error
+		if d, err = OpenURL(path); err != nil {
+			t.Fatalf("reopen: %v", err)
+		}
+		if v := versions(); len(v) != len(migrations) {
+			t.Fatalf("reopen recorded %v", v)
+		}
+		if err := d.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', ?)`, time.Now()).Error; err != nil {
 			t.Fatal(err)
 		}
-		return v
-	}
-	if v := versions(); len(v) != len(migrations) || v[len(v)-1] != migrations[len(migrations)-1].version {
-		t.Fatalf("recorded versions %v, want one per step of %d", v, len(migrations))
-	}
-	_ = d.Close()
-	var err error
-	if d, err = Open(path); err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	if v := versions(); len(v) != len(migrations) {
-		t.Fatalf("reopen recorded %v", v)
-	}
-	if err := d.w.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', ?)`, time.Now()).Error; err != nil {
-		t.Fatal(err)
-	}
-	_ = d.Close()
-	if d2, err := Open(path); !errors.Is(err, ErrSchemaTooNew) {
-		if d2 != nil {
-			_ = d2.Close()
+		_ = d.Close()
+		if d2, err := OpenURL(path); !errors.Is(err, ErrSchemaTooNew) {
+			if d2 != nil {
+				_ = d2.Close()
+			}
+			t.Fatalf("open of a newer schema: %v, want ErrSchemaTooNew", err)
 		}
-		t.Fatalf("open of a newer schema: %v, want ErrSchemaTooNew", err)
-	}
+	})
 }
 
 func TestSkeletonFoldsASCIIConfusables(t *testing.T) {
@@ -121,41 +125,46 @@ func TestSkeletonFoldsASCIIConfusables(t *testing.T) {
 // another account's, or a held one's, is refused with the handle in the
 // way, on creation and on rename.
 func TestLookAlikeHandleIsRefused(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	mustUser(t, d, "alice")
-	b := mustUser(t, d, "bob")
-	u := User{Handle: "aIice", HandleKey: "aiice"}
-	err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:x", PublicKey: "x"})
-	var hc *HandleConflictError
-	if !errors.As(err, &hc) || hc.Holder != "alice" || !hc.HeldUntil.IsZero() {
-		t.Fatalf("create aIice next to alice: %v", err)
-	}
-	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "a1ice", HandleKey: "a1ice"}); !errors.As(err, &hc) || hc.Holder != "alice" {
-		t.Fatalf("rename to a1ice next to alice: %v", err)
-	}
-	// A look-alike of a held handle is refused too, for others only.
-	at := time.Now()
-	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "robert", HandleKey: "robert", At: at, HoldUntil: at.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	u = User{Handle: "b0b", HandleKey: "b0b"}
-	if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:y", PublicKey: "y"}); !errors.As(err, &hc) || hc.Holder != "bob" || hc.HeldUntil.IsZero() {
-		t.Fatalf("create b0b while bob is held: %v", err)
-	}
-	if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "B0B", HandleKey: "b0b", At: at}); err != nil {
-		t.Fatalf("the holder takes a look-alike of their own handle: %v", err)
-	}
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		mustUser(t, d, "alice")
+		b := mustUser(t, d, "bob")
+		u := User{Handle: "aIice", HandleKey: "aiice"}
+		err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:x", PublicKey: "x"})
+		var hc *HandleConflictError
+		if !errors.As(err, &hc) || hc.Holder != "alice" || !hc.HeldUntil.IsZero() {
+			t.Fatalf("create aIice next to alice: %v", err)
+		}
+		if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "a1ice", HandleKey: "a1ice"}); !errors.As(err, &hc) || hc.Holder != "alice" {
+			t.Fatalf("rename to a1ice next to alice: %v", err)
+		}
+		// A look-alike of a held handle is refused too, for others only.
+		at := time.Now()
+		if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "robert", HandleKey: "robert", At: at, HoldUntil: at.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		u = User{Handle: "b0b", HandleKey: "b0b"}
+		if err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:y", PublicKey: "y"}); !errors.As(err, &hc) || hc.Holder != "bob" || hc.HeldUntil.IsZero() {
+			t.Fatalf("create b0b while bob is held: %v", err)
+		}
+		if err := d.RenameUser(ctx, Rename{UserID: b.ID, Handle: "B0B", HandleKey: "b0b", At: at}); err != nil {
+			t.Fatalf("the holder takes a look-alike of their own handle: %v", err)
+		}
+	})
 }
 
 // TestSkeletonStepKeepsExistingLookAlikes migrates a database that already
 // holds two look-alike handles: the step must not fail, both accounts stay,
 // and only new claims are refused.
+//
+// SQLite only: it rebuilds a database of an old release by hand.
 func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
 	ctx := context.Background()
 	d, path := openTest(t)
 	// Back to the schema before step 2, with two look-alikes in it.
 	for _, q := range []string{
+		`DROP TABLE id_counters`,                                      // step 10
 		`DROP TABLE conv_heads`,                                       // step 9
 		`DROP TABLE audit_log`, `DROP TABLE mutes`, `DROP TABLE bans`, // step 4
 		`DROP TABLE link_codes`,    // step 5
@@ -237,6 +246,8 @@ var schema96ca550 = []string{
 // by the server before versioned steps: every step runs once, the
 // look-alikes in it stay, new look-alikes are refused, history names
 // authors by their current handle, and opening again changes nothing.
+//
+// SQLite only: a database file of an old release.
 func TestOpenUpgradesADatabaseOfThePreviousVersion(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "chat.db")
@@ -287,6 +298,8 @@ func TestOpenUpgradesADatabaseOfThePreviousVersion(t *testing.T) {
 // newer server is refused before anything in it changes: here a newer
 // step has dropped a table this server's baseline has, and the refused
 // open must not create it again.
+//
+// SQLite only: it reads the refused file with the driver.
 func TestNewerSchemaIsRefusedUntouched(t *testing.T) {
 	d, path := openTest(t)
 	for _, q := range []string{

@@ -341,7 +341,7 @@ func (d *DB) countPerConv(ctx context.Context, op string, query func(nHidden int
 		return out, nil
 	}
 	h := uniqueIDs(hidden)
-	tx, err := d.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := d.rdb.BeginTx(ctx, d.dia.readTx)
 	if err != nil {
 		return nil, d.wrap(op, err)
 	}

@@ -36,6 +36,7 @@ var migrations = []migration{
 	{7, "full-text search of messages; edited and deleted messages", migrateSearch},
 	{8, "full-text index stored newest first", migrateSearchNewestFirst},
 	{9, "each conversation's newest message, locked to keep one order", migrateConvHeads},
+	{10, "IDs of rooms and audit entries from a counter row", migrateIDCounters},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.
@@ -221,7 +222,8 @@ func migrateLinkCodes(tx *gorm.DB) error {
 // messages, with an empty body, for order and replies; a table of its own
 // keeps messages as narrow as the hot queries' plans expect) and the
 // full-text index of message bodies, filled from the messages already
-// stored (see search.go).
+// stored (see search.go: the index is the one thing that differs between
+// the databases).
 func migrateSearch(tx *gorm.DB) error {
 	if err := tx.Exec(`CREATE TABLE message_edits (
 		message_id BIGINT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
@@ -230,7 +232,7 @@ func migrateSearch(tx *gorm.DB) error {
 	)`).Error; err != nil {
 		return err
 	}
-	for _, q := range searchSchema {
+	for _, q := range fullTextOf(tx.Dialector.Name()).schema {
 		if err := tx.Exec(q).Error; err != nil {
 			return err
 		}
@@ -239,12 +241,35 @@ func migrateSearch(tx *gorm.DB) error {
 }
 
 // migrateSearchNewestFirst rebuilds the full-text index so that a search,
-// which reads newest first, stops at its page (see search.go).
+// which reads newest first, stops at its page (see search.go; nothing to
+// do on PostgreSQL).
 func migrateSearchNewestFirst(tx *gorm.DB) error {
-	for _, q := range searchNewestFirst {
+	for _, q := range fullTextOf(tx.Dialector.Name()).newestFirst {
 		if err := tx.Exec(q).Error; err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// migrateIDCounters creates id_counters: the last ID given to a room and
+// to an audit entry (nextID), started at the largest stored. Those tables
+// were created with a plain BIGINT key (steps 3 and 4), and an ID read as
+// max(id)+1 collides when two PostgreSQL transactions read it at once; the
+// counter row's lock makes the second wait for the first.
+func migrateIDCounters(tx *gorm.DB) error {
+	for _, q := range []string{
+		`CREATE TABLE id_counters (name VARCHAR(32) PRIMARY KEY, last_id BIGINT NOT NULL)`,
+		`INSERT INTO id_counters (name, last_id) SELECT 'rooms', coalesce(max(id), 0) FROM rooms`,
+		`INSERT INTO id_counters (name, last_id) SELECT 'audit_log', coalesce(max(id), 0) FROM audit_log`,
+	} {
+		if err := tx.Exec(q).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// qNextID takes the next ID of a table from its counter row, locking it
+// until the transaction ends (args: table name).
+const qNextID = `UPDATE id_counters SET last_id = last_id + 1 WHERE name = ? RETURNING last_id`

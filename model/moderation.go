@@ -77,7 +77,6 @@ const (
 	qSelectMutes  = `SELECT user_id, by_id, reason, created_at, expires_at FROM mutes ORDER BY user_id`
 	qDeleteMute   = `DELETE FROM mutes WHERE user_id = ?`
 	qInsertMute   = `INSERT INTO mutes (user_id, by_id, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`
-	qNextAuditID  = `SELECT coalesce(max(id), 0) + 1 FROM audit_log`
 	qInsertAudit  = `INSERT INTO audit_log (id, at, actor_id, actor, action, target, target_id, reason, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qSelectAudit = `SELECT id, at, actor_id, actor, action, target, target_id, reason, expires_at
@@ -214,7 +213,7 @@ func (d *DB) moderationWrite(ctx context.Context, op string, a *AuditEntry, fn f
 				return err
 			}
 		}
-		if err := tx.QueryRowContext(ctx, qNextAuditID).Scan(&e.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, qNextID, "audit_log").Scan(&e.ID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, qInsertAudit, e.ID, e.At.UTC(), e.ActorID, e.Actor, e.Action, e.Target, e.TargetID, e.Reason, nullTime(e.ExpiresAt))

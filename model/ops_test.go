@@ -12,6 +12,8 @@ import (
 
 // A backup taken while the store is open holds every committed message,
 // opens as a store of its own, is private, and never replaces a file.
+//
+// SQLite only: Backup copies the database file.
 func TestBackupCopiesCommittedMessagesAndRefusesExistingFile(t *testing.T) {
 	ctx := context.Background()
 	d, src := openTest(t)
@@ -61,91 +63,95 @@ func count(t *testing.T, d *DB, table, where string, args ...any) int {
 // the limit, with their mentions and delivered rows, and keeps newer
 // messages and every message a pending delivery still needs.
 func TestPruneMessagesRemovesOldKeepsNewAndPending(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	a, b, c := mustUser(t, d, "alice"), mustUser(t, d, "bob"), mustUser(t, d, "carol")
-	old := time.Now().Add(-100 * 24 * time.Hour)
-	var msgs []*Message
-	for i := range 7 {
-		msgs = append(msgs, &Message{Conv: "#lobby", SenderID: a.ID, SenderHandle: "alice", Body: fmt.Sprint("old", i), CreatedAt: old,
-			Mentions: []Mention{{UserID: b.ID}}})
-	}
-	pending := &Message{Conv: DMConv(a.ID, b.ID), SenderID: a.ID, Body: "old but unread", CreatedAt: old, OfflineFor: b.ID}
-	delivered := &Message{Conv: DMConv(a.ID, c.ID), SenderID: a.ID, Body: "old and read", CreatedAt: old, OfflineFor: c.ID}
-	msgs = append(msgs, pending, delivered)
-	if err := d.AppendMessages(ctx, msgs); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.ClaimOffline(ctx, c.ID, "claim", 10); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.AckOffline(ctx, c.ID, "claim"); err != nil {
-		t.Fatal(err)
-	}
-	fresh := appendN(t, d, "#lobby", 3, "new", a)
-
-	cutoff := time.Now().Add(-90 * 24 * time.Hour)
-	var batches []int
-	for {
-		n, err := d.PruneMessages(ctx, cutoff, 3)
-		if err != nil {
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		a, b, c := mustUser(t, d, "alice"), mustUser(t, d, "bob"), mustUser(t, d, "carol")
+		old := time.Now().Add(-100 * 24 * time.Hour)
+		var msgs []*Message
+		for i := range 7 {
+			msgs = append(msgs, &Message{Conv: "#lobby", SenderID: a.ID, SenderHandle: "alice", Body: fmt.Sprint("old", i), CreatedAt: old,
+				Mentions: []Mention{{UserID: b.ID}}})
+		}
+		pending := &Message{Conv: DMConv(a.ID, b.ID), SenderID: a.ID, Body: "old but unread", CreatedAt: old, OfflineFor: b.ID}
+		delivered := &Message{Conv: DMConv(a.ID, c.ID), SenderID: a.ID, Body: "old and read", CreatedAt: old, OfflineFor: c.ID}
+		msgs = append(msgs, pending, delivered)
+		if err := d.AppendMessages(ctx, msgs); err != nil {
 			t.Fatal(err)
 		}
-		batches = append(batches, n)
-		if n < 3 {
-			break
+		if _, err := d.ClaimOffline(ctx, c.ID, "claim", 10); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if fmt.Sprint(batches) != "[3 3 2]" {
-		t.Fatalf("batches %v; want [3 3 2] (8 old messages, batches of 3)", batches)
-	}
-	if n := count(t, d, "messages", "id = ?", pending.ID); n != 1 {
-		t.Fatal("a message a pending delivery needs was pruned")
-	}
-	if n := count(t, d, "messages", "id >= ?", fresh[0]); n != 3 {
-		t.Fatalf("%d of 3 new messages left", n)
-	}
-	if n := count(t, d, "messages", "1 = 1"); n != 4 {
-		t.Fatalf("%d messages left; want the pending one and 3 new", n)
-	}
-	if n := count(t, d, "mentions", "1 = 1"); n != 0 {
-		t.Fatalf("%d mentions of pruned messages left", n)
-	}
-	if n := count(t, d, "deliveries", "message_id = ?", delivered.ID); n != 0 {
-		t.Fatal("the delivered row of a pruned message is left")
-	}
+		if err := d.AckOffline(ctx, c.ID, "claim"); err != nil {
+			t.Fatal(err)
+		}
+		fresh := appendN(t, d, "#lobby", 3, "new", a)
+
+		cutoff := time.Now().Add(-90 * 24 * time.Hour)
+		var batches []int
+		for {
+			n, err := d.PruneMessages(ctx, cutoff, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batches = append(batches, n)
+			if n < 3 {
+				break
+			}
+		}
+		if fmt.Sprint(batches) != "[3 3 2]" {
+			t.Fatalf("batches %v; want [3 3 2] (8 old messages, batches of 3)", batches)
+		}
+		if n := count(t, d, "messages", "id = ?", pending.ID); n != 1 {
+			t.Fatal("a message a pending delivery needs was pruned")
+		}
+		if n := count(t, d, "messages", "id >= ?", fresh[0]); n != 3 {
+			t.Fatalf("%d of 3 new messages left", n)
+		}
+		if n := count(t, d, "messages", "1 = 1"); n != 4 {
+			t.Fatalf("%d messages left; want the pending one and 3 new", n)
+		}
+		if n := count(t, d, "mentions", "1 = 1"); n != 0 {
+			t.Fatalf("%d mentions of pruned messages left", n)
+		}
+		if n := count(t, d, "deliveries", "message_id = ?", delivered.ID); n != 0 {
+			t.Fatal("the delivered row of a pruned message is left")
+		}
+	})
 }
 
 // Acknowledged deliveries acked before the cutoff are pruned; pending
 // ones never are.
 func TestPruneDeliveriesRemovesOnlyAcknowledgedOnes(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	a, b, c := mustUser(t, d, "alice"), mustUser(t, d, "bob"), mustUser(t, d, "carol")
-	if err := d.AppendMessages(ctx, []*Message{
-		{Conv: DMConv(a.ID, b.ID), SenderID: a.ID, Body: "to bob, unread", OfflineFor: b.ID},
-		{Conv: DMConv(a.ID, c.ID), SenderID: a.ID, Body: "to carol, read", OfflineFor: c.ID},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.ClaimOffline(ctx, c.ID, "claim", 10); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.AckOffline(ctx, c.ID, "claim"); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := d.PruneDeliveries(ctx, time.Now().Add(-time.Hour), 500); err != nil || n != 0 {
-		t.Fatalf("pruned %d (%v) acked after the cutoff; want 0", n, err)
-	}
-	if n, err := d.PruneDeliveries(ctx, time.Now().Add(time.Minute), 500); err != nil || n != 1 {
-		t.Fatalf("pruned %d (%v); want the one acknowledged row", n, err)
-	}
-	if n := count(t, d, "deliveries", "recipient_id = ? AND delivered_at IS NULL", b.ID); n != 1 {
-		t.Fatal("a pending delivery was pruned")
-	}
-	if n := count(t, d, "messages", "1 = 1"); n != 2 {
-		t.Fatalf("%d messages; pruning deliveries must not delete messages", n)
-	}
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		a, b, c := mustUser(t, d, "alice"), mustUser(t, d, "bob"), mustUser(t, d, "carol")
+		if err := d.AppendMessages(ctx, []*Message{
+			{Conv: DMConv(a.ID, b.ID), SenderID: a.ID, Body: "to bob, unread", OfflineFor: b.ID},
+			{Conv: DMConv(a.ID, c.ID), SenderID: a.ID, Body: "to carol, read", OfflineFor: c.ID},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ClaimOffline(ctx, c.ID, "claim", 10); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.AckOffline(ctx, c.ID, "claim"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := d.PruneDeliveries(ctx, time.Now().Add(-time.Hour), 500); err != nil || n != 0 {
+			t.Fatalf("pruned %d (%v) acked after the cutoff; want 0", n, err)
+		}
+		if n, err := d.PruneDeliveries(ctx, time.Now().Add(time.Minute), 500); err != nil || n != 1 {
+			t.Fatalf("pruned %d (%v); want the one acknowledged row", n, err)
+		}
+		if n := count(t, d, "deliveries", "recipient_id = ? AND delivered_at IS NULL", b.ID); n != 1 {
+			t.Fatal("a pending delivery was pruned")
+		}
+		if n := count(t, d, "messages", "1 = 1"); n != 2 {
+			t.Fatalf("%d messages; pruning deliveries must not delete messages", n)
+		}
+	})
 }
 
 // BenchmarkPruneMessagesBatch is one retention transaction: 500 old

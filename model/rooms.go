@@ -75,7 +75,6 @@ const (
 
 	qRoomHolder = `SELECT ` + roomColumns + ` FROM rooms r WHERE r.skeleton = ? OR r.name_key = ?
 		ORDER BY CASE WHEN r.name_key = ? THEN 0 ELSE 1 END LIMIT 1`
-	qNextRoomID   = `SELECT coalesce(max(id), 0) + 1 FROM rooms`
 	qInsertRoom   = `INSERT INTO rooms (id, name, name_key, skeleton, private, topic, owner_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertMember = `INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)`
 	qDeleteMember = `DELETE FROM room_members WHERE room_id = ? AND user_id = ?`
@@ -203,7 +202,7 @@ func (d *DB) CreateRoom(ctx context.Context, r *Room, notice *Message) error {
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, qNextRoomID).Scan(&rc.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, qNextID, "rooms").Scan(&rc.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, qInsertRoom, rc.ID, rc.Name, rc.NameKey, rc.Skeleton, rc.Private, rc.Topic, rc.OwnerID, rc.CreatedAt); err != nil {
@@ -226,7 +225,7 @@ func (d *DB) RoomState(ctx context.Context, key string) (RoomState, error) {
 	if err := d.check(op); err != nil {
 		return RoomState{}, err
 	}
-	tx, err := d.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := d.rdb.BeginTx(ctx, d.dia.readTx)
 	if err != nil {
 		return RoomState{}, d.wrap(op, err)
 	}

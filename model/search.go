@@ -14,16 +14,24 @@ import (
 
 // Full-text search of message bodies.
 //
-// Everything specific to SQLite's full-text engine is in this file: the
-// index (searchSchema, created by migration step 7, stored newest first
-// since step 8: searchNewestFirst), how the words typed
-// become a match expression (ftsQuery, ftsConvs) and the one query that
-// uses it (searchSQL). The index is an FTS4 table over the body and the
-// conversation (as one token), with external content (a view of
-// messages: it stores no copy of the text), kept by triggers, so every
-// write of messages (AppendMessages, EditMessage, DeleteMessage, pruning)
-// changes it in the same transaction. On PostgreSQL the same shape is a
-// tsvector column with a GIN index and `@@ plainto_tsquery(?)`.
+// Search is the one feature whose SQL differs between the databases, and
+// everything specific to each engine is in this file: the index (created
+// by migration step 7, rebuilt by step 8), how the words typed become a
+// match expression and the one query that uses it. The dialect's
+// fullText picks them.
+//
+// SQLite: the index (searchSchema, stored newest first since step 8:
+// searchNewestFirst) is an FTS4 table over the body and the conversation
+// (as one token), with external content (a view of messages: it stores
+// no copy of the text), kept by triggers, so every write of messages
+// (AppendMessages, EditMessage, DeleteMessage, pruning) changes it in the
+// same transaction; ftsQuery and ftsConvs build the match, searchSQL
+// uses it.
+//
+// PostgreSQL: a GIN index of to_tsvector('simple', body) over texts and
+// actions (searchSchemaPostgres), which PostgreSQL keeps with every write
+// of messages; tsQuery builds the match (every word, lower-cased, as a
+// whole word), searchSQLPostgres uses it. Step 8 has nothing to do there.
 
 // searchSchema creates the index and its triggers and fills it from the
 // stored messages. Only text and actions are indexed (a deleted message
@@ -60,6 +68,34 @@ var searchNewestFirst = []string{
 	`DROP TABLE messages_fts`,
 	`CREATE VIRTUAL TABLE messages_fts USING fts4(content="messages_fts_content", conv, body, tokenize=unicode61, order=DESC)`,
 	`INSERT INTO messages_fts (docid, conv, body) SELECT id, 'c' || hex(conv), body FROM messages WHERE kind IN (0, 1)`,
+}
+
+// searchSchemaPostgres is step 7's index on PostgreSQL. The 'simple'
+// configuration lower-cases words and keeps them whole (no stemming, no
+// stop words), as unicode61 does on SQLite.
+var searchSchemaPostgres = []string{
+	`CREATE INDEX idx_messages_body_fts ON messages USING GIN (to_tsvector('simple', body)) WHERE kind IN (0, 1)`,
+}
+
+// fullText is one database's search: the index's schema steps, the match
+// expression for the words and conversations, and the query (args: match,
+// before, convs..., hidden..., limit).
+type fullText struct {
+	schema, newestFirst []string
+	match               func(words, convs []string) string
+	query               func(nConvs, nHidden int) string
+}
+
+// fullTextOf returns the search of the database GORM names name.
+func fullTextOf(name string) fullText {
+	if name == postgresDialect.name {
+		return fullText{schema: searchSchemaPostgres, match: tsQuery, query: searchSQLPostgres}
+	}
+	return fullText{
+		schema: searchSchema, newestFirst: searchNewestFirst,
+		match: func(words, convs []string) string { return ftsQuery(words) + " " + ftsConvs(convs) },
+		query: searchSQL,
+	}
 }
 
 // ErrBadSearch means the words to search for have nothing to match.
@@ -99,31 +135,55 @@ func searchSQL(nConvs, nHidden int) string {
 		ORDER BY f.docid DESC LIMIT ?`
 }
 
-// ftsQuery turns typed words into an FTS4 match expression: each word,
-// lower-cased (so nothing typed is read as an operator), a term of the
-// body, all required. Words
-// match whole words only: a prefix query reads the index of every word
-// it starts, too slow on a large history. ok is false when no word is
-// left.
-func ftsQuery(words string) (string, bool) {
+// searchSQLPostgres is searchSQL on PostgreSQL: the GIN index finds the
+// matching messages, the conversation and sender filters and the page
+// are the same.
+func searchSQLPostgres(nConvs, nHidden int) string {
+	return `SELECT ` + messageColumns + ` FROM messages m
+		LEFT JOIN users u ON u.id = m.sender_id` + joinEdits + `
+		WHERE to_tsvector('simple', m.body) @@ to_tsquery('simple', ?) AND m.kind IN (0, 1) AND m.id < ?
+		AND m.conv IN (` + placeholders(nConvs) + `)` +
+		notInSenders("m.sender_id", nHidden) + `
+		ORDER BY m.id DESC LIMIT ?`
+}
+
+// searchWords splits typed words into the words to find: runs of letters
+// and digits, lower-cased (so nothing typed is read as an operator), at
+// most 16. Words match whole words only: a prefix query reads the index
+// of every word it starts, too slow on a large history. ok is false when
+// no word is left.
+func searchWords(words string) ([]string, bool) {
 	fields := strings.FieldsFunc(words, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
 	})
 	if len(fields) == 0 {
-		return "", false
+		return nil, false
 	}
 	if len(fields) > 16 {
 		fields = fields[:16]
 	}
-	var b strings.Builder
 	for i, f := range fields {
+		fields[i] = strings.ToLower(f)
+	}
+	return fields, true
+}
+
+// ftsQuery is the FTS4 match expression of words: each a term of the
+// body, all required.
+func ftsQuery(words []string) string {
+	var b strings.Builder
+	for i, f := range words {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString("body:" + strings.ToLower(f))
+		b.WriteString("body:" + f)
 	}
-	return b.String(), true
+	return b.String()
 }
+
+// tsQuery is the tsquery of words: all required. A word is letters and
+// digits only, so it needs no quoting; convs are filtered by the SQL.
+func tsQuery(words, _ []string) string { return strings.Join(words, " & ") }
 
 // Search returns up to q.Limit messages of q.Convs containing q.Words,
 // newest first, leaving out deleted messages and those sent by q.Hidden.
@@ -133,14 +193,15 @@ func (d *DB) Search(ctx context.Context, q Search) ([]Message, error) {
 	if err := d.check(op); err != nil {
 		return nil, err
 	}
-	match, ok := ftsQuery(q.Words)
+	words, ok := searchWords(q.Words)
 	if !ok {
 		return nil, ErrBadSearch
 	}
-	match += " " + ftsConvs(q.Convs)
 	if len(q.Convs) == 0 || q.Limit <= 0 {
 		return nil, nil
 	}
+	ft := fullTextOf(d.dia.name)
+	match := ft.match(words, q.Convs)
 	limit := min(q.Limit, SearchLimit)
 	before := q.Before
 	if before <= 0 {
@@ -154,7 +215,7 @@ func (d *DB) Search(ctx context.Context, q Search) ([]Message, error) {
 	}
 	args = append(args, h...)
 	args = append(args, limit)
-	rows, err := d.rdb.QueryContext(ctx, searchSQL(len(q.Convs), len(h)), args...)
+	rows, err := d.rdb.QueryContext(ctx, ft.query(len(q.Convs), len(h)), args...)
 	if err != nil {
 		return nil, d.wrap(op, err)
 	}

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -31,6 +30,7 @@ type DB struct {
 	r   *gorm.DB // readers: query_only pool
 	wdb *sql.DB
 	rdb *sql.DB
+	dia dialect
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -48,6 +48,7 @@ type Option func(*openConfig)
 
 type openConfig struct {
 	busyTimeout time.Duration
+	maxConns    int
 }
 
 // WithBusyTimeout sets how long a statement waits for a lock held by
@@ -125,7 +126,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
 
-	return &DB{w: w, r: r, wdb: wdb, rdb: rdb}, nil
+	return &DB{w: w, r: r, wdb: wdb, rdb: rdb, dia: sqliteDialect}, nil
 }
 
 // dsn builds a mattn/go-sqlite3 URI for the absolute path abs. The path is
@@ -137,12 +138,7 @@ func dsn(abs string, params url.Values) string {
 }
 
 func openGorm(dsn string) (*gorm.DB, *sql.DB, error) {
-	g, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
-		Logger:                 logger.Discard, // message bodies are private: never log SQL
-		TranslateError:         true,
-		SkipDefaultTransaction: true, // our writes open their own transactions
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-	})
+	g, err := gorm.Open(sqlite.Open(dsn), gormConfig())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,6 +147,16 @@ func openGorm(dsn string) (*gorm.DB, *sql.DB, error) {
 		return nil, nil, err
 	}
 	return g, s, nil
+}
+
+// gormConfig is the GORM configuration of both databases.
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger:                 logger.Discard, // message bodies are private: never log SQL
+		TranslateError:         true,
+		SkipDefaultTransaction: true, // our writes open their own transactions
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
 }
 
 // migrate creates or updates the schema: the AutoMigrate baseline, then the
@@ -189,7 +195,10 @@ func migrate(g *gorm.DB) error {
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
 		d.closed.Store(true)
-		rerr := d.rdb.Close()
+		var rerr error
+		if d.rdb != d.wdb {
+			rerr = d.rdb.Close()
+		}
 		werr := d.wdb.Close()
 		if err := errors.Join(rerr, werr); err != nil {
 			d.closeErr = fmt.Errorf("close store: %w", err)
@@ -231,13 +240,13 @@ func (d *DB) check(op string) error {
 	return nil
 }
 
-// wrap translates a database error into the package's sentinels and wraps it
-// with op.
+// wrap translates a database error into the package's sentinels (through
+// the dialect) and wraps it with op. ErrUnavailable also wraps the driver's
+// error.
 func (d *DB) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var se sqlite3.Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound), errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
@@ -245,16 +254,13 @@ func (d *DB) wrap(op string, err error) error {
 		return fmt.Errorf("%s: %w", op, ErrConflict)
 	case errors.Is(err, gorm.ErrForeignKeyViolated):
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
-	case errors.As(err, &se):
-		switch se.ExtendedCode {
-		case sqlite3.ErrConstraintUnique, sqlite3.ErrConstraintPrimaryKey:
-			return fmt.Errorf("%s: %w", op, ErrConflict)
-		case sqlite3.ErrConstraintForeignKey:
-			return fmt.Errorf("%s: %w", op, ErrNotFound)
-		}
-		if unavailable(se.Code) {
-			return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
-		}
+	}
+	switch s := d.dia.classify(err); s {
+	case nil:
+	case ErrUnavailable:
+		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+	default:
+		return fmt.Errorf("%s: %w", op, s)
 	}
 	if d.closed.Load() {
 		return fmt.Errorf("%s: %w", op, ErrClosed)
@@ -262,22 +268,8 @@ func (d *DB) wrap(op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-// unavailable reports whether a SQLite result code means the database
-// cannot be used now for a reason outside the server that may pass. Not
-// SQLITE_LOCKED: without a shared cache it is a conflict within one of the
-// server's own connections, a bug ("locked by another process" is
-// SQLITE_BUSY).
-func unavailable(code sqlite3.ErrNo) bool {
-	switch code {
-	case sqlite3.ErrBusy, sqlite3.ErrFull, sqlite3.ErrReadonly,
-		sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrPerm:
-		return true
-	}
-	return false
-}
-
-// writeTx runs fn in one BEGIN IMMEDIATE transaction on the writer
-// connection and commits it.
+// writeTx runs fn in one write transaction and commits it: BEGIN
+// IMMEDIATE on SQLite's writer connection, READ COMMITTED on PostgreSQL.
 func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.wdb.BeginTx(ctx, nil)
 	if err != nil {

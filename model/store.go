@@ -1,5 +1,19 @@
 // Package model holds sshchat's persistent data: the GORM models and the Store
-// seam behind which SQLite (the default) or another database keeps them.
+// seam behind which SQLite (the default, Open) or PostgreSQL (OpenURL with a
+// postgres:// URL) keeps them.
+//
+// One storage idiom serves both databases: plain SQL that both accept,
+// written with ? placeholders, run through database/sql (or GORM's Raw and
+// Exec); the dialect (dialect.go) rebinds ? to $n for PostgreSQL, maps each
+// driver's errors to this package's sentinels and holds the little else
+// that differs (connection setup, the read snapshot). GORM's query builder
+// and AutoMigrate serve only the baseline tables' DDL and a few simple
+// lookups; every later schema change is a numbered step of migrate.go, the
+// same on both, except full-text search (search.go), the one feature
+// whose SQL differs. TestQueriesAreValidOnPostgreSQLToo keeps SQLite-only
+// constructs out, and the package's tests run on both databases.
+//
+// Times are stored in UTC; PostgreSQL keeps them to the microsecond.
 //
 // model imports no other sshchat package. Every method is safe for
 // concurrent use and returns only after its transaction has committed.
