@@ -163,6 +163,9 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	if fs.NArg() != 1 {
 		return errors.New("backup: want one argument, the new backup FILE (usage: sshchat backup [--data-dir DIR] [--db FILE] FILE)")
 	}
+	if getenv("SSHCHAT_DATABASE_URL") != "" {
+		return errors.New("backup: the database is PostgreSQL (SSHCHAT_DATABASE_URL is set): back it up with pg_dump (docs/deploy.md)")
+	}
 	if dbPath == "" {
 		dbPath = filepath.Join(dataDir, "sshchat.db")
 	}

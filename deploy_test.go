@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +15,8 @@ import (
 )
 
 // deployEnv reads the SSHCHAT_* settings a shipped deployment file gives
-// the server: the Dockerfile's ENV, docker-compose.yml's environment, the
-// systemd unit's Environment= lines.
+// the server: the Dockerfile's ENV, the Compose files' environment (every
+// service's, merged), the systemd files' Environment= lines.
 func deployEnv(t *testing.T, file string) map[string]string {
 	t.Helper()
 	b, err := os.ReadFile(file)
@@ -25,7 +27,7 @@ func deployEnv(t *testing.T, file string) map[string]string {
 	switch filepath.Base(file) {
 	case "Dockerfile":
 		re = regexp.MustCompile(`(SSHCHAT_[A-Z_]+)=(\S+)`)
-	case "docker-compose.yml":
+	case "docker-compose.yml", "compose.cluster.yml":
 		re = regexp.MustCompile(`(?m)^\s+(SSHCHAT_[A-Z_]+):\s*"([^"]*)"`)
 	default:
 		re = regexp.MustCompile(`(?m)^Environment=(SSHCHAT_[A-Z_]+)=(\S+)`)
@@ -213,15 +215,85 @@ func TestNodeNameDefaultsToTheHostName(t *testing.T) {
 	}
 }
 
-// Until the PostgreSQL store is wired, a server asked for it refuses to
-// start in one line rather than serving alone on SQLite.
-func TestClusterSettingsAreNotSilentlyIgnored(t *testing.T) {
-	dir := t.TempDir()
-	for _, args := range [][]string{{"--database-url", "postgres://db/chat"}} {
-		err := run(context.Background(), append([]string{"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "d"), "--host-key", filepath.Join(dir, "k")}, args...),
-			func(string) string { return "" }, io.Discard)
-		if !errors.Is(err, errClusterUnavailable) {
-			t.Errorf("%q: %v; want the server to refuse to start", args, err)
+// The files of docs/deploy.md configure nodes this server accepts: the
+// Compose file's and the systemd drop-in's settings parse, every node has
+// its own name, the nodes trust exactly the balancer's address for PROXY
+// headers, and HAProxy sends them one and checks the /readyz they serve.
+func TestClusterDeployFilesConfigureValidNodes(t *testing.T) {
+	read := func(f string) string {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return string(b)
+	}
+	compose, haproxy := read("deploy/compose.cluster.yml"), read("deploy/haproxy.cfg")
+	// Compose's ${VAR}, ${VAR:?message}: a password.
+	interp := regexp.MustCompile(`\$\{[A-Z_]+(:\?[^}]*)?\}`)
+	parse := func(name string, env map[string]string) Config {
+		t.Helper()
+		dir := t.TempDir()
+		env["SSHCHAT_DATA_DIR"] = filepath.Join(dir, "data")
+		env["SSHCHAT_HOST_KEY"] = filepath.Join(dir, "host_ed25519")
+		cfg, err := parseConfig(nil, func(k string) string { return interp.ReplaceAllString(env[k], "secret") }, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return cfg
+	}
+	addrOf := func(service string) string {
+		m := regexp.MustCompile(`(?ms)^  ` + service + `:\n.*?ipv4_address: (\S+)`).FindStringSubmatch(compose)
+		if m == nil {
+			t.Fatalf("compose.cluster.yml: no address for %s", service)
+		}
+		return m[1]
+	}
+	lb := addrOf("haproxy")
+
+	env := deployEnv(t, "deploy/compose.cluster.yml") // the shared settings and one node's name
+	cfg := parse("compose.cluster.yml", env)
+	if !cfg.ProxyProtocol || fmt.Sprint(cfg.ProxyTrusted) != "["+lb+"/32]" {
+		t.Errorf("compose nodes trust %v for PROXY headers; want HAProxy's %s only", cfg.ProxyTrusted, lb)
+	}
+	if cfg.DatabaseURL == "" || !strings.Contains(cfg.DatabaseURL, "@postgres:5432/") || strings.Count(cfg.NATSURL, "nats://") != 3 {
+		t.Errorf("compose nodes: database %q, NATS %q; want the postgres service and the three NATS servers", cfg.DatabaseURL, cfg.NATSURL)
+	}
+	names := regexp.MustCompile(`SSHCHAT_NODE_NAME: "([^"]*)"`).FindAllStringSubmatch(compose, -1)
+	seen := map[string]bool{}
+	for i, m := range names {
+		if err := checkNodeName(m[1]); err != nil || seen[m[1]] {
+			t.Errorf("node name %q: %v (duplicate: %v)", m[1], err, seen[m[1]])
+		}
+		seen[m[1]] = true
+		node := fmt.Sprintf("sshchat%d", i+1)
+		if !regexp.MustCompile(`(?m)^\s+server \S+ ` + regexp.QuoteMeta(addrOf(node)) + `:2222$`).MatchString(haproxy) {
+			t.Errorf("haproxy.cfg has no server line for %s at %s:2222", node, addrOf(node))
+		}
+	}
+	if len(names) != 3 {
+		t.Errorf("%d node names in compose.cluster.yml; want 3", len(names))
+	}
+	_, port, _ := net.SplitHostPort(cfg.MetricsAddr)
+	for _, want := range []string{"mode tcp", "default-server send-proxy-v2 check port " + port + " ", "http-check send meth GET uri /readyz", "http-check expect status 200", "bind " + lb + ":"} {
+		if !strings.Contains(haproxy, want) {
+			t.Errorf("haproxy.cfg lacks %q", want)
+		}
+	}
+
+	// systemd: the unit, the drop-in over it, the node's env file as the
+	// drop-in's comment shows it (EnvironmentFile= wins over Environment=).
+	unit := deployEnv(t, "docs/sshchat.service")
+	for k, v := range deployEnv(t, "deploy/sshchat-cluster.conf") {
+		unit[k] = v
+	}
+	for _, m := range regexp.MustCompile(`(?m)^#\s+(SSHCHAT_[A-Z_]+)=(\S+)`).FindAllStringSubmatch(read("deploy/sshchat-cluster.conf"), -1) {
+		unit[m[1]] = m[2]
+	}
+	if unit["SSHCHAT_HOST_KEY"] != "%d/host_ed25519" || !strings.Contains(read("deploy/sshchat-cluster.conf"), "LoadCredential=host_ed25519:") {
+		t.Errorf("the drop-in does not hand every node the one host key: SSHCHAT_HOST_KEY=%s", unit["SSHCHAT_HOST_KEY"])
+	}
+	cfg = parse("sshchat-cluster.conf", unit)
+	if !cfg.ProxyProtocol || fmt.Sprint(cfg.ProxyTrusted) != "["+lb+"/32]" || cfg.NodeName != "node1" || cfg.DatabaseURL == "" || cfg.NATSURL == "" {
+		t.Errorf("systemd node: %+v", cfg)
 	}
 }

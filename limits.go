@@ -251,11 +251,13 @@ func connStateOf(ctx ssh.Context) *connState {
 // flood cannot exhaust the process, then applies the MaxStartups and
 // per-source limits. A refused client gets one line before the SSH
 // version exchange (RFC 4253 allows lines before it) and is closed.
+// With --proxy-protocol the PROXY header is read here, on the
+// connection's goroutine, once the connection counts against the cap:
+// from then on c.RemoteAddr() is the client's address (proxy.go).
 func (s *server) admitConn(ctx ssh.Context, c net.Conn) net.Conn {
-	source := sourceOf(c.RemoteAddr())
 	refuse := func(reason string) net.Conn {
 		s.metrics.connRefusedConnect.Inc()
-		s.warnLimited(source, "connection refused", "reason", reason, "remote", c.RemoteAddr().String())
+		s.warnLimited(sourceOf(c.RemoteAddr()), "connection refused", "reason", reason, "remote", c.RemoteAddr().String())
 		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.Write([]byte("sshchat: " + reason + "\r\n"))
 		return nil
@@ -265,6 +267,15 @@ func (s *server) admitConn(ctx ssh.Context, c net.Conn) net.Conn {
 		s.conns.Add(-1)
 		return refuse(fmt.Sprintf("the server is full (%d connections); try again later", limit))
 	}
+	if s.proxy != nil {
+		pc, err := s.proxy.read(c)
+		if err != nil {
+			s.conns.Add(-1)
+			return refuse(err.Error())
+		}
+		c = pc
+	}
+	source := sourceOf(c.RemoteAddr())
 	if reason := s.admit.admitConn(source); reason != "" {
 		s.conns.Add(-1)
 		return refuse(reason)

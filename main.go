@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -92,6 +93,11 @@ type Config struct {
 	OpenTimeout             time.Duration // to start a session after authenticating
 	IdleTimeout             time.Duration // a connection may stay open without a session after its last one ended
 
+	// PROXY protocol on the SSH listener (proxy.go): off unless
+	// ProxyProtocol; only ProxyTrusted addresses may send a header.
+	ProxyProtocol bool
+	ProxyTrusted  []netip.Prefix
+
 	// Several nodes behind one address (docs/deploy.md). Parsed and
 	// checked here; the store and the bus are chosen from them in
 	// newServer. DatabaseURL "" is the SQLite file DBPath; NATSURL ""
@@ -100,8 +106,9 @@ type Config struct {
 	NATSURL     string
 	NodeName    string
 
-	pruneEvery  time.Duration // between pruning passes; 0 means defaultPruneEvery (tests lower it)
-	maxRevoking int           // revocations at once; 0 means the constant maxRevoking (tests lower it)
+	proxyHeaderTimeout time.Duration // 0 means defaultProxyHeaderTimeout (tests lower it)
+	pruneEvery         time.Duration // between pruning passes; 0 means defaultPruneEvery (tests lower it)
+	maxRevoking        int           // revocations at once; 0 means the constant maxRevoking (tests lower it)
 }
 
 // envPrefix is the prefix of every configuration variable.
@@ -126,6 +133,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	}
 	var maxSessions, rate, burst, grace, wait, fps, retention, adminFPs string
 	var maxStartups, startupsPerSource, connsPerSource, connsPerKey, sessionsPerKey, openTimeout, idleTimeout, newAccounts string
+	var proxyProtocol, proxyTrusted string
 	str(&c.Addr, "addr", "ADDR", ":2222", "listen `address` host:port")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "data", "data `directory` holding the database")
 	str(&c.DBPath, "db", "DB", "", "database `file` (empty: DATA_DIR/sshchat.db)")
@@ -153,6 +161,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "", "loopback `address` serving Go pprof profiles (empty: off)")
 	str(&retention, "retention", "RETENTION", "", "delete messages older than this `age`, e.g. 90d or 36h (empty or 0: keep everything)")
 	str(&c.MetricsAddr, "metrics-addr", "METRICS_ADDR", "", "`address` host:port serving Prometheus /metrics, /healthz and /readyz over HTTP (empty: off)")
+	str(&proxyProtocol, "proxy-protocol", "PROXY_PROTOCOL", "false", "read a PROXY protocol v1 or v2 `header` (true or false) from --proxy-trusted addresses, e.g. a load balancer's, so that limits, from= and the log see the client's address")
+	str(&proxyTrusted, "proxy-trusted", "PROXY_TRUSTED", "", "comma-separated `networks` (CIDR) or addresses whose PROXY header is believed; a header from any other address is refused")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "", "database `URL`: postgres://user@host/db for PostgreSQL shared by several nodes (empty: the SQLite file of --db)")
 	str(&c.NATSURL, "nats-url", "NATS_URL", "", "comma-separated NATS server `URLs` (nats:// or tls://) linking several nodes (empty: a single node)")
 	str(&c.NodeName, "node-name", "NODE_NAME", "", "this node's `name`, unique in the cluster: letters, digits, '-', '_', '.', at most 64 (empty: the host name)")
@@ -235,6 +245,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return c, fmt.Errorf("invalid debug address %q: want a loopback host:port like 127.0.0.1:6060", c.DebugAddr)
 		}
+	}
+	if c.ProxyProtocol, c.ProxyTrusted, err = parseProxyFlags(proxyProtocol, proxyTrusted); err != nil {
+		return c, err
 	}
 	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		return c, err

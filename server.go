@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,13 +38,14 @@ type server struct {
 	broker    *broker // the hub as sessions see it (accounts.go)
 	ssh       *ssh.Server
 	authz     *allowlist
-	keys      *KeysFile    // edits --authorized-keys (/admin authorize, revoke); nil on an open server
-	admit     *admission   // connection and session limits
-	warns     *logLimiter  // rate of refusal lines per source
-	sessLines *logLimiter  // rate of session start and end lines per source
-	active    atomic.Int64 // open sessions
-	metrics   *metrics     // Prometheus metrics (metrics.go)
-	conns     atomic.Int64 // open TCP connections
+	keys      *KeysFile     // edits --authorized-keys (/admin authorize, revoke); nil on an open server
+	admit     *admission    // connection and session limits
+	proxy     *proxyHeaders // reads PROXY headers (proxy.go); nil when --proxy-protocol is off
+	warns     *logLimiter   // rate of refusal lines per source
+	sessLines *logLimiter   // rate of session start and end lines per source
+	active    atomic.Int64  // open sessions
+	metrics   *metrics      // Prometheus metrics (metrics.go)
+	conns     atomic.Int64  // open TCP connections
 
 	mu        sync.Mutex // guards the fields below
 	listeners []net.Listener
@@ -86,10 +88,6 @@ func refusalsOf(ctx ssh.Context) *refusals {
 	return r
 }
 
-// errClusterUnavailable refuses --database-url and --nats-url in a build
-// that cannot use them yet.
-var errClusterUnavailable = errors.New("--database-url is not available in this build: leave it empty to use the SQLite file")
-
 // newServer opens the store and builds the hub and the SSH server.
 func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	pemBytes, err := loadOrCreateHostKey(cfg.HostKey)
@@ -102,12 +100,9 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	}
 	// Several nodes (docs/deploy.md): the store is chosen from
 	// cfg.DatabaseURL and the bus from cfg.NATSURL.
-	if cfg.DatabaseURL != "" {
-		return nil, errClusterUnavailable
-	}
-	store, err := model.Open(cfg.DBPath)
+	store, err := openStore(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
 	var bus *cluster.NATS
 	if cfg.NATSURL != "" {
@@ -128,7 +123,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		adm.file.words = adminsWords
 	}
 	s := &server{cfg: cfg, log: logger, store: store, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
+		admit: newAdmission(cfg), proxy: newProxyHeaders(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
 		stopPrune: make(chan struct{}), pruneDone: make(chan struct{}),
 		admins: adm, adminsDone: make(chan struct{})}
 	s.metrics = newMetrics(s)
@@ -180,7 +175,14 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	s.ssh.EnvCallback = acceptEnv
 	s.ssh.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.limitChannels(ssh.DefaultSessionHandler)}
 	logger.Info("host key", "path", cfg.HostKey, "fingerprint", gossh.FingerprintSHA256(signer.PublicKey()))
-	logger.Info("database", "path", cfg.DBPath)
+	if cfg.DatabaseURL != "" {
+		logger.Info("database", "postgres", redactedURL(cfg.DatabaseURL))
+	} else {
+		logger.Info("database", "path", cfg.DBPath)
+	}
+	if s.proxy != nil {
+		logger.Info("PROXY protocol on: a header from a trusted address gives the client's address; one from any other is refused", "trusted", fmt.Sprint(cfg.ProxyTrusted))
+	}
 	if s.authz == nil {
 		logger.Warn("no authorized-keys file: any SSH key may join (open server)")
 		close(s.watchDone)
@@ -492,4 +494,41 @@ func closeBus(bus *cluster.NATS) {
 	if bus != nil {
 		bus.Close()
 	}
+}
+
+// openStore opens the PostgreSQL database of cfg.DatabaseURL, or else the
+// SQLite file of cfg.DBPath.
+func openStore(cfg Config) (*model.DB, error) {
+	if cfg.DatabaseURL != "" {
+		store, err := model.OpenURL(cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %s", redactedURL(cfg.DatabaseURL), withoutPassword(err.Error(), cfg.DatabaseURL))
+		}
+		return store, nil
+	}
+	store, err := model.Open(cfg.DBPath)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return store, nil
+}
+
+// withoutPassword removes the password of the URL raw from msg (a driver's
+// error may quote what it was given).
+func withoutPassword(msg, raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			return strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// redactedURL is a database URL without its password, for logs.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
