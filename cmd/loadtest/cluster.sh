@@ -172,23 +172,30 @@ for run in $RUNS; do
 		before=$(psql "$pgurl" -Atc 'select count(*) from messages')
 		pg0=$(cpu_of pg)
 		nats0=$(cpu_of nats)
+		nodes0=$(ticks "${nodepid[1]}" "${nodepid[2]}" "${nodepid[3]}")
 		s0=$SECONDS
 		start=$(date +%s.%N)
 		wp=()
 		for w in $(seq 1 "$WRITERS"); do
 			port=$((BASE + 1 + (w - 1) % 3))
 			ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i "$tmp/w$w" -p "$port" \
-				"cw$w@127.0.0.1" send lobby <"$tmp/w$w.txt" >"$OUT/commit-w$w.log" 2>&1 &
+				"cw$w@127.0.0.1" send lobby <"$tmp/w$w.txt" >"$tmp/commit-w$w.log" 2>&1 &
 			wp+=($!)
 		done
 		failed=0
-		for p in "${wp[@]}"; do wait "$p" || failed=$((failed + 1)); done
+		for w in "${!wp[@]}"; do
+			if ! wait "${wp[$w]}"; then
+				failed=$((failed + 1))
+				cat "$tmp/commit-w$((w + 1)).log" >>"$OUT/commit-failures.log"
+			fi
+		done
 		end=$(date +%s.%N)
 		after=$(psql "$pgurl" -Atc 'select count(*) from messages')
 		wall=$(awk "BEGIN{printf \"%.2f\", $end - $start}")
 		echo "   committed $((after - before)) messages in ${wall}s: $(awk "BEGIN{printf \"%.0f\", ($after - $before) / $wall}") messages/s; $failed writers failed"
 		echo "{\"run\":\"commit\",\"writers\":$WRITERS,\"lines\":$LINES,\"committed\":$((after - before)),\"wall_s\":$wall,\"failed_writers\":$failed}" >>"$OUT/runs.jsonl"
 		report_cpu commit "$pg0" "$nats0" "$s0"
+		echo "   cpu commit: sshchat nodes $(awk "BEGIN{print ($(ticks "${nodepid[1]}" "${nodepid[2]}" "${nodepid[3]}") - $nodes0) / 100}")s"
 		;;
 	*) log "unknown run $run" ;;
 	esac
