@@ -13,6 +13,9 @@
 #   commit   committed messages per second: WRITERS `ssh send` commands
 #            (spread over the three nodes) each send LINES lines as fast as
 #            the server acknowledges them; counted in PostgreSQL
+#   burst    (not by default) committed messages per second with many in
+#            flight: BURST_N sessions over the three nodes all type
+#            BURST_RATE msg/s for BURST_DURATION; counted in PostgreSQL
 #
 # Usage (from the repository root; every setting has a default):
 #
@@ -35,6 +38,8 @@ LINES=${LINES:-200}
 BASE=${BASE:-23300}
 OUT=${OUT:-/tmp/cluster-runs}
 LOADFLAGS=${LOADFLAGS:-}
+BURST_N=${BURST_N:-30}
+BURST_RATE=${BURST_RATE:-20}
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d /tmp/sshchat-cluster.XXXXXX)
@@ -196,6 +201,25 @@ for run in $RUNS; do
 		echo "{\"run\":\"commit\",\"writers\":$WRITERS,\"lines\":$LINES,\"committed\":$((after - before)),\"wall_s\":$wall,\"failed_writers\":$failed}" >>"$OUT/runs.jsonl"
 		report_cpu commit "$pg0" "$nats0" "$s0"
 		echo "   cpu commit: sshchat nodes $(awk "BEGIN{print ($(ticks "${nodepid[1]}" "${nodepid[2]}" "${nodepid[3]}") - $nodes0) / 100}")s"
+		;;
+	burst)
+		# Committed messages per second with many messages in flight: the
+		# UI does not wait for one message's commit before the next. Few
+		# sessions (BURST_N, all sending BURST_RATE msg/s), 3 observers;
+		# deliveries are not the point (-allow-loss). PostgreSQL's count is
+		# sampled every second; the peak second and the mean over the
+		# seconds in which it rose are reported.
+		psql "$pgurl" -Atc 'select count(*) from messages' >/dev/null
+		(while :; do echo "$(date +%s.%N) $(psql "$pgurl" -Atc 'select count(*) from messages')"; sleep 1; done) >"$OUT/burst-counts.txt" &
+		sampler=$!
+		N=$BURST_N SENDERS=$BURST_N RATE=$BURST_RATE OBSERVERS=3 DURATION=${BURST_DURATION:-10s} \
+			loadtest burst -addr "$cluster" -pid "${nodepid[1]},${nodepid[2]},${nodepid[3]}"
+		sleep 2
+		kill "$sampler"
+		wait "$sampler" 2>/dev/null || true
+		awk 'NR > 1 && $2 > prev { d = $2 - prev; dt = $1 - pt; if (d / dt > peak) peak = d / dt; sum += d; secs += dt }
+			{ prev = $2; pt = $1 }
+			END { printf "   burst: committed %d messages in the %.1f s in which the count rose: %.0f messages/s, peak second %.0f\n", sum, secs, sum / secs, peak }' "$OUT/burst-counts.txt"
 		;;
 	*) log "unknown run $run" ;;
 	esac
