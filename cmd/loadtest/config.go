@@ -188,6 +188,17 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
+// pidList returns the server processes to sample.
+func (c *config) pidList() []int {
+	if len(c.pids) > 0 {
+		return c.pids
+	}
+	if c.pid != 0 {
+		return []int{c.pid}
+	}
+	return nil
+}
+
 // addrs returns the nodes' addresses as given to -addr.
 func (c *config) addrs() []string { return strings.Split(c.addr, ",") }
 

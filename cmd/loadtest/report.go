@@ -107,6 +107,7 @@ type report struct {
 	BytesPerSessionPerS        float64 `json:"bytes_per_session_per_s"`
 
 	ServerPID                   int     `json:"server_pid,omitempty"`
+	ServerPIDs                  []int   `json:"server_pids,omitempty"` // one per node (-pid a,b,c); the server figures are their sums
 	ServerRSSBeforeKiB          int64   `json:"server_rss_before_kib,omitempty"`
 	ServerRSSConnectedKiB       int64   `json:"server_rss_connected_kib,omitempty"`
 	ServerRSSAfterKiB           int64   `json:"server_rss_after_kib,omitempty"`
@@ -143,22 +144,25 @@ func newReport(cfg *config) *report {
 		mode = "send"
 	}
 	r := &report{
-		Addr:      cfg.dialAddr,
-		Mode:      mode,
-		Width:     cfg.width,
-		Height:    cfg.height,
-		Sessions:  cfg.n,
-		Rate:      cfg.rate,
-		DurationS: cfg.duration.Seconds(),
-		IdleS:     cfg.idle.Seconds(),
-		ServerPID: cfg.pid,
-		RunID:     cfg.runID,
-		Storm:     cfg.storm,
-		KillPID:   cfg.killPID,
-		Failures:  map[string]int{},
+		Addr:       cfg.dialAddr,
+		Mode:       mode,
+		Width:      cfg.width,
+		Height:     cfg.height,
+		Sessions:   cfg.n,
+		Rate:       cfg.rate,
+		DurationS:  cfg.duration.Seconds(),
+		IdleS:      cfg.idle.Seconds(),
+		ServerPID:  cfg.pid,
+		RunID:      cfg.runID,
+		Storm:      cfg.storm,
+		KillPID:    cfg.killPID,
+		Failures:   map[string]int{},
 	}
 	if cfg.killing() {
 		r.KillNode = cfg.killNode + 1
+	}
+	if len(cfg.pids) > 1 {
+		r.ServerPIDs = cfg.pids
 	}
 	return r
 }

@@ -36,17 +36,6 @@ type runner struct {
 	killedAt time.Duration
 }
 
-// pidList returns the server processes to sample.
-func (c *config) pidList() []int {
-	if len(c.pids) > 0 {
-		return c.pids
-	}
-	if c.pid != 0 {
-		return []int{c.pid}
-	}
-	return nil
-}
-
 // logf prints a progress line to the log writer (stderr), if any.
 func (r *runner) logf(format string, args ...any) {
 	if r.log != nil {
