@@ -144,19 +144,19 @@ func newReport(cfg *config) *report {
 		mode = "send"
 	}
 	r := &report{
-		Addr:       cfg.dialAddr,
-		Mode:       mode,
-		Width:      cfg.width,
-		Height:     cfg.height,
-		Sessions:   cfg.n,
-		Rate:       cfg.rate,
-		DurationS:  cfg.duration.Seconds(),
-		IdleS:      cfg.idle.Seconds(),
-		ServerPID:  cfg.pid,
-		RunID:      cfg.runID,
-		Storm:      cfg.storm,
-		KillPID:    cfg.killPID,
-		Failures:   map[string]int{},
+		Addr:      cfg.dialAddr,
+		Mode:      mode,
+		Width:     cfg.width,
+		Height:    cfg.height,
+		Sessions:  cfg.n,
+		Rate:      cfg.rate,
+		DurationS: cfg.duration.Seconds(),
+		IdleS:     cfg.idle.Seconds(),
+		ServerPID: cfg.pid,
+		RunID:     cfg.runID,
+		Storm:     cfg.storm,
+		KillPID:   cfg.killPID,
+		Failures:  map[string]int{},
 	}
 	if cfg.killing() {
 		r.KillNode = cfg.killNode + 1
