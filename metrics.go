@@ -88,6 +88,16 @@ func newMetrics(s *server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if s.cfg.NATSURL != "" {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sshchat_cluster_connected", Help: "1 while this node reaches the other nodes over NATS, else 0 (only with --nats-url)."},
+			func() float64 {
+				if s.bus != nil && s.bus.Connected() {
+					return 1
+				}
+				return 0
+			}))
+	}
 	return m
 }
 

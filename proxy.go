@@ -26,8 +26,9 @@ import (
 // served with its own address, trusted or not (a health check on the same
 // machine, an operator connecting directly). The header is read on the
 // connection's own goroutine (admitConn), never in the accept loop, and
-// within proxyHeaderTimeout: a client that stalls or sends a malformed
-// header is closed and the listener goes on.
+// within defaultProxyHeaderTimeout (or the login timeout, if shorter): a
+// client that stalls or sends a malformed header is closed and the
+// listener goes on.
 
 // defaultProxyHeaderTimeout bounds the wait for the first bytes of a
 // connection with --proxy-protocol on. A balancer sends its header at

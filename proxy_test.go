@@ -278,3 +278,35 @@ func TestProxyProtocolFlagsAndVariables(t *testing.T) {
 		}
 	}
 }
+
+// New accounts per address count the client behind the balancer, and the
+// session log names it.
+func TestProxiedClientAddressIsWhatNewAccountsAreCountedBy(t *testing.T) {
+	ts := startServer(t, proxyConfig(t, t.TempDir(), "127.0.0.1", "--max-new-accounts-per-source", "1"))
+	send := func(header []byte, user string) (string, error) {
+		t.Helper()
+		c, err := proxyDial(t, ts.addr, header, sshConfig(user, newKey(t)))
+		if err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		defer sess.Close()
+		out, err := sess.CombinedOutput("send lobby hi")
+		return string(out), err
+	}
+	if out, err := send(proxyV2("203.0.113.7:4001", ts.addr), "one"); err != nil {
+		t.Fatalf("first new account of 203.0.113.7: %v %q", err, out)
+	}
+	if out, err := send(proxyV1("203.0.113.7:4002", ts.addr), "two"); err == nil || !strings.Contains(out, "too many new accounts from your address") {
+		t.Fatalf("second new account of 203.0.113.7: %v %q; want it refused", err, out)
+	}
+	if out, err := send(proxyV2("203.0.113.8:4003", ts.addr), "three"); err != nil {
+		t.Fatalf("first new account of 203.0.113.8, through the same balancer: %v %q", err, out)
+	}
+	eventually(t, "the session log to name the client", func() bool {
+		return strings.Contains(ts.logs.String(), "remote=203.0.113.8:4003")
+	})
+}

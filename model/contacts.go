@@ -28,7 +28,7 @@ func (d *DB) insertPair(ctx context.Context, op, query string, owner, other uint
 	if err := d.check(op); err != nil {
 		return err
 	}
-	if _, err := d.wdb.ExecContext(ctx, query, owner, other, time.Now().UTC()); err != nil {
+	if _, err := d.exec(ctx, query, owner, other, time.Now().UTC()); err != nil {
 		return d.wrap(op, err)
 	}
 	return nil
@@ -119,7 +119,7 @@ func (d *DB) deletePair(ctx context.Context, op, q string, a, b uint64) error {
 	if err := d.check(op); err != nil {
 		return err
 	}
-	res, err := d.wdb.ExecContext(ctx, q, a, b)
+	res, err := d.exec(ctx, q, a, b)
 	if err != nil {
 		return d.wrap(op, err)
 	}

@@ -122,7 +122,7 @@ func (d *DB) AckOffline(ctx context.Context, recipient uint64, claim string) err
 	if claim == "" {
 		return d.wrap(op, errEmptyClaim)
 	}
-	if _, err := d.wdb.ExecContext(ctx, qAck, time.Now().UTC(), recipient, claim); err != nil {
+	if _, err := d.exec(ctx, qAck, time.Now().UTC(), recipient, claim); err != nil {
 		return d.wrap(op, err)
 	}
 	return nil
@@ -137,7 +137,7 @@ func (d *DB) ReleaseOffline(ctx context.Context, recipient uint64, claim string)
 	if claim == "" {
 		return d.wrap(op, errEmptyClaim)
 	}
-	if _, err := d.wdb.ExecContext(ctx, qRelease, recipient, claim); err != nil {
+	if _, err := d.exec(ctx, qRelease, recipient, claim); err != nil {
 		return d.wrap(op, err)
 	}
 	return nil
@@ -150,7 +150,7 @@ func (d *DB) ReleaseAllClaims(ctx context.Context) error {
 	if err := d.check(op); err != nil {
 		return err
 	}
-	if _, err := d.wdb.ExecContext(ctx, qReleaseAll); err != nil {
+	if _, err := d.exec(ctx, qReleaseAll); err != nil {
 		return d.wrap(op, err)
 	}
 	return nil

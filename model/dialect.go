@@ -26,6 +26,14 @@ type dialect struct {
 	// readTx starts the read transactions whose queries must see one
 	// snapshot (PostgreSQL's READ COMMITTED takes one per statement).
 	readTx *sql.TxOptions
+	// retry reports whether a write transaction that failed with err
+	// may simply be run again (the database aborted it to break a
+	// deadlock).
+	retry func(err error) bool
+	// migrateLock and migrateUnlock bracket migrate on one connection,
+	// so that servers opening one database at once migrate it one after
+	// the other ("": SQLite serves one server per file).
+	migrateLock, migrateUnlock string
 }
 
 var (
@@ -33,13 +41,26 @@ var (
 		name:     "sqlite",
 		classify: classifySQLite,
 		readTx:   &sql.TxOptions{ReadOnly: true},
+		retry:    func(error) bool { return false }, // one writer: no deadlock
 	}
 	postgresDialect = dialect{
 		name:     "postgres",
 		classify: classifyPostgres,
 		readTx:   &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+		retry:    retryPostgres,
+		// A lock per schema: each test has its own.
+		migrateLock:   `SELECT pg_advisory_lock(hashtext('sshchat migrate ' || current_schema()))`,
+		migrateUnlock: `SELECT pg_advisory_unlock(hashtext('sshchat migrate ' || current_schema()))`,
 	}
 )
+
+// dialectOf returns the dialect of the database GORM names name.
+func dialectOf(name string) dialect {
+	if name == postgresDialect.name {
+		return postgresDialect
+	}
+	return sqliteDialect
+}
 
 // classifySQLite maps SQLite's result codes.
 func classifySQLite(err error) error {
@@ -105,6 +126,13 @@ func classifyPostgres(err error) error {
 		return ErrUnavailable
 	}
 	return nil
+}
+
+// retryPostgres: deadlock_detected and serialization_failure abort one
+// transaction so that the others go on; run again, it succeeds.
+func retryPostgres(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
 // rebind rewrites the ? placeholders of q as PostgreSQL's $1, $2, ...,

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -107,6 +108,9 @@ func TestPostgresErrorsMapToSentinels(t *testing.T) {
 			t.Errorf("classifyPostgres(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
+	if !retryPostgres(&pgconn.PgError{Code: "40P01"}) || retryPostgres(&pgconn.PgError{Code: "23505"}) {
+		t.Error("a deadlock victim is run again, a conflict is not")
+	}
 	d := &DB{dia: postgresDialect}
 	driverErr := &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}
 	err := d.wrap("append messages", driverErr)
@@ -168,5 +172,86 @@ func TestOpenURLSelectsTheDatabase(t *testing.T) {
 	defer d.Close()
 	if d.dia.name != "postgres" {
 		t.Errorf("postgres:// opened %s", d.dia.name)
+	}
+}
+
+// TestReadOnlyPostgreSQLIsUnavailableThenRecovers: a PostgreSQL that
+// refuses writes (a standby after a failover) makes writes and Writable
+// fail with ErrUnavailable, wrapping the server's error; reads go on, and
+// writes work again once it takes them.
+func TestReadOnlyPostgreSQLIsUnavailableThenRecovers(t *testing.T) {
+	ctx := context.Background()
+	d, err := OpenURL(modeltest.PostgresURL(t), WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	a := mustUser(t, d, "alice")
+	msg := func() []*Message {
+		return []*Message{{Conv: "#lobby", SenderID: a.ID, SenderHandle: "alice", Body: "hi"}}
+	}
+	if _, err := d.wdb.ExecContext(ctx, `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`); err != nil {
+		t.Fatal(err)
+	}
+	var pe *pgconn.PgError
+	if err := d.Writable(ctx); !errors.Is(err, ErrUnavailable) || !errors.As(err, &pe) {
+		t.Fatalf("Writable on a read-only server: %v, want ErrUnavailable wrapping the server's error", err)
+	}
+	if err := d.AppendMessages(ctx, msg()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("append on a read-only server: %v, want ErrUnavailable", err)
+	}
+	if _, err := d.UserByID(ctx, a.ID); err != nil {
+		t.Fatalf("read on a read-only server: %v", err)
+	}
+	if _, err := d.wdb.ExecContext(ctx, `SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE`); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Writable(ctx); err != nil {
+		t.Fatalf("Writable after: %v", err)
+	}
+	if err := d.AppendMessages(ctx, msg()); err != nil {
+		t.Fatalf("append after: %v", err)
+	}
+}
+
+func TestBackupAndPragmasRefusePostgreSQL(t *testing.T) {
+	d, _ := openOn(t, "postgres")
+	if err := d.Backup(context.Background(), filepath.Join(t.TempDir(), "b.db")); !errors.Is(err, ErrNotSQLite) {
+		t.Fatalf("Backup: %v, want ErrNotSQLite", err)
+	}
+	if _, _, _, err := d.Pragmas(context.Background()); !errors.Is(err, ErrNotSQLite) {
+		t.Fatalf("Pragmas: %v, want ErrNotSQLite", err)
+	}
+}
+
+// TestNodesStartingTogetherMigrateOnce opens three stores at once on one
+// new database, as three nodes starting together do: each opens, and the
+// schema steps are recorded once.
+//
+// PostgreSQL only: nodes share a PostgreSQL database; a SQLite file has
+// one server.
+func TestNodesStartingTogetherMigrateOnce(t *testing.T) {
+	u := modeltest.PostgresURL(t)
+	const nodes = 3
+	stores := make([]*DB, nodes)
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() { stores[i], errs[i] = OpenURL(u) })
+	}
+	wg.Wait()
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Errorf("node %d: %v", i, errs[i])
+			continue
+		}
+		defer stores[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	var n int
+	if err := stores[0].rdb.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(migrations) {
+		t.Fatalf("steps recorded: %d, %v; want %d", n, err, len(migrations))
 	}
 }

@@ -313,7 +313,7 @@ func (d *DB) MarkRead(ctx context.Context, userID uint64, conv string, upTo int6
 	if err := d.check(op); err != nil {
 		return err
 	}
-	if _, err := d.wdb.ExecContext(ctx, qMarkRead, userID, conv, max(upTo, 0)); err != nil {
+	if _, err := d.exec(ctx, qMarkRead, userID, conv, max(upTo, 0)); err != nil {
 		return d.wrap(op, err)
 	}
 	return nil

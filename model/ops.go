@@ -13,10 +13,12 @@ import (
 
 // Operations: readiness, online backup and retention (issue 11).
 
-// Writable reports whether the database can take a write now: it opens
-// and rolls back a write transaction (BEGIN IMMEDIATE) on the writer
-// connection, so a database locked by another process, read-only or gone
-// fails with ErrUnavailable. It waits behind the writes in flight.
+// Writable reports whether the database can take a write now: it opens a
+// write transaction (BEGIN IMMEDIATE on SQLite's writer connection), runs
+// a write that changes nothing (a read-only PostgreSQL, such as a
+// standby, refuses it) and rolls back, so a database locked by another
+// process, read-only or gone fails with ErrUnavailable. On SQLite it waits
+// behind the writes in flight.
 func (d *DB) Writable(ctx context.Context) error {
 	const op = "probe write"
 	if err := d.check(op); err != nil {
@@ -26,14 +28,25 @@ func (d *DB) Writable(ctx context.Context) error {
 	if err != nil {
 		return d.wrap(op, err)
 	}
+	if _, err := tx.ExecContext(ctx, qProbeWrite); err != nil {
+		_ = tx.Rollback()
+		return d.wrap(op, err)
+	}
 	if err := tx.Rollback(); err != nil {
 		return d.wrap(op, err)
 	}
 	return nil
 }
 
+// qProbeWrite is a write that changes no row.
+const qProbeWrite = `UPDATE id_counters SET last_id = last_id WHERE name = ''`
+
 // ErrBackupExists refuses a backup over an existing file.
 var ErrBackupExists = errors.New("backup file already exists")
+
+// ErrNotSQLite refuses what only a SQLite database has (Backup, Pragmas):
+// a PostgreSQL database is backed up with its own tools (pg_dump).
+var ErrNotSQLite = errors.New("the database is not SQLite")
 
 // Backup writes a consistent copy of the database to the new file dest
 // (0600), while the server runs: SQLite's VACUUM INTO reads one snapshot
@@ -45,6 +58,9 @@ func (d *DB) Backup(ctx context.Context, dest string) error {
 	const op = "backup"
 	if err := d.check(op); err != nil {
 		return err
+	}
+	if d.dia.name != sqliteDialect.name {
+		return fmt.Errorf("%s: %w (use pg_dump)", op, ErrNotSQLite)
 	}
 	var src string
 	if err := d.rdb.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&src); err != nil {

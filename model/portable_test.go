@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -229,4 +230,40 @@ func packageQueries(t *testing.T) (map[string]string, map[string]string) {
 		}
 	}
 	return out, srcs
+}
+
+// TestQueriesPrepareOnPostgreSQL has PostgreSQL parse and plan every
+// query of the package (as TestQueriesAreValidOnPostgreSQLToo collects
+// them, and the built ones) against the migrated schema: a query that no
+// test of the suite runs is checked too.
+func TestQueriesPrepareOnPostgreSQL(t *testing.T) {
+	d, _ := openOn(t, "postgres")
+	queries, _ := packageQueries(t)
+	for _, n := range []int{0, 2} {
+		queries["historySQL("+strconv.Itoa(n)+")"] = historySQL(n)
+		queries["historyAfterSQL("+strconv.Itoa(n)+")"] = historyAfterSQL(n)
+		queries["unreadSQL("+strconv.Itoa(n)+")"] = unreadSQL(n)
+		queries["mentionSQL("+strconv.Itoa(n)+")"] = mentionSQL(n)
+		queries["searchSQLPostgres(2, "+strconv.Itoa(n)+")"] = searchSQLPostgres(2, n)
+	}
+	dml := regexp.MustCompile(`(?i)^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b`)
+	checked := 0
+	for name, q := range queries {
+		if !dml.MatchString(q) {
+			continue
+		}
+		if strings.HasSuffix(strings.TrimSpace(q), "IN (") {
+			q += "?, ?)" // a prefix completed at run time (prune)
+		}
+		checked++
+		stmt, err := d.rdb.PrepareContext(context.Background(), q)
+		if err != nil {
+			t.Errorf("%s: %v in %q", name, err, oneLine(q))
+			continue
+		}
+		_ = stmt.Close()
+	}
+	if checked < 30 {
+		t.Fatalf("prepared only %d queries", checked)
+	}
 }

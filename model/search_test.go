@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,4 +300,67 @@ func TestAuditedDeleteMessageWritesAuditInItsTransactionOnly(t *testing.T) {
 			t.Fatalf("audit = %+v, %v", log, err)
 		}
 	})
+}
+
+// TestSearchIgnoresCaseAndAccents: the words match whatever their case
+// and accents, composed or not, on both databases.
+func TestSearchIgnoresCaseAndAccents(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		a := mustUser(t, d, "alice")
+		at := appendBodies(t, d, "#lobby", a, "Café CRÈME à Zürich", "cafe\u0301 de\u0301compose\u0301", "São Paulo, Ñandú")
+		for _, c := range []struct {
+			words string
+			want  []int64
+		}{
+			{"cafe", []int64{at[1], at[0]}},
+			{"CAFÉ", []int64{at[1], at[0]}},
+			{"creme zurich", []int64{at[0]}},
+			{"décomposé", []int64{at[1]}},
+			{"sao nandu", []int64{at[2]}},
+			{"ÑANDU", []int64{at[2]}},
+		} {
+			got, err := d.Search(ctx, Search{Words: c.words, Convs: []string{"#lobby"}, Limit: 10})
+			if err != nil || !slices.Equal(ids(got), c.want) {
+				t.Errorf("search %q = %v, %v; want %v", c.words, ids(got), err, c.want)
+			}
+		}
+	})
+}
+
+// TestSearchUsesItsIndexOnPostgreSQL: the search's match (pgSearchMatch,
+// part of searchSQLPostgres) must be the index's expression, or
+// PostgreSQL reads every message.
+func TestSearchUsesItsIndexOnPostgreSQL(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openOn(t, "postgres")
+	a := mustUser(t, d, "alice")
+	appendBodies(t, d, "#lobby", a, "the blue whale", "a red fox")
+	tx, err := d.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
+	// Two messages are read faster without an index: forbid the scan of
+	// the table, to see whether the planner can use the full-text index.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.QueryContext(ctx, `EXPLAIN SELECT m.id FROM messages m WHERE `+pgSearchMatch, "whale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "idx_messages_body_fts") {
+		t.Fatalf("search does not use idx_messages_body_fts:\n%s", strings.Join(plan, "\n"))
+	}
 }

@@ -159,11 +159,31 @@ func gormConfig() *gorm.Config {
 	}
 }
 
-// migrate creates or updates the schema: the AutoMigrate baseline, then the
+// migrate creates or updates the schema under the dialect's migration
+// lock (see migrateLocked).
+func migrate(g *gorm.DB) error {
+	dia := dialectOf(g.Dialector.Name())
+	if dia.migrateLock == "" {
+		return migrateLocked(g)
+	}
+	// The lock is the session's: hold one connection throughout.
+	return g.Connection(func(c *gorm.DB) error {
+		if err := c.Exec(dia.migrateLock).Error; err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		err := migrateLocked(c)
+		if uerr := c.Exec(dia.migrateUnlock).Error; uerr != nil && err == nil {
+			err = fmt.Errorf("unlock: %w", uerr)
+		}
+		return err
+	})
+}
+
+// migrateLocked creates or updates the schema: the AutoMigrate baseline, then the
 // versioned steps of migrate.go; a database of a newer server is refused
 // first, unchanged. It is a no-op on an up-to-date database (no table is
 // rebuilt).
-func migrate(g *gorm.DB) error {
+func migrateLocked(g *gorm.DB) error {
 	// Indexes GORM tags cannot express: store.go's Message is shared, and
 	// the second one is partial.
 	extraIndexes := []string{
@@ -214,6 +234,9 @@ func (d *DB) Pragmas(ctx context.Context) (journalMode string, synchronous int, 
 	const op = "pragmas"
 	if err := d.check(op); err != nil {
 		return "", 0, 0, err
+	}
+	if d.dia.name != sqliteDialect.name {
+		return "", 0, 0, fmt.Errorf("%s: %w", op, ErrNotSQLite)
 	}
 	conn, err := d.wdb.Conn(ctx)
 	if err != nil {
@@ -270,7 +293,33 @@ func (d *DB) wrap(op string, err error) error {
 
 // writeTx runs fn in one write transaction and commits it: BEGIN
 // IMMEDIATE on SQLite's writer connection, READ COMMITTED on PostgreSQL.
+// A transaction the database aborted to break a deadlock (PostgreSQL's
+// writers lock rows in the order they reach them) is run again, from
+// the start: fn must set what it reports afresh on each run.
 func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	const attempts = 5
+	for i := 1; ; i++ {
+		err := d.writeTxOnce(ctx, fn)
+		if err == nil || i == attempts || !d.dia.retry(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// exec runs one write statement on its own (autocommit), run again as
+// writeTx runs a transaction when the database aborted it to break a
+// deadlock.
+func (d *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	const attempts = 5
+	for i := 1; ; i++ {
+		res, err := d.wdb.ExecContext(ctx, q, args...)
+		if err == nil || i == attempts || !d.dia.retry(err) || ctx.Err() != nil {
+			return res, err
+		}
+	}
+}
+
+func (d *DB) writeTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
