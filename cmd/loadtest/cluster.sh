@@ -93,15 +93,18 @@ wait_listening() {
 declare -A nodepid
 node() {
 	local i=$1
+	# A restarted node's log starts afresh (the last one is kept as .1), so
+	# that wait_listening waits for this start.
+	if [ -s "$OUT/node$i.log" ]; then mv "$OUT/node$i.log" "$OUT/node$i.log.1"; fi
 	"$tmp/sshchat" --addr "127.0.0.1:$((BASE + i))" --data-dir "$tmp/node$i" --host-key "$tmp/node$i.key" \
 		--database-url "$pgurl" --nats-url "nats://127.0.0.1:$natsport" --node-name "node$i" \
-		"${common[@]}" >>"$OUT/node$i.log" 2>&1 &
+		"${common[@]}" >"$OUT/node$i.log" 2>&1 &
 	nodepid[$i]=$!
 	pids+=("${nodepid[$i]}")
 	wait_listening "$OUT/node$i.log" "${nodepid[$i]}"
 }
 # One after the other: the first one migrates the database.
-for i in 1 2 3; do : >"$OUT/node$i.log"; node "$i"; done
+for i in 1 2 3; do rm -f "$OUT/node$i.log"; node "$i"; done
 "$tmp/sshchat" --addr "127.0.0.1:$((BASE + 10))" --data-dir "$tmp/single" --host-key "$tmp/single.key" \
 	"${common[@]}" >"$OUT/single.log" 2>&1 &
 singlepid=$!
