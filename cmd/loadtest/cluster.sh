@@ -41,6 +41,10 @@ LOADFLAGS=${LOADFLAGS:-}
 BURST_N=${BURST_N:-30}
 BURST_RATE=${BURST_RATE:-20}
 
+if ! [[ $DURATION =~ ^[0-9]+s$ ]]; then
+	echo "cluster.sh: DURATION must be whole seconds, like 20s (the kill run kills at half of it)" >&2
+	exit 2
+fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d /tmp/sshchat-cluster.XXXXXX)
 chmod 755 "$tmp"
@@ -160,7 +164,7 @@ loadtest() {
 	report_cpu "$name" "$pg0" "$nats0" "$s0"
 }
 
-half=$(($(echo "$DURATION" | tr -dc 0-9) / 2))s
+half=$((${DURATION%s} / 2))s
 for run in $RUNS; do
 	case $run in
 	single) loadtest single -addr "127.0.0.1:$((BASE + 10))" -pid "$singlepid" -floor ;;
