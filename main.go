@@ -109,6 +109,9 @@ type Config struct {
 	proxyHeaderTimeout time.Duration // 0 means defaultProxyHeaderTimeout (tests lower it)
 	pruneEvery         time.Duration // between pruning passes; 0 means defaultPruneEvery (tests lower it)
 	maxRevoking        int           // revocations at once; 0 means the constant maxRevoking (tests lower it)
+	// allowlistEvery is between the allowlist watcher's looks at the
+	// file; 0 means defaultAllowlistEvery (tests raise it).
+	allowlistEvery time.Duration
 }
 
 // envPrefix is the prefix of every configuration variable.

@@ -61,6 +61,7 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			return
 		case <-t.C:
 		case <-recheck:
+		case <-s.recheck:
 		}
 		recheck = nil
 		set, err := s.authz.check(s.stopWatch)
@@ -126,6 +127,20 @@ func (s *server) watchAllowlist(interval time.Duration) {
 			}
 		}
 		toldMu.Unlock()
+	}
+}
+
+// defaultAllowlistEvery is between the watcher's looks at the
+// authorized-keys file when nothing asks for one sooner.
+const defaultAllowlistEvery = 2 * time.Second
+
+// allowlistChanged asks the watcher to look at the authorized-keys file
+// now (chat.Options.AllowlistChanged: an administrator edited it, on this
+// node or another that shares the file). It does not block.
+func (s *server) allowlistChanged() {
+	select {
+	case s.recheck <- struct{}{}:
+	default: // a look is already asked for
 	}
 }
 

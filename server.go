@@ -56,6 +56,9 @@ type server struct {
 	ending    sync.WaitGroup // endKeys revocations (bans, kicks, removed keys); Add under mu while not stopping
 	stopWatch chan struct{}  // closed at shutdown; ends the allowlist watcher
 	watchDone chan struct{}
+	// recheck asks the allowlist watcher to look at the file now
+	// (capacity 1): it was edited here or on another node.
+	recheck   chan struct{}
 	stopPrune chan struct{} // closed by stopPruner; ends the pruner (retention.go)
 	pruneDone chan struct{}
 	pruneOnce sync.Once
@@ -123,7 +126,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		adm.file.words = adminsWords
 	}
 	s := &server{cfg: cfg, log: logger, store: store, sessions: map[ssh.Session]chan struct{}{},
-		admit: newAdmission(cfg), proxy: newProxyHeaders(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}),
+		admit: newAdmission(cfg), proxy: newProxyHeaders(cfg), stopWatch: make(chan struct{}), watchDone: make(chan struct{}), recheck: make(chan struct{}, 1),
 		stopPrune: make(chan struct{}), pruneDone: make(chan struct{}),
 		admins: adm, adminsDone: make(chan struct{})}
 	s.metrics = newMetrics(s)
@@ -135,7 +138,7 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 	hub, err := chat.NewHub(store, logger.WithPrefix("chat"), chat.Options{RateBurst: cfg.MsgBurst, RatePerSecond: cfg.MsgRate,
 		Metrics: s.metrics, KeyRemoved: func(fp string) { s.endKeySessions(fp) },
 		IsAdmin: adm.isAdmin, EndKeys: func(fps []string, line string) { s.endKeys(fps, line) }, Keys: keys,
-		Limits: s.limitLines, Bus: optionalBus(bus)})
+		Limits: s.limitLines, AllowlistChanged: s.allowlistChanged, Bus: optionalBus(bus)})
 	if err != nil {
 		closeBus(bus)
 		store.Close()
@@ -187,7 +190,11 @@ func newServer(cfg Config, logger *log.Logger) (*server, error) {
 		logger.Warn("no authorized-keys file: any SSH key may join (open server)")
 		close(s.watchDone)
 	} else {
-		go s.watchAllowlist(2 * time.Second)
+		every := cfg.allowlistEvery
+		if every <= 0 {
+			every = defaultAllowlistEvery
+		}
+		go s.watchAllowlist(every)
 	}
 	every := cfg.pruneEvery
 	if every <= 0 {

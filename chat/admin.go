@@ -152,6 +152,7 @@ func (h *Hub) adminChangedLocked(u *userState) {
 	if a := h.adminOnlineLocked(u); a != u.admin {
 		u.admin = a
 		h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
+		h.localPresenceLocked(u.id, "")
 	}
 }
 
@@ -180,7 +181,16 @@ type adminOp struct {
 	write func(ctx context.Context) error
 	apply func()
 	after func()
-	res   chan error
+	// pub, when set, is published to the other nodes once applied
+	// (cluster_sync.go): an event kind and its body.
+	pub *pubEvent
+	res chan error
+}
+
+// pubEvent is an event to publish: its kind and body.
+type pubEvent struct {
+	kind string
+	body any
 }
 
 func (*adminOp) isOp() {}
@@ -202,6 +212,9 @@ func (h *Hub) applyAdmin(o *adminOp) error {
 	}
 	if o.after != nil {
 		o.after()
+	}
+	if o.pub != nil {
+		h.publish(o.pub.kind, o.pub.body)
 	}
 	// The log line names no reason or text: the audit log keeps them.
 	h.log.Info("moderation", "action", o.name, "admin", o.by.user, "target", o.whom)

@@ -134,6 +134,9 @@ func adminKick(ctx context.Context, s *session, rest string) (Reply, error) {
 	h := s.hub
 	h.mu.Lock()
 	_, online := h.users[t.user]
+	if !online { // on another node of a cluster (the roster counts every node's)
+		_, online = h.roster.Lookup(t.user)
+	}
 	q := h.quiet.users[t.user]
 	connected := online || q != nil && len(q.sessions) > 0
 	h.mu.Unlock()
@@ -151,6 +154,7 @@ func adminKick(ctx context.Context, s *session, rest string) (Reply, error) {
 		},
 		apply: func() { h.endUserLocked(t.user, nil, fmt.Errorf("%w: %s", ErrRemoved, line)) },
 		after: func() { h.endKeys(t.fps, line) },
+		pub:   &pubEvent{evMod, modChange{Action: "kick", User: t.user, Keys: t.fps, Line: line}},
 	}
 	if err := s.adminCmd(ctx, o); err != nil {
 		return Reply{}, err
@@ -213,6 +217,7 @@ func adminBan(ctx context.Context, s *session, rest string) (Reply, error) {
 			}
 		},
 		after: func() { h.endKeys(t.fps, line) },
+		pub:   &pubEvent{evMod, modChange{Action: "ban", User: t.user, Keys: t.fps, Line: line}},
 	}
 	if err := s.adminCmd(ctx, o); err != nil {
 		return Reply{}, err
@@ -263,6 +268,7 @@ func adminUnban(ctx context.Context, s *session, rest string) (Reply, error) {
 			}
 			h.mod.mu.Unlock()
 		},
+		pub: &pubEvent{evMod, modChange{Action: "unban", User: t.user, Keys: t.fps}},
 	}
 	err := s.adminCmd(ctx, o)
 	if errors.Is(err, model.ErrNotFound) {
@@ -341,6 +347,8 @@ func adminMute(ctx context.Context, s *session, rest string) (Reply, error) {
 		m.ExpiresAt = &until
 	}
 	by := s.adminName(ctx)
+	muted := "you were muted by " + by + untilText(until) + reasonText(reason) +
+		"; you cannot post in the lobby or rooms; direct messages still work"
 	o := &adminOp{
 		name: "mute",
 		whom: t.name,
@@ -352,9 +360,9 @@ func adminMute(ctx context.Context, s *session, rest string) (Reply, error) {
 			h.mod.mu.Lock()
 			h.mod.mutes[t.user] = m
 			h.mod.mu.Unlock()
-			h.toUserLocked(t.user, NoticeEvent{Text: "you were muted by " + by + untilText(until) + reasonText(reason) +
-				"; you cannot post in the lobby or rooms; direct messages still work"})
+			h.toUserLocked(t.user, NoticeEvent{Text: muted})
 		},
+		pub: &pubEvent{evMod, modChange{Action: "mute", User: t.user, Line: muted}},
 	}
 	if err := s.adminCmd(ctx, o); err != nil {
 		return Reply{}, err
@@ -372,6 +380,7 @@ func adminUnmute(ctx context.Context, s *session, rest string) (Reply, error) {
 	}
 	h := s.hub
 	by := s.adminName(ctx)
+	unmuted := "you were unmuted by " + by + "; you can post again"
 	o := &adminOp{
 		name: "unmute",
 		whom: t.name,
@@ -383,8 +392,9 @@ func adminUnmute(ctx context.Context, s *session, rest string) (Reply, error) {
 			h.mod.mu.Lock()
 			delete(h.mod.mutes, t.user)
 			h.mod.mu.Unlock()
-			h.toUserLocked(t.user, NoticeEvent{Text: "you were unmuted by " + by + "; you can post again"})
+			h.toUserLocked(t.user, NoticeEvent{Text: unmuted})
 		},
+		pub: &pubEvent{evMod, modChange{Action: "unmute", User: t.user, Line: unmuted}},
 	}
 	err = s.adminCmd(ctx, o)
 	if errors.Is(err, model.ErrNotFound) {
@@ -413,12 +423,8 @@ func adminAnnounce(ctx context.Context, s *session, rest string) (Reply, error) 
 			return h.store.RecordAudit(ctx, &model.AuditEntry{ActorID: uint64(s.user), Actor: by, Action: "announce", Reason: text})
 		},
 		apply: func() {
-			h.broadcastLocked(ev)
-			// Quiet sessions that follow a conversation read their events
-			// (tail); one-shot commands do not, and are not sent it.
-			for qs := range h.quiet.follows {
-				qs.push(ev)
-			}
+			h.announceLocked(ev)
+			h.publishLaterLocked(evAnnounce, ev) // to the other nodes' sessions
 		},
 	}
 	if err := s.adminCmd(ctx, o); err != nil {

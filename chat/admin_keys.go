@@ -45,6 +45,7 @@ func adminAuthorize(ctx context.Context, s *session, rest string) (Reply, error)
 	if err != nil {
 		return Reply{}, fmt.Errorf("%w: %s", ErrNotAllowed, SanitizeText(err.Error()))
 	}
+	s.hub.allowlistChanged()
 	if err := s.keyAudit(ctx, "authorize", fp, comment); err != nil {
 		return Reply{Lines: []string{"authorized " + fp}}, err
 	}
@@ -65,6 +66,7 @@ func adminRevoke(ctx context.Context, s *session, rest string) (Reply, error) {
 	if err != nil {
 		return Reply{}, fmt.Errorf("%w: %s", ErrNotAllowed, SanitizeText(err.Error()))
 	}
+	s.hub.allowlistChanged()
 	if err := s.keyAudit(ctx, "revoke", fp, ""); err != nil {
 		return Reply{Lines: []string{fmt.Sprintf("revoked %s", fp)}}, err
 	}

@@ -70,6 +70,7 @@ func (h *Hub) startBus() error {
 		return nil
 	}
 	h.link.bus = h.opts.Bus
+	h.core.up = h.link.bus.Connected()
 	unsub, err := h.link.bus.Subscribe(func(data []byte) {
 		var ev busEvent
 		if err := json.Unmarshal(data, &ev); err != nil {
@@ -87,12 +88,14 @@ func (h *Hub) startBus() error {
 		return fmt.Errorf("subscribe to the cluster bus: %w", err)
 	}
 	h.link.unsub = unsub
+	h.startCluster() // cluster_presence.go
 	return nil
 }
 
 // stopBus unsubscribes; events still queued are applied by the sequencer
 // before it exits.
 func (h *Hub) stopBus() {
+	h.stopCluster() // cluster_presence.go
 	if h.link.unsub != nil {
 		h.link.unsub()
 	}
@@ -100,18 +103,29 @@ func (h *Hub) stopBus() {
 
 // publish tells the other nodes about a change of kind (no-op on a single
 // node). It never blocks on them: a failure is logged once per change of
-// state and the others catch up from the store.
-func (h *Hub) publish(kind string, body any) {
+// state and the others catch up from the store. The error says whether
+// it was sent; most callers need not look.
+func (h *Hub) publish(kind string, body any) error {
 	if h.link.bus == nil {
-		return
+		return nil
 	}
 	data, err := json.Marshal(body)
-	if err == nil {
-		data, err = json.Marshal(busEvent{Node: h.link.bus.Node(), Kind: kind, Body: data})
-	}
 	if err != nil {
 		h.log.Error("bus: encode event", "kind", kind, "err", err)
-		return
+		return err
+	}
+	return h.publishRaw(kind, data)
+}
+
+// publishRaw publishes an event whose body is encoded already.
+func (h *Hub) publishRaw(kind string, body json.RawMessage) error {
+	if h.link.bus == nil {
+		return nil
+	}
+	data, err := json.Marshal(busEvent{Node: h.link.bus.Node(), Kind: kind, Body: body})
+	if err != nil {
+		h.log.Error("bus: encode event", "kind", kind, "err", err)
+		return err
 	}
 	err = h.link.bus.Publish(data)
 	h.link.mu.Lock()
@@ -123,12 +137,19 @@ func (h *Hub) publish(kind string, body any) {
 	} else if changed {
 		h.log.Info("bus: publishing again")
 	}
+	return err
 }
 
 // applyRemote applies another node's event (in the sequencer).
 func (h *Hub) applyRemote(o *remoteOp) {
+	if h.applyCluster(o.ev) { // cluster_order.go, cluster_presence.go
+		return
+	}
 	switch o.ev.Kind {
 	default:
+		if h.applySynced(o.ev) { // cluster_sync.go
+			return
+		}
 		h.log.Debug("bus: event of unknown kind", "kind", o.ev.Kind, "node", o.ev.Node)
 	}
 }
@@ -140,4 +161,14 @@ func (h *Hub) decodeBody(ev busEvent, v any) bool {
 		return false
 	}
 	return true
+}
+
+// mustJSON encodes v, which is one of this package's event bodies (that
+// always encode); null if it did not.
+func mustJSON(v any) json.RawMessage {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return data
 }

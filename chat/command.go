@@ -216,12 +216,12 @@ func cmdWho(_ context.Context, s *session, _ ConvID, _ string) (Reply, error) {
 	h := s.hub
 	h.mu.Lock()
 	var names []string
-	for _, u := range h.users {
-		n := u.handle
-		if h.adminOnlineLocked(u) {
+	for _, p := range h.everyoneOnlineLocked() { // on every node
+		n := p.Handle
+		if p.Admin {
 			n += " (admin)"
 		}
-		if u.status == Away {
+		if p.Status == Away {
 			n += " (away)"
 		}
 		names = append(names, n)
@@ -250,6 +250,8 @@ func cmdWhois(ctx context.Context, s *session, _ ConvID, arg string) (Reply, err
 	if o, ok := h.users[UserID(u.ID)]; ok {
 		p = o.presence()
 		admin = h.adminOnlineLocked(o)
+	} else if rp, ok := h.remotePresenceLocked(UserID(u.ID)); ok {
+		p, admin = rp, rp.Admin // online on another node
 	}
 	h.mu.Unlock()
 	handle := p.Handle

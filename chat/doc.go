@@ -127,6 +127,30 @@
 //     register and follow under Hub.mu, not through the sequencer, since
 //     they change nothing another session sees. Their sends take one
 //     per-user bucket that outlives the sessions (attach.go).
+//   - State carried between nodes (cluster_sync.go). In a cluster
+//     (Options.Bus) every change another node must learn is published
+//     after its commit, by the op that made it, and applied on each other
+//     node by its sequencer (remoteOp), so it takes one place there among
+//     that node's own changes. What a node holds in memory is re-read
+//     from the store, which stays the truth: a room's members, invitations,
+//     bans, roles and topic (on a room event, and on a line of record of a
+//     loaded room, remoteLine, before the line is fanned out, so the line
+//     and every later message go to the members the store has), a user's
+//     block list (so messages from the blocked stop reaching the blocker
+//     there too), the bans and mutes in force. The event then says whom to
+//     tell what a local change tells: a room's joiner, invitee, removed
+//     user (their tails end), new role or topic; the user's contacts,
+//     settings, edits and deletions (to the sessions that could see the
+//     message), read markers; a banned or kicked user's sessions end and
+//     Options.EndKeys is called on every node, as is Options.KeyRemoved
+//     for /keys remove and Options.AllowlistChanged after /admin authorize
+//     or revoke. A rename's line (remoteLine) renames the user there. A
+//     node whose bus connection comes back re-reads all of this state
+//     (Hub.resync) and has the others do the same: sessions of keys
+//     banned meanwhile end, members are told what changed in the rooms
+//     loaded there, and users whose block list changed get their
+//     contacts; settings, edits and read markers missed meanwhile are
+//     read at the next login or history read.
 //   - Administration (admin.go). Administrators are keys: Hub.isAdmin asks
 //     Options.IsAdmin about the fingerprint a session authenticated with,
 //     at each use, so a change of the operator's list takes effect at
@@ -146,6 +170,24 @@
 //     administrator (Presence.Admin, the roster's mark) is published like
 //     any presence change, by the sequencer: when a session comes or goes
 //     and when the operator's list changes (Hub.AdminsChanged).
+//   - Several nodes (Options.Bus; cluster.go, cluster_order.go,
+//     cluster_presence.go). Hubs sharing one database publish what they
+//     commit and change; the store stays the truth. Every committed
+//     message (sends, lines of record, rename lines) is published after
+//     its commit and fanned out on every node, its own commits included,
+//     through one orderer per conversation that follows the store's Prev
+//     chain: a message is shown after its predecessor, never twice, and a
+//     predecessor that does not come on the bus in time is read from the
+//     store, so a node dying between commit and publish loses nothing for
+//     the others. Each node routes what it receives by its own state and
+//     the rules above (blocks, membership, offline routing decided by the
+//     committing node). Presence counts sessions on every node (each
+//     node's changes and heartbeat); a node silent for deadAfter is gone,
+//     its users offline unless online elsewhere and its offline claims
+//     (which carry its name) released. A node whose bus is down goes on
+//     locally, tells its sessions, and on return catches up from the
+//     store. All of it is applied in the sequencer; gap and tick timers
+//     only submit ops.
 //
 // Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
 // never the reverse. session.claimMu is held around store I/O, never with Hub.mu

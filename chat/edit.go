@@ -137,37 +137,45 @@ func (h *Hub) edit(o *editOp) editResult {
 	m.Body, m.Edited, m.Deleted = o.body, now, o.del
 	h.locked(func() {
 		h.recent.reset() // a stored message now reads differently
-		ev := EditEvent{Message: m}
-		switch {
-		case room != nil:
-			if r := room; r.fan == nil || r.fanGen != h.usersGen {
-				h.rebuildFanLocked(r)
-			}
-			for _, e := range room.fan {
-				if !e.u.blocked[m.From] {
-					for s := range e.u.sessions {
-						s.push(ev)
-					}
-				}
-			}
-		case o.conv == Lobby:
-			for _, u := range h.users {
-				if !u.blocked[m.From] {
-					for s := range u.sessions {
-						s.push(ev)
-					}
-				}
-			}
-		default:
-			h.toUserLocked(m.From, ev)
-			if peer, ok := directPeer(o.conv, m.From); ok && peer != m.From {
-				if p, ok := h.users[peer]; ok && !p.blocked[m.From] {
-					h.toUserLocked(peer, ev)
+		h.editFanoutLocked(room, m)
+	})
+	h.publish(evEdit, editChange{Message: m}) // other nodes (cluster_sync.go)
+	return editResult{msg: m}
+}
+
+// editFanoutLocked tells the sessions that could see m (room: its room,
+// nil for the lobby and direct conversations) that it now reads as m, by
+// the rules of its fan-out (Hub.mu held).
+func (h *Hub) editFanoutLocked(room *roomState, m Message) {
+	ev := EditEvent{Message: m}
+	switch {
+	case room != nil:
+		if r := room; r.fan == nil || r.fanGen != h.usersGen {
+			h.rebuildFanLocked(r)
+		}
+		for _, e := range room.fan {
+			if !e.u.blocked[m.From] {
+				for s := range e.u.sessions {
+					s.push(ev)
 				}
 			}
 		}
-	})
-	return editResult{msg: m}
+	case m.Conv == Lobby:
+		for _, u := range h.users {
+			if !u.blocked[m.From] {
+				for s := range u.sessions {
+					s.push(ev)
+				}
+			}
+		}
+	default:
+		h.toUserLocked(m.From, ev)
+		if peer, ok := directPeer(m.Conv, m.From); ok && peer != m.From {
+			if p, ok := h.users[peer]; ok && !p.blocked[m.From] {
+				h.toUserLocked(peer, ev)
+			}
+		}
+	}
 }
 
 // cmdEdit replaces the body of the user's last message in the

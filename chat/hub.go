@@ -68,6 +68,12 @@ type Options struct {
 	// on the administrator's goroutine, outside Hub.mu, and may call the
 	// hub.
 	Limits func(ctx context.Context) []string
+	// AllowlistChanged, when set, is called after /admin authorize or
+	// /admin revoke edited the authorized-keys file (Keys), on this node
+	// and, through the Bus, on every other: the server re-reads its file
+	// at once and ends the sessions it no longer admits, instead of
+	// waiting for its watcher's next look. It must not block.
+	AllowlistChanged func()
 	// Bus, when set, joins this hub to the other nodes that share its
 	// store (cluster.go); nil: a single node.
 	Bus Bus
@@ -153,7 +159,8 @@ type Hub struct {
 
 	mod moderation // server-wide bans and mutes (admin.go)
 
-	link busLink // to the other nodes of a cluster (cluster.go)
+	link busLink     // to the other nodes of a cluster (cluster.go)
+	core clusterCore // messages and presence across nodes (cluster_order.go, cluster_presence.go)
 }
 
 var _ Broker = (*Hub)(nil)
@@ -186,7 +193,17 @@ func (u *userState) live() bool {
 // NewHub starts a hub over store. Close stops it.
 func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 	opts.defaults()
-	if err := store.ReleaseAllClaims(context.Background()); err != nil {
+	// Offline claims carry the node's name in a cluster, so that a node
+	// releases only its own (the others' are held by live sessions).
+	claimPrefix := ""
+	if opts.Bus != nil {
+		claimPrefix = opts.Bus.Node() + "/"
+	}
+	release := store.ReleaseAllClaims
+	if claimPrefix != "" {
+		release = func(ctx context.Context) error { return store.ReleaseClaimsPrefix(ctx, claimPrefix) }
+	}
+	if err := release(context.Background()); err != nil {
 		return nil, fmt.Errorf("release offline claims: %w", err)
 	}
 	h := &Hub{
@@ -194,7 +211,7 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		store:   store,
 		log:     logger,
 		opts:    opts,
-		boot:    strconv.FormatInt(opts.Now().UnixNano(), 36),
+		boot:    claimPrefix + strconv.FormatInt(opts.Now().UnixNano(), 36),
 		ops:     make(chan op, 1024),
 		logins:  make(chan op, 1024),
 		stop:    make(chan struct{}),
@@ -209,6 +226,13 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 	}
 	h.seen.init()
 	h.marks.init()
+	if opts.Bus != nil {
+		// Where this node joins the cluster's order: anything committed
+		// after is told or read from the store (cluster_order.go).
+		if err := h.startOrder(context.Background()); err != nil {
+			return nil, err
+		}
+	}
 	go h.sequence()
 	go h.seen.run(h)
 	go h.marks.run(h)
@@ -216,14 +240,16 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		_ = h.Close(context.Background())
 		return nil, err
 	}
+	h.watchBus() // cluster_sync.go
 	return h, nil
 }
 
-// Online returns how many users are online.
+// Online returns how many users are online, on every node of a cluster
+// (each once).
 func (h *Hub) Online() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.users)
+	return h.onlineCountLocked()
 }
 
 // Authenticate returns the account owning key.
@@ -382,6 +408,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("close hub: %w", ctx.Err())
 	}
+	h.stopOrder() // the gap timers (cluster_order.go)
 	h.mu.Lock()
 	now := h.opts.Now()
 	for id, u := range h.users {
@@ -552,8 +579,8 @@ func (h *Hub) contacts(ctx context.Context, me UserID) ([]uint64, []Contact, err
 	h.mu.Lock()
 	for _, u := range users {
 		p := Presence{User: UserID(u.ID), Handle: u.Handle, LastSeen: h.seen.of(UserID(u.ID), u.LastSeen)}
-		if o, ok := h.users[UserID(u.ID)]; ok {
-			p = o.presence()
+		if o, ok := h.presenceLocked(UserID(u.ID)); ok {
+			p = o
 		}
 		out = append(out, Contact{Presence: p, Blocked: bset[u.ID]})
 	}

@@ -185,5 +185,6 @@ func (s *session) removeKey(ctx context.Context, fp string) (Reply, error) {
 	if f := s.hub.opts.KeyRemoved; f != nil {
 		f(fp)
 	}
+	s.hub.publish(evKeyRemoved, keyRef{Fingerprint: fp}) // every node ends its sessions (cluster_sync.go)
 	return Reply{Lines: []string{"Removed key " + fp + "; its open sessions are ended."}}, nil
 }

@@ -147,8 +147,8 @@ func cmdMembers(ctx context.Context, s *session, conv ConvID, _ string) (Reply, 
 	name = r.name
 	for id, role := range r.members {
 		e := entry{id: id, role: role}
-		if u, ok := h.users[id]; ok {
-			e.handle, e.online = u.handle, true
+		if p, ok := h.presenceLocked(id); ok { // on any node
+			e.handle, e.online = p.Handle, true
 		}
 		es = append(es, e)
 	}

@@ -169,6 +169,14 @@ func (h *Hub) rebuildFanLocked(r *roomState) {
 // onlineLocked counts the room's members online now (Hub.mu held).
 func (h *Hub) onlineLocked(r *roomState) int {
 	n := 0
+	if len(h.core.peers) > 0 {
+		for id := range r.members {
+			if h.onlineAnywhereLocked(id) {
+				n++
+			}
+		}
+		return n
+	}
 	if len(r.members) <= len(h.users) {
 		for id := range r.members {
 			if _, ok := h.users[id]; ok {
@@ -215,6 +223,9 @@ type roomOp struct {
 	tname   string // the target's handle
 	text    string // topic or reason
 	res     chan roomResult
+	// change is what the other nodes of a cluster are told once it is
+	// applied (nil: nothing changed).
+	change *roomChange
 }
 
 type roomResult struct {
@@ -237,10 +248,24 @@ func notIn(conv ConvID) error {
 	return fmt.Errorf("%w: you are not in %s", ErrNotAllowed, SanitizeText(clipRunes(string(conv), 32)))
 }
 
-// applyRoom applies a roomOp: checks it against the room's state, writes
-// the change with its history line, updates the state and tells those
-// concerned.
+// applyRoom applies a roomOp (changeRoom), then tells the other nodes of
+// a cluster what changed.
 func (h *Hub) applyRoom(o *roomOp) roomResult {
+	res := h.changeRoom(o)
+	if o.change != nil {
+		h.publish(evRoom, o.change)
+	}
+	return res
+}
+
+// changed records the change o made, for the other nodes (applyRoom).
+func (o *roomOp) changed(op string, target UserID, reason string) {
+	o.change = &roomChange{Conv: o.conv, Op: op, Actor: o.s.user, Target: target, Reason: reason}
+}
+
+// changeRoom checks a roomOp against the room's state, writes the change
+// with its history line, updates the state and tells those concerned.
+func (h *Hub) changeRoom(o *roomOp) roomResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	me := o.s.user
@@ -313,6 +338,7 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 			h.toUserLocked(me, ConversationEvent{Conversation: c})
 			h.publishRoomNoticeLocked(r, n)
 		})
+		o.changed("join", me, "")
 		return roomResult{conv: c}
 	}
 	if !member {
@@ -345,6 +371,7 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 			h.removedLocked(me, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true, Reason: "you left " + name})
 			h.publishRoomNoticeLocked(r, n)
 		})
+		o.changed("part", me, "you left "+name)
 		return roomResult{lines: []string{"you left " + name}}
 	case opInvite:
 		if private {
@@ -364,11 +391,13 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 		if err := h.wrote(h.store.InviteToRoom(ctx, r.id, uint64(o.target), uint64(me), n), "/invite", o.tname+" was not invited"); err != nil {
 			return roomResult{err: err}
 		}
+		reason := myHandle + " invited you to " + name + "; /join " + name + " to join"
 		h.locked(func() {
 			r.invited[o.target] = true
-			h.toUserLocked(o.target, ConversationEvent{Conversation: r.conversation(o.target), Reason: myHandle + " invited you to " + name + "; /join " + name + " to join"})
+			h.toUserLocked(o.target, ConversationEvent{Conversation: r.conversation(o.target), Reason: reason})
 			h.publishRoomNoticeLocked(r, n)
 		})
+		o.changed("invite", o.target, reason)
 		return roomResult{lines: []string{"invited " + o.tname + " to " + name}}
 	case opKick:
 		if err := needOp(); err != nil {
@@ -385,12 +414,14 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 		if err := h.wrote(h.store.LeaveRoom(ctx, r.id, uint64(o.target), n), "/kick", o.tname+" is still in "+name); err != nil {
 			return roomResult{err: err}
 		}
+		reason := withReason(myHandle+" kicked you from "+name, o.text)
 		h.locked(func() {
 			delete(r.members, o.target)
 			h.removedLocked(o.target, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true,
-				Reason: withReason(myHandle+" kicked you from "+name, o.text)})
+				Reason: reason})
 			h.publishRoomNoticeLocked(r, n)
 		})
+		o.changed("kick", o.target, reason)
 		return roomResult{}
 	case opBan:
 		if err := needOp(); err != nil {
@@ -406,16 +437,21 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 		if err := h.wrote(h.store.BanFromRoom(ctx, r.id, uint64(o.target), uint64(me), o.text, n), "/ban", o.tname+" is not banned"); err != nil {
 			return roomResult{err: err}
 		}
+		reason := "" // told only to a member or an invited user
+		if tmember || tinvited {
+			reason = withReason(myHandle+" banned you from "+name, o.text)
+		}
 		h.locked(func() {
 			delete(r.members, o.target)
 			delete(r.invited, o.target)
 			r.banned[o.target] = true
-			if tmember || tinvited {
+			if reason != "" {
 				h.removedLocked(o.target, ConversationEvent{Conversation: Conversation{ID: r.conv, Kind: KindRoom, Name: name}, Removed: true,
-					Reason: withReason(myHandle+" banned you from "+name, o.text)})
+					Reason: reason})
 			}
 			h.publishRoomNoticeLocked(r, n)
 		})
+		o.changed("ban", o.target, reason)
 		return roomResult{}
 	case opUnban:
 		if err := needOp(); err != nil {
@@ -432,6 +468,7 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 			delete(r.banned, o.target)
 			h.publishRoomNoticeLocked(r, n)
 		})
+		o.changed("unban", o.target, "")
 		return roomResult{}
 	case opOp, opDeop:
 		if role != RoleOwner {
@@ -459,6 +496,7 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 			h.toUserLocked(o.target, ConversationEvent{Conversation: r.conversation(o.target)})
 			h.publishRoomNoticeLocked(r, n)
 		})
+		o.changed(cmd[1:], o.target, "")
 		return roomResult{}
 	case opTopic:
 		if err := needOp(); err != nil {
@@ -479,6 +517,7 @@ func (h *Hub) applyRoom(o *roomOp) roomResult {
 			}
 			h.publishRoomNoticeLocked(r, n)
 		})
+		o.changed("topic", 0, "")
 		return roomResult{}
 	}
 	return roomResult{err: fmt.Errorf("room op %d: %w", o.kind, ErrUsage)}
@@ -515,6 +554,7 @@ func (h *Hub) createRoom(ctx context.Context, o *roomOp, myHandle string, notice
 		h.toUserLocked(o.s.user, ConversationEvent{Conversation: c})
 		h.publishRoomNoticeLocked(r, n)
 	})
+	o.changed("create", o.s.user, "")
 	h.log.Info("room created", "user", o.s.user, "room", o.name, "private", o.private)
 	return roomResult{conv: c}
 }
@@ -524,6 +564,12 @@ func (h *Hub) createRoom(ctx context.Context, o *roomOp, myHandle string, notice
 // order, so the recent cache takes it).
 func (h *Hub) publishRoomNoticeLocked(r *roomState, n *model.Message) {
 	r.fan = nil // every change of the room comes with a notice
+	if h.clustered() {
+		// Published and fanned out in its conversation's order after the
+		// op (clusterFlush, cluster_order.go).
+		h.core.lines = append(h.core.lines, noticeLine(r, n))
+		return
+	}
 	m := toMessage(*n)
 	h.recent.add(m)
 	h.roomFanoutLocked(r, m)

@@ -233,7 +233,14 @@ func (h *Hub) apply(batch []op) {
 			o.res <- h.edit(o)
 		case *remoteOp: // cluster.go
 			h.applyRemote(o)
+		case *gapOp: // cluster_order.go
+			h.applyGap(o)
+		case *clusterTickOp: // cluster_presence.go
+			h.applyTick()
+		case *busStateOp:
+			h.applyBusState(o)
 		}
+		h.clusterFlush() // what the op committed or changed, for the other nodes
 	}
 	h.flushSends(batch[start:])
 }
@@ -333,11 +340,12 @@ func (h *Hub) flushSends(ops []op) {
 			}
 			sends = append(sends, s)
 			if s.peer != 0 && !s.peerGone {
-				if p, online := h.users[s.peer]; !online || !p.live() {
+				if p, online := h.users[s.peer]; (!online || !p.live()) && !h.remoteOnlineLocked(s.peer) {
 					// Offline, or its last sessions are closing (their
-					// leaves wait behind sends): kept for the next login.
+					// leaves wait behind sends), and on no other node:
+					// kept for the next login.
 					s.msg.OfflineFor = uint64(s.peer)
-				} else if p.blocked[UserID(s.msg.SenderID)] {
+				} else if online && p.blocked[UserID(s.msg.SenderID)] {
 					// Blocked since send checked the store: the in-memory
 					// block list is current.
 					s.peerGone = true
@@ -372,28 +380,9 @@ func (h *Hub) flushSends(ops []op) {
 	h.health.ok()
 	h.opts.Metrics.Committed(len(msgs), committed.Sub(start))
 
-	h.locked(func() {
-		for _, s := range sends {
-			m := toMessage(s.msg)
-			h.recent.add(m)
-			if s.room != nil {
-				h.roomFanoutLocked(s.room, m)
-			} else if s.peer == 0 {
-				h.lobbyFanoutLocked(m)
-			} else {
-				sender := m.FromHandle
-				peerHandle := s.peerHandle
-				if p, ok := h.users[s.peer]; ok {
-					peerHandle = p.handle
-				}
-				h.toUserLocked(m.From, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: peerHandle, Peer: s.peer}})
-				if !s.peerGone && s.msg.OfflineFor == 0 {
-					h.toUserLocked(s.peer, MessageEvent{Message: m, Conversation: Conversation{ID: m.Conv, Kind: KindDirect, Name: sender, Peer: m.From}})
-				}
-			}
-			h.quietFanOutLocked(s, m) // sessions of Attach (attach.go)
-		}
-	})
+	for _, s := range sends {
+		h.commitLine(sendLine(s)) // cluster_order.go: published, then in order
+	}
 	h.opts.Metrics.FannedOut(time.Since(committed))
 	for _, s := range sends {
 		s.res <- sendResult{msg: toMessage(s.msg), offline: s.msg.OfflineFor != 0}
@@ -433,7 +422,7 @@ func (h *Hub) mentionsLocked(s *sendOp) []model.Mention {
 		if online && u.blocked[from] {
 			continue
 		}
-		out = append(out, model.Mention{UserID: uint64(id), Offline: !online || !u.live()})
+		out = append(out, model.Mention{UserID: uint64(id), Offline: (!online || !u.live()) && !h.remoteOnlineLocked(id)})
 	}
 	return out
 }
@@ -462,9 +451,22 @@ func (h *Hub) join(o *joinOp) {
 		u.sessions[s] = struct{}{}
 		if !ok {
 			u.admin = h.adminOnlineLocked(u)
-			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
+			if rp, elsewhere := h.remotePresenceLocked(s.user); elsewhere {
+				// Online on another node already: the same user, with the
+				// status they have there; not a newcomer.
+				u.status, u.reason = rp.Status, rp.Reason
+				if p := u.presence(); p != rp {
+					h.publishPresenceLocked(PresenceEvent{Presence: p})
+				}
+			} else {
+				h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), Joined: true})
+			}
+			h.localPresenceLocked(s.user, "")
 		} else {
 			h.adminChangedLocked(u)
+		}
+		if h.clustered() && !h.core.up {
+			s.push(NoticeEvent{Text: LinkDownNotice})
 		}
 	})
 	o.res <- joinResult{}
@@ -487,6 +489,14 @@ func (h *Hub) leave(s *session) {
 		if last {
 			delete(h.users, s.user)
 			h.usersGen++
+			h.localPresenceLocked(s.user, "")
+			if rp, elsewhere := h.remotePresenceLocked(s.user); elsewhere {
+				// Still online on another node.
+				if rp != u.presence() {
+					h.publishPresenceLocked(PresenceEvent{Presence: rp})
+				}
+				return
+			}
 			p := u.presence()
 			p.Status = Offline
 			p.Reason = ""
@@ -517,23 +527,28 @@ func (h *Hub) rename(o *renameOp) error {
 	now := h.opts.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	notice := &model.Message{
+		Conv: string(Lobby), SenderID: uint64(id), SenderHandle: o.display,
+		Kind: model.KindRename, Body: old + " is now known as " + o.display, CreatedAt: now,
+	}
 	err := h.wrote(h.store.RenameUser(ctx, model.Rename{
 		UserID: uint64(id), Handle: o.display, HandleKey: o.key,
 		At: now, HoldUntil: now.Add(h.opts.HandleHold),
-		Notice: &model.Message{
-			Conv: string(Lobby), SenderID: uint64(id), SenderHandle: o.display,
-			Kind: model.KindRename, Body: old + " is now known as " + o.display, CreatedAt: now,
-		},
+		Notice: notice,
 	}), "rename", "your handle was not changed")
 	h.recent.reset() // the rename line bypassed it, and shown handles changed
 	if err != nil {
 		return err
 	}
+	// The line takes its place in the lobby's order on every node (it is
+	// shown as the PresenceEvent below, not as a message).
+	h.commitLine(&line{M: toMessage(*notice), Prev: MessageID(notice.Prev)})
 	h.renamed[id] = o.display
 	h.locked(func() {
 		if u, ok := h.users[id]; ok {
 			u.handle = o.display
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence(), OldHandle: old})
+			h.localPresenceLocked(id, old)
 			// The user's sessions get this line at once (presence is
 			// throttled in the UI, notices are not).
 			h.toUserLocked(id, NoticeEvent{Text: "you are now known as " + o.display})
@@ -550,6 +565,7 @@ func (h *Hub) setStatus(o *statusOp) error {
 		if u, ok := h.users[o.s.user]; ok {
 			u.status, u.reason = o.status, o.reason
 			h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
+			h.localPresenceLocked(u.id, "")
 			err = nil
 		}
 	})
@@ -575,15 +591,7 @@ func (h *Hub) changeList(o *listOp) error {
 	if err != nil {
 		return fmt.Errorf("/%s: load contacts: %w", o.name, err)
 	}
-	h.locked(func() {
-		if u, ok := h.users[o.s.user]; ok {
-			u.blocked = make(map[UserID]bool, len(blocked))
-			for _, b := range blocked {
-				u.blocked[UserID(b)] = true
-			}
-		}
-		h.toUserLocked(o.s.user, ContactsEvent{Contacts: contacts})
-		h.quietBlockedLocked(o.s.user, blocked) // sessions of Attach (attach.go)
-	})
+	h.locked(func() { h.installListsLocked(o.s.user, blocked, contacts) })
+	h.publish(evList, userRef{User: o.s.user}) // other nodes (cluster_sync.go)
 	return nil
 }

@@ -399,14 +399,9 @@ func (s *session) MarkRead(ctx context.Context, conv ConvID, upTo MessageID) err
 	// the user's other sessions are told now, so that their counts follow.
 	h.marks.note(s.user, conv, upTo)
 	h.mu.Lock()
-	if u, ok := h.users[s.user]; ok {
-		for o := range u.sessions {
-			if o != s {
-				o.push(ReadEvent{Conv: conv, UpTo: upTo})
-			}
-		}
-	}
+	h.readLocked(s.user, s, conv, upTo)
 	h.mu.Unlock()
+	h.publish(evRead, readChange{User: s.user, Conv: conv, UpTo: upTo}) // other nodes (cluster_sync.go)
 	return nil
 }
 
@@ -517,7 +512,7 @@ func (s *session) Rooms(ctx context.Context, after string, n int) ([]RoomInfo, e
 	defer h.mu.Unlock()
 	for i, l := range rows {
 		if lobby && l.Room.NameKey > lobbyKey {
-			out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: len(h.users), Joined: true})
+			out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: h.onlineCountLocked(), Joined: true})
 			lobby = false
 		}
 		info := RoomInfo{ID: RoomConv(l.Room.NameKey), Name: l.Room.Name, Topic: l.Room.Topic, Members: l.Members, Joined: l.Joined}
@@ -527,7 +522,7 @@ func (s *session) Rooms(ctx context.Context, after string, n int) ([]RoomInfo, e
 		out = append(out, info)
 	}
 	if lobby {
-		out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: len(h.users), Joined: true})
+		out = append(out, RoomInfo{ID: Lobby, Name: string(Lobby), Members: everyone, Online: h.onlineCountLocked(), Joined: true})
 	}
 	if len(out) > n {
 		out = out[:n]

@@ -176,6 +176,7 @@ func (h *Hub) setSetting(o *settingOp) error {
 	}
 	st := h.loadSettings(ctx, o.s.user)
 	h.locked(func() { h.toUserLocked(o.s.user, SettingsEvent{Settings: st}) })
+	h.publish(evSetting, userRef{User: o.s.user}) // other nodes (cluster_sync.go)
 	return nil
 }
 

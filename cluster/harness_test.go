@@ -86,6 +86,7 @@ type node struct {
 	name  string
 	hub   *chat.Hub
 	bus   *NATS
+	lossy *lossyBus // the bus the hub uses, when the test can make it lose events
 	store *model.DB
 }
 
@@ -120,18 +121,30 @@ func (c *testCluster) openStore() *model.DB {
 }
 
 // startNode starts one node; it is stopped at the end of the test.
-func (c *testCluster) startNode(name string) *node {
+func (c *testCluster) startNode(name string) *node { return c.startNodeWith(name, false) }
+
+// startLossyNode starts a node whose hub publishes through a lossyBus.
+func (c *testCluster) startLossyNode(name string) *node { return c.startNodeWith(name, true) }
+
+func (c *testCluster) startNodeWith(name string, lossy bool) *node {
 	c.t.Helper()
 	store := c.openStore()
 	bus, err := Connect(c.nats.url(), name, testLogger{c.t, name})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	hub, err := chat.NewHub(store, testLogger{c.t, name}, chat.Options{RateBurst: 1000, RatePerSecond: 1000, Bus: bus})
+	nd := &node{name: name, bus: bus, store: store}
+	var hbus chat.Bus = bus
+	if lossy {
+		nd.lossy = &lossyBus{NATS: bus}
+		hbus = nd.lossy
+	}
+	hub, err := chat.NewHub(store, testLogger{c.t, name}, chat.Options{RateBurst: 1000, RatePerSecond: 1000, Bus: hbus,
+		IsAdmin: func(fp string) bool { return strings.HasPrefix(fp, "SHA256:test-boss-") }})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	nd := &node{name: name, hub: hub, bus: bus, store: store}
+	nd.hub = hub
 	c.t.Cleanup(nd.stop)
 	return nd
 }
@@ -147,7 +160,8 @@ func (nd *node) stop() {
 	nd.hub = nil
 }
 
-// account registers a user (on node 0) with a fresh key.
+// account registers a user (on node 0) with a fresh key; "boss" is an
+// administrator.
 func (c *testCluster) account(handle string) chat.Account {
 	c.t.Helper()
 	c.mu.Lock()
@@ -197,5 +211,122 @@ func messageText(body string) func(chat.Event) bool {
 	return func(ev chat.Event) bool {
 		m, ok := ev.(chat.MessageEvent)
 		return ok && m.Message.Body == body
+	}
+}
+
+// lossyBus is a node's bus that the test can make lose what it publishes:
+// the next few lines (a publish lost, or a node killed between its commit
+// and its publish), or everything (a node gone silent).
+type lossyBus struct {
+	*NATS
+	mu        sync.Mutex
+	dropLines int
+	silent    bool
+}
+
+// Publish drops what the test asked it to, reporting it sent.
+func (b *lossyBus) Publish(data []byte) error {
+	b.mu.Lock()
+	drop := b.silent
+	if !drop && b.dropLines > 0 && strings.Contains(string(data), `"k":"line"`) {
+		b.dropLines--
+		drop = true
+	}
+	b.mu.Unlock()
+	if drop {
+		return nil
+	}
+	return b.NATS.Publish(data)
+}
+
+func (b *lossyBus) dropNextLines(n int) {
+	b.mu.Lock()
+	b.dropLines = n
+	b.mu.Unlock()
+}
+
+func (b *lossyBus) silence() {
+	b.mu.Lock()
+	b.silent = true
+	b.mu.Unlock()
+}
+
+// recorder keeps every event of a session, read on its own goroutine, for
+// tests that look at the whole sequence.
+type recorder struct {
+	t   testing.TB
+	s   chat.Session
+	mu  sync.Mutex
+	evs []chat.Event
+}
+
+// record starts reading s's events.
+func record(t testing.TB, s chat.Session) *recorder {
+	r := &recorder{t: t, s: s}
+	go func() {
+		for ev := range s.Events() {
+			r.mu.Lock()
+			r.evs = append(r.evs, ev)
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+// events returns a copy of what was received so far.
+func (r *recorder) events() []chat.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]chat.Event(nil), r.evs...)
+}
+
+// messages returns the messages of conv received so far, in order.
+func (r *recorder) messages(conv chat.ConvID) []chat.Message {
+	var out []chat.Message
+	for _, ev := range r.events() {
+		if m, ok := ev.(chat.MessageEvent); ok && m.Message.Conv == conv {
+			out = append(out, m.Message)
+		}
+	}
+	return out
+}
+
+// wait polls until cond holds for the events so far, failing after d.
+func (r *recorder) wait(d time.Duration, what string, cond func([]chat.Event) bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond(r.events()) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("waiting for %s: nothing after %s (session err: %v)", what, d, r.s.Err())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitBody waits for a message with this body.
+func (r *recorder) waitBody(d time.Duration, body string) chat.Message {
+	r.t.Helper()
+	var got chat.Message
+	r.wait(d, "message "+body, func(evs []chat.Event) bool {
+		for _, ev := range evs {
+			if m, ok := ev.(chat.MessageEvent); ok && m.Message.Body == body {
+				got = m.Message
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// waitUntil polls cond until it holds, failing after d.
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not after %s", what, d)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -84,6 +84,22 @@ func insertChained(ctx context.Context, tx querier, msgs []*Message, now time.Ti
 	return nil
 }
 
+// NewestMessageID returns the ID of the newest message committed in any
+// conversation (0: none). A node reads it as it joins a cluster: a message
+// with a greater ID was committed after, so the node is told of it or reads
+// it from the store.
+func (d *DB) NewestMessageID(ctx context.Context) (int64, error) {
+	const op = "newest message id"
+	if err := d.check(op); err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := d.rdb.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM messages`).Scan(&id); err != nil {
+		return 0, d.wrap(op, err)
+	}
+	return id, nil
+}
+
 // migrateConvHeads creates conv_heads and starts each conversation's head
 // at its newest message.
 func migrateConvHeads(tx *gorm.DB) error {

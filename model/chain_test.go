@@ -63,3 +63,23 @@ func TestPrevChainsEachConversationInCommitOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestNewestMessageIDIsTheGreatestCommittedInAnyConversation: a node
+// joining a cluster starts from it; an empty store says 0.
+func TestNewestMessageIDIsTheGreatestCommittedInAnyConversation(t *testing.T) {
+	ctx := context.Background()
+	d, _ := openTest(t)
+	if id, err := d.NewestMessageID(ctx); err != nil || id != 0 {
+		t.Fatalf("empty store: %d, %v; want 0", id, err)
+	}
+	batch := []*Message{
+		{Conv: "#lobby", SenderID: 1, SenderHandle: "a", Body: "one"},
+		{Conv: "#ops", SenderID: 1, SenderHandle: "a", Body: "two"},
+	}
+	if err := d.AppendMessages(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := d.NewestMessageID(ctx); err != nil || id != batch[1].ID {
+		t.Fatalf("got %d, %v; want %d", id, err, batch[1].ID)
+	}
+}

@@ -30,6 +30,11 @@ const (
 		WHERE recipient_id = ? AND delivered_at IS NULL AND claim = ?`
 	qReleaseAll = `UPDATE deliveries SET claim = ''
 		WHERE delivered_at IS NULL AND claim <> ''`
+	// qReleasePrefix releases the claims that start with a prefix (args:
+	// its length, the prefix); substr, not LIKE, so that no character of
+	// the prefix is a wildcard.
+	qReleasePrefix = `UPDATE deliveries SET claim = ''
+		WHERE delivered_at IS NULL AND claim <> '' AND substr(claim, 1, ?) = ?`
 )
 
 // errEmptyClaim rejects the empty claim, which is how unclaimed deliveries
@@ -151,6 +156,24 @@ func (d *DB) ReleaseAllClaims(ctx context.Context) error {
 		return err
 	}
 	if _, err := d.exec(ctx, qReleaseAll); err != nil {
+		return d.wrap(op, err)
+	}
+	return nil
+}
+
+// ReleaseClaimsPrefix returns to pending every claimed but undelivered
+// delivery whose claim starts with prefix: the claims of one node of a
+// cluster (its sessions' claims carry its name), released when it starts
+// again or when the others find it dead. prefix must not be empty.
+func (d *DB) ReleaseClaimsPrefix(ctx context.Context, prefix string) error {
+	const op = "release claims"
+	if err := d.check(op); err != nil {
+		return err
+	}
+	if prefix == "" {
+		return d.wrap(op, errEmptyClaim)
+	}
+	if _, err := d.wdb.ExecContext(ctx, qReleasePrefix, len(prefix), prefix); err != nil {
 		return d.wrap(op, err)
 	}
 	return nil

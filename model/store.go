@@ -106,6 +106,9 @@ type Messages interface {
 	// HistoryAfter returns up to limit messages of conv with ID > after,
 	// oldest first, leaving out messages sent by a user in hidden.
 	HistoryAfter(ctx context.Context, conv string, after int64, limit int, hidden []uint64) ([]Message, error)
+	// NewestMessageID returns the greatest message ID committed in any
+	// conversation (0: none).
+	NewestMessageID(ctx context.Context) (int64, error)
 	// Search returns the messages of the given conversations that contain
 	// the words, newest first (see search.go).
 	Search(ctx context.Context, q Search) ([]Message, error)
@@ -178,6 +181,9 @@ type Deliveries interface {
 	// ReleaseAllClaims returns every claimed but undelivered delivery to
 	// pending.
 	ReleaseAllClaims(ctx context.Context) error
+	// ReleaseClaimsPrefix returns to pending the claimed but undelivered
+	// deliveries whose claim starts with prefix (one node's, in a cluster).
+	ReleaseClaimsPrefix(ctx context.Context, prefix string) error
 }
 
 // Rooms stores rooms, their members, invites and bans, and mentions.
