@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sshchat/model"
+	"sshchat/model/modeltest"
 )
 
 // childEnv marks a test binary re-executed as a server subprocess, so that
@@ -29,6 +30,10 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if !modeltest.Available() {
+		// Said where it is seen without -v: the cluster tests need it.
+		fmt.Fprintln(os.Stderr, "sshchat: cluster end-to-end tests SKIPPED: "+modeltest.SkipMessage)
+	}
 	os.Exit(m.Run())
 }
 
@@ -44,7 +49,13 @@ var listenRe = regexp.MustCompile(`listening.*addr=(\S+)`)
 // startChild runs the server in a subprocess with cfg's paths.
 func startChild(t *testing.T, cfg Config) *child {
 	t.Helper()
-	args := []string{"--addr", "127.0.0.1:0", "--data-dir", cfg.DataDir, "--host-key", cfg.HostKey, "--name", cfg.Name, "--msg-rate", "1000", "--msg-burst", "1000"}
+	return startChildArgs(t, []string{"--addr", "127.0.0.1:0", "--data-dir", cfg.DataDir, "--host-key", cfg.HostKey, "--name", cfg.Name, "--msg-rate", "1000", "--msg-burst", "1000"})
+}
+
+// startChildArgs runs the server in a subprocess with the command line
+// args; it must listen on a loopback address and log it.
+func startChildArgs(t *testing.T, args []string) *child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
 	stderr, err := cmd.StderrPipe()
@@ -56,7 +67,9 @@ func startChild(t *testing.T, cfg Config) *child {
 	}
 	c := &child{cmd: cmd, log: &syncBuffer{}}
 	addr := make(chan string, 1)
+	exited := make(chan struct{}) // stderr closed: the child is gone
 	go func() {
+		defer close(exited)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
@@ -71,6 +84,9 @@ func startChild(t *testing.T, cfg Config) *child {
 	}()
 	select {
 	case c.addr = <-addr:
+	case <-exited:
+		cmd.Wait()
+		t.Fatalf("child server exited before listening:\n%s", c.log.String())
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("child server did not start:\n%s", c.log.String())

@@ -9,15 +9,18 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // config is the parsed and validated command line.
 type config struct {
-	addr        string // as given
-	dialAddr    string // resolved loopback ip:port
+	addr        string   // as given
+	dialAddr    string   // resolved loopback ip:port of every node, comma separated (for the report)
+	dialAddrs   []string // resolved loopback ip:port per node; session i connects to node i mod len
 	n           int
 	senders     int
 	observers   int // sessions that parse their screens; capped at n
@@ -32,7 +35,9 @@ type config struct {
 	drain       time.Duration
 	seed        string
 	userPrefix  string
-	pid         int
+	pid         int   // first of pids (0: none)
+	pids        []int // server processes, one per node when several (-pid a,b,c)
+	pidFlag     string
 	concurrency int
 	timeout     time.Duration
 	idle        time.Duration
@@ -45,6 +50,24 @@ type config struct {
 	cpuProfile  string
 	floor       bool // run the workload against a floor server first
 	storm       int  // sessions that log in and out during the second half of the send window
+	// killPID is SIGKILLed killAfter into the send window; it serves node
+	// killNode (0-based index into dialAddrs), whose sessions are then
+	// expected to drop while nobody else may lose a message.
+	killPID   int
+	killNode  int
+	killAfter time.Duration
+}
+
+// killing reports whether the run kills a node.
+func (c *config) killing() bool { return c.killPID > 0 }
+
+// nodeOf returns the node (index into dialAddrs) session i connects to:
+// sessions, and so senders, are spread round-robin over the nodes.
+func (c *config) nodeOf(i int) int {
+	if len(c.dialAddrs) == 0 {
+		return 0
+	}
+	return i % len(c.dialAddrs)
 }
 
 // defaultObservers is the default of -observers: every session observes in
@@ -58,6 +81,31 @@ func observerSet(n, k int) []bool {
 	obs := make([]bool, n)
 	for j := range min(k, n) {
 		obs[j*n/min(k, n)] = true
+	}
+	return obs
+}
+
+// nodeObserverSet returns which of n sessions observe when they are spread
+// round-robin over nodes (session i on node i mod nodes): k observers in all,
+// shared as evenly as possible between the nodes and spread evenly over each
+// node's sessions. With one node it is observerSet.
+func nodeObserverSet(n, k, nodes int) []bool {
+	if nodes <= 1 {
+		return observerSet(n, k)
+	}
+	obs := make([]bool, n)
+	k = min(k, n)
+	before := 0 // sessions of the nodes before a
+	for a := range nodes {
+		members := (n - a + nodes - 1) / nodes // sessions a, a+nodes, ...
+		// Shared in proportion to the node's sessions, k in all.
+		share := k*(before+members)/n - k*before/n
+		before += members
+		for j, on := range observerSet(members, share) {
+			if on {
+				obs[a+j*nodes] = true
+			}
+		}
 	}
 	return obs
 }
@@ -84,7 +132,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		fmt.Fprintf(fs.Output(), "usage: loadtest [flags]\n\nOpens -n SSH sessions with PTYs to a chat server on a loopback address, waits\nuntil each shows -ready, then has -senders sessions type messages at -rate\nmessages/s each for -duration and measures delivery to every other session.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:2222", "server address (loopback only)")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:2222", "server address (loopback only); several nodes of one cluster as a,b,c: sessions and senders are spread round-robin over them")
 	fs.IntVar(&c.n, "n", 20, "number of sessions")
 	fs.IntVar(&c.senders, "senders", 5, "number of sessions that send messages (the first ones connected; at most -n)")
 	fs.IntVar(&c.observers, "observers", defaultObservers, "sessions that parse their screens and count deliveries, spread evenly over the join order (at most -n); the others read and discard")
@@ -98,7 +146,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.drain, "drain", 5*time.Second, "max wait after the last send for outstanding deliveries")
 	fs.StringVar(&c.seed, "seed", "sshchat", "seed for the per-user ed25519 keys (same seed, same keys)")
 	fs.StringVar(&c.userPrefix, "user-prefix", "load", "SSH user name prefix (users are <prefix>0001, ...)")
-	fs.IntVar(&c.pid, "pid", 0, "server process id, to report its RSS and CPU from /proc")
+	fs.StringVar(&c.pidFlag, "pid", "", "server process id, to report its RSS and CPU from /proc; with several -addr, one per node (a,b,c), summed in the totals and reported per node")
+	fs.IntVar(&c.killPID, "kill-pid", 0, "SIGKILL this process -kill-after into the send window (it serves -kill-node); its sessions are expected to drop, nobody else may lose a message")
+	fs.IntVar(&c.killNode, "kill-node", 0, "which -addr (1-based) the -kill-pid process serves (needed with several -addr)")
+	fs.DurationVar(&c.killAfter, "kill-after", 0, "when to send -kill-pid SIGKILL, counted from the start of the send window (must be within -duration)")
 	fs.IntVar(&c.concurrency, "connect-concurrency", 50, "sessions connecting at the same time")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "per-session connect timeout (dial, handshake, first ready screen)")
 	fs.DurationVar(&c.idle, "idle", 0, "connect, then hold idle this long without sending; report RSS and CPU")
@@ -120,15 +171,69 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if err := c.parseLists(); err != nil {
+		return nil, err
+	}
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	dial, err := resolveLoopback(c.addr)
-	if err != nil {
-		return nil, err
+	for _, a := range c.addrs() {
+		dial, err := resolveLoopback(a)
+		if err != nil {
+			return nil, err
+		}
+		c.dialAddrs = append(c.dialAddrs, dial)
 	}
-	c.dialAddr = dial
+	c.dialAddr = strings.Join(c.dialAddrs, ",")
 	return c, nil
+}
+
+// pidList returns the server processes to sample.
+func (c *config) pidList() []int {
+	if len(c.pids) > 0 {
+		return c.pids
+	}
+	if c.pid != 0 {
+		return []int{c.pid}
+	}
+	return nil
+}
+
+// addrs returns the nodes' addresses as given to -addr.
+func (c *config) addrs() []string { return strings.Split(c.addr, ",") }
+
+// parseLists parses -pid and turns -kill-node into an index.
+func (c *config) parseLists() error {
+	if c.pidFlag != "" {
+		for _, f := range strings.Split(c.pidFlag, ",") {
+			p, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || p < 0 {
+				return fmt.Errorf("bad -pid %q: want process ids separated by commas", c.pidFlag)
+			}
+			c.pids = append(c.pids, p)
+		}
+		c.pid = c.pids[0]
+	}
+	nodes := len(c.addrs())
+	if len(c.pids) > 1 && len(c.pids) != nodes {
+		return fmt.Errorf("-pid has %d process ids for %d -addr nodes: give one per node", len(c.pids), nodes)
+	}
+	switch {
+	case c.killPID < 0:
+		return errors.New("-kill-pid must not be negative")
+	case c.killPID == 0 && (c.killNode != 0 || c.killAfter != 0):
+		return errors.New("-kill-node and -kill-after need -kill-pid")
+	case c.killPID == 0:
+		return nil
+	case nodes < 2:
+		return errors.New("-kill-pid needs at least two -addr nodes: the sessions of the others must survive")
+	case c.killNode < 1 || c.killNode > nodes:
+		return fmt.Errorf("-kill-node must name the killed process's node: 1 to %d (its position in -addr)", nodes)
+	case c.killPID == os.Getpid():
+		return errors.New("-kill-pid is this process")
+	}
+	c.killNode--
+	return nil
 }
 
 // validate checks ranges and fills derived fields.
@@ -163,6 +268,10 @@ func (c *config) validate() error {
 		return errors.New("-storm must not be negative")
 	case c.storm > 0 && (c.senders == 0 || c.idle > 0):
 		return errors.New("-storm needs senders (it measures their latency before and during the storm)")
+	case c.killPID > 0 && (c.senders == 0 || c.idle > 0 || c.storm > 0):
+		return errors.New("-kill-pid needs senders and no -idle or -storm (it checks who lost messages)")
+	case c.killPID > 0 && !(c.killAfter > 0 && c.killAfter < c.duration):
+		return errors.New("-kill-after must be within the send window (0 < -kill-after < -duration)")
 	}
 	c.senders = min(c.senders, c.n)
 	c.observers = min(c.observers, c.n)

@@ -34,12 +34,15 @@ type fakeChat struct {
 	cfg      *ssh.ServerConfig
 	noReady  bool                            // never draw the ready pattern
 	hide     func(user string, msg int) bool // hide message msg (0-based) from user
+	lose     func(user, line string) bool    // hide the message line (sender, then text) from user
+	late     func(user string, msg int) bool // show message msg to user only after the next one
+	lns      []net.Listener                  // more listeners: the other nodes of one "cluster"
 	tokenRe  *regexp.Regexp                  // tokens, to check they never appear whole
 	mu       sync.Mutex                      // guards clients and history
 	clients  map[*fakeClient]bool
 	history  []string
 	wg       sync.WaitGroup
-	conns    sync.Map     // net.Conn -> bool, to close on shutdown
+	conns    sync.Map     // net.Conn -> the address it was accepted on
 	whole    atomic.Int64 // frames in which some token appeared whole
 	split    atomic.Int64 // tokens drawn split
 	replies  atomic.Int64 // DA1 replies received from clients
@@ -89,20 +92,67 @@ func startFakeChat(t *testing.T, opts func(*fakeChat)) *fakeChat {
 
 func (f *fakeChat) addr() string { return f.ln.Addr().String() }
 
+// addNode listens on one more loopback address serving the same chat (a
+// node of a cluster that shares everything) and returns its address.
+func (f *fakeChat) addNode() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.lns = append(f.lns, ln)
+	f.mu.Unlock()
+	f.wg.Add(1)
+	go f.acceptOn(ln)
+	return ln.Addr().String()
+}
+
+// killNode ends the node listening on addr as a killed process would: no
+// more connections, and the connections it served drop.
+func (f *fakeChat) killNode(addr string) {
+	f.conns.Range(func(k, v any) bool {
+		if v.(string) == addr {
+			k.(net.Conn).Close()
+		}
+		return true
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ln := range f.lns {
+		if ln.Addr().String() == addr {
+			ln.Close()
+		}
+	}
+}
+
+// nodeConns returns how many connections each node (by address) accepted.
+func (f *fakeChat) nodeConns() map[string]int {
+	n := map[string]int{}
+	f.conns.Range(func(_, v any) bool { n[v.(string)]++; return true })
+	return n
+}
+
 func (f *fakeChat) stop() {
 	f.ln.Close()
+	f.mu.Lock()
+	for _, ln := range f.lns {
+		ln.Close()
+	}
+	f.mu.Unlock()
 	f.conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
 	f.wg.Wait()
 }
 
-func (f *fakeChat) accept() {
+func (f *fakeChat) accept() { f.acceptOn(f.ln) }
+
+func (f *fakeChat) acceptOn(ln net.Listener) {
 	defer f.wg.Done()
 	for {
-		c, err := f.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		f.conns.Store(c, true)
+		f.conns.Store(c, ln.Addr().String())
 		f.wg.Add(1)
 		go f.serveConn(c)
 	}
@@ -275,8 +325,16 @@ func (f *fakeChat) frame(cl *fakeClient) [][]string {
 	}
 	rows[0] = cells(header, cl.w)
 	var visible []string
-	for i, m := range f.history {
-		if f.hide == nil || !f.hide(cl.user, i) {
+	for i := 0; i < len(f.history); i++ {
+		m := f.history[i]
+		switch {
+		case f.hide != nil && f.hide(cl.user, i), f.lose != nil && f.lose(cl.user, m):
+		case f.late != nil && f.late(cl.user, i):
+			if i+1 < len(f.history) {
+				visible = append(visible, f.history[i+1], m)
+				i++
+			}
+		default:
 			visible = append(visible, m)
 		}
 	}

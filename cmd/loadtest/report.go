@@ -63,6 +63,30 @@ type report struct {
 	LatencyP99Ms  float64 `json:"latency_p99_ms"`
 	LatencyMaxMs  float64 `json:"latency_max_ms"`
 
+	// Order: the observers' first-sight sequences compared (the longest is
+	// the reference); mismatches count observers that saw the shared
+	// messages in another order.
+	OrderChecked    int    `json:"order_checked"`
+	OrderMismatches int    `json:"order_mismatches"`
+	OrderExample    string `json:"order_example,omitempty"`
+
+	// Several nodes (-addr a,b,c): one report per node, in -addr order.
+	Nodes []nodeReport `json:"nodes,omitempty"`
+
+	// A node killed during the run (-kill-pid): expected and delivered
+	// above are then over the surviving nodes' observers, and count a
+	// message of the killed node's senders only if it was acknowledged on
+	// its sender's screen or reached a surviving session.
+	KillPID           int     `json:"kill_pid,omitempty"`
+	KillNode          int     `json:"kill_node,omitempty"` // 1-based position in -addr
+	KilledAtS         float64 `json:"killed_at_s,omitempty"`
+	KilledDropped     int     `json:"killed_node_dropped,omitempty"`
+	KilledNotDropped  int     `json:"killed_node_not_dropped,omitempty"`
+	KilledDelivered   int64   `json:"killed_node_deliveries,omitempty"`
+	KilledNodeSent    int64   `json:"killed_node_sent,omitempty"`
+	KilledNodeCounted int64   `json:"killed_node_counted,omitempty"`
+	Acked             int64   `json:"acked,omitempty"`
+
 	// A login storm (-storm): the storm sessions, and the latency of the
 	// messages sent before it (quiet) and during it (storm).
 	Storm             int     `json:"storm,omitempty"`
@@ -83,6 +107,7 @@ type report struct {
 	BytesPerSessionPerS        float64 `json:"bytes_per_session_per_s"`
 
 	ServerPID                   int     `json:"server_pid,omitempty"`
+	ServerPIDs                  []int   `json:"server_pids,omitempty"` // one per node (-pid a,b,c); the server figures are their sums
 	ServerRSSBeforeKiB          int64   `json:"server_rss_before_kib,omitempty"`
 	ServerRSSConnectedKiB       int64   `json:"server_rss_connected_kib,omitempty"`
 	ServerRSSAfterKiB           int64   `json:"server_rss_after_kib,omitempty"`
@@ -118,7 +143,7 @@ func newReport(cfg *config) *report {
 	case cfg.senders > 0:
 		mode = "send"
 	}
-	return &report{
+	r := &report{
 		Addr:      cfg.dialAddr,
 		Mode:      mode,
 		Width:     cfg.width,
@@ -130,8 +155,16 @@ func newReport(cfg *config) *report {
 		ServerPID: cfg.pid,
 		RunID:     cfg.runID,
 		Storm:     cfg.storm,
+		KillPID:   cfg.killPID,
 		Failures:  map[string]int{},
 	}
+	if cfg.killing() {
+		r.KillNode = cfg.killNode + 1
+	}
+	if len(cfg.pids) > 1 {
+		r.ServerPIDs = cfg.pids
+	}
+	return r
 }
 
 // finish computes derived figures and decides whether the run passed.
@@ -185,6 +218,25 @@ func (r *report) finish(cfg *config) {
 		}
 	}
 	r.OK = r.Error == "" && (len(r.Problems) == 0 || cfg.allowLoss)
+}
+
+// nodeReport is one node's share of a run over several nodes.
+type nodeReport struct {
+	Addr            string  `json:"addr"`
+	Killed          bool    `json:"killed,omitempty"`
+	Sessions        int     `json:"sessions"`
+	Connected       int     `json:"connected"`
+	Failed          int     `json:"failed"`
+	Dropped         int     `json:"dropped"`
+	Senders         int     `json:"senders"`
+	Observers       int     `json:"observers"`
+	Expected        int64   `json:"expected_deliveries"`
+	Delivered       int64   `json:"deliveries"`
+	DeliveryRatio   float64 `json:"delivery_ratio"`
+	LatencyP50Ms    float64 `json:"latency_p50_ms"`
+	LatencyP99Ms    float64 `json:"latency_p99_ms"`
+	OrderMismatches int     `json:"order_mismatches"`
+	ServerCPURunS   float64 `json:"server_cpu_run_s,omitempty"`
 }
 
 // floorRatios are a run's figures divided by its floor's (0 when either is
@@ -249,6 +301,25 @@ func (r *report) writeSummary(w io.Writer) {
 			p("  missing     %d skipped (a later message of the same sender was on screen), %d late (nothing later seen)", r.MissingSkipped, r.MissingLate)
 		}
 		p("  latency     p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms", r.LatencyP50Ms, r.LatencyP90Ms, r.LatencyP99Ms, r.LatencyMaxMs)
+		p("  order       %d of %d observers saw the messages in another order (first sight on screen, compared on shared messages)", r.OrderMismatches, r.OrderChecked)
+		if r.KillPID != 0 {
+			p("  kill        pid %d (node %d) SIGKILLed %.1fs into the send window: %d of its sessions dropped, %d did not; they saw %d deliveries before",
+				r.KillPID, r.KillNode, r.KilledAtS, r.KilledDropped, r.KilledNotDropped, r.KilledDelivered)
+			p("              its senders sent %d messages, %d count (acknowledged on the sender's screen or received by a survivor); %d acknowledged in all; deliveries above are over the survivors",
+				r.KilledNodeSent, r.KilledNodeCounted, r.Acked)
+		}
+		for i, n := range r.Nodes {
+			state := ""
+			if n.Killed {
+				state = " KILLED"
+			}
+			line := fmt.Sprintf("  node %d      %s%s: %d/%d connected, %d dropped, %d senders; %d of %d (ratio %.6g) over %d observers; p50 %.1f ms, p99 %.1f ms; %d order mismatches",
+				i+1, n.Addr, state, n.Connected, n.Sessions, n.Dropped, n.Senders, n.Delivered, n.Expected, n.DeliveryRatio, n.Observers, n.LatencyP50Ms, n.LatencyP99Ms, n.OrderMismatches)
+			if n.ServerCPURunS > 0 {
+				line += fmt.Sprintf("; server CPU %.2fs", n.ServerCPURunS)
+			}
+			p("%s", line)
+		}
 		p("  bandwidth   %.1f bytes per session per delivered message", r.BytesPerSessionPerDelivery)
 		if r.Storm > 0 {
 			p("  storm       %d logged in and out (%d failed) in %.1fs from halfway, connect p99 %.1f ms", r.StormConnected, r.StormFailed, r.StormWallS, r.StormConnectP99Ms)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -22,6 +24,16 @@ type runner struct {
 	tr       *tracker
 	sessions []*session
 	rep      *report
+	// per is the last /proc sample of each of cfg.pids (of cfg.pid when
+	// there is one), kept so that a killed node's last figures still count.
+	per []procSample
+	// nodeCPU is each node's server CPU seconds during the measurement
+	// window, when there is one pid per node.
+	nodeCPU []float64
+	// killedAt is when the -kill-pid process was killed, as an offset from
+	// the start of the send window (0: not killed). Set by the kill
+	// goroutine before send returns.
+	killedAt time.Duration
 }
 
 // logf prints a progress line to the log writer (stderr), if any.
@@ -31,18 +43,38 @@ func (r *runner) logf(format string, args ...any) {
 	}
 }
 
-// sample reads the server's /proc figures, if a pid was given.
+// sample reads the servers' /proc figures, if pids were given, and returns
+// their sum (several nodes count as one server). The process killed by
+// -kill-pid counts with its last figures once it is gone.
 func (r *runner) sample() (procSample, bool) {
-	if r.cfg.pid == 0 {
+	pids := r.cfg.pidList()
+	if len(pids) == 0 {
 		return procSample{}, false
 	}
-	s, err := sampleProc(r.cfg.pid)
-	if err != nil {
-		r.rep.Problems = append(r.rep.Problems, fmt.Sprintf("reading /proc/%d: %v", r.cfg.pid, err))
-		return procSample{}, false
+	if r.per == nil {
+		r.per = make([]procSample, len(pids))
 	}
-	return s, true
+	var sum procSample
+	for i, pid := range pids {
+		s, err := sampleProc(pid)
+		switch {
+		case err == nil:
+			r.per[i] = s
+		case pid == r.cfg.killPID && r.killedAt > 0:
+			s = r.per[i]
+		default:
+			r.rep.Problems = append(r.rep.Problems, fmt.Sprintf("reading /proc/%d: %v", pid, err))
+			return procSample{}, false
+		}
+		sum.at = s.at
+		sum.cpu += s.cpu
+		sum.rssKiB += s.rssKiB
+	}
+	return sum, true
 }
+
+// perCopy returns a copy of the last per-process samples.
+func (r *runner) perCopy() []procSample { return append([]procSample(nil), r.per...) }
 
 // runAll runs the workload against the floor first if cfg.floor is set,
 // then against the target, and returns the target's report with the
@@ -60,6 +92,7 @@ func runAll(ctx context.Context, cfg *config, log io.Writer) *report {
 	}
 	fcfg := *cfg
 	fcfg.addr, fcfg.dialAddr, fcfg.pid = fl.addr, fl.addr, fl.pid
+	fcfg.dialAddrs, fcfg.pids, fcfg.killPID = []string{fl.addr}, nil, 0
 	fcfg.ready, fcfg.readyRe = floorReady, regexp.MustCompile(regexp.QuoteMeta(floorReady))
 	fcfg.floor = false
 	if log != nil {
@@ -93,6 +126,9 @@ func run(ctx context.Context, cfg *config, log io.Writer) *report {
 		log: log,
 		tr:  newTracker(cfg.runID, max(cfg.senders, 1), cfg.perSender()),
 		rep: newReport(cfg),
+	}
+	if cfg.killing() {
+		r.tr.killNode = cfg.killNode
 	}
 	r.tr.split = cfg.storm > 0
 	r.exec(ctx)
@@ -129,6 +165,7 @@ func (r *runner) exec(ctx context.Context) {
 	}
 
 	connected, _ := r.sample()
+	connPer := r.perCopy()
 	rep.ServerRSSConnectedKiB = connected.rssKiB
 	rep.ServerCPUConnectS = round3((connected.cpu - before.cpu).Seconds())
 	ready := r.readySessions()
@@ -156,6 +193,12 @@ func (r *runner) exec(ctx context.Context) {
 
 	winEnd := time.Now()
 	after, _ := r.sample()
+	if havePID && len(cfg.dialAddrs) > 1 && len(r.per) == len(cfg.dialAddrs) {
+		r.nodeCPU = make([]float64, len(r.per))
+		for i := range r.per {
+			r.nodeCPU[i] = round3((r.per[i].cpu - connPer[i].cpu).Seconds())
+		}
+	}
 	rep.ServerRSSAfterKiB = after.rssKiB
 	rep.WindowS = round3(winEnd.Sub(winStart).Seconds())
 	if havePID {
@@ -170,7 +213,16 @@ func (r *runner) exec(ctx context.Context) {
 	rep.ToolCPURunS = round3(tool.Seconds())
 	rep.ToolCorePct = round3(100 * tool.Seconds() / winEnd.Sub(winStart).Seconds())
 	for _, s := range ready {
-		if s.finished() {
+		s.dropped = s.finished()
+		switch {
+		case cfg.killing() && s.node == cfg.killNode:
+			// The killed node's sessions must drop: counted apart.
+			if s.finished() {
+				rep.KilledDropped++
+			} else {
+				rep.KilledNotDropped++
+			}
+		case s.finished():
 			rep.Dropped++
 			rep.Failures[failureKey(&connectError{"dropped", errOrEOF(s.readErr)})]++
 		}
@@ -191,10 +243,15 @@ func (r *runner) connectAll(ctx context.Context) bool {
 	cfg, rep := r.cfg, r.rep
 	r.sessions = make([]*session, cfg.n)
 	signers := make([]ssh.Signer, cfg.n)
-	observe := observerSet(cfg.n, cfg.observers)
+	observe := nodeObserverSet(cfg.n, cfg.observers, len(cfg.dialAddrs))
 	for i := range r.sessions {
 		r.sessions[i] = newSession(i, cfg.userName(i), r.tr)
 		r.sessions[i].observe = observe[i]
+		r.sessions[i].node = cfg.nodeOf(i)
+		// A run that kills a node needs to know which messages the senders
+		// saw acknowledged, so the first sessions (the senders, unless
+		// some fail to connect) keep their screens.
+		r.sessions[i].keepScreen = cfg.killing() && i < cfg.senders
 		sg, err := deriveSigner(cfg.seed, r.sessions[i].user)
 		if err != nil {
 			rep.Error = "deriving keys: " + err.Error()
@@ -290,7 +347,12 @@ func (r *runner) readySessions() []*session {
 func (r *runner) send(ctx context.Context, ready []*session) {
 	cfg, rep, tr := r.cfg, r.rep, r.tr
 	senders := ready[:min(cfg.senders, len(ready))]
+	tr.senderNode = make([]int, tr.senders)
 	for i, s := range senders {
+		tr.senderNode[i] = s.node
+		if s.scr != nil {
+			s.own = make([]ownSight, tr.perSender)
+		}
 		s.sender.Store(int32(i))
 	}
 	rep.Senders = len(senders)
@@ -305,6 +367,23 @@ func (r *runner) send(ctx context.Context, ready []*session) {
 		// Stagger the senders evenly over one interval.
 		offset := interval * time.Duration(i) / time.Duration(len(senders))
 		wg.Go(func() { sentBy[i] = sendLoop(ctx, s, i, tr, start, offset, interval, cfg.duration) })
+	}
+	killDone := make(chan struct{})
+	if cfg.killing() {
+		go func() {
+			defer close(killDone)
+			if !sleepCtx(ctx, time.Until(start.Add(cfg.killAfter))) {
+				return
+			}
+			if err := syscall.Kill(cfg.killPID, syscall.SIGKILL); err != nil {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("-kill-pid %d: %v", cfg.killPID, err))
+				return
+			}
+			r.killedAt = time.Since(start)
+			r.logf("killed pid %d (node %d, %s) %.1fs into the send window", cfg.killPID, cfg.killNode+1, cfg.dialAddrs[cfg.killNode], r.killedAt.Seconds())
+		}()
+	} else {
+		close(killDone)
 	}
 	var storm stormResult
 	stormDone := make(chan struct{})
@@ -323,6 +402,8 @@ func (r *runner) send(ctx context.Context, ready []*session) {
 	}
 	wg.Wait()
 	<-stormDone
+	<-killDone
+	rep.KilledAtS = round3(r.killedAt.Seconds())
 	if cfg.storm > 0 {
 		rep.StormConnected, rep.StormFailed = storm.connected, storm.failed
 		rep.StormWallS = round3(storm.wall.Seconds())
@@ -347,12 +428,42 @@ func (r *runner) send(ctx context.Context, ready []*session) {
 	}
 
 	drainEnd := time.Now().Add(cfg.drain)
-	for tr.delivered.Load() < rep.Expected && time.Now().Before(drainEnd) {
+	for r.outstanding(ready) && time.Now().Before(drainEnd) {
 		if !sleepCtx(ctx, 5*time.Millisecond) {
 			rep.Error = stopReason(ctx, "draining")
 			break
 		}
 	}
+}
+
+// outstanding reports whether deliveries are still expected: all of them,
+// or in a run that kills a node, those owed to the surviving observers.
+func (r *runner) outstanding(ready []*session) bool {
+	tr := r.tr
+	if tr.killNode < 0 {
+		return tr.delivered.Load() < r.rep.Expected
+	}
+	var want int64
+	for _, s := range ready {
+		if s.observe && s.node != tr.killNode {
+			want += r.owed(s)
+		}
+	}
+	return tr.deliveredSurv.Load() < want
+}
+
+// owed returns the number of messages session s must receive: the counted
+// ones (tracker.counted) but its own.
+func (r *runner) owed(s *session) int64 {
+	tr := r.tr
+	own := int(s.sender.Load())
+	var n int64
+	for i := range tr.sent {
+		if i/tr.perSender != own && tr.counted(i) {
+			n++
+		}
+	}
+	return n
 }
 
 // expectedDeliveries returns the messages sent (sentBy[i] by sender i) and
@@ -431,8 +542,15 @@ func (r *runner) teardown() {
 		}
 		select {
 		case <-s.done:
+			s.settleAcks()
 		case <-wait.C:
 			wait.Reset(0)
+		}
+	}
+	killed := func(s *session) bool { return r.cfg.killing() && s.node == r.cfg.killNode }
+	for _, s := range r.sessions {
+		if s == nil || !s.started {
+			continue
 		}
 		if !s.finished() {
 			stuck++
@@ -444,7 +562,7 @@ func (r *runner) teardown() {
 		if !s.ready {
 			continue
 		}
-		if rep.Mode == "send" && s.observe {
+		if rep.Mode == "send" && s.observe && !killed(s) {
 			sk, lt := s.missing()
 			rep.MissingSkipped += sk
 			rep.MissingLate += lt
@@ -470,6 +588,15 @@ func (r *runner) teardown() {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%d session readers did not stop", stuck))
 	}
 	rep.Delivered = int64(len(lat))
+	if rep.Mode == "send" {
+		r.checkOrder()
+		if r.cfg.killing() {
+			r.countSurvivors()
+		}
+		if len(r.cfg.dialAddrs) > 1 {
+			r.nodeReports()
+		}
+	}
 	rep.Unknown = r.tr.unknown.Load()
 	rep.Foreign = r.tr.foreign.Load()
 	d := summarize(lat)
@@ -516,4 +643,178 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// observed returns the sessions whose observations count: ready observers
+// whose readers have stopped.
+func (r *runner) observed() []*session {
+	var out []*session
+	for _, s := range r.sessions {
+		if s != nil && s.ready && s.observe && s.finished() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkOrder compares the order in which the observers first saw the
+// messages: one conversation must show one order on every screen.
+func (r *runner) checkOrder() {
+	obs := r.observed()
+	seqs := make([][]int32, len(obs))
+	for i, s := range obs {
+		seqs[i] = s.order
+	}
+	ref, bad, example := orderMismatches(seqs)
+	rep := r.rep
+	rep.OrderChecked = len(obs)
+	rep.OrderMismatches = len(bad)
+	if len(bad) == 0 {
+		return
+	}
+	rep.OrderExample = fmt.Sprintf("%s (node %d) vs %s (node %d): %s", obs[bad[0]].user, obs[bad[0]].node+1, obs[ref].user, obs[ref].node+1, example)
+	rep.Problems = append(rep.Problems, fmt.Sprintf("%d of %d observers saw the messages in another order than %s: %s", len(bad), len(obs), obs[ref].user, rep.OrderExample))
+	for _, b := range bad {
+		obs[b].orderBad = true
+	}
+}
+
+// orderMismatches compares sequences of distinct message slots: the
+// longest (the first of the longest) is the reference, and a sequence
+// mismatches if the messages it shares with the reference are in another
+// order. It returns the reference's index, the mismatching indexes and a
+// description of the first mismatch.
+func orderMismatches(seqs [][]int32) (ref int, bad []int, example string) {
+	for i, q := range seqs {
+		if len(q) > len(seqs[ref]) {
+			ref = i
+		}
+	}
+	if len(seqs) == 0 {
+		return 0, nil, ""
+	}
+	refPos := make(map[int32]int, len(seqs[ref]))
+	for p, v := range seqs[ref] {
+		refPos[v] = p
+	}
+	for i, q := range seqs {
+		if i == ref {
+			continue
+		}
+		in := make(map[int32]bool, len(q))
+		for _, v := range q {
+			in[v] = true
+		}
+		// Both projections onto the shared messages, compared in step.
+		var shared []int32
+		for _, v := range seqs[ref] {
+			if in[v] {
+				shared = append(shared, v)
+			}
+		}
+		k := 0
+		for _, v := range q {
+			if _, ok := refPos[v]; !ok {
+				continue
+			}
+			if shared[k] != v {
+				bad = append(bad, i)
+				if example == "" {
+					example = fmt.Sprintf("shared message %d is slot %d, reference has slot %d", k+1, v, shared[k])
+				}
+				break
+			}
+			k++
+		}
+	}
+	return ref, bad, example
+}
+
+// countSurvivors recomputes the expected and actual deliveries of a run
+// that killed a node over the observers of the surviving nodes only, and
+// reports what the killed node's sessions and senders did.
+func (r *runner) countSurvivors() {
+	rep, tr, cfg := r.rep, r.tr, r.cfg
+	rep.Expected, rep.Delivered = 0, 0
+	for _, s := range r.observed() {
+		if s.node == cfg.killNode {
+			rep.KilledDelivered += int64(len(s.lat))
+			continue
+		}
+		rep.Expected += r.owed(s)
+		rep.Delivered += int64(len(s.lat))
+	}
+	for i := range tr.sent {
+		if _, sent := tr.sentAt(i); !sent {
+			continue
+		}
+		if tr.acked[i].Load() {
+			rep.Acked++
+		}
+		if tr.senderNode[i/tr.perSender] == cfg.killNode {
+			rep.KilledNodeSent++
+			if tr.counted(i) {
+				rep.KilledNodeCounted++
+			}
+		}
+	}
+	if r.killedAt == 0 {
+		rep.Problems = append(rep.Problems, "the node was not killed")
+	}
+	if rep.KilledNotDropped > 0 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d sessions of the killed node did not drop", rep.KilledNotDropped))
+	}
+}
+
+// nodeReports fills rep.Nodes: the sessions, deliveries, latency and order
+// of each node's sessions.
+func (r *runner) nodeReports() {
+	cfg := r.cfg
+	nodes := make([]nodeReport, len(cfg.dialAddrs))
+	lats := make([][]time.Duration, len(nodes))
+	for i := range nodes {
+		nodes[i].Addr = cfg.dialAddrs[i]
+		nodes[i].Killed = cfg.killing() && i == cfg.killNode
+		if i < len(r.nodeCPU) {
+			nodes[i].ServerCPURunS = r.nodeCPU[i]
+		}
+	}
+	for _, s := range r.sessions {
+		if s == nil {
+			continue
+		}
+		nr := &nodes[s.node]
+		nr.Sessions++
+		if !s.ready {
+			nr.Failed++
+			continue
+		}
+		nr.Connected++
+		if int(s.sender.Load()) >= 0 {
+			nr.Senders++
+		}
+		if s.dropped {
+			nr.Dropped++
+		}
+		if !s.observe || !s.finished() {
+			continue
+		}
+		nr.Observers++
+		if s.orderBad {
+			nr.OrderMismatches++
+		}
+		if !nr.Killed {
+			nr.Expected += r.owed(s)
+		}
+		nr.Delivered += int64(len(s.lat))
+		lats[s.node] = append(lats[s.node], s.lat...)
+	}
+	for i := range nodes {
+		d := summarize(lats[i])
+		nodes[i].LatencyP50Ms, nodes[i].LatencyP99Ms = ms(d.P50), ms(d.P99)
+		if nodes[i].Expected > 0 {
+			nodes[i].DeliveryRatio = math.Floor(float64(nodes[i].Delivered)/float64(nodes[i].Expected)*1e6) / 1e6
+		}
+	}
+	r.rep.Nodes = nodes
 }

@@ -45,6 +45,8 @@ type screen struct {
 	scanAll bool
 	// tuned reports whether tuneEmulator could trim the emulator.
 	tuned bool
+	// curRow is the row being scanned while onToken is called.
+	curRow int
 }
 
 // newScreen returns a screen of w×h cells that reports ready once readyRe
@@ -143,6 +145,7 @@ func (s *screen) scan(onToken func(tokenID)) (becameReady bool) {
 		}
 		s.row = row
 		prevAlnum := lo > 0 && isAlnum(s.cellByte(lo-1, y))
+		s.curRow = y
 		scanTokens(row, prevAlnum, onToken)
 	}
 	// Mark every row untouched. Rather than dropping the LineData (which

@@ -41,6 +41,39 @@ type tracker struct {
 	// stormAt is when the storm started, as an offset from base plus one
 	// (zero: not yet).
 	stormAt atomic.Int64
+
+	// killNode is the node killed during the run (-1: none). Then a
+	// message counts only if its sender's node survived, or its sender saw
+	// it acknowledged (acked), or a session of a surviving node received it
+	// (seenSurv); deliveredSurv counts the deliveries to the observers of
+	// surviving nodes.
+	killNode      int
+	senderNode    []int // node of each sender, set before the senders start
+	acked         []atomic.Bool
+	seenSurv      []atomic.Bool
+	deliveredSurv atomic.Int64
+}
+
+// ownSight is what a sender saw of one of its own messages: the row it
+// first appeared on (the composer, while it was typed) and whether it then
+// appeared on another row (the message list: the server acknowledged it).
+type ownSight struct {
+	seen     bool
+	firstRow int
+	other    bool
+}
+
+// counted reports whether slot i must reach every surviving session: it
+// was sent and, in a run that kills a node, its sender's node survived, or
+// its sender saw it acknowledged, or a surviving session received it.
+func (t *tracker) counted(i int) bool {
+	if _, sent := t.sentAt(i); !sent {
+		return false
+	}
+	if t.killNode < 0 {
+		return true
+	}
+	return t.senderNode[i/t.perSender] != t.killNode || t.acked[i].Load() || t.seenSurv[i].Load()
 }
 
 // startStorm records now as the start of the login storm.
@@ -64,6 +97,9 @@ func newTracker(run, senders, perSender int) *tracker {
 		senders:   senders,
 		perSender: perSender,
 		sent:      make([]atomic.Int64, senders*perSender),
+		killNode:  -1,
+		acked:     make([]atomic.Bool, senders*perSender),
+		seenSurv:  make([]atomic.Bool, senders*perSender),
 	}
 }
 
@@ -117,6 +153,7 @@ func (b bitset) has(i int) bool {
 type session struct {
 	idx  int
 	user string
+	node int // index into config.dialAddrs
 
 	client *ssh.Client
 	ss     *ssh.Session
@@ -131,6 +168,10 @@ type session struct {
 	// after the ready pattern and counts deliveries. Other sessions drop
 	// their emulator once ready and only count bytes.
 	observe bool
+	// keepScreen is set before connect for a likely sender of a run that
+	// kills a node: it keeps its screen (without counting deliveries unless
+	// it observes) to see which of its messages were acknowledged.
+	keepScreen bool
 	// storm is set before connect for a session of a login storm: it
 	// counts nothing it sees (it joins while messages are on the screens).
 	storm bool
@@ -147,6 +188,12 @@ type session struct {
 	// Results, owned by the reader until done is closed.
 	seen bitset
 	lat  []time.Duration
+	// order holds the messages of others in the order they first appeared
+	// on this (observing) session's screen, as tracker slots.
+	order []int32
+	// own is what a sender saw of its own messages, by sequence number; set
+	// before sender is stored.
+	own []ownSight
 	// quietLat and stormLat split lat by the send time, in a storm run.
 	quietLat, stormLat []time.Duration
 	now                time.Time // time the current chunk was read
@@ -159,6 +206,10 @@ type session struct {
 	failure     string
 	// Set by the orchestrator around the measurement window.
 	bytesStart int64
+	// dropped is set by the orchestrator when the connection had ended
+	// before the teardown; orderBad when this observer's order differed.
+	dropped  bool
+	orderBad bool
 }
 
 // newSession prepares (does not connect) session idx.
@@ -228,13 +279,14 @@ func (s *session) connect(ctx context.Context, cfg *config, signer ssh.Signer) (
 	}()
 
 	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, "tcp", cfg.dialAddr)
+	addr := cfg.dialAddrs[s.node]
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return 0, &connectError{"dial", err}
 	}
 	dl, _ := ctx.Deadline()
 	_ = conn.SetDeadline(dl)
-	cc, chans, reqs, err := ssh.NewClientConn(conn, cfg.dialAddr, &ssh.ClientConfig{
+	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, &ssh.ClientConfig{
 		User: s.user,
 		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		// Only loopback addresses are ever dialled (see resolveLoopback).
@@ -303,7 +355,7 @@ func (s *session) readLoop() {
 			s.now = time.Now()
 			if s.scr.feed(buf[:n], onToken) {
 				s.readyAt = s.now
-				if !s.observe {
+				if !s.observe && !s.keepScreen {
 					s.scr.closeReplies()
 					s.scr = nil
 				}
@@ -327,6 +379,11 @@ func (s *session) onToken(id tokenID) {
 		return
 	}
 	if id.Sender == int(s.sender.Load()) {
+		s.onOwnToken(id)
+		return
+	}
+	if !s.observe && s.keepScreen {
+		// Kept its screen only to see its own messages acknowledged.
 		return
 	}
 	i, ok := s.tr.index(id)
@@ -343,6 +400,11 @@ func (s *session) onToken(id tokenID) {
 	if s.seen.testAndSet(i) {
 		return
 	}
+	s.order = append(s.order, int32(i))
+	if s.tr.killNode >= 0 && s.node != s.tr.killNode {
+		s.tr.seenSurv[i].Store(true)
+		s.tr.deliveredSurv.Add(1)
+	}
 	d := s.now.Sub(s.tr.base) - at
 	s.lat = append(s.lat, d)
 	if s.tr.split {
@@ -353,6 +415,53 @@ func (s *session) onToken(id tokenID) {
 		}
 	}
 	s.tr.delivered.Add(1)
+}
+
+// onOwnToken records a sighting of one of this sender's own messages on
+// the current row: the first one is normally the composer; a later one on
+// another row means the message list shows it, i.e. the server
+// acknowledged it.
+func (s *session) onOwnToken(id tokenID) {
+	if s.own == nil || id.Seq >= len(s.own) {
+		return
+	}
+	o := &s.own[id.Seq]
+	row := s.scr.curRow
+	switch {
+	case !o.seen:
+		o.seen, o.firstRow = true, row
+	case row != o.firstRow && !o.other:
+		o.other = true
+		if i, ok := s.tr.index(id); ok {
+			s.tr.acked[i].Store(true)
+		}
+	}
+}
+
+// settleAcks marks as acknowledged the own messages that were first seen
+// on a row other than the composer's (the row most own messages first
+// appeared on): their typing was never drawn, only the acknowledged line.
+// Only valid after done.
+func (s *session) settleAcks() {
+	own := int(s.sender.Load())
+	if s.own == nil || own < 0 {
+		return
+	}
+	rows := map[int]int{}
+	composer, most := -1, 0
+	for _, o := range s.own {
+		if o.seen {
+			rows[o.firstRow]++
+			if rows[o.firstRow] > most {
+				composer, most = o.firstRow, rows[o.firstRow]
+			}
+		}
+	}
+	for q, o := range s.own {
+		if o.seen && o.firstRow != composer {
+			s.tr.acked[own*s.tr.perSender+q].Store(true)
+		}
+	}
 }
 
 // missing counts the messages of this run that s never saw (its own
@@ -375,7 +484,7 @@ func (s *session) missing() (skipped, late int64) {
 			}
 		}
 		for q := 0; q < s.tr.perSender; q++ {
-			if _, sent := s.tr.sentAt(base + q); !sent || s.seen.has(base+q) {
+			if !s.tr.counted(base+q) || s.seen.has(base+q) {
 				continue
 			}
 			if q < last {
