@@ -194,15 +194,17 @@ func (d *DB) CreateRoom(ctx context.Context, r *Room, notice *Message) error {
 	}
 	rc.CreatedAt = rc.CreatedAt.UTC()
 	err := d.roomWrite(ctx, "create room", notice, func(tx *sql.Tx, now time.Time) error {
+		// The ID first: its lock makes creations wait for each other, so
+		// that the check sees a look-alike created meanwhile.
+		if err := tx.QueryRowContext(ctx, qNextID, "rooms").Scan(&rc.ID); err != nil {
+			return err
+		}
 		var h Room
 		err := scanRoom(tx.QueryRowContext(ctx, qRoomHolder, rc.Skeleton, rc.NameKey, rc.NameKey), &h)
 		if err == nil {
 			return &RoomConflictError{Holder: h}
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, qNextID, "rooms").Scan(&rc.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, qInsertRoom, rc.ID, rc.Name, rc.NameKey, rc.Skeleton, rc.Private, rc.Topic, rc.OwnerID, rc.CreatedAt); err != nil {
