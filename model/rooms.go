@@ -92,9 +92,9 @@ const (
 	qRoomBans    = `SELECT user_id FROM room_bans WHERE room_id = ? ORDER BY user_id`
 
 	// qRoomsOf (args: user, user): joined rooms, then invitations.
-	qRoomsOf = `SELECT ` + roomColumns + `, m.role, 0 FROM room_members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ?
+	qRoomsOf = `SELECT ` + roomColumns + `, m.role, FALSE FROM room_members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ?
 		UNION ALL
-		SELECT ` + roomColumns + `, 0, 1 FROM room_invites i JOIN rooms r ON r.id = i.room_id WHERE i.user_id = ?`
+		SELECT ` + roomColumns + `, 0, TRUE FROM room_invites i JOIN rooms r ON r.id = i.room_id WHERE i.user_id = ?`
 
 	// qListRooms (args: user, after, user, limit).
 	qListRooms = `SELECT ` + roomColumns + `,
