@@ -298,11 +298,9 @@ func (d *DB) RoomsOf(ctx context.Context, userID uint64) ([]UserRoom, error) {
 	var joined, invited []UserRoom
 	for rows.Next() {
 		var ur UserRoom
-		var inv int
-		if err := scanRoom(rows, &ur.Room, &ur.Role, &inv); err != nil {
+		if err := scanRoom(rows, &ur.Room, &ur.Role, &ur.Invited); err != nil {
 			return nil, d.wrap(op, err)
 		}
-		ur.Invited = inv != 0
 		if ur.Invited {
 			invited = append(invited, ur)
 		} else {
