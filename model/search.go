@@ -19,8 +19,8 @@ import (
 // Search is the one feature whose SQL differs between the databases, and
 // everything specific to each engine is in this file: the index (created
 // by migration step 7, rebuilt by step 8), how the words typed become a
-// match expression and the one query that uses it. The dialect's
-// fullText picks them.
+// match expression and the one query that uses it: the dialect's search
+// (a fullText) holds them.
 //
 // SQLite: the index (searchSchema, stored newest first since step 8:
 // searchNewestFirst) is an FTS4 table over the body and the conversation
@@ -131,16 +131,10 @@ type fullText struct {
 }
 
 // fullTextOf returns the search of the database GORM names name.
-func fullTextOf(name string) fullText {
-	if dialectOf(name).name == postgresDialect.name {
-		return fullText{schema: searchSchemaPostgres, match: tsQuery, query: searchSQLPostgres}
-	}
-	return fullText{
-		schema: searchSchema, newestFirst: searchNewestFirst,
-		match: func(words, convs []string) string { return ftsQuery(words) + " " + ftsConvs(convs) },
-		query: searchSQL,
-	}
-}
+func fullTextOf(name string) fullText { return dialectOf(name).search }
+
+// ftsMatch is SQLite's match: the words, within the conversations.
+func ftsMatch(words, convs []string) string { return ftsQuery(words) + " " + ftsConvs(convs) }
 
 // ErrBadSearch means the words to search for have nothing to match.
 var ErrBadSearch = errors.New("nothing to search for")
@@ -258,7 +252,7 @@ func (d *DB) Search(ctx context.Context, q Search) ([]Message, error) {
 	if len(q.Convs) == 0 || q.Limit <= 0 {
 		return nil, nil
 	}
-	ft := fullTextOf(d.dia.name)
+	ft := d.dia.search
 	match := ft.match(words, q.Convs)
 	limit := min(q.Limit, SearchLimit)
 	before := q.Before
