@@ -105,8 +105,7 @@ const (
 			AND (r.private = FALSE OR EXISTS (SELECT 1 FROM room_members p WHERE p.room_id = r.id AND p.user_id = ?))
 		ORDER BY r.name_key LIMIT ?`
 
-	qInsertMention = `INSERT INTO mentions (message_id, user_id, conv, sender_id) VALUES (?, ?, ?, ?)`
-	qCountUsers    = `SELECT count(*) FROM users`
+	qCountUsers = `SELECT count(*) FROM users`
 )
 
 // mentionSQL returns the per-conversation mention count query for nHidden
