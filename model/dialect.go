@@ -191,6 +191,10 @@ var timestampType = regexp.MustCompile(`(?i)\bTIMESTAMP\b(\s+WITH(OUT)?\s+TIME\s
 // PostgreSQL TIMESTAMP would drop the zone). Other statements are
 // returned unchanged.
 func postgresDDL(q string) string {
+	t := strings.TrimLeft(q, " \t\r\n")
+	if len(t) < 6 || !strings.EqualFold(t[:6], "CREATE") && !strings.EqualFold(t[:5], "ALTER") {
+		return q // the common case, without allocating
+	}
 	head := strings.ToUpper(strings.Join(strings.Fields(q[:min(len(q), 40)]), " "))
 	if !strings.HasPrefix(head, "CREATE TABLE") && !strings.HasPrefix(head, "ALTER TABLE") {
 		return q
