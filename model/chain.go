@@ -3,7 +3,9 @@ package model
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -36,13 +38,18 @@ const (
 // connection of a GORM transaction both have it.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // insertChained inserts msgs in order in tx, setting each one's ID, Prev
-// and (when zero) CreatedAt to now; after each insert, each(i) runs for
-// the rows that go with message i. On error msgs may be partly set; the
-// caller rolls back and discards them.
+// and (when zero) CreatedAt to now; then each(i) runs, in order, for the
+// rows that go with message i. The messages are written by multi-row
+// INSERTs (insertChunk rows each: a round trip per chunk, not per
+// message); a statement's IDs are given in the order of its rows on both
+// databases, and RETURNING's order is not promised, so they are sorted.
+// On error msgs may be partly set; the caller rolls back and discards
+// them.
 func insertChained(ctx context.Context, tx querier, msgs []*Message, now time.Time, each func(i int) error) error {
 	convs := make([]string, 0, 1)
 	for _, m := range msgs {
@@ -59,25 +66,94 @@ func insertChained(ctx context.Context, tx querier, msgs []*Message, now time.Ti
 		}
 		heads[c] = last
 	}
+	ats := make([]time.Time, len(msgs))
 	for i, m := range msgs {
-		at := m.CreatedAt.UTC()
+		ats[i] = m.CreatedAt.UTC()
 		if m.CreatedAt.IsZero() {
-			at = now
+			ats[i] = now
 		}
-		var id int64
-		if err := tx.QueryRowContext(ctx, qInsertMessage, m.Conv, m.SenderID, m.SenderHandle, m.Kind, m.Body, at).Scan(&id); err != nil {
+	}
+	ids := make([]int64, 0, len(msgs))
+	for start := 0; start < len(msgs); start += insertChunk {
+		chunk := msgs[start:min(start+insertChunk, len(msgs))]
+		args := make([]any, 0, 6*len(chunk))
+		for j, m := range chunk {
+			args = append(args, m.Conv, m.SenderID, m.SenderHandle, m.Kind, m.Body, ats[start+j])
+		}
+		got, err := insertedIDs(ctx, tx, valuesSQL(qInsertMessageHead, qInsertMessageRow, len(chunk))+` RETURNING id`, args, len(chunk))
+		if err != nil {
 			return err
 		}
-		m.ID, m.Prev, m.CreatedAt = id, heads[m.Conv], at
-		heads[m.Conv] = id
-		if each != nil {
+		slices.Sort(got)
+		ids = append(ids, got...)
+	}
+	for i, m := range msgs {
+		m.ID, m.Prev, m.CreatedAt = ids[i], heads[m.Conv], ats[i]
+		heads[m.Conv] = m.ID
+	}
+	for _, c := range convs {
+		if _, err := tx.ExecContext(ctx, qMoveHead, heads[c], c); err != nil {
+			return err
+		}
+	}
+	if each != nil {
+		for i := range msgs {
 			if err := each(i); err != nil {
 				return err
 			}
 		}
 	}
-	for _, c := range convs {
-		if _, err := tx.ExecContext(ctx, qMoveHead, heads[c], c); err != nil {
+	return nil
+}
+
+// insertedIDs runs the INSERT ... RETURNING id q and returns its n IDs.
+func insertedIDs(ctx context.Context, tx querier, q string, args []any, n int) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, n)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) != n {
+		return nil, fmt.Errorf("insert returned %d IDs for %d rows", len(ids), n)
+	}
+	return ids, nil
+}
+
+// insertChunk is the most rows one multi-row INSERT writes: few round
+// trips, and far below SQLite's limit of 32,766 parameters.
+const insertChunk = 128
+
+// valuesSQL is head followed by n copies of row: a multi-row INSERT.
+func valuesSQL(head, row string, n int) string {
+	var b strings.Builder
+	b.Grow(len(head) + n*(len(row)+2))
+	b.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// execRows writes rows of width arguments each with multi-row INSERTs of
+// head and row, insertChunk rows at a time.
+func execRows(ctx context.Context, tx querier, head, row string, width int, args []any) error {
+	for start := 0; start < len(args); start += insertChunk * width {
+		chunk := args[start:min(start+insertChunk*width, len(args))]
+		if _, err := tx.ExecContext(ctx, valuesSQL(head, row, len(chunk)/width), chunk...); err != nil {
 			return err
 		}
 	}

@@ -64,22 +64,83 @@ func TestPrevChainsEachConversationInCommitOrder(t *testing.T) {
 	})
 }
 
+// TestLargeBatchKeepsOrderAndItsRows appends one batch of more messages
+// than one INSERT writes (insertChunk), over two conversations, with
+// deliveries and mentions: IDs grow in slice order, each ID is its
+// message's (bodies read back by ID), Prev chains each conversation, and
+// every delivery and mention belongs to its message.
+func TestLargeBatchKeepsOrderAndItsRows(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		a, b := mustUser(t, d, "alice"), mustUser(t, d, "bob")
+		dm := DMConv(a.ID, b.ID)
+		const n = 2*insertChunk + 45
+		batch := make([]*Message, n)
+		wantOffline, wantMentions := map[string]bool{}, 0
+		for i := range batch {
+			m := &Message{Conv: "#lobby", SenderID: a.ID, SenderHandle: "alice", Body: fmt.Sprint("m", i)}
+			switch {
+			case i%3 == 0:
+				m.Conv, m.OfflineFor = dm, b.ID
+				wantOffline[m.Body] = true
+			case i%5 == 0:
+				m.Mentions = []Mention{{UserID: b.ID}}
+				wantMentions++
+			}
+			batch[i] = m
+		}
+		if err := d.AppendMessages(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]int64{}
+		for i, m := range batch {
+			if i > 0 && m.ID <= batch[i-1].ID {
+				t.Fatalf("message %d: ID %d after %d", i, m.ID, batch[i-1].ID)
+			}
+			if m.Prev != last[m.Conv] {
+				t.Fatalf("message %d: Prev %d, want %d", i, m.Prev, last[m.Conv])
+			}
+			last[m.Conv] = m.ID
+			got, err := d.MessageByID(ctx, m.ID)
+			if err != nil || got.Body != m.Body || got.Conv != m.Conv {
+				t.Fatalf("message %d by ID %d = %+v, %v; want %q in %s", i, m.ID, got, err, m.Body, m.Conv)
+			}
+		}
+		claimed, err := d.ClaimOffline(ctx, b.ID, "s1", n)
+		if err != nil || claimed.Total != len(wantOffline) {
+			t.Fatalf("claimed %d, %v; want %d", claimed.Total, err, len(wantOffline))
+		}
+		for _, m := range claimed.Messages {
+			if !wantOffline[m.Body] {
+				t.Fatalf("delivery of %q, which was not for bob", m.Body)
+			}
+		}
+		mc, err := d.MentionCounts(ctx, b.ID, []string{"#lobby"}, nil)
+		if err != nil || mc["#lobby"] != wantMentions {
+			t.Fatalf("mentions of bob = %v, %v; want %d", mc, err, wantMentions)
+		}
+	})
+}
+
 // TestNewestMessageIDIsTheGreatestCommittedInAnyConversation: a node
 // joining a cluster starts from it; an empty store says 0.
 func TestNewestMessageIDIsTheGreatestCommittedInAnyConversation(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	if id, err := d.NewestMessageID(ctx); err != nil || id != 0 {
-		t.Fatalf("empty store: %d, %v; want 0", id, err)
-	}
-	batch := []*Message{
-		{Conv: "#lobby", SenderID: 1, SenderHandle: "a", Body: "one"},
-		{Conv: "#ops", SenderID: 1, SenderHandle: "a", Body: "two"},
-	}
-	if err := d.AppendMessages(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-	if id, err := d.NewestMessageID(ctx); err != nil || id != batch[1].ID {
-		t.Fatalf("got %d, %v; want %d", id, err, batch[1].ID)
-	}
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		if id, err := d.NewestMessageID(ctx); err != nil || id != 0 {
+			t.Fatalf("empty store: %d, %v; want 0", id, err)
+		}
+		batch := []*Message{
+			{Conv: "#lobby", SenderID: 1, SenderHandle: "a", Body: "one"},
+			{Conv: "#ops", SenderID: 1, SenderHandle: "a", Body: "two"},
+		}
+		if err := d.AppendMessages(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if id, err := d.NewestMessageID(ctx); err != nil || id != batch[1].ID {
+			t.Fatalf("got %d, %v; want %d", id, err, batch[1].ID)
+		}
+	})
 }

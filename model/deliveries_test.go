@@ -410,36 +410,38 @@ func TestHasOfflineSeesOnlyUnclaimedPending(t *testing.T) {
 // its sessions held and leaves alone those of node "ab" (whose name the
 // prefix would match if '_' were a wildcard) and of node "b".
 func TestReleaseClaimsPrefixReleasesOnlyOneNodesClaims(t *testing.T) {
-	ctx := context.Background()
-	d, _ := openTest(t)
-	a, b, c, e := mustUser(t, d, "alice"), mustUser(t, d, "bob"), mustUser(t, d, "carol"), mustUser(t, d, "erin")
-	forB := queueFor(t, d, b, 2, a)
-	queueFor(t, d, c, 2, a)
-	queueFor(t, d, e, 1, a)
-	for _, cl := range []struct {
-		who   User
-		claim string
-	}{{b, "a_/1/x"}, {c, "ab/1/y"}, {e, "b/1/z"}} {
-		if bt, err := d.ClaimOffline(ctx, cl.who.ID, cl.claim, 10); err != nil || bt.Total == 0 {
-			t.Fatalf("claim %s: %+v %v", cl.claim, bt, err)
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		a, b, c, e := mustUser(t, d, "alice"), mustUser(t, d, "bob"), mustUser(t, d, "carol"), mustUser(t, d, "erin")
+		forB := queueFor(t, d, b, 2, a)
+		queueFor(t, d, c, 2, a)
+		queueFor(t, d, e, 1, a)
+		for _, cl := range []struct {
+			who   User
+			claim string
+		}{{b, "a_/1/x"}, {c, "ab/1/y"}, {e, "b/1/z"}} {
+			if bt, err := d.ClaimOffline(ctx, cl.who.ID, cl.claim, 10); err != nil || bt.Total == 0 {
+				t.Fatalf("claim %s: %+v %v", cl.claim, bt, err)
+			}
 		}
-	}
-	if err := d.ReleaseClaimsPrefix(ctx, "a_/"); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.ReleaseClaimsPrefix(ctx, ""); err == nil {
-		t.Fatal("an empty prefix must be refused, not release every claim")
-	}
-	bt, err := d.ClaimOffline(ctx, b.ID, "c/2/b", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := ids(bt.Messages); !reflect.DeepEqual(got, forB) {
-		t.Errorf("node a_'s claim: re-offered %v, want %v", got, forB)
-	}
-	for _, who := range []User{c, e} {
-		if bt, _ := d.ClaimOffline(ctx, who.ID, "c/2/"+who.Handle, 10); bt.Total != 0 {
-			t.Errorf("%s's claim of another node was released: %+v", who.Handle, bt)
+		if err := d.ReleaseClaimsPrefix(ctx, "a_/"); err != nil {
+			t.Fatal(err)
 		}
-	}
+		if err := d.ReleaseClaimsPrefix(ctx, ""); err == nil {
+			t.Fatal("an empty prefix must be refused, not release every claim")
+		}
+		bt, err := d.ClaimOffline(ctx, b.ID, "c/2/b", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(bt.Messages); !reflect.DeepEqual(got, forB) {
+			t.Errorf("node a_'s claim: re-offered %v, want %v", got, forB)
+		}
+		for _, who := range []User{c, e} {
+			if bt, _ := d.ClaimOffline(ctx, who.ID, "c/2/"+who.Handle, 10); bt.Total != 0 {
+				t.Errorf("%s's claim of another node was released: %+v", who.Handle, bt)
+			}
+		}
+	})
 }

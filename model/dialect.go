@@ -34,6 +34,8 @@ type dialect struct {
 	// so that servers opening one database at once migrate it one after
 	// the other ("": SQLite serves one server per file).
 	migrateLock, migrateUnlock string
+	// search is full-text search: its index and query (search.go).
+	search fullText
 }
 
 var (
@@ -42,6 +44,10 @@ var (
 		classify: classifySQLite,
 		readTx:   &sql.TxOptions{ReadOnly: true},
 		retry:    func(error) bool { return false }, // one writer: no deadlock
+		search: fullText{
+			schema: searchSchema, newestFirst: searchNewestFirst,
+			match: ftsMatch, query: searchSQL,
+		},
 	}
 	postgresDialect = dialect{
 		name:     "postgres",
@@ -51,6 +57,7 @@ var (
 		// A lock per schema: each test has its own.
 		migrateLock:   `SELECT pg_advisory_lock(hashtext('sshchat migrate ' || current_schema()))`,
 		migrateUnlock: `SELECT pg_advisory_unlock(hashtext('sshchat migrate ' || current_schema()))`,
+		search:        fullText{schema: searchSchemaPostgres, match: tsQuery, query: searchSQLPostgres},
 	}
 )
 
@@ -184,6 +191,10 @@ var timestampType = regexp.MustCompile(`(?i)\bTIMESTAMP\b(\s+WITH(OUT)?\s+TIME\s
 // PostgreSQL TIMESTAMP would drop the zone). Other statements are
 // returned unchanged.
 func postgresDDL(q string) string {
+	t := strings.TrimLeft(q, " \t\r\n")
+	if len(t) < 6 || !strings.EqualFold(t[:6], "CREATE") && !strings.EqualFold(t[:5], "ALTER") {
+		return q // the common case, without allocating
+	}
 	head := strings.ToUpper(strings.Join(strings.Fields(q[:min(len(q), 40)]), " "))
 	if !strings.HasPrefix(head, "CREATE TABLE") && !strings.HasPrefix(head, "ALTER TABLE") {
 		return q

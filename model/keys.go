@@ -72,6 +72,10 @@ func (d *DB) LinkKey(ctx context.Context, userID uint64, codeHash string, k *Key
 	return nil
 }
 
+// qLockUser locks a user's row until the transaction ends, changing
+// nothing (args: user).
+const qLockUser = `UPDATE users SET last_seen = last_seen WHERE id = ?`
+
 // RemoveKey deletes the key with the given fingerprint from the account
 // userID: ErrNotFound when the account has no such key, ErrLastKey when
 // it is the account's only one.
@@ -81,6 +85,12 @@ func (d *DB) RemoveKey(ctx context.Context, userID uint64, fingerprint string) e
 		return err
 	}
 	err := d.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Removals of one account's keys queue on its row, so that each
+		// counts the keys the others left (on PostgreSQL two could
+		// otherwise each see two keys and remove both).
+		if err := tx.Exec(qLockUser, userID).Error; err != nil {
+			return err
+		}
 		var n int64
 		if err := tx.Raw(`SELECT count(*) FROM keys WHERE user_id = ?`, userID).Scan(&n).Error; err != nil {
 			return err

@@ -3,6 +3,8 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -79,6 +81,38 @@ func TestRemoveKeyRefusesTheLastKey(t *testing.T) {
 		}
 		if left, _ := d.KeysOf(ctx, alice.ID); len(left) != 1 || left[0].Fingerprint != "SHA256:second" {
 			t.Fatalf("keys left: %+v", left)
+		}
+	})
+}
+
+// TestRemovingBothKeysAtOnceKeepsOne removes an account's two keys at the
+// same moment (from two sessions, maybe on two nodes): one removal wins,
+// the other is refused with ErrLastKey, and the account keeps a key.
+func TestRemovingBothKeysAtOnceKeepsOne(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		for round := range 8 {
+			u := mustUser(t, d, fmt.Sprint("user", round))
+			if err := d.CreateLinkCode(ctx, LinkCode{CodeHash: u.Handle, UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour), CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.LinkKey(ctx, u.ID, u.Handle, &Key{Fingerprint: "SHA256:second-" + u.Handle, PublicKey: "x"}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i, fp := range []string{"SHA256:" + u.Handle, "SHA256:second-" + u.Handle} {
+				wg.Go(func() { errs[i] = d.RemoveKey(ctx, u.ID, fp) })
+			}
+			wg.Wait()
+			keys, err := d.KeysOf(ctx, u.ID)
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("round %d: keys left %+v, %v (removals: %v)", round, keys, err, errs)
+			}
+			if (errs[0] == nil) == (errs[1] == nil) || !errors.Is(errors.Join(errs...), ErrLastKey) {
+				t.Fatalf("round %d: removals %v: want one to succeed, one ErrLastKey", round, errs)
+			}
 		}
 	})
 }

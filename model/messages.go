@@ -14,10 +14,19 @@ import (
 // Queries kept as constants or builders so the EXPLAIN QUERY PLAN tests check
 // exactly what runs.
 const (
-	qInsertMessage = `INSERT INTO messages (conv, sender_id, sender_handle, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
-	qInsertPending = `INSERT INTO deliveries (recipient_id, claim, message_id, sender_id) VALUES (?, '', ?, ?)`
-	qInsertDirect  = `INSERT INTO direct_convs (conv, user_a, user_b, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (conv) DO NOTHING`
-	qMarkRead      = `INSERT INTO read_markers (user_id, conv, last_read_id) VALUES (?, ?, ?)
+	// Inserts of messages, deliveries and mentions: a head and a row,
+	// repeated by valuesSQL for a multi-row INSERT.
+	qInsertMessageHead = `INSERT INTO messages (conv, sender_id, sender_handle, kind, body, created_at) VALUES `
+	qInsertMessageRow  = `(?, ?, ?, ?, ?, ?)`
+	qInsertMessage     = qInsertMessageHead + qInsertMessageRow + ` RETURNING id`
+	qInsertPendingHead = `INSERT INTO deliveries (recipient_id, claim, message_id, sender_id) VALUES `
+	qInsertPendingRow  = `(?, '', ?, ?)`
+	qInsertPending     = qInsertPendingHead + qInsertPendingRow
+	qInsertMentionHead = `INSERT INTO mentions (message_id, user_id, conv, sender_id) VALUES `
+	qInsertMentionRow  = `(?, ?, ?, ?)`
+	qInsertMention     = qInsertMentionHead + qInsertMentionRow
+	qInsertDirect      = `INSERT INTO direct_convs (conv, user_a, user_b, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (conv) DO NOTHING`
+	qMarkRead          = `INSERT INTO read_markers (user_id, conv, last_read_id) VALUES (?, ?, ?)
 		ON CONFLICT (user_id, conv) DO UPDATE SET last_read_id = ` + keepNewerMark
 
 	// keepNewerMark is the SET of an upsert of read_markers: the marker
@@ -147,31 +156,24 @@ func (d *DB) AppendMessages(ctx context.Context, msgs []*Message) error {
 		set[i] = &c
 	}
 	err := d.writeTx(ctx, func(tx *sql.Tx) error {
-		var insDel *sql.Stmt
+		var mentions, pending []any
 		err := insertChained(ctx, tx, set, now, func(i int) error {
 			m := set[i]
 			for _, mn := range m.Mentions {
-				if _, err := tx.ExecContext(ctx, qInsertMention, m.ID, mn.UserID, m.Conv, m.SenderID); err != nil {
-					return err
-				}
+				mentions = append(mentions, m.ID, mn.UserID, m.Conv, m.SenderID)
 			}
 			for _, to := range offlineRecipients(m) {
-				if insDel == nil {
-					var err error
-					if insDel, err = tx.PrepareContext(ctx, qInsertPending); err != nil {
-						return err
-					}
-				}
-				if _, err := insDel.ExecContext(ctx, to, m.ID, m.SenderID); err != nil {
-					return err
-				}
+				pending = append(pending, to, m.ID, m.SenderID)
 			}
 			return nil
 		})
-		if insDel != nil {
-			defer insDel.Close()
-		}
 		if err != nil {
+			return err
+		}
+		if err := execRows(ctx, tx, qInsertMentionHead, qInsertMentionRow, 4, mentions); err != nil {
+			return err
+		}
+		if err := execRows(ctx, tx, qInsertPendingHead, qInsertPendingRow, 3, pending); err != nil {
 			return err
 		}
 		for conv, p := range dms {

@@ -36,7 +36,7 @@ var migrations = []migration{
 	{7, "full-text search of messages; edited and deleted messages", migrateSearch},
 	{8, "full-text index stored newest first", migrateSearchNewestFirst},
 	{9, "each conversation's newest message, locked to keep one order", migrateConvHeads},
-	{10, "IDs of rooms and audit entries from a counter row", migrateIDCounters},
+	{10, "IDs of rooms and audit entries from a counter row; a lock of handle claims", migrateIDCounters},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.
@@ -253,15 +253,19 @@ func migrateSearchNewestFirst(tx *gorm.DB) error {
 }
 
 // migrateIDCounters creates id_counters: the last ID given to a room and
-// to an audit entry (nextID), started at the largest stored. Those tables
+// to an audit entry (qNextID), started at the largest stored. Those tables
 // were created with a plain BIGINT key (steps 3 and 4), and an ID read as
 // max(id)+1 collides when two PostgreSQL transactions read it at once; the
-// counter row's lock makes the second wait for the first.
+// counter row's lock makes the second wait for the first. The row
+// "handles" counts nothing: its lock (qLockHandles) makes claims of
+// handles wait for each other, so that the look-alike check of one sees
+// the other's handle.
 func migrateIDCounters(tx *gorm.DB) error {
 	for _, q := range []string{
 		`CREATE TABLE id_counters (name VARCHAR(32) PRIMARY KEY, last_id BIGINT NOT NULL)`,
 		`INSERT INTO id_counters (name, last_id) SELECT 'rooms', coalesce(max(id), 0) FROM rooms`,
 		`INSERT INTO id_counters (name, last_id) SELECT 'audit_log', coalesce(max(id), 0) FROM audit_log`,
+		`INSERT INTO id_counters (name, last_id) VALUES ('handles', 0)`,
 	} {
 		if err := tx.Exec(q).Error; err != nil {
 			return err
@@ -270,6 +274,11 @@ func migrateIDCounters(tx *gorm.DB) error {
 	return nil
 }
 
-// qNextID takes the next ID of a table from its counter row, locking it
-// until the transaction ends (args: table name).
-const qNextID = `UPDATE id_counters SET last_id = last_id + 1 WHERE name = ? RETURNING last_id`
+const (
+	// qNextID takes the next ID of a table from its counter row, locking
+	// it until the transaction ends (args: table name).
+	qNextID = `UPDATE id_counters SET last_id = last_id + 1 WHERE name = ? RETURNING last_id`
+	// qLockHandles makes the transaction's claim of a handle wait for
+	// the others' until it ends.
+	qLockHandles = `UPDATE id_counters SET last_id = last_id WHERE name = 'handles'`
+)

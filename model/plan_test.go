@@ -1,5 +1,8 @@
 package model
 
+// SQLite only: EXPLAIN QUERY PLAN. On PostgreSQL, TestQueriesPrepareOnPostgreSQL
+// plans every query and TestSearchUsesItsIndexOnPostgreSQL checks the search's.
+
 import (
 	"context"
 	"fmt"

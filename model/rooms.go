@@ -92,9 +92,9 @@ const (
 	qRoomBans    = `SELECT user_id FROM room_bans WHERE room_id = ? ORDER BY user_id`
 
 	// qRoomsOf (args: user, user): joined rooms, then invitations.
-	qRoomsOf = `SELECT ` + roomColumns + `, m.role, 0 FROM room_members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ?
+	qRoomsOf = `SELECT ` + roomColumns + `, m.role, FALSE FROM room_members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ?
 		UNION ALL
-		SELECT ` + roomColumns + `, 0, 1 FROM room_invites i JOIN rooms r ON r.id = i.room_id WHERE i.user_id = ?`
+		SELECT ` + roomColumns + `, 0, TRUE FROM room_invites i JOIN rooms r ON r.id = i.room_id WHERE i.user_id = ?`
 
 	// qListRooms (args: user, after, user, limit).
 	qListRooms = `SELECT ` + roomColumns + `,
@@ -105,8 +105,7 @@ const (
 			AND (r.private = FALSE OR EXISTS (SELECT 1 FROM room_members p WHERE p.room_id = r.id AND p.user_id = ?))
 		ORDER BY r.name_key LIMIT ?`
 
-	qInsertMention = `INSERT INTO mentions (message_id, user_id, conv, sender_id) VALUES (?, ?, ?, ?)`
-	qCountUsers    = `SELECT count(*) FROM users`
+	qCountUsers = `SELECT count(*) FROM users`
 )
 
 // mentionSQL returns the per-conversation mention count query for nHidden
@@ -194,15 +193,17 @@ func (d *DB) CreateRoom(ctx context.Context, r *Room, notice *Message) error {
 	}
 	rc.CreatedAt = rc.CreatedAt.UTC()
 	err := d.roomWrite(ctx, "create room", notice, func(tx *sql.Tx, now time.Time) error {
+		// The ID first: its lock makes creations wait for each other, so
+		// that the check sees a look-alike created meanwhile.
+		if err := tx.QueryRowContext(ctx, qNextID, "rooms").Scan(&rc.ID); err != nil {
+			return err
+		}
 		var h Room
 		err := scanRoom(tx.QueryRowContext(ctx, qRoomHolder, rc.Skeleton, rc.NameKey, rc.NameKey), &h)
 		if err == nil {
 			return &RoomConflictError{Holder: h}
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, qNextID, "rooms").Scan(&rc.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, qInsertRoom, rc.ID, rc.Name, rc.NameKey, rc.Skeleton, rc.Private, rc.Topic, rc.OwnerID, rc.CreatedAt); err != nil {
@@ -296,11 +297,9 @@ func (d *DB) RoomsOf(ctx context.Context, userID uint64) ([]UserRoom, error) {
 	var joined, invited []UserRoom
 	for rows.Next() {
 		var ur UserRoom
-		var inv int
-		if err := scanRoom(rows, &ur.Room, &ur.Role, &inv); err != nil {
+		if err := scanRoom(rows, &ur.Room, &ur.Role, &ur.Invited); err != nil {
 			return nil, d.wrap(op, err)
 		}
-		ur.Invited = inv != 0
 		if ur.Invited {
 			invited = append(invited, ur)
 		} else {

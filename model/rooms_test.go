@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -274,6 +276,52 @@ func TestConcurrentRoomsAndAuditEntriesGetDistinctIDs(t *testing.T) {
 		more := Room{Name: "#later", NameKey: "later", OwnerID: owner.ID}
 		if err := d.CreateRoom(ctx, &more, nil); err != nil || roomIDs[more.ID] || more.ID <= int64(n-1) {
 			t.Fatalf("later room = %d, %v", more.ID, err)
+		}
+	})
+}
+
+// TestConcurrentLookAlikeClaimsLetOneWin claims look-alike handles and
+// room names at the same moment (as users on several nodes can): exactly
+// one of each wins, the others get ErrConflict.
+func TestConcurrentLookAlikeClaimsLetOneWin(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, _ := openOn(t, dia)
+		owner := mustUser(t, d, "owner")
+		handles := []string{"alice", "aiice", "a1ice", "ailce", "al1ce", "aIlce"}
+		rooms := []string{"ops", "0ps", "oops", "0p5", "ops", "o-ps"}
+		var users, made, conflicts atomic.Int32
+		var wg sync.WaitGroup
+		for i := range handles {
+			wg.Go(func() {
+				h := handles[i]
+				u := User{Handle: h, HandleKey: strings.ToLower(h)}
+				switch err := d.CreateUser(ctx, &u, &Key{Fingerprint: "SHA256:" + h + fmt.Sprint(i), PublicKey: "x"}); {
+				case err == nil:
+					users.Add(1)
+				case errors.Is(err, ErrConflict):
+					conflicts.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+			wg.Go(func() {
+				r := Room{Name: "#" + rooms[i], NameKey: rooms[i], OwnerID: owner.ID}
+				switch err := d.CreateRoom(ctx, &r, nil); {
+				case err == nil:
+					made.Add(1)
+				case errors.Is(err, ErrConflict):
+					conflicts.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		// "ops", "0ps" and "ops" again look alike; "oops", "0p5" (op5)
+		// and "o-ps" are other names.
+		if users.Load() != 1 || made.Load() != 4 {
+			t.Fatalf("%d users and %d rooms made (%d conflicts): want 1 user of the look-alikes and 4 rooms", users.Load(), made.Load(), conflicts.Load())
 		}
 	})
 }

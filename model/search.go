@@ -19,8 +19,8 @@ import (
 // Search is the one feature whose SQL differs between the databases, and
 // everything specific to each engine is in this file: the index (created
 // by migration step 7, rebuilt by step 8), how the words typed become a
-// match expression and the one query that uses it. The dialect's
-// fullText picks them.
+// match expression and the one query that uses it: the dialect's search
+// (a fullText) holds them.
 //
 // SQLite: the index (searchSchema, stored newest first since step 8:
 // searchNewestFirst) is an FTS4 table over the body and the conversation
@@ -80,43 +80,14 @@ var searchSchemaPostgres = []string{
 }
 
 // Accents on PostgreSQL: the index and the query see the body through
-// translate(body, pgFoldFrom, pgFoldTo), which folds what SQLite's
-// unicode61 folds: each Latin letter with a diacritic (those of U+00C0 to
-// U+024F and U+1E00 to U+1EFF that decompose into a base letter and
-// marks) becomes its base letter, and combining marks (U+0300 to U+036F,
-// beyond pgFoldTo's end) are dropped. Both strings are part of step 7's
-// index and of the query that must match it: never change them (a change
-// is a new step).
+// pgSearchBody, which decomposes it (NFD) and drops the combining marks
+// U+0300 to U+036F, as foldAccents does to the words typed: "é" and
+// "e\u0301" are "e". (SQLite's unicode61 does the same.) It is step 7's
+// index expression and the query's, which must match it: never change it
+// (a change is a new step). normalize() needs a UTF8 database.
 const (
-	pgFoldFrom    = pgFoldLetters + pgFoldMarks
-	pgFoldLetters = "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆ" +
-		"ćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐő" +
-		"ŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛ" +
-		"ǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯ" +
-		"ȰȱȲȳḀḁḂḃḄḅḆḇḈḉḊḋḌḍḎḏḐḑḒḓḔḕḖḗḘḙḚḛḜḝḞḟḠḡḢḣḤḥḦḧḨḩḪḫḬḭḮḯḰḱḲḳḴḵḶḷ" +
-		"ḸḹḺḻḼḽḾḿṀṁṂṃṄṅṆṇṈṉṊṋṌṍṎṏṐṑṒṓṔṕṖṗṘṙṚṛṜṝṞṟṠṡṢṣṤṥṦṧṨṩṪṫṬṭṮṯṰṱṲṳ" +
-		"ṴṵṶṷṸṹṺṻṼṽṾṿẀẁẂẃẄẅẆẇẈẉẊẋẌẍẎẏẐẑẒẓẔẕẖẗẘẙẠạẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵ" +
-		"ẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰự" +
-		"ỲỳỴỵỶỷỸỹ"
-	pgFoldTo = "AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiiiinooooouuuuyyAaAaAaC" +
-		"cCcCcCcDdEeEeEeEeEeGgGgGgGgHhIiIiIiIiIJjKkLlLlLlNnNnNnOoOoOo" +
-		"RrRrRrSsSsSsSsTtTtUuUuUuUuUuUuWwYyYZzZzZzOoUuAaIiOoUuUuUuUuU" +
-		"uAaAaGgKkOoOojGgNnAaAaAaEeEeIiIiOoOoRrRrUuUuSsTtHhAaEeOoOoOo" +
-		"OoYyAaBbBbBbCcDdDdDdDdDdEeEeEeEeEeFfGgHhHhHhHhHhIiIiKkKkKkLl" +
-		"LlLlLlMmMmMmNnNnNnNnOoOoOoOoPpPpRrRrRrRrSsSsSsSsSsTtTtTtTtUu" +
-		"UuUuUuUuVvVvWwWwWwWwWwXxXxYyZzZzZzhtwyAaAaAaAaAaAaAaAaAaAaAa" +
-		"AaEeEeEeEeEeEeEeEeIiIiOoOoOoOoOoOoOoOoOoOoOoOoUuUuUuUuUuUuUu" +
-		"YyYyYyYy"
-	pgFoldMarks = "\u0300\u0301\u0302\u0303\u0304\u0305\u0306\u0307\u0308\u0309\u030A\u030B\u030C\u030D\u030E\u030F" +
-		"\u0310\u0311\u0312\u0313\u0314\u0315\u0316\u0317\u0318\u0319\u031A\u031B\u031C\u031D\u031E\u031F" +
-		"\u0320\u0321\u0322\u0323\u0324\u0325\u0326\u0327\u0328\u0329\u032A\u032B\u032C\u032D\u032E\u032F" +
-		"\u0330\u0331\u0332\u0333\u0334\u0335\u0336\u0337\u0338\u0339\u033A\u033B\u033C\u033D\u033E\u033F" +
-		"\u0340\u0341\u0342\u0343\u0344\u0345\u0346\u0347\u0348\u0349\u034A\u034B\u034C\u034D\u034E\u034F" +
-		"\u0350\u0351\u0352\u0353\u0354\u0355\u0356\u0357\u0358\u0359\u035A\u035B\u035C\u035D\u035E\u035F" +
-		"\u0360\u0361\u0362\u0363\u0364\u0365\u0366\u0367\u0368\u0369\u036A\u036B\u036C\u036D\u036E\u036F"
-
 	// pgSearchBody is the folded body PostgreSQL indexes and searches.
-	pgSearchBody = `to_tsvector('simple', translate(body, '` + pgFoldFrom + `', '` + pgFoldTo + `'))`
+	pgSearchBody = `to_tsvector('simple', regexp_replace(normalize(body, NFD), E'[\u0300-\u036F]', '', 'g'))`
 	// pgSearchMatch is what the index serves (args: the tsquery).
 	pgSearchMatch = pgSearchBody + ` @@ to_tsquery('simple', ?) AND m.kind IN (0, 1)`
 )
@@ -131,16 +102,10 @@ type fullText struct {
 }
 
 // fullTextOf returns the search of the database GORM names name.
-func fullTextOf(name string) fullText {
-	if dialectOf(name).name == postgresDialect.name {
-		return fullText{schema: searchSchemaPostgres, match: tsQuery, query: searchSQLPostgres}
-	}
-	return fullText{
-		schema: searchSchema, newestFirst: searchNewestFirst,
-		match: func(words, convs []string) string { return ftsQuery(words) + " " + ftsConvs(convs) },
-		query: searchSQL,
-	}
-}
+func fullTextOf(name string) fullText { return dialectOf(name).search }
+
+// ftsMatch is SQLite's match: the words, within the conversations.
+func ftsMatch(words, convs []string) string { return ftsQuery(words) + " " + ftsConvs(convs) }
 
 // ErrBadSearch means the words to search for have nothing to match.
 var ErrBadSearch = errors.New("nothing to search for")
@@ -213,13 +178,13 @@ func searchWords(words string) ([]string, bool) {
 	return fields, true
 }
 
-// foldAccents decomposes s and drops its combining marks: "é" and
-// "e\u0301" become "e".
+// foldAccents decomposes s (NFD) and drops the combining marks U+0300 to
+// U+036F, as pgSearchBody does: "é" and "e\u0301" become "e".
 func foldAccents(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range norm.NFD.String(s) {
-		if !unicode.Is(unicode.Mn, r) {
+		if r < 0x300 || r > 0x36F {
 			b.WriteRune(r)
 		}
 	}
@@ -258,7 +223,7 @@ func (d *DB) Search(ctx context.Context, q Search) ([]Message, error) {
 	if len(q.Convs) == 0 || q.Limit <= 0 {
 		return nil, nil
 	}
-	ft := fullTextOf(d.dia.name)
+	ft := d.dia.search
 	match := ft.match(words, q.Convs)
 	limit := min(q.Limit, SearchLimit)
 	before := q.Before

@@ -1,5 +1,10 @@
 package model
 
+// SQLite only: locks of the database file, SQLite's result codes and its
+// one writer connection. PostgreSQL's side is in dialect_test.go
+// (TestPostgresErrorsMapToSentinels, TestReadOnlyPostgreSQLIsUnavailable-
+// ThenRecovers, TestOpenURLOfAStoppedPostgreSQLIsUnavailable).
+
 import (
 	"context"
 	"database/sql"

@@ -203,8 +203,14 @@ func (e *HandleConflictError) Unwrap() error { return ErrConflict }
 // handle with the same skeleton (the same key included), or when such a
 // handle was released by someone other than self and is held for them
 // after at. self is 0 for a new account. Each check is one query on a
-// skeleton index; an exact match of the key is reported first.
+// skeleton index; an exact match of the key is reported first. It locks
+// the claims of handles until tx ends.
 func checkHandle(tx *gorm.DB, self uint64, key string, at time.Time) error {
+	// Claims queue here until tx ends: a claim committed meanwhile is seen
+	// (on PostgreSQL each statement reads what is committed when it starts).
+	if err := tx.Exec(qLockHandles).Error; err != nil {
+		return err
+	}
 	sk := Skeleton(key)
 	var holder []string
 	if err := tx.Raw(qHandleHolder, sk, self, key).Scan(&holder).Error; err != nil {
