@@ -14,6 +14,7 @@ import (
 
 	"sshchat/chat"
 	"sshchat/model"
+	"sshchat/model/modeltest"
 )
 
 // The harness runs a cluster inside the test process: a real NATS server
@@ -94,7 +95,7 @@ type node struct {
 type testCluster struct {
 	t     testing.TB
 	nats  *natsServer
-	db    string // the shared database: a SQLite path
+	db    string // the shared database: a PostgreSQL URL or a SQLite path
 	nodes []*node
 	keys  int
 	mu    sync.Mutex
@@ -103,17 +104,30 @@ type testCluster struct {
 // startCluster starts n nodes named a, b, c, ...
 func startCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, nats: startNATS(t), db: filepath.Join(t.TempDir(), "chat.db")}
+	c := &testCluster{t: t, nats: startNATS(t), db: sharedDatabase(t)}
 	for i := range n {
 		c.nodes = append(c.nodes, c.startNode(string(rune('a'+i))))
 	}
 	return c
 }
 
+// sharedDatabase is the database the nodes of a test share: a fresh
+// PostgreSQL schema when the tests have a server (always in CI, where
+// SSHCHAT_REQUIRE_POSTGRES makes its absence fail), else a SQLite file,
+// which several stores in one process can share, said so in the log.
+func sharedDatabase(t testing.TB) string {
+	t.Helper()
+	if modeltest.Available() || modeltest.Required() {
+		return modeltest.PostgresURL(t)
+	}
+	t.Logf("%s: this cluster shares a SQLite file instead", modeltest.SkipMessage)
+	return filepath.Join(t.TempDir(), "chat.db")
+}
+
 // openStore opens the shared database for one node.
 func (c *testCluster) openStore() *model.DB {
 	c.t.Helper()
-	db, err := model.Open(c.db)
+	db, err := model.OpenURL(c.db)
 	if err != nil {
 		c.t.Fatal(err)
 	}

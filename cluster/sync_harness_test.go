@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -55,7 +54,7 @@ type syncNode struct {
 // server calls.
 func startSyncCluster(t testing.TB, n int) (*testCluster, []*syncNode) {
 	t.Helper()
-	c := &testCluster{t: t, nats: startNATS(t), db: filepath.Join(t.TempDir(), "chat.db")}
+	c := &testCluster{t: t, nats: startNATS(t), db: sharedDatabase(t)}
 	var out []*syncNode
 	for i := range n {
 		name := string(rune('a' + i))
