@@ -30,7 +30,7 @@ func (d *DB) CreateLinkCode(ctx context.Context, c LinkCode) error {
 	if err := d.check(op); err != nil {
 		return err
 	}
-	err := d.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := d.gormTx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Exec(`DELETE FROM link_codes WHERE user_id = ? OR expires_at <= ?`, c.UserID, c.CreatedAt.UTC()).Error; err != nil {
 			return err
 		}
@@ -50,12 +50,13 @@ func (d *DB) LinkKey(ctx context.Context, userID uint64, codeHash string, k *Key
 	if err := d.check(op); err != nil {
 		return err
 	}
-	kc := *k
-	kc.UserID = userID
-	if kc.CreatedAt.IsZero() {
-		kc.CreatedAt = now
-	}
-	err := d.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var kc Key
+	err := d.gormTx(ctx, func(tx *gorm.DB) error {
+		kc = *k // afresh on each run
+		kc.UserID = userID
+		if kc.CreatedAt.IsZero() {
+			kc.CreatedAt = now
+		}
 		res := tx.Exec(`DELETE FROM link_codes WHERE code_hash = ? AND user_id = ? AND expires_at > ?`, codeHash, userID, now.UTC())
 		if res.Error != nil {
 			return res.Error
@@ -84,7 +85,7 @@ func (d *DB) RemoveKey(ctx context.Context, userID uint64, fingerprint string) e
 	if err := d.check(op); err != nil {
 		return err
 	}
-	err := d.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := d.gormTx(ctx, func(tx *gorm.DB) error {
 		// Removals of one account's keys queue on its row, so that each
 		// counts the keys the others left (on PostgreSQL two could
 		// otherwise each see two keys and remove both).

@@ -306,6 +306,19 @@ func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
+// gormTx runs fn in one GORM write transaction, run again as writeTx
+// runs one when the database aborted it to break a deadlock: fn must
+// set what it reports afresh on each run.
+func (d *DB) gormTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	const attempts = 5
+	for i := 1; ; i++ {
+		err := d.w.WithContext(ctx).Transaction(fn)
+		if err == nil || i == attempts || !d.dia.retry(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
 // exec runs one write statement on its own (autocommit), run again as
 // writeTx runs a transaction when the database aborted it to break a
 // deadlock.

@@ -67,13 +67,15 @@ func (d *DB) CreateUser(ctx context.Context, u *User, k *Key) error {
 	if u == nil || k == nil {
 		return errors.New(op + ": nil user or key")
 	}
-	uc, kc := *u, *k
-	uc.Skeleton = Skeleton(uc.HandleKey)
-	at := uc.CreatedAt
+	var uc User
+	var kc Key
+	at := u.CreatedAt
 	if at.IsZero() {
 		at = time.Now()
 	}
-	err := d.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := d.gormTx(ctx, func(tx *gorm.DB) error {
+		uc, kc = *u, *k // afresh on each run
+		uc.Skeleton = Skeleton(uc.HandleKey)
 		if err := checkHandle(tx, 0, uc.HandleKey, at); err != nil {
 			return err
 		}
@@ -131,7 +133,7 @@ func (d *DB) RenameUser(ctx context.Context, r Rename) error {
 			notice.CreatedAt = at
 		}
 	}
-	err := d.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := d.gormTx(ctx, func(tx *gorm.DB) error {
 		var old User
 		if err := tx.Where("id = ?", r.UserID).Take(&old).Error; err != nil {
 			return err
