@@ -154,6 +154,11 @@ func (h *Hub) applyLine(ev busEvent) {
 		return
 	}
 	l.remote = true
+	h.locked(func() {
+		if n := h.peerLocked(ev.Node); l.M.ID > n.lastLine {
+			n.lastLine = l.M.ID
+		}
+	})
 	h.order(&l)
 }
 
@@ -370,6 +375,18 @@ func (h *Hub) catchUp(up *upBody) {
 	if from == 0 {
 		from = o.newest
 	}
+	h.fillAfterLoss(from)
+	o.downMark = 0
+}
+
+// fillAfterLoss delivers from the store what was committed and not heard
+// here: in every conversation delivered here, the lobby and the rooms of
+// the users online here (one not delivered here yet from after from).
+func (h *Hub) fillAfterLoss(from MessageID) {
+	o := &h.core.ord
+	if o.convs == nil {
+		o.convs = make(map[ConvID]*convOrder)
+	}
 	want := []ConvID{Lobby}
 	h.locked(func() {
 		for conv, r := range h.rooms {
@@ -389,7 +406,6 @@ func (h *Hub) catchUp(up *upBody) {
 	for conv := range o.convs {
 		h.fillGap(conv)
 	}
-	o.downMark = 0
 }
 
 // startOrder notes where the node joins the cluster (NewHub, before it

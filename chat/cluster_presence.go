@@ -80,6 +80,9 @@ type peerNode struct {
 	users map[UserID]Presence
 	heard time.Time
 	upSeq int64 // the node's last return caught up with here
+	// lastLine is the newest message heard from the node: what it
+	// committed after, if it dies unheard, is read from the store.
+	lastLine MessageID
 }
 
 type presenceBody struct {
@@ -485,12 +488,13 @@ func (h *Hub) nodeGone(name, why string) {
 		h.log.Warn("cluster: release a gone node's offline claims", "node", name, "err", err)
 	}
 	known := false
+	var last MessageID
 	h.locked(func() {
 		n, ok := h.core.peers[name]
 		if !ok {
 			return
 		}
-		known = true
+		known, last = true, n.lastLine
 		for id := range n.users {
 			h.remoteChangeLocked(id, "", func() { delete(n.users, id) })
 		}
@@ -498,6 +502,15 @@ func (h *Hub) nodeGone(name, why string) {
 	})
 	if known {
 		h.log.Info("cluster: node gone", "node", name, "why", why)
+	}
+	if known && why != "closed" {
+		// It may have died between a commit and its publish, leaving a
+		// line nobody heard and nothing after it to show the gap: every
+		// conversation delivered here, the lobby and the rooms of the
+		// users here are read on from the store (one new here from the
+		// last line heard from the node: any later line of another node
+		// would have made it known).
+		h.fillAfterLoss(max(last, h.core.ord.origin))
 	}
 }
 
