@@ -307,6 +307,12 @@ type NoticeEvent struct {
 	Text string
 }
 
+// LinkEvent tells a session whether its node reaches the other nodes of
+// its cluster (sent when that changes, and at login while it does not):
+// while Down, other nodes' messages wait and the UI says so in its status
+// line; it follows a NoticeEvent that says so in the conversation.
+type LinkEvent struct{ Down bool }
+
 // ReadEvent tells a user's other sessions that one of their sessions read
 // Conv up to UpTo, so that they clear (or reduce) its unread count.
 type ReadEvent struct {
@@ -349,3 +355,4 @@ func (ShutdownEvent) isEvent()     {}
 func (ConversationEvent) isEvent() {}
 func (AnnouncementEvent) isEvent() {}
 func (SettingsEvent) isEvent()     {}
+func (LinkEvent) isEvent()         {}

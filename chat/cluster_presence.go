@@ -524,7 +524,10 @@ func (h *Hub) applyBusState(o *busStateOp) {
 	h.core.up = o.up
 	if !o.up {
 		h.core.ord.downMark = h.core.ord.newest
-		h.locked(func() { h.broadcastLocked(NoticeEvent{Text: LinkDownNotice}) })
+		h.locked(func() {
+			h.broadcastLocked(NoticeEvent{Text: LinkDownNotice})
+			h.broadcastLocked(LinkEvent{Down: true})
+		})
 		h.log.Warn("cluster: bus down; local users go on, other nodes' messages will be read from the store when it is back")
 		return
 	}
@@ -548,7 +551,10 @@ func (h *Hub) applyBusState(o *busStateOp) {
 	h.publish(evUp, up)
 	h.heartbeat()
 	h.catchUp(nil)
-	h.locked(func() { h.broadcastLocked(NoticeEvent{Text: LinkUpNotice}) })
+	h.locked(func() {
+		h.broadcastLocked(NoticeEvent{Text: LinkUpNotice})
+		h.broadcastLocked(LinkEvent{})
+	})
 	h.log.Info("cluster: bus back; caught up from the store")
 }
 

@@ -467,6 +467,7 @@ func (h *Hub) join(o *joinOp) {
 		}
 		if h.clustered() && !h.core.up {
 			s.push(NoticeEvent{Text: LinkDownNotice})
+			s.push(LinkEvent{Down: true})
 		}
 	})
 	o.res <- joinResult{}

@@ -379,9 +379,20 @@ func TestNATSOutageCatchesUpInOrderWithoutDuplicatesAndSaysSo(t *testing.T) {
 			return false
 		}
 	}
+	link := func(down bool) func([]chat.Event) bool {
+		return func(evs []chat.Event) bool {
+			for _, ev := range evs {
+				if l, ok := ev.(chat.LinkEvent); ok && l.Down == down {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	c.nats.stop()
 	ar.wait(soon, "alice told the link is down", notice(chat.LinkDownNotice))
 	cr.wait(soon, "carol told the link is down", notice(chat.LinkDownNotice))
+	ar.wait(soon, "alice's status line told the link is down", link(true))
 	for i := range 5 {
 		send(t, as, chat.Lobby, fmt.Sprint("during a ", i))
 	}
@@ -393,6 +404,7 @@ func TestNATSOutageCatchesUpInOrderWithoutDuplicatesAndSaysSo(t *testing.T) {
 	c.nats.start()
 	ar.wait(10*time.Second, "alice told the link is back", notice(chat.LinkUpNotice))
 	cr.wait(10*time.Second, "carol told the link is back", notice(chat.LinkUpNotice))
+	cr.wait(soon, "carol's status line told the link is back", link(false))
 	cr.waitBody(soon, "during a 4")
 	ar.waitBody(soon, "during c")
 	cr.waitBody(soon, "first words, during")

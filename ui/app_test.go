@@ -784,6 +784,25 @@ func TestNoticeEventShowsInItsConversation(t *testing.T) {
 	}
 }
 
+// TestStatusLineSaysWhileTheClusterLinkIsDown: while the node does not
+// reach the rest of its cluster, the status line says so (other nodes'
+// messages are late, not lost), and the key hints come back after.
+func TestStatusLineSaysWhileTheClusterLinkIsDown(t *testing.T) {
+	h := newHarness(t, nil)
+	h.events(chat.LinkEvent{Down: true})
+	last := func() string {
+		lines := strings.Split(strings.TrimRight(h.screen(), "\n"), "\n")
+		return lines[len(lines)-1]
+	}
+	if !strings.Contains(last(), "cluster link down") {
+		t.Fatalf("status line while the link is down: %q", last())
+	}
+	h.events(chat.LinkEvent{})
+	if strings.Contains(h.screen(), "cluster link down") {
+		t.Fatalf("still says the link is down after it came back:\n%s", h.screen())
+	}
+}
+
 func TestShutdownEventShowsReasonAndQuits(t *testing.T) {
 	h := newHarness(t, nil)
 	h.events(chat.ShutdownEvent{Reason: "maintenance"})

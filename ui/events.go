@@ -70,6 +70,8 @@ func (a *App) applyEvents(evs eventsMsg) tea.Cmd {
 			a.applySettings(ev.Settings)
 		case chat.EditEvent: // edit.go
 			a.onEdit(ev)
+		case chat.LinkEvent:
+			a.status.SetLinkDown(ev.Down)
 		case chat.ShutdownEvent:
 			return a.onShutdown(ev)
 		case *chat.ShutdownEvent:

@@ -6,6 +6,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"sshchat/chat"
 )
 
 // statusExpiredMsg says the error of generation gen may have expired.
@@ -41,6 +43,9 @@ type Status struct {
 	gen   int       // counts errors set, so only the last one's timer clears
 	timer bool      // Timer must schedule a statusExpiredMsg
 	slow  bool      // the text is the outbox's "slow down"
+	// linkDown: the node does not reach the other nodes of its cluster;
+	// said instead of the key hints until it does again.
+	linkDown bool
 
 	cache    string
 	cacheVer uint64
@@ -93,6 +98,14 @@ func (s *Status) SetError(text string) {
 func (s *Status) SetSlow(text string) {
 	s.SetError(text)
 	s.slow = true
+}
+
+// SetLinkDown says whether the node reaches the rest of its cluster.
+func (s *Status) SetLinkDown(down bool) {
+	if down != s.linkDown {
+		s.linkDown = down
+		s.bump()
+	}
 }
 
 // Clear empties the line (the key hints come back).
@@ -152,6 +165,8 @@ func (s *Status) View() string {
 		} else {
 			line = p.s(fit(text, s.w))
 		}
+	} else if s.linkDown {
+		line = s.st.pError.s(fit(" "+chat.LinkDownNotice, s.w))
 	} else {
 		var hints []string
 		switch s.hints {
