@@ -346,9 +346,10 @@ type upBody struct {
 
 // catchUp reads from the store what this node missed while a bus was
 // down, and delivers it in order. After this node's own return (up nil):
-// every conversation delivered here, the lobby and the rooms of the users
-// online here, a conversation not delivered here yet starting at the
-// newest message delivered when the bus went down. After another node's
+// every conversation delivered here, the lobby, the rooms and the direct
+// conversations of the users online here, a conversation not delivered
+// here yet starting at the newest message delivered when the bus went
+// down. After another node's
 // return: the conversations it committed to meanwhile (the others'
 // commits came on the bus), one not delivered here starting at the
 // newest message that node had delivered when its bus went down.
@@ -371,6 +372,7 @@ func (h *Hub) catchUp(up *upBody) {
 		from = o.newest
 	}
 	want := []ConvID{Lobby}
+	var local []UserID
 	h.locked(func() {
 		for conv, r := range h.rooms {
 			for id := range r.members {
@@ -380,7 +382,26 @@ func (h *Hub) catchUp(up *upBody) {
 				}
 			}
 		}
+		for id := range h.users {
+			local = append(local, id)
+		}
 	})
+	// The direct conversations of the users online here: the other nodes,
+	// which counted them online meanwhile, routed their messages live.
+	for _, id := range local {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		dms, err := h.store.Conversations(ctx, uint64(id))
+		cancel()
+		if err != nil {
+			h.log.Warn("cluster: read direct conversations to catch up", "user", id, "err", err)
+			continue
+		}
+		for _, dm := range dms {
+			if MessageID(dm.LastID) > from {
+				want = append(want, ConvID(dm.Conv))
+			}
+		}
+	}
 	for _, conv := range want {
 		if o.convs[conv] == nil {
 			o.convs[conv] = &convOrder{last: from}

@@ -1,7 +1,12 @@
 package cluster
 
 import (
+	"io"
+	"net"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"sshchat/chat"
 )
@@ -28,4 +33,120 @@ func TestNodeStartedWithoutNATSDoesNotReplayOldHistoryOnReturn(t *testing.T) {
 	send(t, ad, dm, "new during")
 	c.nats.start()
 	markerFirst(t, bs, "old 1", "new during")
+}
+
+// cutProxy is a TCP proxy between one node and NATS that the test can cut
+// (that node alone loses NATS) and restore.
+type cutProxy struct {
+	t      testing.TB
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+}
+
+func startCutProxy(t testing.TB, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{t: t, ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.sever(false) })
+	go p.serve()
+	return p
+}
+
+func (p *cutProxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+func (p *cutProxy) serve() {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			in.Close()
+			continue
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			in.Close()
+			continue
+		}
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(out, in); out.Close(); in.Close() }()
+		go func() { _, _ = io.Copy(in, out); out.Close(); in.Close() }()
+	}
+}
+
+// sever closes the connections through the proxy and, with cut, refuses
+// new ones; without, lets them through again.
+func (p *cutProxy) sever(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// startNodeVia starts a node that reaches NATS at url.
+func (c *testCluster) startNodeVia(name, url string) *node {
+	c.t.Helper()
+	store := c.openStore()
+	bus, err := Connect(url, name, testLogger{c.t, name})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	hub, err := chat.NewHub(store, testLogger{c.t, name}, chat.Options{RateBurst: 1000, RatePerSecond: 1000, Bus: bus})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	nd := &node{name: name, bus: bus, store: store, hub: hub}
+	c.t.Cleanup(nd.stop)
+	return nd
+}
+
+func noticeText(text string) func([]chat.Event) bool {
+	return func(evs []chat.Event) bool {
+		for _, ev := range evs {
+			if n, ok := ev.(chat.NoticeEvent); ok && n.Text == text {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func TestDirectMessageToUserOnNodeCutFromNATSShownWhenItReturns(t *testing.T) {
+	c := startCluster(t, 1)
+	proxy := startCutProxy(t, strings.TrimPrefix(c.nats.url(), "nats://"))
+	cn := c.startNodeVia("c", proxy.url())
+	c.nodes = append(c.nodes, cn)
+	alice, carol := c.account("alice"), c.account("carol")
+	as, cs := c.connect(c.nodes[0], alice), c.connect(cn, carol)
+	cr := record(t, cs)
+	c.online(2)
+
+	// Node c alone loses NATS. Node a still counts carol online (c is not
+	// taken for gone yet), so its message to her, in a conversation c has
+	// never delivered, is routed live and published, and c misses it.
+	proxy.sever(true)
+	cr.wait(soon, "carol told the link is down", noticeText(chat.LinkDownNotice))
+	dm := chat.DirectConv(alice.ID, carol.ID)
+	if m := send(t, as, dm, "while c is cut"); m.ID == 0 {
+		t.Fatal("not sent")
+	}
+	proxy.sever(false)
+	cr.wait(10*time.Second, "carol told the link is back", noticeText(chat.LinkUpNotice))
+	cr.waitBody(soon, "while c is cut")
 }
