@@ -77,6 +77,8 @@ type orderer struct {
 	// origin is the newest message ID in the store when the node joined
 	// (raised to the newest delivered in a conversation it forgot).
 	origin MessageID
+	// joined is the newest message ID in the store when the node joined.
+	joined MessageID
 	// downMark is the newest message ID delivered when the bus went down:
 	// catching up starts there in conversations never delivered here.
 	downMark MessageID
@@ -352,7 +354,8 @@ type upBody struct {
 // down. After another node's
 // return: the conversations it committed to meanwhile (the others'
 // commits came on the bus), one not delivered here starting at the
-// newest message that node had delivered when its bus went down.
+// newest message that node had delivered when its bus went down, or
+// where this node joined if that is newer.
 func (h *Hub) catchUp(up *upBody) {
 	o := &h.core.ord
 	if o.convs == nil {
@@ -361,7 +364,10 @@ func (h *Hub) catchUp(up *upBody) {
 	if up != nil {
 		for _, conv := range up.Convs {
 			if o.convs[conv] == nil {
-				o.convs[conv] = &convOrder{last: up.Since}
+				// Not before this node joined: its sessions read that
+				// from history (a return repeated in heartbeats reaches
+				// nodes that started after it).
+				o.convs[conv] = &convOrder{last: max(up.Since, o.joined)}
 			}
 			h.fillGap(conv)
 		}
@@ -420,7 +426,7 @@ func (h *Hub) startOrder(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("join the cluster: %w", err)
 	}
-	h.core.ord = orderer{convs: make(map[ConvID]*convOrder), origin: MessageID(id), newest: MessageID(id)}
+	h.core.ord = orderer{convs: make(map[ConvID]*convOrder), origin: MessageID(id), joined: MessageID(id), newest: MessageID(id)}
 	return nil
 }
 

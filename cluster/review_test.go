@@ -150,3 +150,30 @@ func TestDirectMessageToUserOnNodeCutFromNATSShownWhenItReturns(t *testing.T) {
 	cr.wait(10*time.Second, "carol told the link is back", noticeText(chat.LinkUpNotice))
 	cr.waitBody(soon, "while c is cut")
 }
+
+func TestNodeJoiningAfterAnotherReturnsDoesNotReplayWhatWasBefore(t *testing.T) {
+	c := startCluster(t, 1)
+	proxy := startCutProxy(t, strings.TrimPrefix(c.nats.url(), "nats://"))
+	d := c.startNodeVia("d", proxy.url())
+	c.nodes = append(c.nodes, d)
+	alice, bob := c.account("alice"), c.account("bob")
+	ad := c.connect(d, alice)
+	ar := record(t, ad)
+	c.online(1)
+
+	proxy.sever(true)
+	ar.wait(soon, "alice told the link is down", noticeText(chat.LinkDownNotice))
+	send(t, ad, chat.Lobby, "during d's outage")
+	proxy.sever(false)
+	ar.wait(10*time.Second, "alice told the link is back", noticeText(chat.LinkUpNotice))
+
+	// Node e starts while d still repeats its return in its heartbeats:
+	// what d committed before e joined is in e's sessions' history, not
+	// news to fan out.
+	e := c.startNode("e")
+	c.nodes = append(c.nodes, e)
+	be := c.connect(e, bob)
+	waitUntil(t, soon, "e hears d's heartbeat", func() bool { return e.hub.Online() == 2 })
+	send(t, ad, chat.Lobby, "after e joined")
+	markerFirst(t, be, "during d's outage", "after e joined")
+}
