@@ -392,19 +392,30 @@ func (h *Hub) catchUp(up *upBody) {
 			local = append(local, id)
 		}
 	})
-	// The direct conversations of the users online here: the other nodes,
-	// which counted them online meanwhile, routed their messages live.
+	// The direct conversations and rooms of the users online here, as the
+	// store has them (a room not loaded here is not in h.rooms): the
+	// other nodes, which counted these users online meanwhile, routed
+	// their messages live.
 	for _, id := range local {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		dms, err := h.store.Conversations(ctx, uint64(id))
+		var rooms []model.UserRoom
+		if err == nil {
+			rooms, err = h.store.RoomsOf(ctx, uint64(id))
+		}
 		cancel()
 		if err != nil {
-			h.log.Warn("cluster: read direct conversations to catch up", "user", id, "err", err)
+			h.log.Warn("cluster: read a user's conversations to catch up", "user", id, "err", err)
 			continue
 		}
 		for _, dm := range dms {
 			if MessageID(dm.LastID) > from {
 				want = append(want, ConvID(dm.Conv))
+			}
+		}
+		for _, r := range rooms {
+			if !r.Invited {
+				want = append(want, ConvID(model.RoomConv(r.Room.NameKey)))
 			}
 		}
 	}

@@ -177,3 +177,29 @@ func TestNodeJoiningAfterAnotherReturnsDoesNotReplayWhatWasBefore(t *testing.T) 
 	send(t, ad, chat.Lobby, "after e joined")
 	markerFirst(t, be, "during d's outage", "after e joined")
 }
+
+func TestRoomMessageToUserOnNodeCutFromNATSShownWhenItReturns(t *testing.T) {
+	c := startCluster(t, 1)
+	alice, bob := c.account("alice"), c.account("bob")
+	bs := c.connect(c.nodes[0], bob)
+	exec(t, bs, chat.Lobby, "/create #quiet")
+	as0 := c.connect(c.nodes[0], alice)
+	exec(t, as0, chat.Lobby, "/join #quiet")
+	as0.Close()
+
+	// Node c starts after the room was made: nothing of it is loaded
+	// there, though alice, online there, is a member.
+	proxy := startCutProxy(t, strings.TrimPrefix(c.nats.url(), "nats://"))
+	cn := c.startNodeVia("c", proxy.url())
+	c.nodes = append(c.nodes, cn)
+	as := c.connect(cn, alice)
+	ar := record(t, as)
+	c.online(2)
+
+	proxy.sever(true)
+	ar.wait(soon, "alice told the link is down", noticeText(chat.LinkDownNotice))
+	send(t, bs, "#quiet", "while c is cut")
+	proxy.sever(false)
+	ar.wait(10*time.Second, "alice told the link is back", noticeText(chat.LinkUpNotice))
+	ar.waitBody(soon, "while c is cut")
+}
