@@ -71,6 +71,11 @@ func (h *Hub) startBus() error {
 	}
 	h.link.bus = h.opts.Bus
 	h.core.up = h.link.bus.Connected()
+	if !h.core.up {
+		// Started without the bus: its return catches up from where the
+		// node joined (startOrder), not from the beginning of history.
+		h.core.ord.downMark = h.core.ord.newest
+	}
 	unsub, err := h.link.bus.Subscribe(func(data []byte) {
 		var ev busEvent
 		if err := json.Unmarshal(data, &ev); err != nil {

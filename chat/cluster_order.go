@@ -77,6 +77,8 @@ type orderer struct {
 	// origin is the newest message ID in the store when the node joined
 	// (raised to the newest delivered in a conversation it forgot).
 	origin MessageID
+	// joined is the newest message ID in the store when the node joined.
+	joined MessageID
 	// downMark is the newest message ID delivered when the bus went down:
 	// catching up starts there in conversations never delivered here.
 	downMark MessageID
@@ -351,12 +353,14 @@ type upBody struct {
 
 // catchUp reads from the store what this node missed while a bus was
 // down, and delivers it in order. After this node's own return (up nil):
-// every conversation delivered here, the lobby and the rooms of the users
-// online here, a conversation not delivered here yet starting at the
-// newest message delivered when the bus went down. After another node's
+// every conversation delivered here, the lobby, the rooms and the direct
+// conversations of the users online here, a conversation not delivered
+// here yet starting at the newest message delivered when the bus went
+// down. After another node's
 // return: the conversations it committed to meanwhile (the others'
 // commits came on the bus), one not delivered here starting at the
-// newest message that node had delivered when its bus went down.
+// newest message that node had delivered when its bus went down, or
+// where this node joined if that is newer.
 func (h *Hub) catchUp(up *upBody) {
 	o := &h.core.ord
 	if o.convs == nil {
@@ -365,7 +369,10 @@ func (h *Hub) catchUp(up *upBody) {
 	if up != nil {
 		for _, conv := range up.Convs {
 			if o.convs[conv] == nil {
-				o.convs[conv] = &convOrder{last: up.Since}
+				// Not before this node joined: its sessions read that
+				// from history (a return repeated in heartbeats reaches
+				// nodes that started after it).
+				o.convs[conv] = &convOrder{last: max(up.Since, o.joined)}
 			}
 			h.fillGap(conv)
 		}
@@ -388,6 +395,7 @@ func (h *Hub) fillAfterLoss(from MessageID) {
 		o.convs = make(map[ConvID]*convOrder)
 	}
 	want := []ConvID{Lobby}
+	var local []UserID
 	h.locked(func() {
 		for conv, r := range h.rooms {
 			for id := range r.members {
@@ -397,7 +405,37 @@ func (h *Hub) fillAfterLoss(from MessageID) {
 				}
 			}
 		}
+		for id := range h.users {
+			local = append(local, id)
+		}
 	})
+	// The direct conversations and rooms of the users online here, as the
+	// store has them (a room not loaded here is not in h.rooms): the
+	// other nodes, which counted these users online meanwhile, routed
+	// their messages live.
+	for _, id := range local {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		dms, err := h.store.Conversations(ctx, uint64(id))
+		var rooms []model.UserRoom
+		if err == nil {
+			rooms, err = h.store.RoomsOf(ctx, uint64(id))
+		}
+		cancel()
+		if err != nil {
+			h.log.Warn("cluster: read a user's conversations to catch up", "user", id, "err", err)
+			continue
+		}
+		for _, dm := range dms {
+			if MessageID(dm.LastID) > from {
+				want = append(want, ConvID(dm.Conv))
+			}
+		}
+		for _, r := range rooms {
+			if !r.Invited {
+				want = append(want, ConvID(model.RoomConv(r.Room.NameKey)))
+			}
+		}
+	}
 	for _, conv := range want {
 		if o.convs[conv] == nil {
 			o.convs[conv] = &convOrder{last: from}
@@ -415,7 +453,7 @@ func (h *Hub) startOrder(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("join the cluster: %w", err)
 	}
-	h.core.ord = orderer{convs: make(map[ConvID]*convOrder), origin: MessageID(id), newest: MessageID(id)}
+	h.core.ord = orderer{convs: make(map[ConvID]*convOrder), origin: MessageID(id), joined: MessageID(id), newest: MessageID(id)}
 	return nil
 }
 

@@ -73,6 +73,7 @@ type clusterCore struct {
 	stopTick chan struct{}
 	tickDone chan struct{}
 	stopOnce sync.Once
+	byeOnce  sync.Once
 }
 
 // peerNode is another node as this one knows it.
@@ -558,17 +559,23 @@ func (h *Hub) applyBusState(o *busStateOp) {
 	h.log.Info("cluster: bus back; caught up from the store")
 }
 
-// stopCluster says goodbye to the other nodes and stops the tick (Close,
-// before the sequencer stops).
+// stopCluster stops the tick (Close, before the sequencer stops).
 func (h *Hub) stopCluster() {
 	if !h.clustered() || h.core.stopTick == nil {
 		return
 	}
-	h.core.stopOnce.Do(func() {
-		h.publish(evBye, struct{}{})
-		close(h.core.stopTick)
-	})
+	h.core.stopOnce.Do(func() { close(h.core.stopTick) })
 	<-h.core.tickDone
+}
+
+// sayBye tells the other nodes this one is gone (Close, once the
+// sequencer has exited): the last event it publishes, so that no
+// heartbeat or presence of an op still queued at Close shows its users
+// online again after it.
+func (h *Hub) sayBye() {
+	if h.clustered() {
+		h.core.byeOnce.Do(func() { h.publish(evBye, struct{}{}) })
+	}
 }
 
 // announceLocked shows an administrator's announcement to this node's

@@ -401,7 +401,7 @@ func (h *Hub) watchBus() {
 		return
 	}
 	h.link.bus.OnChange(func(up bool) {
-		if !up {
+		if !up || h.isStopped() {
 			return
 		}
 		h.publish(evResync, struct{}{})

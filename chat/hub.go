@@ -409,6 +409,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		return fmt.Errorf("close hub: %w", ctx.Err())
 	}
 	h.stopOrder() // the gap timers (cluster_order.go)
+	h.sayBye()    // cluster_presence.go
 	h.mu.Lock()
 	now := h.opts.Now()
 	for id, u := range h.users {
