@@ -143,18 +143,35 @@ func sendLine(s *sendOp) *line {
 	return l
 }
 
-// applyLine orders a line another node published.
-func (h *Hub) applyLine(ev busEvent) {
+// decodeLine decodes a line another node published (nil: it is not one,
+// said in the log). It runs on the bus's goroutine, off the sequencer.
+func (h *Hub) decodeLine(ev busEvent) *line {
 	var l line
 	if !h.decodeBody(ev, &l) {
-		return
+		return nil
 	}
 	if l.M.ID == 0 || l.M.Conv == "" {
 		h.log.Warn("bus: line without id or conversation", "node", ev.Node)
-		return
+		return nil
 	}
 	l.remote = true
-	h.order(&l)
+	return &l
+}
+
+// applyLine orders a line another node published.
+func (h *Hub) applyLine(ev busEvent) {
+	if l := h.decodeLine(ev); l != nil {
+		h.order(l)
+	}
+}
+
+// inert reports whether applying l changes nothing that a send's commit
+// looks at: a text or action line of another node is only delivered (in
+// its conversation's order, by its Prev), while a line of record or a
+// rename changes members or handles. The sequencer applies an inert line
+// without ending the group commit in progress (Hub.apply).
+func (l *line) inert() bool {
+	return l.remote && !l.stored && (l.M.Kind == KindText || l.M.Kind == KindAction)
 }
 
 // order delivers l in its conversation's order: now if its predecessor
