@@ -20,7 +20,7 @@ import (
 var (
 	benchSenders = flag.Int("cluster.senders", 192, "concurrent senders in BenchmarkClusterCommits, spread over the nodes")
 	benchRooms   = flag.Int("cluster.rooms", 8, "rooms the senders are spread over in BenchmarkClusterCommits/rooms")
-	benchQueue   = flag.Int("cluster.queue", 0, "each session's event queue in BenchmarkClusterCommits (0: the hub's default)")
+	benchQueue   = flag.Int("cluster.queue", 4096, "each session's event queue in BenchmarkClusterCommits (0: the hub's default, 256)")
 )
 
 // BenchmarkClusterCommits measures committed messages per second (Send
@@ -29,9 +29,13 @@ var (
 // -cluster.rooms rooms: on 3 hubs sharing PostgreSQL through NATS (the
 // senders spread evenly over the nodes), and in the same run on 1 hub on
 // PostgreSQL and 1 hub on SQLite, single nodes without a bus (the floor).
-// Every session drains its events, so fan-out is part of the cost. It
-// needs PostgreSQL (SSHCHAT_TEST_POSTGRES, see .ci/postgres.sh) and says
-// so when it skips.
+// Every session drains its events, so fan-out is part of the cost; each
+// gets every message of its conversations (thousands a second), and on a
+// saturated machine their goroutines fall behind a queue of the hub's
+// default length, so the queue is -cluster.queue long (the sessions
+// dropped as slow are reported as "dropped"; a send of one fails the
+// run). It needs PostgreSQL (SSHCHAT_TEST_POSTGRES, see .ci/postgres.sh)
+// and says so when it skips.
 func BenchmarkClusterCommits(b *testing.B) {
 	if !modeltest.Available() {
 		b.Skip("BenchmarkClusterCommits measures PostgreSQL: " + modeltest.SkipMessage)
