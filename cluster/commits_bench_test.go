@@ -38,6 +38,9 @@ var (
 // and says so when it skips.
 func BenchmarkClusterCommits(b *testing.B) {
 	if !modeltest.Available() {
+		if modeltest.Required() {
+			b.Fatal("BenchmarkClusterCommits: " + modeltest.SkipMessage)
+		}
 		b.Skip("BenchmarkClusterCommits measures PostgreSQL: " + modeltest.SkipMessage)
 	}
 	for _, setup := range []struct {
