@@ -47,8 +47,12 @@ type busEvent struct {
 }
 
 // remoteOp applies an event another node published, in the sequencer: it
-// takes its place among this node's own changes.
-type remoteOp struct{ ev busEvent }
+// takes its place among this node's own changes. A line (a committed
+// message) is decoded on the bus's goroutine, before it is queued.
+type remoteOp struct {
+	ev   busEvent
+	line *line // ev's line when ev is one (evLine), decoded
+}
 
 func (*remoteOp) isOp() {}
 
@@ -85,7 +89,13 @@ func (h *Hub) startBus() error {
 		if ev.Node == h.link.bus.Node() {
 			return
 		}
-		if err := h.submit(context.Background(), &remoteOp{ev: ev}); err != nil {
+		o := &remoteOp{ev: ev}
+		if ev.Kind == evLine {
+			if o.line = h.decodeLine(ev); o.line == nil {
+				return
+			}
+		}
+		if err := h.submit(context.Background(), o); err != nil {
 			return // closing
 		}
 	})
@@ -147,6 +157,10 @@ func (h *Hub) publishRaw(kind string, body json.RawMessage) error {
 
 // applyRemote applies another node's event (in the sequencer).
 func (h *Hub) applyRemote(o *remoteOp) {
+	if o.line != nil {
+		h.order(o.line) // cluster_order.go
+		return
+	}
 	if h.applyCluster(o.ev) { // cluster_order.go, cluster_presence.go
 		return
 	}

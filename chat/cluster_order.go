@@ -59,6 +59,7 @@ type line struct {
 	room       *roomState // a room's line of record of this node
 	remote     bool       // committed by another node
 	stored     bool       // read back from the store, not heard on the bus
+	node       string     // the node it was heard from (remote lines)
 }
 
 // convOrder is where one conversation's fan-out stands on this node.
@@ -145,29 +146,48 @@ func sendLine(s *sendOp) *line {
 	return l
 }
 
-// applyLine orders a line another node published.
-func (h *Hub) applyLine(ev busEvent) {
+// decodeLine decodes a line another node published (nil: it is not one,
+// said in the log). It runs on the bus's goroutine, off the sequencer.
+func (h *Hub) decodeLine(ev busEvent) *line {
 	var l line
 	if !h.decodeBody(ev, &l) {
-		return
+		return nil
 	}
 	if l.M.ID == 0 || l.M.Conv == "" {
 		h.log.Warn("bus: line without id or conversation", "node", ev.Node)
-		return
+		return nil
 	}
-	l.remote = true
-	h.locked(func() {
-		if n := h.peerLocked(ev.Node); l.M.ID > n.lastLine {
-			n.lastLine = l.M.ID
-		}
-	})
-	h.order(&l)
+	l.remote, l.node = true, ev.Node
+	return &l
+}
+
+// applyLine orders a line another node published.
+func (h *Hub) applyLine(ev busEvent) {
+	if l := h.decodeLine(ev); l != nil {
+		h.order(l)
+	}
+}
+
+// inert reports whether applying l changes nothing that a send's commit
+// looks at: a text or action line of another node is only delivered (in
+// its conversation's order, by its Prev), while a line of record or a
+// rename changes members or handles. The sequencer applies an inert line
+// without ending the group commit in progress (Hub.apply).
+func (l *line) inert() bool {
+	return l.remote && !l.stored && (l.M.Kind == KindText || l.M.Kind == KindAction)
 }
 
 // order delivers l in its conversation's order: now if its predecessor
 // was delivered (or the conversation is new here), never if it was
 // delivered already, else once the gap is filled.
 func (h *Hub) order(l *line) {
+	if l.node != "" {
+		h.locked(func() {
+			if n := h.peerLocked(l.node); l.M.ID > n.lastLine {
+				n.lastLine = l.M.ID
+			}
+		})
+	}
 	o := &h.core.ord
 	if o.convs == nil {
 		o.convs = make(map[ConvID]*convOrder)

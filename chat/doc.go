@@ -187,7 +187,10 @@
 //     (which carry its name) released. A node whose bus is down goes on
 //     locally, tells its sessions, and on return catches up from the
 //     store. All of it is applied in the sequencer; gap and tick timers
-//     only submit ops.
+//     only submit ops. Another node's text or action line changes no
+//     state a commit looks at, so it does not end a group commit: it is
+//     delivered where it stands in the queue, ahead of the local sends
+//     queued around it (committed after it anyway; line.inert).
 //
 // Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
 // never the reverse. session.claimMu is held around store I/O, never with Hub.mu

@@ -189,7 +189,12 @@ func (h *Hub) sequence() {
 	}
 }
 
-// apply runs a batch in order, committing runs of sends together.
+// apply runs a batch in order, committing runs of sends together. A
+// message another node committed (an inert line) does not end a run: it
+// is delivered where it stands, ahead of the run's commit, which comes
+// after it in the store's order too (it is committed already, the run is
+// not), and it changes nothing the run's commit looks at. Without this,
+// on several nodes each remote line would cut the group commit short.
 func (h *Hub) apply(batch []op) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -199,13 +204,20 @@ func (h *Hub) apply(batch []op) {
 			}
 		}
 	}()
-	start := 0
-	for i, o := range batch {
-		if _, ok := o.(*sendOp); ok {
+	run := make([]op, 0, len(batch))
+	for _, o := range batch {
+		switch o := o.(type) {
+		case *sendOp:
+			run = append(run, o)
 			continue
+		case *remoteOp:
+			if o.line != nil && o.line.inert() {
+				h.order(o.line)
+				continue
+			}
 		}
-		h.flushSends(batch[start:i])
-		start = i + 1
+		h.flushSends(run)
+		run = run[:0]
 		switch o := o.(type) {
 		case *joinOp:
 			h.join(o)
@@ -242,7 +254,7 @@ func (h *Hub) apply(batch []op) {
 		}
 		h.clusterFlush() // what the op committed or changed, for the other nodes
 	}
-	h.flushSends(batch[start:])
+	h.flushSends(run)
 }
 
 // locked runs f with the hub mutex held, releasing it even if f panics (the

@@ -99,6 +99,8 @@ type testCluster struct {
 	nodes []*node
 	keys  int
 	mu    sync.Mutex
+	// tune, when set, changes the options of the nodes started next.
+	tune func(*chat.Options)
 }
 
 // startCluster starts n nodes named a, b, c, ...
@@ -153,8 +155,12 @@ func (c *testCluster) startNodeWith(name string, lossy bool) *node {
 		nd.lossy = &lossyBus{NATS: bus}
 		hbus = nd.lossy
 	}
-	hub, err := chat.NewHub(store, testLogger{c.t, name}, chat.Options{RateBurst: 1000, RatePerSecond: 1000, Bus: hbus,
-		IsAdmin: func(fp string) bool { return strings.HasPrefix(fp, "SHA256:test-boss-") }})
+	opts := chat.Options{RateBurst: 1000, RatePerSecond: 1000, Bus: hbus,
+		IsAdmin: func(fp string) bool { return strings.HasPrefix(fp, "SHA256:test-boss-") }}
+	if c.tune != nil {
+		c.tune(&opts)
+	}
+	hub, err := chat.NewHub(store, testLogger{c.t, name}, opts)
 	if err != nil {
 		c.t.Fatal(err)
 	}
