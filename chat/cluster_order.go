@@ -376,11 +376,10 @@ type upBody struct {
 // every conversation delivered here, the lobby, the rooms and the direct
 // conversations of the users online here, a conversation not delivered
 // here yet starting at the newest message delivered when the bus went
-// down. After another node's
-// return: the conversations it committed to meanwhile (the others'
-// commits came on the bus), one not delivered here starting at the
-// newest message that node had delivered when its bus went down, or
-// where this node joined if that is newer.
+// down. After another node's return: the conversations it committed to
+// meanwhile (the others' commits came on the bus), one not delivered here
+// starting at the newest message that node had delivered when its bus
+// went down, or where this node joined if that is newer.
 func (h *Hub) catchUp(up *upBody) {
 	o := &h.core.ord
 	if o.convs == nil {
