@@ -39,6 +39,16 @@ type Bus interface {
 	OnChange(fn func(up bool))
 }
 
+// LossReporter is what a Bus may also do: say that it dropped events of
+// other nodes (a subscriber too slow for the server), so that the hub
+// reads what it missed from the store: lines by their conversations,
+// state changes (bans, blocks, rooms) by a resync.
+type LossReporter interface {
+	// OnLoss registers fn to be told, on the bus's goroutine, of each
+	// loss.
+	OnLoss(fn func())
+}
+
 // busEvent is one event on the bus.
 type busEvent struct {
 	Node string          `json:"n"`

@@ -108,13 +108,25 @@ type clusterTickOp struct{}
 // busStateOp tells the sequencer the bus went down or came back.
 type busStateOp struct{ up bool }
 
+// busLossOp tells the sequencer the bus dropped events of other nodes
+// (LossReporter): it reads what it missed from the store, as after an
+// outage, without telling the sessions (they lost nothing for good).
+type busLossOp struct{}
+
 func (*clusterTickOp) isOp() {}
 func (*busStateOp) isOp()    {}
+func (*busLossOp) isOp()     {}
 
 // startCluster starts what a clustered hub runs besides its sequencer:
 // the tick, the watch of the bus, the first heartbeat and hello.
 func (h *Hub) startCluster() {
 	h.link.bus.OnChange(func(up bool) { _ = h.submit(context.Background(), &busStateOp{up: up}) })
+	// A change between startBus reading the state and the line above
+	// would be missed: the state now is applied too (a no-op if the same).
+	_ = h.submit(context.Background(), &busStateOp{up: h.link.bus.Connected()})
+	if lr, ok := h.link.bus.(LossReporter); ok {
+		lr.OnLoss(func() { _ = h.submit(context.Background(), &busLossOp{}) })
+	}
 	h.core.stopTick = make(chan struct{})
 	h.core.tickDone = make(chan struct{})
 	go func() {

@@ -152,8 +152,9 @@ func (h *Hub) remoteLine(m Message, stored bool) {
 		if stored {
 			// Read back from the store (a gap, an outage): the room
 			// event telling who is concerned was probably lost with
-			// it, so what changed is told here, the line as reason.
-			h.locked(func() { h.resyncRoomLocked(m.Conv, st, m.Body) })
+			// it, so what changed is told here. The store may be ahead
+			// of this line, so the line is not the reason given.
+			h.locked(func() { h.resyncRoomLocked(m.Conv, st, "") })
 			return
 		}
 		h.locked(func() { h.syncRoomLocked(m.Conv, st) })
@@ -468,34 +469,43 @@ func (h *Hub) resync() {
 		}
 	}
 	for _, id := range ids {
-		blocked, err := h.store.BlockedBy(ctx, uint64(id))
-		if err != nil {
-			h.log.Warn("bus: reload block list", "user", id, "err", err)
-			continue
-		}
-		same := true
-		h.locked(func() {
-			cur := map[UserID]bool(nil)
-			if u, ok := h.users[id]; ok {
-				cur = u.blocked
-			} else if q, ok := h.quiet.users[id]; ok {
-				cur = q.blocked
-			}
-			same = len(cur) == len(blocked)
-			for _, b := range blocked {
-				same = same && cur[UserID(b)]
-			}
-		})
-		if same {
-			continue
-		}
-		blocked, contacts, err := h.contacts(ctx, id)
-		if err != nil {
-			h.log.Warn("bus: reload contacts", "user", id, "err", err)
-			continue
-		}
-		h.locked(func() { h.installListsLocked(id, blocked, contacts) })
+		h.resyncLists(id)
 	}
+}
+
+// resyncLists re-reads one user's block list and, if it changed, installs
+// it with the contact list (resync). Each user has a deadline of their
+// own, so that a slow store cannot leave the users after it unread.
+func (h *Hub) resyncLists(id UserID) {
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	blocked, err := h.store.BlockedBy(ctx, uint64(id))
+	if err != nil {
+		h.log.Warn("bus: reload block list", "user", id, "err", err)
+		return
+	}
+	same := true
+	h.locked(func() {
+		cur := map[UserID]bool(nil)
+		if u, ok := h.users[id]; ok {
+			cur = u.blocked
+		} else if q, ok := h.quiet.users[id]; ok {
+			cur = q.blocked
+		}
+		same = len(cur) == len(blocked)
+		for _, b := range blocked {
+			same = same && cur[UserID(b)]
+		}
+	})
+	if same {
+		return
+	}
+	blocked, contacts, err := h.contacts(ctx, id)
+	if err != nil {
+		h.log.Warn("bus: reload contacts", "user", id, "err", err)
+		return
+	}
+	h.locked(func() { h.installListsLocked(id, blocked, contacts) })
 }
 
 // resyncRoomLocked installs a room's stored state and tells the members

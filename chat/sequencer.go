@@ -249,6 +249,9 @@ func (h *Hub) apply(batch []op) {
 			h.applyGap(o)
 		case *clusterTickOp: // cluster_presence.go
 			h.applyTick()
+		case *busLossOp: // cluster_presence.go
+			h.catchUp(nil)
+			h.resync()
 		case *busStateOp:
 			h.applyBusState(o)
 		}

@@ -271,6 +271,13 @@ func (b *lossyBus) silence() {
 	b.mu.Unlock()
 }
 
+// speak ends a silence: what was published meanwhile stays lost.
+func (b *lossyBus) speak() {
+	b.mu.Lock()
+	b.silent = false
+	b.mu.Unlock()
+}
+
 // recorder keeps every event of a session, read on its own goroutine, for
 // tests that look at the whole sequence.
 type recorder struct {

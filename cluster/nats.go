@@ -58,9 +58,19 @@ type NATS struct {
 
 	mu      sync.Mutex
 	watches []func(up bool)
+	losses  []func()
+
+	pending int // events a subscription may hold unread (0: defaultPending; tests lower it)
 }
 
-var _ chat.Bus = (*NATS)(nil)
+// defaultPending is how many events a node's subscription holds before
+// NATS drops them (the node then catches up from the store).
+const defaultPending = 1 << 20
+
+var (
+	_ chat.Bus          = (*NATS)(nil)
+	_ chat.LossReporter = (*NATS)(nil)
+)
 
 // Connect dials url as node. The first connection is retried in the
 // background when the server is not up yet: a node starts without NATS
@@ -87,6 +97,16 @@ func Connect(url, node string, log Logger) (*NATS, error) {
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info("NATS connected", "node", node, "server", c.ConnectedUrlRedacted())
 			b.changed(true)
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				// The server or the client dropped events for this node:
+				// it reads what it missed from the store.
+				log.Warn("NATS dropped events for this node (slow consumer); catching up from the database", "node", node)
+				b.lost()
+				return
+			}
+			log.Warn("NATS error", "node", node, "err", err)
 		}),
 		nats.ConnectHandler(func(c *nats.Conn) {
 			log.Info("NATS connected", "node", node, "server", c.ConnectedUrlRedacted())
@@ -122,7 +142,11 @@ func (b *NATS) Subscribe(fn func(data []byte)) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
-	if err := sub.SetPendingLimits(1<<20, 1<<30); err != nil {
+	limit := b.pending
+	if limit <= 0 {
+		limit = defaultPending
+	}
+	if err := sub.SetPendingLimits(limit, 1<<30); err != nil {
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
 	return func() { _ = sub.Unsubscribe() }, nil
@@ -136,6 +160,22 @@ func (b *NATS) OnChange(fn func(up bool)) {
 	b.mu.Lock()
 	b.watches = append(b.watches, fn)
 	b.mu.Unlock()
+}
+
+// OnLoss registers fn for each time events for this node were dropped.
+func (b *NATS) OnLoss(fn func()) {
+	b.mu.Lock()
+	b.losses = append(b.losses, fn)
+	b.mu.Unlock()
+}
+
+func (b *NATS) lost() {
+	b.mu.Lock()
+	fs := append([]func(){}, b.losses...)
+	b.mu.Unlock()
+	for _, fn := range fs {
+		fn()
+	}
 }
 
 func (b *NATS) changed(up bool) {

@@ -109,3 +109,41 @@ func TestNodeNameIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestBusReportsEventsDroppedForASlowNode: when a node cannot keep up and
+// NATS drops events for it, the bus says so (OnLoss), so that the node
+// reads what it missed from the store.
+func TestBusReportsEventsDroppedForASlowNode(t *testing.T) {
+	ns := startNATS(t)
+	slow, err := Connect(ns.url(), "slow", testLogger{t, "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(slow.Close)
+	slow.pending = 2
+	lost := make(chan struct{}, 10)
+	slow.OnLoss(func() { lost <- struct{}{} })
+	release := make(chan struct{})
+	if _, err := slow.Subscribe(func([]byte) { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	defer close(release)
+	if err := slow.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	fast, err := Connect(ns.url(), "fast", testLogger{t, "fast"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fast.Close)
+	for i := range 20 {
+		if err := fast.Publish([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no word of the events dropped for the slow node")
+	}
+}
