@@ -140,3 +140,26 @@ func TestRemoteLineDoesNotEndGroupCommit(t *testing.T) {
 		t.Errorf("bob got %q, the store has %q, want %q", bodies, stored, want)
 	}
 }
+
+// Only another node's text and action lines may be delivered inside a
+// group commit: a line of record changes a room's members, a rename a
+// handle, and a line read back from the store may be a gap's first news
+// of such a change; each of those must keep its place among the sends.
+func TestOnlyRemoteTextLinesAreInert(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		l    line
+		want bool
+	}{
+		{"remote text", line{M: Message{Kind: KindText}, remote: true}, true},
+		{"remote action", line{M: Message{Kind: KindAction}, remote: true}, true},
+		{"remote line of record", line{M: Message{Kind: KindSystem}, remote: true}, false},
+		{"remote rename", line{M: Message{Kind: KindRename}, remote: true}, false},
+		{"text read from the store", line{M: Message{Kind: KindText}, remote: true, stored: true}, false},
+		{"own text", line{M: Message{Kind: KindText}}, false},
+	} {
+		if got := c.l.inert(); got != c.want {
+			t.Errorf("%s: inert = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
