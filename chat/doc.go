@@ -150,7 +150,10 @@
 //     banned meanwhile end, members are told what changed in the rooms
 //     loaded there, and users whose block list changed get their
 //     contacts; settings, edits and read markers missed meanwhile are
-//     read at the next login or history read.
+//     read at the next login or history read. A bus that drops events
+//     for this node (a NATS slow consumer, LossReporter) makes it do the
+//     same and read on in its conversations from the store, without
+//     telling its sessions the link went down.
 //   - Administration (admin.go). Administrators are keys: Hub.isAdmin asks
 //     Options.IsAdmin about the fingerprint a session authenticated with,
 //     at each use, so a change of the operator's list takes effect at
@@ -191,6 +194,15 @@
 //     state a commit looks at, so it does not end a group commit: it is
 //     delivered where it stands in the queue, ahead of the local sends
 //     queued around it (committed after it anyway; line.inert).
+//   - Known limits of several nodes (docs/deploy.md says them to
+//     operators). A node cut off from NATS for longer than deadAfter is
+//     taken for dead: its claims are released while its sessions may
+//     still hold them, so a message may be offered twice. A direct
+//     message read back from the store (a gap) does not say it was routed
+//     offline, so a recipient online here may see it live and in the
+//     offline dialog. Membership checks at commit use this node's memory,
+//     so a post sent in the moment before a removal made elsewhere
+//     arrives here (its bus latency) may still be stored.
 //
 // Lock order: Hub.mu, then session.mu, lastSeenWriter.mu or moderation.mu;
 // never the reverse. session.claimMu is held around store I/O, never with Hub.mu
