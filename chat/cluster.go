@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Several nodes. Hubs that share one database form a cluster when each is
@@ -54,6 +55,9 @@ type busEvent struct {
 	Node string          `json:"n"`
 	Kind string          `json:"k"`
 	Body json.RawMessage `json:"b,omitempty"`
+	// DB is the publisher's database (model InstallationID): events of a
+	// node on another database are not this cluster's.
+	DB string `json:"d,omitempty"`
 }
 
 // remoteOp applies an event another node published, in the sequencer: it
@@ -71,8 +75,45 @@ type busLink struct {
 	bus   Bus
 	unsub func()
 
+	db string // this node's database (InstallationID)
+
 	mu      sync.Mutex
-	failing bool // the last Publish failed (logged once per change)
+	failing bool                 // the last Publish failed (logged once per change)
+	warned  map[string]time.Time // strangers on the bus, by node: last logged
+}
+
+// strangerLogEvery is how often a node on another database, or a second
+// process using this node's name, is logged.
+const strangerLogEvery = time.Minute
+
+// stranger logs, at most once per strangerLogEvery and node, that ev is not
+// from a node of this cluster, and says whether it is not.
+func (h *Hub) stranger(ev busEvent) bool {
+	var why string
+	switch {
+	case ev.Node == h.link.bus.Node():
+		// NATS never echoes a node's own events: another process
+		// uses this node's name.
+		why = "another process publishes under this node's name: every node needs a --node-name of its own; its events are ignored"
+	case ev.DB != h.link.db:
+		why = "a node on another database publishes on this NATS: every node of a cluster needs the same --database-url; its events are ignored"
+	default:
+		return false
+	}
+	now := time.Now()
+	h.link.mu.Lock()
+	if h.link.warned == nil {
+		h.link.warned = map[string]time.Time{}
+	}
+	log := now.Sub(h.link.warned[ev.Node]) >= strangerLogEvery
+	if log {
+		h.link.warned[ev.Node] = now
+	}
+	h.link.mu.Unlock()
+	if log {
+		h.log.Error("cluster: "+why, "node", ev.Node)
+	}
+	return true
 }
 
 // startBus subscribes the hub to the other nodes' events. Events are
@@ -84,6 +125,13 @@ func (h *Hub) startBus() error {
 		return nil
 	}
 	h.link.bus = h.opts.Bus
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	db, err := h.store.InstallationID(ctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("join the cluster: %w", err)
+	}
+	h.link.db = db
 	h.core.up = h.link.bus.Connected()
 	if !h.core.up {
 		// Started without the bus: its return catches up from where the
@@ -96,7 +144,7 @@ func (h *Hub) startBus() error {
 			h.log.Warn("bus: undecodable event", "err", err)
 			return
 		}
-		if ev.Node == h.link.bus.Node() {
+		if h.stranger(ev) {
 			return
 		}
 		o := &remoteOp{ev: ev}
@@ -147,7 +195,7 @@ func (h *Hub) publishRaw(kind string, body json.RawMessage) error {
 	if h.link.bus == nil {
 		return nil
 	}
-	data, err := json.Marshal(busEvent{Node: h.link.bus.Node(), Kind: kind, Body: body})
+	data, err := json.Marshal(busEvent{Node: h.link.bus.Node(), Kind: kind, Body: body, DB: h.link.db})
 	if err != nil {
 		h.log.Error("bus: encode event", "kind", kind, "err", err)
 		return err

@@ -107,7 +107,7 @@ func TestRemoteLineDoesNotEndGroupCommit(t *testing.T) {
 	if err := db.AppendMessages(ctx, []*model.Message{remote}); err != nil {
 		t.Fatal(err)
 	}
-	bus.deliver(t, busEvent{Node: "b", Kind: evLine, Body: mustJSON(line{M: toMessage(*remote), Prev: MessageID(remote.Prev)})})
+	bus.deliver(t, busEvent{Node: "b", DB: h.link.db, Kind: evLine, Body: mustJSON(line{M: toMessage(*remote), Prev: MessageID(remote.Prev)})})
 	queued(2)
 	send("two")
 	queued(3)

@@ -45,8 +45,8 @@ const (
 // LinkDownNotice and LinkUpNotice are what sessions are told when this
 // node loses the other nodes and when it has them back.
 const (
-	LinkDownNotice = "cluster link down: messages from other nodes will appear when it is back"
-	LinkUpNotice   = "cluster link back: messages from other nodes are shown again"
+	LinkDownNotice = "cluster link down: other nodes' messages may come late, and who is online there may be out of date"
+	LinkUpNotice   = "cluster link back: other nodes' messages and presence are current again"
 )
 
 // clusterCore is a hub's state of the cluster (cluster_order.go,

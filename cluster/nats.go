@@ -116,6 +116,9 @@ func Connect(url, node string, log Logger) (*NATS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
+	if !nc.IsConnected() {
+		log.Warn("NATS not reachable yet; this node serves its own users and joins the others when it is", "node", node)
+	}
 	b.nc = nc
 	return b, nil
 }

@@ -424,7 +424,11 @@ func TestClusterNodesResyncWhenAnotherNodeComesBack(t *testing.T) {
 	}
 	defer back.Close()
 	within(t, "a's bus up", back.Connected)
-	if err := back.Publish([]byte(`{"n":"a","k":"resync","b":{}}`)); err != nil {
+	db, err := n[0].store.InstallationID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Publish([]byte(`{"n":"a","k":"resync","b":{},"d":"` + db + `"}`)); err != nil {
 		t.Fatal(err)
 	}
 	waitRemoved(t, bobB, "bob's session on b")

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -141,6 +142,31 @@ func TestNewestMessageIDIsTheGreatestCommittedInAnyConversation(t *testing.T) {
 		}
 		if id, err := d.NewestMessageID(ctx); err != nil || id != batch[1].ID {
 			t.Fatalf("got %d, %v; want %d", id, err, batch[1].ID)
+		}
+	})
+}
+
+// TestInstallationIDIsTheDatabases: every store opened on one database
+// reads the same ID, and another database has another, so nodes can tell
+// a peer on their database from one on another.
+func TestInstallationIDIsTheDatabases(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dia string) {
+		ctx := context.Background()
+		d, where := openOn(t, dia)
+		again, err := OpenURL(where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		other, _ := openOn(t, dia)
+		a, err1 := d.InstallationID(ctx)
+		b, err2 := again.InstallationID(ctx)
+		c, err3 := other.InstallationID(ctx)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			t.Fatal(err)
+		}
+		if a == "" || a != b || a == c {
+			t.Fatalf("IDs: %q and %q on one database, %q on another", a, b, c)
 		}
 	})
 }

@@ -164,6 +164,7 @@ func TestSkeletonStepKeepsExistingLookAlikes(t *testing.T) {
 	d, path := openTest(t)
 	// Back to the schema before step 2, with two look-alikes in it.
 	for _, q := range []string{
+		`DROP TABLE installation`,                                     // step 11
 		`DROP TABLE id_counters`,                                      // step 10
 		`DROP TABLE conv_heads`,                                       // step 9
 		`DROP TABLE audit_log`, `DROP TABLE mutes`, `DROP TABLE bans`, // step 4

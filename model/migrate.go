@@ -37,6 +37,7 @@ var migrations = []migration{
 	{8, "full-text index stored newest first", migrateSearchNewestFirst},
 	{9, "each conversation's newest message, locked to keep one order", migrateConvHeads},
 	{10, "IDs of rooms and audit entries from a counter row; a lock of handle claims", migrateIDCounters},
+	{11, "the database's random ID, which the nodes of a cluster compare", migrateInstallation},
 }
 
 // ErrSchemaTooNew means the database was migrated by a newer server.

@@ -50,6 +50,9 @@ type Store interface {
 	Rooms
 	Moderation
 	Settings
+	// InstallationID returns the random ID the database got when it was
+	// created: nodes sharing a database have the same.
+	InstallationID(ctx context.Context) (string, error)
 	// Close flushes and closes the database.
 	Close() error
 }
