@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	gossh "golang.org/x/crypto/ssh"
 
 	"sshchat/model"
@@ -34,22 +33,14 @@ type testCluster struct {
 func startTestCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
 	dbURL := modeltest.PostgresURL(t)
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("embedded NATS server not ready")
-	}
+	_, natsURL := startTestNATS(t)
 	c := &testCluster{dbURL: dbURL}
 	dir := t.TempDir()
 	for i := range n {
 		name := fmt.Sprintf("node%d", i+1)
 		c.nodes = append(c.nodes, startChildArgs(t, []string{
 			"--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, name), "--host-key", filepath.Join(dir, name+".key"),
-			"--database-url", dbURL, "--nats-url", ns.ClientURL(), "--node-name", name,
+			"--database-url", dbURL, "--nats-url", natsURL, "--node-name", name,
 			"--msg-rate", "1000", "--msg-burst", "1000",
 		}))
 	}

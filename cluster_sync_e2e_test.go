@@ -13,8 +13,8 @@ import (
 )
 
 // startTestNATS runs an embedded NATS server on a loopback port for the
-// test and returns its URL.
-func startTestNATS(t *testing.T) string {
+// test (shut down at its end) and returns it with its URL.
+func startTestNATS(t *testing.T) (*natsserver.Server, string) {
 	t.Helper()
 	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
@@ -28,7 +28,7 @@ func startTestNATS(t *testing.T) string {
 		srv.Shutdown()
 		srv.WaitForShutdown()
 	})
-	return fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
+	return srv, fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
 }
 
 // clusterConfig is the configuration of node name of a test cluster: its
@@ -53,7 +53,7 @@ func TestAllowlistEditOnOneNodeRevokesOnEveryNode(t *testing.T) {
 	db := filepath.Join(dir, "chat.db")
 	boss, guest, late := newKey(t), newKey(t), newKey(t)
 	writeKeys(t, path, authorizedLine(boss, "")+authorizedLine(guest, ""))
-	natsURL := startTestNATS(t)
+	_, natsURL := startTestNATS(t)
 	args := []string{"--authorized-keys", path, "--admin-fingerprints", gossh.FingerprintSHA256(boss.PublicKey())}
 	a := startServer(t, clusterConfig(t, dir, "a", natsURL, db, args...))
 	b := startServer(t, clusterConfig(t, dir, "b", natsURL, db, args...))

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -96,26 +95,10 @@ func startSyncCluster(t testing.TB, n int) (*testCluster, []*syncNode) {
 	return c, out
 }
 
-// execOK runs a command line in conv, failing the test on an error.
-func execOK(t testing.TB, s chat.Session, conv chat.ConvID, line string) chat.Reply {
-	t.Helper()
-	r, err := s.Exec(context.Background(), conv, line)
-	if err != nil {
-		t.Fatalf("%s: %v", line, err)
-	}
-	return r
-}
-
 // within polls cond until it holds, failing after syncDeadline.
 func within(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(syncDeadline)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, syncDeadline)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, syncDeadline, what, cond)
 }
 
 // convEvent matches a ConversationEvent of conv for which ok says yes.

@@ -38,9 +38,9 @@ func TestClusterRoomChangesApplyOnEveryNode(t *testing.T) {
 	carolC := c.connect(cn.node, carol)
 	const room = chat.ConvID("#r")
 
-	execOK(t, aliceA, chat.Lobby, "/create #r")
+	exec(t, aliceA, chat.Lobby, "/create #r")
 	// A join on b: bob's session on c is told, and a counts him in.
-	execOK(t, bobB, chat.Lobby, "/join #r")
+	exec(t, bobB, chat.Lobby, "/join #r")
 	waitFor(t, bobC, syncDeadline, "bob's join, on c", convEvent(room, func(e chat.ConversationEvent) bool {
 		return !e.Removed && e.Conversation.Role == chat.RoleMember
 	}))
@@ -55,38 +55,38 @@ func TestClusterRoomChangesApplyOnEveryNode(t *testing.T) {
 	}
 
 	// Topic and role changes on a reach bob's sessions on b and c.
-	execOK(t, aliceA, room, "/topic release on friday")
+	exec(t, aliceA, room, "/topic release on friday")
 	for _, s := range []chat.Session{bobB, bobC} {
 		waitFor(t, s, syncDeadline, "the topic", convEvent(room, func(e chat.ConversationEvent) bool {
 			return e.Conversation.Topic == "release on friday"
 		}))
 	}
-	execOK(t, aliceA, room, "/op bob")
+	exec(t, aliceA, room, "/op bob")
 	waitFor(t, bobC, syncDeadline, "bob made operator, on c", convEvent(room, func(e chat.ConversationEvent) bool {
 		return e.Conversation.Role == chat.RoleOperator
 	}))
 	// c knows bob is an operator: he kicks carol there, and a tells
 	// carol's session on a.
-	execOK(t, carolC, chat.Lobby, "/join #r")
-	execOK(t, bobC, room, "/kick carol flooding")
+	exec(t, carolC, chat.Lobby, "/join #r")
+	exec(t, bobC, room, "/kick carol flooding")
 	waitFor(t, carolA, syncDeadline, "carol kicked on c, told on a", convEvent(room, func(e chat.ConversationEvent) bool {
 		return e.Removed && e.Reason == "bob kicked you from #r: flooding"
 	}))
 	within(t, "a no longer lists carol", func() bool { return !strings.Contains(members(t, aliceA, room), "carol") })
-	execOK(t, aliceA, room, "/deop bob")
+	exec(t, aliceA, room, "/deop bob")
 	waitFor(t, bobB, syncDeadline, "bob's operator taken, on b", convEvent(room, func(e chat.ConversationEvent) bool {
 		return e.Conversation.Role == chat.RoleMember
 	}))
 
 	// A kick on a removes bob on b and c, ends his tail on c, and c's
 	// fan-out leaves him out from then on.
-	execOK(t, aliceA, room, "/kick bob spam")
+	exec(t, aliceA, room, "/kick bob spam")
 	for _, s := range []chat.Session{bobB, bobC, quiet} {
 		waitFor(t, s, syncDeadline, "bob's removal", convEvent(room, func(e chat.ConversationEvent) bool {
 			return e.Removed && e.Reason == "alice kicked you from #r: spam"
 		}))
 	}
-	execOK(t, carolC, chat.Lobby, "/join #r")
+	exec(t, carolC, chat.Lobby, "/join #r")
 	if _, err := carolC.Send(ctx, room, "after the kick"); err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +104,14 @@ func TestClusterRoomChangesApplyOnEveryNode(t *testing.T) {
 	// A private room: an invitation on a reaches carol on c, who joins
 	// there; a ban on a removes her on c.
 	const priv = chat.ConvID("#p")
-	execOK(t, aliceA, chat.Lobby, "/create #p private")
-	execOK(t, aliceA, priv, "/invite carol")
+	exec(t, aliceA, chat.Lobby, "/create #p private")
+	exec(t, aliceA, priv, "/invite carol")
 	waitFor(t, carolC, syncDeadline, "carol's invitation, on c", convEvent(priv, func(e chat.ConversationEvent) bool {
 		return e.Conversation.Invited && strings.Contains(e.Reason, "alice invited you to #p")
 	}))
-	execOK(t, carolC, chat.Lobby, "/join #p")
+	exec(t, carolC, chat.Lobby, "/join #p")
 	within(t, "a lists carol in #p", func() bool { return strings.Contains(members(t, aliceA, priv), "carol") })
-	execOK(t, aliceA, priv, "/ban carol")
+	exec(t, aliceA, priv, "/ban carol")
 	for i, s := range []chat.Session{carolA, carolC} {
 		waitFor(t, s, syncDeadline, fmt.Sprintf("carol's ban from #p (%d)", i), convEvent(priv, func(e chat.ConversationEvent) bool {
 			return e.Removed && e.Reason == "alice banned you from #p"
@@ -131,12 +131,12 @@ func TestClusterBlocksAndContactsApplyOnEveryNode(t *testing.T) {
 	bobC := c.connect(cn.node, bob)
 	carolC := c.connect(cn.node, carol)
 
-	execOK(t, bobB, chat.Lobby, "/add carol")
+	exec(t, bobB, chat.Lobby, "/add carol")
 	waitFor(t, bobC, syncDeadline, "bob's contact list on c", func(ev chat.Event) bool {
 		cs, ok := ev.(chat.ContactsEvent)
 		return ok && len(cs.Contacts) == 1 && cs.Contacts[0].Handle == "carol" && !cs.Contacts[0].Blocked
 	})
-	execOK(t, bobB, chat.Lobby, "/block carol")
+	exec(t, bobB, chat.Lobby, "/block carol")
 	waitFor(t, bobC, syncDeadline, "bob's block list on c", func(ev chat.Event) bool {
 		cs, ok := ev.(chat.ContactsEvent)
 		return ok && len(cs.Contacts) == 1 && cs.Contacts[0].Blocked
@@ -152,7 +152,7 @@ func TestClusterBlocksAndContactsApplyOnEveryNode(t *testing.T) {
 	}
 	markerFirst(t, bobC, "blocked words", "marker")
 
-	execOK(t, bobB, chat.Lobby, "/unblock carol")
+	exec(t, bobB, chat.Lobby, "/unblock carol")
 	waitFor(t, bobC, syncDeadline, "bob's unblock on c", func(ev chat.Event) bool {
 		cs, ok := ev.(chat.ContactsEvent)
 		return ok && len(cs.Contacts) == 1 && !cs.Contacts[0].Blocked
@@ -161,7 +161,7 @@ func TestClusterBlocksAndContactsApplyOnEveryNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, bobC, syncDeadline, "carol heard again on c", messageText("heard again"))
-	execOK(t, bobB, chat.Lobby, "/remove carol")
+	exec(t, bobB, chat.Lobby, "/remove carol")
 	waitFor(t, bobC, syncDeadline, "bob's empty contact list on c", func(ev chat.Event) bool {
 		cs, ok := ev.(chat.ContactsEvent)
 		return ok && len(cs.Contacts) == 0
@@ -181,7 +181,7 @@ func TestClusterModerationAppliesOnEveryNode(t *testing.T) {
 	carolC := c.connect(cn.node, carol)
 
 	// A mute on a refuses bob's posts on c.
-	execOK(t, adminA, chat.Lobby, "/admin mute bob 1h noise")
+	exec(t, adminA, chat.Lobby, "/admin mute bob 1h noise")
 	waitFor(t, bobC, syncDeadline, "the mute notice on c", func(ev chat.Event) bool {
 		nt, ok := ev.(chat.NoticeEvent)
 		return ok && strings.HasPrefix(nt.Text, "you were muted by maria")
@@ -193,7 +193,7 @@ func TestClusterModerationAppliesOnEveryNode(t *testing.T) {
 		_, err := bobB.Send(ctx, chat.Lobby, "muted on b?")
 		return errors.Is(err, chat.ErrNotAllowed)
 	})
-	execOK(t, adminA, chat.Lobby, "/admin unmute bob")
+	exec(t, adminA, chat.Lobby, "/admin unmute bob")
 	waitFor(t, bobC, syncDeadline, "the unmute notice on c", func(ev chat.Event) bool {
 		nt, ok := ev.(chat.NoticeEvent)
 		return ok && strings.HasPrefix(nt.Text, "you were unmuted")
@@ -204,7 +204,7 @@ func TestClusterModerationAppliesOnEveryNode(t *testing.T) {
 
 	// A kick on a ends carol's session on c and has c's server end her
 	// key's SSH sessions.
-	execOK(t, adminA, chat.Lobby, "/admin kick carol calm down")
+	exec(t, adminA, chat.Lobby, "/admin kick carol calm down")
 	waitRemoved(t, carolA, "carol's session on a")
 	waitRemoved(t, carolC, "carol's session on c")
 	kicked := carol.Fingerprint + "|you were kicked by maria: calm down"
@@ -213,7 +213,7 @@ func TestClusterModerationAppliesOnEveryNode(t *testing.T) {
 	})
 
 	// A ban on a ends bob's sessions on b and c; b and c refuse his key.
-	execOK(t, adminA, chat.Lobby, "/admin ban bob spam")
+	exec(t, adminA, chat.Lobby, "/admin ban bob spam")
 	for _, s := range []chat.Session{bobA, bobB, bobC} {
 		waitRemoved(t, s, "bob's session")
 	}
@@ -228,7 +228,7 @@ func TestClusterModerationAppliesOnEveryNode(t *testing.T) {
 			t.Fatalf("bob connects to %s after his ban: %v", nd.name, err)
 		}
 	}
-	execOK(t, adminA, chat.Lobby, "/admin unban bob")
+	exec(t, adminA, chat.Lobby, "/admin unban bob")
 	within(t, "b and c lift bob's ban", func() bool {
 		_, onB := b.hub.Banned(bob.Fingerprint)
 		_, onC := cn.hub.Banned(bob.Fingerprint)
@@ -247,12 +247,12 @@ func TestClusterSettingsEditsAndReadMarkersReachOtherNodes(t *testing.T) {
 	bobC := c.connect(cn.node, bob)
 
 	// Settings changed on b reach bob's session on c.
-	execOK(t, bobB, chat.Lobby, "/theme dark")
+	exec(t, bobB, chat.Lobby, "/theme dark")
 	waitFor(t, bobC, syncDeadline, "the theme on c", func(ev chat.Event) bool {
 		st, ok := ev.(chat.SettingsEvent)
 		return ok && st.Settings.Theme == chat.ThemeDark
 	})
-	execOK(t, bobB, chat.Lobby, "/tz Europe/Paris")
+	exec(t, bobB, chat.Lobby, "/tz Europe/Paris")
 	waitFor(t, bobC, syncDeadline, "the time zone on c", func(ev chat.Event) bool {
 		st, ok := ev.(chat.SettingsEvent)
 		return ok && st.Settings.TZ == "Europe/Paris" && st.Settings.Theme == chat.ThemeDark
@@ -263,20 +263,20 @@ func TestClusterSettingsEditsAndReadMarkersReachOtherNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	execOK(t, aliceA, chat.Lobby, "/edit hello")
+	exec(t, aliceA, chat.Lobby, "/edit hello")
 	for _, s := range []chat.Session{bobB, bobC} {
 		waitFor(t, s, syncDeadline, "the edit", func(ev chat.Event) bool {
 			e, ok := ev.(chat.EditEvent)
 			return ok && e.Message.ID == m.ID && e.Message.Body == "hello" && !e.Message.Edited.IsZero()
 		})
 	}
-	execOK(t, aliceA, chat.Lobby, "/delete")
+	exec(t, aliceA, chat.Lobby, "/delete")
 	waitFor(t, bobC, syncDeadline, "the deletion on c", func(ev chat.Event) bool {
 		e, ok := ev.(chat.EditEvent)
 		return ok && e.Message.ID == m.ID && e.Message.Deleted && e.Message.Body == ""
 	})
 	// A blocker on another node is not told of the blocked sender's edits.
-	execOK(t, bobB, chat.Lobby, "/block alice")
+	exec(t, bobB, chat.Lobby, "/block alice")
 	waitFor(t, bobC, syncDeadline, "bob's block on c", func(ev chat.Event) bool {
 		_, ok := ev.(chat.ContactsEvent)
 		return ok
@@ -285,7 +285,7 @@ func TestClusterSettingsEditsAndReadMarkersReachOtherNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	execOK(t, aliceA, chat.Lobby, "/edit second, edited")
+	exec(t, aliceA, chat.Lobby, "/edit second, edited")
 
 	// A read marker on b reaches bob's session on c (and, after the
 	// edit above, proves nothing of it reached him).
@@ -306,7 +306,7 @@ func TestClusterRemovedKeyEndsSessionsOnEveryNode(t *testing.T) {
 	c, n := startSyncCluster(t, 3)
 	bob := c.account("bob")
 	bobA := c.connect(n[0].node, bob)
-	r := execOK(t, bobA, chat.Lobby, "/keys link")
+	r := exec(t, bobA, chat.Lobby, "/keys link")
 	var code string
 	for _, l := range r.Lines {
 		if rest, ok := strings.CutPrefix(l, "Link code: "); ok {
@@ -320,7 +320,7 @@ func TestClusterRemovedKeyEndsSessionsOnEveryNode(t *testing.T) {
 	if _, err := n[1].hub.LinkKey(ctx, second, "bob", code); err != nil {
 		t.Fatal(err)
 	}
-	execOK(t, bobA, chat.Lobby, "/keys remove "+second.Fingerprint)
+	exec(t, bobA, chat.Lobby, "/keys remove "+second.Fingerprint)
 	for _, nd := range n {
 		within(t, "node "+nd.name+" ends the removed key's SSH sessions", func() bool {
 			return nd.calls.has(func(s *serverCalls) []string { return s.removed }, second.Fingerprint)
@@ -342,8 +342,8 @@ func TestClusterStateCatchesUpAfterNATSOutage(t *testing.T) {
 	carolC := c.connect(cn.node, carol)
 	daveB := c.connect(b.node, dave)
 	const room = chat.ConvID("#r")
-	execOK(t, aliceA, chat.Lobby, "/create #r")
-	execOK(t, daveB, chat.Lobby, "/join #r")
+	exec(t, aliceA, chat.Lobby, "/create #r")
+	exec(t, daveB, chat.Lobby, "/join #r")
 	within(t, "a lists dave in #r", func() bool { return strings.Contains(members(t, aliceA, room), "dave") })
 
 	// NATS goes away; a bans bob, kicks dave from #r, and carol blocks
@@ -352,9 +352,9 @@ func TestClusterStateCatchesUpAfterNATSOutage(t *testing.T) {
 	within(t, "every node sees NATS gone", func() bool {
 		return !a.bus.Connected() && !b.bus.Connected() && !cn.bus.Connected()
 	})
-	execOK(t, adminA, chat.Lobby, "/admin ban bob spam")
-	execOK(t, aliceA, room, "/kick dave")
-	execOK(t, carolA, chat.Lobby, "/block dave")
+	exec(t, adminA, chat.Lobby, "/admin ban bob spam")
+	exec(t, aliceA, room, "/kick dave")
+	exec(t, carolA, chat.Lobby, "/block dave")
 
 	// NATS comes back: b and c read what they missed from the store.
 	c.nats.start()
