@@ -377,7 +377,6 @@ func (h *Hub) applyPresence(ev busEvent) {
 		return
 	}
 	id := b.P.User
-	renamed := b.Online && b.OldHandle != ""
 	h.locked(func() {
 		n := h.peerLocked(ev.Node)
 		h.remoteChangeLocked(id, b.OldHandle, func() {
@@ -391,25 +390,15 @@ func (h *Hub) applyPresence(ev busEvent) {
 		if !ok || !b.Online {
 			return
 		}
-		// Also online here: status and handle are the user's.
-		old := u.handle
-		if u.status == b.P.Status && u.reason == b.P.Reason && (!renamed || u.handle == b.P.Handle) {
+		// Also online here: the status is the user's. (A handle changes
+		// here with the rename's line, in its place among the messages:
+		// remoteLine.)
+		if u.status == b.P.Status && u.reason == b.P.Reason {
 			return
 		}
 		u.status, u.reason = b.P.Status, b.P.Reason
-		pe := PresenceEvent{}
-		if renamed && u.handle != b.P.Handle {
-			u.handle = b.P.Handle
-			pe.OldHandle = old
-			h.toUserLocked(id, NoticeEvent{Text: "you are now known as " + u.handle})
-		}
-		pe.Presence = u.presence()
-		h.publishPresenceLocked(pe)
+		h.publishPresenceLocked(PresenceEvent{Presence: u.presence()})
 	})
-	if renamed {
-		h.renamed[id] = b.P.Handle
-		h.recent.reset()
-	}
 }
 
 // applyHeartbeat replaces another node's list of users online.
@@ -447,8 +436,19 @@ func (h *Hub) peerUp(node string, up *upBody) {
 		n.upSeq = up.Seq
 	})
 	if !seen {
-		h.catchUp(up)
+		h.readMissed(up)
 	}
+}
+
+// readMissed reads from the store what this node did not hear on the bus
+// (an outage of its own, up nil; another node's return, up its news; or
+// events the bus dropped): the lines, by their conversations (catchUp),
+// and the state other nodes changed, bans, rooms and block lists (resync).
+// Both sides of an outage do it: what either published meanwhile never
+// reached the other.
+func (h *Hub) readMissed(up *upBody) {
+	h.catchUp(up)
+	h.resync()
 }
 
 // heartbeat publishes this node's users online.
@@ -563,7 +563,7 @@ func (h *Hub) applyBusState(o *busStateOp) {
 	h.core.lastUp, h.core.upBeats = up, upRepeat
 	h.publish(evUp, up)
 	h.heartbeat()
-	h.catchUp(nil)
+	h.readMissed(nil)
 	h.locked(func() {
 		h.broadcastLocked(NoticeEvent{Text: LinkUpNotice})
 		h.broadcastLocked(LinkEvent{})

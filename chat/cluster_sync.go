@@ -116,8 +116,6 @@ func (h *Hub) applySynced(ev busEvent) bool {
 		if h.decodeBody(ev, &k) && h.opts.KeyRemoved != nil && k.Fingerprint != "" {
 			h.opts.KeyRemoved(k.Fingerprint)
 		}
-	case evResync:
-		h.resync()
 	case evAllowlist:
 		if h.opts.AllowlistChanged != nil {
 			h.opts.AllowlistChanged()
@@ -240,8 +238,9 @@ func (h *Hub) remoteRoom(c roomChange) {
 // remoteRename applies a rename recorded on another node (its KindRename
 // line: "OLD is now known as NEW"): joins sequenced after it use the new
 // handle, and if the user has sessions here, they and everyone here are
-// told as on the node that made it. It does nothing twice: the presence
-// of users online elsewhere (cluster presence) may have applied it first.
+// told as on the node that made it. It is the one place a rename made
+// elsewhere reaches the renamed user's sessions here (their presence
+// event only updates the cluster's roster), and it does nothing twice.
 func (h *Hub) remoteRename(m Message) {
 	old, nu, ok := strings.Cut(m.Body, " is now known as ")
 	if !ok || nu == "" {
@@ -387,28 +386,6 @@ func (h *Hub) allowlistChanged() {
 		h.opts.AllowlistChanged()
 	}
 	h.publish(evAllowlist, struct{}{})
-}
-
-// evResync (no body) is what a node whose bus connection came back
-// submits to its own sequencer and publishes to the others: see resync.
-const evResync = "resync"
-
-// watchBus has the hub re-read, through its sequencer, what it holds of
-// state shared with other nodes whenever the bus connection comes back,
-// and has the other nodes do the same: changes published meanwhile, by
-// them or by this node, never reached the other side.
-func (h *Hub) watchBus() {
-	if h.link.bus == nil {
-		return
-	}
-	h.link.bus.OnChange(func(up bool) {
-		if !up || h.isStopped() {
-			return
-		}
-		h.publish(evResync, struct{}{})
-		// Fails only when the hub is closing.
-		_ = h.submit(context.Background(), &remoteOp{ev: busEvent{Node: h.link.bus.Node(), Kind: evResync}})
-	})
 }
 
 // resync re-reads from the store the state other nodes may have changed

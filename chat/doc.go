@@ -146,7 +146,8 @@
 //     for /keys remove and Options.AllowlistChanged after /admin authorize
 //     or revoke. A rename's line (remoteLine) renames the user there. A
 //     node whose bus connection comes back re-reads all of this state
-//     (Hub.resync) and has the others do the same: sessions of keys
+//     (Hub.resync, from readMissed with its lines) and its "up" event has
+//     the others do the same: sessions of keys
 //     banned meanwhile end, members are told what changed in the rooms
 //     loaded there, and users whose block list changed get their
 //     contacts; settings, edits and read markers missed meanwhile are

@@ -240,7 +240,6 @@ func NewHub(store model.Store, logger Logger, opts Options) (*Hub, error) {
 		_ = h.Close(context.Background())
 		return nil, err
 	}
-	h.watchBus() // cluster_sync.go
 	return h, nil
 }
 

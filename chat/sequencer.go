@@ -250,8 +250,7 @@ func (h *Hub) apply(batch []op) {
 		case *clusterTickOp: // cluster_presence.go
 			h.applyTick()
 		case *busLossOp: // cluster_presence.go
-			h.catchUp(nil)
-			h.resync()
+			h.readMissed(nil)
 		case *busStateOp:
 			h.applyBusState(o)
 		}

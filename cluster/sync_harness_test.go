@@ -113,7 +113,13 @@ func convEvent(conv chat.ConvID, ok func(chat.ConversationEvent) bool) func(chat
 // syncDeadline.
 func waitRemoved(t testing.TB, s chat.Session, what string) {
 	t.Helper()
-	deadline := time.After(syncDeadline)
+	waitEnded(t, s, syncDeadline, what)
+}
+
+// waitEnded waits until s is ended with ErrRemoved, failing after d.
+func waitEnded(t testing.TB, s chat.Session, d time.Duration, what string) {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		select {
 		case _, ok := <-s.Events():
@@ -124,7 +130,7 @@ func waitRemoved(t testing.TB, s chat.Session, what string) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("%s: session still open after %s", what, syncDeadline)
+			t.Fatalf("%s: session still open after %s", what, d)
 		}
 	}
 }

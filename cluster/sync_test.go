@@ -386,20 +386,7 @@ func TestClusterStateCatchesUpAfterNATSOutage(t *testing.T) {
 // waitGone waits until s is ended with ErrRemoved, failing after d.
 func waitGone(t testing.TB, s chat.Session, d time.Duration) {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case _, ok := <-s.Events():
-			if !ok {
-				if !errors.Is(s.Err(), chat.ErrRemoved) {
-					t.Fatalf("session ended with %v, want ErrRemoved", s.Err())
-				}
-				return
-			}
-		case <-deadline:
-			t.Fatalf("session still open after %s", d)
-		}
-	}
+	waitEnded(t, s, d, "the session's end")
 }
 
 func TestClusterNodesResyncWhenAnotherNodeComesBack(t *testing.T) {
@@ -428,12 +415,47 @@ func TestClusterNodesResyncWhenAnotherNodeComesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := back.Publish([]byte(`{"n":"a","k":"resync","b":{},"d":"` + db + `"}`)); err != nil {
+	if err := back.Publish([]byte(`{"n":"a","k":"up","b":{"Seq":1},"d":"` + db + `"}`)); err != nil {
 		t.Fatal(err)
 	}
 	waitRemoved(t, bobB, "bob's session on b")
 	waitRemoved(t, bobC, "bob's session on c")
 	if _, banned := cn.hub.Banned(bob.Fingerprint); !banned {
 		t.Fatal("c does not hold bob's key banned after the resync")
+	}
+}
+
+// TestRenameReachesTheUsersSessionsOnOtherNodesOnce: a /nick on one node
+// renames the user in their sessions on another (told once, by the
+// rename's line in its place), and everyone elsewhere sees the new handle.
+func TestRenameReachesTheUsersSessionsOnOtherNodesOnce(t *testing.T) {
+	c, n := startSyncCluster(t, 3)
+	a, b, cn := n[0], n[1], n[2]
+	alice, carol := c.account("alice"), c.account("carol")
+	aliceA := c.connect(a.node, alice)
+	aliceB := c.connect(b.node, alice)
+	carolC := c.connect(cn.node, carol)
+	br := record(t, aliceB)
+	cr := record(t, carolC)
+	within(t, "c counts alice online", func() bool { return cn.hub.Online() == 2 })
+	exec(t, aliceA, chat.Lobby, "/nick alicia")
+	send(t, aliceA, chat.Lobby, "after the rename")
+	br.waitBody(soon, "after the rename")
+	cr.wait(soon, "carol sees alicia", func(evs []chat.Event) bool {
+		for _, ev := range evs {
+			if p, ok := ev.(chat.PresenceEvent); ok && p.User == alice.ID && p.Handle == "alicia" {
+				return true
+			}
+		}
+		return false
+	})
+	told := 0
+	for _, ev := range br.events() {
+		if nt, ok := ev.(chat.NoticeEvent); ok && nt.Text == "you are now known as alicia" {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Fatalf("alice's session on b was told of her rename %d times, want 1", told)
 	}
 }
